@@ -1,0 +1,178 @@
+"""The ``genrep`` command line: rehearse, sim, selftest, gate, bench, defects.
+
+Exit codes: 0 GO / success, 1 NO-GO / checks failed, 2 bad input or configuration (the message
+names the file and key), 3 the system under test could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from pathlib import Path
+
+from .errors import ConfigError, GenrepError, TransportError
+
+
+def _cmd_rehearse(args) -> int:
+    from .config import load_profile
+    from .contracts import load_catalogue, load_radiology
+    from .gate import decide, summary_markdown
+    from .results import read_results
+    from .runner import REPORTS_DIR, run_features
+
+    profile = load_profile(args.env, defects=tuple(args.defect) if args.defect else None)
+    load_radiology()
+    catalogue = load_catalogue()
+    results_dir = Path(args.results or REPORTS_DIR / "allure-results")
+    print(f"genrep rehearse: environment '{profile.name}' ({profile.kind})"
+          + (f", defects: {', '.join(profile.defects)}" if profile.defects else ", clean"), flush=True)
+    outcome = run_features(env=args.env, defects=profile.defects, results_dir=results_dir,
+                           select=args.k, marks=args.m, workers=args.workers, quiet=not args.verbose,
+                           stream=True, timeout=args.timeout)
+    if outcome.returncode not in (0, 1):
+        print(f"the feature run ended with pytest exit code {outcome.returncode} (collection or "
+              "configuration error, see above)", file=sys.stderr)
+        return 2
+    results = read_results(results_dir)
+    verdict = decide(results, catalogue)
+    md = summary_markdown(verdict)
+    out_dir = results_dir.parent
+    (out_dir / "summary.md").write_text(md, encoding="utf-8")
+    (out_dir / "verdict.json").write_text(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False),
+                                          encoding="utf-8")
+    print()
+    print(md)
+    print(f"Allure results: {results_dir}")
+    print(f"Summary: {out_dir / 'summary.md'}   Verdict: {out_dir / 'verdict.json'}")
+    print(f"VERDICT: {'GO' if verdict.go else 'NO-GO'}")
+    return 0 if verdict.go else 1
+
+
+def _cmd_gate(args) -> int:
+    from .contracts import load_catalogue
+    from .gate import decide, summary_markdown
+    from .results import read_results
+    from .runner import REPORTS_DIR
+
+    results = read_results(args.results or REPORTS_DIR / "allure-results")
+    verdict = decide(results, load_catalogue())
+    print(summary_markdown(verdict))
+    print(f"VERDICT: {'GO' if verdict.go else 'NO-GO'}")
+    return 0 if verdict.go else 1
+
+
+def _cmd_sim_up(args) -> int:
+    from .config import load_profile
+    from .sim.process import start_virtual_environment
+
+    profile = load_profile("virtual", defects=tuple(args.defect))
+    venv = start_virtual_environment(profile, host=args.host, mllp_port=args.mllp_port,
+                                     fhir_port=args.fhir_port)
+    stop = {"now": False}
+
+    def _stop(*_):
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        print("Virtual environment running (Ctrl-C to stop):")
+        for ep in venv.profile.endpoints.values():
+            print(f"  {ep.name:16s} {ep.protocol:5s} {ep.address}")
+        print(f"  defects: {', '.join(profile.defects) or 'none (clean)'}", flush=True)
+        while not stop["now"]:
+            if not all(p.alive for p in venv.processes):
+                print("a simulator exited unexpectedly", file=sys.stderr)
+                return 1
+            time.sleep(0.2)
+    finally:
+        venv.stop()
+        print("stopped.")
+    return 0
+
+
+def _cmd_selftest(args) -> int:
+    from .selftest import run_selftest
+    return run_selftest(defects=args.defect or None, jobs=args.jobs)
+
+
+def _cmd_defects(args) -> int:
+    from .sim.defects import DEFECTS
+    for d in DEFECTS.values():
+        print(f"{d.name:30s} {d.integration:10s} caught by {', '.join(d.detected_by)}\n    {d.description}")
+    return 0
+
+
+def _cmd_bench(args) -> int:
+    from .bench import bench_mllp
+    return bench_mllp(messages=args.messages, rounds=args.rounds)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="genrep", description="Go-live dress-rehearsal harness for EHR integrations.")
+    sub = ap.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("rehearse", help="run the feature suite against an environment and give the verdict")
+    r.add_argument("--env", default=None, help="environment profile name or path (default GENREP_ENV or virtual)")
+    r.add_argument("--defect", action="append", default=[], help="switch on a virtual-environment defect")
+    r.add_argument("--results", default=None, help="Allure results folder (default reports/allure-results)")
+    r.add_argument("-k", default=None, help="only scenarios matching this pytest -k expression")
+    r.add_argument("-m", default=None, help="only scenarios with these tags (pytest -m expression)")
+    r.add_argument("--workers", type=int, default=0, help="parallel pytest-xdist workers")
+    r.add_argument("--timeout", type=float, default=1800.0, help="bound for the whole run, seconds")
+    r.add_argument("-v", "--verbose", action="store_true")
+    r.set_defaults(func=_cmd_rehearse)
+
+    g = sub.add_parser("gate", help="verdict from existing Allure results")
+    g.add_argument("--results", default=None)
+    g.set_defaults(func=_cmd_gate)
+
+    s = sub.add_parser("sim", help="the virtual environment")
+    ssub = s.add_subparsers(dest="sim_command", required=True)
+    up = ssub.add_parser("up", help="start the virtual environment in the foreground")
+    up.add_argument("--host", default="127.0.0.1")
+    up.add_argument("--mllp-port", type=int, default=2575)
+    up.add_argument("--fhir-port", type=int, default=8080)
+    up.add_argument("--defect", action="append", default=[])
+    up.set_defaults(func=_cmd_sim_up)
+
+    st = sub.add_parser("selftest", help="prove every check goes red on its defect and green when clean")
+    st.add_argument("--defect", action="append", default=[], help="only these defects")
+    st.add_argument("--jobs", type=int, default=2, help="suite runs in parallel")
+    st.set_defaults(func=_cmd_selftest)
+
+    d = sub.add_parser("defects", help="list the switchable defects of the virtual environment")
+    d.set_defaults(func=_cmd_defects)
+
+    b = sub.add_parser("bench", help="benchmarks")
+    bsub = b.add_subparsers(dest="bench_command", required=True)
+    bm = bsub.add_parser("mllp", help="harness MLLP client -> virtual EHR vs a raw asyncio echo baseline")
+    bm.add_argument("--messages", type=int, default=2000)
+    bm.add_argument("--rounds", type=int, default=3)
+    bm.set_defaults(func=_cmd_bench)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"genrep: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except TransportError as exc:
+        print(f"genrep: system under test unreachable: {exc}", file=sys.stderr)
+        return 3
+    except GenrepError as exc:
+        print(f"genrep: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("genrep: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

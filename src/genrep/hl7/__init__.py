@@ -1,0 +1,25 @@
+"""Radiology HL7 v2.5: build ADT/ORU messages (sending side) and parse them (receiving side).
+
+* ``escape``: our own escape/unescape (hl7apy re-escapes ``\\.br\\`` and ``\\Xhh\\``);
+* ``build``: string-assembled messages, ``encode`` per MSH-18, hl7apy ``validate_structure``;
+* ``parse``: fast receiving-side parsing, charset checks, report text whatever the convention;
+* ``ack``: ACK build/parse.
+
+``parse`` and ``ack`` do not import hl7apy (only ``validate_structure`` does, lazily).
+"""
+
+from .ack import ACK_CODES, ERROR_CODES, build_ack, parse_ack
+from .build import (ACCESSION_FIELDS, CHARSETS, CONVENTIONS, HL7_VERSION, build_adt, build_oru,
+                    encode, split_lines, validate_structure)
+from .escape import FT_LINE_BREAK, escape, unescape
+from .model import PERSONNUMMER_OID, Ack, Patient, Report
+from .parse import (CharsetMismatch, Delimiters, Message, Segment, accession_from, decode,
+                    detect_charset, parent_accession_from, parse, patient_from, report_text)
+
+__all__ = [
+    "ACCESSION_FIELDS", "ACK_CODES", "CHARSETS", "CONVENTIONS", "ERROR_CODES", "FT_LINE_BREAK",
+    "HL7_VERSION", "PERSONNUMMER_OID", "Ack", "CharsetMismatch", "Delimiters", "Message",
+    "Patient", "Report", "Segment", "accession_from", "build_ack", "build_adt", "build_oru",
+    "decode", "detect_charset", "encode", "escape", "parent_accession_from", "parse",
+    "parse_ack", "patient_from", "report_text", "split_lines", "unescape", "validate_structure",
+]

@@ -1,0 +1,392 @@
+"""Receiving side: decode bytes, split an ER7 message, extract report text, patient, accession.
+
+Used by the virtual EHR simulator on its MLLP hot path, so it is plain string splitting with no
+hl7apy (hl7apy parses a 50-OBX ORU at ~14/s; this does thousands per second).  Structure
+validation, when wanted, is ``build.validate_structure``.
+
+Design choices, because this is what decides whether a receiver stores the whole report:
+
+* Character set: the bytes are decoded with the codec MSH-18 names.  A declared 8859/1 message
+  whose bytes are valid multi-byte UTF-8 is refused (``CharsetMismatch``) rather than turned into
+  mojibake ("Ã¥" for "å"); so are non-ASCII bytes with no MSH-18 and invalid UTF-8 declared as
+  UTF-8.
+* Segments end at CR.  A raw CR inside OBX-5 (a faulty sender) therefore starts a "segment" made
+  of the rest of the line; it is refused with the text it starts with, instead of being stored
+  as half a report.  An LF after a CR is part of a CRLF terminator; an LF anywhere else inside a
+  field is text.  A message with no CR at all is taken as LF-terminated.
+* Values stay raw (escaped) in ``Segment``/``Message`` accessors; ``report_text``,
+  ``patient_from`` and ``accession_from`` return unescaped text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from ..errors import HL7Error
+from .charsets import CHARSETS, codec_for
+from .escape import unescape
+
+__all__ = [
+    "CharsetMismatch", "Message", "Segment", "TEXT_TYPES", "CODED_TYPES", "accession_from",
+    "decode", "detect_charset", "parent_accession_from", "parse", "patient_from", "report_text",
+]
+
+#: OBX-2 value types whose OBX-5 is report text, taken whole.
+TEXT_TYPES = frozenset({"TX", "FT", "ST"})
+#: Coded OBX-2 types: the text (2nd) component is used, falling back to the code.
+CODED_TYPES = frozenset({"CE", "CWE", "CF"})
+
+_SEGMENT_ID = re.compile(r"[A-Z0-9]{3}\Z")
+_PATH = re.compile(r"([A-Z0-9]{3})-(\d+)(?:\.(\d+))?(?:\.(\d+))?\Z")
+_BOM = b"\xef\xbb\xbf"
+
+
+class CharsetMismatch(HL7Error):
+    """The bytes are not in the character set MSH-18 declares (e.g. UTF-8 sent as 8859/1)."""
+
+
+def _snippet(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[:limit] + "...")
+
+
+# --------------------------------------------------------------------------- bytes -> str
+
+def detect_charset(data: bytes) -> str:
+    """MSH-18 (first repetition) read from the raw bytes; "" when absent or not an MSH message.
+
+    The separators and MSH-18 itself are ASCII, so this works before knowing the charset.
+    """
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    if not data.startswith(b"MSH") or len(data) < 4:
+        return ""
+    sep = data[3:4]
+    end = len(data)
+    for terminator in (b"\r", b"\n"):
+        pos = data.find(terminator)
+        if 0 <= pos < end:
+            end = pos
+    msh = data[:end]
+    fields = msh.split(sep)
+    # fields[0] = "MSH", fields[1] = MSH-2, so MSH-n = fields[n - 1]
+    if len(fields) < 18:
+        return ""
+    value = fields[17]
+    encoding_chars = fields[1]
+    if len(encoding_chars) >= 2:
+        value = value.split(encoding_chars[1:2])[0]
+    return value.decode("latin-1").strip()
+
+
+def decode(data: bytes) -> str:
+    """Decode a message's bytes with the codec its own MSH-18 names.
+
+    HL7Error for an empty message, one not starting with MSH, or an unsupported MSH-18;
+    CharsetMismatch when the bytes contradict MSH-18.
+    """
+    if not data:
+        raise HL7Error("empty message")
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    if not data.startswith(b"MSH"):
+        raise HL7Error(f"message does not start with MSH: {data[:20]!r}")
+    declared = detect_charset(data)
+    codec = codec_for(declared)
+    label = repr(declared) if declared else "ASCII (no MSH-18)"
+    if codec == "ascii":
+        for offset, byte in enumerate(data):
+            if byte >= 0x80:
+                hint = ""
+                try:
+                    data.decode("utf-8")
+                    hint = "; the content is UTF-8"
+                except UnicodeDecodeError:
+                    pass
+                raise CharsetMismatch(f"declared {label} but byte 0x{byte:02X} at offset "
+                                      f"{offset} is not 7-bit ASCII{hint}")
+        return data.decode("ascii")
+    if codec in ("latin-1", "iso8859-15"):
+        if any(b >= 0x80 for b in data):
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:  # valid UTF-8 with multi-byte sequences: this is not 8859 text
+                raise CharsetMismatch(f"declared {declared} but the content is UTF-8 "
+                                      f"(multi-byte sequences); refusing to decode as {codec}")
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise CharsetMismatch(f"declared {label} but the bytes are not valid {codec} "
+                              f"at offset {exc.start}: {data[exc.start:exc.start + 4]!r}") from None
+
+
+# --------------------------------------------------------------------------- str -> Message
+
+@dataclass(frozen=True)
+class Delimiters:
+    field: str = "|"
+    component: str = "^"
+    repetition: str = "~"
+    escape: str = "\\"
+    subcomponent: str = "&"
+
+    def as_string(self) -> str:
+        """Field separator + encoding characters, as ``unescape`` takes them."""
+        return self.field + self.component + self.repetition + self.escape + self.subcomponent
+
+
+class Segment:
+    """One segment.  ``fields[n]`` is field n (raw, escaped); for MSH, field 1 is the field
+    separator and field 2 the encoding characters, as in the standard's numbering."""
+
+    __slots__ = ("id", "fields", "delimiters")
+
+    def __init__(self, seg_id: str, fields: list[str], delimiters: Delimiters):
+        self.id = seg_id
+        self.fields = fields
+        self.delimiters = delimiters
+
+    def __repr__(self) -> str:  # no values: they may be patient data
+        return f"Segment({self.id!r}, {len(self.fields) - 1} fields)"
+
+    def field(self, n: int) -> str:
+        """Raw field n (all repetitions), "" when absent."""
+        if 0 < n < len(self.fields):
+            return self.fields[n]
+        return ""
+
+    def repetitions(self, n: int) -> list[str]:
+        """Raw repetitions of field n; [] when the field is empty or absent."""
+        value = self.field(n)
+        if not value:
+            return []
+        if self.id == "MSH" and n in (1, 2):
+            return [value]
+        return value.split(self.delimiters.repetition)
+
+    def component(self, n: int, c: int, *, repetition: int = 0) -> str:
+        """Raw component c (1-based) of a repetition (default the first) of field n."""
+        reps = self.repetitions(n)
+        if repetition >= len(reps):
+            return ""
+        if self.id == "MSH" and n in (1, 2):
+            return reps[0] if c == 1 else ""
+        comps = reps[repetition].split(self.delimiters.component)
+        return comps[c - 1] if 0 < c <= len(comps) else ""
+
+    def subcomponent(self, n: int, c: int, s: int, *, repetition: int = 0) -> str:
+        """Raw subcomponent s of component c of field n."""
+        subs = self.component(n, c, repetition=repetition).split(self.delimiters.subcomponent)
+        return subs[s - 1] if 0 < s <= len(subs) else ""
+
+
+class Message:
+    """A parsed (not validated) HL7 v2 message.  See ``parse``."""
+
+    __slots__ = ("segments", "delimiters", "text", "_msh")
+
+    def __init__(self, segments: list[Segment], delimiters: Delimiters, text: str):
+        self.segments = segments
+        self.delimiters = delimiters
+        self.text = text
+        self._msh = segments[0]
+
+    def __repr__(self) -> str:
+        return (f"Message({self.message_type!r}, control_id={self.control_id!r}, "
+                f"{len(self.segments)} segments)")
+
+    @property
+    def msh(self) -> Segment:
+        return self._msh
+
+    @property
+    def message_type(self) -> str:
+        """MSH-9.1^MSH-9.2, e.g. "ORU^R01" ("ACK" when MSH-9 has no event)."""
+        code, event = self._msh.component(9, 1), self._msh.component(9, 2)
+        return f"{code}^{event}" if event else code
+
+    @property
+    def event(self) -> str:
+        return self._msh.component(9, 2)
+
+    @property
+    def control_id(self) -> str:
+        return self._msh.field(10)
+
+    @property
+    def charset(self) -> str:
+        """MSH-18 (first repetition), "" when absent (= ASCII)."""
+        reps = self._msh.repetitions(18)
+        return reps[0].strip() if reps else ""
+
+    @property
+    def codec(self) -> str:
+        """Python codec for ``charset`` (HL7Error when unsupported)."""
+        return codec_for(self.charset)
+
+    @property
+    def version(self) -> str:
+        return self._msh.component(12, 1)
+
+    def all(self, seg_id: str) -> list[Segment]:
+        return [s for s in self.segments if s.id == seg_id]
+
+    def first(self, seg_id: str) -> Segment | None:
+        for s in self.segments:
+            if s.id == seg_id:
+                return s
+        return None
+
+    def field(self, path: str) -> str:
+        """Raw value at ``SEG-n[.c[.s]]`` in the first segment with that id; "" when absent.
+
+        ``SEG-n`` is the whole field (all repetitions); component and subcomponent paths read
+        the first repetition.
+        """
+        m = _PATH.match(path)
+        if not m:
+            raise HL7Error(f"invalid field path {path!r} (expected e.g. 'PID-3' or 'MSH-9.1')")
+        seg = self.first(m.group(1))
+        if seg is None:
+            return ""
+        n = int(m.group(2))
+        if m.group(3) is None:
+            return seg.field(n)
+        if m.group(4) is None:
+            return seg.component(n, int(m.group(3)))
+        return seg.subcomponent(n, int(m.group(3)), int(m.group(4)))
+
+    def unescape(self, value: str) -> str:
+        """Unescape a raw value with this message's delimiters and charset."""
+        return unescape(value, charset=self.codec, delimiters=self.delimiters.as_string())
+
+
+def _split_segments(text: str) -> list[str]:
+    if "\r" in text:
+        parts = text.split("\r")
+        for i in range(1, len(parts)):
+            if parts[i].startswith("\n"):  # CRLF terminator
+                parts[i] = parts[i][1:]
+        # an LF right before the CR (LF CR) or at the very end is a terminator too
+        parts = [p.rstrip("\n") for p in parts]
+        return parts
+    else:  # LF-terminated message (e.g. a file edited on Unix)
+        return text.split("\n")
+
+
+def parse(text: str) -> Message:
+    """Split an ER7 message into segments and fields (no validation of content).
+
+    HL7Error with a reason for: an empty message, one not starting with MSH, bad MSH
+    delimiters, a segment that does not start with a segment id (typically text after a raw CR
+    inside OBX-5), missing MSH-9 or MSH-10.
+    """
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    if not text.strip():
+        raise HL7Error("empty message")
+    if not text.startswith("MSH"):
+        raise HL7Error(f"message does not start with MSH: {_snippet(text, 20)}")
+    parts = _split_segments(text)
+    msh_text = parts[0]
+    if len(msh_text) < 8:
+        raise HL7Error(f"MSH segment too short: {_snippet(msh_text)}")
+    field_sep = msh_text[3]
+    if field_sep.isalnum() or field_sep.isspace():
+        raise HL7Error(f"invalid field separator {field_sep!r} in MSH")
+    msh_fields = msh_text.split(field_sep)
+    encoding = msh_fields[1]
+    if not 4 <= len(encoding) <= 5 or len(set(encoding + field_sep)) != len(encoding) + 1 \
+            or any(ch.isalnum() or ch.isspace() for ch in encoding):
+        raise HL7Error(f"invalid encoding characters in MSH-2: {encoding!r}")
+    delimiters = Delimiters(field_sep, encoding[0], encoding[1], encoding[2], encoding[3])
+
+    segments = [Segment("MSH", ["MSH", field_sep, encoding, *msh_fields[2:]], delimiters)]
+    number = 1
+    for part in parts[1:]:
+        if not part:  # blank line between/after segments
+            continue
+        number += 1
+        seg_id = part[:3]
+        if not _SEGMENT_ID.match(seg_id) or (len(part) > 3 and part[3] != field_sep):
+            raise HL7Error(f"segment {number} does not start with a segment id: {_snippet(part)}")
+        if seg_id == "MSH":
+            raise HL7Error(f"segment {number} is a second MSH (two messages in one frame?)")
+        segments.append(Segment(seg_id, part.split(field_sep), delimiters))
+
+    message = Message(segments, delimiters, text)
+    if not message.msh.component(9, 1):
+        raise HL7Error("MSH-9 (message type) is missing")
+    if not message.control_id:
+        raise HL7Error("MSH-10 (message control id) is missing")
+    return message
+
+
+# --------------------------------------------------------------------------- content
+
+def report_text(message: Message) -> str:
+    """The report text of an ORU, whatever the line convention, as a correct receiver stores it.
+
+    Every OBX whose OBX-2 is TX, FT or ST contributes one line per OBX-5 repetition (an empty
+    OBX-5 is one empty line); ``\\.br\\`` inside a value is a line break.  For CE/CWE/CF the
+    text component is used.  Other value types (ED, NM, ...) are not text and are skipped.
+    Lines are joined with "\\n"; nothing is trimmed (TX says a receiver "should" remove
+    trailing spaces: that is a normalisation for the comparison, not for storage).
+    """
+    codec = message.codec
+    delims = message.delimiters.as_string()
+    lines: list[str] = []
+    for seg in message.segments:
+        if seg.id != "OBX":
+            continue
+        value_type = seg.component(2, 1).strip().upper()
+        if value_type in TEXT_TYPES:
+            reps = seg.repetitions(5) or [""]
+            lines.extend(unescape(r, charset=codec, delimiters=delims) for r in reps)
+        elif value_type in CODED_TYPES:
+            for rep in seg.repetitions(5) or [""]:
+                comps = rep.split(message.delimiters.component)
+                text = comps[1] if len(comps) > 1 and comps[1] else comps[0]
+                lines.append(unescape(text, charset=codec, delimiters=delims))
+    return "\n".join(lines)
+
+
+def patient_from(message: Message) -> dict[str, str]:
+    """identifier (PID-3.1, first repetition), family (PID-5.1.1), given (PID-5.2),
+    birth_date (PID-7.1), sex (PID-8), all unescaped; "" for what is absent."""
+    pid = message.first("PID")
+    if pid is None:
+        raise HL7Error("message has no PID segment")
+    u = message.unescape
+    return {
+        "identifier": u(pid.component(3, 1)),
+        "family": u(pid.subcomponent(5, 1, 1)),
+        "given": u(pid.component(5, 2)),
+        "birth_date": u(pid.component(7, 1)),
+        "sex": u(pid.component(8, 1)),
+    }
+
+
+def accession_from(message: Message, accession_field: str = "OBR-3") -> str:
+    """The accession number (unescaped), from OBR-3 (EI.1), OBR-18, or "both" (OBR-3, else
+    OBR-18).  Any other ``SEG-n[.c]`` path is read as given.  "" when absent."""
+    if accession_field == "both":
+        return accession_from(message, "OBR-3") or accession_from(message, "OBR-18")
+    path = accession_field
+    if re.fullmatch(r"[A-Z0-9]{3}-\d+", path):
+        path += ".1"
+    return message.unescape(message.field(path))
+
+
+def parent_accession_from(message: Message) -> str:
+    """Parent accession of an addendum: OBR-29 (EIP) placer component, else filler; unescaped."""
+    obr = message.first("OBR")
+    if obr is None:
+        return ""
+    raw = obr.subcomponent(29, 1, 1) or obr.subcomponent(29, 2, 1)
+    return message.unescape(raw)
+
+
+__all__ += ["Delimiters", "CHARSETS"]

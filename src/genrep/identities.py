@@ -1,0 +1,194 @@
+"""Test identities: only Swedish *test* personnummer from an allowlist ever leave the harness.
+
+The ``personnummer`` package can tell a well-formed number from a malformed one, but not a test
+number from a real person's: so identities come only from ``fixtures/identities/*.csv`` (taken from
+Skatteverket's published test numbers), numbers are never generated, and every outbound payload is
+scanned (``IdentityGuard.check``): any personnummer-shaped, checksum-valid value that is not on the
+allowlist stops the run *before* anything is sent. ``mask`` hides identities (even test ones) in
+attachments and logs, so reports never carry a full number.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from .errors import ConfigError, IdentityViolation
+
+DEFAULT_ALLOWLIST = Path(__file__).resolve().parents[2] / "fixtures" / "identities" / "testpersonnummer.csv"
+
+# YYMMDD or YYYYMMDD, optional '-' or '+', then NNNC; not part of a longer digit run.
+_SHAPE = re.compile(r"(?<![0-9])((?:1[89]|20)?[0-9]{6})([-+]?)([0-9]{4})(?![0-9])")
+
+
+def _luhn_ok(digits10: str) -> bool:
+    total = 0
+    for i, ch in enumerate(digits10):
+        n = int(ch) * (2 if i % 2 == 0 else 1)
+        total += n - 9 if n > 9 else n
+    return total % 10 == 0
+
+
+def _full_date(century_or_none: str, yymmdd: str, sep: str) -> date | None:
+    """Return the birth date (day - 60 for samordningsnummer) or None if it is no date."""
+    if century_or_none:
+        year = int(century_or_none + yymmdd[:2])
+    else:
+        this_year = date.today().year
+        year = 2000 + int(yymmdd[:2])
+        if year > this_year:
+            year -= 100
+        if sep == "+":
+            year -= 100
+    month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
+    if day > 60:
+        day -= 60
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def canonical(value: str) -> str | None:
+    """12-digit form of a personnummer/samordningsnummer-shaped string, or None if it is not one."""
+    m = _SHAPE.fullmatch(value.strip())
+    if not m:
+        return None
+    return _canonical_from_match(m)
+
+
+def _canonical_from_match(m: re.Match) -> str | None:
+    datepart, sep, tail = m.group(1), m.group(2), m.group(3)
+    century = datepart[:2] if len(datepart) == 8 else ""
+    yymmdd = datepart[-6:]
+    if not _luhn_ok(yymmdd + tail):
+        return None
+    born = _full_date(century, yymmdd, sep)
+    if born is None:
+        return None
+    return f"{born.year // 100:02d}{yymmdd}{tail}"
+
+
+@dataclass(frozen=True)
+class TestIdentity:
+    """One allowlisted test identity. Its repr never shows the number."""
+
+    number: str  # 12 digits
+    kind: str  # personnummer | samordningsnummer | reservnummer
+    note: str = field(default="", compare=False)
+
+    __test__ = False  # not a pytest test class
+
+    @property
+    def birth_date(self) -> date:
+        born = _full_date(self.number[:2], self.number[2:8], "")
+        assert born is not None
+        return born
+
+    @property
+    def sex(self) -> str:
+        """'F' or 'M' from the second-to-last digit (odd = male), as the EHR must derive it."""
+        return "M" if int(self.number[10]) % 2 else "F"
+
+    @property
+    def is_coordination_number(self) -> bool:
+        return int(self.number[6:8]) > 60
+
+    def ten_digit(self) -> str:
+        """YYMMDD-NNNC, with '+' from the year the person turns 100."""
+        age_sep = "+" if date.today().year - self.birth_date.year >= 100 else "-"
+        return f"{self.number[2:8]}{age_sep}{self.number[8:]}"
+
+    def masked(self) -> str:
+        return mask_number(self.number)
+
+    def __repr__(self) -> str:
+        return f"TestIdentity({self.kind}, {self.masked()})"
+
+    __str__ = __repr__
+
+
+def mask_number(number: str) -> str:
+    digits = re.sub(r"[^0-9]", "", number)
+    return digits[:-4] + "****" if len(digits) >= 10 else "****"
+
+
+class Allowlist:
+    """The test identities that may leave the harness."""
+
+    def __init__(self, identities: list[TestIdentity], source: str = ""):
+        if not identities:
+            raise ConfigError("allowlist holds no identities", file=source or None)
+        self.identities = identities
+        self.source = source
+        self._numbers = {i.number for i in identities}
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_ALLOWLIST) -> "Allowlist":
+        path = Path(path)
+        identities: list[TestIdentity] = []
+        try:
+            lines = [ln for ln in path.read_text(encoding="utf-8").splitlines()
+                     if ln.strip() and not ln.lstrip().startswith("#")]
+        except FileNotFoundError:
+            raise ConfigError("identity allowlist not found", file=str(path)) from None
+        reader = csv.DictReader(lines)
+        if reader.fieldnames is None or "number" not in reader.fieldnames or "kind" not in reader.fieldnames:
+            raise ConfigError("header must have columns number,kind[,note]", file=str(path))
+        for row_no, row in enumerate(reader, start=2):
+            number = canonical(row["number"] or "")
+            if number is None:
+                raise ConfigError(f"row {row_no}: not a valid personnummer/samordningsnummer",
+                                  file=str(path), key="number")
+            kind = (row.get("kind") or "").strip()
+            if kind not in ("personnummer", "samordningsnummer", "reservnummer"):
+                raise ConfigError(f"row {row_no}: unknown kind {kind!r}", file=str(path), key="kind")
+            identities.append(TestIdentity(number, kind, (row.get("note") or "").strip()))
+        return cls(identities, str(path))
+
+    def __contains__(self, value: str) -> bool:
+        number = canonical(value)
+        return number is not None and number in self._numbers
+
+    def pick(self, index: int = 0, *, kind: str | None = None, min_age: int | None = None) -> TestIdentity:
+        """Deterministic choice (index wraps) among identities matching the filters."""
+        pool = [i for i in self.identities
+                if (kind is None or i.kind == kind)
+                and (min_age is None or date.today().year - i.birth_date.year >= min_age)]
+        if not pool:
+            raise ConfigError(f"no test identity of kind={kind} min_age={min_age} in the allowlist",
+                              file=self.source or None)
+        return pool[index % len(pool)]
+
+
+class IdentityGuard:
+    """Scans outbound payloads; refuses any checksum-valid personnummer not on the allowlist."""
+
+    def __init__(self, allowlist: Allowlist):
+        self.allowlist = allowlist
+        self.checked = 0
+
+    def check(self, payload: str | bytes, *, destination: str = "") -> None:
+        text = payload.decode("latin-1") if isinstance(payload, (bytes, bytearray)) else payload
+        self.checked += 1
+        for m in _SHAPE.finditer(text):
+            number = _canonical_from_match(m)
+            if number is not None and number not in self.allowlist._numbers:
+                where = f" to {destination}" if destination else ""
+                raise IdentityViolation(
+                    f"refusing to send{where}: the payload holds a personnummer-shaped value "
+                    f"({mask_number(number)}) that is not on the test-identity allowlist "
+                    f"({self.allowlist.source}); nothing was sent")
+
+
+def mask(text: str) -> str:
+    """Replace every checksum-valid personnummer-shaped value with its masked form."""
+    def repl(m: re.Match) -> str:
+        number = _canonical_from_match(m)
+        if number is None:
+            return m.group(0)
+        return m.group(1) + m.group(2) + "****"
+    return _SHAPE.sub(repl, text)

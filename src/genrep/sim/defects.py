@@ -1,0 +1,71 @@
+"""Switchable defects of the virtual environment, replaying real failure modes.
+
+Each defect is chosen at start-up (``--defect NAME[:PARAM]``, repeatable, or ``GENREP_DEFECTS``).
+A clean start has none. Each defect names the requirements whose scenarios must catch it and the
+fidelity classification expected: ``genrep selftest`` proves every defect is detected that way and
+that the clean environment raises no alarm. This table is the single source of that truth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Defect:
+    name: str
+    integration: str
+    description: str
+    default_param: int | None
+    detected_by: tuple[str, ...]  # requirement ids whose scenarios must fail
+    expected_kinds: tuple[str, ...]  # fidelity kinds (or other classification) the failures must show
+
+
+DEFECTS: dict[str, Defect] = {d.name: d for d in (
+    Defect("radiology-truncation", "radiology",
+           "ACK AA, but the stored report text is cut at a byte limit (default 4000 bytes, like a "
+           "VARCHAR2(4000 BYTE) column), possibly splitting a multi-byte character",
+           4000, ("RAD-R01", "RAD-R02"), ("truncated",)),
+    Defect("radiology-drop-lines", "radiology",
+           "ACK AA, but lines after the Nth (default 20) are dropped, like a receiver built for "
+           "another line convention",
+           20, ("RAD-R02", "RAD-R03", "RAD-R14"), ("truncated", "missing_lines")),
+    Defect("radiology-linebreaks", "radiology",
+           "ACK AA, but line breaks are lost: lines are trimmed and joined with no separator, so "
+           "words run together",
+           None, ("RAD-001", "RAD-R03", "RAD-R12", "RAD-R14"), ("line_breaks_lost",)),
+    Defect("radiology-ack-without-store", "radiology",
+           "ACK AA for every report, but nothing is stored (a vendor-FAQ case: AA is not stored)",
+           None, ("RAD-001", "RAD-R21"), ("not_stored",)),
+    Defect("radiology-charset-ignored", "radiology",
+           "MSH-18 is ignored and every message is read as UTF-8, so 8859/1 text becomes garbage",
+           None, ("RAD-R09",), ("mojibake",)),
+)}
+
+
+def parse_defects(specs: list[str] | tuple[str, ...]) -> dict[str, int | None]:
+    """``["radiology-truncation:1000", "radiology-linebreaks"]`` -> {name: param}; unknown names fail."""
+    active: dict[str, int | None] = {}
+    for spec in specs:
+        spec = spec.strip()
+        if not spec:
+            continue
+        name, _, param = spec.partition(":")
+        if name not in DEFECTS:
+            raise ConfigError(f"unknown defect {name!r}; known: {', '.join(sorted(DEFECTS))}",
+                              key="defects")
+        value = DEFECTS[name].default_param
+        if param:
+            if not param.isdigit() or int(param) <= 0:
+                raise ConfigError(f"defect {name}: parameter must be a positive integer, got {param!r}",
+                                  key="defects")
+            value = int(param)
+        active[name] = value
+    return active
+
+
+def truncate_bytes(text: str, limit: int) -> str:
+    """Cut UTF-8 text at ``limit`` bytes the way a byte-counting column does (may split a character)."""
+    return text.encode("utf-8")[:limit].decode("utf-8", errors="replace")

@@ -1,0 +1,402 @@
+"""The virtual EHR: MLLP inbound (ADT, ORU^R01) and a FHIR R4 read API, in one asyncio process.
+
+Why its own process: the harness must talk to it exactly as to a real EHR, over real sockets, so
+the same steps run against a real test environment by changing only the profile. Why asyncio: a
+persistent-connection MLLP listener handles thousands of messages per second on one core, where
+hl7apy's server manages ~225/s with one message per connection (toolchain notes).
+
+Clean behaviour (what a correct receiver does):
+- frames reassembled however bytes arrive; a frame over ``max_message_bytes`` gets AR, never cut;
+- MSH-18 honoured (``8859/1``, ``UNICODE UTF-8``); bytes contradicting it get AE, never mojibake;
+- a malformed message gets AE (or AR when it is not HL7 at all), the connection stays usable;
+- ORU^R01 text stored from every OBX, every repetition and every ``\\.br\\`` (all three conventions);
+- an accession over the contract's limit gets AE, never stored under a shortened accession;
+- P -> F -> C replace the text of one accession; OBR-29 links an addendum to its parent;
+- a resent MSH-10 gets the same ACK and stores nothing twice.
+Defects (``genrep.sim.defects``) change exactly one of these behaviours each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import itertools
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+
+from aiohttp import web
+
+from .. import hl7
+from ..errors import HL7Error
+from ..mllp import FrameDecoder, FrameTooLarge, frame
+from .defects import DEFECTS, parse_defects, truncate_bytes
+
+FHIR_JSON = "application/fhir+json"
+ACCESSION_SYSTEM = "urn:genrep:accession"
+PNR_SYSTEM = "http://electronichealth.se/identifier/personnummer"
+STATUS = {"P": "preliminary", "F": "final", "C": "corrected", "X": "cancelled", "R": "registered",
+          "I": "registered", "A": "partial"}
+
+
+@dataclass
+class StoredReport:
+    id: str
+    accession: str
+    patient_id: str
+    status: str
+    text: str
+    version: int
+    issued: str
+    title: str
+    parent_accession: str = ""
+    history: list[str] = field(default_factory=list)  # earlier statuses, for audit
+
+
+class Store:
+    """In-memory records. ``reset`` gives each test a clean EHR (Toxiproxy-style isolation)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.patients: dict[str, dict] = {}  # identifier -> patient dict
+        self.patients_by_id: dict[str, dict] = {}
+        self.reports: dict[str, StoredReport] = {}  # accession -> latest
+        self.reports_by_id: dict[str, StoredReport] = {}
+        self.acks: dict[str, str] = {}  # MSH-10 -> ACK text already given
+        self.counters = {"messages": 0, "AA": 0, "AE": 0, "AR": 0, "frames_too_large": 0,
+                         "incomplete_frames": 0}
+        self._ids = itertools.count(1)
+
+    def next_id(self, prefix: str) -> str:
+        return f"{prefix}-{next(self._ids)}"
+
+
+class VirtualEHR:
+    def __init__(self, *, defects: dict[str, int | None], max_message_bytes: int = 1048576,
+                 accession_field: str = "OBR-3", accession_max_length: int = 20):
+        self.defects = defects
+        self.max_message_bytes = max_message_bytes
+        self.accession_field = accession_field
+        self.accession_max_length = accession_max_length
+        self.store = Store()
+
+    # -- MLLP ---------------------------------------------------------------------------------
+    async def handle_mllp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        decoder = FrameDecoder(max_size=self.max_message_bytes)
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    if decoder.pending:
+                        self.store.counters["incomplete_frames"] += 1
+                    break
+                while True:  # loop: after an oversized frame, later frames in the buffer still count
+                    try:
+                        payloads = decoder.feed(data)
+                    except FrameTooLarge as exc:
+                        for payload in exc.payloads:
+                            writer.write(frame(self.process(payload)))
+                        self.store.counters["frames_too_large"] += 1
+                        self.store.counters["AR"] += 1
+                        ack = hl7.build_ack(None, "AR", f"message exceeds the maximum of "
+                                            f"{self.max_message_bytes} bytes; nothing stored",
+                                            error_code="207")
+                        writer.write(frame(ack.encode("ascii", errors="replace")))
+                        data = b""
+                        continue
+                    break
+                for payload in payloads:
+                    writer.write(frame(self.process(payload)))
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+            try:
+                await writer.wait_closed()
+            except (ConnectionError, OSError):
+                pass
+
+    def process(self, payload: bytes) -> bytes:
+        """One inbound message -> the ACK bytes (encoded in the message's own charset)."""
+        self.store.counters["messages"] += 1
+        message = None
+        charset = "ascii"
+        try:
+            if "radiology-charset-ignored" in self.defects:
+                text = payload.decode("utf-8", errors="replace")
+            else:
+                text = hl7.decode(payload)
+            message = hl7.parse(text)
+            charset = hl7.CHARSETS.get(message.charset, "utf-8")
+            if message.control_id in self.store.acks:
+                return self.store.acks[message.control_id].encode(charset, errors="replace")
+            code, note = self.apply(message)
+        except hl7.CharsetMismatch as exc:
+            code, note = "AE", str(exc)
+        except HL7Error as exc:
+            code, note = ("AE" if message is not None or payload.startswith(b"MSH") else "AR"), str(exc)
+        except Exception as exc:  # never crash on input; say what happened
+            code, note = "AE", f"internal error processing message: {type(exc).__name__}: {exc}"
+        self.store.counters[code] += 1
+        ack = hl7.build_ack(message, code, note[:200], error_code=None if code == "AA" else "207")
+        if message is not None and code == "AA":
+            self.store.acks[message.control_id] = ack
+        try:
+            return ack.encode(charset)
+        except UnicodeEncodeError:
+            return ack.encode(charset, errors="replace")
+
+    def apply(self, message) -> tuple[str, str]:
+        mtype = message.message_type
+        if mtype.startswith("ADT^"):
+            if message.event not in ("A01", "A04", "A08"):
+                return "AR", f"event {message.event} not supported (A01, A04, A08)"
+            self.upsert_patient(message)
+            return "AA", ""
+        if mtype == "ORU^R01":
+            return self.store_report(message)
+        return "AR", f"message type {mtype or '(empty)'} not supported"
+
+    def upsert_patient(self, message) -> dict:
+        info = hl7.patient_from(message)
+        ident = info.get("identifier", "")
+        if not ident:
+            raise HL7Error("PID-3 (patient identifier) is empty")
+        patient = self.store.patients.get(ident)
+        if patient is None:
+            patient = {"id": self.store.next_id("pat")}
+            self.store.patients[ident] = patient
+            self.store.patients_by_id[patient["id"]] = patient
+        patient.update(info)
+        return patient
+
+    def store_report(self, message) -> tuple[str, str]:
+        info = hl7.patient_from(message)
+        patient = self.store.patients.get(info.get("identifier", ""))
+        if patient is None:
+            return "AE", "unknown patient (PID-3 not registered): send ADT first"
+        accession = hl7.accession_from(message, self.accession_field)
+        if not accession:
+            return "AE", f"accession ({self.accession_field}) is empty"
+        if len(accession) > self.accession_max_length:
+            return "AE", (f"accession is {len(accession)} characters; the limit is "
+                          f"{self.accession_max_length}: refused, nothing stored")
+        obr = message.all("OBR")
+        status = (obr[0].field(25) if obr else "") or "F"
+        parent = obr[0].component(29, 1) if obr else ""
+        text = hl7.report_text(message)
+        text = self.apply_text_defects(text)
+        if "radiology-ack-without-store" in self.defects:
+            return "AA", ""
+        existing = self.store.reports.get(accession)
+        if existing is not None and existing.patient_id != patient["id"]:
+            return "AE", "accession already belongs to another patient: refused"
+        title = obr[0].component(4, 2) if obr else ""
+        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        if existing is None:
+            rep = StoredReport(id=self.store.next_id("dr"), accession=accession, patient_id=patient["id"],
+                               status=status, text=text, version=1, issued=now,
+                               title=title or "Radiology report", parent_accession=parent)
+            self.store.reports[accession] = rep
+            self.store.reports_by_id[rep.id] = rep
+        else:  # a new status of the same report replaces its text as a whole, never appends
+            existing.history.append(existing.status)
+            existing.status, existing.text, existing.issued = status, text, now
+            existing.version += 1
+        return "AA", ""
+
+    def apply_text_defects(self, text: str) -> str:
+        if "radiology-drop-lines" in self.defects:
+            text = "\n".join(text.split("\n")[: self.defects["radiology-drop-lines"]])
+        if "radiology-linebreaks" in self.defects:
+            text = "".join(line.strip() for line in text.split("\n"))
+        if "radiology-truncation" in self.defects:
+            text = truncate_bytes(text, self.defects["radiology-truncation"])
+        return text
+
+    # -- FHIR ---------------------------------------------------------------------------------
+    def patient_resource(self, p: dict) -> dict:
+        gender = {"F": "female", "M": "male"}.get(p.get("sex", ""), "unknown")
+        res = {"resourceType": "Patient", "id": p["id"],
+               "identifier": [{"system": PNR_SYSTEM, "value": p.get("identifier", "")}],
+               "name": [{"family": p.get("family", ""), "given": [p.get("given", "")]}],
+               "gender": gender}
+        bd = p.get("birth_date", "")
+        if len(bd) >= 8:
+            res["birthDate"] = f"{bd[:4]}-{bd[4:6]}-{bd[6:8]}"
+        return res
+
+    def report_resource(self, r: StoredReport) -> dict:
+        res = {"resourceType": "DiagnosticReport", "id": r.id,
+               "meta": {"versionId": str(r.version)},
+               "identifier": [{"system": ACCESSION_SYSTEM, "value": r.accession}],
+               "status": STATUS.get(r.status, "unknown"),
+               "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0074",
+                                         "code": "RAD"}]}],
+               "code": {"text": r.title},
+               "subject": {"reference": f"Patient/{r.patient_id}"},
+               "issued": r.issued,
+               "presentedForm": [{"contentType": "text/plain; charset=utf-8", "url": f"Binary/{r.id}-text",
+                                  "title": r.title}]}
+        if r.parent_accession:
+            res["extension"] = [{"url": "urn:genrep:parent-accession", "valueString": r.parent_accession}]
+        return res
+
+    def routes(self, app: web.Application) -> None:
+        app.router.add_get("/fhir/metadata", self.metadata)
+        app.router.add_get("/fhir/Patient", self.search_patient)
+        app.router.add_get("/fhir/Patient/{id}", self.read_patient)
+        app.router.add_get("/fhir/DiagnosticReport", self.search_reports)
+        app.router.add_get("/fhir/DiagnosticReport/{id}", self.read_report)
+        app.router.add_get("/fhir/Binary/{id}", self.read_binary)
+        app.router.add_get("/admin/health", self.health)
+        app.router.add_post("/admin/reset", self.reset)
+        app.router.add_route("*", "/fhir/{tail:.*}", self.not_found)
+
+    @staticmethod
+    def outcome(status: int, code: str, text: str) -> web.Response:
+        body = {"resourceType": "OperationOutcome",
+                "issue": [{"severity": "error", "code": code, "diagnostics": text}]}
+        return web.json_response(body, status=status, content_type=FHIR_JSON)
+
+    @staticmethod
+    def bundle(resources: list[dict]) -> web.Response:
+        body = {"resourceType": "Bundle", "type": "searchset", "total": len(resources),
+                "entry": [{"fullUrl": f"{r['resourceType']}/{r['id']}", "resource": r} for r in resources]}
+        return web.json_response(body, content_type=FHIR_JSON)
+
+    async def metadata(self, request: web.Request) -> web.Response:
+        body = {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-01-01",
+                "kind": "instance", "fhirVersion": "4.0.1", "format": ["json"],
+                "rest": [{"mode": "server", "resource": [{"type": t} for t in
+                                                          ("Patient", "DiagnosticReport", "Binary")]}]}
+        return web.json_response(body, content_type=FHIR_JSON)
+
+    async def search_patient(self, request: web.Request) -> web.Response:
+        ident = request.query.get("identifier", "")
+        if not ident:
+            return self.outcome(400, "required", "search Patient needs identifier=[system|]value")
+        value = ident.split("|")[-1]
+        p = self.store.patients.get(value)
+        return self.bundle([self.patient_resource(p)] if p else [])
+
+    async def read_patient(self, request: web.Request) -> web.Response:
+        p = self.store.patients_by_id.get(request.match_info["id"])
+        if p is None:
+            return self.outcome(404, "not-found", f"Patient/{request.match_info['id']} not found")
+        return web.json_response(self.patient_resource(p), content_type=FHIR_JSON)
+
+    async def search_reports(self, request: web.Request) -> web.Response:
+        q = request.query
+        unknown = set(q) - {"identifier", "patient", "subject", "_count"}
+        if unknown:
+            return self.outcome(400, "not-supported", f"unsupported search parameter(s): {', '.join(sorted(unknown))}")
+        reports = list(self.store.reports.values())
+        if "identifier" in q:
+            value = q["identifier"].split("|")[-1]
+            reports = [r for r in reports if r.accession == value]
+        pat = q.get("patient") or q.get("subject")
+        if pat:
+            pid = pat.split("/")[-1]
+            reports = [r for r in reports if r.patient_id == pid]
+        if not ("identifier" in q or pat):
+            return self.outcome(400, "required", "search DiagnosticReport needs identifier or patient")
+        return self.bundle([self.report_resource(r) for r in reports])
+
+    async def read_report(self, request: web.Request) -> web.Response:
+        r = self.store.reports_by_id.get(request.match_info["id"])
+        if r is None:
+            return self.outcome(404, "not-found", f"DiagnosticReport/{request.match_info['id']} not found")
+        return web.json_response(self.report_resource(r), content_type=FHIR_JSON)
+
+    async def read_binary(self, request: web.Request) -> web.Response:
+        bid = request.match_info["id"]
+        r = self.store.reports_by_id.get(bid.removesuffix("-text"))
+        if r is None or not bid.endswith("-text"):
+            return self.outcome(404, "not-found", f"Binary/{bid} not found")
+        accept = request.headers.get("Accept", "*/*").lower()
+        data = r.text.encode("utf-8")
+        if "text/plain" in accept:
+            return web.Response(body=data, content_type="text/plain", charset="utf-8")
+        if FHIR_JSON in accept or "application/json" in accept or accept.strip() in ("*/*", ""):
+            body = {"resourceType": "Binary", "id": bid, "contentType": "text/plain; charset=utf-8",
+                    "data": base64.b64encode(data).decode("ascii")}
+            return web.json_response(body, content_type=FHIR_JSON)
+        return self.outcome(406, "not-supported", f"Binary/{bid} is text/plain; cannot serve Accept: {accept}")
+
+    async def not_found(self, request: web.Request) -> web.Response:
+        return self.outcome(404, "not-supported", f"{request.method} {request.path} is not supported")
+
+    async def health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "defects": sorted(self.defects),
+                                  "counters": self.store.counters})
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.store.reset()
+        return web.json_response({"status": "reset"})
+
+
+async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, ready) -> None:
+    server = await asyncio.start_server(ehr.handle_mllp, host, mllp_port, limit=2 ** 20)
+    app = web.Application(client_max_size=2 ** 20)
+    ehr.routes(app)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, host, fhir_port)
+    await site.start()
+    actual_mllp = server.sockets[0].getsockname()[1]
+    actual_fhir = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    ready({"service": "ehr", "host": host, "mllp_port": actual_mllp, "fhir_port": actual_fhir,
+           "fhir_base": f"http://{host}:{actual_fhir}/fhir", "defects": sorted(ehr.defects), "pid": os.getpid()})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    parent = os.getppid()
+
+    async def watch_parent() -> None:  # no orphans: if the harness dies, so do we
+        while not stop.is_set():
+            if os.getppid() != parent:
+                stop.set()
+            await asyncio.sleep(0.5)
+
+    watcher = asyncio.create_task(watch_parent())
+    await stop.wait()
+    watcher.cancel()
+    server.close()
+    await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m genrep.sim.ehr", description=__doc__.splitlines()[0])
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--mllp-port", type=int, default=0)
+    ap.add_argument("--fhir-port", type=int, default=0)
+    ap.add_argument("--defect", action="append", default=[],
+                    help=f"switch on a defect (repeatable): {', '.join(sorted(DEFECTS))}")
+    ap.add_argument("--max-message-bytes", type=int, default=None)
+    args = ap.parse_args(argv)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(json.dumps({"error": "the virtual EHR listens on loopback only"}), flush=True)
+        return 2
+    from ..contracts import load_radiology
+    contract = load_radiology()
+    env_defects = [d for d in os.environ.get("GENREP_DEFECTS", "").split(",") if d.strip()]
+    ehr = VirtualEHR(defects=parse_defects(args.defect + env_defects),
+                     max_message_bytes=args.max_message_bytes or contract.max_message_bytes,
+                     accession_field=contract.accession_field,
+                     accession_max_length=contract.accession_max_length)
+    asyncio.run(serve(args.host, args.mllp_port, args.fhir_port, ehr,
+                      lambda info: print(json.dumps(info), flush=True)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

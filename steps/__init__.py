@@ -1,0 +1,1 @@
+"""pytest-bdd step definitions: thin wrappers that call the genrep library."""

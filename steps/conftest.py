@@ -1,0 +1,85 @@
+"""Fixtures and hooks for the feature suite (run by ``genrep rehearse`` / ``genrep selftest``).
+
+The environment comes from the profile (``--env`` / ``GENREP_ENV``); for the virtual profile the
+simulators are started here, once per test session (per xdist worker), and always stopped.
+Requirement tags (``@RAD-R01``) are checked against the catalogue, registered as markers and
+mapped to Allure links, labels and severity.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from genrep.config import load_profile
+from genrep.contracts import load_catalogue, load_radiology
+from genrep.identities import Allowlist, IdentityGuard
+from genrep.report import label_scenario
+from genrep.sim.process import start_virtual_environment
+
+from .radiology_steps import *  # noqa: F401,F403  (registers the radiology step fixtures)
+
+INTEGRATION_TAGS = {
+    "radiology": "radiology results RIS -> EHR (HL7 ORU over MLLP, FHIR read-back)",
+    "negative": "negative path: the integration misbehaves or gets bad input",
+    "happy": "happy path",
+    "wip": "work in progress: excluded from the rehearsal",
+}
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("genrep")
+    group.addoption("--env", default=None, help="environment profile (default: GENREP_ENV or 'virtual')")
+    group.addoption("--defect", action="append", default=None,
+                    help="virtual environment defect to switch on (repeatable)")
+
+
+def pytest_configure(config):
+    catalogue = load_catalogue()
+    config._genrep_catalogue = catalogue
+    for rid, req in catalogue.items():
+        config.addinivalue_line("markers", f"{rid}: {req.title}")
+    for tag, text in INTEGRATION_TAGS.items():
+        config.addinivalue_line("markers", f"{tag}: {text}")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_bdd_before_scenario(request, feature, scenario):
+    catalogue = request.config._genrep_catalogue
+    reqs = [catalogue[t] for t in sorted(scenario.tags | feature.tags) if t in catalogue]
+    label_scenario(reqs)
+
+
+@pytest.fixture(scope="session")
+def catalogue(request):
+    return request.config._genrep_catalogue
+
+
+@pytest.fixture(scope="session")
+def environment(request):
+    """The selected profile, with live endpoints (starts and stops the virtual environment)."""
+    defects = request.config.getoption("--defect")
+    profile = load_profile(request.config.getoption("--env"),
+                           defects=tuple(defects) if defects is not None else None)
+    if profile.kind != "virtual":
+        yield profile
+        return
+    venv = start_virtual_environment(profile)
+    try:
+        yield venv.profile
+    finally:
+        venv.stop()
+
+
+@pytest.fixture(scope="session")
+def radiology_contract():
+    return load_radiology()
+
+
+@pytest.fixture(scope="session")
+def allowlist():
+    return Allowlist.load()
+
+
+@pytest.fixture(scope="session")
+def identity_guard(allowlist):
+    return IdentityGuard(allowlist)

@@ -1,0 +1,5 @@
+"""Collects every feature file under features/ as pytest tests."""
+
+from pytest_bdd import scenarios
+
+scenarios("../features")
