@@ -23,7 +23,9 @@ def _cmd_rehearse(args) -> int:
     from .results import read_results
     from .runner import REPORTS_DIR, run_features
 
+    from .sim.defects import parse_defects
     profile = load_profile(args.env, defects=tuple(args.defect) if args.defect else None)
+    parse_defects(profile.defects)  # unknown names fail here, before anything starts
     load_radiology()
     catalogue = load_catalogue()
     results_dir = Path(args.results or REPORTS_DIR / "allure-results")
@@ -96,7 +98,8 @@ def _cmd_sim_up(args) -> int:
 
 def _cmd_selftest(args) -> int:
     from .selftest import run_selftest
-    return run_selftest(defects=args.defect or None, jobs=args.jobs)
+    return run_selftest(defects=args.defect or None, integration=args.integration, jobs=args.jobs,
+                        full=args.full)
 
 
 def _cmd_defects(args) -> int:
@@ -141,7 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     st = sub.add_parser("selftest", help="prove every check goes red on its defect and green when clean")
     st.add_argument("--defect", action="append", default=[], help="only these defects")
+    st.add_argument("--integration", default=None, help="only defects of this integration (e.g. radiology)")
     st.add_argument("--jobs", type=int, default=2, help="suite runs in parallel")
+    st.add_argument("--full", action="store_true",
+                    help="run the whole suite per defect (slower; shows every scenario that catches it)")
     st.set_defaults(func=_cmd_selftest)
 
     d = sub.add_parser("defects", help="list the switchable defects of the virtual environment")

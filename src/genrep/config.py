@@ -112,15 +112,22 @@ def _parse_endpoint(name: str, data, where: str) -> Endpoint:
     if protocol == "mllp":
         host = require(data, "host", str, where=where)
         port = require(data, "port", int, where=where)
-        if not 0 <= port <= 65535:
-            raise ConfigError("port out of range", file=data.file, key=f"{where}.port", line=data.line_of("port"))
+        if not host.strip():
+            raise ConfigError("host is empty", file=data.file, key=f"{where}.host", line=data.line_of("host"))
+        if not 1 <= port <= 65535:
+            raise ConfigError(f"port {port} out of range (1-65535)", file=data.file, key=f"{where}.port",
+                              line=data.line_of("port"))
         return Endpoint(name, protocol, host, port, tls=tls, credential_env=cred)
     base_url = require(data, "base_url", str, where=where)
     parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"not an http(s) URL: {base_url!r}", file=data.file, key=f"{where}.base_url",
-                          line=data.line_of("base_url"))
-    return Endpoint(name, protocol, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80),
+    try:
+        url_port = parts.port  # raises ValueError for ":99999" or ":abc"
+    except ValueError:
+        url_port = -1
+    if parts.scheme not in ("http", "https") or not parts.hostname or url_port == -1 or url_port == 0:
+        raise ConfigError(f"not an http(s) URL with a valid host and port: {base_url!r}", file=data.file,
+                          key=f"{where}.base_url", line=data.line_of("base_url"))
+    return Endpoint(name, protocol, parts.hostname, url_port or (443 if parts.scheme == "https" else 80),
                     base_url=base_url.rstrip("/"), tls=parts.scheme == "https", credential_env=cred)
 
 
@@ -149,17 +156,22 @@ def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | 
                               line=eps.line_of(ep_name))
         endpoints[ep_name] = _parse_endpoint(ep_name, ep_data, f"endpoints.{ep_name}")
     if kind == "external" and not endpoints:
-        raise ConfigError("an external profile needs endpoints", file=str(path), key="endpoints")
+        raise ConfigError("an external profile needs endpoints", file=str(path), key="endpoints",
+                          line=data.line_of("endpoints") or data.line_of("kind"))
     t = require(data, "timeouts", dict, default={})
     if t:
         reject_unknown(t, {"connect", "read"}, where="timeouts")
     timeouts = Timeouts(connect=require(t, "connect", float, where="timeouts", default=3.0) if t else 3.0,
                         read=require(t, "read", float, where="timeouts", default=10.0) if t else 10.0)
-    for key, value in (("timeouts.connect", timeouts.connect), ("timeouts.read", timeouts.read)):
+    for key, value in (("connect", timeouts.connect), ("read", timeouts.read)):
         if not 0 < value <= 600:
-            raise ConfigError("must be between 0 and 600 seconds (every wait is bounded)",
-                              file=str(path), key=key)
+            raise ConfigError(f"must be more than 0 and at most 600 seconds (every wait is bounded); got {value}",
+                              file=str(path), key=f"timeouts.{key}", line=t.line_of(key) if t else None)
     extra = tuple(require(data, "allowed_hosts", list, default=[]))
+    for host in extra:
+        if not isinstance(host, str) or not host.strip():
+            raise ConfigError(f"each allowed host must be a host name, got {host!r}", file=str(path),
+                              key="allowed_hosts", line=data.line_of("allowed_hosts"))
     if defects is None:
         env_defects = os.environ.get("GENREP_DEFECTS", "")
         defects = tuple(d.strip() for d in env_defects.split(",") if d.strip())

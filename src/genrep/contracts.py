@@ -121,6 +121,15 @@ def load_radiology(path: str | Path | None = None) -> RadiologyContract:
     if not 0 < within <= 600:
         raise ConfigError("must be between 0 and 600 seconds", file=str(path),
                           key="read_back.stored_within_seconds", line=rb.line_of("stored_within_seconds"))
+    poll = require(rb, "poll_interval_seconds", float, where="read_back", default=0.1)
+    if not 0 < poll <= within:
+        raise ConfigError(f"must be more than 0 and at most stored_within_seconds ({within}); got {poll}",
+                          file=str(path), key="read_back.poll_interval_seconds",
+                          line=rb.line_of("poll_interval_seconds"))
+    for sec, sec_name, key in ((transport, "transport", "max_message_bytes"), (acc, "accession", "max_length")):
+        if require(sec, key, int, where=sec_name) <= 0:
+            raise ConfigError("must be a positive integer", file=str(path), key=f"{sec_name}.{key}",
+                              line=sec.line_of(key))
     contract = RadiologyContract(
         file=str(path),
         max_message_bytes=require(transport, "max_message_bytes", int, where="transport"),
@@ -134,9 +143,17 @@ def load_radiology(path: str | Path | None = None) -> RadiologyContract:
         accession_max_length=require(acc, "max_length", int, where="accession"),
         read_back_content_type=require(rb, "content_type", str, where="read_back"),
         stored_within_seconds=within,
-        poll_interval_seconds=require(rb, "poll_interval_seconds", float, where="read_back", default=0.1),
+        poll_interval_seconds=poll,
         accepted_codes=tuple(require(ack, "accepted", list, where="acknowledgement")),
         refused_codes=tuple(require(ack, "refused", list, where="acknowledgement")),
     )
-    contract.text_rules()  # validate the comparison keys now
+    # validate the comparison keys now, naming the offending key and its line
+    comparison = contract.comparison
+    try:
+        from .fidelity import TextRules
+        TextRules.from_mapping(dict(comparison))
+    except ValueError as exc:
+        bad = next((k for k in comparison if f"'{k}'" in str(exc)), None)
+        raise ConfigError(str(exc), file=str(path), key=f"text.comparison.{bad}" if bad else "text.comparison",
+                          line=(comparison.line_of(bad) if bad else text.line_of("comparison"))) from None
     return contract

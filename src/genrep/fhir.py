@@ -23,8 +23,12 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 def _outcome_text(body: Any) -> str | None:
     if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
         parts = []
-        for issue in body.get("issue", []) or []:
-            txt = issue.get("diagnostics") or (issue.get("details") or {}).get("text") or issue.get("code")
+        issues = body.get("issue", []) or []
+        for issue in issues if isinstance(issues, list) else []:
+            if not isinstance(issue, dict):
+                continue
+            details = issue.get("details") if isinstance(issue.get("details"), dict) else {}
+            txt = issue.get("diagnostics") or details.get("text") or issue.get("code")
             if txt:
                 parts.append(f"{issue.get('severity', 'error')}: {txt}")
         return "; ".join(parts) or "OperationOutcome without diagnostics"
@@ -50,7 +54,8 @@ class FHIRClient:
             try:
                 body = resp.json()
             except ValueError as exc:
-                raise ProtocolError(f"{where}: malformed JSON from the FHIR server ({exc})") from None
+                if resp.status_code < 400:  # on an error status, the status is the news
+                    raise ProtocolError(f"{where}: malformed JSON from the FHIR server ({exc})") from None
         if resp.status_code >= 400:
             outcome = _outcome_text(body)
             raise FHIRError(f"{where}: HTTP {resp.status_code}" + (f" - {outcome}" if outcome else ""),
@@ -75,12 +80,18 @@ class FHIRClient:
         for _page in range(50):
             if body.get("resourceType") != "Bundle":
                 raise ProtocolError(f"search {resource_type}: expected a Bundle, got {body.get('resourceType')}")
-            for entry in body.get("entry", []) or []:
+            entries, links = body.get("entry", []) or [], body.get("link", []) or []
+            if not isinstance(entries, list) or not isinstance(links, list) \
+                    or not all(isinstance(x, dict) for x in entries + links):
+                raise ProtocolError(f"search {resource_type}: malformed Bundle (entry/link must be lists of objects)")
+            for entry in entries:
                 res = entry.get("resource")
                 if isinstance(res, dict) and res.get("resourceType") == resource_type:
                     validate(res)
                     out.append(res)
-            nxt = next((l.get("url") for l in body.get("link", []) or [] if l.get("relation") == "next"), None)
+            nxt = next((l.get("url") for l in links if l.get("relation") == "next"), None)
+            if nxt is not None and not isinstance(nxt, str):
+                raise ProtocolError(f"search {resource_type}: Bundle next link is not a URL: {nxt!r}")
             if not nxt:
                 return out
             body = self._json(nxt)
@@ -91,6 +102,8 @@ class FHIRClient:
         path = ref if "/" in ref else f"Binary/{ref}"
         resp = self.transport.request("GET", path, headers={"Accept": content_type})
         where = f"GET {resp.url}"
+        if len(resp.content) > MAX_BODY_BYTES:
+            raise ProtocolError(f"{where}: response of {len(resp.content)} bytes exceeds {MAX_BODY_BYTES}")
         if resp.status_code >= 400:
             outcome = None
             try:
@@ -104,10 +117,20 @@ class FHIRClient:
         if mime == FHIR_JSON:  # server wrapped it: base64 in Binary.data
             try:
                 body = resp.json()
-                data = base64.b64decode(body.get("data", ""), validate=True)
-            except (ValueError, TypeError) as exc:
-                raise ProtocolError(f"{where}: Binary resource is not valid ({exc})") from None
-            charset = _charset_of(body.get("contentType", "")) or "utf-8"
+            except ValueError as exc:
+                raise ProtocolError(f"{where}: malformed JSON from the FHIR server ({exc})") from None
+            if not isinstance(body, dict) or body.get("resourceType") != "Binary":
+                rtype = body.get("resourceType") if isinstance(body, dict) else type(body).__name__
+                raise ProtocolError(f"{where}: expected a Binary resource, got {rtype}")
+            raw = body.get("data")
+            if not isinstance(raw, str):
+                raise ProtocolError(f"{where}: Binary resource has no data")
+            try:  # base64Binary may carry whitespace (line-wrapped encoders)
+                data = base64.b64decode("".join(raw.split()), validate=True)
+            except ValueError as exc:
+                raise ProtocolError(f"{where}: Binary resource is not valid base64 ({exc})") from None
+            inner = body.get("contentType")
+            charset = _charset_of(inner if isinstance(inner, str) else "") or "utf-8"
             return _decode(data, charset, where)
         if mime != content_type.split(";")[0].strip().lower():
             raise ProtocolError(f"{where}: asked for {content_type}, got {got or 'no content type'}")

@@ -16,8 +16,13 @@ import requests
 from .errors import ConnectionClosed, ConnectionRefused, ConnectTimeout, ProtocolError, ReadTimeout
 
 _SECRET_PATTERNS = [
-    re.compile(r"(?i)(authorization\s*[:=]\s*)(bearer|basic)?\s*[^\s,;'\"]+"),
-    re.compile(r"(?i)((?:access_)?token|password|secret|api[_-]?key)(\s*[:=]\s*)[^\s,;'\"&]+"),
+    # Authorization: Bearer x / {'Authorization': 'Bearer x'} / authorization="Basic x"
+    re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(?:(?:bearer|basic)\s+)?[^\s,;'\"]+"),
+    # a bare "Bearer x" anywhere (e.g. a header value printed on its own)
+    re.compile(r"(?i)\b(bearer)(\s+)(?!\[REDACTED\])[A-Za-z0-9\-._~+/]{6,}=*"),
+    # token=x, password: x, "api_key": "x", client_secret=x
+    re.compile(r"(?i)((?:access_|refresh_|id_)?token|password|passwd|(?:client_)?secret|api[_-]?key)"
+               r"(['\"]?\s*[:=]\s*['\"]?)[^\s,;'\"&]+"),
 ]
 
 
@@ -28,6 +33,7 @@ def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
             text = text.replace(secret, "[REDACTED]")
     text = _SECRET_PATTERNS[0].sub(lambda m: m.group(1) + "[REDACTED]", text)
     text = _SECRET_PATTERNS[1].sub(lambda m: m.group(1) + m.group(2) + "[REDACTED]", text)
+    text = _SECRET_PATTERNS[2].sub(lambda m: m.group(1) + m.group(2) + "[REDACTED]", text)
     return text
 
 

@@ -131,21 +131,26 @@ class Allowlist:
         path = Path(path)
         identities: list[TestIdentity] = []
         try:
-            lines = [ln for ln in path.read_text(encoding="utf-8").splitlines()
-                     if ln.strip() and not ln.lstrip().startswith("#")]
+            numbered = [(no, ln) for no, ln in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+                        if ln.strip() and not ln.lstrip().startswith("#")]
         except FileNotFoundError:
             raise ConfigError("identity allowlist not found", file=str(path)) from None
-        reader = csv.DictReader(lines)
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path)) from None
+        reader = csv.DictReader(ln for _, ln in numbered)
         if reader.fieldnames is None or "number" not in reader.fieldnames or "kind" not in reader.fieldnames:
-            raise ConfigError("header must have columns number,kind[,note]", file=str(path))
-        for row_no, row in enumerate(reader, start=2):
+            raise ConfigError("header must have columns number,kind[,note]", file=str(path),
+                              line=numbered[0][0] if numbered else None)
+        for row in reader:
+            # reader.line_num counts the (comment-free) lines read so far: map back to the file's line
+            line = numbered[reader.line_num - 1][0]
             number = canonical(row["number"] or "")
             if number is None:
-                raise ConfigError(f"row {row_no}: not a valid personnummer/samordningsnummer",
-                                  file=str(path), key="number")
+                raise ConfigError("not a valid personnummer/samordningsnummer (format, date or checksum)",
+                                  file=str(path), key="number", line=line)
             kind = (row.get("kind") or "").strip()
             if kind not in ("personnummer", "samordningsnummer", "reservnummer"):
-                raise ConfigError(f"row {row_no}: unknown kind {kind!r}", file=str(path), key="kind")
+                raise ConfigError(f"unknown kind {kind!r}", file=str(path), key="kind", line=line)
             identities.append(TestIdentity(number, kind, (row.get("note") or "").strip()))
         return cls(identities, str(path))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-KIND_RE = re.compile(r"^([a-z_]+):", re.M)
+KIND_RE = re.compile(r"^(?:[A-Za-z.]*Error: )?([a-z][a-z_]+): ", re.M)
 FIDELITY_RE = re.compile(r"\[([a-z_]+)/(critical|high|medium|low)\]")
 
 
@@ -61,13 +61,21 @@ def read_results(folder: str | Path) -> list[ScenarioResult]:
             raise ConfigError("not an Allure test result (no name/status)", file=str(f))
         labels = data.get("labels", []) or []
         details = data.get("statusDetails") or {}
+        params = data.get("parameters", []) or []
+        if (not isinstance(data["name"], str) or not isinstance(data["status"], str)
+                or not isinstance(labels, list) or not isinstance(details, dict) or not isinstance(params, list)
+                or not all(isinstance(x, dict) for x in labels + params)
+                or any(not isinstance(lb.get("value"), str) for lb in labels
+                       if lb.get("name") in ("requirement", "tag"))):
+            raise ConfigError("not an Allure test result (malformed name, status, labels, "
+                              "statusDetails or parameters)", file=str(f))
         out.append(ScenarioResult(
             name=data["name"], full_name=data.get("fullName", data["name"]), status=data["status"],
             message=(details.get("message") or "") + ("\n" + details["trace"] if details.get("trace") else ""),
             requirements=[lb["value"] for lb in labels if lb.get("name") == "requirement"],
             history_id=data.get("historyId", ""),
             tags=[lb["value"] for lb in labels if lb.get("name") == "tag"],
-            parameters={p.get("name"): p.get("value") for p in data.get("parameters", []) or []},
+            parameters={p.get("name"): p.get("value") for p in params},
             start=data.get("start", 0) or 0, stop=data.get("stop", 0) or 0,
         ))
     return out

@@ -24,32 +24,43 @@ class Located(dict):
         return self.lines.get(key)
 
 
-def _construct(node: yaml.Node, file: str) -> Any:
+def _construct(node: yaml.Node, file: str, _active: frozenset = frozenset()) -> Any:
+    if id(node) in _active:  # an alias pointing at its own ancestor ("&a [*a]")
+        raise ConfigError("recursive YAML alias", file=file, line=node.start_mark.line + 1)
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)):
+        _active = _active | {id(node)}
     if isinstance(node, yaml.MappingNode):
         out = Located()
         out.file = file
         out.lines = {}
         for key_node, value_node in node.value:
-            key = _construct(key_node, file)
+            key = _construct(key_node, file, _active)
             if not isinstance(key, (str, int, float, bool)):
                 raise ConfigError("mapping keys must be plain values", file=file,
                                   line=key_node.start_mark.line + 1)
             key = str(key)
             if key in out:
                 raise ConfigError("duplicate key", file=file, key=key, line=key_node.start_mark.line + 1)
-            out[key] = _construct(value_node, file)
+            if isinstance(value_node, yaml.ScalarNode):
+                out[key] = _scalar(value_node, file, key)
+            else:
+                out[key] = _construct(value_node, file, _active)
             out.lines[key] = key_node.start_mark.line + 1
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_construct(item, file) for item in node.value]
-    return _scalar(node)
+        return [_construct(item, file, _active) for item in node.value]
+    return _scalar(node, file)
 
 
-_resolver_loader = yaml.SafeLoader("")
-
-
-def _scalar(node: yaml.ScalarNode) -> Any:
-    return _resolver_loader.construct_object(node, deep=True)
+def _scalar(node: yaml.ScalarNode, file: str, key: str | None = None) -> Any:
+    # A fresh loader per scalar: a shared one would keep every node it ever built in its cache.
+    # Unknown tags (``!custom``) and bad explicit ones (``!!int abc``) are bad input, not crashes.
+    try:
+        return yaml.SafeLoader("").construct_object(node, deep=True)
+    except (yaml.YAMLError, ValueError, TypeError, OverflowError) as exc:
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"invalid value: {problem}", file=file, key=key,
+                          line=node.start_mark.line + 1) from None
 
 
 def load_yaml(path: str | Path) -> Any:

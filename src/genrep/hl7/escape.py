@@ -85,11 +85,11 @@ def unescape(value: str, *, charset: str = "utf-8", delimiters: str = STANDARD_D
     if len(delimiters) < 4:
         raise ValueError("delimiters must be the field separator and at least 3 "
                          "encoding characters")
-    field_sep, comp_sep, rep_sep = delimiters[0], delimiters[1], delimiters[2]
     esc = delimiters[3]
-    sub_sep = delimiters[4] if len(delimiters) > 4 else "&"
-    if esc not in value:
+    if esc not in value:  # the common case: nothing to decode (hot path in the virtual EHR)
         return value
+    field_sep, comp_sep, rep_sep = delimiters[0], delimiters[1], delimiters[2]
+    sub_sep = delimiters[4] if len(delimiters) > 4 else "&"
     simple = {"F": field_sep, "S": comp_sep, "R": rep_sep, "E": esc, "T": sub_sep,
               "H": "", "N": ""}
 

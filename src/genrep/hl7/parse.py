@@ -38,6 +38,8 @@ TEXT_TYPES = frozenset({"TX", "FT", "ST"})
 CODED_TYPES = frozenset({"CE", "CWE", "CF"})
 
 _SEGMENT_ID = re.compile(r"[A-Z0-9]{3}\Z")
+_SEEN_IDS = frozenset({"MSH", "EVN", "PID", "PD1", "NK1", "PV1", "PV2", "ORC", "OBR", "OBX", "NTE",
+                       "MSA", "ERR", "AL1", "DG1", "SPM", "TQ1", "IN1", "GT1", "ROL"})
 _PATH = re.compile(r"([A-Z0-9]{3})-(\d+)(?:\.(\d+))?(?:\.(\d+))?\Z")
 _BOM = b"\xef\xbb\xbf"
 
@@ -94,7 +96,7 @@ def decode(data: bytes) -> str:
     declared = detect_charset(data)
     codec = codec_for(declared)
     label = repr(declared) if declared else "ASCII (no MSH-18)"
-    if codec == "ascii":
+    if codec == "ascii" and not data.isascii():
         for offset, byte in enumerate(data):
             if byte >= 0x80:
                 hint = ""
@@ -107,7 +109,7 @@ def decode(data: bytes) -> str:
                                       f"{offset} is not 7-bit ASCII{hint}")
         return data.decode("ascii")
     if codec in ("latin-1", "iso8859-15"):
-        if any(b >= 0x80 for b in data):
+        if not data.isascii():
             try:
                 data.decode("utf-8")
             except UnicodeDecodeError:
@@ -310,7 +312,8 @@ def parse(text: str) -> Message:
             continue
         number += 1
         seg_id = part[:3]
-        if not _SEGMENT_ID.match(seg_id) or (len(part) > 3 and part[3] != field_sep):
+        if (seg_id not in _SEEN_IDS and not _SEGMENT_ID.match(seg_id)) \
+                or (len(part) > 3 and part[3] != field_sep):
             raise HL7Error(f"segment {number} does not start with a segment id: {_snippet(part)}")
         if seg_id == "MSH":
             raise HL7Error(f"segment {number} is a second MSH (two messages in one frame?)")
@@ -336,15 +339,20 @@ def report_text(message: Message) -> str:
     trailing spaces: that is a normalisation for the comparison, not for storage).
     """
     codec = message.codec
-    delims = message.delimiters.as_string()
+    d = message.delimiters
+    delims = d.as_string()
+    rep_sep, comp_sep, esc = d.repetition, d.component, d.escape
     lines: list[str] = []
     for seg in message.segments:
         if seg.id != "OBX":
             continue
-        value_type = seg.component(2, 1).strip().upper()
+        fields = seg.fields
+        raw_type = fields[2] if len(fields) > 2 else ""
+        value_type = raw_type.split(rep_sep, 1)[0].split(comp_sep, 1)[0].strip().upper()
         if value_type in TEXT_TYPES:
-            reps = seg.repetitions(5) or [""]
-            lines.extend(unescape(r, charset=codec, delimiters=delims) for r in reps)
+            value = fields[5] if len(fields) > 5 else ""
+            for r in value.split(rep_sep):  # "" -> [""]: an empty OBX-5 is one empty line
+                lines.append(unescape(r, charset=codec, delimiters=delims) if esc in r else r)
         elif value_type in CODED_TYPES:
             for rep in seg.repetitions(5) or [""]:
                 comps = rep.split(message.delimiters.component)

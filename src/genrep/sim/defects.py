@@ -8,6 +8,7 @@ that the clean environment raises no alarm. This table is the single source of t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from ..errors import ConfigError
@@ -52,13 +53,17 @@ def parse_defects(specs: list[str] | tuple[str, ...]) -> dict[str, int | None]:
         spec = spec.strip()
         if not spec:
             continue
-        name, _, param = spec.partition(":")
+        name, sep, param = spec.partition(":")
+        name, param = name.strip(), param.strip()
         if name not in DEFECTS:
             raise ConfigError(f"unknown defect {name!r}; known: {', '.join(sorted(DEFECTS))}",
                               key="defects")
         value = DEFECTS[name].default_param
-        if param:
-            if not param.isdigit() or int(param) <= 0:
+        if sep and value is None:
+            raise ConfigError(f"defect {name} takes no parameter, got {param!r}", key="defects")
+        if sep:
+            # ASCII digits only: str.isdigit() also accepts '²', which int() then refuses
+            if not re.fullmatch(r"[0-9]+", param) or int(param) <= 0:
                 raise ConfigError(f"defect {name}: parameter must be a positive integer, got {param!r}",
                                   key="defects")
             value = int(param)

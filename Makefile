@@ -1,0 +1,32 @@
+# genrep: the two commands of README.md. Each creates .venv and installs what it needs first.
+#   make rehearse   full dress rehearsal against the built-in virtual environment -> report + verdict
+#   make test       the project's own tests (unit, simulators over real sockets, selftest matrix)
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.genrep-installed
+
+.PHONY: rehearse test selftest bench sim clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+rehearse: $(STAMP)
+	$(BIN)/genrep rehearse $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests -n 2 -p no:cacheprovider -q $(ARGS)
+
+selftest: $(STAMP)
+	$(BIN)/genrep selftest
+
+bench: $(STAMP)
+	$(BIN)/genrep bench mllp
+
+sim: $(STAMP)
+	$(BIN)/genrep sim up
+
+clean:
+	rm -rf $(VENV) reports/allure-results reports/selftest reports/bench reports/summary.md reports/verdict.json

@@ -1,0 +1,133 @@
+"""Benchmarks, measured side by side in one run (ratios, not absolute numbers: on 2 cores the
+client and the server compete for CPU, so only same-run comparisons mean anything).
+
+``bench_mllp``: 9.7 KB ORU^R01 messages sent sequentially over one connection
+  (a) baseline: a raw-socket MLLP loop against the minimal asyncio echo in ``bench/mllp_echo.py``;
+  (b) client only: the harness's ``MLLPClient`` against the same echo;
+  (c) harness: ``MLLPClient`` against the virtual EHR, which parses, stores and acknowledges each
+      message (distinct control ids and accessions, so nothing is deduplicated away).
+Floor (issue 2): (c) at least 50 % of (a)'s messages per second.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import statistics
+import sys
+import time
+
+from . import hl7
+from .config import PROJECT_ROOT, load_profile
+from .identities import Allowlist
+from .mllp import MLLPClient, frame
+from .runner import REPORTS_DIR
+from .sim.process import start_virtual_environment
+from .testdata import patient_for
+
+FLOOR = 0.5
+
+
+def _oru_messages(n: int, patient) -> list[bytes]:
+    text = "\n".join(f"{i:02d} Ingen fraktur. Inga tecken till blödning i höger lårben; ej luxation, "
+                     f"oförändrat sedan {2000 + i}. Normalstort hjärta utan anmärkning." for i in range(50))
+    out = []
+    for i in range(n):
+        report = hl7.Report(accession=f"BENCH{i:09d}", text=text)
+        out.append(hl7.encode(hl7.build_oru(patient, report, control_id=f"BENCH{i:09d}")))
+    return out
+
+
+def _raw_loop(port: int, payloads: list[bytes]) -> float:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    start = time.perf_counter()
+    for p in payloads:
+        sock.sendall(b"\x0b" + p + b"\x1c\x0d")
+        buf = b""
+        while not buf.endswith(b"\x1c\x0d"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise RuntimeError("echo closed the connection")
+            buf += chunk
+    elapsed = time.perf_counter() - start
+    sock.close()
+    return len(payloads) / elapsed
+
+
+def _client_loop(port: int, payloads: list[bytes], check_aa: bool) -> float:
+    client = MLLPClient("127.0.0.1", port, connect_timeout=5, read_timeout=10)
+    client.connect()
+    start = time.perf_counter()
+    for p in payloads:
+        ack = client.send(p)
+        if check_aa and b"MSA|AA|" not in ack:
+            raise RuntimeError(f"the virtual EHR did not accept a benchmark message: {ack[:200]!r}")
+    elapsed = time.perf_counter() - start
+    client.close()
+    return len(payloads) / elapsed
+
+
+def _start_echo():
+    """Start ``bench/mllp_echo.py`` as its own process (like the virtual EHR: a fair comparison)."""
+    import selectors
+    import subprocess
+    proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "bench" / "mllp_echo.py"), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    line = proc.stdout.readline().decode() if sel.select(10) else ""
+    sel.close()
+    if "listening on" not in line:
+        proc.kill()
+        proc.wait(5)
+        raise RuntimeError(f"echo baseline did not start: {line!r}")
+
+    def stop():
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        proc.stdout.close()
+    return stop, int(line.strip().rsplit(":", 1)[1])
+
+
+def bench_mllp(messages: int = 2000, rounds: int = 3, echo=print) -> int:
+    allowlist = Allowlist.load()
+    patient = patient_for(allowlist.pick(0))
+    payloads = _oru_messages(messages * rounds, patient)
+    size = statistics.mean(len(p) for p in payloads)
+    stop_echo, echo_port = _start_echo()
+    venv = start_virtual_environment(load_profile("virtual", defects=()))
+    try:
+        ep = venv.profile.endpoint("radiology_mllp")
+        with MLLPClient(ep.host, ep.port) as c:
+            ack = hl7.parse_ack(c.send(hl7.encode(hl7.build_adt("A04", patient, control_id="BENCHADT"))))
+            assert ack.accepted, ack
+        results: dict[str, list[float]] = {"baseline_raw_echo": [], "client_echo": [], "harness_ehr": []}
+        for r in range(rounds):  # interleaved rounds: drift on a shared machine hits all three alike
+            chunk = payloads[r * messages:(r + 1) * messages]
+            results["baseline_raw_echo"].append(_raw_loop(echo_port, chunk))
+            results["client_echo"].append(_client_loop(echo_port, chunk, check_aa=False))
+            results["harness_ehr"].append(_client_loop(ep.port, chunk, check_aa=True))
+    finally:
+        venv.stop()
+        stop_echo()
+    med = {k: statistics.median(v) for k, v in results.items()}
+    ratio = med["harness_ehr"] / med["baseline_raw_echo"]
+    report = {"message_bytes": round(size), "messages_per_round": messages, "rounds": rounds,
+              "messages_per_second": {k: [round(x) for x in v] for k, v in results.items()},
+              "median": {k: round(v) for k, v in med.items()},
+              "harness_vs_baseline": round(ratio, 3), "floor": FLOOR, "pass": ratio >= FLOOR}
+    out = REPORTS_DIR / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "mllp.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
+    echo(f"MLLP benchmark: {messages} x {rounds} messages of {size / 1024:.1f} KiB, sequential, one connection")
+    echo(f"  baseline (raw socket loop -> asyncio echo): {med['baseline_raw_echo']:8.0f} msg/s")
+    echo(f"  harness client -> asyncio echo:             {med['client_echo']:8.0f} msg/s")
+    echo(f"  harness client -> virtual EHR (stores):     {med['harness_ehr']:8.0f} msg/s")
+    echo(f"  harness / baseline = {ratio:.2f} (floor {FLOOR:.2f}): {'PASS' if ratio >= FLOOR else 'FAIL'}")
+    echo(f"  written to {out / 'mllp.json'}")
+    return 0 if ratio >= FLOOR else 1

@@ -1,0 +1,31 @@
+"""The detection matrix: every defect caught by the scenarios meant for it, no false alarm when clean.
+
+Runs ``genrep selftest`` as a user would (a subprocess, real simulators), then checks the matrix it
+wrote, so a selftest that printed PASS but verified nothing would still fail here.
+"""
+
+import json
+import subprocess
+import sys
+
+from genrep.runner import REPORTS_DIR
+from genrep.sim.defects import DEFECTS
+
+
+def test_selftest_detects_every_defect_and_no_false_alarm():
+    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "selftest", "--jobs", "2"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
+    matrix = {row["defect"]: row for row in
+              json.loads((REPORTS_DIR / "selftest" / "matrix.json").read_text(encoding="utf-8"))}
+    assert set(matrix) == {"clean", *DEFECTS}
+    clean = matrix["clean"]
+    assert clean["ok"] and clean["scenarios"] >= 25 and clean["failed"] == []
+    for name, defect in DEFECTS.items():
+        row = matrix[name]
+        assert row["ok"], row
+        caught = {rid for f in row["failed"] for rid in f["requirements"]}
+        assert set(defect.detected_by) <= caught, (name, caught)
+        kinds = {k for f in row["failed"] for k in f["kinds"]}
+        assert kinds & set(defect.expected_kinds), (name, kinds)
+    assert "SELFTEST: PASS" in proc.stdout
