@@ -307,10 +307,40 @@ def _line_score(x: str, y: str) -> float:
     if not x or not y:
         return 0.0
     if len(x) + len(y) <= 1000:
+        if _quick_score(x, y) < 0.5:
+            return 0.0
         return difflib.SequenceMatcher(None, x, y, autojunk=False).ratio()
     wx, wy = _words(x), _words(y)
     total = sum(wx.values()) + sum(wy.values())
     return 2 * sum((wx & wy).values()) / total if total else 0.0
+
+
+def _quick_score(x: str, y: str) -> float:
+    """Upper bound of :func:`_line_score` computed from character counts only (linear)."""
+    if not x or not y:
+        return 1.0 if x == y else 0.0
+    cx, cy = Counter(x), Counter(y)
+    return 2 * sum((cx & cy).values()) / (len(x) + len(y))
+
+
+def _char_opcodes(x: str, y: str, limit: int = 4000) -> list[tuple[str, int, int, int, int]]:
+    """Character opcodes for two lines; the common prefix and suffix are trimmed first so that a
+    long line with one local change stays cheap."""
+    p = _common_prefix_len(x, y)
+    q = _common_prefix_len(x[p:][::-1], y[p:][::-1])
+    xe, ye = len(x) - q, len(y) - q
+    ops: list[tuple[str, int, int, int, int]] = []
+    if p:
+        ops.append(("equal", 0, p, 0, p))
+    if xe - p + ye - p <= limit:
+        for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(
+                None, x[p:xe], y[p:ye], autojunk=False).get_opcodes():
+            ops.append((tag, i1 + p, i2 + p, j1 + p, j2 + p))
+    elif xe > p or ye > p:
+        ops.append(("replace", p, xe, p, ye))
+    if q:
+        ops.append(("equal", xe, len(x), ye, len(y)))
+    return ops
 
 
 def _map_pos(opcodes: list[tuple[str, int, int, int, int]], pos: int, end: bool) -> int:
@@ -320,6 +350,14 @@ def _map_pos(opcodes: list[tuple[str, int, int, int, int]], pos: int, end: bool)
                 return j1 + (pos - i1)
             return j2 if end else j1
     return opcodes[-1][4] if opcodes else 0
+
+
+def _line_opcodes(a: list[str], b: list[str]) -> list[tuple[str, int, int, int, int]]:
+    """Line-level opcodes. Exact (autojunk off) unless many repeated lines (blank lines,
+    "Normal." ...) would make SequenceMatcher quadratic; then popular lines are treated as junk."""
+    ca, cb = Counter(a), Counter(b)
+    work = sum(n * cb[line] for line, n in ca.items() if n > 1 and line in cb)
+    return difflib.SequenceMatcher(None, a, b, autojunk=work > 200_000).get_opcodes()
 
 
 def _mojibake_repair(seq: str) -> tuple[str, str] | None:
@@ -401,7 +439,7 @@ class _Analysis:
 
     def opcodes(self) -> list[tuple[str, int, int, int, int]]:
         if self._ops is None:
-            self._ops = difflib.SequenceMatcher(None, self.a, self.b, autojunk=False).get_opcodes()
+            self._ops = _line_opcodes(self.a, self.b)
         return self._ops
 
     def run(self) -> list[Finding]:
@@ -497,10 +535,7 @@ class _Analysis:
     def _negation_snippet(self, line: str, hits: list[re.Match], j: int | None,
                           i: int) -> dict:
         stored_line = self.b[j] if j is not None else None
-        char_ops = None
-        if stored_line is not None and len(line) + len(stored_line) <= 4000:
-            char_ops = difflib.SequenceMatcher(None, line, stored_line,
-                                               autojunk=False).get_opcodes()
+        char_ops = _char_opcodes(line, stored_line) if stored_line is not None else None
         hit = hits[0]
         if char_ops:
             for m in hits:  # prefer an occurrence inside a changed region
@@ -729,6 +764,14 @@ class _Analysis:
             acc.missing += [i + 1 for i in sa[n:]]
             acc.extra += [j + 1 for j in sb[n:]]
             return
+        if len(sa) == len(sb) and all(
+                _quick_score(a[i], b[j]) >= 0.5 for i, j in zip(sa, sb)):
+            for i, j in zip(sa, sb):
+                if _nows(a[i]) == _nows(b[j]):
+                    self._structure([i], [j])
+                else:
+                    acc.pairs.append((i, j))
+            return
         p, q = 0, 0
         while p < len(sa) and q < len(sb):
             # Lines run together / split within the block?
@@ -818,7 +861,8 @@ class _Analysis:
         if +added:
             out.append(self._word_finding("added_words", added, t))
 
-        unexplained = [(i, j) for i, j in acc.pairs if _words(a[i]) == _words(b[j])]
+        unexplained = [(i, j) for i, j in acc.pairs
+                       if a[i] != b[j] and _words(a[i]) == _words(b[j])]
         if unexplained:
             i, j = unexplained[0]
             msg = (f"Text changed on {_plural(len(unexplained), 'line')} although no word was "
@@ -849,6 +893,7 @@ class _Analysis:
         s, t = self.s, self.t
         sent_seqs = Counter(m.group() for m in _MOJIBAKE.finditer(s)) if _MOJIBAKE.search(s) else Counter()
         seen: Counter[str] = Counter()
+        verdict: dict[str, bool] = {}
         occurrences: list[dict] = []
         pieces: list[str] = []
         last = 0
@@ -864,7 +909,9 @@ class _Analysis:
             seen[garbled] += 1
             if seen[garbled] <= sent_seqs.get(garbled, 0):
                 continue
-            if garbled in s and original not in s:
+            if garbled not in verdict:  # garbled form sent literally, original never sent
+                verdict[garbled] = not (garbled in s and original not in s)
+            if not verdict[garbled]:
                 continue
             note(m.start(), garbled, original, "utf8-as-latin1")
             pieces.append(t[last:m.start()])

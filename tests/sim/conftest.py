@@ -9,8 +9,6 @@ stopped when the test ends.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import threading
 import time
@@ -95,10 +93,6 @@ def rad(ehr, contract, allowlist):
     client.close()
 
 
-def radiology_client(profile, contract, allowlist) -> RadiologyClient:
-    return RadiologyClient(profile, contract, IdentityGuard(allowlist))
-
-
 def mllp_client(info: dict, read_timeout: float = MLLP_TIMEOUT) -> MLLPClient:
     return MLLPClient(info["host"], info["mllp_port"], connect_timeout=2.0, read_timeout=read_timeout)
 
@@ -176,16 +170,6 @@ def _any_patient() -> hl7.Patient:
     return patient_for(Allowlist.load().pick(0))
 
 
-def pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
-
-
 def wait_until(predicate, timeout: float, interval: float = 0.05) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -233,6 +217,3 @@ def closed_port() -> int:
     port = s.getsockname()[1]
     s.close()
     return port
-
-
-__all__ = ["signal"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import time
+from dataclasses import replace
 
 import pytest
 import requests
@@ -12,7 +13,8 @@ from genrep import hl7
 from genrep.errors import FHIRError, ReadTimeout
 from genrep.fhir import FHIRClient, validate
 from genrep.http import HttpTransport
-from genrep.radiology import new_accession
+from genrep.radiology import new_accession, new_control_id
+from genrep.testdata import patient_for
 
 from .conftest import (ack_code, adt, admin_url, fhir_get, health, mllp_client, oru, register,
                        reports_for, silent_server)
@@ -197,3 +199,37 @@ def test_fhir_client_read_timeout_against_silent_server():
         elapsed = time.monotonic() - start
         client.transport.close()
     assert 0.45 <= elapsed < 0.5 + 4.0
+
+
+def test_binary_accept_text_wildcard_gets_text(stored):
+    info, _accession, _pid, rid = stored
+    r = fhir_get(info, f"Binary/{rid}-text", headers={"Accept": "text/*"})
+    assert r.status_code == 200
+    assert r.content == TEXT.encode("utf-8")
+
+
+def test_title_and_parent_accession_are_unescaped(ehr, patient, fhir):
+    _profile, info = ehr
+    register(info, patient)
+    parent = new_accession()
+    child = hl7.Report(accession=new_accession(), text="Tillägg: ingen förändring.",
+                       title="Rtg & CT | höger ^ vänster", parent_accession=parent)
+    message = hl7.build_oru(patient, child, control_id=new_control_id())
+    assert "\\T\\" in message and "\\F\\" in message  # escaped on the wire
+    with mllp_client(info) as c:
+        assert ack_code(c.send(hl7.encode(message))) == "AA"
+    [report] = fhir.search("DiagnosticReport", {"identifier": child.accession})
+    assert report["code"]["text"] == child.title
+    assert report["presentedForm"][0]["title"] == child.title
+    assert report["extension"] == [{"url": "urn:genrep:parent-accession", "valueString": parent}]
+
+
+def test_patient_without_given_name_is_still_a_valid_resource(ehr, allowlist, fhir):
+    _profile, info = ehr
+    who = allowlist.pick(4)
+    nameless = replace(patient_for(who), given="")
+    with mllp_client(info) as c:
+        assert ack_code(c.send(adt(nameless))) == "AA"
+    [res] = fhir.search("Patient", {"identifier": who.number})  # validates against R4B
+    assert res["name"] == [{"family": nameless.family}]
+    assert res["birthDate"] == who.birth_date.isoformat()

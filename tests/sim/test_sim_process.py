@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from genrep.errors import ConnectionRefused
+from genrep.identities import Allowlist
 from genrep.sim.defects import DEFECTS
 from genrep.sim.process import SimProcess, SimStartError
+from genrep.testdata import patient_for
 
-from .conftest import health, mllp_client, adt, ack_code, patient_for, Allowlist, wait_until
+from .conftest import ack_code, adt, health, mllp_client, wait_until
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -36,6 +38,15 @@ def pid_gone(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def _proc_state(pid: int) -> str:
+    """State and parent pid of ``pid`` from /proc, for failure messages."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return "no such process"
+    return f"state {fields[0]}, parent pid {fields[1]}"
 
 
 def helper_env() -> dict:
@@ -162,7 +173,8 @@ def test_ehr_exits_when_its_parent_dies():
         assert not pid_gone(ehr_pid)
         parent.send_signal(signal.SIGKILL)  # no atexit, no cleanup: only the child's own watch
         parent.wait(5)
-        assert wait_until(lambda: pid_gone(ehr_pid), 5.0, interval=0.1), "the EHR outlived its parent"
+        assert wait_until(lambda: pid_gone(ehr_pid), 5.0, interval=0.1), \
+            f"the EHR outlived its parent: {_proc_state(ehr_pid)}"
     finally:
         if parent.poll() is None:
             parent.kill()

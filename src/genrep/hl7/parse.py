@@ -141,14 +141,26 @@ class Delimiters:
 
 class Segment:
     """One segment.  ``fields[n]`` is field n (raw, escaped); for MSH, field 1 is the field
-    separator and field 2 the encoding characters, as in the standard's numbering."""
+    separator and field 2 the encoding characters, as in the standard's numbering.
 
-    __slots__ = ("id", "fields", "delimiters")
+    Fields are split on first use: a receiver usually reads a few fields of a few segments, and
+    the virtual EHR parses thousands of messages per second (``genrep bench mllp``).
+    """
 
-    def __init__(self, seg_id: str, fields: list[str], delimiters: Delimiters):
+    __slots__ = ("id", "_fields", "_raw", "delimiters")
+
+    def __init__(self, seg_id: str, fields: list[str] | None, delimiters: Delimiters, raw: str = ""):
         self.id = seg_id
-        self.fields = fields
+        self._fields = fields
+        self._raw = raw
         self.delimiters = delimiters
+
+    @property
+    def fields(self) -> list[str]:
+        f = self._fields
+        if f is None:
+            f = self._fields = self._raw.split(self.delimiters.field)
+        return f
 
     def __repr__(self) -> str:  # no values: they may be patient data
         return f"Segment({self.id!r}, {len(self.fields) - 1} fields)"
@@ -266,6 +278,8 @@ class Message:
 
 
 def _split_segments(text: str) -> list[str]:
+    if "\n" not in text:  # the common case: CR-terminated, no LF anywhere
+        return text.split("\r")
     if "\r" in text:
         parts = text.split("\r")
         for i in range(1, len(parts)):
@@ -306,18 +320,18 @@ def parse(text: str) -> Message:
     delimiters = Delimiters(field_sep, encoding[0], encoding[1], encoding[2], encoding[3])
 
     segments = [Segment("MSH", ["MSH", field_sep, encoding, *msh_fields[2:]], delimiters)]
-    number = 1
-    for part in parts[1:]:
-        if not part:  # blank line between/after segments
-            continue
-        number += 1
-        seg_id = part[:3]
-        if (seg_id not in _SEEN_IDS and not _SEGMENT_ID.match(seg_id)) \
-                or (len(part) > 3 and part[3] != field_sep):
-            raise HL7Error(f"segment {number} does not start with a segment id: {_snippet(part)}")
-        if seg_id == "MSH":
-            raise HL7Error(f"segment {number} is a second MSH (two messages in one frame?)")
-        segments.append(Segment(seg_id, part.split(field_sep), delimiters))
+    body = [part for part in parts[1:] if part]  # blank lines between/after segments are skipped
+    known = _SEEN_IDS
+    bad = next((i for i, part in enumerate(body)
+                if part[:3] not in known or part[:3] == "MSH" or part[3:4] not in (field_sep, "")), None)
+    if bad is not None:  # the slow path: find the first really bad segment, say why
+        for number, part in enumerate(body[bad:], start=bad + 2):
+            seg_id = part[:3]
+            if not _SEGMENT_ID.match(seg_id) or part[3:4] not in (field_sep, ""):
+                raise HL7Error(f"segment {number} does not start with a segment id: {_snippet(part)}")
+            if seg_id == "MSH":
+                raise HL7Error(f"segment {number} is a second MSH (two messages in one frame?)")
+    segments.extend([Segment(part[:3], None, delimiters, part) for part in body])
 
     message = Message(segments, delimiters, text)
     if not message.msh.component(9, 1):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import datetime
 import itertools
 import json
 import os
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from aiohttp import web
 
 from .. import hl7
-from ..errors import HL7Error
+from ..errors import ConfigError, HL7Error
 from ..mllp import FrameDecoder, FrameTooLarge, frame
 from .defects import DEFECTS, parse_defects, truncate_bytes
 
@@ -87,41 +88,27 @@ class VirtualEHR:
         self.store = Store()
 
     # -- MLLP ---------------------------------------------------------------------------------
-    async def handle_mllp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        decoder = FrameDecoder(max_size=self.max_message_bytes)
-        try:
-            while True:
-                data = await reader.read(65536)
-                if not data:
-                    if decoder.pending:
-                        self.store.counters["incomplete_frames"] += 1
-                    break
-                while True:  # loop: after an oversized frame, later frames in the buffer still count
-                    try:
-                        payloads = decoder.feed(data)
-                    except FrameTooLarge as exc:
-                        for payload in exc.payloads:
-                            writer.write(frame(self.process(payload)))
-                        self.store.counters["frames_too_large"] += 1
-                        self.store.counters["AR"] += 1
-                        ack = hl7.build_ack(None, "AR", f"message exceeds the maximum of "
-                                            f"{self.max_message_bytes} bytes; nothing stored",
-                                            error_code="207")
-                        writer.write(frame(ack.encode("ascii", errors="replace")))
-                        data = b""
-                        continue
-                    break
-                for payload in payloads:
-                    writer.write(frame(self.process(payload)))
-                await writer.drain()
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            writer.close()
+    def mllp_protocol(self) -> asyncio.Protocol:
+        return _MLLPProtocol(self)
+
+    def on_bytes(self, decoder: FrameDecoder, data: bytes) -> list[bytes]:
+        """Feed received bytes; return the ACK frames to write (an oversized frame gets AR and
+        the frames after it in the same read are still answered, in order)."""
+        out: list[bytes] = []
+        while True:
             try:
-                await writer.wait_closed()
-            except (ConnectionError, OSError):
-                pass
+                payloads = decoder.feed(data)
+            except FrameTooLarge as exc:
+                out.extend(frame(self.process(p)) for p in exc.payloads)
+                self.store.counters["frames_too_large"] += 1
+                self.store.counters["AR"] += 1
+                ack = hl7.build_ack(None, "AR", f"message exceeds the maximum of "
+                                    f"{self.max_message_bytes} bytes; nothing stored", error_code="207")
+                out.append(frame(ack.encode("ascii", errors="replace")))
+                data = b""
+                continue
+            out.extend(frame(self.process(p)) for p in payloads)
+            return out
 
     def process(self, payload: bytes) -> bytes:
         """One inbound message -> the ACK bytes (encoded in the message's own charset)."""
@@ -190,7 +177,7 @@ class VirtualEHR:
                           f"{self.accession_max_length}: refused, nothing stored")
         obr = message.all("OBR")
         status = (obr[0].field(25) if obr else "") or "F"
-        parent = obr[0].component(29, 1) if obr else ""
+        parent = hl7.parent_accession_from(message)  # unescaped, like the accession itself
         text = hl7.report_text(message)
         text = self.apply_text_defects(text)
         if "radiology-ack-without-store" in self.defects:
@@ -198,7 +185,7 @@ class VirtualEHR:
         existing = self.store.reports.get(accession)
         if existing is not None and existing.patient_id != patient["id"]:
             return "AE", "accession already belongs to another patient: refused"
-        title = obr[0].component(4, 2) if obr else ""
+        title = message.unescape(obr[0].component(4, 2)) if obr else ""
         now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
         if existing is None:
             rep = StoredReport(id=self.store.next_id("dr"), accession=accession, patient_id=patient["id"],
@@ -226,11 +213,17 @@ class VirtualEHR:
         gender = {"F": "female", "M": "male"}.get(p.get("sex", ""), "unknown")
         res = {"resourceType": "Patient", "id": p["id"],
                "identifier": [{"system": PNR_SYSTEM, "value": p.get("identifier", "")}],
-               "name": [{"family": p.get("family", ""), "given": [p.get("given", "")]}],
                "gender": gender}
+        # FHIR strings may not be empty: leave out what PID-5 did not carry
+        name = {k: v for k, v in (("family", p.get("family", "")), ("given", [p.get("given", "")]))
+                if v and v != [""]}
+        if name:
+            res["name"] = [name]
         bd = p.get("birth_date", "")
-        if len(bd) >= 8:
-            res["birthDate"] = f"{bd[:4]}-{bd[4:6]}-{bd[6:8]}"
+        try:  # only a real date: "20251340" must not become an invalid birthDate
+            res["birthDate"] = datetime.date(int(bd[:4]), int(bd[4:6]), int(bd[6:8])).isoformat()
+        except ValueError:
+            pass
         return res
 
     def report_resource(self, r: StoredReport) -> dict:
@@ -323,7 +316,7 @@ class VirtualEHR:
             return self.outcome(404, "not-found", f"Binary/{bid} not found")
         accept = request.headers.get("Accept", "*/*").lower()
         data = r.text.encode("utf-8")
-        if "text/plain" in accept:
+        if "text/plain" in accept or "text/*" in accept:
             return web.Response(body=data, content_type="text/plain", charset="utf-8")
         if FHIR_JSON in accept or "application/json" in accept or accept.strip() in ("*/*", ""):
             body = {"resourceType": "Binary", "id": bid, "contentType": "text/plain; charset=utf-8",
@@ -343,8 +336,32 @@ class VirtualEHR:
         return web.json_response({"status": "reset"})
 
 
+class _MLLPProtocol(asyncio.Protocol):
+    """One MLLP connection. A Protocol rather than streams: no per-read task switching, which
+    matters at thousands of messages per second (see ``genrep bench mllp``)."""
+
+    def __init__(self, ehr: VirtualEHR):
+        self.ehr = ehr
+        self.decoder = FrameDecoder(max_size=ehr.max_message_bytes)
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        acks = self.ehr.on_bytes(self.decoder, data)
+        if acks and self.transport is not None:
+            self.transport.write(acks[0] if len(acks) == 1 else b"".join(acks))
+
+    def connection_lost(self, exc) -> None:
+        if self.decoder.in_frame:  # a frame that never ended: nothing stored, no ACK
+            self.ehr.store.counters["incomplete_frames"] += 1
+        self.transport = None
+
+
 async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, ready) -> None:
-    server = await asyncio.start_server(ehr.handle_mllp, host, mllp_port, limit=2 ** 20)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(ehr.mllp_protocol, host, mllp_port)
     app = web.Application(client_max_size=2 ** 20)
     ehr.routes(app)
     runner = web.AppRunner(app, access_log=None)
@@ -356,7 +373,6 @@ async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, read
     ready({"service": "ehr", "host": host, "mllp_port": actual_mllp, "fhir_port": actual_fhir,
            "fhir_base": f"http://{host}:{actual_fhir}/fhir", "defects": sorted(ehr.defects), "pid": os.getpid()})
     stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     parent = os.getppid()
@@ -386,15 +402,28 @@ def main(argv: list[str] | None = None) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(json.dumps({"error": "the virtual EHR listens on loopback only"}), flush=True)
         return 2
+    if args.max_message_bytes is not None and args.max_message_bytes <= 0:
+        print(json.dumps({"error": f"--max-message-bytes must be positive, got {args.max_message_bytes}"}),
+              flush=True)
+        return 2
     from ..contracts import load_radiology
-    contract = load_radiology()
     env_defects = [d for d in os.environ.get("GENREP_DEFECTS", "").split(",") if d.strip()]
-    ehr = VirtualEHR(defects=parse_defects(args.defect + env_defects),
+    try:  # a bad defect name or contract is reported on the ready line, not as a bare traceback
+        contract = load_radiology()
+        defects = parse_defects(args.defect + env_defects)
+    except ConfigError as exc:
+        print(json.dumps({"error": str(exc)}), flush=True)
+        return 2
+    ehr = VirtualEHR(defects=defects,
                      max_message_bytes=args.max_message_bytes or contract.max_message_bytes,
                      accession_field=contract.accession_field,
                      accession_max_length=contract.accession_max_length)
-    asyncio.run(serve(args.host, args.mllp_port, args.fhir_port, ehr,
-                      lambda info: print(json.dumps(info), flush=True)))
+    try:
+        asyncio.run(serve(args.host, args.mllp_port, args.fhir_port, ehr,
+                          lambda info: print(json.dumps(info), flush=True)))
+    except OSError as exc:  # e.g. the port is taken
+        print(json.dumps({"error": f"cannot listen on {args.host}: {exc}"}), flush=True)
+        return 2
     return 0
 
 

@@ -15,8 +15,10 @@ import selectors
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
+from typing import NoReturn
 
 from ..config import Endpoint, Profile
 from ..errors import GenrepError
@@ -35,31 +37,58 @@ class SimProcess:
         self.env = env
         self.proc: subprocess.Popen | None = None
         self.info: dict = {}
+        self.stderr_tail = ""  # last lines the child wrote to stderr (filled on stop)
+        self._stderr = None
 
     def start(self) -> dict:
         cmd = [sys.executable, "-m", self.module, *self.args]
         env = dict(os.environ if self.env is None else self.env)
         env.pop("GENREP_DEFECTS", None)  # defects are passed explicitly on the command line
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
-                                     start_new_session=True)
-        _RUNNING.add(self)
-        line = self._read_line(self.ready_timeout)
-        if not line:
-            err = self._stderr_tail()
-            self.stop()
-            raise SimStartError(f"{self.module} did not report ready within {self.ready_timeout} s"
-                                + (f": {err}" if err else ""))
+        # stderr goes to a temporary file, not a pipe: nobody reads a pipe while the simulator
+        # runs, so a chatty child (tracebacks, warnings) would fill it and block mid-write.
+        self._stderr = tempfile.TemporaryFile()
+        self.stderr_tail = ""
         try:
-            self.info = json.loads(line)
+            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
+                                         start_new_session=True)
+        except OSError:
+            self._stderr.close()
+            self._stderr = None
+            raise
+        _RUNNING.add(self)
+        line, eof = self._read_line(self.ready_timeout)
+        if not line:
+            if eof:  # stdout closed: the child exited (or closed stdout) without reporting ready
+                code = self._exit_code(2.0)
+                what = f"exited with code {code}" if code is not None else "closed its output"
+                self._fail(f"{self.module} {what} before reporting ready")
+            self._fail(f"{self.module} did not report ready within {self.ready_timeout} s")
+        try:
+            info = json.loads(line)
         except ValueError:
-            self.stop()
-            raise SimStartError(f"{self.module} printed {line[:200]!r} instead of its endpoints") from None
-        if "error" in self.info:
-            self.stop()
-            raise SimStartError(f"{self.module}: {self.info['error']}")
+            info = None
+        if not isinstance(info, dict):
+            self._fail(f"{self.module} printed {line[:200]!r} instead of its endpoints")
+        if "error" in info:
+            self._fail(f"{self.module}: {info['error']}")
+        self.info = info
         return self.info
 
-    def _read_line(self, timeout: float) -> str:
+    def _fail(self, message: str) -> NoReturn:
+        """Stop the child and raise SimStartError with the tail of what it wrote to stderr."""
+        self.stop()
+        err = self.stderr_tail
+        raise SimStartError(message + (f": {err}" if err else ""))
+
+    def _exit_code(self, timeout: float) -> int | None:
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _read_line(self, timeout: float) -> tuple[str, bool]:
+        """The first stdout line within ``timeout`` s; ("", True) when stdout hit EOF first."""
         assert self.proc and self.proc.stdout
         sel = selectors.DefaultSelector()
         sel.register(self.proc.stdout, selectors.EVENT_READ)
@@ -70,21 +99,24 @@ class SimProcess:
             while b"\n" not in buf:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not sel.select(remaining):
-                    return ""
+                    return "", False
                 chunk = os.read(fd, 4096)
                 if not chunk:
-                    return ""
+                    return "", True
                 buf += chunk
         finally:
             sel.close()
-        return buf.split(b"\n", 1)[0].decode("utf-8", errors="replace")
+        return buf.split(b"\n", 1)[0].decode("utf-8", errors="replace"), False
 
-    def _stderr_tail(self) -> str:
-        if not self.proc or not self.proc.stderr:
+    @staticmethod
+    def _read_tail(f, limit: int = 600) -> str:
+        try:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 4 * limit))
+            return f.read().decode("utf-8", errors="replace").strip()[-limit:]
+        except (OSError, ValueError):
             return ""
-        if self.proc.poll() is None:
-            return ""
-        return self.proc.stderr.read().decode("utf-8", errors="replace").strip()[-600:]
 
     @property
     def alive(self) -> bool:
@@ -102,9 +134,12 @@ class SimProcess:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait(timeout)
-        for stream in (proc.stdout, proc.stderr):
-            if stream:
-                stream.close()
+        if proc.stdout:
+            proc.stdout.close()
+        err, self._stderr = self._stderr, None
+        if err is not None:
+            self.stderr_tail = self._read_tail(err)
+            err.close()
 
 
 @atexit.register
