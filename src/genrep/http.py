@@ -9,9 +9,11 @@ failed, without the Authorization header or token ever appearing in them.
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from .errors import ConnectionClosed, ConnectionRefused, ConnectTimeout, ProtocolError, ReadTimeout
 
@@ -41,9 +43,11 @@ class HttpTransport:
     """A requests.Session bound to one base URL, a host allowlist and timeouts."""
 
     def __init__(self, base_url: str, *, connect_timeout: float, read_timeout: float,
-                 token: str | None = None, check_host=None, user_agent: str = "genrep"):
+                 token: str | None = None, check_host=None, user_agent: str = "genrep",
+                 max_body_bytes: int = 32 * 1024 * 1024):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
+        self.max_body_bytes = max_body_bytes
         self._token = token
         self._check_host = check_host
         self.session = requests.Session()
@@ -67,8 +71,34 @@ class HttpTransport:
             self._check_host(host)
         kwargs.setdefault("timeout", self.timeout)
         where = redact(f"{method} {url}", (self._token or "",))
+        # The read timeout of requests bounds each socket read, not the response: a server that
+        # drips one byte per second would never time out. So the body is streamed under one
+        # overall deadline, and under the size cap, before anyone sees the response.
+        deadline = time.monotonic() + self.timeout[0] + self.timeout[1]
         try:
-            return self.session.request(method, url, **kwargs)
+            resp = self.session.request(method, url, stream=True, **kwargs)
+            body = bytearray()
+            raw = resp.raw
+            while True:
+                # read1: whatever one socket read gives (read(n) would wait for all n bytes)
+                chunk = raw.read1(65536, decode_content=True)
+                if not chunk:
+                    break
+                body += chunk
+                if len(body) > self.max_body_bytes:
+                    resp.close()
+                    raise ProtocolError(f"{where}: response larger than {self.max_body_bytes} bytes")
+                if time.monotonic() > deadline:
+                    resp.close()
+                    raise ReadTimeout(f"{where}: the response did not complete within "
+                                      f"{self.timeout[0] + self.timeout[1]:.1f} s")
+            resp._content = bytes(body)
+            resp._content_consumed = True
+            return resp
+        except urllib3.exceptions.ReadTimeoutError:  # raised by raw.read1, not wrapped by requests
+            raise ReadTimeout(f"{where}: the response stalled for more than {self.timeout[1]} s") from None
+        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError):
+            raise ConnectionClosed(f"{where}: the server closed the connection mid-response") from None
         except requests.exceptions.ConnectTimeout:
             raise ConnectTimeout(f"{where}: no connection within {self.timeout[0]} s") from None
         except requests.exceptions.ReadTimeout:
