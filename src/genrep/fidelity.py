@@ -248,8 +248,8 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 def _visible(text: str) -> str:
     """Make invisible whitespace visible for a tester."""
-    return (text.replace("\t", "<TAB>").replace("\u00a0", "<NBSP>")
-            .replace("\u00ad", "<SHY>").replace("\ufffd", "\ufffd"))
+    text = text.replace("\t", "<TAB>").replace("\u00a0", "<NBSP>").replace("\u00ad", "<SHY>")
+    return _C1.sub(lambda m: "<U+%04X>" % ord(m.group()), text)
 
 
 def _q(text: str, width: int = _QUOTE_WIDTH) -> str:
@@ -508,7 +508,7 @@ class _Analysis:
             "sent_line": ctx["sent_line"] if ctx else None,
             "stored_line": ctx["stored_line"] if ctx else None,
         }
-        return Finding("lost_negation", KINDS["lost_negation"], msg + ".", details)
+        return Finding("lost_negation", KINDS["lost_negation"], _end(msg), details)
 
     def _negation_context(self, lost: set[str]) -> dict | None:
         for tag, i1, i2, j1, j2 in self.opcodes():
@@ -574,7 +574,7 @@ class _Analysis:
         n = len(self.s)
         msg = (f"Stored text is empty: the sent text had {n} characters "
                f"({_plural(len(self.a), 'line')}) and nothing of it was stored")
-        return Finding("empty", KINDS["empty"], msg + ".",
+        return Finding("empty", KINDS["empty"], _end(msg),
                        {"sent_length": n, "sent_lines": len(self.a), "stored_length": 0})
 
     def _truncation(self) -> Finding | None:
@@ -615,7 +615,7 @@ class _Analysis:
         details = {"at": at, "sent_length": total, "lost_characters": lost,
                    "lost_lines": lost_lines, "mid_word": mid_word, "stored_utf8_bytes": nbytes,
                    "sent_lines": len(self.a), "stored_lines": n_t, "suspected_limit": limit}
-        return Finding("truncated", KINDS["truncated"], msg + ".", details)
+        return Finding("truncated", KINDS["truncated"], _end(msg), details)
 
     def _unicode_form_finding(self, also: bool = False) -> Finding:
         def form(x: str) -> str:
@@ -628,7 +628,7 @@ class _Analysis:
         msg = (f"Same letters in a different Unicode form (sent {sent_form}, stored "
                f"{stored_form}; e.g. \"å\" as one character or as \"a\" plus a combining ring): "
                f"it reads the same, but exact comparison and search can fail")
-        return Finding("unicode_normalisation", KINDS["unicode_normalisation"], msg + ".",
+        return Finding("unicode_normalisation", KINDS["unicode_normalisation"], _end(msg),
                        {"sent_form": sent_form, "stored_form": stored_form})
 
     # -- structure: same non-whitespace content ---------------------------------------------
@@ -862,13 +862,13 @@ class _Analysis:
             out.append(self._word_finding("added_words", added, t))
 
         unexplained = [(i, j) for i, j in acc.pairs
-                       if a[i] != b[j] and _words(a[i]) == _words(b[j])]
+                       if a[i] != b[j] and rb[j] != a[i] and _words(a[i]) == _words(b[j])]
         if unexplained:
             i, j = unexplained[0]
             msg = (f"Text changed on {_plural(len(unexplained), 'line')} although no word was "
                    f"lost or added (punctuation, symbols or spacing): sent line {i + 1} "
                    f"{_q(a[i])} is stored as {_q(b[j])}")
-            out.append(Finding("changed_text", KINDS["changed_text"], msg + ".",
+            out.append(Finding("changed_text", KINDS["changed_text"], _end(msg),
                                {"sent_lines": [p[0] + 1 for p in unexplained],
                                 "stored_lines": [p[1] + 1 for p in unexplained]}))
         return out
@@ -886,21 +886,16 @@ class _Analysis:
             msg = f"Words lost: {listed} ({_plural(total, 'word')} of the sent text missing from the stored text)"
         else:
             msg = f"Words added: {listed} ({_plural(total, 'word')} in the stored text that {'was' if total == 1 else 'were'} not sent)"
-        return Finding(kind, KINDS[kind], msg + ".",
+        return Finding(kind, KINDS[kind], _end(msg),
                        {"words": order, "counts": {w: words[w] for w in order}, "count": total})
 
     def _mojibake(self) -> tuple[Finding, str] | None:
         s, t = self.s, self.t
-        sent_seqs = Counter(m.group() for m in _MOJIBAKE.finditer(s)) if _MOJIBAKE.search(s) else Counter()
+        sent_seqs = Counter(m.group() for m in _MOJIBAKE.finditer(s))
         seen: Counter[str] = Counter()
         verdict: dict[str, bool] = {}
-        occurrences: list[dict] = []
-        pieces: list[str] = []
-        last = 0
-
-        def note(pos: int, garbled: str, original: str, label: str) -> None:
-            occurrences.append({"stored": garbled, "sent": original, "pos": pos, "label": label})
-
+        occurrences: list[dict] = []  # pos, stored, sent, label
+        covered: set[int] = set()
         for m in _MOJIBAKE.finditer(t):
             rep = _mojibake_repair(m.group())
             if not rep:
@@ -913,63 +908,93 @@ class _Analysis:
                 verdict[garbled] = not (garbled in s and original not in s)
             if not verdict[garbled]:
                 continue
-            note(m.start(), garbled, original, "utf8-as-latin1")
-            pieces.append(t[last:m.start()])
-            pieces.append(original)
-            last = m.start() + len(garbled)
-        pieces.append(t[last:])
-        repaired = "".join(pieces)
+            occurrences.append({"pos": m.start(), "stored": garbled, "sent": original,
+                                "label": "UTF-8 text read as Latin-1/Windows-1252"})
+            covered.update(range(m.start(), m.start() + len(garbled)))
         c1_sent = Counter(_C1.findall(s))
         c1_seen: Counter[str] = Counter()
-        for m in _C1.finditer(repaired):
-            c1_seen[m.group()] += 1
-            if c1_seen[m.group()] <= c1_sent[m.group()]:
+        sent_tokens: set[str] | None = None
+        for m in _C1.finditer(t):
+            if m.start() in covered:
                 continue
-            original = _c1_repair(m.group())
-            note(m.start(), m.group(), original or "?", "cp1252-as-latin1")
-        if any(o["label"] == "cp1252-as-latin1" for o in occurrences):
-            repaired = _C1.sub(lambda m: _c1_repair(m.group()) or m.group(), repaired) \
-                if not c1_sent else repaired
+            c = m.group()
+            c1_seen[c] += 1
+            if c1_seen[c] <= c1_sent[c]:
+                continue
+            if sent_tokens is None:
+                sent_tokens = set(s.split())
+            token = _token_at(t, m.start())
+            original, label = "?", "a control character that was not sent"
+            for codec, name in (("cp1252", "Windows-1252"), ("cp850", "DOS code page 850"),
+                                ("cp437", "DOS code page 437")):
+                try:
+                    cand = bytes([ord(c)]).decode(codec)
+                except UnicodeDecodeError:
+                    continue
+                if token.replace(c, cand) in sent_tokens:
+                    original, label = cand, f"{name} text read as Latin-1"
+                    break
+            else:
+                match = self._match_wild(token, c)
+                if match:
+                    original = match
+            occurrences.append({"pos": m.start(), "stored": c, "sent": original, "label": label,
+                                "repair": original if len(original) == 1 and original != "?"
+                                else None})
         fffd_extra = t.count("\ufffd") - s.count("\ufffd")
         if fffd_extra > 0:
-            pos = t.find("\ufffd")
-            note(pos, "\ufffd", "?", "replacement-character")
+            occurrences.append({"pos": t.find("\ufffd"), "stored": "\ufffd", "sent": "?",
+                                "label": "Latin-1 text read as UTF-8"})
         if not occurrences:
             return None
-        first = min(occurrences, key=lambda o: (o["label"] == "replacement-character", o["pos"]))
+        occurrences.sort(key=lambda o: o["pos"])
+        pieces: list[str] = []
+        last = 0
+        for o in occurrences:
+            repl = o.get("repair", o["sent"]) if o["stored"] != "\ufffd" else None
+            if repl:
+                pieces += [t[last:o["pos"]], repl]
+                last = o["pos"] + len(o["stored"])
+        pieces.append(t[last:])
+        repaired = "".join(pieces)
+
+        first = min(occurrences, key=lambda o: (o["stored"] == "\ufffd", o["pos"]))
         line = t.count("\n", 0, first["pos"]) + 1
         word = _token_at(t, first["pos"])
-        if first["label"] == "replacement-character":
-            sent_word = self._match_fffd(word)
+        if first["stored"] == "\ufffd":
+            sent_word = self._match_wild(word, "\ufffd")
             msg = (f"Characters garbled (mojibake): \"\ufffd\" (replacement character) in the "
                    f"stored text (line {line}, {_q(word, 40)}"
-                   + (f' where {_q(sent_word, 40)} was sent' if sent_word else "")
-                   + "), typical of Latin-1 text read as UTF-8")
+                   + (f" where {_q(sent_word, 40)} was sent" if sent_word else "")
+                   + f"), typical of {first['label']}")
         else:
-            shown = "U+%04X" % ord(first["stored"]) if len(first["stored"]) == 1 else first["stored"]
-            fixed = word.replace(first["stored"], first["sent"])
-            msg = (f"Characters garbled (mojibake): \"{shown}\" where \"{first['sent']}\" was sent "
-                   f"(line {line}: {_q(word, 40)} instead of {_q(fixed, 40)})")
-            msg += ("; typical of UTF-8 text read as Latin-1/Windows-1252"
-                    if first["label"] == "utf8-as-latin1"
-                    else "; typical of Windows-1252 text read as Latin-1")
-        total = len(occurrences) - (1 if fffd_extra > 0 else 0) + max(fffd_extra, 0)
+            shown = _visible(first["stored"])
+            if first["sent"] == "?" or len(first["sent"]) > 1:
+                sent_word = first["sent"] if first["sent"] != "?" else None
+                msg = (f"Characters garbled (mojibake): \"{shown}\" in the stored text (line "
+                       f"{line}, {_q(word, 40)}"
+                       + (f" where {_q(sent_word, 40)} was sent" if sent_word else "") + ")")
+            else:
+                fixed = word.replace(first["stored"], first["sent"])
+                msg = (f"Characters garbled (mojibake): \"{shown}\" where \"{first['sent']}\" was "
+                       f"sent (line {line}: {_q(word, 40)} instead of {_q(fixed, 40)}); "
+                       f"typical of {first['label']}")
+        total = len(occurrences) + max(fffd_extra - 1, 0)
         if total > 1:
             msg += f"; {total} garbled characters in total"
-        examples = []
-        for o in occurrences[:20]:
-            w = _token_at(t, o["pos"])
-            examples.append({"stored": o["stored"], "sent": o["sent"],
-                             "line": t.count("\n", 0, o["pos"]) + 1, "stored_word": w,
-                             "kind": o["label"]})
+        examples = [{"stored": o["stored"], "sent": o["sent"],
+                     "line": t.count("\n", 0, o["pos"]) + 1,
+                     "stored_word": _token_at(t, o["pos"]), "cause": o["label"]}
+                    for o in occurrences[:20]]
         details = {"count": total, "examples": examples,
                    "sequences": dict(Counter(o["stored"] for o in occurrences))}
-        return Finding("mojibake", KINDS["mojibake"], msg + ".", details), repaired
+        return Finding("mojibake", KINDS["mojibake"], _end(msg), details), repaired
 
-    def _match_fffd(self, word: str) -> str | None:
+    def _match_wild(self, word: str, wild: str) -> str | None:
+        """The sent whitespace-token that ``word`` becomes when ``wild`` stands for 1-2 chars."""
         if not word or len(word) > 100:
             return None
-        pattern = re.compile(r"(?<!\S)" + re.escape(word).replace("\ufffd", r"[^\s\ufffd]{1,2}")
+        pattern = re.compile(r"(?<!\S)" + re.escape(word).replace(re.escape(wild), r"[^\s]{0,2}")
                              + r"(?!\S)")
         m = pattern.search(self.s)
         return m.group() if m else None
@@ -981,7 +1006,7 @@ class _Analysis:
                 break
             token = m.group()
             if token not in cache:
-                cache[token] = self._match_fffd(token)
+                cache[token] = self._match_wild(token, "\ufffd")
             sent_word = cache[token]
             if sent_word:
                 ws, wt = _words(sent_word), _words(token)
@@ -1014,7 +1039,7 @@ class _Analysis:
         shown = ", ".join(f"{_q(x, 30)} -> {_q(y, 30)}" for x, y in pairs[:5])
         msg = (f"Accents/diacritics lost: {shown}; a dropped combining mark turns \"å\", \"ä\", "
                f"\"ö\" into \"a\", \"a\", \"o\" and can change the word")
-        return Finding("combining_marks_lost", KINDS["combining_marks_lost"], msg + ".",
+        return Finding("combining_marks_lost", KINDS["combining_marks_lost"], _end(msg),
                        {"pairs": [{"sent": x, "stored": y} for x, y in pairs],
                         "sent_marks": _count_marks(self.s), "stored_marks": _count_marks(self.t)})
 
@@ -1039,7 +1064,7 @@ class _Analysis:
             else:
                 msg += (f"lines ran together, e.g. sent lines {i}-{i + 1} {_q(a[i - 1], 40)} + "
                         f"{_q(nxt, 40)} are stored as one line {_q(b[j - 1])}")
-            out.append(Finding("line_breaks_lost", KINDS["line_breaks_lost"], msg + ".",
+            out.append(Finding("line_breaks_lost", KINDS["line_breaks_lost"], _end(msg),
                                {**counts, "lost": len(acc.lb_lost),
                                 "joined_after_sent_lines": [x["sent_line"] for x in acc.lb_lost],
                                 "stored_lines_affected": sorted({x["stored_line"] for x in acc.lb_lost})}))
@@ -1048,7 +1073,7 @@ class _Analysis:
                               + f" (line {m['stored_line']})" for m in acc.merges[:5])
             msg = (f"Words run together: {shown}"
                    + (f"; {len(acc.merges)} places in total" if len(acc.merges) > 1 else ""))
-            out.append(Finding("merged_words", KINDS["merged_words"], msg + ".",
+            out.append(Finding("merged_words", KINDS["merged_words"], _end(msg),
                                {"count": len(acc.merges), "words": acc.merges[:200]}))
         if acc.lb_added:
             first = acc.lb_added[0]
@@ -1058,7 +1083,7 @@ class _Analysis:
                    f"text {len(b)} ({_plural(len(acc.lb_added), 'extra line break')}); lines were "
                    f"split, e.g. sent line {i} {_q(a[i - 1])} is stored as {_q(b[j - 1], 40)} / "
                    f"{_q(nxt, 40)}")
-            out.append(Finding("line_breaks_added", KINDS["line_breaks_added"], msg + ".",
+            out.append(Finding("line_breaks_added", KINDS["line_breaks_added"], _end(msg),
                                {**counts, "added": len(acc.lb_added),
                                 "split_after_stored_lines": [x["stored_line"] for x in acc.lb_added],
                                 "sent_lines_affected": sorted({x["sent_line"] for x in acc.lb_added})}))
@@ -1067,13 +1092,13 @@ class _Analysis:
                               + f" (sent line {m['sent_line']})" for m in acc.splits[:5])
             msg = (f"Words split apart: {shown}"
                    + (f"; {len(acc.splits)} places in total" if len(acc.splits) > 1 else ""))
-            out.append(Finding("split_words", KINDS["split_words"], msg + ".",
+            out.append(Finding("split_words", KINDS["split_words"], _end(msg),
                                {"count": len(acc.splits), "words": acc.splits[:200]}))
         if acc.moved:
             i, j = acc.moved[0]
             msg = (f"Lines in a different order: {_plural(len(acc.moved), 'line')} moved, e.g. "
                    f"{_q(a[i - 1])} is sent line {i} but stored line {j}")
-            out.append(Finding("reordered_lines", KINDS["reordered_lines"], msg + ".",
+            out.append(Finding("reordered_lines", KINDS["reordered_lines"], _end(msg),
                                {"count": len(acc.moved),
                                 "moved": [{"sent_line": x, "stored_line": y} for x, y in acc.moved]}))
         if acc.missing:
@@ -1086,7 +1111,7 @@ class _Analysis:
                    f"(sent {'line' if len(missing) == 1 else 'lines'} {_line_list(missing)}): {quoted}")
             if at_end:
                 msg += "; they are the last lines of the report (cut off?)"
-            out.append(Finding("missing_lines", KINDS["missing_lines"], msg + ".",
+            out.append(Finding("missing_lines", KINDS["missing_lines"], _end(msg),
                                {"sent_lines": missing, "count": len(missing), "at_end": at_end}))
         if acc.extra:
             extra = sorted(acc.extra)
@@ -1094,14 +1119,14 @@ class _Analysis:
             msg = (f"Extra lines: {_plural(len(extra), 'line')} in the stored text "
                    f"{'was' if len(extra) == 1 else 'were'} not sent (stored "
                    f"{'line' if len(extra) == 1 else 'lines'} {_line_list(extra)}): {quoted}")
-            out.append(Finding("extra_lines", KINDS["extra_lines"], msg + ".",
+            out.append(Finding("extra_lines", KINDS["extra_lines"], _end(msg),
                                {"stored_lines": extra, "count": len(extra)}))
         if acc.ws_lines:
             i, j = acc.ws_lines[0]
             msg = (f"Spacing changed on {_plural(len(acc.ws_lines), 'line')} (tabs, non-breaking "
                    f"or repeated spaces, indentation); all words and line breaks are intact; "
                    f"e.g. sent line {i} {_q(a[i - 1])} is stored as {_q(b[j - 1])}")
-            out.append(Finding("whitespace_changed", KINDS["whitespace_changed"], msg + ".",
+            out.append(Finding("whitespace_changed", KINDS["whitespace_changed"], _end(msg),
                                {"sent_lines": [x for x, _ in acc.ws_lines],
                                 "stored_lines": [y for _, y in acc.ws_lines]}))
         return out
@@ -1113,7 +1138,7 @@ class _Analysis:
                 stored_line = self.b[j1] if j1 < j2 else ""
                 msg = (f"The stored text differs from the sent text: first difference at sent line "
                        f"{i1 + 1}: {_q(sent_line)} -> {_q(stored_line)}")
-                return Finding("changed_text", KINDS["changed_text"], msg + ".",
+                return Finding("changed_text", KINDS["changed_text"], _end(msg),
                                {"sent_lines": list(range(i1 + 1, i2 + 1)),
                                 "stored_lines": list(range(j1 + 1, j2 + 1))})
         return Finding("changed_text", KINDS["changed_text"],
@@ -1129,6 +1154,10 @@ def _remove(counter: Counter[str], items: Counter[str]) -> None:
                 counter[key] = left
             else:
                 del counter[key]
+
+
+def _end(msg: str) -> str:
+    return msg if msg.endswith((".", "...")) else msg + "."
 
 
 def _line_list(numbers: list[int], limit: int = 10) -> str:

@@ -199,13 +199,15 @@ class Segment:
 class Message:
     """A parsed (not validated) HL7 v2 message.  See ``parse``."""
 
-    __slots__ = ("segments", "delimiters", "text", "_msh")
+    __slots__ = ("segments", "delimiters", "text", "_msh", "_codec", "_delims")
 
     def __init__(self, segments: list[Segment], delimiters: Delimiters, text: str):
         self.segments = segments
         self.delimiters = delimiters
         self.text = text
         self._msh = segments[0]
+        self._codec: str | None = None  # computed once: unescape needs it for every value
+        self._delims = delimiters.as_string()
 
     def __repr__(self) -> str:
         return (f"Message({self.message_type!r}, control_id={self.control_id!r}, "
@@ -238,7 +240,9 @@ class Message:
     @property
     def codec(self) -> str:
         """Python codec for ``charset`` (HL7Error when unsupported)."""
-        return codec_for(self.charset)
+        if self._codec is None:
+            self._codec = codec_for(self.charset)
+        return self._codec
 
     @property
     def version(self) -> str:
@@ -274,7 +278,9 @@ class Message:
 
     def unescape(self, value: str) -> str:
         """Unescape a raw value with this message's delimiters and charset."""
-        return unescape(value, charset=self.codec, delimiters=self.delimiters.as_string())
+        if self.delimiters.escape not in value:
+            return value
+        return unescape(value, charset=self.codec, delimiters=self._delims)
 
 
 def _split_segments(text: str) -> list[str]:
@@ -357,10 +363,13 @@ def report_text(message: Message) -> str:
     delims = d.as_string()
     rep_sep, comp_sep, esc = d.repetition, d.component, d.escape
     lines: list[str] = []
+    fs = d.field
     for seg in message.segments:
         if seg.id != "OBX":
             continue
-        fields = seg.fields
+        fields = seg._fields
+        if fields is None:  # only fields 2 and 5 are needed: do not split the rest
+            fields = seg._raw.split(fs, 6)
         raw_type = fields[2] if len(fields) > 2 else ""
         value_type = raw_type.split(rep_sep, 1)[0].split(comp_sep, 1)[0].strip().upper()
         if value_type in TEXT_TYPES:

@@ -328,7 +328,7 @@ class VirtualEHR:
         return self.outcome(404, "not-supported", f"{request.method} {request.path} is not supported")
 
     async def health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "defects": sorted(self.defects),
+        return web.json_response({"status": "ok", "pid": os.getpid(), "defects": sorted(self.defects),
                                   "counters": self.store.counters})
 
     async def reset(self, request: web.Request) -> web.Response:
