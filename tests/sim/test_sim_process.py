@@ -134,11 +134,13 @@ def test_chatty_child_does_not_block_on_its_stderr(tmp_path):
 
 
 PARENT = textwrap.dedent("""
-    import json, sys, time
+    import json, os, signal, sys, time
     from genrep.sim.process import SimProcess
     sim = SimProcess("genrep.sim.ehr", ["--mllp-port", "0", "--fhir-port", "0"])
     info = sim.start()
     print(json.dumps(info), flush=True)
+    if sys.argv[1] == "self":  # die the moment the EHR is ready: no atexit, no cleanup
+        os.kill(os.getpid(), signal.SIGKILL)
     time.sleep(60)
 """)
 
@@ -162,17 +164,19 @@ def _read_line(proc: subprocess.Popen, timeout: float) -> str:
     return buf.split(b"\n", 1)[0].decode()
 
 
-def test_ehr_exits_when_its_parent_dies():
-    parent = subprocess.Popen([sys.executable, "-c", PARENT], stdout=subprocess.PIPE,
+@pytest.mark.parametrize("how", ["killed-by-test", "self"])
+def test_ehr_exits_when_its_parent_dies(how):
+    parent = subprocess.Popen([sys.executable, "-c", PARENT, how], stdout=subprocess.PIPE,
                               stderr=subprocess.DEVNULL, cwd=ROOT)
     ehr_pid = None
     try:
         line = _read_line(parent, 20.0)
         assert line, "the parent did not start the EHR"
         ehr_pid = json.loads(line)["pid"]
-        assert not pid_gone(ehr_pid)
-        parent.send_signal(signal.SIGKILL)  # no atexit, no cleanup: only the child's own watch
-        parent.wait(5)
+        if how == "killed-by-test":
+            assert not pid_gone(ehr_pid)
+            parent.send_signal(signal.SIGKILL)  # no atexit, no cleanup: only the child's own watch
+        assert parent.wait(5) == -signal.SIGKILL
         assert wait_until(lambda: pid_gone(ehr_pid), 5.0, interval=0.1), \
             f"the EHR outlived its parent: {_proc_state(ehr_pid)}"
     finally:

@@ -358,6 +358,14 @@ class TestCharacters:
         r = compare(sent, stored)
         assert r.kinds == ["mojibake"]
 
+    def test_windows_1252_read_as_latin1(self):
+        sent = "Utlåtande – se nedan."
+        stored = sent.replace("–", "\x96")  # cp1252 en dash byte decoded as Latin-1
+        r = compare(sent, stored)
+        assert r.kinds == ["mojibake"]
+        f = finding(r, "mojibake")
+        assert '"<U+0096>" where "–" was sent' in f.message and "Windows-1252" in f.message
+
     def test_mojibake_present_in_sent_is_not_flagged(self):
         text = "Filnamn: rapport_Ã¥.txt"
         assert compare(text + " a", text + " b").kinds != ["mojibake"]

@@ -360,7 +360,13 @@ class _MLLPProtocol(asyncio.Protocol):
 
 
 async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, ready) -> None:
+    # The parent is read before announcing ready: once the ready line is out the parent may die
+    # at any moment, and a parent read after that would already be init (an orphan forever).
+    parent = os.getppid()
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
     server = await loop.create_server(ehr.mllp_protocol, host, mllp_port)
     app = web.Application(client_max_size=2 ** 20)
     ehr.routes(app)
@@ -372,10 +378,6 @@ async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, read
     actual_fhir = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     ready({"service": "ehr", "host": host, "mllp_port": actual_mllp, "fhir_port": actual_fhir,
            "fhir_base": f"http://{host}:{actual_fhir}/fhir", "defects": sorted(ehr.defects), "pid": os.getpid()})
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    parent = os.getppid()
 
     async def watch_parent() -> None:  # no orphans: if the harness dies, so do we
         while not stop.is_set():
