@@ -11,7 +11,7 @@ import socket
 import time
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from genrep import hl7
@@ -31,7 +31,7 @@ TEXT = ("Slätröntgen thorax.\n"
         "  Indraget stycke: hjärtat ej förstorat.\n"
         "\n"
         "Sammanfattning: utan anmärkning, åäö ÅÄÖ é.")
-HYPO = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+HYPO = dict(deadline=None, database=None)
 
 
 def expected_stored(text: str) -> str:
