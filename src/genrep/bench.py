@@ -30,7 +30,7 @@ FLOOR = 0.5
 
 def _oru_messages(n: int, patient) -> list[bytes]:
     text = "\n".join(f"{i:02d} Ingen fraktur. Inga tecken till blödning i höger lårben; ej luxation, "
-                     f"oförändrat sedan {2000 + i}. Normalstort hjärta utan anmärkning." for i in range(50))
+                     f"oförändrat sedan {2000 + i}. Normalstort hjärta utan anmärkning." for i in range(55))
     out = []
     for i in range(n):
         report = hl7.Report(accession=f"BENCH{i:09d}", text=text)
@@ -124,7 +124,7 @@ def bench_mllp(messages: int = 2000, rounds: int = 3, echo=print) -> int:
     out = REPORTS_DIR / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "mllp.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
-    echo(f"MLLP benchmark: {messages} x {rounds} messages of {size / 1024:.1f} KiB, sequential, one connection")
+    echo(f"MLLP benchmark: {messages} x {rounds} ORU^R01 of {size / 1000:.1f} KB (55 OBX), sequential, one connection")
     echo(f"  baseline (raw socket loop -> asyncio echo): {med['baseline_raw_echo']:8.0f} msg/s")
     echo(f"  harness client -> asyncio echo:             {med['client_echo']:8.0f} msg/s")
     echo(f"  harness client -> virtual EHR (stores):     {med['harness_ehr']:8.0f} msg/s")

@@ -21,6 +21,7 @@ never decodes text.
 
 from __future__ import annotations
 
+import select
 import socket
 import ssl
 import time
@@ -121,6 +122,11 @@ class FrameDecoder:
         self._backlog = b""
 
     def feed(self, data: bytes) -> list[bytes]:
+        n = len(data)
+        if (not self._in_frame and not self._backlog and n > 2 and data[0] == _VT
+                and data.find(FS, 1) == n - 2 and data[n - 1] == _CR and data.find(VT, 1) < 0
+                and (self.max_size is None or n - 3 <= self.max_size)):
+            return [bytes(data[1:n - 2])]  # the common case: exactly one whole frame in one read
         if self._backlog:
             data, self._backlog = self._backlog + bytes(data), b""
         else:
@@ -276,6 +282,11 @@ class MLLPClient:
         sock = self._sock
         assert sock is not None
         try:
+            # select first: on a live, idle connection (the common case) nothing is readable and
+            # no exception-raising non-blocking recv is needed
+            if not select.select([sock], [], [], 0)[0] and not (
+                    isinstance(sock, ssl.SSLSocket) and sock.pending()):
+                return False
             sock.settimeout(0.0)
             while True:
                 data = sock.recv(_RECV_SIZE)

@@ -38,6 +38,9 @@ TEXT_TYPES = frozenset({"TX", "FT", "ST"})
 CODED_TYPES = frozenset({"CE", "CWE", "CF"})
 
 _SEGMENT_ID = re.compile(r"[A-Z0-9]{3}\Z")
+# a CR that is not followed by a segment id + field separator, another CR, or the end of text
+# (a second MSH counts as bad too: two messages in one frame)
+_BAD_SEGMENT_START = re.compile(r"\r(?:MSH|(?![A-Z0-9]{3}(?:\||\r|\Z)|\r|\Z))")
 _SEEN_IDS = frozenset({"MSH", "EVN", "PID", "PD1", "NK1", "PV1", "PV2", "ORC", "OBR", "OBX", "NTE",
                        "MSA", "ERR", "AL1", "DG1", "SPM", "TQ1", "IN1", "GT1", "ROL"})
 _PATH = re.compile(r"([A-Z0-9]{3})-(\d+)(?:\.(\d+))?(?:\.(\d+))?\Z")
@@ -199,19 +202,38 @@ class Segment:
 class Message:
     """A parsed (not validated) HL7 v2 message.  See ``parse``."""
 
-    __slots__ = ("segments", "delimiters", "text", "_msh", "_codec", "_delims")
+    __slots__ = ("_segments", "_raw_body", "_split_body", "delimiters", "text", "_msh", "_codec",
+                 "_delims")
 
-    def __init__(self, segments: list[Segment], delimiters: Delimiters, text: str):
-        self.segments = segments
+    def __init__(self, segments: list[Segment] | None, delimiters: Delimiters, text: str,
+                 body: list[str] | None = None, msh: Segment | None = None):
+        # ``body``: raw non-MSH segment strings, turned into Segment objects on first use
+        self._segments: list[Segment] | None = segments if body is None and msh is None else None
+        self._raw_body = body
+        self._split_body = body is None and segments is None
         self.delimiters = delimiters
         self.text = text
-        self._msh = segments[0]
+        self._msh = msh if msh is not None else segments[0]
         self._codec: str | None = None  # computed once: unescape needs it for every value
         self._delims = delimiters.as_string()
 
     def __repr__(self) -> str:
         return (f"Message({self.message_type!r}, control_id={self.control_id!r}, "
                 f"{len(self.segments)} segments)")
+
+    @property
+    def _body(self) -> list[str] | None:
+        """Raw non-MSH segment strings, split from the text on first use (fast path only)."""
+        if self._raw_body is None and self._split_body:
+            self._raw_body = [part for part in self.text.split("\r")[1:] if part]
+        return self._raw_body
+
+    @property
+    def segments(self) -> list[Segment]:
+        if self._segments is None:
+            d = self.delimiters
+            self._segments = [self._msh, *[Segment(part[:3], None, d, part) for part in self._body]]
+        return self._segments
 
     @property
     def msh(self) -> Segment:
@@ -249,9 +271,29 @@ class Message:
         return self._msh.component(12, 1)
 
     def all(self, seg_id: str) -> list[Segment]:
+        if self._segments is None and len(seg_id) == 3:  # without building every Segment
+            if seg_id == "MSH":
+                return [self._msh]
+            d = self.delimiters
+            head = seg_id + d.field
+            return [Segment(seg_id, None, d, p) for p in self._body if p.startswith(head) or p == seg_id]
         return [s for s in self.segments if s.id == seg_id]
 
     def first(self, seg_id: str) -> Segment | None:
+        if self._segments is None and len(seg_id) == 3:
+            if seg_id == "MSH":
+                return self._msh
+            d = self.delimiters
+            head = seg_id + d.field
+            if self._raw_body is None and self._split_body:  # not split yet: find it in the text
+                start = self.text.find("\r" + head)
+                if start >= 0:
+                    end = self.text.find("\r", start + 1)
+                    return Segment(seg_id, None, d, self.text[start + 1:end if end >= 0 else None])
+            for p in self._body:
+                if p.startswith(head) or p == seg_id:
+                    return Segment(seg_id, None, d, p)
+            return None
         for s in self.segments:
             if s.id == seg_id:
                 return s
@@ -311,8 +353,14 @@ def parse(text: str) -> Message:
         raise HL7Error("empty message")
     if not text.startswith("MSH"):
         raise HL7Error(f"message does not start with MSH: {_snippet(text, 20)}")
-    parts = _split_segments(text)
-    msh_text = parts[0]
+    fast = "\n" not in text  # CR-terminated (the norm): segments are split lazily
+    if fast:
+        end = text.find("\r")
+        parts = None
+        msh_text = text if end < 0 else text[:end]
+    else:
+        parts = _split_segments(text)
+        msh_text = parts[0]
     if len(msh_text) < 8:
         raise HL7Error(f"MSH segment too short: {_snippet(msh_text)}")
     field_sep = msh_text[3]
@@ -325,7 +373,23 @@ def parse(text: str) -> Message:
         raise HL7Error(f"invalid encoding characters in MSH-2: {encoding!r}")
     delimiters = Delimiters(field_sep, encoding[0], encoding[1], encoding[2], encoding[3])
 
-    segments = [Segment("MSH", ["MSH", field_sep, encoding, *msh_fields[2:]], delimiters)]
+    msh = Segment("MSH", ["MSH", field_sep, encoding, *msh_fields[2:]], delimiters)
+    if fast and field_sep == "|" and not _BAD_SEGMENT_START.search(text):
+        # the common case, checked in one C-level scan of the text instead of a Python check per
+        # segment; the other segments are split from the text only when someone reads them
+        message = Message(None, delimiters, text, msh=msh)
+    else:
+        message = _parse_slow(parts if parts is not None else _split_segments(text), msh,
+                              delimiters, text)
+    if not message.msh.component(9, 1):
+        raise HL7Error("MSH-9 (message type) is missing")
+    if not message.control_id:
+        raise HL7Error("MSH-10 (message control id) is missing")
+    return message
+
+
+def _parse_slow(parts: list[str], msh: Segment, delimiters: Delimiters, text: str) -> Message:
+    field_sep = delimiters.field
     body = [part for part in parts[1:] if part]  # blank lines between/after segments are skipped
     known = _SEEN_IDS
     bad = next((i for i, part in enumerate(body)
@@ -337,14 +401,7 @@ def parse(text: str) -> Message:
                 raise HL7Error(f"segment {number} does not start with a segment id: {_snippet(part)}")
             if seg_id == "MSH":
                 raise HL7Error(f"segment {number} is a second MSH (two messages in one frame?)")
-    segments.extend([Segment(part[:3], None, delimiters, part) for part in body])
-
-    message = Message(segments, delimiters, text)
-    if not message.msh.component(9, 1):
-        raise HL7Error("MSH-9 (message type) is missing")
-    if not message.control_id:
-        raise HL7Error("MSH-10 (message control id) is missing")
-    return message
+    return Message([msh], delimiters, text, body)
 
 
 # --------------------------------------------------------------------------- content
@@ -364,6 +421,25 @@ def report_text(message: Message) -> str:
     rep_sep, comp_sep, esc = d.repetition, d.component, d.escape
     lines: list[str] = []
     fs = d.field
+    body = message._body
+    if body is not None:  # fast path on the raw segment strings (no Segment objects)
+        head = "OBX" + fs
+        known: dict[str, str] = {}
+        for row in [p.split(fs, 6) for p in body if p.startswith(head)]:
+            raw_type = row[2] if len(row) > 2 else ""
+            value_type = known.get(raw_type)
+            if value_type is None:
+                value_type = known[raw_type] = raw_type.split(rep_sep, 1)[0].split(comp_sep, 1)[0].strip().upper()
+            if value_type in TEXT_TYPES:
+                value = row[5] if len(row) > 5 else ""
+                if rep_sep in value or esc in value:
+                    lines.extend([unescape(r, charset=codec, delimiters=delims) if esc in r else r
+                                  for r in value.split(rep_sep)])
+                else:
+                    lines.append(value)
+            elif value_type in CODED_TYPES:
+                lines.extend(_coded_lines(row[5] if len(row) > 5 else "", rep_sep, comp_sep, codec, delims))
+        return "\n".join(lines)
     for seg in message.segments:
         if seg.id != "OBX":
             continue
@@ -377,11 +453,19 @@ def report_text(message: Message) -> str:
             for r in value.split(rep_sep):  # "" -> [""]: an empty OBX-5 is one empty line
                 lines.append(unescape(r, charset=codec, delimiters=delims) if esc in r else r)
         elif value_type in CODED_TYPES:
-            for rep in seg.repetitions(5) or [""]:
-                comps = rep.split(message.delimiters.component)
-                text = comps[1] if len(comps) > 1 and comps[1] else comps[0]
-                lines.append(unescape(text, charset=codec, delimiters=delims))
+            lines.extend(_coded_lines(fields[5] if len(fields) > 5 else "", rep_sep, comp_sep,
+                                      codec, delims))
     return "\n".join(lines)
+
+
+def _coded_lines(value: str, rep_sep: str, comp_sep: str, codec: str, delims: str) -> list[str]:
+    """Lines of a CE/CWE/CF OBX-5: the text component (else the code) of each repetition."""
+    out = []
+    for rep in value.split(rep_sep):
+        comps = rep.split(comp_sep)
+        text = comps[1] if len(comps) > 1 and comps[1] else comps[0]
+        out.append(unescape(text, charset=codec, delimiters=delims))
+    return out
 
 
 def patient_from(message: Message) -> dict[str, str]:
