@@ -364,7 +364,7 @@ def test_all_errors_are_transport_errors():
 
 
 def test_works_under_gevent_monkey_patching(echo_port):
-    pytest.importorskip("gevent")
+    import gevent  # noqa: F401  (a dev dependency: the client must work under Locust's gevent)
     code = textwrap.dedent(f"""
         from gevent import monkey; monkey.patch_all()
         import gevent
