@@ -13,13 +13,17 @@ import pytest
 from genrep.config import load_profile
 from genrep.contracts import load_catalogue, load_radiology
 from genrep.identities import Allowlist, IdentityGuard
+from genrep.radiology import RadiologyClient
 from genrep.report import label_scenario
 from genrep.sim.process import start_virtual_environment
 
-from .radiology_steps import *  # noqa: F401,F403  (registers the radiology step fixtures)
+from .medication_steps import *  # noqa: F401,F403  (registers the step fixtures)
+from .patient_steps import *  # noqa: F401,F403
+from .radiology_steps import *  # noqa: F401,F403
 
 INTEGRATION_TAGS = {
     "radiology": "radiology results RIS -> EHR (HL7 ORU over MLLP, FHIR read-back)",
+    "nll": "national medication list NLL -> EHR medication list (FHIR R4)",
     "negative": "negative path: the integration misbehaves or gets bad input",
     "happy": "happy path",
     "wip": "work in progress: excluded from the rehearsal",
@@ -83,3 +87,11 @@ def allowlist():
 @pytest.fixture(scope="session")
 def identity_guard(allowlist):
     return IdentityGuard(allowlist)
+
+
+@pytest.fixture(scope="session")
+def radiology_client(environment, radiology_contract, identity_guard):
+    """The EHR's inbound MLLP (ADT, ORU) and FHIR read-back, for one environment."""
+    client = RadiologyClient(environment, radiology_contract, identity_guard)
+    yield client
+    client.close()

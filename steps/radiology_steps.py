@@ -9,7 +9,6 @@ on it, and they say in words what was lost.
 from __future__ import annotations
 
 import unicodedata
-import zlib
 from dataclasses import dataclass, field
 
 import pytest
@@ -19,7 +18,8 @@ from genrep import corpus, hl7
 from genrep.mllp import frame
 from genrep.radiology import Exchange, RadiologyClient, new_accession
 from genrep.report import attach_text, hl7_for_display
-from genrep.testdata import patient_for
+
+from .patient_steps import Subject
 
 RAW_PLACEHOLDER = "GENREP-RAW-OBX5-VALUE"
 
@@ -29,8 +29,7 @@ class RadiologyScenario:
     """Per-scenario state. Its repr shows no patient data (Allure records step arguments)."""
 
     client: RadiologyClient
-    patient: hl7.Patient | None = None
-    patient_fhir: dict | None = None
+    subject: Subject
     report: hl7.Report | None = None
     exchange: Exchange | None = None
     expected_text: str | None = None
@@ -44,21 +43,18 @@ class RadiologyScenario:
         return "RadiologyScenario()"
 
     @property
+    def patient(self) -> hl7.Patient | None:
+        return self.subject.patient
+
+    @property
     def sent_text(self) -> str:
         assert self.report is not None, "no report was prepared in an earlier step"
         return self.expected_text if self.expected_text is not None else self.report.text
 
 
-@pytest.fixture(scope="session")
-def radiology_client(environment, radiology_contract, identity_guard):
-    client = RadiologyClient(environment, radiology_contract, identity_guard)
-    yield client
-    client.close()
-
-
 @pytest.fixture
-def rad(radiology_client, request):
-    return RadiologyScenario(radiology_client)
+def rad(radiology_client, subject):
+    return RadiologyScenario(radiology_client, subject)
 
 
 def _attach_exchange(ex: Exchange, label: str = "") -> None:
@@ -80,22 +76,6 @@ def _send(rad: RadiologyScenario, *, message: str | None = None, payload: bytes 
 @given("radiologikontraktet")
 def given_contract(rad, radiology_contract):
     assert rad.client.contract is radiology_contract
-
-
-@given("a registered test patient")
-@given("en registrerad testpatient")
-def given_registered_patient(rad, allowlist, request):
-    identity = allowlist.pick(zlib.crc32(request.node.nodeid.encode()) % 1000, kind="personnummer")
-    rad.patient = patient_for(identity, seed=request.node.name)
-    ex = rad.client.register(rad.patient, "A04")
-    _attach_exchange(ex, " (ADT^A04)")
-    assert ex.ack and ex.ack.accepted, (
-        f"registration_refused: the EHR answered {ex.ack.code if ex.ack else 'nothing'} to ADT^A04: "
-        f"{ex.ack.text if ex.ack else ''}")
-    rad.patient_fhir = rad.client.find_patient(rad.patient.identifier)
-    assert rad.patient_fhir is not None, (
-        "not_stored: the EHR acknowledged the registration (AA) but the patient cannot be read back "
-        "over FHIR")
 
 
 def _prepare(rad: RadiologyScenario, text: str, accession: str | None = None) -> None:

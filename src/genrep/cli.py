@@ -102,6 +102,57 @@ def _cmd_selftest(args) -> int:
                         full=args.full)
 
 
+def _cmd_contract_check(args) -> int:
+    """Check a provider against the consumer's contract: drift as added/removed/changed elements."""
+    from . import drift
+    from .config import load_profile
+    from .contracts import load_nll
+    from .identities import Allowlist, IdentityGuard
+    from .nll import NLLAdmin, NLLClient
+    from .sim.process import start_virtual_environment
+
+    if args.contract != "nll":
+        raise ConfigError(f"no contract check for {args.contract!r} (available: nll)")
+    contract = load_nll()
+    allowlist = Allowlist.load()
+    guard = IdentityGuard(allowlist)
+    profile = load_profile(args.env, defects=())
+    venv = None
+    try:
+        if profile.kind == "virtual":
+            venv = start_virtual_environment(profile)
+            profile = venv.profile
+            admin = NLLAdmin(profile, guard)
+            admin.release(args.release or "N")
+            sample_ids = [allowlist.pick(0, kind="personnummer").number]
+            golden = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "nll" / "golden.json")
+                                .read_text(encoding="utf-8"))
+            admin.load(sample_ids[0], golden["prescriptions"])
+        else:
+            if args.release:
+                raise ConfigError("--release only switches the virtual NLL; a real NLL serves its own release")
+            sample_ids = list(profile.test_patients.get("nll", ()))
+            unknown = [n for n in sample_ids if n not in allowlist]
+            if unknown:
+                raise ConfigError("test_patients.nll holds numbers that are not on the test-identity allowlist",
+                                  file=profile.file, key="test_patients.nll")
+        client = NLLClient(profile, guard)
+        structure = client.structure_definition()
+        samples = [rx.resource for number in sample_ids for rx in client.prescriptions(number)]
+        report = drift.compare(contract, structure, samples)
+    finally:
+        if venv is not None:
+            venv.stop()
+    where = f"{profile.name}" + (f", release {args.release or 'N'}" if profile.kind == "virtual" else "")
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+    else:
+        print(f"NLL contract ({contract.file}) against {where}: {len(samples)} sample prescription(s)")
+        print(report.render())
+        print("DRIFT: BREAKING" if report.breaking else "DRIFT: none that the consumer relies on")
+    return 1 if report.breaking else 0
+
+
 def _cmd_defects(args) -> int:
     from .sim.defects import DEFECTS
     for d in DEFECTS.values():
@@ -149,6 +200,15 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--full", action="store_true",
                     help="run the whole suite per defect (slower; shows every scenario that catches it)")
     st.set_defaults(func=_cmd_selftest)
+
+    c = sub.add_parser("contract", help="integration contracts")
+    csub = c.add_subparsers(dest="contract_command", required=True)
+    cc = csub.add_parser("check", help="check a provider against the consumer's contract (drift)")
+    cc.add_argument("contract", help="contract name (nll)")
+    cc.add_argument("--env", default=None, help="environment profile (default GENREP_ENV or virtual)")
+    cc.add_argument("--release", default=None, help="virtual NLL release to check: N or N+1")
+    cc.add_argument("--json", action="store_true", help="machine-readable report")
+    cc.set_defaults(func=_cmd_contract_check)
 
     d = sub.add_parser("defects", help="list the switchable defects of the virtual environment")
     d.set_defaults(func=_cmd_defects)

@@ -56,6 +56,9 @@ class Profile:
     file: str = ""
     defects: tuple[str, ...] = ()
     extra_hosts: tuple[str, ...] = field(default=())
+    # integration -> test identities that already hold data there (real environments, where the
+    # harness cannot plant data); numbers must be on the allowlist, checked when used
+    test_patients: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def allowed_hosts(self) -> set[str]:
@@ -100,7 +103,8 @@ class Profile:
         return value
 
 
-_TOP_KEYS = {"name", "kind", "description", "production", "endpoints", "timeouts", "allowed_hosts"}
+_TOP_KEYS = {"name", "kind", "description", "production", "endpoints", "timeouts", "allowed_hosts",
+             "test_patients"}
 _EP_KEYS = {"protocol", "host", "port", "base_url", "tls", "credentials_env"}
 
 
@@ -172,6 +176,13 @@ def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | 
         if not isinstance(host, str) or not host.strip():
             raise ConfigError(f"each allowed host must be a host name, got {host!r}", file=str(path),
                               key="allowed_hosts", line=data.line_of("allowed_hosts"))
+    tp = require(data, "test_patients", dict, default={})
+    test_patients: dict[str, tuple[str, ...]] = {}
+    for integration, numbers in tp.items():
+        if not isinstance(numbers, list) or not all(isinstance(n, (str, int)) for n in numbers):
+            raise ConfigError("expected a list of test personnummer", file=str(path),
+                              key=f"test_patients.{integration}", line=tp.line_of(integration))
+        test_patients[integration] = tuple(str(n) for n in numbers)
     if defects is None:
         env_defects = os.environ.get("GENREP_DEFECTS", "")
         defects = tuple(d.strip() for d in env_defects.split(",") if d.strip())
@@ -180,4 +191,4 @@ def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | 
     return Profile(name=require(data, "name", str), kind=kind,
                    description=require(data, "description", str, default=""),
                    endpoints=endpoints, timeouts=timeouts, file=str(path), defects=tuple(defects),
-                   extra_hosts=extra)
+                   extra_hosts=extra, test_patients=test_patients)

@@ -43,8 +43,13 @@ class FHIRClient:
         return f"FHIRClient({self.transport.base_url})"
 
     # -- low level ---------------------------------------------------------------------------
-    def _json(self, path: str, params: dict | None = None) -> dict:
-        resp = self.transport.request("GET", path, params=params, headers={"Accept": FHIR_JSON})
+    def get_json(self, path: str, params: dict | None = None, *, headers: dict | None = None) -> dict:
+        """GET a FHIR JSON body (any resource type; errors mapped as for ``read``)."""
+        return self._json(path, params, headers=headers)
+
+    def _json(self, path: str, params: dict | None = None, *, headers: dict | None = None) -> dict:
+        resp = self.transport.request("GET", path, params=params,
+                                      headers={"Accept": FHIR_JSON, **(headers or {})})
         where = f"GET {resp.url}"
         if len(resp.content) > MAX_BODY_BYTES:
             raise ProtocolError(f"{where}: response of {len(resp.content)} bytes exceeds {MAX_BODY_BYTES}")

@@ -40,6 +40,22 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect("radiology-ack-without-store", "radiology",
            "ACK AA for every report, but nothing is stored (a vendor-FAQ case: AA is not stored)",
            None, ("RAD-001", "RAD-R21"), ("not_stored",)),
+    Defect("nll-linebreaks", "nll",
+           "NLL line breaks handled wrongly: CRLF is read as two line breaks (lines split by blank "
+           "lines) and a lone CR is dropped (lines run together)",
+           None, ("NLL-N01", "NLL-N10"), ("line_breaks_lost", "line_breaks_added", "extra_lines",
+                                          "merged_words")),
+    Defect("nll-word-loss", "nll",
+           "NLL text re-wrapped at a fixed width (40) for display, and the word at each wrap "
+           "boundary is lost",
+           None, ("NLL-001", "NLL-N03"), ("lost_words", "lost_negation")),
+    Defect("nll-release-drift", "nll",
+           "the EHR reads NLL release N only: the administration instruction, moved in release "
+           "N+1, is read as missing",
+           None, ("NLL-N10",), ("missing_field",)),
+    Defect("nll-unavailable-empty", "nll",
+           "NLL down (timeout, 503, malformed answer) is shown as an empty list: 'no medications'",
+           None, ("NLL-N09",), ("empty_list_on_failure",)),
     Defect("radiology-charset-ignored", "radiology",
            "MSH-18 is ignored and every message is read as UTF-8, so 8859/1 text becomes garbage",
            None, ("RAD-R09",), ("mojibake",)),

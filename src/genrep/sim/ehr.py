@@ -36,6 +36,7 @@ from .. import hl7
 from ..errors import ConfigError, HL7Error
 from ..mllp import FrameDecoder, FrameTooLarge, frame
 from .defects import DEFECTS, parse_defects, truncate_bytes
+from .ehr_medications import MedicationModule
 
 FHIR_JSON = "application/fhir+json"
 ACCESSION_SYSTEM = "urn:genrep:accession"
@@ -80,8 +81,10 @@ class Store:
 
 class VirtualEHR:
     def __init__(self, *, defects: dict[str, int | None], max_message_bytes: int = 1048576,
-                 accession_field: str = "OBR-3", accession_max_length: int = 20):
+                 accession_field: str = "OBR-3", accession_max_length: int = 20,
+                 nll_url: str | None = None, nll_timeout: float = 3.0):
         self.defects = defects
+        self.medications = MedicationModule(nll_url, defects, timeout=nll_timeout)
         self.max_message_bytes = max_message_bytes
         self.accession_field = accession_field
         self.accession_max_length = accession_max_length
@@ -255,6 +258,7 @@ class VirtualEHR:
         app.router.add_get("/fhir/DiagnosticReport", self.search_reports)
         app.router.add_get("/fhir/DiagnosticReport/{id}", self.read_report)
         app.router.add_get("/fhir/Binary/{id}", self.read_binary)
+        app.router.add_get("/fhir/MedicationRequest", self.search_medications)
         app.router.add_get("/admin/health", self.health)
         app.router.add_post("/admin/reset", self.reset)
         app.router.add_route("*", "/fhir/{tail:.*}", self.not_found)
@@ -314,6 +318,16 @@ class VirtualEHR:
         if r is None:
             return self.outcome(404, "not-found", f"DiagnosticReport/{request.match_info['id']} not found")
         return web.json_response(self.report_resource(r), content_type=FHIR_JSON)
+
+    async def search_medications(self, request: web.Request) -> web.Response:
+        """The patient's medication list from NLL (see ``ehr_medications``)."""
+        pat = request.query.get("patient") or request.query.get("subject")
+        if not pat:
+            return self.outcome(400, "required", "search MedicationRequest needs patient")
+        patient = self.store.patients_by_id.get(pat.split("/")[-1])
+        if patient is None:
+            return self.outcome(404, "not-found", f"Patient/{pat.split('/')[-1]} not found")
+        return await self.medications.medication_list(patient)
 
     async def read_binary(self, request: web.Request) -> web.Response:
         bid = request.match_info["id"]
@@ -397,6 +411,7 @@ async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, read
     ehr.routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
+    await ehr.medications.start()
     site = web.TCPSite(runner, host, fhir_port)
     await site.start()
     actual_mllp = server.sockets[0].getsockname()[1]
@@ -414,6 +429,7 @@ async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, read
     await stop.wait()
     watcher.cancel()
     server.close()
+    await ehr.medications.close()
     await runner.cleanup()
 
 
@@ -425,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--defect", action="append", default=[],
                     help=f"switch on a defect (repeatable): {', '.join(sorted(DEFECTS))}")
     ap.add_argument("--max-message-bytes", type=int, default=None)
+    ap.add_argument("--nll-url", default=None, help="NLL FHIR base URL the medication module reads from")
+    ap.add_argument("--nll-timeout", type=float, default=3.0, help="bound for one NLL request, seconds")
     args = ap.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(json.dumps({"error": "the virtual EHR listens on loopback only"}), flush=True)
@@ -444,7 +462,8 @@ def main(argv: list[str] | None = None) -> int:
     ehr = VirtualEHR(defects=defects,
                      max_message_bytes=args.max_message_bytes or contract.max_message_bytes,
                      accession_field=contract.accession_field,
-                     accession_max_length=contract.accession_max_length)
+                     accession_max_length=contract.accession_max_length,
+                     nll_url=args.nll_url, nll_timeout=args.nll_timeout)
     try:
         asyncio.run(serve(args.host, args.mllp_port, args.fhir_port, ehr,
                           lambda info: print(json.dumps(info), flush=True)))

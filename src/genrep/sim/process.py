@@ -168,18 +168,37 @@ class VirtualEnvironment:
 
 
 def start_virtual_environment(profile: Profile, *, host: str = "127.0.0.1", mllp_port: int = 0,
-                              fhir_port: int = 0, defects: tuple[str, ...] | None = None) -> VirtualEnvironment:
-    """Start the virtual EHR (and, as they land, the other simulators); return the filled profile."""
+                              fhir_port: int = 0, nll_port: int = 0,
+                              defects: tuple[str, ...] | None = None) -> VirtualEnvironment:
+    """Start the simulators (NLL, then the EHR that reads from it); return the filled profile.
+
+    If any simulator fails to start, the ones already started are stopped before the error is
+    raised: a failed start leaves nothing running."""
     defects = profile.defects if defects is None else defects
-    args = ["--host", host, "--mllp-port", str(mllp_port), "--fhir-port", str(fhir_port)]
-    for d in defects:
-        args += ["--defect", d]
-    ehr = SimProcess("genrep.sim.ehr", args)
-    info = ehr.start()
+    started: list[SimProcess] = []
+    try:
+        nll = SimProcess("genrep.sim.nll", ["--host", host, "--port", str(nll_port)])
+        nll_info = nll.start()
+        started.append(nll)
+        args = ["--host", host, "--mllp-port", str(mllp_port), "--fhir-port", str(fhir_port),
+                "--nll-url", nll_info["fhir_base"]]
+        for d in defects:
+            args += ["--defect", d]
+        ehr = SimProcess("genrep.sim.ehr", args)
+        info = ehr.start()
+        started.append(ehr)
+    except BaseException:
+        for p in started:
+            p.stop()
+        raise
+    nll_base = nll_info["fhir_base"]
     endpoints = {
         "radiology_mllp": Endpoint("radiology_mllp", "mllp", host, info["mllp_port"]),
         "ehr_fhir": Endpoint("ehr_fhir", "http", host, info["fhir_port"], base_url=info["fhir_base"]),
         "ehr_admin": Endpoint("ehr_admin", "http", host, info["fhir_port"],
                               base_url=f"http://{host}:{info['fhir_port']}/admin"),
+        "nll_fhir": Endpoint("nll_fhir", "http", host, nll_info["port"], base_url=nll_base),
+        "nll_admin": Endpoint("nll_admin", "http", host, nll_info["port"],
+                              base_url=nll_base.rsplit("/fhir", 1)[0] + "/admin"),
     }
-    return VirtualEnvironment(profile.with_endpoints(endpoints), [ehr], {"ehr": info})
+    return VirtualEnvironment(profile.with_endpoints(endpoints), started, {"ehr": info, "nll": nll_info})
