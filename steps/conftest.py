@@ -18,12 +18,14 @@ from genrep.report import label_scenario
 from genrep.sim.process import start_virtual_environment
 
 from .medication_steps import *  # noqa: F401,F403  (registers the step fixtures)
+from .multum_steps import *  # noqa: F401,F403
 from .patient_steps import *  # noqa: F401,F403
 from .radiology_steps import *  # noqa: F401,F403
 
 INTEGRATION_TAGS = {
     "radiology": "radiology results RIS -> EHR (HL7 ORU over MLLP, FHIR read-back)",
     "nll": "national medication list NLL -> EHR medication list (FHIR R4)",
+    "multum": "drug-interaction checks EHR -> Multum through a load balancer (failover, fail-safe)",
     "negative": "negative path: the integration misbehaves or gets bad input",
     "happy": "happy path",
     "wip": "work in progress: excluded from the rehearsal",
@@ -49,7 +51,10 @@ def pytest_configure(config):
 @pytest.hookimpl(trylast=True)
 def pytest_bdd_before_scenario(request, feature, scenario):
     catalogue = request.config._genrep_catalogue
-    reqs = [catalogue[t] for t in sorted(scenario.tags | feature.tags) if t in catalogue]
+    # markers, not scenario.tags: Examples-level tags (one requirement per Examples block) are
+    # applied to their rows as markers only
+    tags = {m.name for m in request.node.iter_markers()} | set(scenario.tags) | set(feature.tags)
+    reqs = [catalogue[t] for t in sorted(tags) if t in catalogue]
     label_scenario(reqs)
 
 
@@ -68,10 +73,17 @@ def environment(request):
         yield profile
         return
     venv = start_virtual_environment(profile)
+    request.config._genrep_venv = venv  # fault drivers restart killed simulators through it
     try:
         yield venv.profile
     finally:
         venv.stop()
+
+
+@pytest.fixture(scope="session")
+def virtual_environment(environment, request):
+    """The running VirtualEnvironment (None against an external profile)."""
+    return getattr(request.config, "_genrep_venv", None)
 
 
 @pytest.fixture(scope="session")

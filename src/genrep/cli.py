@@ -86,7 +86,7 @@ def _cmd_sim_up(args) -> int:
             print(f"  {ep.name:16s} {ep.protocol:5s} {ep.address}")
         print(f"  defects: {', '.join(profile.defects) or 'none (clean)'}", flush=True)
         while not stop["now"]:
-            if not all(p.alive for p in venv.processes):
+            if not all(p.alive for p in venv.processes.values()):
                 print("a simulator exited unexpectedly", file=sys.stderr)
                 return 1
             time.sleep(0.2)
@@ -206,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     cc = csub.add_parser("check", help="check a provider against the consumer's contract (drift)")
     cc.add_argument("contract", help="contract name (nll)")
     cc.add_argument("--env", default=None, help="environment profile (default GENREP_ENV or virtual)")
-    cc.add_argument("--release", default=None, help="virtual NLL release to check: N or N+1")
+    cc.add_argument("--release", default=None, choices=["N", "N+1"], help="virtual NLL release to check")
     cc.add_argument("--json", action="store_true", help="machine-readable report")
     cc.set_defaults(func=_cmd_contract_check)
 

@@ -16,7 +16,7 @@ from .errors import FHIRError, ProtocolError
 from .fhir import FHIRClient, validate
 from .fidelity import TextRules, compare
 from .http import HttpTransport
-from .nll import Prescription, read_prescription
+from .nll import Prescription, bundle_resources, read_prescription
 
 FIELDS = (("patient_instruction", "patient instruction"), ("dosage_text", "dosage text"),
           ("administration_instruction", "administration instruction"), ("note", "note"))
@@ -55,8 +55,7 @@ class EHRMedicationClient:
         if body.get("resourceType") != "Bundle":
             raise ProtocolError(f"the EHR answered a {body.get('resourceType')} for a medication list")
         shown = ShownList(True)
-        for entry in body.get("entry") or []:
-            res = entry.get("resource") or {}
+        for res in bundle_resources(body, "the EHR"):
             if res.get("resourceType") == "MedicationRequest":
                 validate(res)
                 shown.prescriptions.append(read_prescription(res))

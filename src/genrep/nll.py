@@ -71,6 +71,23 @@ def read_prescription(res: dict) -> Prescription:
         resource=res)
 
 
+def bundle_resources(body: dict, who: str) -> list[dict]:
+    """The resources of a Bundle's entries; ProtocolError when entry is not a list of objects
+    whose ``resource`` (when present) is an object (a malformed answer is never an empty list)."""
+    entries = body.get("entry") or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise ProtocolError(f"{who} answered a malformed Bundle (entry must be a list of objects)")
+    out = []
+    for entry in entries:
+        res = entry.get("resource")
+        if res is None:
+            continue
+        if not isinstance(res, dict):
+            raise ProtocolError(f"{who} answered a malformed Bundle (entry.resource must be an object)")
+        out.append(res)
+    return out
+
+
 class NLLClient:
     """Reads from NLL (simulator or a real NLL test endpoint) with NLL's required headers."""
 
@@ -94,8 +111,7 @@ class NLLClient:
         if body.get("resourceType") != "Bundle":
             raise ProtocolError(f"NLL answered a {body.get('resourceType')} where a Bundle was expected")
         out = []
-        for entry in body.get("entry") or []:
-            res = entry.get("resource") or {}
+        for res in bundle_resources(body, "NLL"):
             if res.get("resourceType") == "MedicationRequest":
                 validate(res)
                 out.append(read_prescription(res))
@@ -133,6 +149,7 @@ class NLLAdmin:
                                   read_timeout=profile.timeouts.read, check_host=profile.check_host)
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
+        self.guard.check(path, destination="NLL admin")  # the patient's number is in the path
         if body is not None:
             import json
             self.guard.check(json.dumps(body, ensure_ascii=False), destination="NLL admin")

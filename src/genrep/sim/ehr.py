@@ -37,6 +37,7 @@ from ..errors import ConfigError, HL7Error
 from ..mllp import FrameDecoder, FrameTooLarge, frame
 from .defects import DEFECTS, parse_defects, truncate_bytes
 from .ehr_medications import MedicationModule
+from .ehr_prescribing import PrescribingModule
 
 FHIR_JSON = "application/fhir+json"
 ACCESSION_SYSTEM = "urn:genrep:accession"
@@ -82,9 +83,11 @@ class Store:
 class VirtualEHR:
     def __init__(self, *, defects: dict[str, int | None], max_message_bytes: int = 1048576,
                  accession_field: str = "OBR-3", accession_max_length: int = 20,
-                 nll_url: str | None = None, nll_timeout: float = 3.0):
+                 nll_url: str | None = None, nll_timeout: float = 3.0,
+                 multum_url: str | None = None, multum_timeout: float = 4.0):
         self.defects = defects
         self.medications = MedicationModule(nll_url, defects, timeout=nll_timeout)
+        self.prescribing = PrescribingModule(multum_url, defects, timeout=multum_timeout)
         self.max_message_bytes = max_message_bytes
         self.accession_field = accession_field
         self.accession_max_length = accession_max_length
@@ -259,6 +262,8 @@ class VirtualEHR:
         app.router.add_get("/fhir/DiagnosticReport/{id}", self.read_report)
         app.router.add_get("/fhir/Binary/{id}", self.read_binary)
         app.router.add_get("/fhir/MedicationRequest", self.search_medications)
+        app.router.add_post("/ehr/prescribe", self.prescribing.prescribe)
+        app.router.add_get("/ehr/interaction-audit", self.prescribing.audit_log)
         app.router.add_get("/admin/health", self.health)
         app.router.add_post("/admin/reset", self.reset)
         app.router.add_route("*", "/fhir/{tail:.*}", self.not_found)
@@ -412,6 +417,7 @@ async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, read
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await ehr.medications.start()
+    await ehr.prescribing.start()
     site = web.TCPSite(runner, host, fhir_port)
     await site.start()
     actual_mllp = server.sockets[0].getsockname()[1]
@@ -430,6 +436,7 @@ async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, read
     watcher.cancel()
     server.close()
     await ehr.medications.close()
+    await ehr.prescribing.close()
     await runner.cleanup()
 
 
@@ -443,6 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-message-bytes", type=int, default=None)
     ap.add_argument("--nll-url", default=None, help="NLL FHIR base URL the medication module reads from")
     ap.add_argument("--nll-timeout", type=float, default=3.0, help="bound for one NLL request, seconds")
+    ap.add_argument("--multum-url", default=None, help="Multum load balancer base URL (interaction checks)")
+    ap.add_argument("--multum-timeout", type=float, default=4.0, help="bound for one interaction check, seconds")
     args = ap.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(json.dumps({"error": "the virtual EHR listens on loopback only"}), flush=True)
@@ -463,7 +472,8 @@ def main(argv: list[str] | None = None) -> int:
                      max_message_bytes=args.max_message_bytes or contract.max_message_bytes,
                      accession_field=contract.accession_field,
                      accession_max_length=contract.accession_max_length,
-                     nll_url=args.nll_url, nll_timeout=args.nll_timeout)
+                     nll_url=args.nll_url, nll_timeout=args.nll_timeout,
+                     multum_url=args.multum_url, multum_timeout=args.multum_timeout)
     try:
         asyncio.run(serve(args.host, args.mllp_port, args.fhir_port, ehr,
                           lambda info: print(json.dumps(info), flush=True)))

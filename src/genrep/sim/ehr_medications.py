@@ -81,9 +81,13 @@ class MedicationModule:
         try:
             async with self.session.get(url, params={"patient.identifier": f"{PNR_SYSTEM}|{identifier}"},
                                         headers=headers) as resp:
-                raw = await resp.content.read(MAX_NLL_BODY + 1)
-                if len(raw) > MAX_NLL_BODY:
-                    raise NLLUnavailable(f"NLL answer larger than {MAX_NLL_BODY} bytes")
+                # read(n) returns whatever one socket read buffered, not n bytes: collect the
+                # whole body, chunk by chunk, under the size cap
+                raw = bytearray()
+                async for chunk in resp.content.iter_any():
+                    raw += chunk
+                    if len(raw) > MAX_NLL_BODY:
+                        raise NLLUnavailable(f"NLL answer larger than {MAX_NLL_BODY} bytes")
                 if resp.status >= 400:
                     raise NLLUnavailable(f"NLL answered HTTP {resp.status}")
                 ctype = resp.headers.get("Content-Type", "").split(";")[0].strip()

@@ -148,16 +148,47 @@ def _stop_all() -> None:
         sim.stop(timeout=2.0)
 
 
+_PORT_FLAGS = (("--port", "port"), ("--admin-port", "admin_port"), ("--mllp-port", "mllp_port"),
+               ("--fhir-port", "fhir_port"))
+
+
+def same_port_args(args: list[str], info: dict) -> list[str]:
+    """``args`` with every port flag set to the port the process actually got (for a restart)."""
+    out = list(args)
+    for flag, key in _PORT_FLAGS:
+        if flag in out and key in info:
+            out[out.index(flag) + 1] = str(info[key])
+    return out
+
+
 @dataclass
 class VirtualEnvironment:
-    """The running virtual environment and the profile pointing at it."""
+    """The running virtual environment and the profile pointing at it.
+
+    ``processes`` maps a simulator's name (``ehr``, ``nll``, ``multum-a``, ``multum-b``,
+    ``multum-lb``) to its process; ``restart`` brings a stopped or killed one back on its ports."""
 
     profile: Profile
-    processes: list[SimProcess]
+    processes: dict[str, SimProcess]
     endpoints_info: dict
 
+    def process(self, name: str) -> SimProcess:
+        try:
+            return self.processes[name]
+        except KeyError:
+            raise GenrepError(f"no simulator named {name!r} (running: {', '.join(self.processes)})") from None
+
+    def restart(self, name: str) -> dict:
+        old = self.process(name)
+        old.stop()
+        new = SimProcess(old.module, same_port_args(old.args, old.info))
+        info = new.start()
+        self.processes[name] = new
+        self.endpoints_info[name] = info
+        return info
+
     def stop(self) -> None:
-        for p in self.processes:
+        for p in reversed(list(self.processes.values())):
             p.stop()
 
     def __enter__(self) -> "VirtualEnvironment":
@@ -170,35 +201,64 @@ class VirtualEnvironment:
 def start_virtual_environment(profile: Profile, *, host: str = "127.0.0.1", mllp_port: int = 0,
                               fhir_port: int = 0, nll_port: int = 0,
                               defects: tuple[str, ...] | None = None) -> VirtualEnvironment:
-    """Start the simulators (NLL, then the EHR that reads from it); return the filled profile.
+    """Start the simulators (NLL, the Multum servers and their load balancer, then the EHR that
+    reads from them); return the filled profile.
 
     If any simulator fails to start, the ones already started are stopped before the error is
     raised: a failed start leaves nothing running."""
-    defects = profile.defects if defects is None else defects
-    started: list[SimProcess] = []
+    defects = tuple(profile.defects if defects is None else defects)
+    started: dict[str, SimProcess] = {}
+
+    def start(name: str, module: str, args: list[str]) -> dict:
+        sim = SimProcess(module, args)
+        info = sim.start()
+        started[name] = sim
+        return info
+
     try:
-        nll = SimProcess("genrep.sim.nll", ["--host", host, "--port", str(nll_port)])
-        nll_info = nll.start()
-        started.append(nll)
+        nll = start("nll", "genrep.sim.nll", ["--host", host, "--port", str(nll_port)])
+        multum = {}
+        for name, version in (("multum-a", "2024.11"), ("multum-b", "2024.11")):
+            multum[name] = start(name, "genrep.sim.multum", ["--host", host, "--port", "0", "--admin-port", "0",
+                                                            "--name", name, "--content-version", version])
+        from ..contracts import load_multum
+        objectives = load_multum()
+        lb_args = ["--host", host, "--port", "0",
+                   "--policy", "primary-backup" if "multum-no-loadbalancing" in defects else "round-robin",
+                   "--probe-interval", str(objectives.probe_interval_seconds),
+                   "--failback-after", str(objectives.failback_after_healthy_probes)]
+        for name, info in multum.items():
+            lb_args += ["--backend", f"{name}={info['base']}"]
+        if "multum-no-failover" in defects:
+            lb_args.append("--no-failover")
+        if "multum-no-failback" in defects:
+            lb_args.append("--no-failback")
+        lb = start("multum-lb", "genrep.sim.multum_lb", lb_args)
         args = ["--host", host, "--mllp-port", str(mllp_port), "--fhir-port", str(fhir_port),
-                "--nll-url", nll_info["fhir_base"]]
+                "--nll-url", nll["fhir_base"], "--multum-url", lb["base"]]
         for d in defects:
-            args += ["--defect", d]
-        ehr = SimProcess("genrep.sim.ehr", args)
-        info = ehr.start()
-        started.append(ehr)
+            if not d.startswith("multum-") or d == "multum-silent-empty":
+                args += ["--defect", d]  # the load balancer's defects are its start-up flags
+        ehr = start("ehr", "genrep.sim.ehr", args)
     except BaseException:
-        for p in started:
+        for p in reversed(list(started.values())):
             p.stop()
         raise
-    nll_base = nll_info["fhir_base"]
+    ehr_root = f"http://{host}:{ehr['fhir_port']}"
+    nll_root = nll["fhir_base"].rsplit("/fhir", 1)[0]
     endpoints = {
-        "radiology_mllp": Endpoint("radiology_mllp", "mllp", host, info["mllp_port"]),
-        "ehr_fhir": Endpoint("ehr_fhir", "http", host, info["fhir_port"], base_url=info["fhir_base"]),
-        "ehr_admin": Endpoint("ehr_admin", "http", host, info["fhir_port"],
-                              base_url=f"http://{host}:{info['fhir_port']}/admin"),
-        "nll_fhir": Endpoint("nll_fhir", "http", host, nll_info["port"], base_url=nll_base),
-        "nll_admin": Endpoint("nll_admin", "http", host, nll_info["port"],
-                              base_url=nll_base.rsplit("/fhir", 1)[0] + "/admin"),
+        "radiology_mllp": Endpoint("radiology_mllp", "mllp", host, ehr["mllp_port"]),
+        "ehr_fhir": Endpoint("ehr_fhir", "http", host, ehr["fhir_port"], base_url=ehr["fhir_base"]),
+        "ehr_api": Endpoint("ehr_api", "http", host, ehr["fhir_port"], base_url=f"{ehr_root}/ehr"),
+        "ehr_admin": Endpoint("ehr_admin", "http", host, ehr["fhir_port"], base_url=f"{ehr_root}/admin"),
+        "nll_fhir": Endpoint("nll_fhir", "http", host, nll["port"], base_url=nll["fhir_base"]),
+        "nll_admin": Endpoint("nll_admin", "http", host, nll["port"], base_url=f"{nll_root}/admin"),
+        "multum_lb": Endpoint("multum_lb", "http", host, lb["port"], base_url=lb["base"]),
     }
-    return VirtualEnvironment(profile.with_endpoints(endpoints), started, {"ehr": info, "nll": nll_info})
+    for name, info in multum.items():
+        key = name.replace("-", "_")
+        endpoints[key] = Endpoint(key, "http", host, info["port"], base_url=info["base"])
+        endpoints[f"{key}_admin"] = Endpoint(f"{key}_admin", "http", host, info["admin_port"],
+                                             base_url=info["admin"])
+    return VirtualEnvironment(profile.with_endpoints(endpoints), started,
+                              {name: sim.info for name, sim in started.items()})

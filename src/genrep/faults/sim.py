@@ -1,0 +1,112 @@
+"""Faults in the virtual environment: the Multum simulators' admin API, and SIGKILL for ``killed``.
+
+``POST {admin}/fault`` with ``{"mode": fault, ...params}`` switches a simulator's behaviour (its
+admin port keeps answering whatever the service port does); ``POST {admin}/reset`` switches it
+back. ``killed`` is real: the process gets SIGKILL and is reaped; clearing it restarts the
+simulator on the same ports (``VirtualEnvironment.restart``).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+
+from ..errors import GenrepError
+from ..http import HttpTransport, redact
+from . import DEFAULT_SLOW_DELAY, FAULTS, FaultDriver, check_params
+
+TARGETS = ("multum-a", "multum-b")
+KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed simulator to be gone
+ADMIN_TIMEOUTS = (1.0, 3.0)  # connect, read: the admin port answers at once whatever the fault
+
+
+class SimFaultDriver(FaultDriver):
+    supported = frozenset(FAULTS)
+
+    def __init__(self, venv):
+        self.venv = venv
+        self._injected: dict[str, str] = {}  # target -> last fault injected (until cleared)
+
+    def __repr__(self) -> str:
+        return f"SimFaultDriver({', '.join(self.targets)})"
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(t for t in TARGETS if t in self.venv.processes)
+
+    def _process(self, target: str):
+        if target not in self.targets:
+            raise GenrepError(f"no fault target {target!r} in the virtual environment "
+                              f"(known: {', '.join(self.targets) or 'none'})")
+        return self.venv.process(target)
+
+    def inject(self, target: str, fault: str, **params) -> None:
+        sim = self._process(target)
+        self._require_supported(fault)
+        params = check_params(fault, params)
+        if fault == "killed":
+            self._kill(target, sim)
+            self._injected[target] = fault
+            return
+        if not sim.alive:
+            raise GenrepError(f"{target} is not running (killed or stopped?); clear it before "
+                              f"injecting {fault!r}")
+        if fault == "slow":
+            params.setdefault("delay", DEFAULT_SLOW_DELAY)
+        self._injected[target] = fault  # recorded first: a half-applied fault is still cleared
+        self._admin(target, sim, "fault", {"mode": fault, **params})
+
+    def clear(self, target: str | None = None) -> None:
+        if target is None:
+            errors = []
+            for name in list(self._injected):
+                try:
+                    self.clear(name)
+                except GenrepError as exc:  # clear the others anyway, then report
+                    errors.append(str(exc))
+            if errors:
+                raise GenrepError("clearing faults failed: " + "; ".join(errors))
+            return
+        sim = self._process(target)
+        if self._injected.get(target) == "killed" or not sim.alive:
+            self.venv.restart(target)
+        else:
+            self._admin(target, sim, "reset", None)
+        self._injected.pop(target, None)
+
+    def _kill(self, target: str, sim) -> None:
+        proc = sim.proc
+        if proc is None or proc.poll() is not None:
+            return  # already gone
+        pid = sim.info.get("pid", proc.pid)
+        if pid != proc.pid:  # never signal a process we did not start
+            raise GenrepError(f"{target}: reported pid {pid} is not the simulator's process {proc.pid}; "
+                              "refusing to kill it")
+        os.kill(pid, signal.SIGKILL)
+        try:
+            proc.wait(KILL_WAIT)
+        except subprocess.TimeoutExpired:
+            raise GenrepError(f"{target} (pid {pid}) was sent SIGKILL but still runs after "
+                              f"{KILL_WAIT} s") from None
+
+    def _admin(self, target: str, sim, action: str, body: dict | None) -> None:
+        admin = sim.info.get("admin")
+        if not admin:
+            key = target.replace("-", "_") + "_admin"
+            ep = self.venv.profile.endpoints.get(key)
+            if ep is None:
+                raise GenrepError(f"{target}: no admin URL (neither in its start-up info nor as "
+                                  f"endpoint {key})")
+            admin = ep.base_url
+        transport = HttpTransport(admin, connect_timeout=ADMIN_TIMEOUTS[0], read_timeout=ADMIN_TIMEOUTS[1],
+                                  check_host=self.venv.profile.check_host, user_agent="genrep-faults")
+        try:
+            resp = transport.request("POST", action, json=body) if body is not None \
+                else transport.request("POST", action)
+        finally:
+            transport.close()
+        if resp.status_code >= 400:
+            what = f"fault {body['mode']!r}" if body else "reset"
+            raise GenrepError(f"{target}: admin {action} ({what}) answered HTTP {resp.status_code}: "
+                              f"{redact(resp.text)[:300]}")

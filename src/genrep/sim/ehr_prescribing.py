@@ -1,0 +1,113 @@
+"""The virtual EHR's prescribing module: interaction checks through the Multum load balancer.
+
+Clean behaviour (fail-safe, as the CDS-malfunction literature asks):
+- every prescription is checked against the patient's current drugs through the load balancer,
+  bounded by a timeout; the answer names the server and the content version that answered;
+- a check that fails (no server, timeout, malformed answer) is answered ``not-performed`` with
+  the reason, never as "no interactions", and is recorded in the audit log;
+- when one check type fails and others succeed the result is ``partial`` and says which ones
+  were not performed.
+Defect ``multum-silent-empty`` replays the dangerous variant: a failed check shown as "checked,
+no interactions". The load balancer's own defects (no failover, no failback, no load balancing)
+are its start-up flags (see ``sim.process``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+
+import aiohttp
+from aiohttp import web
+
+MAX_BODY = 1024 * 1024
+
+
+class PrescribingModule:
+    def __init__(self, multum_url: str | None, defects: dict, timeout: float = 4.0):
+        self.multum_url = multum_url.rstrip("/") if multum_url else None
+        self.defects = defects
+        self.timeout = timeout
+        self.session: aiohttp.ClientSession | None = None
+        self.audit: list[dict] = []
+        self._ids = itertools.count(1)
+
+    async def start(self) -> None:
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+    async def check(self, drugs: list[str]) -> tuple[dict, str]:
+        """(Multum answer, answering server); raises RuntimeError(reason) when not performed."""
+        if not self.multum_url or self.session is None:
+            raise RuntimeError("no Multum endpoint is configured for this EHR")
+        try:
+            async with self.session.post(f"{self.multum_url}/interactions", json={"drugs": drugs}) as resp:
+                raw = await resp.content.read(MAX_BODY + 1)
+                server = resp.headers.get("X-Multum-Server", "")
+                differ = resp.headers.get("X-Content-Versions-Differ", "").lower() == "true"
+                if resp.status != 200:
+                    detail = ""
+                    try:
+                        detail = json.loads(raw).get("error", "")
+                    except (ValueError, AttributeError):
+                        pass
+                    raise RuntimeError(f"Multum answered HTTP {resp.status}" + (f": {detail}" if detail else ""))
+                if len(raw) > MAX_BODY:
+                    raise RuntimeError("Multum answer too large")
+                body = json.loads(raw)
+        except asyncio.TimeoutError:
+            raise RuntimeError(f"Multum did not answer within {self.timeout} s") from None
+        except aiohttp.ClientError as exc:
+            raise RuntimeError(f"cannot reach Multum ({type(exc).__name__})") from None
+        except ValueError:
+            raise RuntimeError("Multum answered malformed JSON") from None
+        if not isinstance(body, dict) or not isinstance(body.get("checks"), dict):
+            raise RuntimeError("Multum answered without check results")
+        body["_versions_differ"] = differ
+        return body, server
+
+    async def prescribe(self, request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+            patient = str(body["patient"])
+            drugs = [str(d).strip().lower() for d in body.get("current", [])] + [str(body["new"]).strip().lower()]
+        except (ValueError, KeyError, TypeError):
+            return web.json_response({"error": "body must be {patient, current: [...], new}"}, status=400)
+        started = time.monotonic()
+        entry = {"id": f"ic-{next(self._ids)}", "t": time.time(), "patient": patient, "drugs": drugs}
+        try:
+            answer, server = await self.check(drugs)
+        except RuntimeError as exc:
+            if "multum-silent-empty" in self.defects:  # the defect: failure shown as "no interactions"
+                result = {"status": "checked", "interactions": [], "duplicates": [], "server": "",
+                          "content_version": ""}
+            else:
+                result = {"status": "not-performed", "message": "Interaction check not performed",
+                          "reason": str(exc)}
+        else:
+            checks = answer["checks"]
+            failed = sorted(name for name, c in checks.items() if (c or {}).get("status") != "ok")
+            result = {"status": "partial" if failed else "checked",
+                      "interactions": (checks.get("drug-drug") or {}).get("interactions", []),
+                      "duplicates": (checks.get("duplication") or {}).get("duplicates", []),
+                      "performed": sorted(n for n in checks if n not in failed), "not_performed": failed,
+                      "server": server or answer.get("server", ""),
+                      "content_version": answer.get("content_version", ""),
+                      "content_versions_differ": bool(answer.get("_versions_differ")),
+                      "unknown_drugs": answer.get("unknown_drugs", [])}
+        result["audit_id"] = entry["id"]
+        result["elapsed_ms"] = round((time.monotonic() - started) * 1000, 1)
+        entry.update(status=result["status"], reason=result.get("reason", ""), server=result.get("server", ""))
+        self.audit.append(entry)
+        del self.audit[:-10000]
+        return web.json_response(result)
+
+    async def audit_log(self, request: web.Request) -> web.Response:
+        patient = request.query.get("patient")
+        entries = [e for e in self.audit if patient is None or e["patient"] == patient]
+        return web.json_response({"entries": entries[-1000:]})

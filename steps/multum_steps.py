@@ -1,0 +1,309 @@
+"""Multum steps: interaction checks through the EHR, with faults injected into the drug database.
+
+Faults go through ``genrep.faults`` (the simulators' admin API in the virtual environment; shell
+commands or Toxiproxy for a real one). Failover is measured from the outside by a probe that keeps
+prescribing a known interacting pair while the fault is in place; the measured failover time,
+failed checks and false "no interactions" are compared with ``contracts/multum.yaml`` and
+attached to the report with the timeline of requests per server.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import allure
+import pytest
+from pytest_bdd import given, parsers, then, when
+
+from genrep.contracts import load_multum
+from genrep.faults import driver_for
+from genrep.multum import CheckResult, FailoverMeasurement, FailoverProbe, PrescribingClient
+from genrep.report import attach_text
+
+from .patient_steps import Subject
+
+OBSERVE_SECONDS = 4.0  # how long the probe watches after a fault (> the failover objective)
+
+
+@dataclass
+class MultumScenario:
+    subject: Subject
+    client: PrescribingClient
+    faults: object
+    contract: object
+    result: CheckResult | None = None
+    results: list[CheckResult] = field(default_factory=list)
+    measurement: FailoverMeasurement | None = None
+    probe: FailoverProbe | None = None
+    faulted: list[str] = field(default_factory=list)
+    cleared_at: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return "MultumScenario()"
+
+
+@pytest.fixture(scope="session")
+def multum_contract():
+    return load_multum()
+
+
+@pytest.fixture(scope="session")
+def prescribing_client(environment):
+    client = PrescribingClient(environment)
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def fault_driver(environment, virtual_environment):
+    return driver_for(environment, virtual_environment)
+
+
+@pytest.fixture
+def mul(subject, prescribing_client, fault_driver, multum_contract):
+    scenario = MultumScenario(subject, prescribing_client, fault_driver, multum_contract)
+    yield scenario
+    if scenario.probe is not None:
+        scenario.probe.stop()
+    fault_driver.clear()  # every scenario leaves both servers healthy (Toxiproxy-style reset)
+    _wait_until_balanced_healthy(scenario)
+
+
+def _wait_until_balanced_healthy(mul: MultumScenario, timeout: float = 10.0) -> None:
+    """After clearing faults: wait until checks succeed again (failback needs N probes)."""
+    wait = mul.contract.failback_after_healthy_probes * mul.contract.probe_interval_seconds + 0.5
+    time.sleep(wait)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if mul.client.prescribe(mul.subject.fhir_id, [mul.contract.canary[0]], mul.contract.canary[1]).status == "checked":
+            return
+        time.sleep(0.2)
+
+
+def _probe(mul: MultumScenario) -> FailoverProbe:
+    probe = FailoverProbe(mul.client, mul.subject.fhir_id, mul.contract.canary, interval=0.05)
+    mul.probe = probe
+    return probe
+
+
+# ---------------------------------------------------------------------------------- Given ---
+@given("both Multum servers are healthy")
+@given("båda Multum-servrarna är friska")
+def given_healthy(mul):
+    result = mul.client.prescribe(mul.subject.fhir_id, [mul.contract.canary[0]], mul.contract.canary[1])
+    assert result.status == "checked", f"environment_not_ready: interaction checks fail before any fault: {result.reason}"
+
+
+@given("both Multum servers are down")
+def given_both_down(mul):
+    for target in ("multum-a", "multum-b"):
+        mul.faults.inject(target, "stopped")
+    mul.faulted = ["multum-a", "multum-b"]
+
+
+@given(parsers.parse('Multum server "{target}" answers with content version "{version}"'))
+def given_version(mul, target, version):
+    mul.faults.inject(target, "version", version=version)
+    time.sleep(mul.contract.probe_interval_seconds * 3)  # the load balancer learns versions from its probes
+
+
+@given(parsers.parse('both Multum servers fail their "{check}" check'))
+def given_partial(mul, check):
+    for target in ("multum-a", "multum-b"):
+        mul.faults.inject(target, "partial", check=check)
+
+
+# ----------------------------------------------------------------------------------- When ---
+@when(parsers.parse('the clinician prescribes "{new}" to a patient taking "{current}"'))
+@when(parsers.parse('läkaren förskriver "{new}" till en patient som tar "{current}"'))
+def when_prescribe(mul, new, current):
+    mul.result = mul.client.prescribe(mul.subject.fhir_id, [current], new)
+    attach_text("Interaction check result", repr(mul.result.raw or mul.result))
+
+
+@when(parsers.parse('Multum server "{target}" fails ({fault}) while clinicians prescribe'))
+def when_fault_under_traffic(mul, target, fault):
+    probe = _probe(mul)
+    probe.start()
+    time.sleep(1.0)  # a baseline of normal checks first
+    fault_at = time.monotonic()
+    mul.faults.inject(target, fault)
+    mul.faulted.append(target)
+    time.sleep(OBSERVE_SECONDS)
+    probe.stop()
+    mul.measurement = probe.measure(fault_at)
+    _attach_measurement(mul)
+
+
+@when(parsers.parse('Multum server "{target}" fails and recovers while clinicians prescribe'))
+def when_fail_and_recover(mul, target):
+    probe = _probe(mul)
+    probe.start()
+    time.sleep(0.8)
+    mul.faults.inject(target, "stopped")
+    mul.faulted.append(target)
+    time.sleep(1.5)
+    mul.faults.clear(target)
+    mul.cleared_at = time.monotonic()
+    time.sleep(OBSERVE_SECONDS)
+    probe.stop()
+    attach_text("Timeline: checks per server per 0.5 s (CSV)", probe.timeline(), kind="text")
+
+
+@when(parsers.parse("clinicians prescribe {count:d} times with both servers healthy"))
+def when_prescribe_many(mul, count):
+    mul.results = [mul.client.prescribe(mul.subject.fhir_id, [mul.contract.canary[0]], mul.contract.canary[1])
+                   for _ in range(count)]
+
+
+@when(parsers.parse('twice the peak prescribing load runs with Multum server "{target}" down'))
+def when_double_peak(mul, target):
+    mul.faults.inject(target, "stopped")
+    mul.faulted.append(target)
+    rate = 2 * mul.contract.peak_checks_per_second
+    total = int(rate * mul.contract.load_test_seconds)
+    start = time.monotonic()
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        time.sleep(max(0.0, start + i / rate - time.monotonic()))  # open-model arrivals at 2x peak
+        r = mul.client.prescribe(mul.subject.fhir_id, [mul.contract.canary[0]], mul.contract.canary[1])
+        with lock:
+            mul.results.append(r)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(one, range(total)))
+    mul.latencies = sorted(r.elapsed * 1000 for r in mul.results)
+    attach_text("Load at 2x peak", f"{total} checks at {rate:.0f}/s over {mul.contract.load_test_seconds:.0f} s "
+                f"with {target} down; p50 {statistics.median(mul.latencies):.0f} ms, p95 {_p95(mul.latencies):.0f} ms; "
+                f"statuses: {_count(r.status for r in mul.results)}")
+
+
+def _p95(values: list[float]) -> float:
+    return values[min(len(values) - 1, int(round(0.95 * (len(values) - 1))))] if values else float("inf")
+
+
+def _count(items) -> dict:
+    out: dict = {}
+    for i in items:
+        out[i] = out.get(i, 0) + 1
+    return out
+
+
+def _attach_measurement(mul: MultumScenario) -> None:
+    m = mul.measurement
+    text = m.describe(mul.contract.max_failover_seconds)
+    attach_text("Failover measurement", text)
+    attach_text("Timeline: checks per server per 0.5 s (CSV)", mul.probe.timeline())
+    if m.failover_seconds is not None:
+        allure.dynamic.parameter("measured failover seconds", f"{m.failover_seconds:.2f}")
+    allure.dynamic.parameter("failover objective seconds", f"{mul.contract.max_failover_seconds:.2f}")
+
+
+# ----------------------------------------------------------------------------------- Then ---
+@then(parsers.parse('the EHR reports a "{severity}" interaction between "{a}" and "{b}"'))
+@then(parsers.parse('journalen visar en interaktion av graden "{severity}" mellan "{a}" och "{b}"'))
+def then_interaction(mul, severity, a, b):
+    r = mul.result
+    assert r.performed, f"check_not_performed: the interaction check was not performed: {r.reason}"
+    hits = [i for i in r.interactions if {d.lower() for d in i.get("drugs", [])} == {a.lower(), b.lower()}]
+    assert hits, (f"false_no_interactions: the EHR reported no interaction between {a} and {b}"
+                  if not r.interactions else f"missed_interaction: {a}+{b} not among {r.interactions}")
+    assert hits[0].get("severity") == severity, f"wrong_severity: {hits[0].get('severity')} instead of {severity}"
+
+
+@then("interaction checks fail over within the contract's objectives")
+def then_failover(mul):
+    m = mul.measurement
+    c = mul.contract
+    assert m.recovered and m.failover_seconds is not None and m.failover_seconds <= c.max_failover_seconds, (
+        f"failover_failed: {m.describe(c.max_failover_seconds)}")
+    assert m.failed_checks <= c.max_failed_checks_during_failover, (
+        f"failover_failed: {m.failed_checks} checks failed while failing over (allowed "
+        f"{c.max_failed_checks_during_failover}); {m.describe()}")
+
+
+@then('no check answered "no interactions" for a pair that interacts')
+def then_no_false_negative(mul):
+    m = mul.measurement
+    false_neg = m.false_no_interactions if m is not None else sum(
+        1 for r in mul.results if r.status == "checked" and not r.has_interaction(*mul.contract.canary))
+    assert false_neg <= mul.contract.max_false_no_interactions, (
+        f"false_no_interactions: {false_neg} check(s) said 'no interactions' for {'+'.join(mul.contract.canary)}")
+
+
+@then("the EHR says the interaction check was not performed")
+def then_not_performed(mul):
+    r = mul.result
+    if r.status == "checked" and not r.interactions:
+        raise AssertionError("false_no_interactions: the check failed but the EHR said 'no interactions'")
+    assert r.status == "not-performed", f"unexpected_status: {r.status} ({r.reason})"
+    assert r.reason, "unclear_outcome: 'not performed' without a reason"
+
+
+@then("the failed check is recorded in the audit log")
+def then_audited(mul):
+    entries = mul.client.audit(mul.subject.fhir_id)
+    assert any(e.get("status") == "not-performed" and e.get("reason") for e in entries), (
+        f"not_audited: no 'not performed' entry in the audit log ({len(entries)} entries)")
+
+
+@then(parsers.parse('"{target}" gets traffic back only after the contract\'s healthy probes, without flapping'))
+def then_failback(mul, target):
+    probe = mul.probe
+    back = [s for s in probe.samples if s.started >= mul.cleared_at and s.ok and s.result.server == target]
+    assert back, f"no_failback: {target} recovered but got no traffic back within {OBSERVE_SECONDS} s"
+    waited = back[0].started - mul.cleared_at
+    minimum = (mul.contract.failback_after_healthy_probes - 1) * mul.contract.probe_interval_seconds
+    assert waited >= minimum, (f"early_failback: {target} got traffic {waited:.2f} s after recovering, before "
+                               f"{mul.contract.failback_after_healthy_probes} healthy probes ({minimum:.2f} s)")
+    later = [s for s in probe.samples if s.started > back[0].started]
+    failures = [s for s in later if not s.ok]
+    assert not failures, f"flapping: {len(failures)} failed checks after failback"
+    attach_text("Failback", f"{target} got traffic again {waited:.2f} s after it recovered (minimum {minimum:.2f} s)")
+
+
+@then("the differing content versions are flagged")
+def then_versions_flagged(mul):
+    r = mul.result
+    assert r.performed, f"check_not_performed: {r.reason}"
+    assert r.raw.get("content_versions_differ") is True, (
+        f"versions_not_flagged: servers run different content versions but the result does not say so "
+        f"(answered by {r.server}, version {r.content_version})")
+
+
+@then(parsers.parse('the result is labelled partial, naming "{check}" as not performed'))
+def then_partial(mul, check):
+    r = mul.result
+    if r.status == "checked":
+        raise AssertionError(f"partial_not_labelled: the {check} check failed but the result says 'checked'")
+    assert r.status == "partial", f"unexpected_status: {r.status} ({r.reason})"
+    assert check in r.raw.get("not_performed", []), f"partial_unnamed: not_performed = {r.raw.get('not_performed')}"
+
+
+@then("each server answered its share of the checks within the contract's tolerance")
+def then_balanced(mul):
+    ok = [r for r in mul.results if r.status == "checked"]
+    assert len(ok) == len(mul.results), f"checks_failed: {len(mul.results) - len(ok)} of {len(mul.results)} failed"
+    counts = _count(r.server for r in ok)
+    attach_text("Checks per server", repr(counts))
+    tol = mul.contract.balance_tolerance
+    for server in ("multum-a", "multum-b"):
+        share = counts.get(server, 0) / len(ok)
+        assert abs(share - 0.5) <= tol, (f"unbalanced: {server} answered {share:.0%} of the checks "
+                                         f"(allowed 50% +- {tol:.0%}); per server: {counts}")
+
+
+@then("the p95 latency of interaction checks meets the contract's objective")
+def then_latency(mul):
+    p95 = _p95(mul.latencies)
+    failed = [r for r in mul.results if not r.performed]
+    assert not failed, f"failover_failed: {len(failed)} of {len(mul.results)} checks not performed under load"
+    assert p95 <= mul.contract.check_latency_p95_ms, (
+        f"latency_slo_missed: p95 {p95:.0f} ms > objective {mul.contract.check_latency_p95_ms:.0f} ms")
+    allure.dynamic.parameter("p95 ms", f"{p95:.0f}")
