@@ -17,7 +17,8 @@ from genrep.radiology import RadiologyClient
 from genrep.report import label_scenario
 from genrep.sim.process import start_virtual_environment
 
-from .medication_steps import *  # noqa: F401,F403  (registers the step fixtures)
+from .journey_steps import *  # noqa: F401,F403  (registers the step fixtures)
+from .medication_steps import *  # noqa: F401,F403
 from .multum_steps import *  # noqa: F401,F403
 from .patient_steps import *  # noqa: F401,F403
 from .radiology_steps import *  # noqa: F401,F403
@@ -28,6 +29,8 @@ INTEGRATION_TAGS = {
     "multum": "drug-interaction checks EHR -> Multum through a load balancer (failover, fail-safe)",
     "negative": "negative path: the integration misbehaves or gets bad input",
     "happy": "happy path",
+    "registration": "patient registration and encounters (HL7 ADT)",
+    "journey": "end-to-end patient journey across integrations",
     "wip": "work in progress: excluded from the rehearsal",
 }
 

@@ -100,6 +100,7 @@ def given_release(med, release):
 
 
 @given("the patient has the golden corpus prescriptions in NLL")
+@given("patienten har förskrivningarna ur den gyllene korpusen i NLL")
 def given_golden(med):
     med.plant(json.loads(GOLDEN.read_text(encoding="utf-8"))["prescriptions"])
 

@@ -19,6 +19,7 @@ class Subject:
 
     patient: hl7.Patient | None = None
     fhir: dict | None = None  # the EHR's Patient resource
+    identity: object = None  # the allowlisted TestIdentity behind the patient
 
     def __repr__(self) -> str:
         return "Subject()"

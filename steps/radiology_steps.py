@@ -38,6 +38,7 @@ class RadiologyScenario:
     second: hl7.Report | None = None
     second_ack: hl7.Ack | None = None
     no_answer: bool = False
+    order: hl7.Order | None = None
 
     def __repr__(self) -> str:
         return "RadiologyScenario()"

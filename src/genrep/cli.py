@@ -1,4 +1,4 @@
-"""The ``genrep`` command line: rehearse, sim, selftest, gate, bench, defects.
+"""The ``genrep`` command line: rehearse, sim, selftest, gate, bench, defects, steps, lint.
 
 Exit codes: 0 GO / success, 1 NO-GO / checks failed, 2 bad input or configuration (the message
 names the file and key), 3 the system under test could not be reached.
@@ -165,6 +165,35 @@ def _cmd_bench(args) -> int:
     return bench_mllp(messages=args.messages, rounds=args.rounds)
 
 
+def _run_steps_tool(module: str, argv: list[str]) -> int:
+    """Run a tool of the step layer (``steps.catalogue``, ``steps.lint``) as a subprocess from the
+    project root: it imports the step definitions, which the library itself never imports."""
+    import os
+    import subprocess
+
+    from .config import PROJECT_ROOT
+    env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    try:
+        return subprocess.run([sys.executable, "-m", module, *argv], cwd=PROJECT_ROOT, env=env,
+                              timeout=600).returncode
+    except subprocess.TimeoutExpired:
+        raise GenrepError(f"{module} did not finish within 600 s") from None
+
+
+def _cmd_steps(args) -> int:
+    from .config import PROJECT_ROOT
+    argv = ["--format", args.format]
+    if args.write:
+        argv += ["--write", str(Path(args.write).resolve() if args.write != "-" else
+                                PROJECT_ROOT / "docs" / "steps.md")]
+    return _run_steps_tool("steps.catalogue", argv)
+
+
+def _cmd_lint(args) -> int:
+    return _run_steps_tool("steps.lint", ["--display-root", str(Path.cwd()),
+                                          *[str(Path(p).resolve()) for p in args.paths]])
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="genrep", description="Go-live dress-rehearsal harness for EHR integrations.")
     sub = ap.add_subparsers(dest="command", required=True)
@@ -219,6 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--messages", type=int, default=2000)
     bm.add_argument("--rounds", type=int, default=3)
     bm.set_defaults(func=_cmd_bench)
+
+    sc = sub.add_parser("steps", help="the step catalogue: every step, English and Swedish, with examples")
+    sc.add_argument("--format", choices=["text", "markdown", "json"], default="text")
+    sc.add_argument("--write", nargs="?", const="-", default=None, metavar="PATH",
+                    help="also write the Markdown page (default PATH: docs/steps.md)")
+    sc.set_defaults(func=_cmd_steps)
+
+    li = sub.add_parser("lint", help="check feature files without running them (steps, tags, names, syntax)")
+    li.add_argument("paths", nargs="*", help="feature files or folders (default: features/)")
+    li.set_defaults(func=_cmd_lint)
     return ap
 
 

@@ -59,6 +59,8 @@ class Profile:
     # integration -> test identities that already hold data there (real environments, where the
     # harness cannot plant data); numbers must be on the allowlist, checked when used
     test_patients: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # how faults are injected in a real environment (validated by genrep.faults.driver_for)
+    faults: dict = field(default_factory=dict)
 
     @property
     def allowed_hosts(self) -> set[str]:
@@ -104,7 +106,7 @@ class Profile:
 
 
 _TOP_KEYS = {"name", "kind", "description", "production", "endpoints", "timeouts", "allowed_hosts",
-             "test_patients"}
+             "test_patients", "faults"}
 _EP_KEYS = {"protocol", "host", "port", "base_url", "tls", "credentials_env"}
 
 
@@ -191,4 +193,5 @@ def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | 
     return Profile(name=require(data, "name", str), kind=kind,
                    description=require(data, "description", str, default=""),
                    endpoints=endpoints, timeouts=timeouts, file=str(path), defects=tuple(defects),
-                   extra_hosts=extra, test_patients=test_patients)
+                   extra_hosts=extra, test_patients=test_patients,
+                   faults=dict(require(data, "faults", dict, default={})))

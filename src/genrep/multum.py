@@ -57,9 +57,12 @@ class PrescribingClient:
         try:
             resp = self.http.request("POST", "prescribe", json={"patient": patient_id, "current": current,
                                                                 "new": new})
-            body = resp.json()
-        except (TransportError, ValueError) as exc:
+        except TransportError as exc:
             return CheckResult("error", [], "", "", f"EHR prescribing API: {exc}", time.monotonic() - start)
+        try:  # the status decides first: a non-200 page that is not JSON is still a non-200
+            body = resp.json() if resp.status_code == 200 else None
+        except ValueError:
+            body = None
         if resp.status_code != 200 or not isinstance(body, dict) or "status" not in body:
             raise ProtocolError(f"EHR prescribing API answered HTTP {resp.status_code}: {resp.text[:200]}")
         return CheckResult(body["status"], body.get("interactions", []) or [], body.get("server", ""),
@@ -70,7 +73,13 @@ class PrescribingClient:
         resp = self.http.request("GET", "interaction-audit", params={"patient": patient_id})
         if resp.status_code != 200:
             raise ProtocolError(f"EHR audit log answered HTTP {resp.status_code}")
-        return resp.json().get("entries", [])
+        try:
+            entries = resp.json().get("entries", [])
+        except (ValueError, AttributeError):
+            entries = None
+        if not isinstance(entries, list):
+            raise ProtocolError(f"EHR audit log answered without a list of entries: {resp.text[:200]}")
+        return entries
 
     def close(self) -> None:
         self.http.close()
@@ -180,6 +189,7 @@ class FailoverProbe:
         statuses = sorted({k for r in rows.values() for k in r if k.startswith("failed:")})
         cols = servers + statuses
         lines = ["t_seconds," + ",".join(cols)]
-        for b in sorted(rows):
+        for b in range(min(rows), max(rows) + 1) if rows else ():  # a bucket without checks is a row of 0s
+            rows.setdefault(b, {})
             lines.append(f"{b * bucket:.1f}," + ",".join(str(rows[b].get(c, 0)) for c in cols))
         return "\n".join(lines)

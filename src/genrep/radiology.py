@@ -92,10 +92,25 @@ class RadiologyClient:
         raw = self.mllp.send(payload)
         return Exchange(message, payload, hl7.parse_ack(raw), raw, time.monotonic() - start)
 
-    def register(self, patient: hl7.Patient, event: str = "A04", *, charset: str | None = None) -> Exchange:
+    def register(self, patient: hl7.Patient, event: str = "A04", *, charset: str | None = None,
+                 patient_class: str = "E", location: str = "", prior_location: str = "") -> Exchange:
+        """ADT: A04 register, A01 admit, A02 transfer, A03 discharge, A08 update."""
         msg = hl7.build_adt(event, patient, control_id=new_control_id(),
-                            charset=self.contract.charset if charset is None else charset)
+                            charset=self.contract.charset if charset is None else charset,
+                            patient_class=patient_class, location=location, prior_location=prior_location)
         return self._send(msg)
+
+    def send_order(self, patient: hl7.Patient, order: hl7.Order) -> Exchange:
+        """ORM^O01: a radiology referral placed in the EHR's order list."""
+        return self._send(hl7.build_orm(patient, order, control_id=new_control_id(),
+                                        charset=self.contract.charset))
+
+    def encounter(self, patient_id: str) -> dict | None:
+        found = self.fhir.search("Encounter", {"patient": patient_id})
+        return found[-1] if found else None
+
+    def orders(self, patient_id: str) -> list[dict]:
+        return self.fhir.search("ServiceRequest", {"patient": patient_id})
 
     def build_report(self, patient: hl7.Patient, report: hl7.Report, *, convention: str | None = None,
                      charset: str | None = None, escape_cr: bool = True, segment_terminator: str = "\r",

@@ -85,11 +85,11 @@ def test_adt_a08_updates_the_same_patient(ehr):
 def test_unsupported_adt_event_gets_ar(ehr, patient):
     _profile, info = ehr
     message = hl7.build_adt("A04", patient, control_id=new_control_id()).replace(
-        "ADT^A04^ADT_A01", "ADT^A03^ADT_A03", 1).replace("EVN|A04", "EVN|A03", 1)
+        "ADT^A04^ADT_A01", "ADT^A05^ADT_A05", 1).replace("EVN|A04", "EVN|A05", 1)
     with mllp_client(info) as c:
         ack = hl7.parse_ack(c.send(hl7.encode(message)))
     assert ack.code == "AR"
-    assert "A03" in ack.text
+    assert "A05" in ack.text
 
 
 # -- ORU ------------------------------------------------------------------------------------

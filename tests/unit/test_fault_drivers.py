@@ -98,9 +98,11 @@ def test_virtual_profile_without_a_running_environment_is_a_config_error():
 
 
 def test_external_profile_without_faults_section_is_a_config_error(external):
+    import dataclasses
+    bare = dataclasses.replace(external, faults={})  # the shipped example profile has a faults section
     for faults in (None, {}):
         with pytest.raises(ConfigError, match="no 'faults' section") as info:
-            driver_for(external, faults=faults)
+            driver_for(bare, faults=faults)
         assert "driver: command" in str(info.value) and "driver: toxiproxy" in str(info.value)
 
 
@@ -344,3 +346,8 @@ def test_clear_all_clears_every_injected_target_and_reports_failures():
     with pytest.raises(GenrepError, match="multum-b clear") as info:
         d.clear()  # multum-a was cleared; multum-b still fails and is still remembered
     assert "multum-a" not in str(info.value)
+
+
+def test_external_profile_faults_section_is_used_by_default(external):
+    driver = driver_for(external)  # environments/example-external.yaml configures the command driver
+    assert "stopped" in driver.supported

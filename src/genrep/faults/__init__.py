@@ -123,6 +123,8 @@ def driver_for(profile, venv=None, faults: Mapping | None = None) -> FaultDriver
     "clear": cmd}}}`` or ``{"driver": "toxiproxy", "api": "http://host:8474", "proxies": {target:
     proxy}}``; the Toxiproxy API host must be one the profile allows."""
     file = getattr(profile, "file", "") or None
+    if faults is None:
+        faults = getattr(profile, "faults", None)
     if profile.kind == "virtual":
         if venv is None:
             raise ConfigError(f"profile '{profile.name}' is virtual but no virtual environment is "

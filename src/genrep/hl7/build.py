@@ -32,7 +32,7 @@ from datetime import datetime
 from ..errors import HL7Error
 from .charsets import CHARSETS, codec_for
 from .escape import FT_LINE_BREAK, escape
-from .model import Patient, Report
+from .model import Order, Patient, Report
 from .parse import parse
 
 __all__ = ["CHARSETS", "CONVENTIONS", "ACCESSION_FIELDS", "build_adt", "build_oru", "encode",
@@ -40,7 +40,8 @@ __all__ = ["CHARSETS", "CONVENTIONS", "ACCESSION_FIELDS", "build_adt", "build_or
 
 CONVENTIONS = ("obx-per-line", "repetitions", "ft-br")
 ACCESSION_FIELDS = ("OBR-3", "OBR-18", "both")
-ADT_EVENTS = ("A01", "A04", "A08")
+ADT_EVENTS = ("A01", "A02", "A03", "A04", "A08")
+_ADT_STRUCTURE = {"A01": "ADT_A01", "A02": "ADT_A02", "A03": "ADT_A03", "A04": "ADT_A01", "A08": "ADT_A01"}
 HL7_VERSION = "2.5"
 
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
@@ -96,26 +97,58 @@ def _pid(patient: Patient) -> str:
     })
 
 
-def _pv1() -> str:
-    return _segment("PV1", {1: "1", 2: "E"})
+def _pv1(patient_class: str = "E", location: str = "", prior_location: str = "") -> str:
+    """PV1-2 patient class (E emergency, I inpatient, O outpatient), PV1-3 location, PV1-6 prior."""
+    fields = {1: "1", 2: escape(patient_class)}
+    if location:
+        fields[3] = escape(location)
+    if prior_location:
+        fields[6] = escape(prior_location)
+    return _segment("PV1", fields)
 
 
 def build_adt(event: str, patient: Patient, *, control_id: str, charset: str = "UNICODE UTF-8",
               sending_app: str = "GENREP", sending_facility: str = "RIS",
               receiving_app: str = "EHR", receiving_facility: str = "REGION",
-              timestamp: str | None = None, segment_terminator: str = "\r") -> str:
-    """ADT^A01/A04/A08 (structure ADT_A01): MSH, EVN, PID, PV1 (emergency, class E)."""
+              timestamp: str | None = None, segment_terminator: str = "\r",
+              patient_class: str = "E", location: str = "", prior_location: str = "") -> str:
+    """ADT^A01/A02/A03/A04/A08: MSH, EVN, PID, PV1 (class, location; A02 also the prior location).
+
+    PID-7/PID-8 are left empty when the patient has no birth date/sex: the EHR must then derive
+    them from the personnummer (as a Swedish EHR does from the population register's number)."""
     if event not in ADT_EVENTS:
         raise HL7Error(f"unsupported ADT event {event!r} (supported: {', '.join(ADT_EVENTS)})")
     _check_charset(charset)
     ts = timestamp or _now()
     segments = [
-        _msh(message_type=f"ADT^{event}^ADT_A01", control_id=control_id, charset=charset,
+        _msh(message_type=f"ADT^{event}^{_ADT_STRUCTURE[event]}", control_id=control_id, charset=charset,
              sending_app=sending_app, sending_facility=sending_facility,
              receiving_app=receiving_app, receiving_facility=receiving_facility, timestamp=ts),
         _segment("EVN", {1: event, 2: escape(ts)}),
         _pid(patient),
+        _pv1(patient_class, location, prior_location),
+    ]
+    return segment_terminator.join(segments) + segment_terminator
+
+
+def build_orm(patient: Patient, order: Order, *, control_id: str, charset: str = "UNICODE UTF-8",
+              sending_app: str = "GENREP", sending_facility: str = "ORDER",
+              receiving_app: str = "EHR", receiving_facility: str = "REGION",
+              timestamp: str | None = None, segment_terminator: str = "\r") -> str:
+    """ORM^O01 new order (a radiology referral): MSH, PID, PV1, ORC (NW, placer), OBR (placer,
+    examination, clinical question in OBR-13)."""
+    _check_charset(charset)
+    ts = timestamp or _now()
+    placer = escape(order.placer)
+    segments = [
+        _msh(message_type="ORM^O01^ORM_O01", control_id=control_id, charset=charset,
+             sending_app=sending_app, sending_facility=sending_facility,
+             receiving_app=receiving_app, receiving_facility=receiving_facility, timestamp=ts),
+        _pid(patient),
         _pv1(),
+        _segment("ORC", {1: "NW", 2: placer, 5: "SC", 9: escape(ts)}),
+        _segment("OBR", {1: "1", 2: placer, 4: f"{escape(order.code)}^{escape(order.title)}",
+                         13: escape(order.reason), 24: "RAD"}),
     ]
     return segment_terminator.join(segments) + segment_terminator
 
@@ -165,6 +198,9 @@ def build_oru(patient: Patient, report: Report, *, control_id: str,
         obr[18] = accession
     if report.parent_accession:
         obr[29] = escape(report.parent_accession)  # EIP.1 (placer-assigned identifier)
+    if report.placer_order:
+        orc[2] = escape(report.placer_order)
+        obr[2] = escape(report.placer_order)
 
     segments = [
         _msh(message_type="ORU^R01^ORU_R01", control_id=control_id, charset=charset,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-__all__ = ["Patient", "Report", "Ack", "PERSONNUMMER_OID"]
+__all__ = ["Patient", "Report", "Order", "Ack", "PERSONNUMMER_OID"]
 
 #: OID of the Swedish personnummer identifier system.
 PERSONNUMMER_OID = "1.2.752.129.2.1.3.1"
@@ -47,6 +47,17 @@ class Report:
     title: str = "Röntgen"
     observation_time: str | None = None
     parent_accession: str | None = None
+    placer_order: str | None = None  # ORC-2/OBR-2: the referral this report answers
+
+
+@dataclass
+class Order:
+    """A radiology referral (ORM^O01 new order): placer order number, examination, clinical question."""
+
+    placer: str
+    code: str = "RAD"
+    title: str = "Röntgen"
+    reason: str = ""
 
 
 @dataclass

@@ -69,6 +69,10 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect("multum-no-loadbalancing", "multum",
            "load balancing never activated: all traffic goes to the first server while both are healthy",
            None, ("MUL-BAL",), ("unbalanced",)),
+    Defect("registration-dob", "registration",
+           "the EHR derives the date of birth wrongly: century guessed from the two-digit year "
+           "(a person over 100 becomes a century younger) and a samordningsnummer's day + 60 kept",
+           None, ("REG-002", "REG-003"), ("wrong_birth_date",)),
     Defect("radiology-charset-ignored", "radiology",
            "MSH-18 is ignored and every message is read as UTF-8, so 8859/1 text becomes garbage",
            None, ("RAD-R09",), ("mojibake",)),

@@ -60,6 +60,29 @@ class StoredReport:
     history: list[str] = field(default_factory=list)  # earlier statuses, for audit
 
 
+def derive_demographics(identifier: str, defects: dict) -> dict:
+    """Birth date and sex from a 12-digit personnummer/samordningsnummer, as a Swedish EHR derives
+    them (day - 60 for a samordningsnummer; odd second-to-last digit = male). A reserve number or
+    anything else gives nothing: no guessed birth date.
+
+    Defect ``registration-dob`` replays a registration bug open on the 2024 go-live day: the
+    century is guessed from the two-digit year (so a person over 100 is made a century younger)
+    and the samordningsnummer's + 60 is not taken off the day."""
+    if len(identifier) != 12 or not identifier.isdigit():
+        return {}
+    year, month, day = int(identifier[:4]), int(identifier[4:6]), int(identifier[6:8])
+    if "registration-dob" in defects:
+        yy = int(identifier[2:4])
+        year = 2000 + yy if yy <= int(time.strftime("%y")) else 1900 + yy
+    elif day > 60:
+        day -= 60
+    try:
+        born = datetime.date(year, month, day)
+    except ValueError:
+        return {"sex": "M" if int(identifier[10]) % 2 else "F"}
+    return {"birth_date": born.strftime("%Y%m%d"), "sex": "M" if int(identifier[10]) % 2 else "F"}
+
+
 class Store:
     """In-memory records. ``reset`` gives each test a clean EHR (Toxiproxy-style isolation)."""
 
@@ -72,6 +95,8 @@ class Store:
         self.reports: dict[str, StoredReport] = {}  # accession -> latest
         self.reports_by_id: dict[str, StoredReport] = {}
         self.acks: dict[str, str] = {}  # MSH-10 -> ACK text already given
+        self.encounters: dict[str, dict] = {}  # patient id -> current encounter
+        self.orders: dict[str, dict] = {}  # placer order number -> ServiceRequest-ish record
         self.counters = {"messages": 0, "AA": 0, "AE": 0, "AR": 0, "frames_too_large": 0,
                          "incomplete_frames": 0}
         self._ids = itertools.count(1)
@@ -152,10 +177,20 @@ class VirtualEHR:
     def apply(self, message) -> tuple[str, str]:
         mtype = message.message_type
         if mtype.startswith("ADT^"):
-            if message.event not in ("A01", "A04", "A08"):
-                return "AR", f"event {message.event} not supported (A01, A04, A08)"
-            self.upsert_patient(message)
+            if message.event not in ("A01", "A02", "A03", "A04", "A08"):
+                return "AR", f"event {message.event} not supported (A01, A02, A03, A04, A08)"
+            if message.event in ("A02", "A03"):
+                patient = self.store.patients.get(hl7.patient_from(message).get("identifier", ""))
+                if patient is None:
+                    return "AE", f"{message.event} for a patient who is not registered"
+                encounter = self.store.encounters.get(patient["id"])
+                if encounter is None or encounter["status"] != "in-progress":
+                    return "AE", f"{message.event} without an open encounter"
+            patient = self.upsert_patient(message)
+            self.update_encounter(patient, message)
             return "AA", ""
+        if mtype == "ORM^O01":
+            return self.store_order(message)
         if mtype == "ORU^R01":
             return self.store_report(message)
         return "AR", f"message type {mtype or '(empty)'} not supported"
@@ -170,8 +205,49 @@ class VirtualEHR:
             patient = {"id": self.store.next_id("pat")}
             self.store.patients[ident] = patient
             self.store.patients_by_id[patient["id"]] = patient
+        derived = derive_demographics(ident, self.defects)
+        for key in ("birth_date", "sex"):  # the EHR derives what the message leaves out
+            if not info.get(key):
+                info[key] = derived.get(key, "")
         patient.update(info)
         return patient
+
+    def update_encounter(self, patient: dict, message) -> None:
+        pv1 = message.first("PV1")
+        event = message.event
+        location = message.unescape(pv1.field(3)) if pv1 else ""
+        klass = (pv1.field(2) if pv1 else "") or "E"
+        enc = self.store.encounters.get(patient["id"])
+        now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        if event in ("A01", "A04") or enc is None:
+            enc = {"id": self.store.next_id("enc"), "status": "in-progress", "class": klass,
+                   "location": location, "history": [], "start": now}
+            self.store.encounters[patient["id"]] = enc
+        if event == "A02":
+            enc["history"].append(enc["location"])
+            enc["location"] = location
+            enc["class"] = klass
+        elif event == "A03":
+            enc["status"] = "finished"
+            enc["end"] = now
+        elif event == "A08" and location:
+            enc["location"] = location
+
+    def store_order(self, message) -> tuple[str, str]:
+        patient = self.store.patients.get(hl7.patient_from(message).get("identifier", ""))
+        if patient is None:
+            return "AE", "unknown patient (PID-3 not registered): send ADT first"
+        obr = message.first("OBR")
+        placer = message.unescape(obr.field(2)) if obr else ""
+        if not placer:
+            return "AE", "OBR-2 (placer order number) is empty"
+        if len(placer) > self.accession_max_length:
+            return "AE", f"placer order number longer than {self.accession_max_length}"
+        self.store.orders[placer] = {"id": self.store.next_id("sr"), "placer": placer, "patient_id": patient["id"],
+                                     "status": "active", "code": message.unescape(obr.component(4, 1)),
+                                     "title": message.unescape(obr.component(4, 2)),
+                                     "reason": message.unescape(obr.field(13)), "report": ""}
+        return "AA", ""
 
     def store_report(self, message) -> tuple[str, str]:
         info = hl7.patient_from(message)
@@ -199,6 +275,12 @@ class VirtualEHR:
         text = self.apply_text_defects(hl7.report_text(message))
         title = message.unescape(obr.component(4, 2)) if obr else ""
         now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
+        placer = message.unescape(obr.field(2)) if obr else ""
+        order = self.store.orders.get(placer) if placer else None
+        if order is not None and order["patient_id"] == patient_id:
+            order["report"] = accession
+            if status in ("F", "C"):
+                order["status"] = "completed"
         existing = self.store.reports.get(accession)
         if existing is None:
             rep = StoredReport(id=self.store.next_id("dr"), accession=accession, patient_id=patient_id,
@@ -238,6 +320,29 @@ class VirtualEHR:
             pass
         return res
 
+    def encounter_resource(self, patient_id: str, e: dict) -> dict:
+        klass = {"E": "EMER", "I": "IMP", "O": "AMB"}.get(e["class"], "AMB")
+        res = {"resourceType": "Encounter", "id": e["id"], "status": e["status"],
+               "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": klass},
+               "subject": {"reference": f"Patient/{patient_id}"},
+               "period": {"start": e["start"], **({"end": e["end"]} if e.get("end") else {})}}
+        locations = [{"location": {"display": loc}, "status": "completed"} for loc in e["history"] if loc]
+        if e["location"]:
+            locations.append({"location": {"display": e["location"]},
+                              "status": "active" if e["status"] == "in-progress" else "completed"})
+        if locations:
+            res["location"] = locations
+        return res
+
+    def order_resource(self, o: dict) -> dict:
+        res = {"resourceType": "ServiceRequest", "id": o["id"], "status": o["status"], "intent": "order",
+               "identifier": [{"system": "urn:genrep:placer", "value": o["placer"]}],
+               "code": {"text": o["title"] or o["code"] or "Radiology"},
+               "subject": {"reference": f"Patient/{o['patient_id']}"}}
+        if o["reason"]:
+            res["reasonCode"] = [{"text": o["reason"]}]
+        return res
+
     def report_resource(self, r: StoredReport) -> dict:
         res = {"resourceType": "DiagnosticReport", "id": r.id,
                "meta": {"versionId": str(r.version)},
@@ -250,6 +355,9 @@ class VirtualEHR:
                "issued": r.issued,
                "presentedForm": [{"contentType": "text/plain; charset=utf-8", "url": f"Binary/{r.id}-text",
                                   "title": r.title}]}
+        order = next((o for o in self.store.orders.values() if o["report"] == r.accession), None)
+        if order is not None:
+            res["basedOn"] = [{"reference": f"ServiceRequest/{order['id']}"}]
         if r.parent_accession:
             res["extension"] = [{"url": "urn:genrep:parent-accession", "valueString": r.parent_accession}]
         return res
@@ -262,6 +370,8 @@ class VirtualEHR:
         app.router.add_get("/fhir/DiagnosticReport/{id}", self.read_report)
         app.router.add_get("/fhir/Binary/{id}", self.read_binary)
         app.router.add_get("/fhir/MedicationRequest", self.search_medications)
+        app.router.add_get("/fhir/Encounter", self.search_encounters)
+        app.router.add_get("/fhir/ServiceRequest", self.search_orders)
         app.router.add_post("/ehr/prescribe", self.prescribing.prescribe)
         app.router.add_get("/ehr/interaction-audit", self.prescribing.audit_log)
         app.router.add_get("/admin/health", self.health)
@@ -323,6 +433,23 @@ class VirtualEHR:
         if r is None:
             return self.outcome(404, "not-found", f"DiagnosticReport/{request.match_info['id']} not found")
         return web.json_response(self.report_resource(r), content_type=FHIR_JSON)
+
+    def _patient_param(self, request: web.Request) -> str | None:
+        pat = request.query.get("patient") or request.query.get("subject")
+        return pat.split("/")[-1] if pat else None
+
+    async def search_encounters(self, request: web.Request) -> web.Response:
+        pid = self._patient_param(request)
+        if not pid:
+            return self.outcome(400, "required", "search Encounter needs patient")
+        enc = self.store.encounters.get(pid)
+        return self.bundle([self.encounter_resource(pid, enc)] if enc else [])
+
+    async def search_orders(self, request: web.Request) -> web.Response:
+        pid = self._patient_param(request)
+        if not pid:
+            return self.outcome(400, "required", "search ServiceRequest needs patient")
+        return self.bundle([self.order_resource(o) for o in self.store.orders.values() if o["patient_id"] == pid])
 
     async def search_medications(self, request: web.Request) -> web.Response:
         """The patient's medication list from NLL (see ``ehr_medications``)."""

@@ -23,6 +23,7 @@ import aiohttp
 from aiohttp import web
 
 MAX_BODY = 1024 * 1024
+EXPECTED_CHECKS = {"drug-drug": "interactions", "duplication": "duplicates"}  # check -> its list
 
 
 class PrescribingModule:
@@ -41,13 +42,25 @@ class PrescribingModule:
         if self.session is not None:
             await self.session.close()
 
+    @staticmethod
+    async def _read_body(resp: aiohttp.ClientResponse) -> bytes:
+        """The whole body, up to MAX_BODY + 1 bytes (``content.read(n)`` returns only what has
+        arrived so far, so one call could cut a valid answer short and call it malformed)."""
+        raw = bytearray()
+        while len(raw) <= MAX_BODY:
+            chunk = await resp.content.read(MAX_BODY + 1 - len(raw))
+            if not chunk:
+                break
+            raw += chunk
+        return bytes(raw)
+
     async def check(self, drugs: list[str]) -> tuple[dict, str]:
         """(Multum answer, answering server); raises RuntimeError(reason) when not performed."""
         if not self.multum_url or self.session is None:
             raise RuntimeError("no Multum endpoint is configured for this EHR")
         try:
             async with self.session.post(f"{self.multum_url}/interactions", json={"drugs": drugs}) as resp:
-                raw = await resp.content.read(MAX_BODY + 1)
+                raw = await self._read_body(resp)
                 server = resp.headers.get("X-Multum-Server", "")
                 differ = resp.headers.get("X-Content-Versions-Differ", "").lower() == "true"
                 if resp.status != 200:
@@ -74,14 +87,29 @@ class PrescribingModule:
     async def prescribe(self, request: web.Request) -> web.Response:
         try:
             body = await request.json()
-            patient = str(body["patient"])
-            drugs = [str(d).strip().lower() for d in body.get("current", [])] + [str(body["new"]).strip().lower()]
-        except (ValueError, KeyError, TypeError):
-            return web.json_response({"error": "body must be {patient, current: [...], new}"}, status=400)
+            patient, current, new = body["patient"], body.get("current", []), body["new"]
+            # strict types: a string for ``current`` would be checked letter by letter, and a
+            # missing drug name would end as "not performed" instead of a bad request
+            if not isinstance(patient, str) or not patient.strip() or not isinstance(current, list) \
+                    or not all(isinstance(d, str) and d.strip() for d in [*current, new]):
+                raise TypeError("bad types")
+            drugs = [d.strip().lower() for d in [*current, new]]
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return web.json_response({"error": "body must be {patient: string, current: [drug names], "
+                                               "new: drug name}"}, status=400)
         started = time.monotonic()
         entry = {"id": f"ic-{next(self._ids)}", "t": time.time(), "patient": patient, "drugs": drugs}
         try:
             answer, server = await self.check(drugs)
+            checks = answer["checks"]
+            # every check the EHR relies on must be there, ok and with its list: a missing
+            # drug-drug check is a check not performed, never "no interactions"
+            ok = {name for name, c in checks.items() if isinstance(c, dict) and c.get("status") == "ok"
+                  and (name not in EXPECTED_CHECKS or isinstance(c.get(EXPECTED_CHECKS[name]), list))}
+            failed = sorted((set(checks) | set(EXPECTED_CHECKS)) - ok)
+            if not ok & set(EXPECTED_CHECKS):  # nothing was checked: not a partial result
+                raise RuntimeError(f"Multum ({server or answer.get('server') or 'unknown server'}) performed "
+                                   f"none of the checks ({', '.join(failed)} failed)")
         except RuntimeError as exc:
             if "multum-silent-empty" in self.defects:  # the defect: failure shown as "no interactions"
                 result = {"status": "checked", "interactions": [], "duplicates": [], "server": "",
@@ -90,12 +118,10 @@ class PrescribingModule:
                 result = {"status": "not-performed", "message": "Interaction check not performed",
                           "reason": str(exc)}
         else:
-            checks = answer["checks"]
-            failed = sorted(name for name, c in checks.items() if (c or {}).get("status") != "ok")
             result = {"status": "partial" if failed else "checked",
-                      "interactions": (checks.get("drug-drug") or {}).get("interactions", []),
-                      "duplicates": (checks.get("duplication") or {}).get("duplicates", []),
-                      "performed": sorted(n for n in checks if n not in failed), "not_performed": failed,
+                      "interactions": checks["drug-drug"]["interactions"] if "drug-drug" in ok else [],
+                      "duplicates": checks["duplication"]["duplicates"] if "duplication" in ok else [],
+                      "performed": sorted(ok), "not_performed": failed,
                       "server": server or answer.get("server", ""),
                       "content_version": answer.get("content_version", ""),
                       "content_versions_differ": bool(answer.get("_versions_differ")),
