@@ -18,16 +18,14 @@ from .errors import ConfigError, GenrepError, TransportError
 
 def _cmd_rehearse(args) -> int:
     from .config import load_profile
-    from .contracts import load_catalogue, load_radiology
-    from .gate import decide, summary_markdown
-    from .results import read_results
+    from .contracts import load_catalogue, load_gate, load_multum, load_nll, load_radiology
     from .runner import REPORTS_DIR, run_features
 
     from .sim.defects import parse_defects
     profile = load_profile(args.env, defects=tuple(args.defect) if args.defect else None)
     parse_defects(profile.defects)  # unknown names fail here, before anything starts
-    load_radiology()
-    catalogue = load_catalogue()
+    for load in (load_radiology, load_nll, load_multum, load_catalogue, load_gate):
+        load()  # every contract and the gate's rules are valid before anything starts
     results_dir = Path(args.results or REPORTS_DIR / "allure-results")
     print(f"genrep rehearse: environment '{profile.name}' ({profile.kind})"
           + (f", defects: {', '.join(profile.defects)}" if profile.defects else ", clean"), flush=True)
@@ -38,30 +36,65 @@ def _cmd_rehearse(args) -> int:
         print(f"the feature run ended with pytest exit code {outcome.returncode} (collection or "
               "configuration error, see above)", file=sys.stderr)
         return 2
-    results = read_results(results_dir)
-    verdict = decide(results, catalogue)
-    md = summary_markdown(verdict)
-    out_dir = results_dir.parent
-    (out_dir / "summary.md").write_text(md, encoding="utf-8")
-    (out_dir / "verdict.json").write_text(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False),
-                                          encoding="utf-8")
-    print()
-    print(md)
+    from .allure_meta import write_metadata
+    write_metadata(results_dir, profile_name=profile.name, profile_kind=profile.kind, defects=profile.defects,
+                   contracts=_contract_versions())
+    verdict, out_dir = _verdict_outputs(results_dir, environment=f"{profile.name} ({profile.kind})"
+                                        + (f", defects: {', '.join(profile.defects)}" if profile.defects else ""))
     print(f"Allure results: {results_dir}")
-    print(f"Summary: {out_dir / 'summary.md'}   Verdict: {out_dir / 'verdict.json'}")
     print(f"VERDICT: {'GO' if verdict.go else 'NO-GO'}")
     return 0 if verdict.go else 1
 
 
-def _cmd_gate(args) -> int:
-    from .contracts import load_catalogue
+def _contract_versions() -> dict[str, str]:
+    from .contracts import CONTRACTS_DIR
+    from .yamlfile import load_yaml
+    out = {}
+    for path in sorted(CONTRACTS_DIR.glob("*.yaml")):
+        data = load_yaml(path)
+        if isinstance(data, dict) and "version" in data:
+            out[path.stem] = str(data["version"])
+    return out
+
+
+def _verdict_outputs(results_dir: Path, *, environment: str):
+    """Verdict from the results: summary.md, verdict.json, traceability.csv, scorecard.html (and the
+    matrix as a genrep entry in the Allure results). Shared by ``rehearse`` and ``gate``."""
+    from .allure_meta import write_meta_result
+    from .contracts import load_catalogue, load_gate
     from .gate import decide, summary_markdown
+    from .readiness import scorecard_html, traceability_csv
     from .results import read_results
+
+    rules = load_gate()
+    verdict = decide(read_results(results_dir), load_catalogue(), rules.thresholds,
+                     every_requirement_verified=rules.every_requirement_verified,
+                     negative_paths_per_integration=rules.negative_paths_per_integration)
+    md = summary_markdown(verdict)
+    out_dir = results_dir.parent
+    matrix = traceability_csv(verdict)
+    card = scorecard_html(verdict, title="genrep go-live readiness", environment=environment,
+                          report_link="html/index.html")
+    (out_dir / "summary.md").write_text(md, encoding="utf-8")
+    (out_dir / "verdict.json").write_text(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False),
+                                          encoding="utf-8")
+    (out_dir / "traceability.csv").write_text(matrix, encoding="utf-8")
+    (out_dir / "scorecard.html").write_text(card, encoding="utf-8")
+    write_meta_result(results_dir, "Traceability matrix and readiness scorecard",
+                      {"Traceability matrix (requirement -> scenarios -> result)": (matrix, "text/csv"),
+                       "Readiness scorecard": (card, "text/html")})
+    print()
+    print(md)
+    print(f"Summary: {out_dir / 'summary.md'}   Verdict: {out_dir / 'verdict.json'}")
+    print(f"Scorecard: {out_dir / 'scorecard.html'}   Traceability: {out_dir / 'traceability.csv'}")
+    return verdict, out_dir
+
+
+def _cmd_gate(args) -> int:
     from .runner import REPORTS_DIR
 
-    results = read_results(args.results or REPORTS_DIR / "allure-results")
-    verdict = decide(results, load_catalogue())
-    print(summary_markdown(verdict))
+    verdict, _ = _verdict_outputs(Path(args.results or REPORTS_DIR / "allure-results"),
+                                  environment="as recorded in the results")
     print(f"VERDICT: {'GO' if verdict.go else 'NO-GO'}")
     return 0 if verdict.go else 1
 

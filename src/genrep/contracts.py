@@ -333,3 +333,43 @@ def load_multum(path: str | Path | None = None) -> MultumContract:
         raise ConfigError("must be between 0 and 0.5", file=str(path), key="objectives.balance_tolerance",
                           line=obj.line_of("balance_tolerance"))
     return MultumContract(file=str(path), canary=(canary[0].lower(), canary[1].lower()), **values)
+
+
+@dataclass(frozen=True)
+class GateRules:
+    file: str
+    thresholds: dict  # test type ("*" = default) -> {severity: allowed}
+    every_requirement_verified: bool
+    negative_paths_per_integration: bool
+
+
+def load_gate(path: str | Path | None = None) -> GateRules:
+    path = Path(path) if path else CONTRACTS_DIR / "gate.yaml"
+    d = load_yaml(path)
+    reject_unknown(d, {"gate", "thresholds", "coverage"})
+    th = require(d, "thresholds", dict)
+    thresholds: dict = {}
+    for test_type, limits in th.items():
+        if test_type != "default" and test_type not in TEST_TYPES:
+            raise ConfigError(f"unknown test type (known: default, {', '.join(TEST_TYPES)})", file=str(path),
+                              key=f"thresholds.{test_type}", line=th.line_of(test_type))
+        if not isinstance(limits, dict):
+            raise ConfigError("expected a mapping of severity: allowed count", file=str(path),
+                              key=f"thresholds.{test_type}", line=th.line_of(test_type))
+        reject_unknown(limits, set(SEVERITIES), where=f"thresholds.{test_type}")
+        values = {}
+        for sev in SEVERITIES:
+            value = require(limits, sev, int, where=f"thresholds.{test_type}")
+            if value < 0:
+                raise ConfigError("must be 0 or more", file=str(path), key=f"thresholds.{test_type}.{sev}",
+                                  line=limits.line_of(sev))
+            values[sev] = value
+        thresholds["*" if test_type == "default" else test_type] = values
+    if "*" not in thresholds:
+        raise ConfigError("thresholds need a 'default' entry", file=str(path), key="thresholds")
+    cov = require(d, "coverage", dict, default={})
+    if cov:
+        reject_unknown(cov, {"every_requirement_verified", "negative_paths_per_integration"}, where="coverage")
+    return GateRules(str(path), thresholds,
+                     require(cov, "every_requirement_verified", bool, where="coverage", default=True) if cov else True,
+                     require(cov, "negative_paths_per_integration", bool, where="coverage", default=True) if cov else True)

@@ -44,12 +44,14 @@ class Verdict:
     requirements: dict[str, RequirementStatus]
     unknown_tags: list[str]
     results: list[ScenarioResult]
+    thresholds: dict = field(default_factory=dict)  # test type ("*" = default) -> allowed by severity
 
     def to_dict(self) -> dict:
         return {
             "verdict": "GO" if self.go else "NO-GO",
             "reasons": self.reasons,
             "defects_by_test_type": {t: dict(c) for t, c in self.defects.items()},
+            "thresholds": self.thresholds,
             "scenarios": {"total": len(self.results),
                           "passed": sum(r.status == "passed" for r in self.results),
                           "failed": sum(r.failed for r in self.results),
@@ -64,7 +66,8 @@ class Verdict:
 
 def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
            thresholds: dict[str, dict[str, int]] | None = None,
-           integrations: set[str] | None = None) -> Verdict:
+           integrations: set[str] | None = None, *, every_requirement_verified: bool = True,
+           negative_paths_per_integration: bool = True) -> Verdict:
     thresholds = thresholds or DEFAULT_THRESHOLDS
     reasons: list[str] = []  # each one blocks go-live
     notes: list[str] = []  # reported, but within the programme's allowance
@@ -112,15 +115,15 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
                 notes.append(text + f" (within the allowance for {req.test_type})")
             else:
                 reasons.append(text)
-        elif rs.status == "untested" and req.integration in exercised:
+        elif rs.status == "untested" and req.integration in exercised and every_requirement_verified:
             reasons.append(f"requirement {rid} untested: no executed scenario verifies it")
-    for integration in sorted(exercised):
+    for integration in sorted(exercised) if negative_paths_per_integration else ():
         if not any(rs.requirement.negative and rs.status != "untested" for rs in statuses.values()
                    if rs.requirement.integration == integration):
             reasons.append(f"integration {integration}: no negative-path scenario executed")
     # ``reasons`` lists the blocking reasons first, then tolerated findings (shown as notes on GO)
     return Verdict(go=not reasons, reasons=reasons + notes, defects=dict(defects), requirements=statuses,
-                   unknown_tags=unknown, results=results)
+                   unknown_tags=unknown, results=results, thresholds=thresholds)
 
 
 def summary_markdown(verdict: Verdict, *, title: str = "genrep dress rehearsal") -> str:

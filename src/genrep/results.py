@@ -60,6 +60,9 @@ def read_results(folder: str | Path) -> list[ScenarioResult]:
         if not isinstance(data, dict) or "status" not in data or "name" not in data:
             raise ConfigError("not an Allure test result (no name/status)", file=str(f))
         labels = data.get("labels", []) or []
+        if isinstance(labels, list) and any(isinstance(lb, dict) and lb.get("name") == "genrep_meta"
+                                            for lb in labels):
+            continue  # genrep's own report entries (traceability matrix), not a scenario
         details = data.get("statusDetails") or {}
         params = data.get("parameters", []) or []
         if (not isinstance(data["name"], str) or not isinstance(data["status"], str)
