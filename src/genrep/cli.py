@@ -1,4 +1,4 @@
-"""The ``genrep`` command line: rehearse, sim, selftest, gate, bench, defects, steps, lint.
+"""The ``genrep`` command line: rehearse, report, sim, selftest, gate, bench, defects, steps, lint.
 
 Exit codes: 0 GO / success, 1 NO-GO / checks failed, 2 bad input or configuration (the message
 names the file and key), 3 the system under test could not be reached.
@@ -42,8 +42,29 @@ def _cmd_rehearse(args) -> int:
     verdict, out_dir = _verdict_outputs(results_dir, environment=f"{profile.name} ({profile.kind})"
                                         + (f", defects: {', '.join(profile.defects)}" if profile.defects else ""))
     print(f"Allure results: {results_dir}")
+    if not args.no_html:
+        _html_report_or_warn(results_dir, out_dir / "html")
     print(f"VERDICT: {'GO' if verdict.go else 'NO-GO'}")
     return 0 if verdict.go else 1
+
+
+def _html_report_or_warn(results_dir: Path, out_dir: Path) -> None:
+    """The HTML report after a rehearsal. A failure here never changes the verdict's exit code (the
+    verdict is what CI gates on): it is printed as a warning."""
+    from .allure_report import generate
+    try:
+        print(f"HTML report: {generate(results_dir, out_dir)}", flush=True)
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the verdict stands
+        print(f"genrep: WARNING: the HTML report was not generated ({exc}); the verdict below stands, "
+              f"retry with 'genrep report --results {results_dir} --out {out_dir}'", file=sys.stderr, flush=True)
+
+
+def _cmd_report(args) -> int:
+    from .allure_report import generate
+    from .runner import REPORTS_DIR
+    page = generate(Path(args.results or REPORTS_DIR / "allure-results"), Path(args.out or REPORTS_DIR / "html"))
+    print(f"HTML report: {page}")
+    return 0
 
 
 def _contract_versions() -> dict[str, str]:
@@ -240,7 +261,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--workers", type=int, default=0, help="parallel pytest-xdist workers")
     r.add_argument("--timeout", type=float, default=1800.0, help="bound for the whole run, seconds")
     r.add_argument("-v", "--verbose", action="store_true")
+    r.add_argument("--no-html", action="store_true", help="skip the HTML report (reports/html)")
     r.set_defaults(func=_cmd_rehearse)
+
+    rp = sub.add_parser("report", help="HTML report (single file, no outside calls) from Allure results")
+    rp.add_argument("--results", default=None, help="Allure results folder (default reports/allure-results)")
+    rp.add_argument("--out", default=None, help="report folder (default reports/html)")
+    rp.set_defaults(func=_cmd_report)
 
     g = sub.add_parser("gate", help="verdict from existing Allure results")
     g.add_argument("--results", default=None)

@@ -94,6 +94,8 @@ def _pid(patient: Patient) -> str:
         5: f"{escape(patient.family)}^{escape(patient.given)}",
         7: escape(patient.birth_date),
         8: escape(patient.sex),
+        **({11: f"{escape(patient.street)}^^{escape(patient.city)}^^{escape(patient.postal_code)}^SE"}
+           if patient.street or patient.city else {}),
     })
 
 

@@ -25,6 +25,9 @@ class Patient:
     birth_date: str
     sex: str
     identifier_system: str = PERSONNUMMER_OID
+    street: str = ""  # PID-11 (XAD): street, postal code, city
+    postal_code: str = ""
+    city: str = ""
 
     def __repr__(self) -> str:  # privacy: never show identifier or names
         return "Patient(<masked>)"
