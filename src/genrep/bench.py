@@ -20,7 +20,7 @@ import time
 from . import hl7
 from .config import PROJECT_ROOT, load_profile
 from .identities import Allowlist
-from .mllp import MLLPClient, frame
+from .mllp import MLLPClient
 from .runner import REPORTS_DIR
 from .sim.process import start_virtual_environment
 from .testdata import patient_for

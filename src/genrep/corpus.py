@@ -7,7 +7,6 @@ negation or mojibake rather than as an anonymous byte difference.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from .config import PROJECT_ROOT
 from .errors import ConfigError

@@ -25,12 +25,13 @@ import datetime
 import itertools
 import json
 import os
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
+
+from .lifecycle import install_stop_signals, run_until_stopped
 
 from .. import hl7
 from ..errors import ConfigError, HL7Error
@@ -533,11 +534,8 @@ class _MLLPProtocol(asyncio.Protocol):
 async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, ready) -> None:
     # The parent is read before announcing ready: once the ready line is out the parent may die
     # at any moment, and a parent read after that would already be init (an orphan forever).
-    parent = os.getppid()
+    stop, parent = install_stop_signals()
     loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     server = await loop.create_server(ehr.mllp_protocol, host, mllp_port)
     app = web.Application(client_max_size=2 ** 20)
     ehr.routes(app)
@@ -552,15 +550,7 @@ async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, read
     ready({"service": "ehr", "host": host, "mllp_port": actual_mllp, "fhir_port": actual_fhir,
            "fhir_base": f"http://{host}:{actual_fhir}/fhir", "defects": sorted(ehr.defects), "pid": os.getpid()})
 
-    async def watch_parent() -> None:  # no orphans: if the harness dies, so do we
-        while not stop.is_set():
-            if os.getppid() != parent:
-                stop.set()
-            await asyncio.sleep(0.5)
-
-    watcher = asyncio.create_task(watch_parent())
-    await stop.wait()
-    watcher.cancel()
+    await run_until_stopped(stop, parent)
     server.close()
     await ehr.medications.close()
     await ehr.prescribing.close()

@@ -34,13 +34,14 @@ import collections
 import json
 import os
 import re
-import signal
 import sys
 import time
 from itertools import combinations
 from pathlib import Path
 
 from aiohttp import web
+
+from .lifecycle import install_stop_signals, run_until_stopped
 
 KNOWLEDGE_PATH = Path(__file__).resolve().parents[3] / "fixtures" / "multum" / "knowledge.json"
 CHECKS = ("drug-drug", "duplication")
@@ -419,15 +420,11 @@ class MultumServer:
 
 async def serve(host: str, port: int, admin_port: int, server: MultumServer, ready) -> None:
     # The parent is read before announcing ready (see genrep.sim.ehr.serve).
-    parent = os.getppid()
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop, parent = install_stop_signals()
     server.stop_event = stop
     server._switch = asyncio.Lock()
     server._fault_changed = asyncio.Event()
     server.host, server.port = host, port
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     admin = web.AppRunner(server.admin_app(), access_log=None, shutdown_timeout=0.5)
     await admin.setup()
     try:
@@ -440,15 +437,7 @@ async def serve(host: str, port: int, admin_port: int, server: MultumServer, rea
                "admin": f"http://{host}:{actual_admin}/admin",
                "content_version": server.content_version, "pid": os.getpid()})
 
-        async def watch_parent() -> None:  # no orphans: if the harness dies, so do we
-            while not stop.is_set():
-                if os.getppid() != parent:
-                    stop.set()
-                await asyncio.sleep(0.5)
-
-        watcher = asyncio.create_task(watch_parent())
-        await stop.wait()
-        watcher.cancel()
+        await run_until_stopped(stop, parent)
         if server._fault_changed is not None:
             server._fault_changed.set()
         await server.close_service()

@@ -28,13 +28,14 @@ import asyncio
 import collections
 import json
 import os
-import signal
 import sys
 import time
 from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
+
+from .lifecycle import install_stop_signals, run_until_stopped
 
 from .multum import KNOWLEDGE_PATH, LOOPBACK, NAME_RE, Knowledge, KnowledgeError, canary_ok
 
@@ -240,11 +241,7 @@ class LoadBalancer:
 
 async def serve(host: str, port: int, lb: LoadBalancer, ready) -> None:
     # The parent is read before announcing ready (see genrep.sim.ehr.serve).
-    parent = os.getppid()
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop, parent = install_stop_signals()
     # No keep-alive: every attempt opens a fresh connection, so a server that stopped is seen as
     # refused at once instead of through a stale pooled connection.
     connector = aiohttp.TCPConnector(force_close=True, limit=200)
@@ -263,15 +260,7 @@ async def serve(host: str, port: int, lb: LoadBalancer, ready) -> None:
                "pid": os.getpid(), "policy": lb.policy, "failover": lb.failover, "failback": lb.failback,
                "backends": [{"name": b.name, "url": b.url, "healthy": b.healthy} for b in lb.backends]})
 
-        async def watch_parent() -> None:  # no orphans: if the harness dies, so do we
-            while not stop.is_set():
-                if os.getppid() != parent:
-                    stop.set()
-                await asyncio.sleep(0.5)
-
-        watcher = asyncio.create_task(watch_parent())
-        await stop.wait()
-        watcher.cancel()
+        await run_until_stopped(stop, parent)
     finally:
         for t in probes:
             t.cancel()

@@ -25,11 +25,12 @@ import asyncio
 import json
 import os
 import re
-import signal
 import sys
 import uuid
 
 from aiohttp import web
+
+from .lifecycle import install_stop_signals, run_until_stopped
 
 from . import nll_releases as rel
 
@@ -357,13 +358,9 @@ class NLLSimulator:
 
 async def serve(host: str, port: int, sim: NLLSimulator, ready) -> None:
     # The parent is read before announcing ready (see genrep.sim.ehr.serve).
-    parent = os.getppid()
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
+    stop, parent = install_stop_signals()
     sim.stop_event = stop
     sim.set_fault(sim.fault, sim.delay)  # events bound to this loop
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     app = web.Application(client_max_size=2 ** 20, middlewares=[sim.middleware])
     sim.routes(app)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
@@ -374,15 +371,7 @@ async def serve(host: str, port: int, sim: NLLSimulator, ready) -> None:
     ready({"service": "nll", "host": host, "port": actual, "fhir_base": f"http://{host}:{actual}/fhir",
            "release": sim.release, "pid": os.getpid()})
 
-    async def watch_parent() -> None:  # no orphans: if the harness dies, so do we
-        while not stop.is_set():
-            if os.getppid() != parent:
-                stop.set()
-            await asyncio.sleep(0.5)
-
-    watcher = asyncio.create_task(watch_parent())
-    await stop.wait()
-    watcher.cancel()
+    await run_until_stopped(stop, parent)
     await runner.cleanup()
 
 
