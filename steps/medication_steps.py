@@ -18,6 +18,7 @@ from genrep.fidelity import TextRules
 from genrep.medication_list import EHRMedicationClient, ShownList, compare_lists
 from genrep.nll import NLLAdmin, NLLClient, Prescription
 from genrep.report import attach_text
+from genrep.testdata import patient_for
 
 from .patient_steps import Subject
 
@@ -41,10 +42,26 @@ class MedicationScenario:
     def __repr__(self) -> str:
         return "MedicationScenario()"
 
+    external: tuple = ()  # (profile's NLL test patients, allowlist, EHR inbound client) for a real NLL
+
     def plant(self, prescriptions: list[dict]) -> None:
-        assert self.admin is not None, "planting NLL data needs the virtual environment"
         self.planted = prescriptions
-        self.admin.load(self.subject.patient.identifier, prescriptions)
+        if self.admin is not None:
+            self.admin.load(self.subject.patient.identifier, prescriptions)
+            return
+        # A real NLL: the harness cannot plant data. Use the test patient the profile names, whose
+        # list NLL already holds; the checks compare whatever NLL holds with what the EHR shows.
+        numbers, allowlist, inbound = self.external
+        identities = [i for i in allowlist.identities if i.number in set(numbers)]
+        assert identities, ("no_test_patient: a real NLL holds only its own test data: name an allowlisted "
+                            "patient under test_patients.nll in the environment profile")
+        self.subject.patient = patient_for(identities[0], seed="nll")
+        self.subject.identity = identities[0]
+        ex = inbound.register(self.subject.patient, "A04")
+        assert ex.ack and ex.ack.accepted, f"registration_refused: {ex.ack.code if ex.ack else 'no ACK'}"
+        self.subject.fhir = inbound.find_patient(self.subject.patient.identifier)
+        attach_text("External NLL", f"content not planted: using the profile's NLL test patient "
+                                    f"{identities[0].masked()} and the prescriptions NLL holds for them")
 
 
 @pytest.fixture(scope="session")
@@ -68,8 +85,9 @@ def ehr_medications(environment):
 
 
 @pytest.fixture
-def med(subject, nll_client, nll_admin, ehr_medications):
+def med(subject, nll_client, nll_admin, ehr_medications, environment, allowlist, radiology_client):
     scenario = MedicationScenario(subject, nll_client, ehr_medications, nll_admin)
+    scenario.external = (environment.test_patients.get("nll", ()), allowlist, radiology_client)
     yield scenario
     if nll_admin is not None:  # each scenario leaves NLL as it found it (release N, no fault)
         nll_admin.fault("none")
@@ -97,6 +115,8 @@ def given_release(med, release):
     med.release = release
     if med.admin is not None:
         med.admin.release(release)
+    else:  # a real NLL serves its own release: say which one the scenario ran against
+        attach_text("NLL release", f"scenario written for release {release}; a real NLL serves its own")
 
 
 @given("the patient has the golden corpus prescriptions in NLL")
