@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.genrep-installed
 
-.PHONY: rehearse test selftest bench sim clean
+.PHONY: rehearse test selftest bench sim clean chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,12 @@ $(STAMP): pyproject.toml
 rehearse: $(STAMP)
 	$(BIN)/genrep rehearse $(ARGS)
 
-test: $(STAMP)
+# the HTML report test renders in headless Chromium (Debian's package; browsers are not downloaded)
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest tests -n 2 -p no:cacheprovider -q $(ARGS)
 
 selftest: $(STAMP)
@@ -29,4 +34,4 @@ sim: $(STAMP)
 	$(BIN)/genrep sim up
 
 clean:
-	rm -rf $(VENV) reports/allure-results reports/selftest reports/bench reports/summary.md reports/verdict.json
+	rm -rf $(VENV) .tools reports/allure-results reports/selftest reports/bench reports/html reports/history reports/summary.md reports/verdict.json reports/scorecard.html reports/traceability.csv
