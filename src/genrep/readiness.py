@@ -36,7 +36,8 @@ def traceability_csv(verdict: Verdict) -> str:
 def _measured(verdict: Verdict) -> list[tuple[str, str]]:
     rows = []
     for r in verdict.results:
-        p = r.parameters
+        # allure-python stores parameter values as their repr: '1.01' -> 1.01
+        p = {k: str(v).strip("'\"") for k, v in r.parameters.items()}
         if "measured failover seconds" in p:
             rows.append((f"Failover time: {r.name}", f"{p['measured failover seconds']} s (objective <= "
                                                      f"{p.get('failover objective seconds', '?')} s) - {r.status}"))
