@@ -49,16 +49,36 @@ STATUS = {"P": "preliminary", "F": "final", "C": "corrected", "X": "cancelled", 
 
 @dataclass
 class StoredReport:
+    """A stored report. The message it came from is kept and its text rendered on first read:
+    "store the message, render on read", as integration engines do. It keeps the text extraction
+    off the ACK path without weakening anything: the report is stored (and findable by
+    accession) before the EHR serves any other request, and the text is what the message held."""
+
     id: str
     accession: str
     patient_id: str
     status: str
-    text: str
+    source: object  # the parsed message, until its text is rendered
     version: int
     issued: str
     title: str
     parent_accession: str = ""
     history: list[str] = field(default_factory=list)  # earlier statuses, for audit
+    render: object = None  # callable(message) -> text (the EHR's extraction, defects included)
+    _text: str | None = None
+
+    @property
+    def text(self) -> str:
+        if self._text is None:
+            self._text = self.render(self.source)
+            self.source = None
+        return self._text
+
+    def replace(self, status: str, source, issued: str) -> None:
+        """A new status of the same report replaces its text as a whole, never appends."""
+        self.history.append(self.status)
+        self.status, self.source, self.issued, self._text = status, source, issued, None
+        self.version += 1
 
 
 def derive_demographics(identifier: str, defects: dict) -> dict:
@@ -273,7 +293,6 @@ class VirtualEHR:
     def commit_report(self, message, obr, accession: str, patient_id: str) -> None:
         status = (obr.field(25) if obr else "") or "F"
         parent = hl7.parent_accession_from(message)  # unescaped, like the accession itself
-        text = self.apply_text_defects(hl7.report_text(message))
         title = message.unescape(obr.component(4, 2)) if obr else ""
         now = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime())
         placer = message.unescape(obr.field(2)) if obr else ""
@@ -285,14 +304,16 @@ class VirtualEHR:
         existing = self.store.reports.get(accession)
         if existing is None:
             rep = StoredReport(id=self.store.next_id("dr"), accession=accession, patient_id=patient_id,
-                               status=status, text=text, version=1, issued=now,
-                               title=title or "Radiology report", parent_accession=parent)
+                               status=status, source=message, version=1, issued=now,
+                               title=title or "Radiology report", parent_accession=parent,
+                               render=self.render_text)
             self.store.reports[accession] = rep
             self.store.reports_by_id[rep.id] = rep
-        else:  # a new status of the same report replaces its text as a whole, never appends
-            existing.history.append(existing.status)
-            existing.status, existing.text, existing.issued = status, text, now
-            existing.version += 1
+        else:
+            existing.replace(status, message, now)
+
+    def render_text(self, message) -> str:
+        return self.apply_text_defects(hl7.report_text(message))
 
     def apply_text_defects(self, text: str) -> str:
         if "radiology-drop-lines" in self.defects:
