@@ -200,7 +200,8 @@ def when_contract_check(med):
     from genrep.contracts import load_nll
     contract = load_nll()
     samples = [rx.resource for rx in med.nll.prescriptions(med.subject.patient.identifier)] if med.planted else []
-    med.drift_report = drift.compare(contract, med.nll.structure_definition(), samples)
+    capability = med.nll.fhir.get_json("metadata", headers=med.nll._headers())
+    med.drift_report = drift.compare(contract, med.nll.structure_definition(), samples, capability)
     attach_text("Contract drift report", med.drift_report.render())
 
 

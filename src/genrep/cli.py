@@ -21,8 +21,9 @@ def _cmd_rehearse(args) -> int:
     from .contracts import load_catalogue, load_gate, load_multum, load_nll, load_radiology
     from .runner import REPORTS_DIR, run_features
 
-    from .sim.defects import parse_defects
-    profile = load_profile(args.env, defects=tuple(args.defect) if args.defect else None)
+    from .sim.defects import REPLAY_2024, parse_defects
+    chosen = list(args.defect) + (list(REPLAY_2024) if args.replay_2024 else [])
+    profile = load_profile(args.env, defects=tuple(dict.fromkeys(chosen)) if chosen else None)
     parse_defects(profile.defects)  # unknown names fail here, before anything starts
     for load in (load_radiology, load_nll, load_multum, load_catalogue, load_gate):
         load()  # every contract and the gate's rules are valid before anything starts
@@ -193,7 +194,8 @@ def _cmd_contract_check(args) -> int:
         client = NLLClient(profile, guard)
         structure = client.structure_definition()
         samples = [rx.resource for number in sample_ids for rx in client.prescriptions(number)]
-        report = drift.compare(contract, structure, samples)
+        capability = client.fhir.get_json("metadata", headers=client._headers())
+        report = drift.compare(contract, structure, samples, capability)
     finally:
         if venv is not None:
             venv.stop()
@@ -255,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("rehearse", help="run the feature suite against an environment and give the verdict")
     r.add_argument("--env", default=None, help="environment profile name or path (default GENREP_ENV or virtual)")
     r.add_argument("--defect", action="append", default=[], help="switch on a virtual-environment defect")
+    r.add_argument("--replay-2024", action="store_true",
+                   help="switch on the defects that replay the November 2024 go-live incidents")
     r.add_argument("--results", default=None, help="Allure results folder (default reports/allure-results)")
     r.add_argument("-k", default=None, help="only scenarios matching this pytest -k expression")
     r.add_argument("-m", default=None, help="only scenarios with these tags (pytest -m expression)")

@@ -275,9 +275,18 @@ def _compare_samples(contract: NLLContract, resources: list[dict]) -> list[Chang
     return changes
 
 
-def compare(contract: NLLContract, structure_definition: dict, samples: Iterable[dict] = ()) -> DriftReport:
-    """Contract vs the provider's StructureDefinition (and sample MedicationRequests or Bundles)."""
+def compare(contract: NLLContract, structure_definition: dict, samples: Iterable[dict] = (),
+            capability: dict | None = None) -> DriftReport:
+    """Contract vs the provider's StructureDefinition (and sample MedicationRequests or Bundles, and
+    its CapabilityStatement: a provider on another FHIR version is breaking drift)."""
     changes, release = _compare_structure(contract, structure_definition)
+    if capability is not None:
+        got = str(capability.get("fhirVersion", "")) if isinstance(capability, dict) else ""
+        want = contract.fhir_version
+        if got.split(".")[:2] != want.split(".")[:2]:
+            changes.append(Change("changed", "CapabilityStatement.fhirVersion",
+                                  f"the provider speaks FHIR {got or 'an unstated version'}; the contract "
+                                  f"expects {want} (R4): every element may differ", True))
     resources = _resources(samples)
     changes.extend(_compare_samples(contract, resources))
     order = {k: i for i, k in enumerate(KINDS)}

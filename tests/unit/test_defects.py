@@ -96,3 +96,10 @@ def test_truncate_property(text, limit):
         assert out.startswith(kept) and text.startswith(kept)
         assert out[len(kept):] in ("", "\ufffd")
         assert len(kept.encode("utf-8")) <= limit
+
+
+def test_replay_2024_names_known_defects_covering_each_incident():
+    from genrep.sim.defects import DEFECTS, REPLAY_2024
+    assert set(REPLAY_2024) <= set(DEFECTS)
+    integrations = {DEFECTS[d].integration for d in REPLAY_2024}
+    assert {"radiology", "nll", "multum", "registration"} <= integrations

@@ -185,3 +185,16 @@ def test_check_against_endpoint_refused(contract):
     s.close()
     with pytest.raises(ConnectionRefused):
         drift.check_against_endpoint(contract, f"http://127.0.0.1:{port}/fhir", timeout=0.5)
+
+
+def test_a_provider_on_another_fhir_version_is_breaking_drift():
+    from genrep import drift as drift_module
+    from genrep.contracts import load_nll
+    from genrep.sim import nll_releases
+    contract = load_nll()
+    sd = nll_releases.structure_definition("N")
+    ok = drift_module.compare(contract, sd, (), {"resourceType": "CapabilityStatement", "fhirVersion": "4.0.1"})
+    assert not ok.breaking
+    r5 = drift_module.compare(contract, sd, (), {"resourceType": "CapabilityStatement", "fhirVersion": "5.0.0"})
+    hits = [c for c in r5.changes if c.path == "CapabilityStatement.fhirVersion"]
+    assert r5.breaking and hits and "5.0.0" in hits[0].detail

@@ -107,3 +107,10 @@ def parse_defects(specs: list[str] | tuple[str, ...]) -> dict[str, int | None]:
 def truncate_bytes(text: str, limit: int) -> str:
     """Cut UTF-8 text at ``limit`` bytes the way a byte-counting column does (may split a character)."""
     return text.encode("utf-8")[:limit].decode("utf-8", errors="replace")
+
+
+# The incidents of the November 2024 go-live, as defects (background.md): radiology text lost,
+# NLL line breaks broken and words lost after an NLL update, no working Multum failover, and the
+# date-of-birth problem in patient registration. ``genrep rehearse --replay-2024`` switches them on.
+REPLAY_2024: tuple[str, ...] = ("radiology-drop-lines", "nll-linebreaks", "nll-word-loss", "multum-no-failover",
+                                "registration-dob")
