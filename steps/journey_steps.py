@@ -26,7 +26,8 @@ KINDS = {"personnummer": dict(kind="personnummer"), "samordningsnummer": dict(ki
          "över 100 år": dict(kind="personnummer", min_age=100),
          "personal identity number": dict(kind="personnummer"),
          "coordination number": dict(kind="samordningsnummer"),
-         "personal identity number, over 100 years old": dict(kind="personnummer", min_age=100)}
+         "personal identity number, over 100 years old": dict(kind="personnummer", min_age=100),
+         "reservnummer": dict(kind="reservnummer"), "reserve number": dict(kind="reservnummer")}
 
 
 # ----------------------------------------------------------------------- identity, encounter ---
@@ -117,6 +118,15 @@ def then_derived(subject):
         f"wrong_birth_date: the EHR shows birth date {got_birth or 'none'} for a {identity.kind} of a person "
         f"born {want_birth} (age {age}; 10-digit form {identity.ten_digit()[:6]}{identity.ten_digit()[6]}....)")
     assert got_sex == want_sex, f"wrong_sex: the EHR shows {got_sex}, the identity says {want_sex}"
+
+
+@then("visar journalen inget födelsedatum och inget kön gissat ur reservnumret")
+@then("the EHR guesses no birth date and no sex from the reserve number")
+def then_nothing_guessed(subject):
+    got_birth, got_sex = subject.fhir.get("birthDate"), subject.fhir.get("gender")
+    assert got_birth is None, (f"wrong_birth_date: the EHR shows birth date {got_birth} for a reserve number, "
+                               "which carries none (guessed from its digits)")
+    assert got_sex in (None, "unknown"), f"wrong_sex: the EHR shows {got_sex} for a reserve number, which carries none"
 
 
 # -------------------------------------------------------------------------- referral, report ---

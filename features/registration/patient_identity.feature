@@ -26,6 +26,12 @@ Feature: Patient identity as a contract: the EHR derives birth date and sex from
     When the patient is registered at the emergency department
     Then the EHR shows the birth date and sex derived from the identity
 
+  @REG-004 @negative
+  Scenario: A reserve number gives no guessed birth date or sex
+    Given a test patient with a reserve number
+    When the patient is registered at the emergency department
+    Then the EHR guesses no birth date and no sex from the reserve number
+
   @REG-001
   Scenario: Admission, transfer and discharge are reflected in the encounter
     Given a test patient with a personal identity number

@@ -20,6 +20,10 @@ from .errors import ConfigError, IdentityViolation
 
 DEFAULT_ALLOWLIST = Path(__file__).resolve().parents[2] / "fixtures" / "identities" / "testpersonnummer.csv"
 
+# A region's reserve numbers (reservnummer) for people without a personnummer/samordningsnummer.
+# Their format is each region's own [A]: this one is "99" + 10 digits, as one region uses.
+RESERVE_NUMBER = re.compile(r"99[0-9]{10}")
+
 # YYMMDD or YYYYMMDD, optional '-' or '+', then NNNC; not part of a longer digit run.
 _SHAPE = re.compile(r"(?<![0-9])((?:1[89]|20)?[0-9]{6})([-+]?)([0-9]{4})(?![0-9])")
 
@@ -83,14 +87,20 @@ class TestIdentity:
     __test__ = False  # not a pytest test class
 
     @property
-    def birth_date(self) -> date:
+    def birth_date(self) -> date | None:
+        """None for a reserve number: it carries no birth date, and none may be guessed from it."""
+        if self.kind == "reservnummer":
+            return None
         born = _full_date(self.number[:2], self.number[2:8], "")
         assert born is not None
         return born
 
     @property
     def sex(self) -> str:
-        """'F' or 'M' from the second-to-last digit (odd = male), as the EHR must derive it."""
+        """'F' or 'M' from the second-to-last digit (odd = male), as the EHR must derive it;
+        'U' for a reserve number."""
+        if self.kind == "reservnummer":
+            return "U"
         return "M" if int(self.number[10]) % 2 else "F"
 
     @property
@@ -98,7 +108,9 @@ class TestIdentity:
         return int(self.number[6:8]) > 60
 
     def ten_digit(self) -> str:
-        """YYMMDD-NNNC, with '+' from the year the person turns 100."""
+        """YYMMDD-NNNC, with '+' from the year the person turns 100 (a reserve number as it is)."""
+        if self.birth_date is None:
+            return self.number
         age_sep = "+" if date.today().year - self.birth_date.year >= 100 else "-"
         return f"{self.number[2:8]}{age_sep}{self.number[8:]}"
 
@@ -144,25 +156,32 @@ class Allowlist:
         for row in reader:
             # reader.line_num counts the (comment-free) lines read so far: map back to the file's line
             line = numbered[reader.line_num - 1][0]
-            number = canonical(row["number"] or "")
-            if number is None:
-                raise ConfigError("not a valid personnummer/samordningsnummer (format, date or checksum)",
-                                  file=str(path), key="number", line=line)
             kind = (row.get("kind") or "").strip()
             if kind not in ("personnummer", "samordningsnummer", "reservnummer"):
                 raise ConfigError(f"unknown kind {kind!r}", file=str(path), key="kind", line=line)
+            if kind == "reservnummer":
+                number = (row["number"] or "").strip()
+                if not RESERVE_NUMBER.fullmatch(number):
+                    raise ConfigError(f"not a reserve number of the form {RESERVE_NUMBER.pattern}",
+                                      file=str(path), key="number", line=line)
+            else:
+                number = canonical(row["number"] or "")
+                if number is None:
+                    raise ConfigError("not a valid personnummer/samordningsnummer (format, date or checksum)",
+                                      file=str(path), key="number", line=line)
             identities.append(TestIdentity(number, kind, (row.get("note") or "").strip()))
         return cls(identities, str(path))
 
     def __contains__(self, value: str) -> bool:
-        number = canonical(value)
-        return number is not None and number in self._numbers
+        number = canonical(value) or value.strip()
+        return number in self._numbers
 
     def pick(self, index: int = 0, *, kind: str | None = None, min_age: int | None = None) -> TestIdentity:
         """Deterministic choice (index wraps) among identities matching the filters."""
         pool = [i for i in self.identities
-                if (kind is None or i.kind == kind)
-                and (min_age is None or date.today().year - i.birth_date.year >= min_age)]
+                if (i.kind == kind if kind is not None else i.kind != "reservnummer")
+                and (min_age is None or (i.birth_date is not None
+                                         and date.today().year - i.birth_date.year >= min_age))]
         if not pool:
             raise ConfigError(f"no test identity of kind={kind} min_age={min_age} in the allowlist",
                               file=self.source or None)

@@ -30,5 +30,6 @@ def patient_for(identity: TestIdentity, seed: int | str = 0) -> Patient:
     given = rng.choice(FEMALE if identity.sex == "F" else MALE)
     postal_code, city = rng.choice(TOWNS)
     return Patient(identifier=identity.number, family=rng.choice(SURNAMES), given=given,
-                   birth_date=identity.birth_date.strftime("%Y%m%d"), sex=identity.sex,
+                   birth_date=identity.birth_date.strftime("%Y%m%d") if identity.birth_date else "",
+                   sex=identity.sex,
                    street=f"{rng.choice(STREETS)} {rng.randint(1, 60)}", postal_code=postal_code, city=city)

@@ -41,12 +41,17 @@ def pid(number: str) -> str:
 
 # -- allowlist ------------------------------------------------------------------------------------
 
-def test_allowlist_loads_ten_identities(allowlist):
-    assert len(allowlist.identities) == 10
+def test_allowlist_loads_ten_identities_and_two_reserve_numbers(allowlist):
+    assert len(allowlist.identities) == 12
     assert all(re.fullmatch(r"[0-9]{12}", i.number) for i in allowlist.identities)
     kinds = {i.kind for i in allowlist.identities}
-    assert kinds == {"personnummer", "samordningsnummer"}
-    assert all(i.is_coordination_number == (i.kind == "samordningsnummer") for i in allowlist.identities)
+    assert kinds == {"personnummer", "samordningsnummer", "reservnummer"}
+    numbered = [i for i in allowlist.identities if i.kind != "reservnummer"]
+    assert len(numbered) == 10
+    assert all(i.is_coordination_number == (i.kind == "samordningsnummer") for i in numbered)
+    reserve = [i for i in allowlist.identities if i.kind == "reservnummer"]
+    assert all(i.birth_date is None and i.sex == "U" and i.number in allowlist for i in reserve)
+    assert allowlist.pick(0).kind != "reservnummer"  # only asked for, never picked by default
     assert allowlist.source == str(DEFAULT_ALLOWLIST)
 
 
@@ -94,11 +99,13 @@ def test_missing_allowlist(tmp_path):
 
 
 def test_pick_is_deterministic_and_filters(allowlist):
-    assert allowlist.pick(0) == allowlist.pick(len(allowlist.identities))
+    numbered = [i for i in allowlist.identities if i.kind != "reservnummer"]
+    assert allowlist.pick(0) == allowlist.pick(len(numbered))  # wraps over the default pool
     assert allowlist.pick(1, kind="samordningsnummer").kind == "samordningsnummer"
     assert date.today().year - allowlist.pick(0, min_age=100).birth_date.year >= 100
+    assert allowlist.pick(0, kind="reservnummer").kind == "reservnummer"
     with pytest.raises(ConfigError):
-        allowlist.pick(kind="reservnummer")
+        allowlist.pick(kind="reservnummer", min_age=1)  # a reserve number has no age
 
 
 # -- canonical ------------------------------------------------------------------------------------

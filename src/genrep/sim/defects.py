@@ -36,14 +36,14 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect("radiology-linebreaks", "radiology",
            "ACK AA, but line breaks are lost: lines are trimmed and joined with no separator, so "
            "words run together",
-           None, ("RAD-001", "RAD-R03", "RAD-R12", "RAD-R14"), ("line_breaks_lost",)),
+           None, ("RAD-001", "RAD-R03", "RAD-R12", "RAD-R14", "JRN-001"), ("line_breaks_lost",)),
     Defect("radiology-ack-without-store", "radiology",
            "ACK AA for every report, but nothing is stored (a vendor-FAQ case: AA is not stored)",
            None, ("RAD-001", "RAD-R21"), ("not_stored",)),
     Defect("nll-linebreaks", "nll",
            "NLL line breaks handled wrongly: CRLF is read as two line breaks (lines split by blank "
            "lines) and a lone CR is dropped (lines run together)",
-           None, ("NLL-N01", "NLL-N10"), ("line_breaks_lost", "line_breaks_added", "extra_lines",
+           None, ("NLL-N01", "NLL-N10", "JRN-012"), ("line_breaks_lost", "line_breaks_added", "extra_lines",
                                           "merged_words")),
     Defect("nll-word-loss", "nll",
            "NLL text re-wrapped at a fixed width (40) for display, and the word at each wrap "
@@ -55,14 +55,14 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            None, ("NLL-N10",), ("missing_field",)),
     Defect("nll-unavailable-empty", "nll",
            "NLL down (timeout, 503, malformed answer) is shown as an empty list: 'no medications'",
-           None, ("NLL-N09",), ("empty_list_on_failure",)),
+           None, ("NLL-N09", "JRN-009"), ("empty_list_on_failure",)),
     Defect("multum-no-failover", "multum",
            "the 2024 state: one active Multum server, no switch-over (the load balancer never "
            "retries or moves traffic to the second server)",
            None, ("MUL-M01", "MUL-M02", "MUL-M03"), ("failover_failed",)),
     Defect("multum-silent-empty", "multum",
            "a failed interaction check is shown as 'checked, no interactions'",
-           None, ("MUL-M05",), ("false_no_interactions",)),
+           None, ("MUL-M05", "JRN-007"), ("false_no_interactions",)),
     Defect("multum-no-failback", "multum",
            "a server that failed never gets traffic back after it recovers",
            None, ("MUL-M07",), ("no_failback",)),
@@ -72,7 +72,7 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect("registration-dob", "registration",
            "the EHR derives the date of birth wrongly: century guessed from the two-digit year "
            "(a person over 100 becomes a century younger) and a samordningsnummer's day + 60 kept",
-           None, ("REG-002", "REG-003"), ("wrong_birth_date",)),
+           None, ("REG-002", "REG-003", "JRN-004", "JRN-005"), ("wrong_birth_date",)),
     Defect("radiology-charset-ignored", "radiology",
            "MSH-18 is ignored and every message is read as UTF-8, so 8859/1 text becomes garbage",
            None, ("RAD-R09",), ("mojibake",)),

@@ -89,8 +89,8 @@ def derive_demographics(identifier: str, defects: dict) -> dict:
     Defect ``registration-dob`` replays a registration bug open on the 2024 go-live day: the
     century is guessed from the two-digit year (so a person over 100 is made a century younger)
     and the samordningsnummer's + 60 is not taken off the day."""
-    if len(identifier) != 12 or not identifier.isdigit():
-        return {}
+    if len(identifier) != 12 or not identifier.isdigit() or identifier.startswith("99"):
+        return {}  # a reserve number (or anything else): nothing may be guessed from it
     year, month, day = int(identifier[:4]), int(identifier[4:6]), int(identifier[6:8])
     if "registration-dob" in defects:
         yy = int(identifier[2:4])
@@ -99,8 +99,8 @@ def derive_demographics(identifier: str, defects: dict) -> dict:
         day -= 60
     try:
         born = datetime.date(year, month, day)
-    except ValueError:
-        return {"sex": "M" if int(identifier[10]) % 2 else "F"}
+    except ValueError:  # not a date: not a personnummer either, so no sex from it
+        return {}
     return {"birth_date": born.strftime("%Y%m%d"), "sex": "M" if int(identifier[10]) % 2 else "F"}
 
 
