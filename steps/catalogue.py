@@ -383,20 +383,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _guarded_main() -> int:
-    """main(), with exit code 2 and a readable message when the catalogue or the steps cannot load."""
-    from genrep.errors import GenrepError
-    try:
-        return main()
-    except GenrepError as exc:
-        print(f"genrep: configuration error: {exc}", file=sys.stderr)
-        return 2
-    except Exception:  # a step module that does not import: show where, as bad input
-        import traceback
-        traceback.print_exc()
-        print("genrep: could not load the step definitions or feature files (see above)", file=sys.stderr)
-        return 2
-
-
 if __name__ == "__main__":
-    sys.exit(_guarded_main())
+    from steps._cli import guarded
+    sys.exit(guarded(main))
