@@ -21,6 +21,8 @@ import uuid
 import aiohttp
 from aiohttp import web
 
+from .body import read_capped
+
 FHIR_JSON = "application/fhir+json"
 PNR_SYSTEM = "http://electronichealth.se/identifier/personnummer"
 ADMIN_EXTENSION = "http://electronichealth.se/fhir/StructureDefinition/NLLAdministrationInstruction"
@@ -81,13 +83,9 @@ class MedicationModule:
         try:
             async with self.session.get(url, params={"patient.identifier": f"{PNR_SYSTEM}|{identifier}"},
                                         headers=headers) as resp:
-                # read(n) returns whatever one socket read buffered, not n bytes: collect the
-                # whole body, chunk by chunk, under the size cap
-                raw = bytearray()
-                async for chunk in resp.content.iter_any():
-                    raw += chunk
-                    if len(raw) > MAX_NLL_BODY:
-                        raise NLLUnavailable(f"NLL answer larger than {MAX_NLL_BODY} bytes")
+                raw = await read_capped(resp, MAX_NLL_BODY)
+                if len(raw) > MAX_NLL_BODY:
+                    raise NLLUnavailable(f"NLL answer larger than {MAX_NLL_BODY} bytes")
                 if resp.status >= 400:
                     raise NLLUnavailable(f"NLL answered HTTP {resp.status}")
                 ctype = resp.headers.get("Content-Type", "").split(";")[0].strip()

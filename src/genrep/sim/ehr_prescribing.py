@@ -22,6 +22,8 @@ import time
 import aiohttp
 from aiohttp import web
 
+from .body import read_capped
+
 MAX_BODY = 1024 * 1024
 EXPECTED_CHECKS = {"drug-drug": "interactions", "duplication": "duplicates"}  # check -> its list
 
@@ -42,25 +44,13 @@ class PrescribingModule:
         if self.session is not None:
             await self.session.close()
 
-    @staticmethod
-    async def _read_body(resp: aiohttp.ClientResponse) -> bytes:
-        """The whole body, up to MAX_BODY + 1 bytes (``content.read(n)`` returns only what has
-        arrived so far, so one call could cut a valid answer short and call it malformed)."""
-        raw = bytearray()
-        while len(raw) <= MAX_BODY:
-            chunk = await resp.content.read(MAX_BODY + 1 - len(raw))
-            if not chunk:
-                break
-            raw += chunk
-        return bytes(raw)
-
     async def check(self, drugs: list[str]) -> tuple[dict, str]:
         """(Multum answer, answering server); raises RuntimeError(reason) when not performed."""
         if not self.multum_url or self.session is None:
             raise RuntimeError("no Multum endpoint is configured for this EHR")
         try:
             async with self.session.post(f"{self.multum_url}/interactions", json={"drugs": drugs}) as resp:
-                raw = await self._read_body(resp)
+                raw = await read_capped(resp, MAX_BODY)
                 server = resp.headers.get("X-Multum-Server", "")
                 differ = resp.headers.get("X-Content-Versions-Differ", "").lower() == "true"
                 if resp.status != 200:
