@@ -1,4 +1,4 @@
-"""The ``genrep`` command line: rehearse, report, sim, selftest, gate, bench, defects, steps, lint.
+"""The ``genrep`` command line: rehearse, report, sim, selftest, gate, bench, load, defects, steps, lint.
 
 Exit codes: 0 GO / success, 1 NO-GO / checks failed, 2 bad input or configuration (the message
 names the file and key), 3 the system under test could not be reached.
@@ -221,6 +221,51 @@ def _cmd_bench(args) -> int:
     return bench_mllp(messages=args.messages, rounds=args.rounds)
 
 
+def _parse_duration(text: str) -> float:
+    """'60s', '5m', '1h' or plain seconds."""
+    import re
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smh]?)\s*", text or "")
+    if not m:
+        raise ConfigError(f"--duration {text!r}: expected seconds such as 60s, 5m or 1h")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def _cmd_load(args) -> int:
+    """Run a Locust load profile (subprocess) and judge it against contracts/load.yaml."""
+    from .load.contract import load_load_contract
+    from .load.runner import evaluate, profile_file, run_load, write_allure_results, write_sla_json
+
+    contract = load_load_contract()
+    duration = _parse_duration(args.duration)
+    profile_file(args.profile)  # an unknown profile fails before anything starts
+    print(f"genrep load: profile {args.profile}, {args.users} users, {duration:g} s"
+          + (f", {args.workers} workers" if args.workers else ""), flush=True)
+    result = run_load(args.profile, users=args.users, duration_s=duration, workers=args.workers,
+                      env_name=args.env, contract=contract,
+                      **({"out_dir": Path(args.out)} if args.out else {}))
+    outcomes = evaluate(result, contract)
+    sla_path = write_sla_json(result, outcomes, contract)
+    print(f"\n{'operation':18s} {'requests':>8s} {'failures':>8s} {'req/s':>7s} {'p50 ms':>7s} "
+          f"{'p95 ms':>7s} {'p99 ms':>7s} {'max ms':>7s}")
+    fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+    for s in result.operations.values():
+        print(f"{s.name:18s} {s.requests:8d} {s.failures:8d} {s.rps:7.1f} {fmt(s.p50_ms):>7s} "
+              f"{fmt(s.p95_ms):>7s} {fmt(s.p99_ms):>7s} {fmt(s.max_ms):>7s}")
+    print()
+    for o in outcomes:
+        print(f"  {'ok  ' if o.ok else 'FAIL'} {o.requirement:22s} {o.describe()}")
+    if args.results:
+        written = write_allure_results(args.results, result, outcomes, contract)
+        print(f"Allure results: {len(written)} SLA result(s) in {args.results}")
+    print(f"Statistics: {result.stats_path}   SLA: {sla_path}")
+    met = all(o.ok for o in outcomes)
+    if (result.exit_code == 0) != met:
+        print(f"genrep: WARNING: Locust's own SLA gate exited {result.exit_code}, the JSON statistics "
+              f"say {'met' if met else 'missed'}; the JSON statistics decide", file=sys.stderr)
+    print(f"SLA: {'MET' if met else 'MISSED'}")
+    return 0 if met else 1
+
+
 def _run_steps_tool(module: str, argv: list[str]) -> int:
     """Run a tool of the step layer (``steps.catalogue``, ``steps.lint``) as a subprocess from the
     project root: it imports the step definitions, which the library itself never imports."""
@@ -312,6 +357,18 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--messages", type=int, default=2000)
     bm.add_argument("--rounds", type=int, default=3)
     bm.set_defaults(func=_cmd_bench)
+
+    lo = sub.add_parser("load", help="run a Locust load profile (load/PROFILE.py) and check the SLAs "
+                                     "of contracts/load.yaml")
+    lo.add_argument("profile", help="load profile: steady_day, golive_morning")
+    lo.add_argument("--users", type=int, default=10, help="peak number of virtual users (default 10)")
+    lo.add_argument("--duration", default="60s", help="run length: 60s, 5m, 1h (default 60s)")
+    lo.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
+    lo.add_argument("--env", default=None, help="environment profile (default GENREP_ENV or virtual)")
+    lo.add_argument("--results", default=None,
+                    help="also write one Allure result per SLA threshold into this folder (for genrep gate)")
+    lo.add_argument("--out", default=None, help="statistics folder (default reports/load)")
+    lo.set_defaults(func=_cmd_load)
 
     sc = sub.add_parser("steps", help="the step catalogue: every step, English and Swedish, with examples")
     sc.add_argument("--format", choices=["text", "markdown", "json"], default="text")

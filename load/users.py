@@ -1,0 +1,162 @@
+"""Locust users shared by the load profiles (thin: payloads, schedule and SLA rule are library code).
+
+Run only through `genrep load PROFILE` (a subprocess; it starts the environment and sets the
+GENREP_LOAD_* variables). Weights and think times come from contracts/load.yaml.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from locust import FastHttpUser, User, between, events
+from locust.runners import WorkerRunner
+
+from genrep.load.contract import load_load_contract
+from genrep.load.workload import LoadSettings, Payloads, ack_problem, exit_code, operation_cycle
+from genrep.mllp import MLLPClient
+
+CONTRACT = load_load_contract()
+SETTINGS = LoadSettings.from_env()
+PAYLOADS = Payloads()
+
+
+def _weights(user: str) -> dict[str, int]:
+    return {op.name: op.task_weight for op in CONTRACT.operations_of(user)}
+
+
+def _think(user: str):
+    u = CONTRACT.users[user]
+    return between(u.think_min, u.think_max)
+
+
+def _next_operation(user):
+    """The only task: the user's next operation in the contract's weighted order."""
+    getattr(user, next(user._ops))()
+
+
+class _Scheduled:
+    contract_user = ""
+    tasks = [_next_operation]
+
+    def on_start(self):
+        self._ops = operation_cycle(_weights(self.contract_user))
+
+
+class ClinicianUser(_Scheduled, FastHttpUser):
+    tasks = [_next_operation]
+    contract_user = "clinician"
+    weight = CONTRACT.users["clinician"].weight
+    wait_time = _think("clinician")
+    host = SETTINGS.fhir
+    network_timeout = connection_timeout = SETTINGS.timeout
+
+    def _read(self, name: str, path: str):
+        PAYLOADS.check(path, destination=SETTINGS.fhir)
+        with self.client.get(path, name=name, headers={"Accept": "application/fhir+json"},
+                             catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}")
+                return
+            try:
+                total = json.loads(resp.content).get("total")
+            except ValueError:
+                resp.failure("not JSON")
+                return
+            if not total:
+                resp.failure("empty search result")
+
+    def read_report(self):
+        self._read("read_report", f"/DiagnosticReport?identifier={SETTINGS.accession}")
+
+    def read_medications(self):
+        self._read("read_medications", f"/MedicationRequest?patient={SETTINGS.patient_id}")
+
+
+class _MLLPUser(_Scheduled, User):
+    abstract = True
+
+    def on_start(self):
+        super().on_start()
+        self.mllp = MLLPClient(SETTINGS.mllp_host, SETTINGS.mllp_port, connect_timeout=SETTINGS.timeout,
+                               read_timeout=SETTINGS.timeout)
+
+    def on_stop(self):
+        self.mllp.close()
+
+    def _send(self, name: str, build):
+        payload, control_id = build(self.mllp.endpoint)
+        start = time.perf_counter()
+        exc, length = None, 0
+        try:
+            raw = self.mllp.send(payload)
+            length = len(raw)
+            problem = ack_problem(raw, control_id)
+            if problem:
+                exc = AssertionError(problem)
+        except Exception as e:  # noqa: BLE001 - every failure is a failed request in the stats
+            exc = e
+        self.environment.events.request.fire(
+            request_type="MLLP", name=name, response_time=(time.perf_counter() - start) * 1000,
+            response_length=length, exception=exc, context={})
+
+
+class RisUser(_MLLPUser):
+    tasks = [_next_operation]
+    contract_user = "ris"
+    weight = CONTRACT.users["ris"].weight
+    wait_time = _think("ris")
+
+    def send_oru(self):
+        self._send("send_oru", PAYLOADS.oru)
+
+
+class RegistrationUser(_MLLPUser):
+    tasks = [_next_operation]
+    contract_user = "registration"
+    weight = CONTRACT.users["registration"].weight
+    wait_time = _think("registration")
+
+    def register_adt(self):
+        self._send("register_adt", PAYLOADS.adt)
+
+
+class PrescriberUser(_Scheduled, FastHttpUser):
+    tasks = [_next_operation]
+    contract_user = "prescriber"
+    weight = CONTRACT.users["prescriber"].weight
+    wait_time = _think("prescriber")
+    host = SETTINGS.api
+    network_timeout = connection_timeout = SETTINGS.timeout
+
+    def on_start(self):
+        super().on_start()
+        from genrep.contracts import load_multum
+        self.current, self.new = load_multum().canary
+
+    def prescribe(self):
+        body = {"patient": SETTINGS.patient_id, "current": [self.current], "new": self.new}
+        PAYLOADS.check(json.dumps(body), destination=SETTINGS.api)
+        with self.client.post("/prescribe", json=body, name="prescribe", catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}")
+                return
+            try:
+                status = json.loads(resp.content).get("status")
+            except ValueError:
+                resp.failure("not JSON")
+                return
+            if status != "checked":
+                resp.failure(f"interaction check {status}")
+
+
+@events.quitting.add_listener
+def _sla_gate(environment, **_kw):
+    """Exit code 0 when every SLA of contracts/load.yaml is met, 1 otherwise (the runner recomputes
+    the verdict from the JSON statistics, which are the source of truth)."""
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    # StatsEntry.serialize(), not RequestStats.serialize_stats(): the latter *resets* every entry
+    # (get_stripped_report), and --json-file, written after this listener, would be "[]"
+    entries = [e.serialize() for e in environment.stats.entries.values()]
+    environment.process_exit_code = exit_code(entries, CONTRACT)

@@ -1,0 +1,165 @@
+"""The load contract: user classes (share, think time), operations (task weight, SLA).
+
+Data, not code: ``contracts/load.yaml``. Errors name the file, the key and the line, like every
+other contract loader (``genrep.contracts``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..contracts import CONTRACTS_DIR
+from ..errors import ConfigError
+from ..yamlfile import Located, load_yaml, reject_unknown, require
+
+USER_CLASSES = ("clinician", "ris", "registration", "prescriber")
+OPERATIONS = ("read_report", "read_medications", "send_oru", "register_adt", "prescribe")
+# which user class may carry which operation (the Locust users in load/users.py implement these)
+OPERATION_USER = {"read_report": "clinician", "read_medications": "clinician", "send_oru": "ris",
+                  "register_adt": "registration", "prescribe": "prescriber"}
+METRICS = ("p95_ms", "p99_ms", "max_failure_ratio")
+_REQ_ID = re.compile(r"[A-Z][A-Z0-9]*-[A-Z0-9][A-Z0-9-]*")
+
+
+@dataclass(frozen=True)
+class UserClass:
+    name: str
+    weight: int
+    think_min: float
+    think_max: float
+
+
+@dataclass(frozen=True)
+class SLA:
+    p95_ms: float
+    p99_ms: float
+    max_failure_ratio: float
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    requirement: str
+    user: str
+    task_weight: int
+    description: str
+    sla: SLA
+
+
+@dataclass(frozen=True)
+class LoadContract:
+    file: str
+    version: str
+    users: dict[str, UserClass]
+    operations: dict[str, Operation]
+
+    def operations_of(self, user: str) -> list[Operation]:
+        return [op for op in self.operations.values() if op.user == user]
+
+    @property
+    def min_users(self) -> int:
+        """Users needed so that every user class with an operation gets one (Locust: by weight)."""
+        return len({op.user for op in self.operations.values()})
+
+
+def _bad(data: Located, key: str, message: str, where: str) -> ConfigError:
+    return ConfigError(message, file=getattr(data, "file", None) or None, key=f"{where}.{key}",
+                       line=data.line_of(key) if isinstance(data, Located) else None)
+
+
+def _number(data: Located, key: str, where: str, *, low: float, high: float, low_open: bool = True) -> float:
+    value = require(data, key, float, where=where)
+    if (value <= low if low_open else value < low) or value > high:
+        bound = f"more than {low}" if low_open else f"at least {low}"
+        raise _bad(data, key, f"must be {bound} and at most {high}; got {value}", where)
+    return value
+
+
+def load_load_contract(path: str | Path | None = None) -> LoadContract:
+    path = Path(path) if path else CONTRACTS_DIR / "load.yaml"
+    d = load_yaml(path)
+    if not isinstance(d, dict):
+        raise ConfigError("the load contract must be a mapping", file=str(path))
+    reject_unknown(d, {"contract", "version", "title", "users", "operations"})
+    if require(d, "contract", str) != "load":
+        raise ConfigError("not a load contract", file=str(path), key="contract", line=d.line_of("contract"))
+    version = str(require(d, "version", (int, str)))
+
+    users_data = require(d, "users", dict)
+    users: dict[str, UserClass] = {}
+    for name, u in users_data.items():
+        where = f"users.{name}"
+        if name not in USER_CLASSES:
+            raise ConfigError(f"unknown user class (known: {', '.join(USER_CLASSES)})", file=str(path),
+                              key=where, line=users_data.line_of(name))
+        if not isinstance(u, dict):
+            raise ConfigError("expected a mapping", file=str(path), key=where, line=users_data.line_of(name))
+        reject_unknown(u, {"weight", "think_time_seconds"}, where=where)
+        weight = require(u, "weight", int, where=where)
+        if weight <= 0:
+            raise _bad(u, "weight", f"must be a positive integer; got {weight}", where)
+        think = require(u, "think_time_seconds", dict, where=where)
+        tw = f"{where}.think_time_seconds"
+        reject_unknown(think, {"min", "max"}, where=tw)
+        tmin = _number(think, "min", tw, low=0.0, high=3600.0, low_open=False)
+        tmax = _number(think, "max", tw, low=0.0, high=3600.0, low_open=False)
+        if tmax < tmin:
+            raise _bad(think, "max", f"must be at least min ({tmin}); got {tmax}", tw)
+        users[name] = UserClass(name, weight, tmin, tmax)
+
+    ops_data = require(d, "operations", dict)
+    operations: dict[str, Operation] = {}
+    requirements: dict[str, str] = {}
+    for name, o in ops_data.items():
+        where = f"operations.{name}"
+        if name not in OPERATIONS:
+            raise ConfigError(f"unknown operation (known: {', '.join(OPERATIONS)})", file=str(path),
+                              key=where, line=ops_data.line_of(name))
+        if not isinstance(o, dict):
+            raise ConfigError("expected a mapping", file=str(path), key=where, line=ops_data.line_of(name))
+        reject_unknown(o, {"requirement", "user", "task_weight", "description", "sla"}, where=where)
+        rid = require(o, "requirement", str, where=where)
+        if not _REQ_ID.fullmatch(rid):
+            raise _bad(o, "requirement", f"requirement id {rid!r} must look like PERF-READ-REPORT", where)
+        if rid in requirements:
+            raise _bad(o, "requirement", f"{rid} is already the requirement of {requirements[rid]}", where)
+        requirements[rid] = name
+        user = require(o, "user", str, where=where, choices=(OPERATION_USER[name],))
+        if user not in users:
+            raise _bad(o, "user", f"user class {user!r} is not defined under users", where)
+        tw = require(o, "task_weight", int, where=where, default=1)
+        if tw <= 0:
+            raise _bad(o, "task_weight", f"must be a positive integer; got {tw}", where)
+        sla_data = require(o, "sla", dict, where=where)
+        sw = f"{where}.sla"
+        reject_unknown(sla_data, set(METRICS), where=sw)
+        p95 = _number(sla_data, "p95_ms", sw, low=0.0, high=600_000.0)
+        p99 = _number(sla_data, "p99_ms", sw, low=0.0, high=600_000.0)
+        if p99 < p95:
+            raise _bad(sla_data, "p99_ms", f"must be at least p95_ms ({p95:g}); got {p99:g}", sw)
+        ratio = _number(sla_data, "max_failure_ratio", sw, low=0.0, high=1.0, low_open=False)
+        operations[name] = Operation(name, rid, user, tw, require(o, "description", str, where=where, default=""),
+                                     SLA(p95, p99, ratio))
+    missing = [op for op in OPERATIONS if op not in operations]
+    if missing:
+        raise ConfigError(f"operations missing: {', '.join(missing)} (every operation has an SLA)",
+                          file=str(path), key="operations", line=d.line_of("operations"))
+    unused = [u for u in users if not any(op.user == u for op in operations.values())]
+    if unused:
+        raise ConfigError(f"user class {unused[0]} carries no operation", file=str(path),
+                          key=f"users.{unused[0]}", line=users_data.line_of(unused[0]))
+    return LoadContract(file=str(path), version=version, users=users, operations=operations)
+
+
+def check_requirements(contract: LoadContract, catalogue: dict) -> None:
+    """Every operation's requirement must be in the catalogue as a performance requirement."""
+    for op in contract.operations.values():
+        req = catalogue.get(op.requirement)
+        if req is None:
+            raise ConfigError(f"requirement {op.requirement} is not in contracts/requirements.yaml",
+                              file=contract.file, key=f"operations.{op.name}.requirement")
+        if req.test_type != "performance":
+            raise ConfigError(f"requirement {op.requirement} has test_type {req.test_type!r}, not performance",
+                              file=contract.file, key=f"operations.{op.name}.requirement")

@@ -1,0 +1,146 @@
+"""What the Locust users in ``load/`` send, as library code (the Locust files stay thin).
+
+Nothing here imports Locust or gevent: payloads, the per-user operation schedule, the settings the
+runner passes through environment variables, and the pass/fail rule of the ``quitting`` listener.
+Every payload is built for an allowlisted test identity and passes ``IdentityGuard.check`` before
+it is returned; URLs are checked against the hosts the runner allowed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import random
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from .. import hl7
+from ..errors import ConfigError
+from ..identities import Allowlist, IdentityGuard, TestIdentity
+from ..testdata import patient_for
+
+# The ORU sent under load: 55 lines with å/ä/ö, 9.7 KB encoded (the size of the 2024 reports [A4]).
+ORU_TEXT = "\n".join(f"{i:02d} Ingen fraktur. Inga tecken till blödning i höger lårben; ej luxation, "
+                     f"oförändrat sedan {2000 + i}. Normalstort hjärta utan anmärkning." for i in range(55))
+_RUN = os.urandom(3).hex().upper()
+_SEQ = itertools.count(1)
+
+ENV_VARS = ("GENREP_LOAD_FHIR", "GENREP_LOAD_MLLP_HOST", "GENREP_LOAD_MLLP_PORT", "GENREP_LOAD_API",
+            "GENREP_LOAD_PATIENT_ID", "GENREP_LOAD_ACCESSION")
+
+
+def load_identity(allowlist: Allowlist) -> TestIdentity:
+    """The test patient the runner registers and the load reads (same choice on both sides)."""
+    return allowlist.pick(0, kind="personnummer")
+
+
+def smooth_schedule(weights: dict[str, int]) -> list[str]:
+    """One cycle of a smooth weighted round robin: every name once before any repeats
+    ({a: 2, b: 1} -> [a, b, a]), so even a short run exercises every operation."""
+    current = {k: 0 for k in weights}
+    total = sum(weights.values())
+    out = []
+    for _ in range(total):
+        for k, w in weights.items():
+            current[k] += w
+        best = max(current, key=lambda k: current[k])
+        current[best] -= total
+        out.append(best)
+    return out
+
+
+def operation_cycle(weights: dict[str, int], rng: random.Random | None = None):
+    """An endless schedule for one user, starting at a random point of the cycle."""
+    cycle = smooth_schedule(weights)
+    start = (rng or random).randrange(len(cycle))
+    return itertools.cycle(cycle[start:] + cycle[:start])
+
+
+def new_id(prefix: str = "LD") -> str:
+    """Unique per process and run, 14 characters (fits a VARCHAR(20) accession)."""
+    return f"{prefix}{_RUN}{next(_SEQ) % 1_000_000:06d}{os.getpid() % 100:02d}"[:20]
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    fhir: str
+    api: str
+    mllp_host: str
+    mllp_port: int
+    patient_id: str
+    accession: str
+    allowed_hosts: frozenset[str]
+    timeout: float
+    users: int
+    duration_s: float
+
+    @classmethod
+    def from_env(cls, env=None) -> "LoadSettings":
+        env = os.environ if env is None else env
+        missing = [k for k in ENV_VARS if not env.get(k)]
+        if missing:
+            raise ConfigError(f"load settings missing: {', '.join(missing)} (run through `genrep load`, "
+                              "which starts the environment and sets them)")
+        allowed = frozenset(h for h in env.get("GENREP_LOAD_ALLOWED_HOSTS", "127.0.0.1,localhost,::1").split(",") if h)
+        s = cls(fhir=env["GENREP_LOAD_FHIR"].rstrip("/"), api=env["GENREP_LOAD_API"].rstrip("/"),
+                mllp_host=env["GENREP_LOAD_MLLP_HOST"], mllp_port=int(env["GENREP_LOAD_MLLP_PORT"]),
+                patient_id=env["GENREP_LOAD_PATIENT_ID"], accession=env["GENREP_LOAD_ACCESSION"],
+                allowed_hosts=allowed, timeout=float(env.get("GENREP_LOAD_TIMEOUT", "10")),
+                users=int(env.get("GENREP_LOAD_USERS", "1")),
+                duration_s=float(env.get("GENREP_LOAD_DURATION", "60")))
+        for what, host in (("GENREP_LOAD_FHIR", urlsplit(s.fhir).hostname),
+                           ("GENREP_LOAD_API", urlsplit(s.api).hostname),
+                           ("GENREP_LOAD_MLLP_HOST", s.mllp_host)):
+            if host not in allowed:
+                raise ConfigError(f"{what} points at {host!r}, not an allowed host "
+                                  f"({', '.join(sorted(allowed))}); refusing to send")
+        return s
+
+
+class Payloads:
+    """Builds the outbound messages for the load users; each passes the identity guard."""
+
+    def __init__(self, allowlist: Allowlist | None = None):
+        self.allowlist = allowlist or Allowlist.load()
+        self.guard = IdentityGuard(self.allowlist)
+        self.patient = patient_for(load_identity(self.allowlist), seed="load")
+        self._adt_index = itertools.count()
+
+    def check(self, payload: str | bytes, destination: str) -> None:
+        self.guard.check(payload, destination=destination)
+
+    def oru(self, destination: str) -> tuple[bytes, str]:
+        """A 9.7 KB ORU^R01 with a new accession and control id: (payload, control id)."""
+        control_id = new_id("LO")
+        report = hl7.Report(accession=new_id("LA"), text=ORU_TEXT)
+        payload = hl7.encode(hl7.build_oru(self.patient, report, control_id=control_id))
+        self.guard.check(payload, destination=destination)
+        return payload, control_id
+
+    def adt(self, destination: str) -> tuple[bytes, str]:
+        """ADT^A04 for the next allowlisted personnummer identity (rotating)."""
+        identity = self.allowlist.pick(next(self._adt_index), kind="personnummer")
+        control_id = new_id("LR")
+        payload = hl7.encode(hl7.build_adt("A04", patient_for(identity, seed="load"), control_id=control_id))
+        self.guard.check(payload, destination=destination)
+        return payload, control_id
+
+
+def ack_problem(raw: bytes, control_id: str) -> str | None:
+    """None when the answer is an AA for ``control_id``; otherwise what is wrong with it."""
+    try:
+        ack = hl7.parse_ack(raw)
+    except Exception as exc:  # noqa: BLE001 - any unparsable answer is a failed request
+        return f"not an ACK: {exc}"
+    if ack.code != "AA":
+        return f"ACK {ack.code}: {ack.text or ack.error or ''}".strip()
+    if ack.control_id != control_id:
+        return f"ACK for control id {ack.control_id!r}, sent {control_id!r}"
+    return None
+
+
+def exit_code(entries: list[dict], contract) -> int:
+    """The ``quitting`` listener's gate: 0 when every SLA threshold is met, else 1."""
+    from .stats import evaluate_stats, operation_stats
+    outcomes = evaluate_stats(operation_stats(entries, contract.operations), contract)
+    return 0 if all(o.ok for o in outcomes) else 1

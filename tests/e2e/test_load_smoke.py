@@ -1,0 +1,62 @@
+"""`genrep load steady_day` end to end against the virtual environment: Locust runs as a subprocess
+(never inside pytest: its gevent patching breaks this process), every operation makes requests,
+stats.json and sla.json are written, the SLAs hold, and nothing is left running."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def _leftovers(marker: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if marker in line]
+
+
+def test_steady_day_smoke(tmp_path):
+    out, results = tmp_path / "load", tmp_path / "allure-results"
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "load", "steady_day", "--users", "5",
+                           "--duration", "8s", "--out", str(out), "--results", str(results)],
+                          capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, PYTHONIOENCODING="utf-8"))
+    assert time.monotonic() - start < 120
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "SLA: MET" in proc.stdout
+    stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
+    assert isinstance(stats, list) and stats
+    sla = json.loads((out / "sla.json").read_text(encoding="utf-8"))
+    assert sla["verdict"] == "MET" and sla["run"]["locust_exit_code"] == 0
+    ops = sla["run"]["operations"]
+    assert set(ops) == {"read_report", "read_medications", "send_oru", "register_adt", "prescribe"}
+    for name, s in ops.items():
+        assert s["requests"] > 0, name
+        assert s["failures"] == 0, (name, s)
+    assert len(sla["outcomes"]) == 15 and all(o["ok"] for o in sla["outcomes"])
+    assert len(list(results.glob("*-result.json"))) == 15
+    assert not _leftovers(str(out / "stats")), "a Locust process outlived the run"
+
+
+def test_a_hanging_locust_is_killed_with_its_children(tmp_path):
+    """The hard timeout kills Locust's whole process group, children included."""
+    import pytest
+
+    from genrep.errors import GenrepError
+    from genrep.load.runner import run_locust
+
+    marker = tmp_path / "child-started"
+    lf = tmp_path / "hang.py"
+    lf.write_text("import subprocess, sys, time\n"
+                  f"subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)', {str(tmp_path)!r}])\n"
+                  f"open({str(marker)!r}, 'w').close()\n"
+                  "time.sleep(300)\n", encoding="utf-8")
+    start = time.monotonic()
+    with pytest.raises(GenrepError, match="did not finish within 3 s"):
+        run_locust(lf, dict(os.environ), tmp_path / "out", duration_s=1, timeout_s=3)
+    assert time.monotonic() - start < 20
+    assert marker.exists()
+    deadline = time.monotonic() + 5
+    while _leftovers(str(tmp_path)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _leftovers(str(tmp_path)), _leftovers(str(tmp_path))

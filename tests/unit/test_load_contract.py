@@ -1,0 +1,99 @@
+"""The load contract (contracts/load.yaml): the shipped file loads; every mistake names file, key, line."""
+
+from __future__ import annotations
+
+import pytest
+
+from genrep.contracts import CONTRACTS_DIR, load_catalogue
+from genrep.errors import ConfigError
+from genrep.load.contract import OPERATIONS, check_requirements, load_load_contract
+
+SHIPPED = (CONTRACTS_DIR / "load.yaml").read_text(encoding="utf-8")
+
+
+def write(tmp_path, text):
+    p = tmp_path / "load.yaml"
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def line_of(text: str, fragment: str) -> int:
+    return text[:text.index(fragment)].count("\n") + 1
+
+
+def test_shipped_contract_loads_and_matches_the_catalogue():
+    c = load_load_contract()
+    assert set(c.operations) == set(OPERATIONS)
+    assert c.min_users == 4
+    check_requirements(c, load_catalogue())
+    for op in c.operations.values():
+        assert 0 < op.sla.p95_ms <= op.sla.p99_ms and 0 <= op.sla.max_failure_ratio <= 1
+        assert op.requirement.startswith("PERF-")
+    for u in c.users.values():
+        assert 0 <= u.think_min <= u.think_max and u.weight > 0
+    cat = load_catalogue()
+    perf = {rid for rid, r in cat.items() if r.integration == "performance-load"}
+    assert perf == {op.requirement for op in c.operations.values()}
+    assert all(cat[r].test_type == "performance" and cat[r].severity == "high" for r in perf)
+
+
+@pytest.mark.parametrize("old, new, key, words", [
+    ("    sla: {p95_ms: 1500, p99_ms: 3000, max_failure_ratio: 0.01}",
+     "    sla: {p95_ms: 1500, p99_ms: 1000, max_failure_ratio: 0.01}",
+     "operations.read_medications.sla.p99_ms", "at least p95_ms"),
+    ("    sla: {p95_ms: 1500, p99_ms: 3000, max_failure_ratio: 0.01}",
+     "    sla: {p95_ms: 1500, p99_ms: 3000, max_failure_ratio: 1.5}",
+     "operations.read_medications.sla.max_failure_ratio", "at most 1.0"),
+    ("    sla: {p95_ms: 1500, p99_ms: 3000, max_failure_ratio: 0.01}",
+     "    sla: {p95_ms: fast, p99_ms: 3000, max_failure_ratio: 0.01}",
+     "operations.read_medications.sla.p95_ms", "expected float"),
+    ("    sla: {p95_ms: 1500, p99_ms: 3000, max_failure_ratio: 0.01}",
+     "    sla: {p95_ms: 1500, p99_ms: 3000, max_failure_ratio: 0.01, p90_ms: 900}",
+     "operations.read_medications.sla.p90_ms", "unknown key"),
+    ("    user: ris\n", "    user: clinician\n", "operations.send_oru.user", "must be one of ris"),
+    ("    requirement: PERF-SEND-ORU\n", "    requirement: perf-send-oru\n",
+     "operations.send_oru.requirement", "must look like"),
+    ("    requirement: PERF-SEND-ORU\n", "    requirement: PERF-READ-REPORT\n",
+     "operations.send_oru.requirement", "already the requirement of read_report"),
+    ("  send_oru:\n", "  send_hl7:\n", "operations.send_hl7", "unknown operation"),
+    ("    weight: 40\n", "    weight: 0\n", "users.clinician.weight", "positive integer"),
+    ("    weight: 40\n", "    wieght: 40\n", "users.clinician.wieght", "unknown key"),
+    ("  ris:", "  radiologist:", "users.radiologist", "unknown user class"),
+    ("think_time_seconds: {min: 1.0, max: 3.0}", "think_time_seconds: {min: 4.0, max: 3.0}",
+     "users.clinician.think_time_seconds.max", "at least min"),
+    ("think_time_seconds: {min: 1.0, max: 3.0}", "think_time_seconds: {min: -1, max: 3.0}",
+     "users.clinician.think_time_seconds.min", "at least 0.0"),
+])
+def test_mistakes_name_file_key_and_line(tmp_path, old, new, key, words):
+    assert old in SHIPPED
+    text = SHIPPED.replace(old, new, 1)
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_load_contract(path)
+    err = info.value
+    assert words in str(err), str(err)
+    assert err.key == key and f"key '{key}'" in str(err)
+    assert err.line == line_of(SHIPPED, old) and f"{path}:{err.line}" in str(err)
+
+
+def test_a_missing_operation_is_an_error(tmp_path):
+    start = SHIPPED.index("  prescribe:\n")
+    path = write(tmp_path, SHIPPED[:start])
+    with pytest.raises(ConfigError, match=r"operations missing: prescribe") as info:
+        load_load_contract(path)
+    assert info.value.key == "operations" and info.value.line
+
+
+def test_shape_errors(tmp_path):
+    with pytest.raises(ConfigError, match="not a load contract"):
+        load_load_contract(write(tmp_path, SHIPPED.replace("contract: load", "contract: radiology")))
+    with pytest.raises(ConfigError, match="empty"):
+        load_load_contract(write(tmp_path, ""))
+    with pytest.raises(ConfigError, match="file not found"):
+        load_load_contract(tmp_path / "nope.yaml")
+
+
+def test_requirement_not_in_catalogue(tmp_path):
+    c = load_load_contract(write(tmp_path, SHIPPED.replace("PERF-PRESCRIBE", "PERF-PRESCRIBING")))
+    with pytest.raises(ConfigError, match="PERF-PRESCRIBING is not in contracts/requirements.yaml"):
+        check_requirements(c, load_catalogue())
