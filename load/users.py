@@ -148,6 +148,16 @@ class PrescriberUser(_Scheduled, FastHttpUser):
                 return
             if status != "checked":
                 resp.failure(f"interaction check {status}")
+                return
+            pair = {self.current, self.new}
+            found = json.loads(resp.content).get("interactions") or []
+            if not any({str(d).lower() for d in i.get("drugs", [])} == pair for i in found):
+                # the fail-safe rule broken: a known interaction answered "no interactions"
+                resp.failure("false 'no interactions'")
+                self.environment.events.request.fire(
+                    request_type="CHECK", name="false_no_interactions", response_time=0, response_length=0,
+                    exception=AssertionError(f"no interaction reported for {'+'.join(sorted(pair))}"),
+                    context={})
 
 
 @events.quitting.add_listener

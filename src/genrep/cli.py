@@ -239,9 +239,10 @@ def _cmd_load(args) -> int:
     duration = _parse_duration(args.duration)
     profile_file(args.profile)  # an unknown profile fails before anything starts
     print(f"genrep load: profile {args.profile}, {args.users} users, {duration:g} s"
+          + (f", defects: {', '.join(args.defect)}" if args.defect else "")
           + (f", {args.workers} workers" if args.workers else ""), flush=True)
     result = run_load(args.profile, users=args.users, duration_s=duration, workers=args.workers,
-                      env_name=args.env, contract=contract,
+                      env_name=args.env, contract=contract, defects=tuple(args.defect),
                       **({"out_dir": Path(args.out)} if args.out else {}))
     outcomes = evaluate(result, contract)
     sla_path = write_sla_json(result, outcomes, contract)
@@ -364,6 +365,8 @@ def build_parser() -> argparse.ArgumentParser:
     lo.add_argument("--users", type=int, default=10, help="peak number of virtual users (default 10)")
     lo.add_argument("--duration", default="60s", help="run length: 60s, 5m, 1h (default 60s)")
     lo.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
+    lo.add_argument("--defect", action="append", default=[],
+                    help="virtual-environment defect to replay under load (e.g. multum-no-failover)")
     lo.add_argument("--env", default=None, help="environment profile (default GENREP_ENV or virtual)")
     lo.add_argument("--results", default=None,
                     help="also write one Allure result per SLA threshold into this folder (for genrep gate)")

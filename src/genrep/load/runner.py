@@ -15,6 +15,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -31,7 +32,13 @@ LOAD_DIR = PROJECT_ROOT / "load"
 DEFAULT_OUT = PROJECT_ROOT / "reports" / "load"
 MAX_DURATION_S = 24 * 3600
 _PROFILE_RE = re.compile(r"[a-z][a-z0-9_]*")
-METRIC_LABEL = {"p95_ms": "p95", "p99_ms": "p99", "max_failure_ratio": "failure ratio"}
+METRIC_LABEL = {"p95_ms": "p95", "p99_ms": "p99", "max_failure_ratio": "failure ratio",
+                "max_failed_checks": "failed checks", "max_false_no_interactions": "false 'no interactions'"}
+
+# Profiles that inject a fault mid-run, through genrep.faults (the simulators' admin API, or the
+# command/Toxiproxy driver of a real profile): (target, fault, at this fraction of the duration).
+FAULT_PLANS = {"failover_under_load": ("multum-a", "killed", 0.4)}
+FAILOVER_REQUIREMENT = "PERF-FAILOVER"
 
 
 @dataclass
@@ -48,16 +55,33 @@ class LoadResult:
     stats_path: Path
     log_path: Path
     started: float = field(default=0.0)
+    false_no_interactions: int = 0  # "checked, no interactions" answers for a pair that interacts
+    fault: str = ""  # the fault injected mid-run, if the profile has a plan
 
     def to_dict(self) -> dict:
         return {"profile": self.profile, "environment": self.environment, "users": self.users,
+                "fault_injected": self.fault, "false_no_interactions": self.false_no_interactions,
                 "duration_s": self.duration_s, "workers": self.workers, "locust_exit_code": self.exit_code,
                 "wall_s": round(self.wall_s, 2), "stats": str(self.stats_path),
                 "operations": stats_to_dict(self.operations)}
 
 
 def evaluate(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
-    return evaluate_stats(result.operations, contract)
+    outcomes = evaluate_stats(result.operations, contract)
+    if result.profile in FAULT_PLANS:  # failover under load: the Multum contract's objectives
+        from ..contracts import load_multum
+        objectives = load_multum()
+        checks = result.operations.get("prescribe")
+        failed = float(checks.failures) if checks is not None else None
+        false_neg = float(result.false_no_interactions)
+        outcomes += [
+            SlaOutcome("prescribe", FAILOVER_REQUIREMENT, "max_failed_checks", failed,
+                       float(objectives.max_failed_checks_during_failover),
+                       failed is not None and failed <= objectives.max_failed_checks_during_failover),
+            SlaOutcome("prescribe", FAILOVER_REQUIREMENT, "max_false_no_interactions", false_neg,
+                       float(objectives.max_false_no_interactions),
+                       false_neg <= objectives.max_false_no_interactions)]
+    return outcomes
 
 
 def profile_file(profile_name: str) -> Path:
@@ -153,7 +177,7 @@ def run_locust(locustfile: Path, env: dict, out_dir: Path, *, duration_s: float,
 
 def run_load(profile_name: str, *, users: int, duration_s: float, workers: int = 0,
              out_dir: str | Path = DEFAULT_OUT, env_name: str | None = None,
-             contract: LoadContract | None = None) -> LoadResult:
+             contract: LoadContract | None = None, defects: tuple[str, ...] = ()) -> LoadResult:
     from ..contracts import load_catalogue
     from ..identities import Allowlist, IdentityGuard
 
@@ -167,7 +191,10 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
         raise ConfigError(f"duration must be more than 0 and at most {MAX_DURATION_S} s; got {duration_s:g}")
     if workers < 0:
         raise ConfigError(f"--workers must be 0 or more; got {workers}")
-    profile = load_profile(env_name, defects=())
+    profile = load_profile(env_name, defects=tuple(defects))
+    if defects:
+        from ..sim.defects import parse_defects
+        parse_defects(defects)
     allowlist = Allowlist.load()
     guard = IdentityGuard(allowlist)
     out_dir = Path(out_dir)
@@ -191,8 +218,23 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
         if fhir.credential_env or api.credential_env:
             raise ConfigError("load against endpoints with credentials is not supported yet",
                               file=profile.file or None, key="endpoints")
-        code, stats_json, log_path = run_locust(locustfile, env, out_dir, duration_s=duration_s,
-                                                workers=workers)
+        plan = FAULT_PLANS.get(profile_name)
+        timer = driver = None
+        if plan is not None:  # inject the fault mid-run, from this process, through genrep.faults
+            from ..faults import driver_for
+            driver = driver_for(profile, venv)
+            target, fault, at = plan
+            timer = threading.Timer(duration_s * at, driver.inject, args=(target, fault))
+            timer.daemon = True
+            timer.start()
+        try:
+            code, stats_json, log_path = run_locust(locustfile, env, out_dir, duration_s=duration_s,
+                                                    workers=workers)
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if driver is not None:
+                driver.clear()
     finally:
         if venv is not None:
             venv.stop()
@@ -200,10 +242,13 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
         tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
         raise GenrepError(f"Locust ended with exit code {code} (log: {log_path}):\n{tail}")
     entries = read_stats(stats_json)
+    false_neg = sum(int(e.get("num_failures", 0)) for e in entries if e.get("name") == "false_no_interactions")
     return LoadResult(profile=profile_name, environment=profile.name, users=users, duration_s=duration_s,
                       workers=workers, operations=operation_stats(entries, contract.operations),
                       exit_code=code, wall_s=time.monotonic() - t0, out_dir=out_dir,
-                      stats_path=stats_json, log_path=log_path, started=started)
+                      stats_path=stats_json, log_path=log_path, started=started,
+                      false_no_interactions=false_neg,
+                      fault=" ".join(FAULT_PLANS[profile_name][:2]) if profile_name in FAULT_PLANS else "")
 
 
 def write_sla_json(result: LoadResult, outcomes: list[SlaOutcome], contract: LoadContract) -> Path:
@@ -245,7 +290,7 @@ def write_allure_results(results_dir: str | Path, result: LoadResult, outcomes: 
         op = contract.operations[o.operation]
         req = catalogue[o.requirement]
         label = METRIC_LABEL[o.metric]
-        threshold = f"{o.threshold:.2%}" if o.metric == "max_failure_ratio" else f"{o.threshold:g} ms"
+        threshold = o._fmt(o.threshold)
         name = f"{o.operation} under load ({result.profile}): {label} <= {threshold}"
         rid = str(uuid.uuid4())
         data = {
@@ -264,7 +309,7 @@ def write_allure_results(results_dir: str | Path, result: LoadResult, outcomes: 
                            {"name": "duration", "value": f"{result.duration_s:g} s"},
                            {"name": "environment", "value": result.environment},
                            {"name": "measured", "value": "no requests" if o.measured is None else
-                            (f"{o.measured:.2%}" if o.metric == "max_failure_ratio" else f"{o.measured:g} ms")}],
+                            o._fmt(o.measured)}],
         }
         if not o.ok:
             kind = "no_requests" if o.measured is None else "sla_missed"

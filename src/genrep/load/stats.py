@@ -46,14 +46,20 @@ class SlaOutcome:
     ok: bool
 
     def describe(self) -> str:
-        label = {"p95_ms": "p95", "p99_ms": "p99", "max_failure_ratio": "failure ratio"}[self.metric]
+        label = {"p95_ms": "p95", "p99_ms": "p99", "max_failure_ratio": "failure ratio",
+                 "max_failed_checks": "failed checks", "max_false_no_interactions": "false 'no interactions'"
+                 }[self.metric]
         if self.measured is None:
             return f"{self.operation} {label}: no requests were made (threshold {self._fmt(self.threshold)})"
         op = "<=" if self.ok else ">"
         return f"{self.operation} {label}: {self._fmt(self.measured)} {op} {self._fmt(self.threshold)}"
 
     def _fmt(self, value: float) -> str:
-        return f"{value:.2%}" if self.metric == "max_failure_ratio" else f"{value:g} ms"
+        if self.metric == "max_failure_ratio":
+            return f"{value:.2%}"
+        if self.metric in ("max_failed_checks", "max_false_no_interactions"):
+            return f"{value:g}"  # counts
+        return f"{value:g} ms"
 
 
 def percentile(histogram: dict, percent: float) -> float | None:
