@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.genrep-installed
 
-.PHONY: rehearse test selftest bench sim clean chromium
+.PHONY: rehearse test test-fast selftest bench sim clean chromium
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ chromium:
 
 test: $(STAMP) chromium
 	$(BIN)/python -m pytest tests -n 2 -p no:cacheprovider -q $(ARGS)
+
+# day-to-day: unit and simulator tests only (about a minute); `make test` is what CI runs
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest tests/unit tests/sim -n 2 -p no:cacheprovider -q $(ARGS)
 
 selftest: $(STAMP)
 	$(BIN)/genrep selftest
