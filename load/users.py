@@ -35,6 +35,22 @@ def _next_operation(user):
     getattr(user, next(user._ops))()
 
 
+
+def _json_answer(resp) -> dict | None:
+    """The JSON object of a 200 answer; otherwise the request is marked failed and None returned."""
+    if resp.status_code != 200:
+        resp.failure(f"HTTP {resp.status_code}")
+        return None
+    try:
+        body = json.loads(resp.content)
+    except ValueError:
+        resp.failure("not JSON")
+        return None
+    if not isinstance(body, dict):
+        resp.failure("not a JSON object")
+        return None
+    return body
+
 class _Scheduled:
     contract_user = ""
     tasks = [_next_operation]
@@ -55,15 +71,10 @@ class ClinicianUser(_Scheduled, FastHttpUser):
         PAYLOADS.check(path, destination=SETTINGS.fhir)
         with self.client.get(path, name=name, headers={"Accept": "application/fhir+json"},
                              catch_response=True) as resp:
-            if resp.status_code != 200:
-                resp.failure(f"HTTP {resp.status_code}")
+            body = _json_answer(resp)
+            if body is None:
                 return
-            try:
-                total = json.loads(resp.content).get("total")
-            except ValueError:
-                resp.failure("not JSON")
-                return
-            if not total:
+            if not body.get("total"):
                 resp.failure("empty search result")
 
     def read_report(self):
@@ -138,19 +149,15 @@ class PrescriberUser(_Scheduled, FastHttpUser):
         body = {"patient": SETTINGS.patient_id, "current": [self.current], "new": self.new}
         PAYLOADS.check(json.dumps(body), destination=SETTINGS.api)
         with self.client.post("/prescribe", json=body, name="prescribe", catch_response=True) as resp:
-            if resp.status_code != 200:
-                resp.failure(f"HTTP {resp.status_code}")
+            body = _json_answer(resp)
+            if body is None:
                 return
-            try:
-                status = json.loads(resp.content).get("status")
-            except ValueError:
-                resp.failure("not JSON")
-                return
+            status = body.get("status")
             if status != "checked":
                 resp.failure(f"interaction check {status}")
                 return
             pair = {self.current, self.new}
-            found = json.loads(resp.content).get("interactions") or []
+            found = body.get("interactions") or []
             if not any({str(d).lower() for d in i.get("drugs", [])} == pair for i in found):
                 # the fail-safe rule broken: a known interaction answered "no interactions"
                 resp.failure("false 'no interactions'")

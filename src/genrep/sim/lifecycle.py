@@ -32,3 +32,16 @@ async def run_until_stopped(stop: asyncio.Event, parent: int, poll: float = 0.5)
         await stop.wait()
     finally:
         watcher.cancel()
+
+
+async def wait_or_stop(event: asyncio.Event, stop: asyncio.Event | None, timeout: float | None) -> None:
+    """Wait for ``event`` (or shutdown) at most ``timeout`` s, without blocking other requests: how a
+    simulator holds a request in a "hang" or "slow" fault and still stops promptly."""
+    waiters = [asyncio.ensure_future(event.wait())]
+    if stop is not None:
+        waiters.append(asyncio.ensure_future(stop.wait()))
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()

@@ -41,7 +41,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .lifecycle import install_stop_signals, run_until_stopped
+from .lifecycle import install_stop_signals, run_until_stopped, wait_or_stop
 
 KNOWLEDGE_PATH = Path(__file__).resolve().parents[3] / "fixtures" / "multum" / "knowledge.json"
 CHECKS = ("drug-drug", "duplication")
@@ -246,14 +246,7 @@ class MultumServer:
             await runner.cleanup()  # closes the listening socket and every open connection
 
     async def _wait(self, event: asyncio.Event, timeout: float | None) -> None:
-        waiters = [asyncio.ensure_future(event.wait())]
-        if self.stop_event is not None:
-            waiters.append(asyncio.ensure_future(self.stop_event.wait()))
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
+        await wait_or_stop(event, self.stop_event, timeout)
 
     def _stopping(self) -> bool:
         return self.stop_event is not None and self.stop_event.is_set()

@@ -30,7 +30,7 @@ import uuid
 
 from aiohttp import web
 
-from .lifecycle import install_stop_signals, run_until_stopped
+from .lifecycle import install_stop_signals, run_until_stopped, wait_or_stop
 
 from . import nll_releases as rel
 
@@ -143,15 +143,7 @@ class NLLSimulator:
         return web.json_response({"error": text}, status=status)
 
     async def _wait(self, event: asyncio.Event, timeout: float | None) -> None:
-        """Wait for ``event`` (or shutdown) at most ``timeout`` s; never blocks other requests."""
-        waiters = [asyncio.ensure_future(event.wait())]
-        if self.stop_event is not None:
-            waiters.append(asyncio.ensure_future(self.stop_event.wait()))
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for w in waiters:
-                w.cancel()
+        await wait_or_stop(event, self.stop_event, timeout)
 
     @web.middleware
     async def middleware(self, request: web.Request, handler):
