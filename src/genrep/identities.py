@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,6 +27,28 @@ RESERVE_NUMBER = re.compile(r"99[0-9]{10}")
 
 # YYMMDD or YYYYMMDD, optional '-' or '+', then NNNC; not part of a longer digit run.
 _SHAPE = re.compile(r"(?<![0-9])((?:1[89]|20)?[0-9]{6})([-+]?)([0-9]{4})(?![0-9])")
+
+
+# Every personnummer-shaped value lies inside a run of at least 10 digits, "+" and "-". The runs
+# are found in C: the text is mapped byte for byte (digits, "+" and "-" to "0", everything else
+# to " ") and searched for ten "0"s; ``_SHAPE`` runs only inside those runs. ``_SHAPE`` alone
+# starts with a lookbehind, which makes the regex engine try every position: 0.6 ms for a 10 KB
+# report, the whole cost of building a load-test message.
+_RUN_TABLE = bytes(0x30 if (0x30 <= b <= 0x39 or b in (0x2B, 0x2D)) else 0x20 for b in range(256))
+_RUN = re.compile(rb"0+")
+_TEN = b"0" * 10
+
+
+def find_shapes(text: str) -> Iterator[re.Match]:
+    """The ``_SHAPE`` matches of ``text``, as ``_SHAPE.finditer(text)`` finds them, faster."""
+    # one byte per character, so offsets agree with ``text`` (unencodable characters become "?")
+    mapped = text.encode("latin-1", "replace").translate(_RUN_TABLE)
+    i = mapped.find(_TEN)
+    while i >= 0:  # i starts a run: the search starts after a run's end, or at the text's start
+        end = _RUN.match(mapped, i).end()
+        # the lookbehind sees the whole text; at ``end`` the next character is not a digit
+        yield from _SHAPE.finditer(text, i, end)
+        i = mapped.find(_TEN, end)
 
 
 def _luhn_ok(digits10: str) -> bool:
@@ -198,7 +221,7 @@ class IdentityGuard:
     def check(self, payload: str | bytes, *, destination: str = "") -> None:
         text = payload.decode("latin-1") if isinstance(payload, (bytes, bytearray)) else payload
         self.checked += 1
-        for m in _SHAPE.finditer(text):
+        for m in find_shapes(text):
             number = _canonical_from_match(m)
             if number is not None and number not in self.allowlist._numbers:
                 where = f" to {destination}" if destination else ""

@@ -50,7 +50,7 @@ def frame(payload: bytes) -> bytes:
     if VT in payload:
         raise HL7Error(f"message contains a raw 0x0B (vertical tab) at byte {payload.index(VT)}: "
                        "it would restart the MLLP frame; escape it as \\X0B\\")
-    if _END in payload:
+    if FS in payload and _END in payload:  # a 1-byte search first: memchr, not a 2-byte scan
         raise HL7Error(f"message contains the MLLP end marker 0x1C 0x0D at byte "
                        f"{payload.index(_END)}: it would end the frame early")
     return VT + payload + _END

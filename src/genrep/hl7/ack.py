@@ -50,6 +50,57 @@ def _new_control_id() -> str:
     return f"{_ACK_PREFIX}{next(_ACK_SEQ) % 10**10:010d}"
 
 
+def _timestamp() -> str:
+    """The current local time as DTM seconds, formatted once per second (the virtual EHR builds
+    thousands of ACKs a second)."""
+    now = int(time.time())
+    cached = _TS_CACHE
+    if cached[0] != now:
+        cached[:] = [now, time.strftime("%Y%m%d%H%M%S", time.localtime(now))]
+    return cached[1]
+
+
+_TS_CACHE: list = [None, ""]
+# ACK header parts per distinct (raw) sender header, see _header.
+# Bounded: a sender cannot make it grow without limit.
+_HEADERS: dict[tuple | None, tuple[str, str, str, str]] = {}
+_HEADERS_MAX = 256
+
+
+def _header(message: Message | None) -> tuple[str, str, str, str]:
+    """(MSH up to the timestamp, MSH-8 to MSH-10, MSH-11 onwards, charset) of the ACK."""
+    if message is None:
+        key = None
+    else:  # the raw fields the header depends on: MSH-3..6, 9, 11, 12, 18
+        f = message.msh.fields
+        key = (message.delimiters, len(f), *f[3:7], *f[9:10], *f[11:13], *f[18:19])
+    cached = _HEADERS.get(key)
+    if cached is not None:
+        return cached
+    if message is not None:
+        u = message.unescape
+        msh = message.msh
+        send_app, send_fac = u(msh.field(5)), u(msh.field(6))
+        recv_app, recv_fac = u(msh.field(3)), u(msh.field(4))
+        event = u(message.event)
+        processing_id = u(msh.component(11, 1)) or "P"
+        version = u(message.version) or "2.5"
+        charset = message.charset if message.charset in CHARSETS else "UNICODE UTF-8"
+    else:
+        send_app, send_fac, recv_app, recv_fac = "EHR", "REGION", "", ""
+        event, processing_id, version = "", "P", "2.5"
+        charset = "UNICODE UTF-8"
+    head = "MSH|^~\\&|" + "|".join([escape(send_app), escape(send_fac), escape(recv_app),
+                                     escape(recv_fac)]) + "|"
+    tail = f"||ACK^{escape(event)}^ACK|"
+    rest = f"|{escape(processing_id)}|{escape(version)}" + (f"||||||{charset}" if charset else "")
+    value = (head, tail, rest, charset)
+    if len(_HEADERS) >= _HEADERS_MAX:
+        _HEADERS.clear()
+    _HEADERS[key] = value
+    return value
+
+
 def build_ack(message: Message | None, code: str, text: str = "", *,
               error_code: str | None = None, control_id: str | None = None,
               timestamp: str | None = None) -> str:
@@ -58,45 +109,26 @@ def build_ack(message: Message | None, code: str, text: str = "", *,
 
     ``error_code`` is an HL7 table 0357 code for ERR-3 (default 207, or 200 for AR on unparseable
     input).  Characters of ``text`` the charset cannot carry are replaced by "?", so building an
-    ACK never fails.  ``control_id`` defaults to a fresh unique id.
+    ACK never fails.  ``control_id`` defaults to a fresh unique id.  The MSH parts that depend only
+    on the sender's header are built once per distinct header (``genrep bench mllp``).
     """
     if code not in ACK_CODES:
         raise HL7Error(f"invalid acknowledgement code {code!r} "
                        f"(expected one of {', '.join(ACK_CODES)})")
-    ts = timestamp or time.strftime("%Y%m%d%H%M%S")
-    if message is not None:
-        u = message.unescape
-        msh = message.msh
-        send_app, send_fac = u(msh.field(5)), u(msh.field(6))
-        recv_app, recv_fac = u(msh.field(3)), u(msh.field(4))
-        event = u(message.event)
-        orig_control_id = u(message.control_id)
-        processing_id = u(msh.component(11, 1)) or "P"
-        version = u(message.version) or "2.5"
-        charset = message.charset if message.charset in CHARSETS else "UNICODE UTF-8"
-    else:
-        send_app, send_fac, recv_app, recv_fac = "EHR", "REGION", "", ""
-        event, orig_control_id, processing_id, version = "", "", "P", "2.5"
-        charset = "UNICODE UTF-8"
-    codec = CHARSETS[charset]
-    safe_text = text.encode(codec, errors="replace").decode(codec)
-
-    msh_fields = [escape(send_app), escape(send_fac), escape(recv_app), escape(recv_fac), ts, "",
-                  f"ACK^{escape(event)}^ACK",
-                  escape(control_id or _new_control_id()), escape(processing_id), escape(version)]
-    if charset:
-        msh_fields += ["", "", "", "", "", charset]
-    segments = ["MSH|^~\\&|" + "|".join(msh_fields),
-                f"MSA|{code}|{escape(orig_control_id)}"
-                + (f"|{escape(safe_text)}" if safe_text else "")]
+    head, tail, rest, charset = _header(message)
+    orig_control_id = message.unescape(message.control_id) if message is not None else ""
+    msh = (head + (timestamp or _timestamp()) + tail + escape(control_id or _new_control_id()) + rest)
+    if text:
+        codec = CHARSETS[charset]
+        text = text.encode(codec, errors="replace").decode(codec)
+    segments = [msh, f"MSA|{code}|{escape(orig_control_id)}" + (f"|{escape(text)}" if text else "")]
     if code not in ("AA", "CA"):
         err = error_code or ("207" if message is not None else "200")
         description = ERROR_CODES.get(err, "")
         severity = "E"
         err3 = f"{escape(err)}^{escape(description)}^HL70357"
         # ERR-3 error code, ERR-4 severity, ERR-8 user message
-        segments.append(f"ERR|||{err3}|{severity}"
-                        + (f"||||{escape(safe_text)}" if safe_text else ""))
+        segments.append(f"ERR|||{err3}|{severity}" + (f"||||{escape(text)}" if text else ""))
     return "\r".join(segments) + "\r"
 
 

@@ -21,6 +21,7 @@ Design choices, because this is what decides whether a receiver stores the whole
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import HL7Error
@@ -29,7 +30,8 @@ from .escape import unescape
 
 __all__ = [
     "CharsetMismatch", "Message", "Segment", "TEXT_TYPES", "CODED_TYPES", "accession_from",
-    "decode", "detect_charset", "parent_accession_from", "parse", "patient_from", "report_text",
+    "accession_reader", "decode", "detect_charset", "parent_accession_from", "parse", "patient_from",
+    "patient_identifier_from", "report_text",
 ]
 
 #: OBX-2 value types whose OBX-5 is report text, taken whole.
@@ -98,6 +100,12 @@ def decode(data: bytes) -> str:
         raise HL7Error(f"message does not start with MSH: {data[:20]!r}")
     declared = detect_charset(data)
     codec = codec_for(declared)
+    if codec == "utf-8":  # the common case: decoding is the validation
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise CharsetMismatch(f"declared {declared!r} but the bytes are not valid utf-8 at offset "
+                                  f"{exc.start}: {data[exc.start:exc.start + 4]!r}") from None
     label = repr(declared) if declared else "ASCII (no MSH-18)"
     if codec == "ascii" and not data.isascii():
         for offset, byte in enumerate(data):
@@ -170,9 +178,10 @@ class Segment:
 
     def field(self, n: int) -> str:
         """Raw field n (all repetitions), "" when absent."""
-        if 0 < n < len(self.fields):
-            return self.fields[n]
-        return ""
+        f = self._fields
+        if f is None:
+            f = self._fields = self._raw.split(self.delimiters.field)
+        return f[n] if 0 < n < len(f) else ""
 
     def repetitions(self, n: int) -> list[str]:
         """Raw repetitions of field n; [] when the field is empty or absent."""
@@ -185,6 +194,13 @@ class Segment:
 
     def component(self, n: int, c: int, *, repetition: int = 0) -> str:
         """Raw component c (1-based) of a repetition (default the first) of field n."""
+        if repetition == 0 and not (n < 3 and self.id == "MSH"):  # the common case, fewer splits
+            d = self.delimiters
+            value = self.field(n).split(d.repetition, 1)[0]
+            if c == 1:
+                return value.split(d.component, 1)[0]
+            comps = value.split(d.component, c)
+            return comps[c - 1] if 0 < c <= len(comps) else ""
         reps = self.repetitions(n)
         if repetition >= len(reps):
             return ""
@@ -203,7 +219,7 @@ class Message:
     """A parsed (not validated) HL7 v2 message.  See ``parse``."""
 
     __slots__ = ("_segments", "_raw_body", "_split_body", "delimiters", "text", "_msh", "_codec",
-                 "_delims")
+                 "_delims", "_type", "_charset")
 
     def __init__(self, segments: list[Segment] | None, delimiters: Delimiters, text: str,
                  body: list[str] | None = None, msh: Segment | None = None):
@@ -216,6 +232,8 @@ class Message:
         self._msh = msh if msh is not None else segments[0]
         self._codec: str | None = None  # computed once: unescape needs it for every value
         self._delims = delimiters.as_string()
+        self._type: tuple[str, str] | None = None   # (MSH-9.1, MSH-9.2), read once
+        self._charset: str | None = None
 
     def __repr__(self) -> str:
         return (f"Message({self.message_type!r}, control_id={self.control_id!r}, "
@@ -239,15 +257,21 @@ class Message:
     def msh(self) -> Segment:
         return self._msh
 
+    def _code_event(self) -> tuple[str, str]:
+        t = self._type
+        if t is None:
+            t = self._type = (self._msh.component(9, 1), self._msh.component(9, 2))
+        return t
+
     @property
     def message_type(self) -> str:
         """MSH-9.1^MSH-9.2, e.g. "ORU^R01" ("ACK" when MSH-9 has no event)."""
-        code, event = self._msh.component(9, 1), self._msh.component(9, 2)
+        code, event = self._code_event()
         return f"{code}^{event}" if event else code
 
     @property
     def event(self) -> str:
-        return self._msh.component(9, 2)
+        return self._code_event()[1]
 
     @property
     def control_id(self) -> str:
@@ -256,8 +280,11 @@ class Message:
     @property
     def charset(self) -> str:
         """MSH-18 (first repetition), "" when absent (= ASCII)."""
-        reps = self._msh.repetitions(18)
-        return reps[0].strip() if reps else ""
+        c = self._charset
+        if c is None:
+            reps = self._msh.repetitions(18)
+            c = self._charset = reps[0].strip() if reps else ""
+        return c
 
     @property
     def codec(self) -> str:
@@ -340,6 +367,9 @@ def _split_segments(text: str) -> list[str]:
         return text.split("\n")
 
 
+_DELIMITERS: dict[str, Delimiters] = {}
+
+
 def parse(text: str) -> Message:
     """Split an ER7 message into segments and fields (no validation of content).
 
@@ -368,10 +398,14 @@ def parse(text: str) -> Message:
         raise HL7Error(f"invalid field separator {field_sep!r} in MSH")
     msh_fields = msh_text.split(field_sep)
     encoding = msh_fields[1]
-    if not 4 <= len(encoding) <= 5 or len(set(encoding + field_sep)) != len(encoding) + 1 \
-            or any(ch.isalnum() or ch.isspace() for ch in encoding):
-        raise HL7Error(f"invalid encoding characters in MSH-2: {encoding!r}")
-    delimiters = Delimiters(field_sep, encoding[0], encoding[1], encoding[2], encoding[3])
+    delimiters = _DELIMITERS.get(field_sep + encoding)  # only valid ones are kept
+    if delimiters is None:
+        if not 4 <= len(encoding) <= 5 or len(set(encoding + field_sep)) != len(encoding) + 1 \
+                or any(ch.isalnum() or ch.isspace() for ch in encoding):
+            raise HL7Error(f"invalid encoding characters in MSH-2: {encoding!r}")
+        delimiters = Delimiters(field_sep, encoding[0], encoding[1], encoding[2], encoding[3])
+        if len(_DELIMITERS) < 64:  # bounded: a sender cannot grow it without limit
+            _DELIMITERS[field_sep + encoding] = delimiters
 
     msh = Segment("MSH", ["MSH", field_sep, encoding, *msh_fields[2:]], delimiters)
     if fast and field_sep == "|" and not _BAD_SEGMENT_START.search(text):
@@ -381,7 +415,7 @@ def parse(text: str) -> Message:
     else:
         message = _parse_slow(parts if parts is not None else _split_segments(text), msh,
                               delimiters, text)
-    if not message.msh.component(9, 1):
+    if not message._code_event()[0]:
         raise HL7Error("MSH-9 (message type) is missing")
     if not message.control_id:
         raise HL7Error("MSH-10 (message control id) is missing")
@@ -484,15 +518,42 @@ def patient_from(message: Message) -> dict[str, str]:
     }
 
 
+def patient_identifier_from(message: Message) -> str:
+    """PID-3.1 of the first repetition, unescaped; "" when absent.  ``patient_from`` reads the
+    whole identity; a receiver that only looks the patient up needs just this."""
+    pid = message.first("PID")
+    if pid is None:
+        raise HL7Error("message has no PID segment")
+    return message.unescape(pid.component(3, 1))
+
+
+def accession_reader(accession_field: str = "OBR-3") -> Callable[[Message], str]:
+    """A function reading the accession number (unescaped) from a message, with the field path
+    checked once: OBR-3 (EI.1), OBR-18, or "both" (OBR-3, else OBR-18).  Any other
+    ``SEG-n[.c[.s]]`` path is read as given.  HL7Error for an invalid path."""
+    if accession_field == "both":
+        first, second = accession_reader("OBR-3"), accession_reader("OBR-18")
+        return lambda message: first(message) or second(message)
+    m = _PATH.match(accession_field)
+    if not m:
+        raise HL7Error(f"invalid field path {accession_field!r} (expected e.g. 'PID-3' or 'MSH-9.1')")
+    seg_id, n = m.group(1), int(m.group(2))
+    c = int(m.group(3)) if m.group(3) else 1   # a bare SEG-n means its first component (EI.1)
+    s = int(m.group(4)) if m.group(4) else 0
+
+    def read(message: Message) -> str:
+        seg = message.first(seg_id)
+        if seg is None:
+            return ""
+        raw = seg.subcomponent(n, c, s) if s else seg.component(n, c)
+        return message.unescape(raw)
+    return read
+
+
 def accession_from(message: Message, accession_field: str = "OBR-3") -> str:
     """The accession number (unescaped), from OBR-3 (EI.1), OBR-18, or "both" (OBR-3, else
     OBR-18).  Any other ``SEG-n[.c]`` path is read as given.  "" when absent."""
-    if accession_field == "both":
-        return accession_from(message, "OBR-3") or accession_from(message, "OBR-18")
-    path = accession_field
-    if re.fullmatch(r"[A-Z0-9]{3}-\d+", path):
-        path += ".1"
-    return message.unescape(message.field(path))
+    return accession_reader(accession_field)(message)
 
 
 def parent_accession_from(message: Message) -> str:

@@ -136,6 +136,7 @@ class VirtualEHR:
         self.prescribing = PrescribingModule(multum_url, defects, timeout=multum_timeout)
         self.max_message_bytes = max_message_bytes
         self.accession_field = accession_field
+        self.read_accession = hl7.accession_reader(accession_field)  # the path is checked once
         self.accession_max_length = accession_max_length
         self.store = Store()
 
@@ -201,7 +202,7 @@ class VirtualEHR:
             if message.event not in ("A01", "A02", "A03", "A04", "A08"):
                 return "AR", f"event {message.event} not supported (A01, A02, A03, A04, A08)"
             if message.event in ("A02", "A03"):
-                patient = self.store.patients.get(hl7.patient_from(message).get("identifier", ""))
+                patient = self.store.patients.get(hl7.patient_identifier_from(message))
                 if patient is None:
                     return "AE", f"{message.event} for a patient who is not registered"
                 encounter = self.store.encounters.get(patient["id"])
@@ -255,7 +256,7 @@ class VirtualEHR:
             enc["location"] = location
 
     def store_order(self, message) -> tuple[str, str]:
-        patient = self.store.patients.get(hl7.patient_from(message).get("identifier", ""))
+        patient = self.store.patients.get(hl7.patient_identifier_from(message))
         if patient is None:
             return "AE", "unknown patient (PID-3 not registered): send ADT first"
         obr = message.first("OBR")
@@ -271,11 +272,10 @@ class VirtualEHR:
         return "AA", ""
 
     def store_report(self, message) -> tuple[str, str]:
-        info = hl7.patient_from(message)
-        patient = self.store.patients.get(info.get("identifier", ""))
+        patient = self.store.patients.get(hl7.patient_identifier_from(message))
         if patient is None:
             return "AE", "unknown patient (PID-3 not registered): send ADT first"
-        accession = hl7.accession_from(message, self.accession_field)
+        accession = self.read_accession(message)
         if not accession:
             return "AE", f"accession ({self.accession_field}) is empty"
         if len(accession) > self.accession_max_length:
