@@ -233,3 +233,19 @@ def test_patient_without_given_name_is_still_a_valid_resource(ehr, allowlist, fh
     [res] = fhir.search("Patient", {"identifier": who.number})  # validates against R4B
     assert res["name"] == [{"family": nameless.family}]
     assert res["birthDate"] == who.birth_date.isoformat()
+
+
+def test_summary_count_gives_the_total_without_entries(ehr, patient):
+    """Counting what was stored under load: ``_summary=count`` answers the total only."""
+    _profile, info = ehr
+    register(info, patient)
+    pid = fhir_get(info, "Patient", params={"identifier": patient.identifier}).json()["entry"][0]["resource"]["id"]
+    before = fhir_get(info, "DiagnosticReport", params={"patient": pid, "_summary": "count"}).json()
+    assert before["resourceType"] == "Bundle" and "entry" not in before
+    with mllp_client(info) as c:
+        for _ in range(3):
+            assert ack_code(c.send(oru(patient, "Ingen fraktur.")[1])) == "AA"
+    after = fhir_get(info, "DiagnosticReport", params={"patient": pid, "_summary": "count"}).json()
+    assert after["total"] == before["total"] + 3
+    bad = fhir_get(info, "DiagnosticReport", params={"patient": pid, "_summary": "true"})
+    assert_outcome(bad, 400)

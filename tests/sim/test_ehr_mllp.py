@@ -266,6 +266,7 @@ def test_utf8_bytes_declared_8859_1_get_ae_never_mojibake(ehr, patient):
     with mllp_client(info) as c:
         ack = hl7.parse_ack(c.send(payload))
     assert ack.code == "AE"
+    assert ack.control_id == msg.split("\r")[0].split("|")[9]  # refused, but named: MSH-10 is readable
     assert reports_for(info, accession) == []
 
 
@@ -332,6 +333,21 @@ def test_resent_control_id_gets_same_ack_and_one_report(ehr, patient):
     assert len(reports) == 1
     assert reports[0]["meta"]["versionId"] == "1"
     assert stored_text(info, accession) == expected_stored(TEXT)
+
+
+def test_same_control_id_from_another_sender_is_a_different_message(ehr, patient):
+    """Control ids are unique per sender (MSH-3/MSH-4), not across senders."""
+    _profile, info = ehr
+    register(info, patient)
+    control_id = new_control_id()
+    acc1, first = oru(patient, TEXT, control_id=control_id)
+    acc2, second = oru(patient, TEXT, control_id=control_id)
+    second = second.replace(b"|RIS|", b"|RIS2|", 1)
+    assert b"|RIS2|" in second
+    with mllp_client(info) as c:
+        assert ack_code(c.send(first)) == "AA"
+        assert ack_code(c.send(second)) == "AA"
+    assert len(reports_for(info, acc1)) == len(reports_for(info, acc2)) == 1
 
 
 def test_accession_over_limit_gets_ae_never_stored_shortened(ehr, patient, contract):

@@ -91,3 +91,11 @@ def test_unescape_never_raises(text):
     unescape(text)
     unescape(text, charset="latin-1")
     unescape(text, charset="ascii")
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="\\|^&~\r\n\x0b\x1cabå€EFSTRX", max_size=40))
+def test_escape_equals_the_one_pass_translation(text):
+    """The replace chain gives exactly the one-pass table translation (no double escaping)."""
+    from genrep.hl7.escape import _ESCAPE_TABLE
+    assert escape(text) == text.translate(_ESCAPE_TABLE)

@@ -276,3 +276,20 @@ def test_masked_text_never_holds_a_number(fragments):
 @given(st.text(max_size=40))
 def test_mask_of_arbitrary_text_is_safe(text):
     nothing_allowed().check(mask(text))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.text(alphabet="0123456789+- a\n|€å", max_size=80))
+def test_fast_shape_scan_finds_exactly_what_the_regex_finds(text):
+    """``find_shapes`` (a C-level prefilter for digit runs) is ``_SHAPE.finditer``, only faster."""
+    from genrep.identities import _SHAPE, find_shapes
+    assert [m.span() for m in find_shapes(text)] == [m.span() for m in _SHAPE.finditer(text)]
+
+
+def test_guard_finds_a_number_deep_in_a_long_text(guard):
+    filler = "Ingen fraktur 2024-11-05 kl 08:15, 12345 6789, 20261123054800. " * 300
+    with pytest.raises(IdentityViolation):
+        guard.check(filler + "pnr " + FOREIGN + " " + filler)
+    with pytest.raises(IdentityViolation):  # the same in UTF-8 bytes (offsets of multi-byte text)
+        guard.check(("åäö " * 500 + FOREIGN).encode("utf-8"))
+    guard.check(filler)

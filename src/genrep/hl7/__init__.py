@@ -14,7 +14,7 @@ from .build import (ACCESSION_FIELDS, CHARSETS, CONVENTIONS, HL7_VERSION, build_
 from .escape import FT_LINE_BREAK, escape, unescape
 from .model import PERSONNUMMER_OID, Ack, Order, Patient, Report
 from .parse import (CharsetMismatch, Delimiters, Message, Segment, accession_from, accession_reader, decode,
-                    detect_charset, parent_accession_from, parse, patient_from, patient_identifier_from,
+                    detect_charset, parent_accession_from, parse, parse_header, patient_from, patient_identifier_from,
                     report_text)
 
 __all__ = [
@@ -22,5 +22,5 @@ __all__ = [
     "HL7_VERSION", "PERSONNUMMER_OID", "Ack", "CharsetMismatch", "Delimiters", "Message",
     "Order", "Patient", "Report", "Segment", "accession_from", "accession_reader", "build_ack", "build_adt", "build_orm", "build_oru",
     "decode", "detect_charset", "encode", "escape", "parent_accession_from", "parse",
-    "parse_ack", "patient_from", "patient_identifier_from", "report_text", "split_lines", "unescape", "validate_structure",
+    "parse_ack", "parse_header", "patient_from", "patient_identifier_from", "report_text", "split_lines", "unescape", "validate_structure",
 ]

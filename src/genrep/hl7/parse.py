@@ -31,7 +31,7 @@ from .escape import unescape
 __all__ = [
     "CharsetMismatch", "Message", "Segment", "TEXT_TYPES", "CODED_TYPES", "accession_from",
     "accession_reader", "decode", "detect_charset", "parent_accession_from", "parse", "patient_from",
-    "patient_identifier_from", "report_text",
+    "parse_header", "patient_identifier_from", "report_text",
 ]
 
 #: OBX-2 value types whose OBX-5 is report text, taken whole.
@@ -420,6 +420,19 @@ def parse(text: str) -> Message:
     if not message.control_id:
         raise HL7Error("MSH-10 (message control id) is missing")
     return message
+
+
+def parse_header(data: bytes) -> Message | None:
+    """The MSH segment alone, for answering a message that was refused before it could be parsed
+    (bad bytes for its charset, a broken segment): the ACK can still name its control id.
+    Read as Latin-1 (every byte is a character); None when not even the MSH parses."""
+    if data.startswith(_BOM):
+        data = data[len(_BOM):]
+    end = min((i for i in (data.find(b"\r"), data.find(b"\n")) if i >= 0), default=len(data))
+    try:
+        return parse(data[:end].decode("latin-1"))
+    except HL7Error:
+        return None
 
 
 def _parse_slow(parts: list[str], msh: Segment, delimiters: Delimiters, text: str) -> Message:

@@ -104,6 +104,10 @@ def derive_demographics(identifier: str, defects: dict) -> dict:
     return {"birth_date": born.strftime("%Y%m%d"), "sex": "M" if int(identifier[10]) % 2 else "F"}
 
 
+#: How many control ids (with their ACK) the EHR remembers for resend detection.
+ACK_MEMORY = 100_000
+
+
 class Store:
     """In-memory records. ``reset`` gives each test a clean EHR (Toxiproxy-style isolation)."""
 
@@ -115,15 +119,25 @@ class Store:
         self.patients_by_id: dict[str, dict] = {}
         self.reports: dict[str, StoredReport] = {}  # accession -> latest
         self.reports_by_id: dict[str, StoredReport] = {}
-        self.acks: dict[str, str] = {}  # MSH-10 -> ACK text already given
+        # (MSH-3, MSH-4, MSH-10) -> (message text, ACK given): a resend gets the same ACK, a
+        # different message under a used control id is refused (never an AA that stores nothing)
+        self.acks: dict[tuple[str, str, str], tuple[str, str]] = {}
         self.encounters: dict[str, dict] = {}  # patient id -> current encounter
         self.orders: dict[str, dict] = {}  # placer order number -> ServiceRequest-ish record
         self.counters = {"messages": 0, "AA": 0, "AE": 0, "AR": 0, "frames_too_large": 0,
-                         "incomplete_frames": 0}
+                         "incomplete_frames": 0, "duplicates": 0}
         self._ids = itertools.count(1)
 
     def next_id(self, prefix: str) -> str:
         return f"{prefix}-{next(self._ids)}"
+
+    def remember_ack(self, key: tuple[str, str, str], text: str, ack: str) -> None:
+        """Keep the ACK given for a control id, bounded (oldest forgotten first): a long soak
+        must not grow without limit; a resend arrives seconds, not 100,000 messages, later."""
+        acks = self.acks
+        if len(acks) >= ACK_MEMORY:
+            del acks[next(iter(acks))]
+        acks[key] = (text, ack)
 
 
 class VirtualEHR:
@@ -167,29 +181,42 @@ class VirtualEHR:
         the state between ACK and store. This takes the text extraction off the ACK's critical
         path (see ``genrep bench mllp``)."""
         self._commit = None
-        self.store.counters["messages"] += 1
-        message = None
+        counters = self.store.counters
+        counters["messages"] += 1
+        message = header = key = None
         charset = "ascii"
         try:
             if "radiology-charset-ignored" in self.defects:
                 text = payload.decode("utf-8", errors="replace")
             else:
                 text = hl7.decode(payload)
-            message = hl7.parse(text)
+            message = header = hl7.parse(text)
             charset = hl7.CHARSETS.get(message.charset, "utf-8")
-            if message.control_id in self.store.acks:
-                return self.store.acks[message.control_id].encode(charset, errors="replace"), None
-            code, note = self.apply(message)
+            msh = message.msh
+            key = (msh.field(3), msh.field(4), message.control_id)
+            seen = self.store.acks.get(key)
+            if seen is not None and seen[0] == text:  # a resend (the sender lost our ACK)
+                counters["duplicates"] += 1
+                return seen[1].encode(charset, errors="replace"), None
+            if seen is not None:
+                code, note = "AE", (f"control id {message.control_id!r} was already used by this sender "
+                                    "for a different message: refused, nothing stored")
+            else:
+                code, note = self.apply(message)
         except hl7.CharsetMismatch as exc:
             code, note = "AE", str(exc)
         except HL7Error as exc:
             code, note = ("AE" if message is not None or payload.startswith(b"MSH") else "AR"), str(exc)
         except Exception as exc:  # never crash on input; say what happened
             code, note = "AE", f"internal error processing message: {type(exc).__name__}: {exc}"
-        self.store.counters[code] += 1
-        ack = hl7.build_ack(message, code, note[:200], error_code=None if code == "AA" else "207")
-        if message is not None and code == "AA":
-            self.store.acks[message.control_id] = ack
+        if header is None:  # refused before parsing: still name the message in MSA-2 if MSH is readable
+            header = hl7.parse_header(payload)
+            if header is not None:
+                charset = hl7.CHARSETS.get(header.charset, "utf-8")
+        counters[code] += 1
+        ack = hl7.build_ack(header, code, note[:200], error_code=None if code == "AA" else "207")
+        if code == "AA":
+            self.store.remember_ack(key, text, ack)
         commit, self._commit = (self._commit if code == "AA" else None), None
         try:
             return ack.encode(charset), commit
@@ -435,19 +462,25 @@ class VirtualEHR:
 
     async def search_reports(self, request: web.Request) -> web.Response:
         q = request.query
-        unknown = set(q) - {"identifier", "patient", "subject", "_count"}
+        unknown = set(q) - {"identifier", "patient", "subject", "_count", "_summary"}
         if unknown:
             return self.outcome(400, "not-supported", f"unsupported search parameter(s): {', '.join(sorted(unknown))}")
-        reports = list(self.store.reports.values())
-        if "identifier" in q:
-            value = q["identifier"].split("|")[-1]
-            reports = [r for r in reports if r.accession == value]
+        if q.get("_summary", "count") != "count":
+            return self.outcome(400, "not-supported", "only _summary=count is supported")
+        if "identifier" in q:  # accession -> latest version: a lookup, not a scan of the store
+            found = self.store.reports.get(q["identifier"].split("|")[-1])
+            reports = [found] if found is not None else []
+        else:
+            reports = list(self.store.reports.values())
         pat = q.get("patient") or q.get("subject")
         if pat:
             pid = pat.split("/")[-1]
             reports = [r for r in reports if r.patient_id == pid]
         if not ("identifier" in q or pat):
             return self.outcome(400, "required", "search DiagnosticReport needs identifier or patient")
+        if "_summary" in q:  # FHIR _summary=count: the total only (counting under load)
+            return web.json_response({"resourceType": "Bundle", "type": "searchset", "total": len(reports)},
+                                     content_type=FHIR_JSON)
         return self.bundle([self.report_resource(r) for r in reports])
 
     async def read_report(self, request: web.Request) -> web.Response:
