@@ -1,0 +1,34 @@
+"""Benchmark diagnostic (``genrep.load.bench``): ``load/users.py``'s ``_MLLPUser._send`` on its own,
+the message building taken out. A ``RisUser`` (``constant(0)``, its single real task
+``_next_operation`` -> ``send_oru``) whose ``send_oru`` calls the real ``_send`` with a builder
+cycling through ORU^R01 messages built once at start by the same library builder
+(``Payloads.oru``: allowlisted identity, guard-checked), like the raw loop's pool. So each request
+is: library ``MLLPClient.send``, ``ack_problem``, a Locust request event; the difference to
+``locust_mllp_user.py`` is the per-message ORU build and identity-guard scan.
+
+(Locust merges a user class's ``tasks`` with its bases', so the task is not replaced: the
+operation it runs is.)"""
+
+import itertools
+import sys
+from pathlib import Path
+
+from locust import constant, events
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "load"))
+import users  # load/ is not a package; Locust puts only bench/ on sys.path
+
+events.quitting.remove_listener(users._sla_gate)
+POOL = 64
+
+
+class BenchRisSendUser(users.RisUser):
+    wait_time = constant(0)
+
+    def on_start(self):
+        super().on_start()
+        pool = itertools.cycle([users.PAYLOADS.oru(self.mllp.endpoint) for _ in range(POOL)])
+        self._prebuilt = lambda _endpoint: next(pool)
+
+    def send_oru(self):
+        self._send("send_oru_prebuilt", self._prebuilt)

@@ -1,0 +1,57 @@
+"""`bench_load` end to end, short: every path (bare and harness FHIR users, raw and harness MLLP,
+the `_send`-only diagnostic) measures a positive rate, the JSON's medians and ratios agree with its
+per-round figures, and nothing is left running. The floors are not asserted: they are a benchmark
+on a shared 2-core machine, not a timed test (`genrep bench load` judges them)."""
+
+import json
+import statistics
+import subprocess
+
+import pytest
+
+import genrep.runner
+from genrep.load.bench import FHIR_FLOOR, MLLP_FLOOR, bench_load
+
+
+def _leftovers(marker: str) -> list[str]:
+    out = subprocess.run(["ps", "-eo", "args"], check=False, capture_output=True, text=True).stdout
+    return [line for line in out.splitlines() if marker in line]
+
+
+def test_bench_load_short_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(genrep.runner, "REPORTS_DIR", tmp_path)  # never overwrite the real report
+    lines: list[str] = []
+    code = bench_load(seconds=2, rounds=1, users=2, echo=lines.append)
+    assert code in (0, 1)
+    data = json.loads((tmp_path / "bench" / "load.json").read_text(encoding="utf-8"))
+    assert data["rounds"] == 1 and data["seconds_per_run"] == 2
+
+    for key, base, harness, floor, users in (("fhir", "fhir_bare", "fhir_harness", FHIR_FLOOR, 2),
+                                             ("mllp", "mllp_raw", "mllp_harness", MLLP_FLOOR, 1)):
+        c = data[key]
+        assert (c["baseline"], c["harness"], c["floor"], c["users"]) == (base, harness, floor, users)
+        for p in (base, harness):
+            assert len(c["per_round"][p]) == 1 and c["per_round"][p][0] > 0, (key, p)
+            assert c["median"][p] == pytest.approx(statistics.median(c["per_round"][p]), abs=0.1)
+            run = data["runs"][p][0]
+            assert run["requests"] > 0 and run["failures"] == 0 and run["span_s"] > 0, (p, run)
+            assert c["per_round"][p][0] == pytest.approx(run["requests"] / run["span_s"], rel=0.01)
+        assert c["ratio"] > 0
+        assert c["ratio"] == pytest.approx(c["median"][harness] / c["median"][base], rel=1e-3, abs=1e-3)
+        assert c["pass"] is (c["ratio"] >= floor)
+
+    # each Locust run measured only its own path's requests
+    names = {p: data["runs"][p][0]["names"] for p in data["runs"]}
+    assert names["fhir_bare"] and all(n.startswith("/DiagnosticReport?identifier=") for n in names["fhir_bare"])
+    assert set(names["fhir_harness"]) <= {"read_report", "read_medications"}
+    assert names["mllp_harness"] == ["send_oru"] and names["mllp_send_only"] == ["send_oru_prebuilt"]
+    diag = data["mllp"]["diagnostic"]
+    assert diag["median"] > 0 and data["runs"]["mllp_send_only"][0]["failures"] == 0
+    assert diag["ratio_to_baseline"] == pytest.approx(diag["median"] / data["mllp"]["median"]["mllp_raw"],
+                                                      rel=1e-3, abs=1e-3)
+    assert data["pass"] is (data["fhir"]["pass"] and data["mllp"]["pass"])
+    assert code == (0 if data["pass"] else 1)
+    assert any("written to" in line for line in lines)
+    # every Locust run's own statistics are kept; no Locust outlived its run
+    assert len(list((tmp_path / "bench" / "load").glob("round1-*/stats.json"))) == 4
+    assert not _leftovers(str(tmp_path))
