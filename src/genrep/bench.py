@@ -2,11 +2,14 @@
 client and the server compete for CPU, so only same-run comparisons mean anything).
 
 ``bench_mllp``: 9.7 KB ORU^R01 messages sent sequentially over one connection
-  (a) baseline: a raw-socket MLLP loop against the minimal asyncio echo in ``bench/mllp_echo.py``;
-  (b) client only: the harness's ``MLLPClient`` against the same echo;
-  (c) harness: ``MLLPClient`` against the virtual EHR, which parses, stores and acknowledges each
-      message (distinct control ids and accessions, so nothing is deduplicated away).
-Floor (issue 2): (c) at least 50 % of (a)'s messages per second.
+  (a) raw: a bare socket loop against the minimal asyncio echo in ``bench/mllp_echo.py``;
+  (b) baseline: the harness's ``MLLPClient`` against the same echo;
+  (c) harness: ``MLLPClient`` against the virtual EHR, which parses, validates, acknowledges and
+      stores each message (distinct control ids and accessions, so nothing is deduplicated away).
+Floor (issue 2): "messages sent through the harness's MLLP client to the virtual EHR, against a
+minimal raw asyncio MLLP echo as the baseline": (c) at least 50 % of (b). The client is the same on
+both sides, so the ratio is what the virtual EHR costs against a server that does nothing. (c)/(a)
+is reported too: it also charges the harness client's own overhead against a bare socket loop.
 """
 
 from __future__ import annotations
@@ -116,18 +119,23 @@ def bench_mllp(messages: int = 2000, rounds: int = 3, echo=print) -> int:
         venv.stop()
         stop_echo()
     med = {k: statistics.median(v) for k, v in results.items()}
-    ratio = med["harness_ehr"] / med["baseline_raw_echo"]
+    ratio = med["harness_ehr"] / med["client_echo"]
+    raw_ratio = med["harness_ehr"] / med["baseline_raw_echo"]
     report = {"message_bytes": round(size), "messages_per_round": messages, "rounds": rounds,
               "messages_per_second": {k: [round(x) for x in v] for k, v in results.items()},
               "median": {k: round(v) for k, v in med.items()},
-              "harness_vs_baseline": round(ratio, 3), "floor": FLOOR, "pass": ratio >= FLOOR}
+              "baseline": "client_echo", "harness_vs_baseline": round(ratio, 3),
+              "harness_vs_raw_loop": round(raw_ratio, 3), "client_vs_raw_loop":
+              round(med["client_echo"] / med["baseline_raw_echo"], 3), "floor": FLOOR, "pass": ratio >= FLOOR}
     out = REPORTS_DIR / "bench"
     out.mkdir(parents=True, exist_ok=True)
     (out / "mllp.json").write_text(json.dumps(report, indent=2), encoding="utf-8")
     echo(f"MLLP benchmark: {messages} x {rounds} ORU^R01 of {size / 1000:.1f} KB (55 OBX), sequential, one connection")
-    echo(f"  baseline (raw socket loop -> asyncio echo): {med['baseline_raw_echo']:8.0f} msg/s")
-    echo(f"  harness client -> asyncio echo:             {med['client_echo']:8.0f} msg/s")
-    echo(f"  harness client -> virtual EHR (stores):     {med['harness_ehr']:8.0f} msg/s")
-    echo(f"  harness / baseline = {ratio:.2f} (floor {FLOOR:.2f}): {'PASS' if ratio >= FLOOR else 'FAIL'}")
+    echo(f"  raw socket loop -> asyncio echo:                   {med['baseline_raw_echo']:8.0f} msg/s")
+    echo(f"  baseline: harness client -> asyncio echo:          {med['client_echo']:8.0f} msg/s")
+    echo(f"  harness client -> virtual EHR (validates, stores): {med['harness_ehr']:8.0f} msg/s")
+    echo(f"  virtual EHR / baseline = {ratio:.2f} (floor {FLOOR:.2f}): {'PASS' if ratio >= FLOOR else 'FAIL'}")
+    echo(f"  (against the raw socket loop: {raw_ratio:.2f}; harness client against it: "
+         f"{med['client_echo'] / med['baseline_raw_echo']:.2f})")
     echo(f"  written to {out / 'mllp.json'}")
     return 0 if ratio >= FLOOR else 1

@@ -219,7 +219,7 @@ class Message:
     """A parsed (not validated) HL7 v2 message.  See ``parse``."""
 
     __slots__ = ("_segments", "_raw_body", "_split_body", "delimiters", "text", "_msh", "_codec",
-                 "_delims", "_type", "_charset")
+                 "_delims", "_type", "_charset", "_firsts")
 
     def __init__(self, segments: list[Segment] | None, delimiters: Delimiters, text: str,
                  body: list[str] | None = None, msh: Segment | None = None):
@@ -234,6 +234,7 @@ class Message:
         self._delims = delimiters.as_string()
         self._type: tuple[str, str] | None = None   # (MSH-9.1, MSH-9.2), read once
         self._charset: str | None = None
+        self._firsts: dict[str, Segment | None] = {}  # first() answers: a segment's fields are split once
 
     def __repr__(self) -> str:
         return (f"Message({self.message_type!r}, control_id={self.control_id!r}, "
@@ -307,16 +308,28 @@ class Message:
         return [s for s in self.segments if s.id == seg_id]
 
     def first(self, seg_id: str) -> Segment | None:
+        seg = self._firsts.get(seg_id, _MISSING)
+        if seg is _MISSING:
+            seg = self._firsts[seg_id] = self._find_first(seg_id)
+        return seg
+
+    def _find_first(self, seg_id: str) -> Segment | None:
         if self._segments is None and len(seg_id) == 3:
             if seg_id == "MSH":
                 return self._msh
             d = self.delimiters
             head = seg_id + d.field
             if self._raw_body is None and self._split_body:  # not split yet: find it in the text
-                start = self.text.find("\r" + head)
-                if start >= 0:
-                    end = self.text.find("\r", start + 1)
-                    return Segment(seg_id, None, d, self.text[start + 1:end if end >= 0 else None])
+                text = self.text
+                start = text.find("\r" + head)
+                if start < 0:  # a segment with no fields at all ("\rNTE\r"), or none
+                    start = text.find("\r" + seg_id + "\r")
+                    if start < 0 and text.endswith("\r" + seg_id):
+                        start = len(text) - 4
+                    if start < 0:
+                        return None
+                end = text.find("\r", start + 1)
+                return Segment(seg_id, None, d, text[start + 1:end if end >= 0 else None])
             for p in self._body:
                 if p.startswith(head) or p == seg_id:
                     return Segment(seg_id, None, d, p)
@@ -368,6 +381,7 @@ def _split_segments(text: str) -> list[str]:
 
 
 _DELIMITERS: dict[str, Delimiters] = {}
+_MISSING = object()
 
 
 def parse(text: str) -> Message:
@@ -379,7 +393,7 @@ def parse(text: str) -> Message:
     """
     if text.startswith("\ufeff"):
         text = text[1:]
-    if not text.strip():
+    if not text or text.isspace():  # (not text.strip(): that copies the whole message)
         raise HL7Error("empty message")
     if not text.startswith("MSH"):
         raise HL7Error(f"message does not start with MSH: {_snippet(text, 20)}")
