@@ -221,6 +221,11 @@ def _cmd_bench(args) -> int:
     return bench_mllp(messages=args.messages, rounds=args.rounds)
 
 
+def _cmd_bench_load(args) -> int:
+    from .load.bench import bench_load
+    return bench_load(seconds=args.seconds, rounds=args.rounds, users=args.users)
+
+
 def _parse_duration(text: str) -> float:
     """'60s', '5m', '1h' or plain seconds."""
     import re
@@ -358,6 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
     bm.add_argument("--messages", type=int, default=2000)
     bm.add_argument("--rounds", type=int, default=3)
     bm.set_defaults(func=_cmd_bench)
+    bl = bsub.add_parser("load", help="load users' overhead: FHIR user vs bare FastHttpUser, MLLP user vs raw loop")
+    bl.add_argument("--seconds", type=float, default=8.0, help="length of each measured run (default 8)")
+    bl.add_argument("--rounds", type=int, default=3)
+    bl.add_argument("--users", type=int, default=4, help="users on each FHIR side (default 4)")
+    bl.set_defaults(func=_cmd_bench_load)
 
     lo = sub.add_parser("load", help="run a Locust load profile (load/PROFILE.py) and check the SLAs "
                                      "of contracts/load.yaml")
