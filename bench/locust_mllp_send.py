@@ -1,7 +1,7 @@
 """Benchmark diagnostic (``genrep.load.bench``): ``load/users.py``'s ``_MLLPUser._send`` on its own,
 the message building taken out. A ``RisUser`` (``constant(0)``, its single real task
-``_next_operation`` -> ``send_oru``) whose ``send_oru`` calls the real ``_send`` with a builder
-cycling through ORU^R01 messages built once at start by the same library builder
+``_next_operation`` -> ``send_oru``) whose ``send_oru`` calls the real ``_send`` with
+messages cycling through ORU^R01 messages built once at start by the same library builder
 (``Payloads.oru``: allowlisted identity, guard-checked), like the raw loop's pool. So each request
 is: library ``MLLPClient.send``, ``ack_problem``, a Locust request event; the difference to
 ``locust_mllp_user.py`` is the per-message ORU build and identity-guard scan.
@@ -27,8 +27,7 @@ class BenchRisSendUser(users.RisUser):
 
     def on_start(self):
         super().on_start()
-        pool = itertools.cycle([users.PAYLOADS.oru(self.mllp.endpoint) for _ in range(POOL)])
-        self._prebuilt = lambda _endpoint: next(pool)
+        self._pool = itertools.cycle([users.PAYLOADS.oru(self.mllp.endpoint) for _ in range(POOL)])
 
     def send_oru(self):
-        self._send("send_oru_prebuilt", self._prebuilt)
+        self._send("send_oru_prebuilt", *next(self._pool))

@@ -13,12 +13,14 @@ from locust import FastHttpUser, User, between, events
 from locust.runners import WorkerRunner
 
 from genrep.load.contract import load_load_contract
-from genrep.load.workload import LoadSettings, Payloads, ack_problem, exit_code, operation_cycle
+from genrep.load.workload import AcceptedLog, LoadSettings, Payloads, ack_problem, exit_code, operation_cycle
 from genrep.mllp import MLLPClient
 
 CONTRACT = load_load_contract()
 SETTINGS = LoadSettings.from_env()
 PAYLOADS = Payloads()
+USERS = CONTRACT.users_for(SETTINGS.profile)  # the profile's weights and think times
+ACCEPTED = AcceptedLog(SETTINGS.out_dir)    # ORUs answered AA: the runner reads them back
 
 
 def _weights(user: str) -> dict[str, int]:
@@ -26,7 +28,7 @@ def _weights(user: str) -> dict[str, int]:
 
 
 def _think(user: str):
-    u = CONTRACT.users[user]
+    u = USERS[user]
     return between(u.think_min, u.think_max)
 
 
@@ -62,7 +64,7 @@ class _Scheduled:
 class ClinicianUser(_Scheduled, FastHttpUser):
     tasks = [_next_operation]
     contract_user = "clinician"
-    weight = CONTRACT.users["clinician"].weight
+    weight = USERS["clinician"].weight
     wait_time = _think("clinician")
     host = SETTINGS.fhir
     network_timeout = connection_timeout = SETTINGS.timeout
@@ -95,8 +97,8 @@ class _MLLPUser(_Scheduled, User):
     def on_stop(self):
         self.mllp.close()
 
-    def _send(self, name: str, build):
-        payload, control_id = build(self.mllp.endpoint)
+    def _send(self, name: str, payload: bytes, control_id: str) -> bool:
+        """Send, check the ACK is AA for this message, fire the request event; True when AA."""
         start = time.perf_counter()
         exc, length = None, 0
         try:
@@ -110,32 +112,35 @@ class _MLLPUser(_Scheduled, User):
         self.environment.events.request.fire(
             request_type="MLLP", name=name, response_time=(time.perf_counter() - start) * 1000,
             response_length=length, exception=exc, context={})
+        return exc is None
 
 
 class RisUser(_MLLPUser):
     tasks = [_next_operation]
     contract_user = "ris"
-    weight = CONTRACT.users["ris"].weight
+    weight = USERS["ris"].weight
     wait_time = _think("ris")
 
     def send_oru(self):
-        self._send("send_oru", PAYLOADS.oru)
+        payload, control_id, accession = PAYLOADS.oru_with_accession(self.mllp.endpoint)
+        if self._send("send_oru", payload, control_id):
+            ACCEPTED.add(accession)
 
 
 class RegistrationUser(_MLLPUser):
     tasks = [_next_operation]
     contract_user = "registration"
-    weight = CONTRACT.users["registration"].weight
+    weight = USERS["registration"].weight
     wait_time = _think("registration")
 
     def register_adt(self):
-        self._send("register_adt", PAYLOADS.adt)
+        self._send("register_adt", *PAYLOADS.adt(self.mllp.endpoint))
 
 
 class PrescriberUser(_Scheduled, FastHttpUser):
     tasks = [_next_operation]
     contract_user = "prescriber"
-    weight = CONTRACT.users["prescriber"].weight
+    weight = USERS["prescriber"].weight
     wait_time = _think("prescriber")
     host = SETTINGS.api
     network_timeout = connection_timeout = SETTINGS.timeout
@@ -171,6 +176,7 @@ class PrescriberUser(_Scheduled, FastHttpUser):
 def _sla_gate(environment, **_kw):
     """Exit code 0 when every SLA of contracts/load.yaml is met, 1 otherwise (the runner recomputes
     the verdict from the JSON statistics, which are the source of truth)."""
+    ACCEPTED.close()
     if isinstance(environment.runner, WorkerRunner):
         return
     # StatsEntry.serialize(), not RequestStats.serialize_stats(): the latter *resets* every entry

@@ -243,11 +243,13 @@ def _cmd_load(args) -> int:
     contract = load_load_contract()
     duration = _parse_duration(args.duration)
     profile_file(args.profile)  # an unknown profile fails before anything starts
-    print(f"genrep load: profile {args.profile}, {args.users} users, {duration:g} s"
+    users = args.users if args.users is not None else contract.default_users(args.profile)
+    print(f"genrep load: profile {args.profile}, {users} users, {duration:g} s"
           + (f", defects: {', '.join(args.defect)}" if args.defect else "")
           + (f", {args.workers} workers" if args.workers else ""), flush=True)
-    result = run_load(args.profile, users=args.users, duration_s=duration, workers=args.workers,
+    result = run_load(args.profile, users=users, duration_s=duration, workers=args.workers,
                       env_name=args.env, contract=contract, defects=tuple(args.defect),
+                      progress=None if args.quiet else (lambda line: print(line, flush=True)),
                       **({"out_dir": Path(args.out)} if args.out else {}))
     outcomes = evaluate(result, contract)
     sla_path = write_sla_json(result, outcomes, contract)
@@ -258,12 +260,22 @@ def _cmd_load(args) -> int:
         print(f"{s.name:18s} {s.requests:8d} {s.failures:8d} {s.rps:7.1f} {fmt(s.p50_ms):>7s} "
               f"{fmt(s.p95_ms):>7s} {fmt(s.p99_ms):>7s} {fmt(s.max_ms):>7s}")
     print()
+    if result.fault:
+        rec = "not recovered before the run ended" if result.recovery_s is None else f"{result.recovery_s:.1f} s"
+        print(f"Fault: {result.fault} at {result.fault_at_s:.1f} s; recovery {rec}")
+    if result.stored is not None:
+        st = result.stored
+        print(f"Stored: {st.accepted} ORU answered AA, stored reports {st.stored_before} -> {st.stored_after}; "
+              f"{st.sampled} read back, {len(st.sample_missing)} missing")
+    if result.generator is not None:
+        print(f"Generator: {result.generator.verdict()}")
+    print()
     for o in outcomes:
         print(f"  {'ok  ' if o.ok else 'FAIL'} {o.requirement:22s} {o.describe()}")
     if args.results:
         written = write_allure_results(args.results, result, outcomes, contract)
         print(f"Allure results: {len(written)} SLA result(s) in {args.results}")
-    print(f"Statistics: {result.stats_path}   SLA: {sla_path}")
+    print(f"Statistics: {result.stats_path}   SLA: {sla_path}   Plot: {result.plot_path}")
     met = all(o.ok for o in outcomes)
     if (result.exit_code == 0) != met:
         print(f"genrep: WARNING: Locust's own SLA gate exited {result.exit_code}, the JSON statistics "
@@ -371,8 +383,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     lo = sub.add_parser("load", help="run a Locust load profile (load/PROFILE.py) and check the SLAs "
                                      "of contracts/load.yaml")
-    lo.add_argument("profile", help="load profile: steady_day, golive_morning")
-    lo.add_argument("--users", type=int, default=10, help="peak number of virtual users (default 10)")
+    lo.add_argument("profile", help="load profile: golive_morning, steady_day, failover_under_load, soak")
+    lo.add_argument("--users", type=int, default=None,
+                    help="peak number of virtual users (default: the profile's, contracts/load.yaml)")
+    lo.add_argument("--quiet", action="store_true", help="no progress lines while the profile runs")
     lo.add_argument("--duration", default="60s", help="run length: 60s, 5m, 1h (default 60s)")
     lo.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
     lo.add_argument("--defect", action="append", default=[],

@@ -33,8 +33,47 @@ def test_steady_day_smoke(tmp_path):
     for name, s in ops.items():
         assert s["requests"] > 0, name
         assert s["failures"] == 0, (name, s)
-    assert len(sla["outcomes"]) == 15 and all(o["ok"] for o in sla["outcomes"])
-    assert len(list(results.glob("*-result.json"))) == 15
+    assert len(sla["outcomes"]) == 17 and all(o["ok"] for o in sla["outcomes"])
+    assert len(list(results.glob("*-result.json"))) == 17
+    # "AA is stored": every ORU answered AA counted, the store grew by as much, a sample read back
+    stored = sla["run"]["stored"]
+    assert stored["accepted"] == ops["send_oru"]["requests"] > 0
+    assert stored["stored_after"] - stored["stored_before"] == stored["accepted"] and stored["not_stored"] == 0
+    assert stored["sampled"] == min(50, stored["accepted"]) and stored["sample_missing"] == 0
+    # the plot, the history behind it, progress lines while running, the generator's verdict
+    png = (out / "load.png").read_bytes()
+    assert png.startswith(b"\x89PNG") and len(png) > 10_000
+    assert (out / "stats_stats_history.csv").stat().st_size > 0
+    assert "users" in proc.stdout and "req/s" in proc.stdout
+    assert sla["run"]["generator"]["samples"] > 0 and "Generator:" in proc.stdout
+    one = json.loads(next(results.glob("*-result.json")).read_text(encoding="utf-8"))
+    kinds = {a["type"] for a in one["attachments"]}
+    assert kinds == {"application/json", "image/png"}
+    assert all((results / a["source"]).is_file() for a in one["attachments"])
+    assert not _leftovers(str(out / "stats")), "a Locust process outlived the run"
+
+
+def test_golive_morning_with_workers_and_a_report_dropped_under_load(tmp_path):
+    """The go-live morning in Locust's distributed mode (a master and 2 workers on this machine),
+    with the EHR dropping every 2nd report it acknowledged: "AA is stored" (PERF-STORED) is
+    missed, and the gate counts it."""
+    out, results = tmp_path / "load", tmp_path / "allure-results"
+    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "load", "golive_morning", "--users", "200",
+                           "--duration", "12s", "--workers", "2", "--defect", "radiology-drops-under-load:2",
+                           "--out", str(out), "--results", str(results), "--quiet"],
+                          capture_output=True, text=True, timeout=150,
+                          env=dict(os.environ, PYTHONIOENCODING="utf-8"))
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    sla = json.loads((out / "sla.json").read_text(encoding="utf-8"))
+    assert sla["run"]["workers"] == 2 and sla["run"]["generator"]["processes"] >= 3  # master + 2 workers
+    failed = {(o["requirement"], o["metric"]) for o in sla["outcomes"] if not o["ok"]}
+    assert ("PERF-STORED", "max_not_stored") in failed, sla["outcomes"]
+    stored = sla["run"]["stored"]
+    n = stored["accepted"]  # every 2nd ORU the EHR received (the seed report was the 1st) is dropped
+    assert n >= 2 and stored["not_stored"] in (n // 2, (n + 1) // 2), stored
+    gate = subprocess.run([sys.executable, "-m", "genrep.cli", "gate", "--results", str(results)],
+                          capture_output=True, text=True, timeout=60)
+    assert gate.returncode != 0 and "PERF-STORED" in gate.stdout, gate.stdout[-2000:]
     assert not _leftovers(str(out / "stats")), "a Locust process outlived the run"
 
 

@@ -34,8 +34,13 @@ def test_shipped_contract_loads_and_matches_the_catalogue():
     cat = load_catalogue()
     perf = {rid for rid, r in cat.items() if r.integration == "performance-load"}
     from genrep.load.runner import FAILOVER_REQUIREMENT  # judged by the Multum objectives, not an operation SLA
-    assert perf == {op.requirement for op in c.operations.values()} | {FAILOVER_REQUIREMENT}
+    assert perf == {op.requirement for op in c.operations.values()} | {FAILOVER_REQUIREMENT, c.stored.requirement}
     assert all(cat[r].test_type == "performance" for r in perf)
+    # the go-live morning is people, not request rates: one user per clinician, ~6,000 of them
+    assert c.default_users("golive_morning") == 6000
+    morning = c.users_for("golive_morning")
+    assert set(morning) == set(c.users) and morning["clinician"].think_min >= 10
+    assert c.users_for("no_such_profile") == c.users
     assert all(cat[op.requirement].severity == "high" for op in c.operations.values())
     assert cat[FAILOVER_REQUIREMENT].severity == "critical"  # a false "no interactions" is patient harm
 
@@ -100,3 +105,40 @@ def test_requirement_not_in_catalogue(tmp_path):
     c = load_load_contract(write(tmp_path, SHIPPED.replace("PERF-PRESCRIBE", "PERF-PRESCRIBING")))
     with pytest.raises(ConfigError, match="PERF-PRESCRIBING is not in contracts/requirements.yaml"):
         check_requirements(c, load_catalogue())
+
+
+def _with_profiles(tmp_path, text: str):
+    base = (CONTRACTS_DIR / "load.yaml").read_text(encoding="utf-8").split("\nstored:")[0]
+    path = tmp_path / "load.yaml"
+    path.write_text(base + "\n" + text, encoding="utf-8")
+    return path
+
+
+def test_profile_overrides_merge_into_the_contracts_users(tmp_path):
+    c = load_load_contract(_with_profiles(tmp_path, """profiles:
+  golive_morning:
+    default_users: 300
+    users:
+      ris: {weight: 1}
+      clinician: {think_time_seconds: {min: 20, max: 40}}
+"""))
+    users = c.users_for("golive_morning")
+    assert users["ris"].weight == 1 and users["ris"].think_min == c.users["ris"].think_min
+    assert (users["clinician"].weight, users["clinician"].think_min, users["clinician"].think_max) == \
+        (c.users["clinician"].weight, 20.0, 40.0)
+    assert c.default_users("golive_morning") == 300 and c.stored is None
+
+
+@pytest.mark.parametrize("text,key", [
+    ("profiles:\n  golive_morning:\n    users:\n      robot: {weight: 1}\n", "profiles.golive_morning.users.robot"),
+    ("profiles:\n  golive_morning:\n    default_users: 0\n", "profiles.golive_morning.default_users"),
+    ("profiles:\n  golive_morning:\n    users:\n      ris: {think_time_seconds: {min: 5, max: 1}}\n",
+     "profiles.golive_morning.users.ris.think_time_seconds.max"),
+    ("stored: {requirement: PERF-SEND-ORU}\n", "stored.requirement"),
+    ("stored: {requirement: PERF-STORED, sample: 0}\n", "stored.sample"),
+    ("generator: {max_cpu_percent: 150}\n", "generator.max_cpu_percent"),
+])
+def test_bad_profile_stored_or_generator_settings_name_the_key(tmp_path, text, key):
+    with pytest.raises(ConfigError) as info:
+        load_load_contract(_with_profiles(tmp_path, text))
+    assert info.value.key == key

@@ -7,7 +7,7 @@ other contract loader (``genrep.contracts``).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..contracts import CONTRACTS_DIR
@@ -49,14 +49,43 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class ProfileSettings:
+    """What a load profile changes: who its virtual users are (weights, think times) and how many
+    it runs when ``--users`` is not given."""
+    name: str
+    description: str
+    default_users: int
+    users: dict[str, UserClass]  # effective: the contract's users with this profile's overrides
+
+
+@dataclass(frozen=True)
+class StoredCheck:
+    """"AA is stored" under load: every ORU answered AA is counted, a sample is read back."""
+    requirement: str
+    sample: int
+
+
+@dataclass(frozen=True)
 class LoadContract:
     file: str
     version: str
     users: dict[str, UserClass]
     operations: dict[str, Operation]
+    profiles: dict[str, ProfileSettings] = field(default_factory=dict)
+    stored: StoredCheck | None = None
+    generator_max_cpu_percent: float = 90.0
 
     def operations_of(self, user: str) -> list[Operation]:
         return [op for op in self.operations.values() if op.user == user]
+
+    def users_for(self, profile: str | None) -> dict[str, UserClass]:
+        """The user classes as the profile runs them (the contract's own when it has no entry)."""
+        settings = self.profiles.get(profile or "")
+        return settings.users if settings is not None else self.users
+
+    def default_users(self, profile: str | None, fallback: int = 10) -> int:
+        settings = self.profiles.get(profile or "")
+        return settings.default_users if settings is not None else fallback
 
     @property
     def min_users(self) -> int:
@@ -82,32 +111,13 @@ def load_load_contract(path: str | Path | None = None) -> LoadContract:
     d = load_yaml(path)
     if not isinstance(d, dict):
         raise ConfigError("the load contract must be a mapping", file=str(path))
-    reject_unknown(d, {"contract", "version", "title", "users", "operations"})
+    reject_unknown(d, {"contract", "version", "title", "users", "operations", "profiles", "stored", "generator"})
     if require(d, "contract", str) != "load":
         raise ConfigError("not a load contract", file=str(path), key="contract", line=d.line_of("contract"))
     version = str(require(d, "version", (int, str)))
 
     users_data = require(d, "users", dict)
-    users: dict[str, UserClass] = {}
-    for name, u in users_data.items():
-        where = f"users.{name}"
-        if name not in USER_CLASSES:
-            raise ConfigError(f"unknown user class (known: {', '.join(USER_CLASSES)})", file=str(path),
-                              key=where, line=users_data.line_of(name))
-        if not isinstance(u, dict):
-            raise ConfigError("expected a mapping", file=str(path), key=where, line=users_data.line_of(name))
-        reject_unknown(u, {"weight", "think_time_seconds"}, where=where)
-        weight = require(u, "weight", int, where=where)
-        if weight <= 0:
-            raise _bad(u, "weight", f"must be a positive integer; got {weight}", where)
-        think = require(u, "think_time_seconds", dict, where=where)
-        tw = f"{where}.think_time_seconds"
-        reject_unknown(think, {"min", "max"}, where=tw)
-        tmin = _number(think, "min", tw, low=0.0, high=3600.0, low_open=False)
-        tmax = _number(think, "max", tw, low=0.0, high=3600.0, low_open=False)
-        if tmax < tmin:
-            raise _bad(think, "max", f"must be at least min ({tmin}); got {tmax}", tw)
-        users[name] = UserClass(name, weight, tmin, tmax)
+    users = _user_classes(users_data, path, "users", base=None)
 
     ops_data = require(d, "operations", dict)
     operations: dict[str, Operation] = {}
@@ -150,16 +160,81 @@ def load_load_contract(path: str | Path | None = None) -> LoadContract:
     if unused:
         raise ConfigError(f"user class {unused[0]} carries no operation", file=str(path),
                           key=f"users.{unused[0]}", line=users_data.line_of(unused[0]))
-    return LoadContract(file=str(path), version=version, users=users, operations=operations)
+    profiles: dict[str, ProfileSettings] = {}
+    prof_data = require(d, "profiles", dict, default={})
+    for name, pd in prof_data.items():
+        where = f"profiles.{name}"
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name) or not isinstance(pd, dict):
+            raise ConfigError("expected a profile name (a load/NAME.py file) with a mapping", file=str(path),
+                              key=where, line=prof_data.line_of(name))
+        reject_unknown(pd, {"description", "default_users", "users"}, where=where)
+        default_users = require(pd, "default_users", int, where=where, default=10)
+        if not 1 <= default_users <= 100_000:
+            raise _bad(pd, "default_users", f"must be 1 to 100000; got {default_users}", where)
+        overrides = require(pd, "users", dict, where=where, default={})
+        profiles[name] = ProfileSettings(name, require(pd, "description", str, where=where, default=""),
+                                         default_users, _user_classes(overrides, path, f"{where}.users", base=users))
+    stored = None
+    if "stored" in d:
+        sd = require(d, "stored", dict)
+        reject_unknown(sd, {"requirement", "sample"}, where="stored")
+        rid = require(sd, "requirement", str, where="stored")
+        if not _REQ_ID.fullmatch(rid) or rid in requirements:
+            raise _bad(sd, "requirement", f"requirement id {rid!r} must look like PERF-STORED and be its own", "stored")
+        sample = require(sd, "sample", int, where="stored", default=50)
+        if not 1 <= sample <= 10_000:
+            raise _bad(sd, "sample", f"must be 1 to 10000; got {sample}", "stored")
+        stored = StoredCheck(rid, sample)
+    max_cpu = 90.0
+    if "generator" in d:
+        gd = require(d, "generator", dict)
+        reject_unknown(gd, {"max_cpu_percent"}, where="generator")
+        max_cpu = _number(gd, "max_cpu_percent", "generator", low=0.0, high=100.0)
+    return LoadContract(file=str(path), version=version, users=users, operations=operations,
+                        profiles=profiles, stored=stored, generator_max_cpu_percent=max_cpu)
+
+
+def _user_classes(data: Located, path: Path, where_root: str,
+                  base: dict[str, UserClass] | None) -> dict[str, UserClass]:
+    """User classes from ``data``; with ``base``, a profile's overrides merged into the contract's
+    (each key optional; a class not named keeps the contract's settings)."""
+    users: dict[str, UserClass] = dict(base or {})
+    for name, u in data.items():
+        where = f"{where_root}.{name}"
+        if name not in USER_CLASSES or (base is not None and name not in base):
+            raise ConfigError(f"unknown user class (known: {', '.join(base or USER_CLASSES)})", file=str(path),
+                              key=where, line=data.line_of(name))
+        if not isinstance(u, dict):
+            raise ConfigError("expected a mapping", file=str(path), key=where, line=data.line_of(name))
+        reject_unknown(u, {"weight", "think_time_seconds"}, where=where)
+        old = base.get(name) if base else None
+        weight = require(u, "weight", int, where=where, **({"default": old.weight} if old else {}))
+        if weight <= 0:
+            raise _bad(u, "weight", f"must be a positive integer; got {weight}", where)
+        if old is not None and "think_time_seconds" not in u:
+            users[name] = UserClass(name, weight, old.think_min, old.think_max)
+            continue
+        think = require(u, "think_time_seconds", dict, where=where)
+        tw = f"{where}.think_time_seconds"
+        reject_unknown(think, {"min", "max"}, where=tw)
+        tmin = _number(think, "min", tw, low=0.0, high=3600.0, low_open=False)
+        tmax = _number(think, "max", tw, low=0.0, high=3600.0, low_open=False)
+        if tmax < tmin:
+            raise _bad(think, "max", f"must be at least min ({tmin}); got {tmax}", tw)
+        users[name] = UserClass(name, weight, tmin, tmax)
+    return users
 
 
 def check_requirements(contract: LoadContract, catalogue: dict) -> None:
     """Every operation's requirement must be in the catalogue as a performance requirement."""
-    for op in contract.operations.values():
-        req = catalogue.get(op.requirement)
+    pairs = [(op.requirement, f"operations.{op.name}.requirement") for op in contract.operations.values()]
+    if contract.stored is not None:
+        pairs.append((contract.stored.requirement, "stored.requirement"))
+    for rid, key in pairs:
+        req = catalogue.get(rid)
         if req is None:
-            raise ConfigError(f"requirement {op.requirement} is not in contracts/requirements.yaml",
-                              file=contract.file, key=f"operations.{op.name}.requirement")
+            raise ConfigError(f"requirement {rid} is not in contracts/requirements.yaml",
+                              file=contract.file, key=key)
         if req.test_type != "performance":
-            raise ConfigError(f"requirement {op.requirement} has test_type {req.test_type!r}, not performance",
-                              file=contract.file, key=f"operations.{op.name}.requirement")
+            raise ConfigError(f"requirement {rid} has test_type {req.test_type!r}, not performance",
+                              file=contract.file, key=key)

@@ -24,16 +24,16 @@ from pathlib import Path
 from ..config import PROJECT_ROOT, load_profile
 from ..errors import ConfigError, GenrepError
 from .contract import LoadContract, check_requirements, load_load_contract
-from .stats import (OperationStats, SlaOutcome, evaluate_stats, operation_stats, read_stats,
-                    stats_to_dict)
-from .workload import ORU_TEXT, load_identity
+from .stats import (METRIC_LABELS, OperationStats, SlaOutcome, evaluate_stats, operation_stats,
+                    read_stats, stats_to_dict)
+from .generator import GeneratorMonitor, GeneratorReport
+from .history import ProgressReporter, history_path, plot_history, read_history, recovery_time
+from .workload import ORU_TEXT, AcceptedLog, load_identity
 
 LOAD_DIR = PROJECT_ROOT / "load"
 DEFAULT_OUT = PROJECT_ROOT / "reports" / "load"
 MAX_DURATION_S = 24 * 3600
 _PROFILE_RE = re.compile(r"[a-z][a-z0-9_]*")
-METRIC_LABEL = {"p95_ms": "p95", "p99_ms": "p99", "max_failure_ratio": "failure ratio",
-                "max_failed_checks": "failed checks", "max_false_no_interactions": "false 'no interactions'"}
 
 # Profiles that inject a fault mid-run, through genrep.faults (the simulators' admin API, or the
 # command/Toxiproxy driver of a real profile): (target, fault, at this fraction of the duration).
@@ -57,13 +57,44 @@ class LoadResult:
     started: float = field(default=0.0)
     false_no_interactions: int = 0  # "checked, no interactions" answers for a pair that interacts
     fault: str = ""  # the fault injected mid-run, if the profile has a plan
+    fault_at_s: float | None = None  # when, in seconds since Locust started
+    recovery_s: float | None = None  # from the fault to the end of the last failing interval
+    stored: StoredResult | None = None
+    generator: GeneratorReport | None = None
+    plot_path: Path | None = None
+    history_path: Path | None = None
 
     def to_dict(self) -> dict:
         return {"profile": self.profile, "environment": self.environment, "users": self.users,
-                "fault_injected": self.fault, "false_no_interactions": self.false_no_interactions,
+                "fault_injected": self.fault, "fault_at_s": self.fault_at_s, "recovery_s": self.recovery_s,
+                "false_no_interactions": self.false_no_interactions,
                 "duration_s": self.duration_s, "workers": self.workers, "locust_exit_code": self.exit_code,
                 "wall_s": round(self.wall_s, 2), "stats": str(self.stats_path),
+                "history": str(self.history_path or ""), "plot": str(self.plot_path or ""),
+                "stored": self.stored.to_dict() if self.stored else None,
+                "generator": self.generator.to_dict() if self.generator else None,
                 "operations": stats_to_dict(self.operations)}
+
+
+@dataclass(frozen=True)
+class StoredResult:
+    """"AA is stored" under load: ORUs answered AA (counted by the users) against the growth of the
+    load patient's stored reports, and a sample of the AA'd accessions read back."""
+    accepted: int
+    stored_before: int
+    stored_after: int
+    sampled: int
+    sample_missing: list[str]
+
+    @property
+    def not_stored(self) -> int:
+        """AA'd reports the count says are missing (negative: more stored than AA'd, also wrong)."""
+        return self.accepted - (self.stored_after - self.stored_before)
+
+    def to_dict(self) -> dict:
+        return {"accepted": self.accepted, "stored_before": self.stored_before, "stored_after": self.stored_after,
+                "not_stored": self.not_stored, "sampled": self.sampled,
+                "sample_missing": len(self.sample_missing), "sample_missing_accessions": self.sample_missing[:20]}
 
 
 def evaluate(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
@@ -80,7 +111,20 @@ def evaluate(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
                        failed is not None and failed <= objectives.max_failed_checks_during_failover),
             SlaOutcome("prescribe", FAILOVER_REQUIREMENT, "max_false_no_interactions", false_neg,
                        float(objectives.max_false_no_interactions),
-                       false_neg <= objectives.max_false_no_interactions)]
+                       false_neg <= objectives.max_false_no_interactions),
+            # None (no sample after the fault: nothing shows it recovered) is a failure, never a pass
+            SlaOutcome("prescribe", FAILOVER_REQUIREMENT, "max_recovery_s", result.recovery_s,
+                       float(objectives.max_failover_seconds),
+                       result.recovery_s is not None and result.recovery_s <= objectives.max_failover_seconds)]
+    if contract.stored is not None and result.stored is not None:
+        st = result.stored
+        outcomes += [
+            SlaOutcome("send_oru", contract.stored.requirement, "max_not_stored",
+                       None if st.accepted == 0 else float(abs(st.not_stored)), 0.0,
+                       st.accepted > 0 and st.not_stored == 0),
+            SlaOutcome("send_oru", contract.stored.requirement, "max_sample_missing",
+                       None if st.sampled == 0 else float(len(st.sample_missing)), 0.0,
+                       st.sampled > 0 and not st.sample_missing)]
     return outcomes
 
 
@@ -147,37 +191,112 @@ def _kill_group(proc: subprocess.Popen) -> None:
             continue
 
 
+@dataclass
+class LocustRun:
+    code: int
+    stats_json: Path
+    log_path: Path
+    history_csv: Path
+    started_epoch: float        # when the subprocess was started (the history's t = 0)
+    generator: GeneratorReport | None = None
+
+
 def run_locust(locustfile: Path, env: dict, out_dir: Path, *, duration_s: float, workers: int = 0,
-               timeout_s: float | None = None) -> tuple[int, Path, Path]:
-    """Locust headless as a subprocess in its own process group. Returns (exit code, JSON, log)."""
+               timeout_s: float | None = None, progress=None, generator_limit: float = 90.0) -> LocustRun:
+    """Locust headless as a subprocess in its own process group.
+
+    While it runs: ``progress`` (a callable taking one line) gets users, requests/s, failures and
+    p95 every 5 s from Locust's history CSV, and the Locust processes' CPU is sampled to tell
+    whether the generator was the bottleneck."""
     out_dir.mkdir(parents=True, exist_ok=True)
     stats_base = out_dir / "stats"
     stats_json = out_dir / "stats.json"
-    stats_json.unlink(missing_ok=True)   # an old file must never pass for this run's numbers
+    history_csv = history_path(stats_base)
+    for old in (stats_json, history_csv):
+        old.unlink(missing_ok=True)   # an old file must never pass for this run's numbers
     log_path = out_dir / "locust.log"
+    # --csv-full-history: percentiles per interval (not cumulative), so the plot shows a failover
     cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
-           "--json-file", str(stats_base), "--csv", str(stats_base),
+           "--json-file", str(stats_base), "--csv", str(stats_base), "--csv-full-history",
            "--run-time", f"{int(duration_s) + 10}s", "--only-summary", "--stop-timeout", "5"]
     if workers:
         cmd += ["--processes", str(workers)]
     timeout_s = duration_s + 60 if timeout_s is None else timeout_s
+    reporter = monitor = None
     with open(log_path, "wb") as log:
+        started = time.time()
         proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:
+            monitor = GeneratorMonitor(proc.pid, limit_percent=generator_limit).start()
+            if progress is not None:
+                reporter = ProgressReporter(history_csv, echo=progress, duration_s=duration_s,
+                                            t0=started).start()
             code = proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
             raise GenrepError(f"Locust did not finish within {timeout_s:g} s and was stopped "
                               f"(log: {log_path})") from None
         finally:
+            if reporter is not None:
+                reporter.stop()
             _kill_group(proc)  # interrupted (Ctrl-C), or leftovers of a finished run
-    return code, stats_json, log_path
+    report = monitor.stop(log_path) if monitor is not None else None
+    return LocustRun(code, stats_json, log_path, history_csv, started, report)
+
+
+#: Failures this close to the end of the load (seconds) mean the service had not recovered.
+RECOVERY_SETTLE_S = 2.0
+
+
+def _recovery(samples, fault_at: float | None) -> float | None:
+    """Recovery time after the fault, or None when there was no fault, nothing was measured after
+    it, or requests were still failing when the load ended (not recovered: never a pass)."""
+    if fault_at is None:
+        return None
+    rec = recovery_time(samples, fault_at)
+    loaded = [s.t for s in samples if s.users > 0]
+    if rec and loaded and fault_at + rec >= max(loaded) - RECOVERY_SETTLE_S:
+        return None
+    return rec
+
+
+def _stored_count(transport, patient_id: str) -> int:
+    """Reports stored for the load patient, by FHIR ``_summary=count``."""
+    resp = transport.request("GET", "DiagnosticReport", params={"patient": patient_id, "_summary": "count"},
+                             headers={"Accept": "application/fhir+json"})
+    if resp.status_code != 200:
+        raise GenrepError(f"counting stored reports: DiagnosticReport?_summary=count answered HTTP {resp.status_code}")
+    try:
+        total = resp.json()["total"]
+    except (ValueError, KeyError, TypeError):
+        raise GenrepError("counting stored reports: the answer has no total") from None
+    if not isinstance(total, int) or total < 0:
+        raise GenrepError(f"counting stored reports: total {total!r} is not a count")
+    return total
+
+
+def _sample_missing(transport, accessions: list[str], sample: int, seed: int) -> tuple[int, list[str]]:
+    """Read back a random sample of AA'd accessions; returns (how many were read, which were missing)."""
+    import random
+    chosen = random.Random(seed).sample(accessions, min(sample, len(accessions)))
+    missing = []
+    for acc in chosen:
+        resp = transport.request("GET", "DiagnosticReport", params={"identifier": acc},
+                                 headers={"Accept": "application/fhir+json"})
+        try:
+            found = resp.status_code == 200 and resp.json().get("total") == 1
+        except ValueError:
+            found = False
+        if not found:
+            missing.append(acc)
+    return len(chosen), missing
 
 
 def run_load(profile_name: str, *, users: int, duration_s: float, workers: int = 0,
              out_dir: str | Path = DEFAULT_OUT, env_name: str | None = None,
-             contract: LoadContract | None = None, defects: tuple[str, ...] = ()) -> LoadResult:
+             contract: LoadContract | None = None, defects: tuple[str, ...] = (),
+             progress=None) -> LoadResult:
     from ..contracts import load_catalogue
     from ..identities import Allowlist, IdentityGuard
 
@@ -198,9 +317,13 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
     allowlist = Allowlist.load()
     guard = IdentityGuard(allowlist)
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    AcceptedLog.clear(out_dir)  # only this run's AA'd accessions count
     venv = None
     started = time.time()
     t0 = time.monotonic()
+    fault_epoch: list[float] = []
+    stored = None
     try:
         if profile.kind == "virtual":
             from ..sim.process import start_virtual_environment
@@ -208,7 +331,12 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
             profile = venv.profile
         fhir, api, mllp = (profile.endpoint(n) for n in ("ehr_fhir", "ehr_api", "radiology_mllp"))
         patient_id, accession = _seed(profile, guard, allowlist)
+        from ..http import HttpTransport
+        fhir_http = HttpTransport(fhir.base_url, connect_timeout=profile.timeouts.connect,
+                                  read_timeout=profile.timeouts.read)
+        stored_before = _stored_count(fhir_http, patient_id) if contract.stored else 0
         env = dict(os.environ, PYTHONIOENCODING="utf-8",
+                   GENREP_LOAD_PROFILE=profile_name, GENREP_LOAD_OUT=str(out_dir),
                    GENREP_LOAD_FHIR=fhir.base_url, GENREP_LOAD_API=api.base_url,
                    GENREP_LOAD_MLLP_HOST=mllp.host, GENREP_LOAD_MLLP_PORT=str(mllp.port),
                    GENREP_LOAD_PATIENT_ID=patient_id, GENREP_LOAD_ACCESSION=accession,
@@ -224,31 +352,48 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
             from ..faults import driver_for
             driver = driver_for(profile, venv)
             target, fault, at = plan
-            timer = threading.Timer(duration_s * at, driver.inject, args=(target, fault))
+
+            def inject():
+                fault_epoch.append(time.time())
+                driver.inject(target, fault)
+            timer = threading.Timer(duration_s * at, inject)
             timer.daemon = True
             timer.start()
         try:
-            code, stats_json, log_path = run_locust(locustfile, env, out_dir, duration_s=duration_s,
-                                                    workers=workers)
+            run = run_locust(locustfile, env, out_dir, duration_s=duration_s, workers=workers,
+                             progress=progress, generator_limit=contract.generator_max_cpu_percent)
         finally:
             if timer is not None:
                 timer.cancel()
             if driver is not None:
                 driver.clear()
+        if contract.stored is not None and run.code in (0, 1):  # before the environment stops
+            accepted = AcceptedLog.read(out_dir)
+            stored_after = _stored_count(fhir_http, patient_id)
+            sampled, missing = _sample_missing(fhir_http, accepted, contract.stored.sample, seed=int(started))
+            stored = StoredResult(len(accepted), stored_before, stored_after, sampled, missing)
+        fhir_http.close()
     finally:
         if venv is not None:
             venv.stop()
-    if code not in (0, 1):
-        tail = log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
-        raise GenrepError(f"Locust ended with exit code {code} (log: {log_path}):\n{tail}")
-    entries = read_stats(stats_json)
+    if run.code not in (0, 1):
+        tail = run.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+        raise GenrepError(f"Locust ended with exit code {run.code} (log: {run.log_path}):\n{tail}")
+    entries = read_stats(run.stats_json)
     false_neg = sum(int(e.get("num_failures", 0)) for e in entries if e.get("name") == "false_no_interactions")
+    samples = read_history(run.history_csv, t0=run.started_epoch)
+    fault_at = fault_epoch[0] - run.started_epoch if fault_epoch else None
+    fault = " ".join(FAULT_PLANS[profile_name][:2]) if profile_name in FAULT_PLANS else ""
+    plot = plot_history(samples, out_dir / "load.png",
+                        title=f"genrep load {profile_name}: {users} users, {duration_s:g} s ({profile.name})",
+                        events=[(fault_at, fault)] if fault_at is not None else [])
     return LoadResult(profile=profile_name, environment=profile.name, users=users, duration_s=duration_s,
                       workers=workers, operations=operation_stats(entries, contract.operations),
-                      exit_code=code, wall_s=time.monotonic() - t0, out_dir=out_dir,
-                      stats_path=stats_json, log_path=log_path, started=started,
-                      false_no_interactions=false_neg,
-                      fault=" ".join(FAULT_PLANS[profile_name][:2]) if profile_name in FAULT_PLANS else "")
+                      exit_code=run.code, wall_s=time.monotonic() - t0, out_dir=out_dir,
+                      stats_path=run.stats_json, log_path=run.log_path, started=started,
+                      false_no_interactions=false_neg, fault=fault, fault_at_s=fault_at,
+                      recovery_s=_recovery(samples, fault_at),
+                      stored=stored, generator=run.generator, plot_path=plot, history_path=run.history_csv)
 
 
 def write_sla_json(result: LoadResult, outcomes: list[SlaOutcome], contract: LoadContract) -> Path:
@@ -281,15 +426,26 @@ def write_allure_results(results_dir: str | Path, result: LoadResult, outcomes: 
     for old in results_dir.glob("*-result.json"):
         if _is_load_result(old):
             old.unlink()
+    for old in results_dir.glob("genrep-load-*-attachment.*"):
+        old.unlink()
     from ..contracts import load_catalogue
     catalogue = load_catalogue()
     start_ms = int(result.started * 1000)
     stop_ms = start_ms + int(result.wall_s * 1000)
     written = []
+    # shared attachments, written once: the run's figures (sla.json's "run") and the plot
+    run_json = f"genrep-load-{result.profile}-{uuid.uuid4()}-attachment.json"
+    (results_dir / run_json).write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
+    attachments = [{"name": "load run: statistics per operation, generator, stored check", "source": run_json,
+                    "type": "application/json"}]
+    if result.plot_path is not None and result.plot_path.is_file():
+        plot_name = f"genrep-load-{result.profile}-{uuid.uuid4()}-attachment.png"
+        (results_dir / plot_name).write_bytes(result.plot_path.read_bytes())
+        attachments.append({"name": "response time and users over time", "source": plot_name, "type": "image/png"})
     for o in outcomes:
         op = contract.operations[o.operation]
         req = catalogue[o.requirement]
-        label = METRIC_LABEL[o.metric]
+        label = METRIC_LABELS[o.metric]
         threshold = o._fmt(o.threshold)
         name = f"{o.operation} under load ({result.profile}): {label} <= {threshold}"
         rid = str(uuid.uuid4())
@@ -310,7 +466,10 @@ def write_allure_results(results_dir: str | Path, result: LoadResult, outcomes: 
                            {"name": "environment", "value": result.environment},
                            {"name": "measured", "value": "no requests" if o.measured is None else
                             o._fmt(o.measured)}],
+            "attachments": attachments,
         }
+        if result.generator is not None and result.generator.bottleneck:
+            data["description"] += "\n\nWarning: " + result.generator.verdict()
         if not o.ok:
             kind = "no_requests" if o.measured is None else "sla_missed"
             data["statusDetails"] = {"message": f"{kind}: {o.describe()} (contracts/load.yaml "

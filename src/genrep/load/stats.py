@@ -46,9 +46,10 @@ class SlaOutcome:
     ok: bool
 
     def describe(self) -> str:
-        label = {"p95_ms": "p95", "p99_ms": "p99", "max_failure_ratio": "failure ratio",
-                 "max_failed_checks": "failed checks", "max_false_no_interactions": "false 'no interactions'"
-                 }[self.metric]
+        label = METRIC_LABELS[self.metric]
+        if self.measured is None and self.metric == "max_recovery_s":
+            return (f"{self.operation} {label}: not recovered before the run ended "
+                    f"(threshold {self._fmt(self.threshold)})")
         if self.measured is None:
             return f"{self.operation} {label}: no requests were made (threshold {self._fmt(self.threshold)})"
         op = "<=" if self.ok else ">"
@@ -57,9 +58,20 @@ class SlaOutcome:
     def _fmt(self, value: float) -> str:
         if self.metric == "max_failure_ratio":
             return f"{value:.2%}"
-        if self.metric in ("max_failed_checks", "max_false_no_interactions"):
+        if self.metric in COUNT_METRICS:
             return f"{value:g}"  # counts
+        if self.metric == "max_recovery_s":
+            return f"{value:.1f} s"
         return f"{value:g} ms"
+
+
+#: Every SLA metric with the words reports use for it.
+METRIC_LABELS = {"p95_ms": "p95", "p99_ms": "p99", "max_failure_ratio": "failure ratio",
+                 "max_failed_checks": "failed checks", "max_false_no_interactions": "false 'no interactions'",
+                 "max_recovery_s": "recovery time", "max_not_stored": "AA'd but not stored",
+                 "max_sample_missing": "sampled AA'd reports not readable"}
+COUNT_METRICS = frozenset({"max_failed_checks", "max_false_no_interactions", "max_not_stored",
+                           "max_sample_missing"})
 
 
 def percentile(histogram: dict, percent: float) -> float | None:

@@ -73,6 +73,8 @@ class LoadSettings:
     timeout: float
     users: int
     duration_s: float
+    profile: str = ""      # load/NAME.py: selects the contract's per-profile users
+    out_dir: str = ""      # where the users record what the runner checks afterwards (AA'd accessions)
 
     @classmethod
     def from_env(cls, env=None) -> "LoadSettings":
@@ -87,7 +89,8 @@ class LoadSettings:
                 patient_id=env["GENREP_LOAD_PATIENT_ID"], accession=env["GENREP_LOAD_ACCESSION"],
                 allowed_hosts=allowed, timeout=float(env.get("GENREP_LOAD_TIMEOUT", "10")),
                 users=int(env.get("GENREP_LOAD_USERS", "1")),
-                duration_s=float(env.get("GENREP_LOAD_DURATION", "60")))
+                duration_s=float(env.get("GENREP_LOAD_DURATION", "60")),
+                profile=env.get("GENREP_LOAD_PROFILE", ""), out_dir=env.get("GENREP_LOAD_OUT", ""))
         for what, host in (("GENREP_LOAD_FHIR", urlsplit(s.fhir).hostname),
                            ("GENREP_LOAD_API", urlsplit(s.api).hostname),
                            ("GENREP_LOAD_MLLP_HOST", s.mllp_host)):
@@ -111,11 +114,16 @@ class Payloads:
 
     def oru(self, destination: str) -> tuple[bytes, str]:
         """A 9.7 KB ORU^R01 with a new accession and control id: (payload, control id)."""
-        control_id = new_id("LO")
-        report = hl7.Report(accession=new_id("LA"), text=ORU_TEXT)
+        payload, control_id, _accession = self.oru_with_accession(destination)
+        return payload, control_id
+
+    def oru_with_accession(self, destination: str) -> tuple[bytes, str, str]:
+        """As ``oru``, with the accession: (payload, control id, accession)."""
+        control_id, accession = new_id("LO"), new_id("LA")
+        report = hl7.Report(accession=accession, text=ORU_TEXT)
         payload = hl7.encode(hl7.build_oru(self.patient, report, control_id=control_id))
         self.guard.check(payload, destination=destination)
-        return payload, control_id
+        return payload, control_id, accession
 
     def adt(self, destination: str) -> tuple[bytes, str]:
         """ADT^A04 for the next allowlisted personnummer identity (rotating)."""
@@ -124,6 +132,44 @@ class Payloads:
         payload = hl7.encode(hl7.build_adt("A04", patient_for(identity, seed="load"), control_id=control_id))
         self.guard.check(payload, destination=destination)
         return payload, control_id
+
+
+class AcceptedLog:
+    """The accessions of ORUs answered AA, one per line in ``<out_dir>/accepted-<pid>.txt`` (one
+    file per Locust process), for the runner's "AA is stored" check after the run."""
+
+    PREFIX = "accepted-"
+
+    def __init__(self, out_dir: str):
+        self._file = None
+        if out_dir:
+            os.makedirs(out_dir, exist_ok=True)
+            self._file = open(os.path.join(out_dir, f"{self.PREFIX}{os.getpid()}.txt"), "a",  # noqa: SIM115
+                              encoding="ascii", buffering=1)
+
+    def add(self, accession: str) -> None:
+        if self._file is not None:
+            self._file.write(accession + "\n")
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    @classmethod
+    def read(cls, out_dir) -> list[str]:
+        """Every accession logged under ``out_dir`` (all processes)."""
+        from pathlib import Path
+        out: list[str] = []
+        for path in sorted(Path(out_dir).glob(f"{cls.PREFIX}*.txt")):
+            out += [line.strip() for line in path.read_text(encoding="ascii").splitlines() if line.strip()]
+        return out
+
+    @classmethod
+    def clear(cls, out_dir) -> None:
+        from pathlib import Path
+        for path in Path(out_dir).glob(f"{cls.PREFIX}*.txt"):
+            path.unlink()
 
 
 def ack_problem(raw: bytes, control_id: str) -> str | None:

@@ -40,6 +40,11 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect("radiology-ack-without-store", "radiology",
            "ACK AA for every report, but nothing is stored (a vendor-FAQ case: AA is not stored)",
            None, ("RAD-001", "RAD-R21"), ("not_stored",)),
+    Defect("radiology-drops-under-load", "performance-load",
+           "ACK AA for every report, but every Nth one (default 25) is not stored: a queue behind the "
+           "listener that drops under load. Too rare for the functional scenarios; the load profiles' "
+           "\"AA is stored\" check (count + sample read-back) catches it",
+           25, ("PERF-STORED",), ("max_not_stored",)),
     Defect("nll-linebreaks", "nll",
            "NLL line breaks handled wrongly: CRLF is read as two line breaks (lines split by blank "
            "lines) and a lone CR is dropped (lines run together)",

@@ -1,0 +1,104 @@
+"""The load runner's verdicts beyond per-operation SLAs: "AA is stored" (count + sample), failover
+recovery time, and whether the load generator was the bottleneck."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from genrep.load.contract import OPERATIONS, load_load_contract
+from genrep.load.generator import GeneratorMonitor, GeneratorReport
+from genrep.load.runner import LoadResult, StoredResult, evaluate
+from genrep.load.stats import OperationStats
+
+
+def _result(profile="steady_day", **kw) -> LoadResult:
+    ops = {name: OperationStats(name, 100, 0, 5.0, 10.0, 20.0, 30.0, 6.0, 10.0) for name in OPERATIONS}
+    base = dict(profile=profile, environment="virtual", users=10, duration_s=10, workers=0, operations=ops,
+                exit_code=0, wall_s=12, out_dir=Path("."), stats_path=Path("stats.json"),
+                log_path=Path("locust.log"))
+    base.update(kw)
+    return LoadResult(**base)
+
+
+def _by_metric(outcomes, requirement):
+    return {o.metric: o for o in outcomes if o.requirement == requirement}
+
+
+CONTRACT = load_load_contract()
+
+
+def test_every_aa_stored_and_sample_readable_is_met():
+    st = StoredResult(accepted=40, stored_before=3, stored_after=43, sampled=40, sample_missing=[])
+    got = _by_metric(evaluate(_result(stored=st), CONTRACT), "PERF-STORED")
+    assert got["max_not_stored"].ok and got["max_not_stored"].measured == 0
+    assert got["max_sample_missing"].ok
+
+
+@pytest.mark.parametrize("stored,missing,metric", [
+    (41, [], "max_not_stored"),              # one AA'd report not stored (the count says so)
+    (45, [], "max_not_stored"),              # more stored than AA'd: also not what was acknowledged
+    (43, ["LA1"], "max_sample_missing"),     # the count adds up but a sampled accession is not there
+])
+def test_aa_not_stored_fails_perf_stored(stored, missing, metric):
+    st = StoredResult(accepted=40, stored_before=3, stored_after=stored, sampled=40, sample_missing=missing)
+    got = _by_metric(evaluate(_result(stored=st), CONTRACT), "PERF-STORED")
+    assert not got[metric].ok
+    assert "not" in got[metric].describe()
+
+
+def test_no_oru_accepted_is_never_a_pass():
+    st = StoredResult(accepted=0, stored_before=3, stored_after=3, sampled=0, sample_missing=[])
+    got = _by_metric(evaluate(_result(stored=st), CONTRACT), "PERF-STORED")
+    assert not got["max_not_stored"].ok and got["max_not_stored"].measured is None
+    assert "no requests" in got["max_not_stored"].describe()
+
+
+@pytest.mark.parametrize("recovery,ok", [(0.0, True), (2.0, True), (9.0, False), (None, False)])
+def test_failover_recovery_time_is_judged_by_the_multum_objective(recovery, ok):
+    r = _result(profile="failover_under_load", fault="multum-a killed", fault_at_s=4.0, recovery_s=recovery)
+    got = _by_metric(evaluate(r, CONTRACT), "PERF-FAILOVER")
+    assert got["max_recovery_s"].ok is ok
+    assert set(got) == {"max_failed_checks", "max_false_no_interactions", "max_recovery_s"}
+
+
+def test_generator_report_says_bottleneck_when_busy_most_of_the_run():
+    busy = GeneratorReport(samples=10, processes=1, mean_cpu_percent=95, max_cpu_percent=100, busy_share=0.8,
+                           limit_percent=90, locust_warnings=0, cpu_count=2)
+    idle = GeneratorReport(samples=10, processes=1, mean_cpu_percent=30, max_cpu_percent=60, busy_share=0.0,
+                           limit_percent=90, locust_warnings=0, cpu_count=2)
+    warned = GeneratorReport(samples=10, processes=1, mean_cpu_percent=60, max_cpu_percent=95, busy_share=0.1,
+                             limit_percent=90, locust_warnings=1, cpu_count=2)
+    assert busy.bottleneck and "WAS the bottleneck" in busy.verdict()
+    assert not idle.bottleneck and "not the bottleneck" in idle.verdict()
+    assert warned.bottleneck
+    assert not GeneratorReport(0, 0, 0, 0, 0, 90, 0, 2).bottleneck
+
+
+def test_generator_monitor_measures_a_busy_child_process():
+    code = "import time\nend = time.time() + 3\nwhile time.time() < end: pass\n"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        monitor = GeneratorMonitor(proc.pid, limit_percent=50, interval_s=0.25).start()
+        time.sleep(2.0)
+        report = monitor.stop()
+    finally:
+        proc.kill()
+        proc.wait(5)
+    assert report.samples >= 4
+    assert report.max_cpu_percent > 50, report  # a spinning process is busy
+    assert report.processes == 1 and report.cpu_count == os.cpu_count()
+
+
+def test_generator_monitor_survives_a_vanished_process():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait(5)
+    monitor = GeneratorMonitor(proc.pid, interval_s=0.05).start()
+    time.sleep(0.2)
+    report = monitor.stop()
+    assert report.samples == 0 and not report.bottleneck
