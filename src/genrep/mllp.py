@@ -56,6 +56,16 @@ def frame(payload: bytes) -> bytes:
     return VT + payload + _END
 
 
+def _readable_now(sock: socket.socket) -> bool:
+    """Whether ``sock`` has data (or EOF) to read right now, without waiting. Uses poll (any
+    descriptor number; cooperative under gevent's monkey-patching), select where there is none."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+    return bool(select.select([sock], [], [], 0)[0])
+
+
 class FrameTooLarge(ProtocolError):
     """A frame grew past the configured maximum payload size.
 
@@ -282,10 +292,10 @@ class MLLPClient:
         sock = self._sock
         assert sock is not None
         try:
-            # select first: on a live, idle connection (the common case) nothing is readable and
-            # no exception-raising non-blocking recv is needed
-            if not select.select([sock], [], [], 0)[0] and not (
-                    isinstance(sock, ssl.SSLSocket) and sock.pending()):
+            # poll first: on a live, idle connection (the common case) nothing is readable and
+            # no exception-raising non-blocking recv is needed. poll, not select: select() fails
+            # for descriptors above 1023, which a load run with thousands of users reaches
+            if not _readable_now(sock) and not (isinstance(sock, ssl.SSLSocket) and sock.pending()):
                 return False
             sock.settimeout(0.0)
             while True:

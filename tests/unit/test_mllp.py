@@ -377,3 +377,26 @@ def test_works_under_gevent_monkey_patching(echo_port):
         assert all(len(j.value) == 50 for j in jobs)
     """)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=30, cwd=ROOT)
+
+
+def test_client_works_on_a_descriptor_above_1023(echo_port):
+    """A load run with thousands of users holds thousands of sockets; the idle-connection check
+    must not use select(), which refuses descriptors >= 1024 (found by golive_morning at 6,000
+    users: half the MLLP requests failed with 'filedescriptor out of range in select()')."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"the hard descriptor limit ({hard}) is too low to reach 1024")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    filler = [socket.socket() for _ in range(1100)]  # push the next descriptors above 1023
+    try:
+        client = MLLPClient("127.0.0.1", echo_port, connect_timeout=2, read_timeout=2)
+        client.connect()
+        assert client._sock.fileno() >= 1024
+        for _ in range(3):  # the second and third send run the idle check
+            assert b"MSA|AA|" in client.send(b"MSH|^~\\&|A|B|C|D|20250101||ADT^A04|1|P|2.5\r")
+        client.close()
+    finally:
+        for s in filler:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
