@@ -10,7 +10,7 @@ import json
 import time
 
 from locust import FastHttpUser, User, between, events
-from locust.runners import WorkerRunner
+from locust.runners import MasterRunner, WorkerRunner
 
 from genrep.load.contract import load_load_contract
 from genrep.load.workload import AcceptedLog, LoadSettings, Payloads, ack_problem, exit_code, operation_cycle
@@ -124,7 +124,11 @@ class RisUser(_MLLPUser):
     def send_oru(self):
         payload, control_id, accession = PAYLOADS.oru_with_accession(self.mllp.endpoint)
         if self._send("send_oru", payload, control_id):
-            ACCEPTED.add(accession)
+            runner = self.environment.runner
+            if isinstance(runner, WorkerRunner):  # distributed: the master keeps the one list
+                runner.send_message(ACCEPTED_MESSAGE, accession)
+            else:
+                ACCEPTED.add(accession)
 
 
 class RegistrationUser(_MLLPUser):
@@ -170,6 +174,17 @@ class PrescriberUser(_Scheduled, FastHttpUser):
                     request_type="CHECK", name="false_no_interactions", response_time=0, response_length=0,
                     exception=AssertionError(f"no interaction reported for {'+'.join(sorted(pair))}"),
                     context={})
+
+
+ACCEPTED_MESSAGE = "genrep_accepted"
+
+
+@events.init.add_listener
+def _collect_accepted(environment, **_kw):
+    """On a distributed master, the workers' AA'd accessions arrive as messages (workers may run on
+    other machines, so a file on their disk would never reach the runner's check)."""
+    if isinstance(environment.runner, MasterRunner):
+        environment.runner.register_message(ACCEPTED_MESSAGE, lambda msg, **_: ACCEPTED.add(msg.data))
 
 
 @events.quitting.add_listener

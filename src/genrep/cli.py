@@ -248,6 +248,8 @@ def _cmd_load(args) -> int:
           + (f", defects: {', '.join(args.defect)}" if args.defect else "")
           + (f", {args.workers} workers" if args.workers else ""), flush=True)
     result = run_load(args.profile, users=users, duration_s=duration, workers=args.workers,
+                      expect_workers=args.expect_workers, master_bind_host=args.master_bind_host,
+                      master_port=args.master_port,
                       env_name=args.env, contract=contract, defects=tuple(args.defect),
                       progress=None if args.quiet else (lambda line: print(line, flush=True)),
                       **({"out_dir": Path(args.out)} if args.out else {}))
@@ -388,7 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="peak number of virtual users (default: the profile's, contracts/load.yaml)")
     lo.add_argument("--quiet", action="store_true", help="no progress lines while the profile runs")
     lo.add_argument("--duration", default="60s", help="run length: 60s, 5m, 1h (default 60s)")
-    lo.add_argument("--workers", type=int, default=0, help="Locust worker processes (0: one process)")
+    lo.add_argument("--workers", type=int, default=0,
+                    help="Locust worker processes on this machine (0: one process)")
+    lo.add_argument("--expect-workers", type=int, default=0,
+                    help="multi-machine: wait for N Locust workers started on other machines "
+                         "(settings for them in OUT/worker.env)")
+    lo.add_argument("--master-bind-host", default="", help="multi-machine: interface the master listens on")
+    lo.add_argument("--master-port", type=int, default=5557, help="multi-machine: the master's port (default 5557)")
     lo.add_argument("--defect", action="append", default=[],
                     help="virtual-environment defect to replay under load (e.g. multum-no-failover)")
     lo.add_argument("--env", default=None, help="environment profile (default GENREP_ENV or virtual)")

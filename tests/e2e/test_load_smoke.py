@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 def _leftovers(marker: str) -> list[str]:
@@ -37,7 +38,7 @@ def test_steady_day_smoke(tmp_path):
     assert len(list(results.glob("*-result.json"))) == 17
     # "AA is stored": every ORU answered AA counted, the store grew by as much, a sample read back
     stored = sla["run"]["stored"]
-    assert stored["accepted"] == ops["send_oru"]["requests"] > 0
+    assert stored["accepted"] == stored["aa_by_stats"] == ops["send_oru"]["requests"] > 0
     assert stored["stored_after"] - stored["stored_before"] == stored["accepted"] and stored["not_stored"] == 0
     assert stored["sampled"] == min(50, stored["accepted"]) and stored["sample_missing"] == 0
     # the plot, the history behind it, progress lines while running, the generator's verdict
@@ -69,6 +70,7 @@ def test_golive_morning_with_workers_and_a_report_dropped_under_load(tmp_path):
     failed = {(o["requirement"], o["metric"]) for o in sla["outcomes"] if not o["ok"]}
     assert ("PERF-STORED", "max_not_stored") in failed, sla["outcomes"]
     stored = sla["run"]["stored"]
+    assert stored["accepted"] == stored["aa_by_stats"]  # the workers' accessions all reached the master
     n = stored["accepted"]  # every 2nd ORU the EHR received (the seed report was the 1st) is dropped
     assert n >= 2 and stored["not_stored"] in (n // 2, (n + 1) // 2), stored
     gate = subprocess.run([sys.executable, "-m", "genrep.cli", "gate", "--results", str(results)],
@@ -99,3 +101,46 @@ def test_a_hanging_locust_is_killed_with_its_children(tmp_path):
     while _leftovers(str(tmp_path)) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _leftovers(str(tmp_path)), _leftovers(str(tmp_path))
+
+
+def test_multi_machine_form_master_waits_for_a_worker_started_from_worker_env(tmp_path):
+    """The multi-machine form on one machine: `genrep load --expect-workers 1` writes worker.env and
+    waits; a worker started the way the README shows (settings sourced from worker.env, `locust
+    --worker --master-host`) joins, and the run completes with the worker's requests counted."""
+    out = tmp_path / "load"
+    from genrep.load.runner import _free_port
+    port = _free_port()  # not Locust's 5557: another run may be using it
+    master = subprocess.Popen([sys.executable, "-m", "genrep.cli", "load", "steady_day", "--users", "4",
+                               "--duration", "6s", "--expect-workers", "1", "--master-bind-host", "127.0.0.1",
+                               "--master-port", str(port),
+                               "--out", str(out), "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, env=dict(os.environ, PYTHONIOENCODING="utf-8"))
+    worker = None
+    try:
+        deadline = time.monotonic() + 60
+        env_file = out / "worker.env"
+        while not env_file.exists() and time.monotonic() < deadline and master.poll() is None:
+            time.sleep(0.2)
+        assert env_file.exists(), "the master wrote no worker.env"
+        settings = {}
+        for line in env_file.read_text(encoding="utf-8").splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                settings[key] = value.strip("'")
+        assert {"GENREP_LOAD_FHIR", "GENREP_LOAD_MLLP_PORT", "GENREP_LOAD_PATIENT_ID"} <= set(settings)
+        assert not any("TOKEN" in k or "PASSWORD" in k for k in settings)
+        worker = subprocess.Popen([sys.executable, "-m", "locust", "-f", "load/steady_day.py", "--worker",
+                                   "--master-host", "127.0.0.1", "--master-port", str(port)], cwd=Path(__file__).resolve().parents[2],
+                                  env=dict(os.environ, **settings), stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        output, _ = master.communicate(timeout=150)
+    finally:
+        for p in (master, worker):
+            if p is not None and p.poll() is None:
+                p.kill()
+                p.wait(10)
+    assert master.returncode == 0, output[-3000:]
+    sla = json.loads((out / "sla.json").read_text(encoding="utf-8"))
+    assert sum(op["requests"] for op in sla["run"]["operations"].values()) > 0
+    assert sla["run"]["stored"]["accepted"] == sla["run"]["stored"]["aa_by_stats"]
+    worker.wait(30)

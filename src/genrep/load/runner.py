@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -71,9 +72,16 @@ class LoadResult:
                 "duration_s": self.duration_s, "workers": self.workers, "locust_exit_code": self.exit_code,
                 "wall_s": round(self.wall_s, 2), "stats": str(self.stats_path),
                 "history": str(self.history_path or ""), "plot": str(self.plot_path or ""),
-                "stored": self.stored.to_dict() if self.stored else None,
+                "stored": {**self.stored.to_dict(), "aa_by_stats": self._aa_by_stats()} if self.stored else None,
                 "generator": self.generator.to_dict() if self.generator else None,
                 "operations": stats_to_dict(self.operations)}
+
+
+    def _aa_by_stats(self) -> int | None:
+        """ORUs answered AA by Locust's statistics (a send_oru request fails unless its ACK is AA
+        for its own control id): a cross-check of the accession log."""
+        op = self.operations.get("send_oru")
+        return None if op is None else op.requests - op.failures
 
 
 @dataclass(frozen=True)
@@ -202,7 +210,8 @@ class LocustRun:
 
 
 def run_locust(locustfile: Path, env: dict, out_dir: Path, *, duration_s: float, workers: int = 0,
-               timeout_s: float | None = None, progress=None, generator_limit: float = 90.0) -> LocustRun:
+               timeout_s: float | None = None, progress=None, generator_limit: float = 90.0,
+               expect_workers: int = 0, master_bind_host: str = "", master_port: int = 0) -> LocustRun:
     """Locust headless as a subprocess in its own process group.
 
     While it runs: ``progress`` (a callable taking one line) gets users, requests/s, failures and
@@ -219,9 +228,16 @@ def run_locust(locustfile: Path, env: dict, out_dir: Path, *, duration_s: float,
     cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
            "--json-file", str(stats_base), "--csv", str(stats_base), "--csv-full-history",
            "--run-time", f"{int(duration_s) + 10}s", "--only-summary", "--stop-timeout", "5"]
-    if workers:
-        cmd += ["--processes", str(workers)]
-    timeout_s = duration_s + 60 if timeout_s is None else timeout_s
+    if workers:  # the forked workers connect to the master's port: a free one, not 5557 (two runs at once)
+        port = master_port or _free_port()
+        cmd += ["--processes", str(workers), "--master-bind-port", str(port), "--master-port", str(port)]
+    if expect_workers:  # multi-machine: workers on other hosts connect to this master
+        cmd += ["--master", "--expect-workers", str(expect_workers),
+                "--expect-workers-max-wait", str(int(WORKER_WAIT_S)), "--master-bind-port",
+                str(master_port or DEFAULT_MASTER_PORT)]
+        if master_bind_host:
+            cmd += ["--master-bind-host", master_bind_host]
+    timeout_s = (duration_s + 60 + (WORKER_WAIT_S if expect_workers else 0)) if timeout_s is None else timeout_s
     reporter = monitor = None
     with open(log_path, "wb") as log:
         started = time.time()
@@ -243,6 +259,36 @@ def run_locust(locustfile: Path, env: dict, out_dir: Path, *, duration_s: float,
             _kill_group(proc)  # interrupted (Ctrl-C), or leftovers of a finished run
     report = monitor.stop(log_path) if monitor is not None else None
     return LocustRun(code, stats_json, log_path, history_csv, started, report)
+
+
+DEFAULT_MASTER_PORT = 5557  # Locust's
+
+
+def _free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+#: How long a multi-machine master waits for its workers before giving up (seconds).
+WORKER_WAIT_S = 120.0
+WORKER_ENV_FILE = "worker.env"
+
+
+def write_worker_env(out_dir: Path, env: dict, locustfile: Path, port: int) -> Path:
+    """The settings a Locust worker on another machine needs, as a shell-sourceable file: the
+    GENREP_LOAD_* variables (endpoints, the seeded patient's FHIR id, allowed hosts). No secrets:
+    load with credentials is refused before this point."""
+    lines = [f"# genrep load worker settings for load/{locustfile.name}; on each worker machine:",
+             "#   set -a; . ./worker.env; set +a",
+             f"#   python -m locust -f load/{locustfile.name} --worker --master-host <this machine> "
+             f"--master-port {port}"]
+    lines += [f"{k}={shlex.quote(v)}" for k, v in sorted(env.items())
+              if k.startswith("GENREP_LOAD_") and k != "GENREP_LOAD_OUT"]
+    path = out_dir / WORKER_ENV_FILE
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
 
 
 #: Failures this close to the end of the load (seconds) mean the service had not recovered.
@@ -293,7 +339,8 @@ def _sample_missing(transport, accessions: list[str], sample: int, seed: int) ->
     return len(chosen), missing
 
 
-def run_load(profile_name: str, *, users: int, duration_s: float, workers: int = 0,
+def run_load(profile_name: str, *, users: int, duration_s: float, workers: int = 0, expect_workers: int = 0,
+             master_bind_host: str = "", master_port: int = DEFAULT_MASTER_PORT,
              out_dir: str | Path = DEFAULT_OUT, env_name: str | None = None,
              contract: LoadContract | None = None, defects: tuple[str, ...] = (),
              progress=None) -> LoadResult:
@@ -308,8 +355,11 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
                           f"class of {contract.file} gets one")
     if not 0 < duration_s <= MAX_DURATION_S:
         raise ConfigError(f"duration must be more than 0 and at most {MAX_DURATION_S} s; got {duration_s:g}")
-    if workers < 0:
-        raise ConfigError(f"--workers must be 0 or more; got {workers}")
+    if workers < 0 or expect_workers < 0:
+        raise ConfigError(f"--workers and --expect-workers must be 0 or more; got {workers}, {expect_workers}")
+    if workers and expect_workers:
+        raise ConfigError("--workers (processes on this machine) and --expect-workers (workers on other "
+                          "machines) are two ways of running distributed: choose one")
     profile = load_profile(env_name, defects=tuple(defects))
     if defects:
         from ..sim.defects import parse_defects
@@ -360,8 +410,16 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
             timer.daemon = True
             timer.start()
         try:
+            if expect_workers:
+                worker_env = write_worker_env(out_dir, env, locustfile, master_port)
+                (progress or print)(f"waiting up to {WORKER_WAIT_S:g} s for {expect_workers} worker(s): on each "
+                                    f"worker machine source {worker_env} and run: python -m locust -f "
+                                    f"load/{locustfile.name} --worker --master-host <this machine> "
+                                    f"--master-port {master_port}")
             run = run_locust(locustfile, env, out_dir, duration_s=duration_s, workers=workers,
-                             progress=progress, generator_limit=contract.generator_max_cpu_percent)
+                             progress=progress, generator_limit=contract.generator_max_cpu_percent,
+                             expect_workers=expect_workers, master_bind_host=master_bind_host,
+                             master_port=master_port)
         finally:
             if timer is not None:
                 timer.cancel()

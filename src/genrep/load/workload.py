@@ -141,15 +141,17 @@ class AcceptedLog:
     PREFIX = "accepted-"
 
     def __init__(self, out_dir: str):
+        self.out_dir = out_dir
         self._file = None
-        if out_dir:
-            os.makedirs(out_dir, exist_ok=True)
-            self._file = open(os.path.join(out_dir, f"{self.PREFIX}{os.getpid()}.txt"), "a",  # noqa: SIM115
-                              encoding="ascii", buffering=1)
 
     def add(self, accession: str) -> None:
-        if self._file is not None:
-            self._file.write(accession + "\n")
+        if not self.out_dir:
+            return
+        if self._file is None:  # opened on first use: a process that accepts nothing writes nothing
+            os.makedirs(self.out_dir, exist_ok=True)
+            self._file = open(os.path.join(self.out_dir, f"{self.PREFIX}{os.getpid()}.txt"), "a",  # noqa: SIM115
+                              encoding="ascii", buffering=1)
+        self._file.write(accession + "\n")
 
     def close(self) -> None:
         if self._file is not None:
