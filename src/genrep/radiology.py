@@ -9,7 +9,6 @@ message passes the identity guard before a byte is written, and "AA" is never ta
 from __future__ import annotations
 
 import itertools
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -20,10 +19,10 @@ from .errors import ConnectionClosed, ReadTimeout
 from .fhir import FHIRClient
 from .fidelity import FidelityResult, compare
 from .http import HttpTransport
-from .identities import IdentityGuard
+from .identities import IdentityGuard, run_tag
 from .mllp import MLLPClient
 
-_RUN = os.urandom(3).hex().upper()
+_RUN = run_tag()  # letters only: ids never hold a personnummer-shaped digit run
 _SEQ = itertools.count(1)
 
 

@@ -99,3 +99,15 @@ def test_escape_equals_the_one_pass_translation(text):
     """The replace chain gives exactly the one-pass table translation (no double escaping)."""
     from genrep.hl7.escape import _ESCAPE_TABLE
     assert escape(text) == text.translate(_ESCAPE_TABLE)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.text(alphabet="ab\r\nå|\\^&~\x0b\x1c", max_size=40))
+def test_report_lines_split_and_escaped_as_one_line_at_a_time(text):
+    """The fast paths of the ORU builder (C-level line split, no escaping when no line needs it)
+    give exactly the straightforward result."""
+    import re
+
+    from genrep.hl7.build import _text_values, split_lines
+    assert split_lines(text) == re.split(r"\r\n|\r|\n", text)
+    assert _text_values(text, True) == [escape(line) for line in re.split(r"\r\n|\r|\n", text)]

@@ -293,3 +293,17 @@ def test_guard_finds_a_number_deep_in_a_long_text(guard):
     with pytest.raises(IdentityViolation):  # the same in UTF-8 bytes (offsets of multi-byte text)
         guard.check(("åäö " * 500 + FOREIGN).encode("utf-8"))
     guard.check(filler)
+
+
+def test_generated_ids_never_look_like_a_personnummer():
+    """Control ids and accessions a run generates must never trip the guard: a hex run tag ending
+    in digits next to a 6-digit counter once made a samordningsnummer-shaped accession."""
+    from genrep.identities import find_shapes, run_tag
+    from genrep.load.workload import new_id
+    from genrep.radiology import new_accession, new_control_id
+    tags = [run_tag() for _ in range(2000)]
+    assert all(len(t) == 6 and t.isalpha() and t.isupper() for t in tags)
+    ids = [f(*a) for _ in range(300) for f, a in ((new_id, ("LA",)), (new_accession, ()), (new_control_id, ()))]
+    for tag in tags[:200]:  # any tag next to any counter value
+        ids += [f"GR{tag}{n:06d}" for n in (0, 123456, 999999)] + [f"LA{tag}{n:06d}P{p:02d}" for n in (0, 850368) for p in (0, 99)]
+    assert not [i for i in ids if list(find_shapes(i))]

@@ -45,11 +45,19 @@ _ADT_STRUCTURE = {"A01": "ADT_A01", "A02": "ADT_A02", "A03": "ADT_A03", "A04": "
 HL7_VERSION = "2.5"
 
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
+# what ``escape`` changes inside one line (CR and LF are line breaks here, split off first);
+# tested with ``in`` (memchr) rather than one regex: a regex character-set scan of 10 KB is ~30 us
+_LINE_SPECIAL = "\\|^&~\x0b\x1c"
 
 
 def split_lines(text: str) -> list[str]:
-    """Split report text into lines on CRLF, CR and LF (the normalisation the round trip keeps)."""
-    return _LINE_SPLIT.split(text)
+    """Split report text into lines on CRLF, CR and LF (the normalisation the round trip keeps).
+
+    Same result as ``_LINE_SPLIT.split(text)``; string replaces are C-level and a regex split of a
+    10 KB report cost 60 us, a third of building a load-test ORU."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")
 
 
 def _now() -> str:
@@ -158,7 +166,10 @@ def build_orm(patient: Patient, order: Order, *, control_id: str, charset: str =
 def _text_values(text: str, escape_cr: bool) -> list[str]:
     """Escaped OBX-5 values, one per line."""
     if escape_cr:
-        return [escape(line) for line in split_lines(text)]
+        lines = split_lines(text)
+        if not any(c in text for c in _LINE_SPECIAL):  # the usual report: nothing to escape in a line
+            return lines
+        return [escape(line) for line in lines]
     # Faulty sender: split on LF only and leave every CR raw inside the value.
     return ["\r".join(escape(piece) for piece in line.split("\r")) for line in text.split("\n")]
 

@@ -43,6 +43,7 @@ _ESCAPE_TABLE = str.maketrans({
 })
 
 _ESCAPES = tuple((chr(c), r) for c, r in _ESCAPE_TABLE.items())
+_SPECIAL = re.compile("[" + re.escape("".join(c for c, _ in _ESCAPES)) + "]")
 assert _ESCAPES[0][0] == "\\"  # the escape character itself first (see ``escape``)
 
 # Largest N honoured in ``\.spN\`` / ``\.sk N\``-style counts; a hostile ``\.sp999999999\``
@@ -72,6 +73,9 @@ def escape(text: str) -> str:
     # str.translate with multi-character replacements runs a Python-level loop per character
     # (~0.5 ms for a 10 KB report); one C-level scan per special character is ~50 times faster.
     # The escape character goes first, so the backslashes the others insert stay as they are.
+    # Most values (names, codes, report lines) hold none: one regex scan answers that.
+    if _SPECIAL.search(text) is None:
+        return text
     for char, replacement in _ESCAPES:
         if char in text:
             text = text.replace(char, replacement)

@@ -16,13 +16,13 @@ from urllib.parse import urlsplit
 
 from .. import hl7
 from ..errors import ConfigError
-from ..identities import Allowlist, IdentityGuard, TestIdentity
+from ..identities import Allowlist, IdentityGuard, TestIdentity, run_tag
 from ..testdata import patient_for
 
 # The ORU sent under load: 55 lines with å/ä/ö, 9.7 KB encoded (the size of the 2024 reports [A4]).
 ORU_TEXT = "\n".join(f"{i:02d} Ingen fraktur. Inga tecken till blödning i höger lårben; ej luxation, "
                      f"oförändrat sedan {2000 + i}. Normalstort hjärta utan anmärkning." for i in range(55))
-_RUN = os.urandom(3).hex().upper()
+_RUN = run_tag()  # letters only: ids never hold a personnummer-shaped digit run
 _SEQ = itertools.count(1)
 
 ENV_VARS = ("GENREP_LOAD_FHIR", "GENREP_LOAD_MLLP_HOST", "GENREP_LOAD_MLLP_PORT", "GENREP_LOAD_API",
@@ -58,7 +58,7 @@ def operation_cycle(weights: dict[str, int], rng: random.Random | None = None):
 
 def new_id(prefix: str = "LD") -> str:
     """Unique per process and run, 14 characters (fits a VARCHAR(20) accession)."""
-    return f"{prefix}{_RUN}{next(_SEQ) % 1_000_000:06d}{os.getpid() % 100:02d}"[:20]
+    return f"{prefix}{_RUN}{next(_SEQ) % 1_000_000:06d}P{os.getpid() % 100:02d}"[:20]  # at most 6 digits in a row
 
 
 @dataclass(frozen=True)
