@@ -27,7 +27,7 @@ def test_bench_load_short_run(tmp_path, monkeypatch):
     assert data["rounds"] == 1 and data["seconds_per_run"] == 2
 
     for key, base, harness, floor, users in (("fhir", "fhir_bare", "fhir_harness", FHIR_FLOOR, 2),
-                                             ("mllp", "mllp_raw", "mllp_harness", MLLP_FLOOR, 1)):
+                                             ("mllp", "mllp_bare", "mllp_harness", MLLP_FLOOR, 1)):
         c = data[key]
         assert (c["baseline"], c["harness"], c["floor"], c["users"]) == (base, harness, floor, users)
         for p in (base, harness):
@@ -45,13 +45,17 @@ def test_bench_load_short_run(tmp_path, monkeypatch):
     assert names["fhir_bare"] and all(n.startswith("/DiagnosticReport?identifier=") for n in names["fhir_bare"])
     assert set(names["fhir_harness"]) <= {"read_report", "read_medications"}
     assert names["mllp_harness"] == ["send_oru"] and names["mllp_send_only"] == ["send_oru_prebuilt"]
+    assert names["mllp_bare"] == ["raw"] and names["mllp_raw"] == ["raw"]
+    outside = data["mllp"]["outside_locust"]
+    assert outside["median"] > 0 and outside["harness_ratio"] == pytest.approx(
+        data["mllp"]["median"]["mllp_harness"] / outside["median"], rel=1e-3, abs=1e-3)
     diag = data["mllp"]["diagnostic"]
     assert diag["median"] > 0 and data["runs"]["mllp_send_only"][0]["failures"] == 0
-    assert diag["ratio_to_baseline"] == pytest.approx(diag["median"] / data["mllp"]["median"]["mllp_raw"],
+    assert diag["ratio_to_baseline"] == pytest.approx(diag["median"] / data["mllp"]["median"]["mllp_bare"],
                                                       rel=1e-3, abs=1e-3)
     assert data["pass"] is (data["fhir"]["pass"] and data["mllp"]["pass"])
     assert code == (0 if data["pass"] else 1)
     assert any("written to" in line for line in lines)
     # every Locust run's own statistics are kept; no Locust outlived its run
-    assert len(list((tmp_path / "bench" / "load").glob("round1-*/stats.json"))) == 4
+    assert len(list((tmp_path / "bench" / "load").glob("round1-*/stats.json"))) == 5
     assert not _leftovers(str(tmp_path))

@@ -102,3 +102,44 @@ def test_generator_monitor_survives_a_vanished_process():
     time.sleep(0.2)
     report = monitor.stop()
     assert report.samples == 0 and not report.bottleneck
+
+
+def test_load_oru_from_the_template_is_exactly_the_builders_message():
+    """The load ORU is filled into a per-second template; it must be byte for byte what
+    ``hl7.build_oru`` makes, and still pass through the identity guard."""
+    from genrep import hl7
+    from genrep.load.workload import ORU_TEXT, Payloads
+    payloads = Payloads()
+    seen = set()
+    for _ in range(3):
+        payload, control_id, accession = payloads.oru_with_accession("127.0.0.1:2575")
+        ts = time.strftime("%Y%m%d%H%M%S", time.localtime(payloads._template[0]))
+        expected = hl7.build_oru(payloads.patient, hl7.Report(accession=accession, text=ORU_TEXT),
+                                 control_id=control_id, timestamp=ts)
+        assert payload == hl7.encode(expected)
+        seen.add((control_id, accession))
+    assert len(seen) == 3
+    checked = payloads.guard.checked
+    payloads.oru_with_accession("127.0.0.1:2575")
+    assert payloads.guard.checked == checked + 1
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_IDS = st.text(alphabet="ABC123", min_size=1, max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(code=st.sampled_from(["AA", "AE", "AR", "CA"]), sent=_IDS, answered=_IDS, text=st.sampled_from(["", "ok", "fel"]))
+def test_fast_aa_check_agrees_with_the_full_ack_parse(code, sent, answered, text):
+    """``ack_problem``'s fast path for the usual AA never accepts what the full parse would not."""
+    from genrep import hl7
+    from genrep.load.workload import _plain_aa, ack_problem
+    patient = hl7.Patient(identifier="191212121212", family="Test", given="T", birth_date="19121212", sex="F")
+    msg = hl7.parse(hl7.build_oru(patient, hl7.Report(accession="ACC1", text="x"), control_id=answered))
+    raw = hl7.build_ack(msg, code, text).encode("utf-8")
+    full = hl7.parse_ack(raw)
+    should_pass = full.code == "AA" and full.control_id == sent
+    assert (ack_problem(raw, sent) is None) is should_pass
+    assert not _plain_aa(raw, sent) or should_pass

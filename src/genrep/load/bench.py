@@ -12,12 +12,17 @@ Bundle, ``total`` 1):
 
 MLLP, one sequential connection on both sides, against the same responder (``bench/mllp_ack.py``,
 its own process: a canned AA ACK quoting each message's MSH-10, so the harness's ACK check passes):
-  (c) baseline: a raw blocking-socket loop in this process (frame, ``sendall``, ``recv`` until
-      ``FS CR``; no check), cycling through ORU^R01 messages built by the same library builder the
-      user uses (``Payloads.oru``: 9.7 KB, allowlisted test identity, guard-checked);
+  (c) baseline: the raw-socket MLLP loop as a bare Locust user (``bench/locust_mllp_bare.py``):
+      write a pre-built frame, read until ``FS CR``, fire a request event; nothing else. It is to
+      MLLP what the bare ``FastHttpUser`` is to FHIR: the same Locust and gevent underneath, so the
+      ratio is the harness's own overhead;
   (d) harness: ``RisUser`` itself (``bench/locust_mllp_user.py``), one user, ``constant(0)``:
       a new ORU per message, ``MLLPClient.send``, ``ack_problem``, a Locust request event.
   Floor: (d) at least 50 % of (c)'s messages per second.
+  (c') reported, no floor: the same raw loop as a plain blocking-socket loop in this process, with
+      no Locust and no gevent (frame, ``sendall``, ``recv`` until ``FS CR``), cycling through ORU^R01
+      messages built by the same library builder (``Payloads.oru``). (c) vs (c') is what gevent's
+      cooperative sockets cost any Locust user: not harness overhead, but worth knowing.
   (e) diagnostic, no floor: ``_MLLPUser._send`` alone (``bench/locust_mllp_send.py``): the same
       user and ``_send`` (``MLLPClient``, ``ack_problem``, request event) with a builder cycling
       through a pool of ORUs built once at start, like the raw loop's. (d) vs (e) is the cost of
@@ -63,6 +68,7 @@ FHIR_FLOOR = 0.70
 MLLP_FLOOR = 0.50
 BENCH_DIR = PROJECT_ROOT / "bench"
 LOCUSTFILES = {"fhir_bare": BENCH_DIR / "locust_fhir_bare.py", "fhir_harness": BENCH_DIR / "locust_fhir_user.py",
+               "mllp_bare": BENCH_DIR / "locust_mllp_bare.py",
                "mllp_harness": BENCH_DIR / "locust_mllp_user.py", "mllp_send_only": BENCH_DIR / "locust_mllp_send.py"}
 RAW_POOL = 64  # distinct ORUs the raw loop cycles through (built like the user's, once, up front)
 
@@ -187,10 +193,11 @@ def bench_load(seconds: float = 8.0, rounds: int = 3, users: int = 4, echo=print
             return _run_locust(LOCUSTFILES[path], env, runs_dir / f"round{r + 1}-{path}",
                                users=users if path.startswith("fhir") else 1, run_s=run_s)
 
-        results: dict[str, list[dict]] = {p: [] for p in ("fhir_bare", "fhir_harness", "mllp_raw",
+        results: dict[str, list[dict]] = {p: [] for p in ("fhir_bare", "fhir_harness", "mllp_raw", "mllp_bare",
                                                           "mllp_harness", "mllp_send_only")}
         for r in range(rounds):  # interleaved rounds, each group's order alternating
-            for group in [("fhir_bare", "fhir_harness"), ("mllp_raw", "mllp_harness", "mllp_send_only")]:
+            for group in [("fhir_bare", "fhir_harness"),
+                          ("mllp_raw", "mllp_bare", "mllp_harness", "mllp_send_only")]:
                 for path in (group if r % 2 == 0 else group[::-1]):
                     res = run(path, r)
                     results[path].append(res)
@@ -210,14 +217,20 @@ def bench_load(seconds: float = 8.0, rounds: int = 3, users: int = 4, echo=print
                 "ratio": round(ratio, 3), "floor": floor, "pass": ratio >= floor}
 
     fhir_cmp = comparison("fhir_bare", "fhir_harness", FHIR_FLOOR, users, "requests/s")
-    mllp_cmp = comparison("mllp_raw", "mllp_harness", MLLP_FLOOR, 1, "messages/s")
+    mllp_cmp = comparison("mllp_bare", "mllp_harness", MLLP_FLOOR, 1, "messages/s")
     mllp_cmp["message_bytes"] = message_bytes
+    mllp_cmp["outside_locust"] = {
+        "path": "mllp_raw", "what": "the raw loop as a plain blocking-socket loop, no Locust, no gevent; no floor",
+        "per_round": [round(x["rate"], 1) for x in results["mllp_raw"]],
+        "median": round(med["mllp_raw"], 1),
+        "harness_ratio": round(med["mllp_harness"] / med["mllp_raw"], 3),
+        "bare_locust_ratio": round(med["mllp_bare"] / med["mllp_raw"], 3)}
     mllp_cmp["diagnostic"] = {
         "path": "mllp_send_only", "what": "_MLLPUser._send with a pre-built message pool (no per-message "
                                           "ORU build and guard scan); no floor",
         "per_round": [round(x["rate"], 1) for x in results["mllp_send_only"]],
         "median": round(med["mllp_send_only"], 1),
-        "ratio_to_baseline": round(med["mllp_send_only"] / med["mllp_raw"], 3)}
+        "ratio_to_baseline": round(med["mllp_send_only"] / med["mllp_bare"], 3)}
     ok = fhir_cmp["pass"] and mllp_cmp["pass"]
     report = {"seconds_per_run": run_s, "rounds": rounds, "cpus": os.cpu_count(),
               "rate": "Locust: sum num_requests / (last last_request_timestamp - first start_time) "
@@ -238,10 +251,13 @@ def bench_load(seconds: float = 8.0, rounds: int = 3, users: int = 4, echo=print
     echo(f"    ClinicianUser (guard, GET, JSON, total):   {med['fhir_harness']:8.0f} req/s")
     echo(f"    harness / bare = {verdict(fhir_cmp)}")
     echo(f"  MLLP ORU^R01 of {message_bytes / 1000:.1f} KB, 1 sequential connection -> AA responder")
-    echo(f"    raw socket loop:                           {med['mllp_raw']:8.0f} msg/s")
+    echo(f"    bare Locust user, raw socket loop:         {med['mllp_bare']:8.0f} msg/s")
     echo(f"    RisUser (build, MLLPClient, ACK, event):   {med['mllp_harness']:8.0f} msg/s")
-    echo(f"    harness / raw = {verdict(mllp_cmp)}")
+    echo(f"    harness / bare = {verdict(mllp_cmp)}")
     echo(f"    diagnostic, _send on pre-built messages:   {med['mllp_send_only']:8.0f} msg/s "
-         f"= {mllp_cmp['diagnostic']['ratio_to_baseline']:.2f} of raw (no floor)")
+         f"= {mllp_cmp['diagnostic']['ratio_to_baseline']:.2f} of bare (no floor)")
+    echo(f"    raw loop outside Locust (no gevent):       {med['mllp_raw']:8.0f} msg/s; RisUser "
+         f"= {mllp_cmp['outside_locust']['harness_ratio']:.2f} of it, the bare Locust user "
+         f"{mllp_cmp['outside_locust']['bare_locust_ratio']:.2f} (no floor)")
     echo(f"  written to {path}")
     return 0 if ok else 1
