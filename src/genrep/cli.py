@@ -1,4 +1,4 @@
-"""The ``genrep`` command line: rehearse, report, sim, selftest, gate, bench, load, defects, steps, lint.
+"""The ``genrep`` command line: rehearse, report, sim, selftest, gate, bench, load, certs, defects, steps, lint.
 
 Exit codes: 0 GO / success, 1 NO-GO / checks failed, 2 bad input or configuration (the message
 names the file and key), 3 the system under test could not be reached.
@@ -209,6 +209,57 @@ def _cmd_contract_check(args) -> int:
     return 1 if report.breaking else 0
 
 
+def _cmd_certs_check(args) -> int:
+    """Every TLS endpoint's server certificate and every client certificate of the profile: days
+    until expiry, chain against the configured trust, host name. Exit 1 when any is invalid or
+    expires within the threshold, 3 when an endpoint could not be reached (and nothing else failed)."""
+    from .config import load_profile
+    from .sim.process import start_virtual_environment
+    from .tls import check_profile, write_allure_results
+
+    profile = load_profile(args.env, defects=())
+    min_days = profile.min_days_valid if args.warn_days is None else args.warn_days
+    if min_days < 0:
+        raise ConfigError(f"--warn-days must be 0 or more, got {min_days}")
+    venv = None
+    try:
+        if profile.kind == "virtual" and profile.virtual.tls:  # a plaintext one has nothing to check
+            venv = start_virtual_environment(profile, defects=())
+            profile = venv.profile
+        statuses = check_profile(profile)
+    finally:
+        if venv is not None:
+            venv.stop()
+    if args.results:
+        written = write_allure_results(args.results, statuses, min_days=min_days,
+                                       environment=f"{profile.name} ({profile.kind})")
+    bad = [s for s in statuses if s.reachable and not s.ok(min_days)]
+    unreachable = [s for s in statuses if not s.reachable]
+    if args.json:
+        print(json.dumps({"environment": profile.name, "min_days_valid": min_days,
+                          "certificates": [s.to_dict(min_days) for s in statuses],
+                          "ok": not bad and not unreachable}, indent=2, ensure_ascii=False))
+    else:
+        print(f"Certificates of environment '{profile.name}' ({profile.kind}), threshold {min_days} days:")
+        if not statuses:
+            print("  no TLS endpoints and no client certificates in this profile: nothing to check")
+        for s in statuses:
+            mark = "ok  " if s.ok(min_days) else ("SKIP" if not s.reachable else "FAIL")
+            print(f"  {mark} {s.describe(min_days)}")
+            if s.kind == "server" and s.reachable:
+                chain = {True: "valid", False: "INVALID", None: "not checked"}[s.chain_ok]
+                host = {True: "matches", False: "DOES NOT MATCH", None: "not checked"}[s.hostname_ok]
+                hs = "" if s.handshake_ms is None else f", handshake {s.handshake_ms:.1f} ms"
+                print(f"         chain {chain} against {s.trust}; name {s.server_name!r} {host}{hs}")
+        if args.results:
+            print(f"Allure results: {len(written)} certificate result(s) in {args.results}")
+        print("CERTIFICATES: " + ("OK" if not bad and not unreachable else
+                                  f"{len(bad)} failing, {len(unreachable)} not reachable"))
+    if bad:
+        return 1
+    return 3 if unreachable else 0
+
+
 def _cmd_defects(args) -> int:
     from .sim.defects import DEFECTS
     for d in DEFECTS.values():
@@ -367,6 +418,18 @@ def build_parser() -> argparse.ArgumentParser:
     cc.add_argument("--release", default=None, choices=["N", "N+1"], help="virtual NLL release to check")
     cc.add_argument("--json", action="store_true", help="machine-readable report")
     cc.set_defaults(func=_cmd_contract_check)
+
+    ce = sub.add_parser("certs", help="TLS certificates of an environment")
+    cesub = ce.add_subparsers(dest="certs_command", required=True)
+    cec = cesub.add_parser("check", help="days until expiry, chain and host name of every TLS endpoint's "
+                                         "certificate and every client certificate; exit 1 under the threshold")
+    cec.add_argument("--env", default=None, help="environment profile (default GENREP_ENV or virtual)")
+    cec.add_argument("--warn-days", type=int, default=None,
+                     help="fail when a certificate is valid for fewer days (default: the profile's "
+                          "certificates.min_days_valid, or 30)")
+    cec.add_argument("--results", default=None, help="also write one Allure result per certificate (SEC-CERT-001)")
+    cec.add_argument("--json", action="store_true", help="machine-readable report")
+    cec.set_defaults(func=_cmd_certs_check)
 
     d = sub.add_parser("defects", help="list the switchable defects of the virtual environment")
     d.set_defaults(func=_cmd_defects)

@@ -11,6 +11,7 @@ profile names. Credentials are never in the file: the file names environment var
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,6 +22,27 @@ from .yamlfile import load_yaml, reject_unknown, require
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS_DIR = PROJECT_ROOT / "environments"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
+DEFAULT_MIN_DAYS_VALID = 30
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@dataclass(frozen=True)
+class TLSOptions:
+    """Client TLS settings of one endpoint. Paths are absolute (resolved when the profile loads);
+    secrets are never held here, only where to read them (an env var name or a file path)."""
+
+    ca_file: str = ""                   # PEM trust anchors; "" = the system trust store
+    client_cert: str = ""               # PEM client certificate (and chain) for mutual TLS
+    client_key: str = ""                # PEM private key; "" = the key is in client_cert
+    client_key_password_env: str = ""   # env var holding the key's password
+    client_key_password_file: str = ""  # or a file holding it
+    server_name: str = ""               # name the server certificate must carry (and SNI); "" = host
+    min_version: str = "TLSv1.2"
+
+    @property
+    def mutual(self) -> bool:
+        return bool(self.client_cert)
 
 
 @dataclass(frozen=True)
@@ -34,10 +56,34 @@ class Endpoint:
     base_url: str = ""
     tls: bool = False
     credential_env: str = ""  # name of the env var holding a bearer token (http only)
+    credential_file: str = ""  # or the path of a file holding it (read at use, whitespace stripped)
+    tls_options: TLSOptions = field(default_factory=TLSOptions)
+    origin: str = ""  # where it was configured, for error keys ("endpoints.NAME"; "" = derived)
 
     @property
     def address(self) -> str:
         return self.base_url or f"{self.host}:{self.port}"
+
+    @property
+    def config_key(self) -> str:
+        return self.origin or f"endpoints.{self.name}"
+
+    @property
+    def server_name(self) -> str:
+        """The name the server certificate must match (and SNI)."""
+        return self.tls_options.server_name or self.host
+
+
+@dataclass(frozen=True)
+class VirtualOptions:
+    """The ``virtual:`` section of a virtual profile: how the simulators are started."""
+
+    tls: bool = False                 # every EHR and NLL listener speaks TLS (throw-away CA)
+    mutual_tls: bool = False          # ... and requires a client certificate from that CA
+    client_key_password_env: str = ""  # the harness's generated client key is encrypted with this
+    require_token_env: str = ""       # the EHR's FHIR API requires the bearer token in this env var
+    credentials_env: str = ""         # where the harness reads the token it sends (default: the same)
+    credentials_file: str = ""        # or a file holding it
 
 
 @dataclass(frozen=True)
@@ -61,6 +107,8 @@ class Profile:
     test_patients: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # how faults are injected in a real environment (validated by genrep.faults.driver_for)
     faults: dict = field(default_factory=dict)
+    virtual: VirtualOptions = field(default_factory=VirtualOptions)
+    min_days_valid: int = DEFAULT_MIN_DAYS_VALID  # certificates: {min_days_valid: N}
 
     @property
     def allowed_hosts(self) -> set[str]:
@@ -94,27 +142,125 @@ class Profile:
         return replace(self, endpoints={**self.endpoints, **endpoints})
 
     def token(self, endpoint: Endpoint) -> str | None:
-        """The bearer token for an HTTP endpoint, read from the environment variable the profile names."""
-        if not endpoint.credential_env:
+        """The bearer token for an HTTP endpoint: from the environment variable or the file the
+        profile names, read now (a rotated token is picked up by the next client)."""
+        return self.read_secret(env=endpoint.credential_env, file=endpoint.credential_file,
+                                key=f"{endpoint.config_key}.credentials", what=f"credentials for {endpoint.name}")
+
+    def key_password(self, endpoint: Endpoint) -> str | None:
+        """The password of the endpoint's client key, if the profile says where it is."""
+        opts = endpoint.tls_options
+        base = "virtual" if endpoint.origin == "virtual" else f"{endpoint.config_key}.tls"
+        return self.read_secret(env=opts.client_key_password_env, file=opts.client_key_password_file,
+                                key=f"{base}.client_key_password",
+                                what=f"client key password for {endpoint.name}")
+
+    def read_secret(self, *, env: str, file: str, key: str, what: str) -> str | None:
+        """A secret from an environment variable (``env``) or a file (``file``, whitespace stripped).
+
+        Errors name the profile, the key and the variable or file, never the value. Every value
+        read is registered for redaction before it is returned."""
+        from .http import register_secret
+        if env:
+            value = os.environ.get(env, "").strip()
+            if not value:
+                raise ConfigError(f"environment variable {env} ({what}) is not set or empty",
+                                  file=self.file or None, key=f"{key}_env")
+        elif file:
+            try:
+                value = Path(file).read_text(encoding="utf-8").strip()
+            except FileNotFoundError:
+                raise ConfigError(f"{what}: file {file} does not exist", file=self.file or None,
+                                  key=f"{key}_file") from None
+            except (OSError, UnicodeDecodeError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+                raise ConfigError(f"{what}: cannot read {file} ({reason})", file=self.file or None,
+                                  key=f"{key}_file") from None
+            if not value:
+                raise ConfigError(f"{what}: file {file} is empty", file=self.file or None, key=f"{key}_file")
+        else:
             return None
-        value = os.environ.get(endpoint.credential_env)
-        if not value:
-            raise ConfigError(f"environment variable {endpoint.credential_env} (credentials for "
-                              f"{endpoint.name}) is not set", file=self.file or None,
-                              key=f"endpoints.{endpoint.name}.credentials_env")
+        register_secret(value)
         return value
 
 
 _TOP_KEYS = {"name", "kind", "description", "production", "endpoints", "timeouts", "allowed_hosts",
-             "test_patients", "faults"}
-_EP_KEYS = {"protocol", "host", "port", "base_url", "tls", "credentials_env"}
+             "test_patients", "faults", "virtual", "certificates"}
+_EP_KEYS = {"protocol", "host", "port", "base_url", "tls", "credentials_env", "credentials_file"}
+_TLS_KEYS = {"ca_file", "client_cert", "client_key", "client_key_password_env", "client_key_password_file",
+             "server_name", "min_version"}
+_VIRTUAL_KEYS = {"tls", "mutual_tls", "client_key_password_env", "require_token_env", "credentials_env",
+                 "credentials_file"}
+
+
+def _env_name(data, key: str, where: str) -> str:
+    """An environment variable *name* (a pasted secret value is refused, naming the key)."""
+    value = require(data, key, str, where=where, default="")
+    if value and not _ENV_NAME.fullmatch(value):
+        raise ConfigError("expected the NAME of an environment variable (letters, digits, _), not a value; "
+                          "secrets never go in the profile", file=getattr(data, "file", None) or None,
+                          key=f"{where}.{key}", line=data.line_of(key))
+    return value
+
+
+def _path(data, key: str, where: str, *, must_exist: bool = True) -> str:
+    """A file path, relative to the profile's folder; it must exist and be readable."""
+    value = require(data, key, str, where=where, default="")
+    if not value:
+        return ""
+    file = getattr(data, "file", "") or ""
+    path = Path(value).expanduser()
+    if not path.is_absolute() and file:
+        path = Path(file).resolve().parent / path
+    if must_exist and not (path.is_file() and os.access(path, os.R_OK)):
+        why = "does not exist" if not path.exists() else "is not a readable file"
+        raise ConfigError(f"{path} {why}", file=file or None, key=f"{where}.{key}", line=data.line_of(key))
+    return str(path)
+
+
+def _parse_tls(data, where: str) -> TLSOptions:
+    """``tls:`` of an endpoint: true/false or a mapping of TLSOptions."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected true, false or a mapping ({', '.join(sorted(_TLS_KEYS))}), "
+                          f"got {type(data).__name__}", file=getattr(data, "file", None), key=where)
+    reject_unknown(data, _TLS_KEYS, where=where)
+    file = getattr(data, "file", None) or None
+    opts = TLSOptions(
+        ca_file=_path(data, "ca_file", where), client_cert=_path(data, "client_cert", where),
+        client_key=_path(data, "client_key", where),
+        client_key_password_env=_env_name(data, "client_key_password_env", where),
+        client_key_password_file=_path(data, "client_key_password_file", where),
+        server_name=require(data, "server_name", str, where=where, default="").strip(),
+        min_version=require(data, "min_version", str, where=where, default="TLSv1.2", choices=TLS_VERSIONS))
+    if (opts.client_key or opts.client_key_password_env or opts.client_key_password_file) and not opts.client_cert:
+        key = next(k for k in ("client_key", "client_key_password_env", "client_key_password_file") if data.get(k))
+        raise ConfigError("needs client_cert (the certificate this key belongs to)", file=file,
+                          key=f"{where}.{key}", line=data.line_of(key))
+    if opts.client_key_password_env and opts.client_key_password_file:
+        raise ConfigError("give the key password either from an environment variable or from a file, "
+                          "not both", file=file, key=f"{where}.client_key_password_file",
+                          line=data.line_of("client_key_password_file"))
+    if "server_name" in data and not opts.server_name:
+        raise ConfigError("server_name is empty", file=file, key=f"{where}.server_name",
+                          line=data.line_of("server_name"))
+    return opts
 
 
 def _parse_endpoint(name: str, data, where: str) -> Endpoint:
     reject_unknown(data, _EP_KEYS, where=where)
     protocol = require(data, "protocol", str, where=where, choices=("mllp", "http"))
-    tls = require(data, "tls", bool, where=where, default=False)
-    cred = require(data, "credentials_env", str, where=where, default="")
+    tls_value = require(data, "tls", (bool, dict), where=where, default=False)
+    tls = tls_value is not False
+    opts = _parse_tls(tls_value, f"{where}.tls") if isinstance(tls_value, dict) else TLSOptions()
+    cred = _env_name(data, "credentials_env", where)
+    cred_file = _path(data, "credentials_file", where)
+    if cred and cred_file:
+        raise ConfigError("give the credentials either from an environment variable or from a file, not both",
+                          file=data.file, key=f"{where}.credentials_file", line=data.line_of("credentials_file"))
+    if protocol == "mllp" and (cred or cred_file):
+        key = "credentials_env" if cred else "credentials_file"
+        raise ConfigError("MLLP carries no bearer token; credentials apply to http endpoints only",
+                          file=data.file, key=f"{where}.{key}", line=data.line_of(key))
     if protocol == "mllp":
         host = require(data, "host", str, where=where)
         port = require(data, "port", int, where=where)
@@ -123,7 +269,7 @@ def _parse_endpoint(name: str, data, where: str) -> Endpoint:
         if not 1 <= port <= 65535:
             raise ConfigError(f"port {port} out of range (1-65535)", file=data.file, key=f"{where}.port",
                               line=data.line_of("port"))
-        return Endpoint(name, protocol, host, port, tls=tls, credential_env=cred)
+        return Endpoint(name, protocol, host, port, tls=tls, tls_options=opts, origin=where)
     base_url = require(data, "base_url", str, where=where)
     parts = urlsplit(base_url)
     try:
@@ -133,8 +279,54 @@ def _parse_endpoint(name: str, data, where: str) -> Endpoint:
     if parts.scheme not in ("http", "https") or not parts.hostname or url_port == -1 or url_port == 0:
         raise ConfigError(f"not an http(s) URL with a valid host and port: {base_url!r}", file=data.file,
                           key=f"{where}.base_url", line=data.line_of("base_url"))
+    if tls and parts.scheme != "https":
+        # never a silent plaintext connection to an endpoint the profile says is TLS
+        raise ConfigError(f"tls is set but base_url {base_url!r} is plain http: use https://", file=data.file,
+                          key=f"{where}.base_url", line=data.line_of("base_url"))
     return Endpoint(name, protocol, parts.hostname, url_port or (443 if parts.scheme == "https" else 80),
-                    base_url=base_url.rstrip("/"), tls=parts.scheme == "https", credential_env=cred)
+                    base_url=base_url.rstrip("/"), tls=parts.scheme == "https", credential_env=cred,
+                    credential_file=cred_file, tls_options=opts, origin=where)
+
+
+def _parse_virtual(data, kind: str) -> VirtualOptions:
+    v = require(data, "virtual", dict, default=None)
+    if v is None:
+        return VirtualOptions()
+    if kind != "virtual":
+        raise ConfigError("the virtual section applies to kind: virtual only; an external profile "
+                          "configures TLS per endpoint", file=data.file, key="virtual", line=data.line_of("virtual"))
+    reject_unknown(v, _VIRTUAL_KEYS, where="virtual")
+    opts = VirtualOptions(
+        tls=require(v, "tls", bool, where="virtual", default=False),
+        mutual_tls=require(v, "mutual_tls", bool, where="virtual", default=False),
+        client_key_password_env=_env_name(v, "client_key_password_env", "virtual"),
+        require_token_env=_env_name(v, "require_token_env", "virtual"),
+        credentials_env=_env_name(v, "credentials_env", "virtual"),
+        credentials_file=_path(v, "credentials_file", "virtual"))
+    if opts.mutual_tls and not opts.tls:
+        raise ConfigError("mutual_tls needs tls: true", file=v.file, key="virtual.mutual_tls",
+                          line=v.line_of("mutual_tls"))
+    if opts.client_key_password_env and not opts.mutual_tls:
+        raise ConfigError("a client key password needs mutual_tls: true (there is no client key otherwise)",
+                          file=v.file, key="virtual.client_key_password_env", line=v.line_of("client_key_password_env"))
+    if opts.credentials_env and opts.credentials_file:
+        raise ConfigError("give the credentials either from an environment variable or from a file, not both",
+                          file=v.file, key="virtual.credentials_file", line=v.line_of("credentials_file"))
+    if opts.require_token_env and not (opts.credentials_env or opts.credentials_file):
+        opts = replace(opts, credentials_env=opts.require_token_env)  # the harness sends what the EHR wants
+    return opts
+
+
+def _parse_certificates(data) -> int:
+    c = require(data, "certificates", dict, default=None)
+    if c is None:
+        return DEFAULT_MIN_DAYS_VALID
+    reject_unknown(c, {"min_days_valid"}, where="certificates")
+    days = require(c, "min_days_valid", int, where="certificates", default=DEFAULT_MIN_DAYS_VALID)
+    if not 0 <= days <= 3650:
+        raise ConfigError(f"must be 0..3650 days, got {days}", file=c.file, key="certificates.min_days_valid",
+                          line=c.line_of("min_days_valid"))
+    return days
 
 
 def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | None = None) -> Profile:
@@ -194,4 +386,5 @@ def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | 
                    description=require(data, "description", str, default=""),
                    endpoints=endpoints, timeouts=timeouts, file=str(path), defects=tuple(defects),
                    extra_hosts=extra, test_patients=test_patients,
-                   faults=dict(require(data, "faults", dict, default={})))
+                   faults=dict(require(data, "faults", dict, default={})),
+                   virtual=_parse_virtual(data, kind), min_days_valid=_parse_certificates(data))

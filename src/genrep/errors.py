@@ -67,3 +67,19 @@ class FHIRError(TransportError):
     def __init__(self, message: str, *, status: int | None = None, outcome: str | None = None):
         self.status, self.outcome = status, outcome
         super().__init__(message)
+
+
+class TLSError(ProtocolError):
+    """A TLS session could not be set up or was ended by the peer: the handshake failed, the peer
+    does not speak TLS (a plaintext server), or the server refused our client certificate. Never
+    followed by a plaintext retry."""
+
+    def __init__(self, message: str, *, endpoint: str | None = None, reason: str | None = None):
+        self.endpoint, self.reason = endpoint, reason
+        super().__init__(message)
+
+
+class CertificateError(TLSError):
+    """The server's certificate was refused. ``reason`` says why: ``expired``, ``not_yet_valid``,
+    ``untrusted`` (not signed by a trusted CA), ``hostname_mismatch`` or ``invalid`` (anything
+    else OpenSSL rejected)."""

@@ -1,21 +1,35 @@
-"""HTTP transport: a requests session with bounded waits, host checks and secret redaction.
+"""HTTP transport: a requests session with bounded waits, host checks, TLS and secret redaction.
 
 Every request has a (connect, read) timeout, goes only to a host the environment profile names,
 and maps requests' many exception types onto genrep's few (``ConnectionRefused``,
-``ConnectTimeout``, ``ReadTimeout``, ``ProtocolError``) with messages that say which endpoint
-failed, without the Authorization header or token ever appearing in them.
+``ConnectTimeout``, ``ReadTimeout``, ``ProtocolError``, ``TLSError``/``CertificateError``) with
+messages that say which endpoint failed, without the Authorization header or token ever appearing
+in them.
+
+TLS: an ``https`` base URL is verified with the ``ssl.SSLContext`` the caller gives (built from the
+profile by ``genrep.tls``), or the system trust store. Nothing is ever retried in plaintext: an
+``http://`` URL (a Bundle ``next`` link, a redirect) is refused on a TLS transport, and redirects
+are followed only to https on hosts the profile names.
+
+Redaction: ``redact`` removes credential-shaped text and every secret value registered with
+``register_secret`` (the profile registers each token and key password it reads). Error bodies
+from a server are scrubbed of registered secrets before anyone sees them: a server that echoes the
+token in its 401 must not carry it into an exception message or a report.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
+import requests.adapters
 import urllib3
 
-from .errors import ConnectionClosed, ConnectionRefused, ConnectTimeout, ProtocolError, ReadTimeout
+from .errors import (ConnectionClosed, ConnectionRefused, ConnectTimeout, ProtocolError, ReadTimeout,
+                     TLSError)
 
 _SECRET_PATTERNS = [
     # Authorization: Bearer x / {'Authorization': 'Bearer x'} / authorization="Basic x"
@@ -28,33 +42,134 @@ _SECRET_PATTERNS = [
 ]
 
 
+_REGISTRY: set[str] = set()
+_REGISTRY_LOCK = threading.Lock()
+MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words; such a secret is no secret
+
+
+def register_secret(value: str | None) -> None:
+    """Remember a secret value (token, password) so that ``redact`` removes it wherever it appears,
+    in this process, from now on. Values shorter than ``MIN_SECRET_LENGTH`` are ignored."""
+    if value and len(value) >= MIN_SECRET_LENGTH:
+        with _REGISTRY_LOCK:
+            _REGISTRY.add(value)
+
+
+def registered_secrets() -> tuple[str, ...]:
+    """The registered values, longest first (a secret containing another is replaced whole)."""
+    with _REGISTRY_LOCK:
+        return tuple(sorted(_REGISTRY, key=len, reverse=True))
+
+
+def forget_secrets() -> None:
+    """Clear the registry (tests)."""
+    with _REGISTRY_LOCK:
+        _REGISTRY.clear()
+
+
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Remove known secret values and anything shaped like a credential from text meant for logs."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "[REDACTED]")
+    for secret in sorted({s for s in (*secrets, *registered_secrets()) if s}, key=len, reverse=True):
+        text = text.replace(secret, "[REDACTED]")
     text = _SECRET_PATTERNS[0].sub(lambda m: m.group(1) + "[REDACTED]", text)
     text = _SECRET_PATTERNS[1].sub(lambda m: m.group(1) + m.group(2) + "[REDACTED]", text)
     text = _SECRET_PATTERNS[2].sub(lambda m: m.group(1) + m.group(2) + "[REDACTED]", text)
     return text
 
 
+def scrub_secrets(data: bytes) -> bytes:
+    """``data`` with every registered secret (as UTF-8) replaced by ``[REDACTED]``."""
+    for secret in registered_secrets():
+        raw = secret.encode("utf-8")
+        if raw in data:
+            data = data.replace(raw, b"[REDACTED]")
+    return data
+
+
+class _TLSAdapter(requests.adapters.HTTPAdapter):
+    """An adapter whose TLS is exactly the given SSLContext: requests would otherwise add its own
+    CA bundle to the context (``cert_verify``), trusting every public CA for an endpoint whose
+    profile names one private CA."""
+
+    def __init__(self, ssl_context, server_hostname: str | None = None):
+        self._ssl_context = ssl_context
+        self._server_hostname = server_hostname
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        pool_kwargs["ssl_context"] = self._ssl_context
+        if self._server_hostname:
+            pool_kwargs["server_hostname"] = self._server_hostname  # SNI and the name verified
+        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+
+    def cert_verify(self, conn, url, verify, cert):
+        conn.cert_reqs = "CERT_REQUIRED"  # always verified; the trust is the context's alone
+        conn.ca_certs = None
+        conn.ca_cert_dir = None
+
+
+class _GuardedSession(requests.Session):
+    """A session that follows a redirect only to https (when the transport is TLS) and only to a
+    host the profile names: a redirect is never a way around TLS or the host allowlist."""
+
+    transport: "HttpTransport"
+
+    def get_redirect_target(self, resp):
+        target = super().get_redirect_target(resp)
+        if target:
+            self.transport._check_url(urljoin(resp.url, target), redirect_from=resp.url)
+        return target
+
+
 class HttpTransport:
-    """A requests.Session bound to one base URL, a host allowlist and timeouts."""
+    """A requests.Session bound to one base URL, a host allowlist and timeouts.
+
+    ``ssl_context`` (from ``genrep.tls.client_context``) verifies an https base URL; without one,
+    https uses the system trust store (``genrep.tls.default_client_context``). ``server_hostname``
+    is the name the server certificate must carry (default: the URL's host). ``name`` is the
+    profile's endpoint name, used in error messages."""
 
     def __init__(self, base_url: str, *, connect_timeout: float, read_timeout: float,
                  token: str | None = None, check_host=None, user_agent: str = "genrep",
-                 max_body_bytes: int = 32 * 1024 * 1024):
+                 max_body_bytes: int = 32 * 1024 * 1024, ssl_context=None,
+                 server_hostname: str | None = None, name: str = ""):
         self.base_url = base_url.rstrip("/")
         self.timeout = (connect_timeout, read_timeout)
         self.max_body_bytes = max_body_bytes
+        self.name = name
         self._token = token
+        register_secret(token)
         self._check_host = check_host
-        self.session = requests.Session()
+        self.tls = urlsplit(self.base_url).scheme.lower() == "https"
+        if ssl_context is not None and not self.tls:
+            raise TLSError(f"{self._label()}: TLS is configured but the URL {self.base_url} is plain http; "
+                           "refusing to send in plaintext", endpoint=self._label(), reason="plaintext_url")
+        self.session = _GuardedSession()
+        self.session.transport = self
         self.session.trust_env = False  # no proxies from the environment: traffic goes where the profile says
         self.session.headers["User-Agent"] = user_agent
+        if self.tls:
+            if ssl_context is None:
+                from .tls import default_client_context
+                ssl_context = default_client_context()
+            self.session.mount("https://", _TLSAdapter(ssl_context, server_hostname))
+        self._trust = getattr(ssl_context, "genrep_trust", "") if ssl_context is not None else ""
+        self.server_hostname = server_hostname or urlsplit(self.base_url).hostname or ""
         if token:
             self.session.headers["Authorization"] = f"Bearer {token}"
+
+    def _label(self) -> str:
+        return f"{self.name} ({self.base_url})" if self.name else self.base_url
+
+    def _check_url(self, url: str, *, redirect_from: str | None = None) -> None:
+        """Refuse a URL on another host than the profile names, or plain http on a TLS transport."""
+        parts = urlsplit(url)
+        if self._check_host:
+            self._check_host(parts.hostname or "")
+        if self.tls and parts.scheme.lower() != "https":
+            what = f"a redirect from {redirect_from} to" if redirect_from else "the URL"
+            raise TLSError(f"{self._label()}: refusing {what} {redact(url)}: plain http on a TLS endpoint "
+                           "(no plaintext fallback)", endpoint=self._label(), reason="plaintext_url")
 
     def __repr__(self) -> str:  # never shows the token
         return f"HttpTransport({self.base_url})"
@@ -66,9 +181,7 @@ class HttpTransport:
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
         url = self.url(path)
-        host = urlsplit(url).hostname or ""
-        if self._check_host:
-            self._check_host(host)
+        self._check_url(url)
         kwargs.setdefault("timeout", self.timeout)
         where = redact(f"{method} {url}", (self._token or "",))
         # The read timeout of requests bounds each socket read, not the response: a server that
@@ -92,18 +205,37 @@ class HttpTransport:
                     resp.close()
                     raise ReadTimeout(f"{where}: the response did not complete within "
                                       f"{self.timeout[0] + self.timeout[1]:.1f} s")
-            resp._content = bytes(body)
+            # an error body is the server's diagnostics, never data under test: a server that
+            # echoes the credential it was sent must not carry it into messages or reports
+            resp._content = scrub_secrets(bytes(body)) if resp.status_code >= 400 else bytes(body)
             resp._content_consumed = True
             return resp
         except urllib3.exceptions.ReadTimeoutError:  # raised by raw.read1, not wrapped by requests
             raise ReadTimeout(f"{where}: the response stalled for more than {self.timeout[1]} s") from None
-        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError):
-            raise ConnectionClosed(f"{where}: the server closed the connection mid-response") from None
-        except requests.exceptions.ConnectTimeout:
-            raise ConnectTimeout(f"{where}: no connection within {self.timeout[0]} s") from None
-        except requests.exceptions.ReadTimeout:
+        except (requests.exceptions.ConnectTimeout, requests.exceptions.ReadTimeout) as exc:
+            from .tls import is_handshake_timeout, tls_error
+            if self.tls and is_handshake_timeout(exc):  # urllib3 calls it a read timeout
+                raise tls_error(exc, endpoint=self._label(), server_name=self.server_hostname, trust=self._trust,
+                                timeout=self.timeout[0], reason="handshake_timeout") from None
+            if isinstance(exc, requests.exceptions.ConnectTimeout):
+                raise ConnectTimeout(f"{where}: no connection within {self.timeout[0]} s") from None
             raise ReadTimeout(f"{where}: no answer within {self.timeout[1]} s") from None
+        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError,
+                urllib3.exceptions.SSLError) as exc:
+            from .tls import find_ssl_error, tls_error
+            if self.tls and find_ssl_error(exc) is not None:
+                raise tls_error(exc, endpoint=self._label(), server_name=self.server_hostname,
+                                trust=self._trust, timeout=self.timeout[0]) from None
+            raise ConnectionClosed(f"{where}: the server closed the connection mid-response") from None
+        except requests.exceptions.SSLError as exc:
+            from .tls import tls_error
+            raise tls_error(exc, endpoint=self._label(), server_name=self.server_hostname,
+                            trust=self._trust, timeout=self.timeout[0]) from None
         except requests.exceptions.ConnectionError as exc:
+            from .tls import find_ssl_error, tls_error
+            if self.tls and find_ssl_error(exc) is not None:  # e.g. a TLS 1.3 alert after the handshake
+                raise tls_error(exc, endpoint=self._label(), server_name=self.server_hostname,
+                                trust=self._trust, timeout=self.timeout[0]) from None
             text = str(exc)
             if "Connection refused" in text or "Errno 111" in text:
                 raise ConnectionRefused(f"{where}: connection refused (nothing listening)") from None

@@ -15,7 +15,7 @@ from .config import Profile
 from .errors import FHIRError, ProtocolError
 from .fhir import FHIRClient, validate
 from .fidelity import TextRules, compare
-from .http import HttpTransport
+from .tls import http_transport_for
 from .nll import Prescription, bundle_resources, read_prescription
 
 FIELDS = (("patient_instruction", "patient instruction"), ("dosage_text", "dosage text"),
@@ -37,10 +37,7 @@ class ShownList:
 
 class EHRMedicationClient:
     def __init__(self, profile: Profile):
-        ep = profile.endpoint("ehr_fhir")
-        self.fhir = FHIRClient(HttpTransport(ep.base_url, connect_timeout=profile.timeouts.connect,
-                                             read_timeout=profile.timeouts.read, token=profile.token(ep),
-                                             check_host=profile.check_host))
+        self.fhir = FHIRClient(http_transport_for(profile, "ehr_fhir"))
 
     def __repr__(self) -> str:
         return f"EHRMedicationClient({self.fhir.transport.base_url})"

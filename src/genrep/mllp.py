@@ -216,8 +216,9 @@ class MLLPClient:
 
     def __init__(self, host: str, port: int, *, connect_timeout: float = 5.0,
                  read_timeout: float = 10.0, max_frame: int = 16 * 1024 * 1024,
-                 ssl_context=None, server_hostname=None):
+                 ssl_context=None, server_hostname=None, name: str = ""):
         self.host, self.port = host, int(port)
+        self.name = name  # the profile's endpoint name, for error messages
         self.connect_timeout = float(connect_timeout)
         self.read_timeout = float(read_timeout)
         self.max_frame = max_frame
@@ -227,10 +228,24 @@ class MLLPClient:
         self._decoder = FrameDecoder(max_frame)
         self._ready: deque[bytes] = deque()
         self.connections = 0          # how many connections were opened (diagnostics, tests)
+        self._answers = 0
 
     @property
     def endpoint(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def tls(self) -> bool:
+        return self.ssl_context is not None
+
+    def _label(self) -> str:
+        return f"MLLP endpoint {self.name} ({self.endpoint})" if self.name else f"MLLP endpoint {self.endpoint}"
+
+    def _tls_error(self, exc: BaseException | None, *, reason: str | None = None) -> TransportError:
+        from genrep.tls import tls_error
+        return tls_error(exc, endpoint=self._label(), server_name=self.server_hostname or self.host,
+                         trust=getattr(self.ssl_context, "genrep_trust", ""), timeout=self.connect_timeout,
+                         reason=reason)
 
     @property
     def connected(self) -> bool:
@@ -254,19 +269,28 @@ class MLLPClient:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.ssl_context is not None:
+                # the handshake is bounded by the connect timeout (set on the socket above); any
+                # failure closes the socket: no byte of HL7 is ever written without TLS
+                # suppress_ragged_eofs=False: a TLS session cut without close_notify (a server
+                # aborting after the handshake, e.g. refusing our client certificate) is an error
                 sock = self.ssl_context.wrap_socket(
-                    sock, server_hostname=self.server_hostname or self.host)
+                    sock, server_hostname=self.server_hostname or self.host, suppress_ragged_eofs=False)
         except TimeoutError as e:
             sock.close()
-            raise ConnectTimeout(f"TLS handshake with MLLP endpoint {ep} did not finish within "
-                                 f"{self.connect_timeout} s") from e
-        except OSError as e:               # ssl.SSLError (bad/expired certificate) is an OSError
+            raise self._tls_error(e, reason="handshake_timeout") from e
+        except ssl.SSLError as e:          # expired/untrusted/wrong-host certificate, plaintext peer
             sock.close()
-            raise ProtocolError(f"TLS handshake with MLLP endpoint {ep} failed: {e}") from e
+            raise self._tls_error(e) from e
+        except OSError as e:               # reset or closed during the handshake
+            sock.close()
+            if self.ssl_context is not None:
+                raise self._tls_error(e, reason="peer_closed") from e
+            raise ProtocolError(f"cannot set up the connection to MLLP endpoint {ep}: {e}") from e
         self._sock = sock
         self._decoder = FrameDecoder(self.max_frame)
         self._ready.clear()
         self.connections += 1
+        self._answers = 0             # frames received on this connection
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
@@ -330,6 +354,9 @@ class MLLPClient:
             self.close()
             raise ReadTimeout(f"MLLP endpoint {self.endpoint} did not take our data within "
                               f"{self.read_timeout} s") from e
+        except ssl.SSLError as e:          # e.g. the server's TLS alert refusing our client certificate
+            self.close()
+            raise self._tls_error(e) from e
         except OSError as e:
             self.close()
             raise ConnectionClosed(f"MLLP endpoint {self.endpoint} closed the connection while we "
@@ -387,6 +414,12 @@ class MLLPClient:
                 self.close()
                 raise ReadTimeout(f"no MLLP answer from {ep} within {self.read_timeout} s"
                                   f"{extra}") from e
+            except ssl.SSLError as e:      # TLS 1.3: a refused client certificate shows up here
+                self.close()
+                if isinstance(e, ssl.SSLEOFError) and self._answers:
+                    raise ConnectionClosed(f"MLLP endpoint {ep} cut the TLS session (no close_notify) "
+                                           "before a complete answer arrived") from e
+                raise self._tls_error(e) from e
             except OSError as e:
                 self.close()
                 raise ConnectionClosed(f"MLLP endpoint {ep} broke the connection before a "
@@ -405,5 +438,6 @@ class MLLPClient:
                                     f" bytes ({e.size} bytes seen so far)", size=e.size,
                                     limit=e.limit, payloads=e.payloads) from e
             if frames:
+                self._answers += len(frames)
                 self._ready.extend(frames[1:])
                 return frames[0]

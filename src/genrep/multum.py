@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from .config import Profile
 from .errors import GenrepError, ProtocolError, TransportError
-from .http import HttpTransport
+from .tls import http_transport_for
 
 
 @dataclass
@@ -44,10 +44,7 @@ class CheckResult:
 
 class PrescribingClient:
     def __init__(self, profile: Profile):
-        ep = profile.endpoint("ehr_api")
-        self.http = HttpTransport(ep.base_url, connect_timeout=profile.timeouts.connect,
-                                  read_timeout=profile.timeouts.read, token=profile.token(ep),
-                                  check_host=profile.check_host)
+        self.http = http_transport_for(profile, "ehr_api")
 
     def __repr__(self) -> str:
         return f"PrescribingClient({self.http.base_url})"

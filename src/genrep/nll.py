@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from .config import Profile
 from .errors import ConfigError, FHIRError, ProtocolError
 from .fhir import FHIRClient, validate
-from .http import HttpTransport
+from .tls import http_transport_for
 from .identities import IdentityGuard
 
 PNR_SYSTEM = "http://electronichealth.se/identifier/personnummer"
@@ -92,11 +92,8 @@ class NLLClient:
     """Reads from NLL (simulator or a real NLL test endpoint) with NLL's required headers."""
 
     def __init__(self, profile: Profile, guard: IdentityGuard):
-        ep = profile.endpoint("nll_fhir")
         self.guard = guard
-        self.fhir = FHIRClient(HttpTransport(ep.base_url, connect_timeout=profile.timeouts.connect,
-                                             read_timeout=profile.timeouts.read, token=profile.token(ep),
-                                             check_host=profile.check_host, user_agent=USER_AGENT))
+        self.fhir = FHIRClient(http_transport_for(profile, "nll_fhir", user_agent=USER_AGENT))
 
     def __repr__(self) -> str:
         return f"NLLClient({self.fhir.transport.base_url})"
@@ -145,8 +142,7 @@ class NLLAdmin:
                               "NLL test data only in the virtual environment; against a real NLL, use the "
                               "test patients the profile names") from None
         self.guard = guard
-        self.http = HttpTransport(ep.base_url, connect_timeout=profile.timeouts.connect,
-                                  read_timeout=profile.timeouts.read, check_host=profile.check_host)
+        self.http = http_transport_for(profile, ep, with_token=False)
 
     def _call(self, method: str, path: str, body: dict | None = None) -> dict:
         self.guard.check(path, destination="NLL admin")  # the patient's number is in the path

@@ -18,9 +18,8 @@ from .contracts import RadiologyContract
 from .errors import ConnectionClosed, ReadTimeout
 from .fhir import FHIRClient
 from .fidelity import FidelityResult, compare
-from .http import HttpTransport
+from .tls import http_transport_for, mllp_client_for
 from .identities import IdentityGuard, run_tag
-from .mllp import MLLPClient
 
 _RUN = run_tag()  # letters only: ids never hold a personnummer-shaped digit run
 _SEQ = itertools.count(1)
@@ -67,14 +66,9 @@ class RadiologyClient:
 
     def __init__(self, profile: Profile, contract: RadiologyContract, guard: IdentityGuard):
         self.profile, self.contract, self.guard = profile, contract, guard
-        mllp_ep = profile.endpoint("radiology_mllp")
-        fhir_ep = profile.endpoint("ehr_fhir")
-        self.mllp = MLLPClient(mllp_ep.host, mllp_ep.port, connect_timeout=profile.timeouts.connect,
-                               read_timeout=profile.timeouts.read,
-                               max_frame=max(contract.max_message_bytes * 2, 1 << 20))
-        self.fhir = FHIRClient(HttpTransport(fhir_ep.base_url, connect_timeout=profile.timeouts.connect,
-                                             read_timeout=profile.timeouts.read,
-                                             token=profile.token(fhir_ep), check_host=profile.check_host))
+        self.mllp = mllp_client_for(profile, "radiology_mllp",
+                                    max_frame=max(contract.max_message_bytes * 2, 1 << 20))
+        self.fhir = FHIRClient(http_transport_for(profile, "ehr_fhir"))
 
     def __repr__(self) -> str:
         return f"RadiologyClient({self.profile.name})"
@@ -141,8 +135,7 @@ class RadiologyClient:
         """Send bytes that must get no ACK (an incomplete frame), wait ``wait`` s, then close."""
         for c in chunks:
             self.guard.check(c, destination=self.mllp.endpoint)
-        probe = MLLPClient(self.mllp.host, self.mllp.port, connect_timeout=self.profile.timeouts.connect,
-                           read_timeout=wait)
+        probe = mllp_client_for(self.profile, "radiology_mllp", read_timeout=wait)
         try:
             return probe.send_raw(chunks, expect_response=True)
         except (ReadTimeout, ConnectionClosed):

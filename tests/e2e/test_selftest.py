@@ -18,10 +18,16 @@ def test_selftest_detects_every_defect_and_no_false_alarm():
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     matrix = {row["defect"]: row for row in
               json.loads((REPORTS_DIR / "selftest" / "matrix.json").read_text(encoding="utf-8"))}
-    assert set(matrix) == {"clean", *DEFECTS}
+    # load defects are too rare for the functional scenarios: the load tests prove them
+    # (radiology-drops-under-load: tests/e2e/test_load_smoke.py, PERF-STORED missed)
+    functional = {n: d for n, d in DEFECTS.items() if d.integration != "performance-load"}
+    load_only = set(DEFECTS) - set(functional)
+    assert load_only == {"radiology-drops-under-load"}
+    assert all(r.startswith("PERF-") for n in load_only for r in DEFECTS[n].detected_by)
+    assert set(matrix) == {"clean", *functional}
     clean = matrix["clean"]
     assert clean["ok"] and clean["scenarios"] >= 25 and clean["failed"] == []
-    for name, defect in DEFECTS.items():
+    for name, defect in functional.items():
         row = matrix[name]
         assert row["ok"], row
         caught = {rid for f in row["failed"] for rid in f["requirements"]}

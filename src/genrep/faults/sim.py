@@ -14,6 +14,7 @@ import subprocess
 
 from ..errors import GenrepError
 from ..http import HttpTransport, redact
+from ..tls import http_transport_for
 from . import DEFAULT_SLOW_DELAY, FAULTS, FaultDriver, check_params
 
 TARGETS = ("multum-a", "multum-b")
@@ -92,15 +93,18 @@ class SimFaultDriver(FaultDriver):
 
     def _admin(self, target: str, sim, action: str, body: dict | None) -> None:
         admin = sim.info.get("admin")
-        if not admin:
-            key = target.replace("-", "_") + "_admin"
-            ep = self.venv.profile.endpoints.get(key)
-            if ep is None:
-                raise GenrepError(f"{target}: no admin URL (neither in its start-up info nor as "
-                                  f"endpoint {key})")
-            admin = ep.base_url
-        transport = HttpTransport(admin, connect_timeout=ADMIN_TIMEOUTS[0], read_timeout=ADMIN_TIMEOUTS[1],
-                                  check_host=self.venv.profile.check_host, user_agent="genrep-faults")
+        key = target.replace("-", "_") + "_admin"
+        ep = self.venv.profile.endpoints.get(key)
+        if ep is not None and (not admin or ep.base_url == admin.rstrip("/")):
+            # the profile's endpoint: its TLS settings come with it (genrep.tls)
+            transport = http_transport_for(self.venv.profile, ep, with_token=False, user_agent="genrep-faults",
+                                           connect_timeout=ADMIN_TIMEOUTS[0], read_timeout=ADMIN_TIMEOUTS[1])
+        elif admin:
+            transport = HttpTransport(admin, connect_timeout=ADMIN_TIMEOUTS[0], read_timeout=ADMIN_TIMEOUTS[1],
+                                      check_host=self.venv.profile.check_host, user_agent="genrep-faults")
+        else:
+            raise GenrepError(f"{target}: no admin URL (neither in its start-up info nor as "
+                              f"endpoint {key})")
         try:
             resp = transport.request("POST", action, json=body) if body is not None \
                 else transport.request("POST", action)

@@ -393,9 +393,13 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
                    GENREP_LOAD_ALLOWED_HOSTS=",".join(sorted(profile.allowed_hosts)),
                    GENREP_LOAD_TIMEOUT=str(profile.timeouts.read),
                    GENREP_LOAD_USERS=str(users), GENREP_LOAD_DURATION=f"{duration_s:g}")
-        if fhir.credential_env or api.credential_env:
+        if fhir.credential_env or api.credential_env or fhir.credential_file or api.credential_file:
             raise ConfigError("load against endpoints with credentials is not supported yet",
                               file=profile.file or None, key="endpoints")
+        if any(ep.tls for ep in (fhir, api, mllp)):
+            # the Locust users build plain clients: refuse rather than send HL7 in the clear
+            raise ConfigError("load against TLS endpoints is not supported yet (the load users have no "
+                              "TLS settings); nothing was sent", file=profile.file or None, key="endpoints")
         plan = FAULT_PLANS.get(profile_name)
         timer = driver = None
         if plan is not None:  # inject the fault mid-run, from this process, through genrep.faults

@@ -23,9 +23,11 @@ import asyncio
 import base64
 import datetime
 import gc
+import hmac
 import itertools
 import json
 import os
+import ssl
 import sys
 import time
 from dataclasses import dataclass, field
@@ -614,24 +616,61 @@ class _MLLPProtocol(asyncio.BufferedProtocol):
         self.transport = None
 
 
-async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, ready) -> None:
+def fhir_auth_middleware(token: str):
+    """The FHIR auth check: every ``/fhir`` request (``/fhir/metadata`` excepted, as FHIR servers
+    publish their capabilities) must carry ``Authorization: Bearer <token>``; otherwise 401 with an
+    OperationOutcome. The 401 echoes the credential it was sent, as some real servers do: that lets
+    tests prove the harness redacts whatever a server sends back."""
+    expected = f"Bearer {token}".encode("utf-8")
+
+    @web.middleware
+    async def check(request: web.Request, handler):
+        if request.path.startswith("/fhir") and request.path != "/fhir/metadata":
+            got = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(got.encode("utf-8"), expected):
+                text = ("missing Authorization: Bearer token" if not got else
+                        f"bearer token not accepted (received {got.partition(' ')[2].strip()!r})")
+                resp = VirtualEHR.outcome(401, "login", text)
+                resp.headers["WWW-Authenticate"] = 'Bearer realm="genrep virtual EHR"'
+                return resp
+        return await handler(request)
+
+    return check
+
+
+async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, ready, *,
+                ssl_context=None, nll_ssl_context=None, require_token: str | None = None) -> None:
+    """Run the MLLP and FHIR listeners until stopped. ``ssl_context``: both listeners speak TLS
+    (with a client CA loaded, they require a client certificate); ``nll_ssl_context``: the
+    medication module reads NLL over TLS with it; ``require_token``: the FHIR API wants it."""
     # The parent is read before announcing ready: once the ready line is out the parent may die
     # at any moment, and a parent read after that would already be init (an orphan forever).
     stop, parent = install_stop_signals()
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(ehr.mllp_protocol, host, mllp_port)
-    app = web.Application(client_max_size=2 ** 20)
+    tls_kwargs = {"ssl": ssl_context, "ssl_handshake_timeout": 10.0} if ssl_context is not None else {}
+    server = await loop.create_server(ehr.mllp_protocol, host, mllp_port, **tls_kwargs)
+    middlewares = [fhir_auth_middleware(require_token)] if require_token else []
+    app = web.Application(client_max_size=2 ** 20, middlewares=middlewares)
     ehr.routes(app)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await ehr.medications.start()
+    if nll_ssl_context is not None:  # the same session settings, over TLS to the NLL simulator
+        import aiohttp
+        await ehr.medications.session.close()
+        ehr.medications.session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=ehr.medications.timeout),
+            connector=aiohttp.TCPConnector(ssl=nll_ssl_context))
     await ehr.prescribing.start()
-    site = web.TCPSite(runner, host, fhir_port)
+    site = web.TCPSite(runner, host, fhir_port, ssl_context=ssl_context)
     await site.start()
     actual_mllp = server.sockets[0].getsockname()[1]
     actual_fhir = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    scheme = "https" if ssl_context is not None else "http"
     ready({"service": "ehr", "host": host, "mllp_port": actual_mllp, "fhir_port": actual_fhir,
-           "fhir_base": f"http://{host}:{actual_fhir}/fhir", "defects": sorted(ehr.defects), "pid": os.getpid()})
+           "fhir_base": f"{scheme}://{host}:{actual_fhir}/fhir", "tls": ssl_context is not None,
+           "mutual_tls": ssl_context is not None and ssl_context.verify_mode == ssl.CERT_REQUIRED,
+           "token_required": bool(require_token), "defects": sorted(ehr.defects), "pid": os.getpid()})
 
     await run_until_stopped(stop, parent)
     server.close()
@@ -652,6 +691,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nll-timeout", type=float, default=3.0, help="bound for one NLL request, seconds")
     ap.add_argument("--multum-url", default=None, help="Multum load balancer base URL (interaction checks)")
     ap.add_argument("--multum-timeout", type=float, default=4.0, help="bound for one interaction check, seconds")
+    ap.add_argument("--tls-cert", default=None, help="PEM server certificate: MLLP and FHIR speak TLS")
+    ap.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert (unencrypted)")
+    ap.add_argument("--tls-client-ca", default=None,
+                    help="PEM CA: require a client certificate it signed (mutual TLS) on MLLP and FHIR")
+    ap.add_argument("--nll-ca-file", default=None, help="PEM CA that signed the NLL simulator's certificate")
+    ap.add_argument("--nll-client-cert", default=None, help="client certificate for NLL (mutual TLS)")
+    ap.add_argument("--nll-client-key", default=None, help="key of --nll-client-cert (unencrypted)")
+    ap.add_argument("--require-token-env", default=None, metavar="NAME",
+                    help="the FHIR API requires 'Authorization: Bearer <value of env var NAME>' (401 otherwise)")
     args = ap.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(json.dumps({"error": "the virtual EHR listens on loopback only"}), flush=True)
@@ -668,6 +716,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(json.dumps({"error": str(exc)}), flush=True)
         return 2
+    try:  # TLS and token settings are checked before anything listens, and reported on the ready line
+        ssl_context, nll_ssl_context, token = _security_options(args)
+    except (ConfigError, OSError, ssl.SSLError) as exc:
+        print(json.dumps({"error": str(exc)}), flush=True)
+        return 2
     ehr = VirtualEHR(defects=defects,
                      max_message_bytes=args.max_message_bytes or contract.max_message_bytes,
                      accession_field=contract.accession_field,
@@ -682,11 +735,35 @@ def main(argv: list[str] | None = None) -> int:
     gc.set_threshold(50_000, 20, 100)
     try:
         asyncio.run(serve(args.host, args.mllp_port, args.fhir_port, ehr,
-                          lambda info: print(json.dumps(info), flush=True)))
+                          lambda info: print(json.dumps(info), flush=True), ssl_context=ssl_context,
+                          nll_ssl_context=nll_ssl_context, require_token=token))
     except OSError as exc:  # e.g. the port is taken
         print(json.dumps({"error": f"cannot listen on {args.host}: {exc}"}), flush=True)
         return 2
     return 0
+
+
+def _security_options(args):
+    """(server SSLContext or None, NLL client SSLContext or None, required token or None) from the
+    command line of ``main``."""
+    from ..tls import peer_client_context, server_context
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise ConfigError("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        raise ConfigError("--tls-client-ca needs --tls-cert and --tls-key")
+    ctx = server_context(args.tls_cert, args.tls_key, client_ca_file=args.tls_client_ca) if args.tls_cert else None
+    nll_ctx = None
+    if args.nll_ca_file:
+        nll_ctx = peer_client_context(args.nll_ca_file, args.nll_client_cert, args.nll_client_key)
+    elif args.nll_client_cert:
+        raise ConfigError("--nll-client-cert needs --nll-ca-file")
+    token = None
+    if args.require_token_env:
+        token = os.environ.get(args.require_token_env, "").strip()
+        if not token:
+            raise ConfigError(f"--require-token-env {args.require_token_env}: that environment variable is "
+                              "not set or empty")
+    return ctx, nll_ctx, token
 
 
 if __name__ == "__main__":

@@ -348,7 +348,9 @@ class NLLSimulator:
         return self.outcome(404, "not-supported", f"{request.method} {request.path} is not supported")
 
 
-async def serve(host: str, port: int, sim: NLLSimulator, ready) -> None:
+async def serve(host: str, port: int, sim: NLLSimulator, ready, *, ssl_context=None) -> None:
+    """Serve FHIR and admin on one port until stopped; over TLS with ``ssl_context`` (which may
+    require a client certificate)."""
     # The parent is read before announcing ready (see genrep.sim.ehr.serve).
     stop, parent = install_stop_signals()
     sim.stop_event = stop
@@ -357,11 +359,12 @@ async def serve(host: str, port: int, sim: NLLSimulator, ready) -> None:
     sim.routes(app)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site = web.TCPSite(runner, host, port, ssl_context=ssl_context)
     await site.start()
     actual = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    ready({"service": "nll", "host": host, "port": actual, "fhir_base": f"http://{host}:{actual}/fhir",
-           "release": sim.release, "pid": os.getpid()})
+    scheme = "https" if ssl_context is not None else "http"
+    ready({"service": "nll", "host": host, "port": actual, "fhir_base": f"{scheme}://{host}:{actual}/fhir",
+           "tls": ssl_context is not None, "release": sim.release, "pid": os.getpid()})
 
     await run_until_stopped(stop, parent)
     await runner.cleanup()
@@ -372,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--host", default="127.0.0.1")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--release", default="N", help=f"release served at start: {', '.join(rel.RELEASES)}")
+    ap.add_argument("--tls-cert", default=None, help="PEM server certificate: serve over TLS")
+    ap.add_argument("--tls-key", default=None, help="PEM private key of --tls-cert (unencrypted)")
+    ap.add_argument("--tls-client-ca", default=None, help="PEM CA: require a client certificate it signed")
     args = ap.parse_args(argv)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(json.dumps({"error": "the NLL simulator listens on loopback only"}), flush=True)
@@ -383,9 +389,22 @@ def main(argv: list[str] | None = None) -> int:
     if not 0 <= args.port <= 65535:
         print(json.dumps({"error": f"--port must be 0..65535, got {args.port}"}), flush=True)
         return 2
+    ssl_context = None
+    if args.tls_cert or args.tls_key or args.tls_client_ca:
+        if not (args.tls_cert and args.tls_key):
+            print(json.dumps({"error": "--tls-cert and --tls-key go together (and --tls-client-ca needs both)"}),
+                  flush=True)
+            return 2
+        from ..tls import server_context
+        try:
+            ssl_context = server_context(args.tls_cert, args.tls_key, client_ca_file=args.tls_client_ca)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            print(json.dumps({"error": f"cannot load the TLS certificate: {exc}"}), flush=True)
+            return 2
     sim = NLLSimulator(release=args.release)
     try:
-        asyncio.run(serve(args.host, args.port, sim, lambda info: print(json.dumps(info), flush=True)))
+        asyncio.run(serve(args.host, args.port, sim, lambda info: print(json.dumps(info), flush=True),
+                          ssl_context=ssl_context))
     except OSError as exc:  # e.g. the port is taken
         print(json.dumps({"error": f"cannot listen on {args.host}:{args.port}: {exc}"}), flush=True)
         return 2

@@ -11,7 +11,9 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import secrets
 import selectors
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,10 +22,11 @@ import time
 from dataclasses import dataclass
 from typing import NoReturn
 
-from ..config import Endpoint, Profile
+from ..config import Endpoint, Profile, TLSOptions
 from ..errors import GenrepError
 
 _RUNNING: set["SimProcess"] = set()
+_TLS_DIRS: set[str] = set()  # throw-away certificate folders of running virtual environments
 
 
 class SimStartError(GenrepError):
@@ -146,6 +149,26 @@ class SimProcess:
 def _stop_all() -> None:
     for sim in list(_RUNNING):
         sim.stop(timeout=2.0)
+    for d in list(_TLS_DIRS):
+        _remove_tls_dir(d)
+
+
+def _remove_tls_dir(path: str | None) -> None:
+    if path:
+        shutil.rmtree(path, ignore_errors=True)
+        _TLS_DIRS.discard(path)
+
+
+def _throwaway_secret(env_name: str) -> str:
+    """The value of ``env_name``; when it is not set, a random one made now and set in this
+    process's environment (the simulators started next, and the harness, read it from there)."""
+    from ..http import register_secret
+    value = os.environ.get(env_name, "").strip()
+    if not value:
+        value = secrets.token_urlsafe(24)
+        os.environ[env_name] = value
+    register_secret(value)
+    return value
 
 
 _PORT_FLAGS = (("--port", "port"), ("--admin-port", "admin_port"), ("--mllp-port", "mllp_port"),
@@ -171,6 +194,7 @@ class VirtualEnvironment:
     profile: Profile
     processes: dict[str, SimProcess]
     endpoints_info: dict
+    tls_dir: str | None = None  # throw-away CA, certificates and keys (removed on stop)
 
     def process(self, name: str) -> SimProcess:
         try:
@@ -190,6 +214,7 @@ class VirtualEnvironment:
     def stop(self) -> None:
         for p in reversed(list(self.processes.values())):
             p.stop()
+        _remove_tls_dir(self.tls_dir)
 
     def __enter__(self) -> "VirtualEnvironment":
         return self
@@ -205,9 +230,36 @@ def start_virtual_environment(profile: Profile, *, host: str = "127.0.0.1", mllp
     reads from them); return the filled profile.
 
     If any simulator fails to start, the ones already started are stopped before the error is
-    raised: a failed start leaves nothing running."""
+    raised: a failed start leaves nothing running.
+
+    With the profile's ``virtual.tls``, a throw-away CA, a server certificate for 127.0.0.1 and
+    localhost and client certificates are made in a private temporary folder (removed on stop);
+    the EHR's MLLP and FHIR listeners and the NLL simulator speak TLS with them (``mutual_tls``:
+    and require a client certificate), the EHR reads NLL over TLS, and the profile's endpoints get
+    the client settings, so the same steps run unchanged. ``virtual.require_token_env``: the EHR's
+    FHIR API requires that bearer token. A named secret variable that is not set gets a random
+    throw-away value for this run."""
     defects = tuple(profile.defects if defects is None else defects)
     started: dict[str, SimProcess] = {}
+    vopts = profile.virtual
+    tls_dir = pki = None
+    server_tls: list[str] = []
+    if vopts.require_token_env:
+        _throwaway_secret(vopts.require_token_env)
+    if vopts.tls:
+        from ..tls import make_pki
+        password = (_throwaway_secret(vopts.client_key_password_env)
+                    if vopts.mutual_tls and vopts.client_key_password_env else None)
+        tls_dir = tempfile.mkdtemp(prefix="genrep-tls-")  # mode 0700: only this user reads the keys
+        _TLS_DIRS.add(tls_dir)
+        try:
+            pki = make_pki(tls_dir, client_key_password=password)
+        except BaseException:
+            _remove_tls_dir(tls_dir)
+            raise
+        server_tls = ["--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key)]
+        if vopts.mutual_tls:
+            server_tls += ["--tls-client-ca", str(pki.ca_file)]
 
     def start(name: str, module: str, args: list[str]) -> dict:
         sim = SimProcess(module, args)
@@ -216,7 +268,7 @@ def start_virtual_environment(profile: Profile, *, host: str = "127.0.0.1", mllp
         return info
 
     try:
-        nll = start("nll", "genrep.sim.nll", ["--host", host, "--port", str(nll_port)])
+        nll = start("nll", "genrep.sim.nll", ["--host", host, "--port", str(nll_port), *server_tls])
         multum = {}
         for name, version in (("multum-a", "2024.11"), ("multum-b", "2024.11")):
             multum[name] = start(name, "genrep.sim.multum", ["--host", host, "--port", "0", "--admin-port", "0",
@@ -239,20 +291,40 @@ def start_virtual_environment(profile: Profile, *, host: str = "127.0.0.1", mllp
         for d in defects:
             if not d.startswith("multum-") or d == "multum-silent-empty":
                 args += ["--defect", d]  # the load balancer's defects are its start-up flags
+        args += server_tls
+        if pki is not None:
+            args += ["--nll-ca-file", str(pki.ca_file)]
+            if vopts.mutual_tls:
+                args += ["--nll-client-cert", str(pki.peer_client_cert),
+                         "--nll-client-key", str(pki.peer_client_key)]
+        if vopts.require_token_env:
+            args += ["--require-token-env", vopts.require_token_env]
         ehr = start("ehr", "genrep.sim.ehr", args)
     except BaseException:
         for p in reversed(list(started.values())):
             p.stop()
+        _remove_tls_dir(tls_dir)
         raise
-    ehr_root = f"http://{host}:{ehr['fhir_port']}"
+    scheme = "https" if pki is not None else "http"
+    ehr_root = f"{scheme}://{host}:{ehr['fhir_port']}"
     nll_root = nll["fhir_base"].rsplit("/fhir", 1)[0]
+    tls = {}
+    if pki is not None:  # the harness's client side of the simulators' TLS
+        tls = {"tls": True, "origin": "virtual", "tls_options": TLSOptions(
+            ca_file=str(pki.ca_file),
+            client_cert=str(pki.client_cert) if vopts.mutual_tls else "",
+            client_key=str(pki.client_key) if vopts.mutual_tls else "",
+            client_key_password_env=vopts.client_key_password_env if vopts.mutual_tls else "")}
+    creds = {"credential_env": vopts.credentials_env, "credential_file": vopts.credentials_file,
+             "origin": "virtual"}
     endpoints = {
-        "radiology_mllp": Endpoint("radiology_mllp", "mllp", host, ehr["mllp_port"]),
-        "ehr_fhir": Endpoint("ehr_fhir", "http", host, ehr["fhir_port"], base_url=ehr["fhir_base"]),
-        "ehr_api": Endpoint("ehr_api", "http", host, ehr["fhir_port"], base_url=f"{ehr_root}/ehr"),
-        "ehr_admin": Endpoint("ehr_admin", "http", host, ehr["fhir_port"], base_url=f"{ehr_root}/admin"),
-        "nll_fhir": Endpoint("nll_fhir", "http", host, nll["port"], base_url=nll["fhir_base"]),
-        "nll_admin": Endpoint("nll_admin", "http", host, nll["port"], base_url=f"{nll_root}/admin"),
+        "radiology_mllp": Endpoint("radiology_mllp", "mllp", host, ehr["mllp_port"], **tls),
+        "ehr_fhir": Endpoint("ehr_fhir", "http", host, ehr["fhir_port"], base_url=ehr["fhir_base"],
+                             **{**tls, **creds}),
+        "ehr_api": Endpoint("ehr_api", "http", host, ehr["fhir_port"], base_url=f"{ehr_root}/ehr", **tls),
+        "ehr_admin": Endpoint("ehr_admin", "http", host, ehr["fhir_port"], base_url=f"{ehr_root}/admin", **tls),
+        "nll_fhir": Endpoint("nll_fhir", "http", host, nll["port"], base_url=nll["fhir_base"], **tls),
+        "nll_admin": Endpoint("nll_admin", "http", host, nll["port"], base_url=f"{nll_root}/admin", **tls),
         "multum_lb": Endpoint("multum_lb", "http", host, lb["port"], base_url=lb["base"]),
     }
     for name, info in multum.items():
@@ -261,4 +333,4 @@ def start_virtual_environment(profile: Profile, *, host: str = "127.0.0.1", mllp
         endpoints[f"{key}_admin"] = Endpoint(f"{key}_admin", "http", host, info["admin_port"],
                                              base_url=info["admin"])
     return VirtualEnvironment(profile.with_endpoints(endpoints), started,
-                              {name: sim.info for name, sim in started.items()})
+                              {name: sim.info for name, sim in started.items()}, tls_dir=tls_dir)

@@ -1,0 +1,122 @@
+"""No secret in any output: known fake secrets in the environment (the FHIR bearer token, the
+client key's password) and a wrong token in a credentials file, through a passing TLS rehearsal,
+a failing one (every FHIR call answered 401 by a server that echoes the token it was sent), a
+certificate check and the gate. Every byte of stdout, stderr and every file under the results and
+report folders (Allure results, attachments, parameters, summary, verdict, scorecard, traceability,
+the HTML report) is searched for each secret, raw and base64-encoded: zero hits.
+
+The search is shown to work first: a canary file holding the token is found."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from genrep.config import ENVIRONMENTS_DIR
+
+pytestmark = pytest.mark.timeout(900)
+
+TOKEN = "fake-e2e-fhir-token-7c1d9b44e2"          # the EHR requires it; the passing run sends it
+WRONG = "fake-e2e-wrong-token-41f0aa93"           # the failing run sends it (from a credentials file)
+KEY_PASSWORD = "fake-e2e-key-password-5d2e8c"     # the harness's client key is encrypted with it
+SELECTION = "final_ct_report or split_across or negation_words or multi_line_dosage or multiline_dosage"
+
+
+def forms(secret: str) -> dict[str, bytes]:
+    """The shapes a secret could leak in."""
+    return {"raw": secret.encode(), "base64": base64.b64encode(secret.encode()).rstrip(b"="),
+            "base64 of 'Bearer <it>'": base64.b64encode(f"Bearer {secret}".encode()).rstrip(b"=")}
+
+
+SECRETS = {"FHIR token": TOKEN, "wrong token (credentials file)": WRONG, "client key password": KEY_PASSWORD}
+
+
+def search(blobs: dict[str, bytes]) -> tuple[dict[str, list[str]], int]:
+    """{secret label: [where found]} and the bytes searched."""
+    hits: dict[str, list[str]] = {label: [] for label in SECRETS}
+    for where, data in blobs.items():
+        for label, secret in SECRETS.items():
+            for form, needle in forms(secret).items():
+                if needle in data:
+                    hits[label].append(f"{where} ({form})")
+    return hits, sum(len(b) for b in blobs.values())
+
+
+def files_under(*folders: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for folder in folders for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def run(args: list[str], env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "genrep.cli", *args], capture_output=True, timeout=600, env=env)
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("secrets")
+    env = dict(os.environ, GENREP_VIRTUAL_FHIR_TOKEN=TOKEN, GENREP_VIRTUAL_TLS_KEY_PASSWORD=KEY_PASSWORD)
+    # the failing case: the EHR wants TOKEN, the harness reads WRONG from a credentials file
+    (tmp / "wrong-token.txt").write_text(f"\n  {WRONG}  \n", encoding="utf-8")
+    wrong_profile = tmp / "virtual-tls-wrong-token.yaml"
+    wrong_profile.write_text((ENVIRONMENTS_DIR / "virtual-tls.yaml").read_text(encoding="utf-8").replace(
+        "  credentials_env: GENREP_VIRTUAL_FHIR_TOKEN", "  credentials_file: wrong-token.txt"), encoding="utf-8")
+    assert "credentials_file: wrong-token.txt" in wrong_profile.read_text(encoding="utf-8")
+    good, bad, certs = tmp / "good", tmp / "bad", tmp / "certs"
+    procs = {
+        "rehearse (passing)": run(["rehearse", "--env", "virtual-tls", "-k", SELECTION, "--no-html", "-v",
+                                   "--results", str(good / "allure-results")], env),
+        "rehearse (401, wrong token)": run(["rehearse", "--env", str(wrong_profile), "-k", SELECTION, "-v",
+                                            "--results", str(bad / "allure-results")], env),
+        "certs check": run(["certs", "check", "--env", "virtual-tls", "--json", "--results", str(certs)], env),
+        "gate": run(["gate", "--results", str(good / "allure-results")], env),
+    }
+    blobs = {}
+    for name, proc in procs.items():
+        blobs[f"{name}: stdout"] = proc.stdout
+        blobs[f"{name}: stderr"] = proc.stderr
+    files = files_under(good, bad, certs)
+    blobs.update(files)
+    return procs, blobs, files, tmp
+
+
+def test_the_search_finds_a_planted_secret(tmp_path):
+    (tmp_path / "canary.txt").write_text(f"x {TOKEN} y", encoding="utf-8")
+    (tmp_path / "canary.b64").write_bytes(base64.b64encode(f"Bearer {KEY_PASSWORD}".encode()))
+    hits, _ = search(files_under(tmp_path))
+    assert hits["FHIR token"] and hits["client key password"] and not hits["wrong token (credentials file)"]
+
+
+def test_runs_did_what_the_search_relies_on(outputs):
+    procs, blobs, files, tmp = outputs
+    good = procs["rehearse (passing)"]
+    assert good.returncode in (0, 1), good.stdout[-2000:] + good.stderr[-2000:]
+    verdict = json.loads((tmp / "good" / "verdict.json").read_text(encoding="utf-8"))
+    assert verdict["scenarios"]["failed"] == 0 and verdict["scenarios"]["passed"] >= 4, verdict["scenarios"]
+    bad = procs["rehearse (401, wrong token)"]
+    assert bad.returncode == 1 and b"VERDICT: NO-GO" in bad.stdout
+    # the server echoed the wrong token in its 401 and the harness removed it: proof the token
+    # really went into an error path
+    echoed = [k for k, v in blobs.items() if b"bearer token not accepted (received '[REDACTED]')" in v]
+    assert echoed, "no 401 with the echoed (redacted) token found in any output"
+    assert any(k.endswith("-result.json") for k in echoed)
+    assert procs["certs check"].returncode == 0, procs["certs check"].stdout[-2000:]
+    assert any(name.endswith("-attachment.txt") for name in files)  # Allure attachments were searched
+    assert any(name.endswith(".html") for name in files)  # and the HTML report of the failing run
+
+
+def test_no_secret_in_any_output(outputs, capsys):
+    _procs, blobs, files, tmp = outputs
+    hits, searched = search(blobs)
+    with capsys.disabled():
+        print(f"\nsecrets searched: {len(files)} files + {len(blobs) - len(files)} stdout/stderr streams, "
+              f"{searched} bytes")
+        for label in SECRETS:
+            print(f"  {label:32s} {len(hits[label])} hit(s) in raw, base64 and base64('Bearer ...') forms")
+    leaks = {label: where for label, where in hits.items() if where}
+    assert not leaks, leaks
+    assert len(files) >= 20 and searched > 100_000
