@@ -13,8 +13,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
+# every feature, then the go-live morning (6,000 clinicians, compressed to 60 s) and a Multum server
+# killed under load; all of it judged by one gate (LOAD= to change or drop the load part)
+LOAD ?= --load golive_morning:60s --load failover_under_load:30s
 rehearse: $(STAMP)
-	$(BIN)/genrep rehearse $(ARGS)
+	$(BIN)/genrep rehearse $(LOAD) $(ARGS)
 
 # the HTML report test renders in headless Chromium (Debian's package; browsers are not downloaded)
 chromium:

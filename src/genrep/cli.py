@@ -28,6 +28,7 @@ def _cmd_rehearse(args) -> int:
     for load in (load_radiology, load_nll, load_multum, load_catalogue, load_gate):
         load()  # every contract and the gate's rules are valid before anything starts
     results_dir = Path(args.results or REPORTS_DIR / "allure-results")
+    loads = [_parse_load_spec(spec) for spec in args.load]  # bad specs fail before anything starts
     print(f"genrep rehearse: environment '{profile.name}' ({profile.kind})"
           + (f", defects: {', '.join(profile.defects)}" if profile.defects else ", clean"), flush=True)
     outcome = run_features(env=args.env, defects=profile.defects, results_dir=results_dir,
@@ -37,6 +38,9 @@ def _cmd_rehearse(args) -> int:
         print(f"the feature run ended with pytest exit code {outcome.returncode} (collection or "
               "configuration error, see above)", file=sys.stderr)
         return 2
+    for name, duration, users in loads:  # performance, judged by the same gate
+        _rehearse_load(name, duration, users, env=args.env, defects=profile.defects, results_dir=results_dir,
+                       out_dir=REPORTS_DIR / "load" / name)
     from .allure_meta import write_metadata
     write_metadata(results_dir, profile_name=profile.name, profile_kind=profile.kind, defects=profile.defects,
                    contracts=_contract_versions())
@@ -47,6 +51,46 @@ def _cmd_rehearse(args) -> int:
         _html_report_or_warn(results_dir, out_dir / "html")
     print(f"VERDICT: {'GO' if verdict.go else 'NO-GO'}")
     return 0 if verdict.go else 1
+
+
+def _parse_load_spec(spec: str) -> tuple[str, float, int | None]:
+    """``PROFILE[:DURATION[:USERS]]`` -> (profile, seconds, users or None for the profile's)."""
+    from .load.runner import profile_file
+    name, _, rest = spec.partition(":")
+    duration_text, _, users_text = rest.partition(":")
+    profile_file(name)
+    duration = _parse_duration(duration_text) if duration_text else 60.0
+    if users_text and not (users_text.isdigit() and int(users_text) > 0):
+        raise ConfigError(f"--load {spec!r}: users must be a positive whole number")
+    return name, duration, int(users_text) if users_text else None
+
+
+def _rehearse_load(name: str, duration: float, users: int | None, *, env, defects, results_dir: Path,
+                   out_dir: Path) -> None:
+    """One load profile inside a rehearsal: its SLA results go into the rehearsal's results, or, if
+    it could not run, one failed result per requirement it would have measured (never silence)."""
+    from .load.contract import load_load_contract
+    from .load.runner import evaluate, run_load, write_allure_results, write_failed_run_results, write_sla_json
+    contract = load_load_contract()
+    users = users or contract.default_users(name)
+    print(f"\ngenrep rehearse: load profile {name}, {users} users, {duration:g} s", flush=True)
+    try:
+        result = run_load(name, users=users, duration_s=duration, env_name=env, contract=contract,
+                          defects=tuple(defects), out_dir=out_dir, progress=lambda line: print(line, flush=True))
+    except (GenrepError, OSError) as exc:
+        print(f"genrep: the load profile {name} did not complete: {exc}", file=sys.stderr, flush=True)
+        write_failed_run_results(results_dir, name, contract, str(exc))
+        return
+    outcomes = evaluate(result, contract)
+    write_sla_json(result, outcomes, contract)
+    write_allure_results(results_dir, result, outcomes, contract)
+    missed = [o for o in outcomes if not o.ok]
+    for o in missed:
+        print(f"  FAIL {o.requirement:22s} {o.describe()}")
+    if result.generator is not None and result.generator.bottleneck:
+        print(f"  {result.generator.verdict()}")
+    print(f"  load {name}: {'SLA MET' if not missed else f'{len(missed)} SLA threshold(s) missed'} "
+          f"(plot: {result.plot_path})", flush=True)
 
 
 def _html_report_or_warn(results_dir: Path, out_dir: Path) -> None:
@@ -382,6 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=1800.0, help="bound for the whole run, seconds")
     r.add_argument("-v", "--verbose", action="store_true")
     r.add_argument("--no-html", action="store_true", help="skip the HTML report (reports/html)")
+    r.add_argument("--load", action="append", default=[], metavar="PROFILE[:DURATION[:USERS]]",
+                   help="after the features, run a load profile too (repeatable), e.g. golive_morning:120s; "
+                        "its SLA results join the verdict")
     r.set_defaults(func=_cmd_rehearse)
 
     rp = sub.add_parser("report", help="HTML report (single file, no outside calls) from Allure results")

@@ -42,3 +42,16 @@ def test_unknown_defect_is_a_clear_error(tmp_path):
     proc, _ = _rehearse(tmp_path, "--defect", "radiology-nonsense")
     assert proc.returncode == 2
     assert "unknown defect" in proc.stderr and "radiology-truncation" in proc.stderr
+
+
+def test_a_load_profile_that_cannot_run_is_a_no_go_never_silence(tmp_path):
+    """`rehearse --load` with a load that cannot complete (2 users cannot cover the 4 user classes):
+    its requirements are failed with the reason, so the verdict cannot pass them by omission."""
+    proc, results = _rehearse(tmp_path, "-m", "RAD-001", "--load", "steady_day:5s:2")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "did not complete" in proc.stderr
+    broken = [json.loads(p.read_text(encoding="utf-8")) for p in results.glob("*-result.json")]
+    broken = [r for r in broken if any(lb.get("name") == "genrep_load" for lb in r["labels"])]
+    rids = {lb["value"] for r in broken for lb in r["labels"] if lb["name"] == "requirement"}
+    assert {"PERF-READ-REPORT", "PERF-SEND-ORU", "PERF-STORED"} <= rids
+    assert all(r["status"] == "broken" and "load_run_failed" in r["statusDetails"]["message"] for r in broken)

@@ -469,13 +469,59 @@ def write_sla_json(result: LoadResult, outcomes: list[SlaOutcome], contract: Loa
     return path
 
 
-def _is_load_result(path: Path) -> bool:
+def _is_load_result(path: Path, profile: str) -> bool:
+    """Whether ``path`` is an Allure result an earlier run of load profile ``profile`` wrote."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError, OSError):
         return False
     return isinstance(data, dict) and any(isinstance(lb, dict) and lb.get("name") == "genrep_load"
-                                          for lb in data.get("labels") or [])
+                                          and lb.get("value") == profile for lb in data.get("labels") or [])
+
+
+def _clear_load_results(results_dir: Path, profile: str) -> None:
+    """A rerun of a profile must not leave its old verdict next to the new one (other profiles'
+    results stay: a rehearsal runs several)."""
+    for old in results_dir.glob("*-result.json"):
+        if _is_load_result(old, profile):
+            old.unlink()
+    for old in results_dir.glob(f"genrep-load-{profile}-*-attachment.*"):
+        old.unlink()
+
+
+def write_failed_run_results(results_dir: str | Path, profile_name: str, contract: LoadContract,
+                             error: str) -> list[Path]:
+    """A load run that did not complete still gives its verdict: one failed Allure result per
+    requirement the profile would have measured, with the reason. Never silence (an untested
+    performance requirement must not pass for a met one)."""
+    results_dir = Path(results_dir)
+    results_dir.mkdir(parents=True, exist_ok=True)
+    _clear_load_results(results_dir, profile_name)
+    rids = dict.fromkeys(op.requirement for op in contract.operations.values())
+    if contract.stored is not None:
+        rids[contract.stored.requirement] = None
+    if profile_name in FAULT_PLANS:
+        rids[FAILOVER_REQUIREMENT] = None
+    from ..contracts import load_catalogue
+    catalogue = load_catalogue()
+    now_ms = int(time.time() * 1000)
+    written = []
+    for rid in rids:
+        severity = "critical" if rid in catalogue and catalogue[rid].severity == "critical" else "normal"
+        uid = str(uuid.uuid4())
+        data = {"uuid": uid, "historyId": f"genrep-load-{profile_name}-{rid}-run",
+                "testCaseId": f"genrep-load-{rid}-run", "name": f"{rid} under load ({profile_name}): the run",
+                "fullName": f"load/{profile_name}.py:{rid}:run", "status": "broken", "stage": "finished",
+                "start": now_ms, "stop": now_ms,
+                "statusDetails": {"message": f"load_run_failed: the load profile {profile_name} did not complete: "
+                                            f"{error[:500]}"},
+                "labels": [{"name": "requirement", "value": rid}, {"name": "feature", "value": "Performance under load"},
+                           {"name": "severity", "value": severity}, {"name": "tag", "value": "performance"},
+                           {"name": "genrep_load", "value": profile_name}]}
+        path = results_dir / f"{uid}-result.json"
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def write_allure_results(results_dir: str | Path, result: LoadResult, outcomes: list[SlaOutcome],
@@ -485,11 +531,7 @@ def write_allure_results(results_dir: str | Path, result: LoadResult, outcomes: 
     are replaced (a rerun must not leave the old verdict next to the new one)."""
     results_dir = Path(results_dir)
     results_dir.mkdir(parents=True, exist_ok=True)
-    for old in results_dir.glob("*-result.json"):
-        if _is_load_result(old):
-            old.unlink()
-    for old in results_dir.glob("genrep-load-*-attachment.*"):
-        old.unlink()
+    _clear_load_results(results_dir, result.profile)
     from ..contracts import load_catalogue
     catalogue = load_catalogue()
     start_ms = int(result.started * 1000)
