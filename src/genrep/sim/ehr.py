@@ -165,6 +165,7 @@ class VirtualEHR:
         self.max_message_bytes = max_message_bytes
         self.accession_field = accession_field
         self.read_accession = hl7.accession_reader(accession_field)  # the path is checked once
+        self._reports_received = 0  # valid ORUs so far (the radiology-drops-under-load defect counts them)
         self.accession_max_length = accession_max_length
         self.store = Store()
 
@@ -329,8 +330,8 @@ class VirtualEHR:
         if "radiology-ack-without-store" in self.defects:
             return "AA", ""
         if "radiology-drops-under-load" in self.defects:
-            self._oru_count = getattr(self, "_oru_count", 0) + 1
-            if self._oru_count % self.defects["radiology-drops-under-load"] == 0:
+            self._reports_received += 1
+            if self._reports_received % self.defects["radiology-drops-under-load"] == 0:
                 return "AA", ""
         self._commit = lambda: self.commit_report(message, obr, accession, patient["id"])
         return "AA", ""
