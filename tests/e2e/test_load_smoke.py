@@ -1,4 +1,4 @@
-"""`genrep load steady_day` end to end against the virtual environment: Locust runs as a subprocess
+"""`genrep load` end to end against the virtual environment: Locust runs as a subprocess
 (never inside pytest: its gevent patching breaks this process), every operation makes requests,
 stats.json and sla.json are written, the SLAs hold, and nothing is left running."""
 
@@ -15,10 +15,11 @@ def _leftovers(marker: str) -> list[str]:
     return [line for line in out.splitlines() if marker in line]
 
 
-def test_steady_day_smoke(tmp_path):
+def test_soak_smoke(tmp_path):
+    """A short soak: every operation, every SLA, "AA is stored" and the drift check (PERF-SOAK)."""
     out, results = tmp_path / "load", tmp_path / "allure-results"
     start = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "load", "steady_day", "--users", "5",
+    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "load", "soak", "--users", "5",
                            "--duration", "8s", "--out", str(out), "--results", str(results)],
                           capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, PYTHONIOENCODING="utf-8"))
@@ -34,8 +35,11 @@ def test_steady_day_smoke(tmp_path):
     for name, s in ops.items():
         assert s["requests"] > 0, name
         assert s["failures"] == 0, (name, s)
-    assert len(sla["outcomes"]) == 17 and all(o["ok"] for o in sla["outcomes"])
-    assert len(list(results.glob("*-result.json"))) == 17
+    assert len(sla["outcomes"]) == 18 and all(o["ok"] for o in sla["outcomes"]), sla["outcomes"]
+    assert len(list(results.glob("*-result.json"))) == 18
+    drift = [o for o in sla["outcomes"] if o["requirement"] == "PERF-SOAK"]
+    assert len(drift) == 1 and drift[0]["measured"] is not None
+    assert sla["run"]["p95_drift_ms"]["start"] > 0
     # "AA is stored": every ORU answered AA counted, the store grew by as much, a sample read back
     stored = sla["run"]["stored"]
     assert stored["accepted"] == stored["aa_by_stats"] == ops["send_oru"]["requests"] > 0

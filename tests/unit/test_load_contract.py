@@ -34,7 +34,8 @@ def test_shipped_contract_loads_and_matches_the_catalogue():
     cat = load_catalogue()
     perf = {rid for rid, r in cat.items() if r.integration == "performance-load"}
     from genrep.load.runner import FAILOVER_REQUIREMENT  # judged by the Multum objectives, not an operation SLA
-    assert perf == {op.requirement for op in c.operations.values()} | {FAILOVER_REQUIREMENT, c.stored.requirement}
+    assert perf == ({op.requirement for op in c.operations.values()}
+                    | {FAILOVER_REQUIREMENT, c.stored.requirement, c.soak.requirement})
     assert all(cat[r].test_type == "performance" for r in perf)
     # the go-live morning is people, not request rates: one user per clinician, ~6,000 of them
     assert c.default_users("golive_morning") == 6000

@@ -143,3 +143,36 @@ def test_fast_aa_check_agrees_with_the_full_ack_parse(code, sent, answered, text
     should_pass = full.code == "AA" and full.control_id == sent
     assert (ack_problem(raw, sent) is None) is should_pass
     assert not _plain_aa(raw, sent) or should_pass
+
+
+def _samples(p95s, users=10):
+    from genrep.load.history import Sample
+    return [Sample(t=float(i), users=users, rps=5.0, failures_per_s=0.0, p50_ms=None, p95_ms=v,
+                   total_requests=i * 5, total_failures=0) for i, v in enumerate(p95s)]
+
+
+def test_soak_drift_compares_the_ends_of_the_held_load():
+    from genrep.load.history import Sample
+    from genrep.load.runner import p95_drift
+    ramp = [Sample(t=-1.0, users=3, rps=1, failures_per_s=0, p50_ms=None, p95_ms=900.0, total_requests=1, total_failures=0)]
+    assert p95_drift(ramp + _samples([10, 12, 11, 30, 31, 29, 50, 52, 48])) == (11.0, 50.0)  # the ramp is left out
+    assert p95_drift(_samples([10, 11])) is None  # too short for thirds
+
+
+@pytest.mark.parametrize("start,end,ok", [(10.0, 100.0, True),    # +90 ms: within the 100 ms noise allowance
+                                          (10.0, 150.0, False),   # more than both allowances
+                                          (400.0, 790.0, True),   # under 2x
+                                          (400.0, 900.0, False)])
+def test_soak_drift_threshold(start, end, ok):
+    r = _result(profile="soak", drift=(start, end))
+    got = _by_metric(evaluate(r, CONTRACT), "PERF-SOAK")
+    assert got["max_p95_drift_ms"].ok is ok
+
+
+def test_soak_without_a_measured_drift_fails():
+    got = _by_metric(evaluate(_result(profile="soak"), CONTRACT), "PERF-SOAK")
+    assert not got["max_p95_drift_ms"].ok
+
+
+def test_no_soak_verdict_for_other_profiles():
+    assert not _by_metric(evaluate(_result(profile="steady_day", drift=(1.0, 900.0)), CONTRACT), "PERF-SOAK")

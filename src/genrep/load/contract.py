@@ -66,6 +66,18 @@ class StoredCheck:
 
 
 @dataclass(frozen=True)
+class SoakCheck:
+    """Drift over a soak: p95 at the end of the held load against p95 at its start."""
+    requirement: str
+    profile: str
+    max_p95_growth: float   # the end may be this many times the start ...
+    p95_noise_ms: float     # ... or this much slower, whichever is more (tiny latencies are noisy)
+
+    def threshold_ms(self, start_p95_ms: float) -> float:
+        return max(start_p95_ms * self.max_p95_growth, start_p95_ms + self.p95_noise_ms)
+
+
+@dataclass(frozen=True)
 class LoadContract:
     file: str
     version: str
@@ -74,6 +86,7 @@ class LoadContract:
     profiles: dict[str, ProfileSettings] = field(default_factory=dict)
     stored: StoredCheck | None = None
     generator_max_cpu_percent: float = 90.0
+    soak: SoakCheck | None = None
 
     def operations_of(self, user: str) -> list[Operation]:
         return [op for op in self.operations.values() if op.user == user]
@@ -111,7 +124,8 @@ def load_load_contract(path: str | Path | None = None) -> LoadContract:
     d = load_yaml(path)
     if not isinstance(d, dict):
         raise ConfigError("the load contract must be a mapping", file=str(path))
-    reject_unknown(d, {"contract", "version", "title", "users", "operations", "profiles", "stored", "generator"})
+    reject_unknown(d, {"contract", "version", "title", "users", "operations", "profiles", "stored", "generator",
+                       "soak"})
     if require(d, "contract", str) != "load":
         raise ConfigError("not a load contract", file=str(path), key="contract", line=d.line_of("contract"))
     version = str(require(d, "version", (int, str)))
@@ -190,8 +204,18 @@ def load_load_contract(path: str | Path | None = None) -> LoadContract:
         gd = require(d, "generator", dict)
         reject_unknown(gd, {"max_cpu_percent"}, where="generator")
         max_cpu = _number(gd, "max_cpu_percent", "generator", low=0.0, high=100.0)
+    soak = None
+    if "soak" in d:
+        sk = require(d, "soak", dict)
+        reject_unknown(sk, {"requirement", "profile", "max_p95_growth", "p95_noise_ms"}, where="soak")
+        rid = require(sk, "requirement", str, where="soak")
+        if not _REQ_ID.fullmatch(rid) or rid in requirements or (stored and rid == stored.requirement):
+            raise _bad(sk, "requirement", f"requirement id {rid!r} must look like PERF-SOAK and be its own", "soak")
+        soak = SoakCheck(rid, require(sk, "profile", str, where="soak", default="soak"),
+                         _number(sk, "max_p95_growth", "soak", low=1.0, high=100.0, low_open=False),
+                         _number(sk, "p95_noise_ms", "soak", low=0.0, high=600_000.0, low_open=False))
     return LoadContract(file=str(path), version=version, users=users, operations=operations,
-                        profiles=profiles, stored=stored, generator_max_cpu_percent=max_cpu)
+                        profiles=profiles, stored=stored, generator_max_cpu_percent=max_cpu, soak=soak)
 
 
 def _user_classes(data: Located, path: Path, where_root: str,
@@ -230,6 +254,8 @@ def check_requirements(contract: LoadContract, catalogue: dict) -> None:
     pairs = [(op.requirement, f"operations.{op.name}.requirement") for op in contract.operations.values()]
     if contract.stored is not None:
         pairs.append((contract.stored.requirement, "stored.requirement"))
+    if contract.soak is not None:
+        pairs.append((contract.soak.requirement, "soak.requirement"))
     for rid, key in pairs:
         req = catalogue.get(rid)
         if req is None:

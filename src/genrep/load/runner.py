@@ -61,6 +61,7 @@ class LoadResult:
     fault_at_s: float | None = None  # when, in seconds since Locust started
     recovery_s: float | None = None  # from the fault to the end of the last failing interval
     stored: StoredResult | None = None
+    drift: tuple[float, float] | None = None  # soak: (p95 at the start, p95 at the end) of the held load, ms
     generator: GeneratorReport | None = None
     plot_path: Path | None = None
     history_path: Path | None = None
@@ -73,6 +74,7 @@ class LoadResult:
                 "wall_s": round(self.wall_s, 2), "stats": str(self.stats_path),
                 "history": str(self.history_path or ""), "plot": str(self.plot_path or ""),
                 "stored": {**self.stored.to_dict(), "aa_by_stats": self._aa_by_stats()} if self.stored else None,
+                "p95_drift_ms": {"start": self.drift[0], "end": self.drift[1]} if self.drift else None,
                 "generator": self.generator.to_dict() if self.generator else None,
                 "operations": stats_to_dict(self.operations)}
 
@@ -124,6 +126,12 @@ def evaluate(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
             SlaOutcome("prescribe", FAILOVER_REQUIREMENT, "max_recovery_s", result.recovery_s,
                        float(objectives.max_failover_seconds),
                        result.recovery_s is not None and result.recovery_s <= objectives.max_failover_seconds)]
+    soak = contract.soak
+    if soak is not None and result.profile == soak.profile:
+        start, end = result.drift if result.drift else (None, None)
+        outcomes.append(SlaOutcome("all", soak.requirement, "max_p95_drift_ms", end,
+                                   soak.threshold_ms(start) if start is not None else 0.0,
+                                   start is not None and end is not None and end <= soak.threshold_ms(start)))
     if contract.stored is not None and result.stored is not None:
         st = result.stored
         outcomes += [
@@ -307,6 +315,18 @@ def _recovery(samples, fault_at: float | None) -> float | None:
     return rec
 
 
+def p95_drift(samples) -> tuple[float, float] | None:
+    """(mean p95 over the first third, over the last third) of the held load: the samples at the
+    peak user count, with a p95 (Locust's windowed percentile, --csv-full-history). None when the
+    held part is too short to have thirds."""
+    peak = max((s.users for s in samples), default=0)
+    held = [s.p95_ms for s in samples if s.users == peak and peak > 0 and s.p95_ms is not None]
+    third = len(held) // 3
+    if third < 1:
+        return None
+    return (round(sum(held[:third]) / third, 1), round(sum(held[-third:]) / third, 1))
+
+
 def _stored_count(transport, patient_id: str) -> int:
     """Reports stored for the load patient, by FHIR ``_summary=count``."""
     resp = transport.request("GET", "DiagnosticReport", params={"patient": patient_id, "_summary": "count"},
@@ -455,7 +475,8 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
                       stats_path=run.stats_json, log_path=run.log_path, started=started,
                       false_no_interactions=false_neg, fault=fault, fault_at_s=fault_at,
                       recovery_s=_recovery(samples, fault_at),
-                      stored=stored, generator=run.generator, plot_path=plot, history_path=run.history_csv)
+                      stored=stored, generator=run.generator, plot_path=plot, history_path=run.history_csv,
+                      drift=p95_drift(samples))
 
 
 def write_sla_json(result: LoadResult, outcomes: list[SlaOutcome], contract: LoadContract) -> Path:
@@ -547,7 +568,7 @@ def write_allure_results(results_dir: str | Path, result: LoadResult, outcomes: 
         (results_dir / plot_name).write_bytes(result.plot_path.read_bytes())
         attachments.append({"name": "response time and users over time", "source": plot_name, "type": "image/png"})
     for o in outcomes:
-        op = contract.operations[o.operation]
+        op = contract.operations.get(o.operation)  # None for a whole-run check (the soak's drift)
         req = catalogue[o.requirement]
         label = METRIC_LABELS[o.metric]
         threshold = o._fmt(o.threshold)
@@ -558,7 +579,7 @@ def write_allure_results(results_dir: str | Path, result: LoadResult, outcomes: 
             "testCaseId": f"genrep-load-{o.operation}-{o.metric}", "name": name,
             "fullName": f"load/{result.profile}.py:{o.operation}:{o.metric}",
             "status": "passed" if o.ok else "failed", "stage": "finished", "start": start_ms, "stop": stop_ms,
-            "description": op.description,
+            "description": op.description if op is not None else req.criterion,
             "labels": [{"name": "requirement", "value": o.requirement},
                        {"name": "feature", "value": "Performance under load"},
                        {"name": "story", "value": o.operation},

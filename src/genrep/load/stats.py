@@ -47,6 +47,8 @@ class SlaOutcome:
 
     def describe(self) -> str:
         label = METRIC_LABELS[self.metric]
+        if self.measured is None and self.metric == "max_p95_drift_ms":
+            return f"{self.operation} {label}: not measured (the held load was too short to compare its thirds)"
         if self.measured is None and self.metric == "max_recovery_s":
             return (f"{self.operation} {label}: not recovered before the run ended "
                     f"(threshold {self._fmt(self.threshold)})")
@@ -69,7 +71,8 @@ class SlaOutcome:
 METRIC_LABELS = {"p95_ms": "p95", "p99_ms": "p99", "max_failure_ratio": "failure ratio",
                  "max_failed_checks": "failed checks", "max_false_no_interactions": "false 'no interactions'",
                  "max_recovery_s": "recovery time", "max_not_stored": "AA'd but not stored",
-                 "max_sample_missing": "sampled AA'd reports not readable"}
+                 "max_sample_missing": "sampled AA'd reports not readable",
+                 "max_p95_drift_ms": "p95 at the end of the held load"}
 COUNT_METRICS = frozenset({"max_failed_checks", "max_false_no_interactions", "max_not_stored",
                            "max_sample_missing"})
 
