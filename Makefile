@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # every feature, then the go-live morning (6,000 clinicians, compressed to 60 s) and a Multum server
-# killed under load; all of it judged by one gate (LOAD= to change or drop the load part)
-LOAD ?= --load golive_morning:60s --load failover_under_load:30s
+# killed under load, and a short soak; all of it judged by one gate (LOAD= to change or drop the load part)
+LOAD ?= --load golive_morning:60s --load failover_under_load:30s --load soak:30s
 rehearse: $(STAMP)
 	$(BIN)/genrep rehearse $(LOAD) $(ARGS)
 
