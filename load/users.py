@@ -123,12 +123,16 @@ class RisUser(_MLLPUser):
 
     def send_oru(self):
         payload, control_id, accession = PAYLOADS.oru_with_accession(self.mllp.endpoint)
+        self._log(AcceptedLog.SENT, accession)
         if self._send("send_oru", payload, control_id):
-            runner = self.environment.runner
-            if isinstance(runner, WorkerRunner):  # distributed: the master keeps the one list
-                runner.send_message(ACCEPTED_MESSAGE, accession)
-            else:
-                ACCEPTED.add(accession)
+            self._log(AcceptedLog.ACCEPTED, accession)
+
+    def _log(self, kind: str, accession: str) -> None:
+        runner = self.environment.runner
+        if isinstance(runner, WorkerRunner):  # distributed: the master keeps the one log
+            runner.send_message(ACCEPTED_MESSAGE, [kind, accession])
+        else:
+            ACCEPTED.add(accession, kind)
 
 
 class RegistrationUser(_MLLPUser):
@@ -184,7 +188,7 @@ def _collect_accepted(environment, **_kw):
     """On a distributed master, the workers' AA'd accessions arrive as messages (workers may run on
     other machines, so a file on their disk would never reach the runner's check)."""
     if isinstance(environment.runner, MasterRunner):
-        environment.runner.register_message(ACCEPTED_MESSAGE, lambda msg, **_: ACCEPTED.add(msg.data))
+        environment.runner.register_message(ACCEPTED_MESSAGE, lambda msg, **_: ACCEPTED.add(msg.data[1], msg.data[0]))
 
 
 @events.quitting.add_listener

@@ -305,3 +305,10 @@ def test_recovery_time_cases():
     # unsorted input, and a fall of the total (statistics reset) counts as new failures
     reset = [sample(6, failures=2), sample(5, failures=9), sample(4, failures=9), sample(7, failures=2)]
     assert recovery_time(reset, 4.5) == 1.5       # the fall to 2 at t=6
+
+
+def test_progress_line_never_shows_negative_time():
+    from genrep.load.history import Sample, progress_line
+    s = Sample(t=-0.4, users=0, rps=0.0, failures_per_s=0.0, p50_ms=None, p95_ms=None, total_requests=0,
+               total_failures=0)
+    assert progress_line(s, 60).startswith("   0s/60s")

@@ -176,7 +176,8 @@ def progress_line(sample: Sample, duration_s: float | None = None) -> str:
     ``"  35s/120s  users 1200  req/s 340.2  failures 0 (0.0 %)  p95 45 ms"``.
     The failures are the running total and its share of all requests so far; p95 is Locust's
     (cumulative, or over the last ~10 s with --csv-full-history); ``-`` when there is none."""
-    elapsed = f"{sample.t:4.0f}s" + (f"/{duration_s:.0f}s" if duration_s is not None else "")
+    # the first row can be stamped a fraction of a second before t0 (whole-second timestamps): not "-0s"
+    elapsed = f"{max(0.0, sample.t):4.0f}s" + (f"/{duration_s:.0f}s" if duration_s is not None else "")
     share = 100.0 * sample.total_failures / sample.total_requests if sample.total_requests else 0.0
     p95 = "-" if sample.p95_ms is None else f"{sample.p95_ms:.0f} ms"
     return (f"{elapsed}  users {sample.users}  req/s {sample.rps:.1f}  "

@@ -180,8 +180,13 @@ def _plain_aa(raw: bytes, control_id: str) -> bool:
 
 
 class AcceptedLog:
-    """The accessions of ORUs answered AA, one per line in ``<out_dir>/accepted-<pid>.txt`` (one
-    file per Locust process), for the runner's "AA is stored" check after the run."""
+    """The ORUs sent (``S <accession>``, written before sending) and answered AA (``A <accession>``),
+    one per line in ``<out_dir>/accepted-<pid>.txt`` (one file per Locust process), for the runner's
+    "AA is stored" check after the run. Both are needed: a user stopped at the end of a run may have
+    sent a report whose ACK it never read, so the store may hold more than was answered AA, but
+    never more than was sent."""
+
+    SENT, ACCEPTED = "S", "A"
 
     PREFIX = "accepted-"
 
@@ -189,14 +194,16 @@ class AcceptedLog:
         self.out_dir = out_dir
         self._file = None
 
-    def add(self, accession: str) -> None:
+    def add(self, accession: str, kind: str = "A") -> None:
+        if kind not in (self.SENT, self.ACCEPTED):
+            raise ValueError(f"unknown ORU log kind {kind!r}")
         if not self.out_dir:
             return
         if self._file is None:  # opened on first use: a process that accepts nothing writes nothing
             os.makedirs(self.out_dir, exist_ok=True)
             self._file = open(os.path.join(self.out_dir, f"{self.PREFIX}{os.getpid()}.txt"), "a",  # noqa: SIM115
                               encoding="ascii", buffering=1)
-        self._file.write(accession + "\n")
+        self._file.write(f"{kind} {accession}\n")
 
     def close(self) -> None:
         if self._file is not None:
@@ -204,12 +211,15 @@ class AcceptedLog:
             self._file = None
 
     @classmethod
-    def read(cls, out_dir) -> list[str]:
-        """Every accession logged under ``out_dir`` (all processes)."""
+    def read(cls, out_dir, kind: str = "A") -> list[str]:
+        """Every accession of ``kind`` (answered AA by default, or sent) logged under ``out_dir``."""
         from pathlib import Path
         out: list[str] = []
         for path in sorted(Path(out_dir).glob(f"{cls.PREFIX}*.txt")):
-            out += [line.strip() for line in path.read_text(encoding="ascii").splitlines() if line.strip()]
+            for line in path.read_text(encoding="ascii").splitlines():
+                k, _, accession = line.strip().partition(" ")
+                if k == kind and accession:
+                    out.append(accession)
         return out
 
     @classmethod
