@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -169,7 +170,10 @@ def _cmd_sim_up(args) -> int:
     from .config import load_profile
     from .sim.process import start_virtual_environment
 
-    profile = load_profile("virtual", defects=tuple(args.defect))
+    profile = load_profile(args.env, defects=tuple(args.defect))
+    if profile.kind != "virtual":
+        raise ConfigError(f"'{profile.name}' is a {profile.kind} environment: sim up starts virtual ones only "
+                          "(virtual, virtual-tls)", file=profile.file or None, key="kind")
     venv = start_virtual_environment(profile, host=args.host, mllp_port=args.mllp_port,
                                      fhir_port=args.fhir_port)
     stop = {"now": False}
@@ -182,7 +186,17 @@ def _cmd_sim_up(args) -> int:
     try:
         print("Virtual environment running (Ctrl-C to stop):")
         for ep in venv.profile.endpoints.values():
-            print(f"  {ep.name:16s} {ep.protocol:5s} {ep.address}")
+            print(f"  {ep.name:16s} {ep.protocol:5s} {ep.address}" + ("  (TLS)" if ep.tls else ""))
+            t = ep.tls_options
+            if ep.tls and (t.ca_file or t.client_cert):  # the throw-away PKI, removed on stop
+                print(f"  {'':16s} trust {t.ca_file or 'system'}"
+                      + (f"; client certificate {t.client_cert}, key {t.client_key}" if t.client_cert else ""))
+        v = profile.virtual
+        if v.require_token_env:  # the name only: a secret is never printed
+            generated = "" if os.environ.get(v.require_token_env) else " (not set: a random one was made for this run)"
+            print(f"  the FHIR API wants 'Authorization: Bearer ${v.require_token_env}'{generated}")
+        if v.client_key_password_env:
+            print(f"  the client key's password is in ${v.client_key_password_env}")
         print(f"  defects: {', '.join(profile.defects) or 'none (clean)'}", flush=True)
         while not stop["now"]:
             if not all(p.alive for p in venv.processes.values()):
@@ -447,6 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--mllp-port", type=int, default=2575)
     up.add_argument("--fhir-port", type=int, default=8080)
     up.add_argument("--defect", action="append", default=[])
+    up.add_argument("--env", default="virtual", help="virtual environment profile: virtual (default) or virtual-tls")
     up.set_defaults(func=_cmd_sim_up)
 
     st = sub.add_parser("selftest", help="prove every check goes red on its defect and green when clean")
