@@ -13,12 +13,15 @@ from locust import FastHttpUser, User, between, events
 from locust.runners import MasterRunner, WorkerRunner
 
 from genrep.load.contract import load_load_contract
-from genrep.load.workload import AcceptedLog, LoadSettings, Payloads, ack_problem, exit_code, operation_cycle
-from genrep.mllp import MLLPClient
+from genrep.load.workload import (AcceptedLog, LoadEndpoints, LoadSettings, Payloads, ack_problem, exit_code,
+                                  operation_cycle)
 
 CONTRACT = load_load_contract()
 SETTINGS = LoadSettings.from_env()
 PAYLOADS = Payloads()
+ENDPOINTS = LoadEndpoints(SETTINGS.profile_file)  # TLS and tokens, as the steps use them
+FHIR_HEADERS = {"Accept": "application/fhir+json", **ENDPOINTS.headers("ehr_fhir")}
+API_HEADERS = ENDPOINTS.headers("ehr_api")
 USERS = CONTRACT.users_for(SETTINGS.profile)  # the profile's weights and think times
 ACCEPTED = AcceptedLog(SETTINGS.out_dir)    # ORUs answered AA: the runner reads them back
 
@@ -68,11 +71,12 @@ class ClinicianUser(_Scheduled, FastHttpUser):
     wait_time = _think("clinician")
     host = SETTINGS.fhir
     network_timeout = connection_timeout = SETTINGS.timeout
+    insecure = False  # certificates are verified (Locust's default does not)
+    ssl_context_factory = staticmethod(ENDPOINTS.ssl_context_factory("ehr_fhir"))
 
     def _read(self, name: str, path: str):
         PAYLOADS.check(path, destination=SETTINGS.fhir)
-        with self.client.get(path, name=name, headers={"Accept": "application/fhir+json"},
-                             catch_response=True) as resp:
+        with self.client.get(path, name=name, headers=FHIR_HEADERS, catch_response=True) as resp:
             body = _json_answer(resp)
             if body is None:
                 return
@@ -91,8 +95,7 @@ class _MLLPUser(_Scheduled, User):
 
     def on_start(self):
         super().on_start()
-        self.mllp = MLLPClient(SETTINGS.mllp_host, SETTINGS.mllp_port, connect_timeout=SETTINGS.timeout,
-                               read_timeout=SETTINGS.timeout)
+        self.mllp = ENDPOINTS.mllp_client(SETTINGS)
 
     def on_stop(self):
         self.mllp.close()
@@ -152,6 +155,8 @@ class PrescriberUser(_Scheduled, FastHttpUser):
     wait_time = _think("prescriber")
     host = SETTINGS.api
     network_timeout = connection_timeout = SETTINGS.timeout
+    insecure = False
+    ssl_context_factory = staticmethod(ENDPOINTS.ssl_context_factory("ehr_api"))
 
     def on_start(self):
         super().on_start()
@@ -161,7 +166,8 @@ class PrescriberUser(_Scheduled, FastHttpUser):
     def prescribe(self):
         body = {"patient": SETTINGS.patient_id, "current": [self.current], "new": self.new}
         PAYLOADS.check(json.dumps(body), destination=SETTINGS.api)
-        with self.client.post("/prescribe", json=body, name="prescribe", catch_response=True) as resp:
+        with self.client.post("/prescribe", json=body, name="prescribe", headers=API_HEADERS,
+                              catch_response=True) as resp:
             body = _json_answer(resp)
             if body is None:
                 return

@@ -290,6 +290,44 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def write_effective_profile(profile, out_dir: Path) -> Path:
+    """The profile as this run uses it (the virtual environment's ports and throw-away certificates
+    filled in), as an external profile file the Locust users load: their clients come from the
+    same factories as the steps' (``genrep.tls``), with the same TLS and tokens. It holds paths and
+    the names of variables, never a secret."""
+    import yaml
+    endpoints = {}
+    for ep in profile.endpoints.values():
+        d: dict = {"protocol": ep.protocol}
+        if ep.protocol == "mllp":
+            d.update(host=ep.host, port=ep.port)
+        else:
+            d["base_url"] = ep.base_url
+        if ep.tls:
+            t = ep.tls_options
+            opts = {k: v for k, v in (("ca_file", t.ca_file), ("client_cert", t.client_cert),
+                                      ("client_key", t.client_key),
+                                      ("client_key_password_env", t.client_key_password_env),
+                                      ("client_key_password_file", t.client_key_password_file),
+                                      ("server_name", t.server_name)) if v}
+            if t.min_version and t.min_version != "TLSv1.2":
+                opts["min_version"] = t.min_version
+            d["tls"] = opts or True
+        if ep.credential_env:
+            d["credentials_env"] = ep.credential_env
+        elif ep.credential_file:
+            d["credentials_file"] = ep.credential_file
+        endpoints[ep.name] = d
+    data = {"name": f"{profile.name}-load", "kind": "external", "production": False,
+            "description": f"{profile.name} as genrep load runs it (written by the runner)",
+            "endpoints": endpoints,
+            "timeouts": {"connect": profile.timeouts.connect, "read": profile.timeouts.read}}
+    path = out_dir / "load-profile.yaml"
+    path.write_text("# written by genrep load for its Locust users; paths and variable names only\n"
+                    + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
 #: How long a multi-machine master waits for its workers before giving up (seconds).
 WORKER_WAIT_S = 120.0
 WORKER_ENV_FILE = "worker.env"
@@ -412,9 +450,8 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
             profile = venv.profile
         fhir, api, mllp = (profile.endpoint(n) for n in ("ehr_fhir", "ehr_api", "radiology_mllp"))
         patient_id, accession = _seed(profile, guard, allowlist)
-        from ..http import HttpTransport
-        fhir_http = HttpTransport(fhir.base_url, connect_timeout=profile.timeouts.connect,
-                                  read_timeout=profile.timeouts.read)
+        from ..tls import http_transport_for
+        fhir_http = http_transport_for(profile, "ehr_fhir")
         stored_before = _stored_count(fhir_http, patient_id) if contract.stored else 0
         env = dict(os.environ, PYTHONIOENCODING="utf-8",
                    GENREP_LOAD_PROFILE=profile_name, GENREP_LOAD_OUT=str(out_dir),
@@ -424,13 +461,8 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
                    GENREP_LOAD_ALLOWED_HOSTS=",".join(sorted(profile.allowed_hosts)),
                    GENREP_LOAD_TIMEOUT=str(profile.timeouts.read),
                    GENREP_LOAD_USERS=str(users), GENREP_LOAD_DURATION=f"{duration_s:g}")
-        if fhir.credential_env or api.credential_env or fhir.credential_file or api.credential_file:
-            raise ConfigError("load against endpoints with credentials is not supported yet",
-                              file=profile.file or None, key="endpoints")
-        if any(ep.tls for ep in (fhir, api, mllp)):
-            # the Locust users build plain clients: refuse rather than send HL7 in the clear
-            raise ConfigError("load against TLS endpoints is not supported yet (the load users have no "
-                              "TLS settings); nothing was sent", file=profile.file or None, key="endpoints")
+        # the users build their clients from the same profile (TLS, tokens) through genrep.tls
+        env["GENREP_LOAD_PROFILE_FILE"] = str(write_effective_profile(profile, out_dir))
         plan = FAULT_PLANS.get(profile_name)
         timer = driver = None
         if plan is not None:  # inject the fault mid-run, from this process, through genrep.faults

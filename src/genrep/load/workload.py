@@ -81,6 +81,7 @@ class LoadSettings:
     duration_s: float
     profile: str = ""      # load/NAME.py: selects the contract's per-profile users
     out_dir: str = ""      # where the users record what the runner checks afterwards (AA'd accessions)
+    profile_file: str = ""  # the environment profile as the runner uses it (TLS, tokens): see write_effective_profile
 
     @classmethod
     def from_env(cls, env=None) -> "LoadSettings":
@@ -96,7 +97,8 @@ class LoadSettings:
                 allowed_hosts=allowed, timeout=float(env.get("GENREP_LOAD_TIMEOUT", "10")),
                 users=int(env.get("GENREP_LOAD_USERS", "1")),
                 duration_s=float(env.get("GENREP_LOAD_DURATION", "60")),
-                profile=env.get("GENREP_LOAD_PROFILE", ""), out_dir=env.get("GENREP_LOAD_OUT", ""))
+                profile=env.get("GENREP_LOAD_PROFILE", ""), out_dir=env.get("GENREP_LOAD_OUT", ""),
+                profile_file=env.get("GENREP_LOAD_PROFILE_FILE", ""))
         for what, host in (("GENREP_LOAD_FHIR", urlsplit(s.fhir).hostname),
                            ("GENREP_LOAD_API", urlsplit(s.api).hostname),
                            ("GENREP_LOAD_MLLP_HOST", s.mllp_host)):
@@ -104,6 +106,54 @@ class LoadSettings:
                 raise ConfigError(f"{what} points at {host!r}, not an allowed host "
                                   f"({', '.join(sorted(allowed))}); refusing to send")
         return s
+
+
+class LoadEndpoints:
+    """TLS and tokens for the Locust users, from the environment profile the runner wrote
+    (``runner.write_effective_profile``): the users' clients are made by the same factories as the
+    steps' (``genrep.tls``). Without a profile file (the overhead benchmark), clients are plain."""
+
+    def __init__(self, profile_file: str = ""):
+        from ..config import load_profile
+        self.profile = load_profile(profile_file) if profile_file else None
+
+    def _endpoint(self, name: str):
+        if self.profile is None:
+            return None
+        if name not in self.profile.endpoints:
+            raise ConfigError(f"the load profile has no endpoint {name!r}", file=self.profile.file or None,
+                              key="endpoints")
+        return self.profile.endpoints[name]
+
+    def ssl_context_factory(self, name: str):
+        """For ``FastHttpUser.ssl_context_factory``: the endpoint's client context (built once and
+        shared), or None for plain HTTP. It takes and ignores geventhttpclient's ``cafile``: the
+        trust is the profile's, never a public bundle added to it."""
+        ep = self._endpoint(name)
+        if ep is None or not ep.tls:
+            return None
+        from ..tls import client_context
+        profile = self.profile
+        context = client_context(profile, ep)
+
+        def factory(**_ignored):
+            return context
+        return factory
+
+    def headers(self, name: str) -> dict[str, str]:
+        """The Authorization header when the profile names a token for the endpoint."""
+        ep = self._endpoint(name)
+        token = self.profile.token(ep) if ep is not None else None
+        return {"Authorization": f"Bearer {token}"} if token else {}
+
+    def mllp_client(self, settings: "LoadSettings"):
+        from ..mllp import MLLPClient
+        if self.profile is None:
+            return MLLPClient(settings.mllp_host, settings.mllp_port, connect_timeout=settings.timeout,
+                              read_timeout=settings.timeout)
+        from ..tls import mllp_client_for
+        return mllp_client_for(self.profile, "radiology_mllp", connect_timeout=settings.timeout,
+                               read_timeout=settings.timeout)
 
 
 class Payloads:
