@@ -64,14 +64,18 @@ class _Scheduled:
         self._ops = operation_cycle(_weights(self.contract_user))
 
 
-class ClinicianUser(_Scheduled, FastHttpUser):
+class _HttpUser(_Scheduled, FastHttpUser):
+    abstract = True
+    network_timeout = connection_timeout = SETTINGS.timeout
+    insecure = False  # certificates are verified (Locust's default does not); the context is the profile's
+
+
+class ClinicianUser(_HttpUser):
     tasks = [_next_operation]
     contract_user = "clinician"
     weight = USERS["clinician"].weight
     wait_time = _think("clinician")
     host = SETTINGS.fhir
-    network_timeout = connection_timeout = SETTINGS.timeout
-    insecure = False  # certificates are verified (Locust's default does not)
     ssl_context_factory = staticmethod(ENDPOINTS.ssl_context_factory("ehr_fhir"))
 
     def _read(self, name: str, path: str):
@@ -148,14 +152,12 @@ class RegistrationUser(_MLLPUser):
         self._send("register_adt", *PAYLOADS.adt(self.mllp.endpoint))
 
 
-class PrescriberUser(_Scheduled, FastHttpUser):
+class PrescriberUser(_HttpUser):
     tasks = [_next_operation]
     contract_user = "prescriber"
     weight = USERS["prescriber"].weight
     wait_time = _think("prescriber")
     host = SETTINGS.api
-    network_timeout = connection_timeout = SETTINGS.timeout
-    insecure = False
     ssl_context_factory = staticmethod(ENDPOINTS.ssl_context_factory("ehr_api"))
 
     def on_start(self):

@@ -19,9 +19,11 @@ import socket
 import statistics
 import sys
 import time
+from pathlib import Path
 
 from . import hl7
 from .config import PROJECT_ROOT, load_profile
+from .errors import GenrepError
 from .identities import Allowlist
 from .mllp import MLLPClient
 from .runner import REPORTS_DIR
@@ -71,29 +73,29 @@ def _client_loop(port: int, payloads: list[bytes], check_aa: bool) -> float:
     return len(payloads) / elapsed
 
 
-def _start_echo():
-    """Start ``bench/mllp_echo.py`` as its own process (like the virtual EHR: a fair comparison)."""
+def start_server(script: Path) -> tuple:
+    """Start a benchmark server script (``bench/*.py``) as its own process, in its own process group,
+    on a free loopback port; returns (stop, port). The baselines run as processes of their own, like
+    the virtual EHR: a fair comparison. ``stop`` kills the whole group."""
     import selectors
     import subprocess
-    proc = subprocess.Popen([sys.executable, str(PROJECT_ROOT / "bench" / "mllp_echo.py"), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+
+    from .load.runner import _kill_group
+    proc = subprocess.Popen([sys.executable, str(script), "--host", "127.0.0.1", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            start_new_session=True)
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
-    line = proc.stdout.readline().decode() if sel.select(10) else ""
+    line = proc.stdout.readline().decode() if sel.select(15) else ""
     sel.close()
-    if "listening on" not in line:
-        proc.kill()
-        proc.wait(5)
-        raise RuntimeError(f"echo baseline did not start: {line!r}")
 
-    def stop():
-        proc.terminate()
-        try:
-            proc.wait(5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+    def stop() -> None:
+        _kill_group(proc)
         proc.stdout.close()
+
+    if "listening on" not in line:
+        stop()
+        raise GenrepError(f"benchmark server {script.name} did not start: {line!r}")
     return stop, int(line.strip().rsplit(":", 1)[1])
 
 
@@ -102,7 +104,7 @@ def bench_mllp(messages: int = 2000, rounds: int = 3, echo=print) -> int:
     patient = patient_for(allowlist.pick(0))
     payloads = _oru_messages(messages * rounds, patient)
     size = statistics.mean(len(p) for p in payloads)
-    stop_echo, echo_port = _start_echo()
+    stop_echo, echo_port = start_server(PROJECT_ROOT / "bench" / "mllp_echo.py")
     venv = start_virtual_environment(load_profile("virtual", defects=()))
     try:
         ep = venv.profile.endpoint("radiology_mllp")

@@ -9,7 +9,6 @@ second one row per entry plus the "Aggregated" row; CRLF line ends.
 from __future__ import annotations
 
 import struct
-import threading
 import time
 from pathlib import Path
 

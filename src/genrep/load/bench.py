@@ -50,7 +50,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import selectors
 import socket
 import statistics
 import subprocess
@@ -59,6 +58,7 @@ import time
 from pathlib import Path
 
 from .. import runner as _runner
+from ..bench import start_server
 from ..config import PROJECT_ROOT
 from ..errors import GenrepError
 from .runner import _kill_group
@@ -71,26 +71,6 @@ LOCUSTFILES = {"fhir_bare": BENCH_DIR / "locust_fhir_bare.py", "fhir_harness": B
                "mllp_bare": BENCH_DIR / "locust_mllp_bare.py",
                "mllp_harness": BENCH_DIR / "locust_mllp_user.py", "mllp_send_only": BENCH_DIR / "locust_mllp_send.py"}
 RAW_POOL = 64  # distinct ORUs the raw loop cycles through (built like the user's, once, up front)
-
-
-def _start_server(script: Path) -> tuple:
-    """Start a benchmark server script as its own process; returns (stop, port)."""
-    proc = subprocess.Popen([sys.executable, str(script), "--host", "127.0.0.1", "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                            start_new_session=True)
-    sel = selectors.DefaultSelector()
-    sel.register(proc.stdout, selectors.EVENT_READ)
-    line = proc.stdout.readline().decode() if sel.select(15) else ""
-    sel.close()
-
-    def stop() -> None:
-        _kill_group(proc)
-        proc.stdout.close()
-
-    if "listening on" not in line:
-        stop()
-        raise GenrepError(f"benchmark server {script.name} did not start: {line!r}")
-    return stop, int(line.strip().rsplit(":", 1)[1])
 
 
 def _run_locust(locustfile: Path, env: dict, out_dir: Path, *, users: int, run_s: int) -> dict:
@@ -170,9 +150,9 @@ def bench_load(seconds: float = 8.0, rounds: int = 3, users: int = 4, echo=print
     runs_dir = out / "load"
     stops = []
     try:
-        stop, fhir_port = _start_server(BENCH_DIR / "trivial_fhir.py")
+        stop, fhir_port = start_server(BENCH_DIR / "trivial_fhir.py")
         stops.append(stop)
-        stop, mllp_port = _start_server(BENCH_DIR / "mllp_ack.py")
+        stop, mllp_port = start_server(BENCH_DIR / "mllp_ack.py")
         stops.append(stop)
         fhir = f"http://127.0.0.1:{fhir_port}"
         env = dict(os.environ, PYTHONIOENCODING="utf-8",
