@@ -12,17 +12,20 @@ profile by ``genrep.tls``), or the system trust store. Nothing is ever retried i
 are followed only to https on hosts the profile names.
 
 Redaction: ``redact`` removes credential-shaped text and every secret value registered with
-``register_secret`` (the profile registers each token and key password it reads). Error bodies
+``register_secret`` (the profile registers each token and key password it reads), raw and in the
+encodings a server or a library may echo it in (URL-encoded, base64 as in ``Basic``). Error bodies
 from a server are scrubbed of registered secrets before anyone sees them: a server that echoes the
 token in its 401 must not carry it into an exception message or a report.
 """
 
 from __future__ import annotations
 
+import base64
 import re
+import socket
 import threading
 import time
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, quote_plus, urljoin, urlsplit
 
 import requests
 import requests.adapters
@@ -30,6 +33,7 @@ import urllib3
 
 from .errors import (ConnectionClosed, ConnectionRefused, ConnectTimeout, ProtocolError, ReadTimeout,
                      TLSError)
+from .identities import guard_outbound
 
 _SECRET_PATTERNS = [
     # Authorization: Bearer x / {'Authorization': 'Bearer x'} / authorization="Basic x"
@@ -47,16 +51,40 @@ _REGISTRY_LOCK = threading.Lock()
 MIN_SECRET_LENGTH = 4  # shorter values would redact ordinary words; such a secret is no secret
 
 
+def encoded_forms(secret: str) -> set[str]:
+    """The spellings of ``secret`` a server or a tool may echo: raw, URL-encoded (``%XX``, ``+``
+    for space) and base64 (standard and URL-safe alphabet) at each of the three byte alignments
+    it can have inside a longer base64 text, such as ``Basic base64(user:password)``. For base64,
+    only the characters that depend on the secret alone are kept (the ones its neighbours do not
+    touch), so the form is found whatever stands before or after it."""
+    forms = {secret}
+    forms.add(quote(secret, safe=""))
+    forms.add(quote_plus(secret, safe=""))
+    forms.add(quote(secret))
+    raw = secret.encode("utf-8")
+    n = len(raw)
+    for k in range(3):
+        encoded = base64.b64encode(b"\0" * k + raw).decode("ascii")
+        start, end = -(-8 * k // 6), (8 * k + 8 * n) // 6
+        core = encoded[start:end]
+        if len(core) >= MIN_SECRET_LENGTH:
+            forms.add(core)
+            forms.add(core.replace("+", "-").replace("/", "_"))
+    return {f for f in forms if len(f) >= MIN_SECRET_LENGTH}
+
+
 def register_secret(value: str | None) -> None:
     """Remember a secret value (token, password) so that ``redact`` removes it wherever it appears,
-    in this process, from now on. Values shorter than ``MIN_SECRET_LENGTH`` are ignored."""
+    raw, URL-encoded or base64-encoded (``encoded_forms``), in this process, from now on. Values
+    shorter than ``MIN_SECRET_LENGTH`` are ignored."""
     if value and len(value) >= MIN_SECRET_LENGTH:
         with _REGISTRY_LOCK:
-            _REGISTRY.add(value)
+            _REGISTRY.update(encoded_forms(value))
 
 
 def registered_secrets() -> tuple[str, ...]:
-    """The registered values, longest first (a secret containing another is replaced whole)."""
+    """The registered values and their encoded forms, longest first (a secret containing another is
+    replaced whole)."""
     with _REGISTRY_LOCK:
         return tuple(sorted(_REGISTRY, key=len, reverse=True))
 
@@ -69,7 +97,8 @@ def forget_secrets() -> None:
 
 def redact(text: str, secrets: tuple[str, ...] = ()) -> str:
     """Remove known secret values and anything shaped like a credential from text meant for logs."""
-    for secret in sorted({s for s in (*secrets, *registered_secrets()) if s}, key=len, reverse=True):
+    given = {f for s in secrets if s and len(s) >= MIN_SECRET_LENGTH for f in encoded_forms(s)}
+    for secret in sorted({s for s in (*given, *registered_secrets()) if s}, key=len, reverse=True):
         text = text.replace(secret, "[REDACTED]")
     text = _SECRET_PATTERNS[0].sub(lambda m: m.group(1) + "[REDACTED]", text)
     text = _SECRET_PATTERNS[1].sub(lambda m: m.group(1) + m.group(2) + "[REDACTED]", text)
@@ -86,7 +115,61 @@ def scrub_secrets(data: bytes) -> bytes:
     return data
 
 
-class _TLSAdapter(requests.adapters.HTTPAdapter):
+class _Watch:
+    """One request's overall deadline. urllib3's timeouts bound each socket read, so a server that
+    drips its status line, headers or body a byte at a time never times out: when the deadline
+    passes, the watchdog shuts the request's socket down, which ends whatever read is waiting."""
+
+    def __init__(self):
+        self.conn = None
+        self.expired = False
+
+    def expire(self) -> None:
+        self.expired = True
+        sock = getattr(self.conn, "sock", None)
+        if sock is not None:
+            try:  # socket.socket's shutdown, not SSLSocket's (which would unwrap under a reader)
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+_ACTIVE = threading.local()  # the _Watch of the request this thread is making
+
+
+def _watched(connection_cls):
+    class Watched(connection_cls):
+        def request(self, *args, **kwargs):
+            watch = getattr(_ACTIVE, "watch", None)
+            if watch is not None:
+                watch.conn = self
+                if watch.expired:
+                    raise urllib3.exceptions.ProtocolError("deadline passed before the request was sent")
+            return super().request(*args, **kwargs)
+    Watched.__name__ = f"Watched{connection_cls.__name__}"
+    return Watched
+
+
+class _WatchedHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _watched(urllib3.connection.HTTPConnection)
+
+
+class _WatchedHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _watched(urllib3.connection.HTTPSConnection)
+
+
+class _WatchedAdapter(requests.adapters.HTTPAdapter):
+    """An adapter whose connections register with the request's watchdog (see ``_Watch``)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_retries=0, **kwargs)
+
+    def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
+        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _WatchedHTTPPool, "https": _WatchedHTTPSPool}
+
+
+class _TLSAdapter(_WatchedAdapter):
     """An adapter whose TLS is exactly the given SSLContext: requests would otherwise add its own
     CA bundle to the context (``cert_verify``), trusting every public CA for an endpoint whose
     profile names one private CA."""
@@ -94,7 +177,7 @@ class _TLSAdapter(requests.adapters.HTTPAdapter):
     def __init__(self, ssl_context, server_hostname: str | None = None):
         self._ssl_context = ssl_context
         self._server_hostname = server_hostname
-        super().__init__(max_retries=0)
+        super().__init__()
 
     def init_poolmanager(self, connections, maxsize, block=False, **pool_kwargs):
         pool_kwargs["ssl_context"] = self._ssl_context
@@ -113,6 +196,25 @@ class _GuardedSession(requests.Session):
     host the profile names: a redirect is never a way around TLS or the host allowlist."""
 
     transport: "HttpTransport"
+
+    def send(self, request, **kwargs):
+        """Every request, redirects included, passes the identity guard whole before it is sent:
+        URL, headers (the credential aside) and body."""
+        destination = self.transport._label()
+        guard_outbound(request.url, destination=destination, kind="url")
+        # as the bytes on the wire (http.client writes str headers as Latin-1), read as a receiver
+        # would: UTF-8 where they are valid UTF-8
+        headers = b"\n".join((k if isinstance(k, bytes) else k.encode("latin-1", "replace")) + b": "
+                              + (v if isinstance(v, bytes) else str(v).encode("latin-1", "replace"))
+                              for k, v in request.headers.items() if str(k).lower() != "authorization")
+        guard_outbound(headers, destination=f"{destination} (headers)")
+        body = request.body
+        if body is not None:
+            if not isinstance(body, (bytes, str)):
+                raise ProtocolError(f"{destination}: a streamed request body cannot be scanned for "
+                                    "identities before it is sent; refused")
+            guard_outbound(body, destination=destination)
+        return super().send(request, **kwargs)
 
     def get_redirect_target(self, resp):
         target = super().get_redirect_target(resp)
@@ -147,12 +249,15 @@ class HttpTransport:
         self.session = _GuardedSession()
         self.session.transport = self
         self.session.trust_env = False  # no proxies from the environment: traffic goes where the profile says
+        self.session.mount("http://", _WatchedAdapter())
         self.session.headers["User-Agent"] = user_agent
         if self.tls:
             if ssl_context is None:
                 from .tls import default_client_context
                 ssl_context = default_client_context()
             self.session.mount("https://", _TLSAdapter(ssl_context, server_hostname))
+        else:
+            self.session.mount("https://", _WatchedAdapter())
         self._trust = getattr(ssl_context, "genrep_trust", "") if ssl_context is not None else ""
         self.server_hostname = server_hostname or urlsplit(self.base_url).hostname or ""
         if token:
@@ -180,14 +285,35 @@ class HttpTransport:
         return f"{self.base_url}/{path.lstrip('/')}"
 
     def request(self, method: str, path: str, **kwargs) -> requests.Response:
+        """One request under one overall deadline (connect + read timeout) that holds whatever the
+        server does: a watchdog ends the request when it passes, even mid-header."""
+        total = self.timeout[0] + self.timeout[1]
+        watch = _Watch()
+        _ACTIVE.watch = watch
+        timer = threading.Timer(total, watch.expire)
+        timer.daemon = True
+        timer.start()
+        try:
+            return self._request(method, path, total, **kwargs)
+        except Exception:  # noqa: BLE001 - whatever the cut socket raised, past the deadline it is a timeout
+            if watch.expired:
+                where = redact(f"{method} {self.url(path)}", (self._token or "",))
+                raise ReadTimeout(f"{where}: the response did not complete within {total:.1f} s") from None
+            raise
+        finally:
+            timer.cancel()
+            _ACTIVE.watch = None
+
+    def _request(self, method: str, path: str, total: float, **kwargs) -> requests.Response:
         url = self.url(path)
         self._check_url(url)
         kwargs.setdefault("timeout", self.timeout)
         where = redact(f"{method} {url}", (self._token or "",))
         # The read timeout of requests bounds each socket read, not the response: a server that
         # drips one byte per second would never time out. So the body is streamed under one
-        # overall deadline, and under the size cap, before anyone sees the response.
-        deadline = time.monotonic() + self.timeout[0] + self.timeout[1]
+        # overall deadline (and the watchdog of ``request`` ends a read that waits past it), and
+        # under the size cap, before anyone sees the response.
+        deadline = time.monotonic() + total
         try:
             resp = self.session.request(method, url, stream=True, **kwargs)
             body = bytearray()
@@ -203,8 +329,7 @@ class HttpTransport:
                     raise ProtocolError(f"{where}: response larger than {self.max_body_bytes} bytes")
                 if time.monotonic() > deadline:
                     resp.close()
-                    raise ReadTimeout(f"{where}: the response did not complete within "
-                                      f"{self.timeout[0] + self.timeout[1]:.1f} s")
+                    raise ReadTimeout(f"{where}: the response did not complete within {total:.1f} s")
             # an error body is the server's diagnostics, never data under test: a server that
             # echoes the credential it was sent must not carry it into messages or reports
             resp._content = scrub_secrets(bytes(body)) if resp.status_code >= 400 else bytes(body)

@@ -2,10 +2,17 @@
 
 The ``personnummer`` package can tell a well-formed number from a malformed one, but not a test
 number from a real person's: so identities come only from ``fixtures/identities/*.csv`` (taken from
-Skatteverket's published test numbers), numbers are never generated, and every outbound payload is
-scanned (``IdentityGuard.check``): any personnummer-shaped, checksum-valid value that is not on the
-allowlist stops the run *before* anything is sent. ``mask`` hides identities (even test ones) in
-attachments and logs, so reports never carry a full number.
+Skatteverket's published test numbers) and numbers are never generated.
+
+One choke point: every byte the harness sends (MLLP frames, HTTP URLs, headers and bodies, from
+steps, load users and fault drivers alike) passes ``guard_outbound`` in the transport layer, which
+scans its *decoded meaning* (``identity_scan``: HL7, percent and JSON escapes resolved, Unicode
+digits, dashes and spaces folded). Any checksum-valid personnummer-shaped value that is not on the
+allowlist is refused before a byte is written, and the refusal **stops the run**: every later
+check refuses too (in this process, and through the latch file ``GENREP_IDENTITY_LATCH`` in every
+process of the run), so a refused number never fails one scenario while the next one leaks.
+
+``mask`` hides identities (test ones too, in any spelling) in attachments, reports and logs.
 """
 
 from __future__ import annotations
@@ -19,6 +26,8 @@ from datetime import date
 from pathlib import Path
 
 from .errors import ConfigError, IdentityViolation
+from .identity_scan import (SHAPE, canonical_from_match, find_shapes, full_date, locate, luhn_ok,
+                            mask_spans, needs_decoding, numbers_in)
 
 DEFAULT_ALLOWLIST = Path(__file__).resolve().parents[2] / "fixtures" / "identities" / "testpersonnummer.csv"
 
@@ -26,30 +35,12 @@ DEFAULT_ALLOWLIST = Path(__file__).resolve().parents[2] / "fixtures" / "identiti
 # Their format is each region's own [A]: this one is "99" + 10 digits, as one region uses.
 RESERVE_NUMBER = re.compile(r"99[0-9]{10}")
 
-# YYMMDD or YYYYMMDD, optional '-' or '+', then NNNC; not part of a longer digit run.
-_SHAPE = re.compile(r"(?<![0-9])((?:1[89]|20)?[0-9]{6})([-+]?)([0-9]{4})(?![0-9])")
-
-
-# Every personnummer-shaped value lies inside a run of at least 10 digits, "+" and "-". The runs
-# are found in C: the text is mapped byte for byte (digits, "+" and "-" to "0", everything else
-# to " ") and searched for ten "0"s; ``_SHAPE`` runs only inside those runs. ``_SHAPE`` alone
-# starts with a lookbehind, which makes the regex engine try every position: 0.6 ms for a 10 KB
-# report, the whole cost of building a load-test message.
-_RUN_TABLE = bytes(0x30 if (0x30 <= b <= 0x39 or b in (0x2B, 0x2D)) else 0x20 for b in range(256))
-_RUN = re.compile(rb"0+")
-_TEN = b"0" * 10
-
-
-def find_shapes(text: str) -> Iterator[re.Match]:
-    """The ``_SHAPE`` matches of ``text``, as ``_SHAPE.finditer(text)`` finds them, faster."""
-    # one byte per character, so offsets agree with ``text`` (unencodable characters become "?")
-    mapped = text.encode("latin-1", "replace").translate(_RUN_TABLE)
-    i = mapped.find(_TEN)
-    while i >= 0:  # i starts a run: the search starts after a run's end, or at the text's start
-        end = _RUN.match(mapped, i).end()
-        # the lookbehind sees the whole text; at ``end`` the next character is not a digit
-        yield from _SHAPE.finditer(text, i, end)
-        i = mapped.find(_TEN, end)
+# The shape, the digit-run prefilter and the decoding live in identity_scan (one home); the names
+# below keep their old spelling for the modules and tests that use them.
+_SHAPE = SHAPE
+_luhn_ok = luhn_ok
+_full_date = full_date
+_canonical_from_match = canonical_from_match
 
 
 _DIGIT_TO_LETTER = str.maketrans("0123456789", "GHIJKLMNOP")
@@ -64,52 +55,12 @@ def run_tag(length: int = 6) -> str:
     return os.urandom((length + 1) // 2).hex().upper().translate(_DIGIT_TO_LETTER)[:length]
 
 
-def _luhn_ok(digits10: str) -> bool:
-    total = 0
-    for i, ch in enumerate(digits10):
-        n = int(ch) * (2 if i % 2 == 0 else 1)
-        total += n - 9 if n > 9 else n
-    return total % 10 == 0
-
-
-def _full_date(century_or_none: str, yymmdd: str, sep: str) -> date | None:
-    """Return the birth date (day - 60 for samordningsnummer) or None if it is no date."""
-    if century_or_none:
-        year = int(century_or_none + yymmdd[:2])
-    else:
-        this_year = date.today().year
-        year = 2000 + int(yymmdd[:2])
-        if year > this_year:
-            year -= 100
-        if sep == "+":
-            year -= 100
-    month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
-    if day > 60:
-        day -= 60
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
-
-
 def canonical(value: str) -> str | None:
     """12-digit form of a personnummer/samordningsnummer-shaped string, or None if it is not one."""
     m = _SHAPE.fullmatch(value.strip())
     if not m:
         return None
     return _canonical_from_match(m)
-
-
-def _canonical_from_match(m: re.Match) -> str | None:
-    datepart, sep, tail = m.group(1), m.group(2), m.group(3)
-    century = datepart[:2] if len(datepart) == 8 else ""
-    yymmdd = datepart[-6:]
-    if not _luhn_ok(yymmdd + tail):
-        return None
-    born = _full_date(century, yymmdd, sep)
-    if born is None:
-        return None
-    return f"{born.year // 100:02d}{yymmdd}{tail}"
 
 
 @dataclass(frozen=True)
@@ -224,31 +175,143 @@ class Allowlist:
         return pool[index % len(pool)]
 
 
+LATCH_ENV = "GENREP_IDENTITY_LATCH"  # a file: the first refusal of a run, seen by every process of it
+_REFUSAL: str | None = None  # the first refusal in this process
+
+
 class IdentityGuard:
-    """Scans outbound payloads; refuses any checksum-valid personnummer not on the allowlist."""
+    """Refuses any checksum-valid personnummer not on the allowlist, in any spelling a receiver
+    would decode (``identity_scan``). A refusal stops the run: from then on every check in this
+    process, and in every process that shares the latch file (``GENREP_IDENTITY_LATCH``: the
+    feature suite's xdist workers), refuses whatever it is given, so nothing more is sent."""
 
     def __init__(self, allowlist: Allowlist):
         self.allowlist = allowlist
         self.checked = 0
 
-    def check(self, payload: str | bytes, *, destination: str = "") -> None:
-        text = payload.decode("latin-1") if isinstance(payload, (bytes, bytearray)) else payload
+    def check(self, payload: str | bytes, *, destination: str = "", kind: str = "") -> None:
+        """Raise ``IdentityViolation`` when ``payload`` holds a refused number, or an earlier check
+        of this run refused one. ``kind``: ``"url"`` names URL parts in the message; HL7 and JSON
+        are recognised by their content."""
+        stop_if_refused()
+        global _LAST_PASSED
+        last = _LAST_PASSED
+        if last is not None and payload is last[0] and last[1] == self.allowlist._numbers:
+            return  # this very object passed a moment ago (a client's check, then its transport's)
+        if isinstance(payload, (bytes, bytearray, memoryview)):
+            raw = bytes(payload)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+        else:
+            text = payload
         self.checked += 1
-        for m in find_shapes(text):
-            number = _canonical_from_match(m)
-            if number is not None and number not in self.allowlist._numbers:
+        allowed = self.allowlist._numbers
+        refused: set[str] | None = None
+        if needs_decoding(text):
+            refused = {n for n in numbers_in(text) if n not in allowed}
+        else:
+            for m in find_shapes(text):
+                number = canonical_from_match(m)
+                if number is not None and number not in allowed:
+                    refused = (refused or set()) | {number}
+        if refused:
+            findings = locate(text, refused, kind=kind)
+            if findings:
+                first = findings[0]
+                spelled = "" if first.view == "as written" else f", spelled so that it shows only once {first.view}"
                 where = f" to {destination}" if destination else ""
-                raise IdentityViolation(
-                    f"refusing to send{where}: the payload holds a personnummer-shaped value "
-                    f"({mask_number(number)}) that is not on the test-identity allowlist "
-                    f"({self.allowlist.source}); nothing was sent")
+                more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+                message = (f"refusing to send{where}: {first.where} holds a personnummer-shaped value "
+                           f"({mask_number(first.number)}{spelled}) that is not on the test-identity allowlist "
+                           f"({self.allowlist.source}){more}; nothing was sent, and this run sends nothing more")
+                record_refusal(message)
+                raise IdentityViolation(message)
+        _LAST_PASSED = (payload, self.allowlist._numbers)
+
+
+# The last payload object a guard passed, with the allowlist it passed: a client that scans what
+# it built and the transport that scans what it sends then pay for one scan, not two.
+_LAST_PASSED: tuple[object, set[str]] | None = None
+
+
+def record_refusal(message: str) -> None:
+    """Remember the first refusal of the run (in this process, and in the latch file if the run has
+    one), so that every later check refuses too."""
+    global _REFUSAL
+    if _REFUSAL is None:
+        _REFUSAL = message
+    latch = os.environ.get(LATCH_ENV)
+    if latch and not os.path.exists(latch):
+        try:
+            with open(latch, "x", encoding="utf-8") as fh:
+                fh.write(message + "\n")
+        except OSError:
+            pass  # another process wrote it first, or the folder is gone: the process latch still holds
+
+
+def refusal() -> str | None:
+    """The run's first identity refusal (this process or the latch file), or None."""
+    if _REFUSAL is not None:
+        return _REFUSAL
+    latch = os.environ.get(LATCH_ENV)
+    if latch and os.path.exists(latch):
+        try:
+            with open(latch, encoding="utf-8") as fh:
+                return fh.read().strip() or "an identity was refused earlier in this run"
+        except OSError:
+            return "an identity was refused earlier in this run"
+    return None
+
+
+def stop_if_refused() -> None:
+    """Raise ``IdentityViolation`` if this run has refused an identity: nothing more is sent."""
+    earlier = refusal()
+    if earlier is not None:
+        raise IdentityViolation(f"nothing more is sent in this run after an identity refusal: {earlier}")
+
+
+def reset_refusals() -> None:
+    """Forget the process latch (tests only: a real run ends at its first refusal)."""
+    global _REFUSAL
+    _REFUSAL = None
+
+
+_OUTBOUND: IdentityGuard | None = None
+
+
+def outbound_guard() -> IdentityGuard:
+    """The process's guard at the transports (MLLP, HTTP): the default allowlist unless a guard was
+    installed. Loaded on first use."""
+    global _OUTBOUND
+    if _OUTBOUND is None:
+        _OUTBOUND = IdentityGuard(Allowlist.load())
+    return _OUTBOUND
+
+
+def install_outbound_guard(guard: IdentityGuard | None) -> None:
+    """Use ``guard`` at the transports (None: back to the default allowlist)."""
+    global _OUTBOUND
+    _OUTBOUND = guard
+
+
+def guard_outbound(payload: str | bytes, *, destination: str, kind: str = "") -> None:
+    """The one choke point: every byte the harness sends passes here before it is written."""
+    outbound_guard().check(payload, destination=destination, kind=kind)
 
 
 def mask(text: str) -> str:
-    """Replace every checksum-valid personnummer-shaped value with its masked form."""
-    def repl(m: re.Match) -> str:
-        number = _canonical_from_match(m)
-        if number is None:
-            return m.group(0)
-        return m.group(1) + m.group(2) + "****"
-    return _SHAPE.sub(repl, text)
+    """Every checksum-valid personnummer-shaped value, allowlisted or not and in any spelling
+    (HL7 or percent escapes, Unicode digits, dashes and spaces), with its last four digits masked."""
+    spans = mask_spans(text)
+    if not spans:
+        return text
+    out = []
+    pos = 0
+    for a, b, masked in spans:
+        out.append(text[pos:a])
+        out.append(masked)
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)

@@ -16,7 +16,8 @@ Why our own client instead of a library one:
   gevent patches (``create_connection``, ``settimeout``, ``recv``, ``sendall``).
 
 Payloads are ``bytes``: the caller encodes according to MSH-18 (8859/1 or UTF-8); this module
-never decodes text.
+never decodes text. Every payload passes the identity guard (``identities.guard_outbound``) before
+a byte is written, whoever built it.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from collections import deque
 
 from genrep.errors import (ConnectionClosed, ConnectionRefused, ConnectTimeout, HL7Error,
                            ProtocolError, ReadTimeout, TransportError)
+from genrep.identities import guard_outbound
 
 __all__ = ["VT", "FS", "CR", "frame", "FrameTooLarge", "FrameDecoder", "MLLPClient"]
 
@@ -369,6 +371,7 @@ class MLLPClient:
         Never resends: once bytes were written, any failure is raised to the caller (the
         harness decides about retries, since a resent message may be stored twice).
         """
+        guard_outbound(payload, destination=f"MLLP {self.endpoint}")  # before a byte leaves
         data = frame(payload)
         sock = self._ensure_connected()
         self._write(sock, data)
@@ -381,6 +384,9 @@ class MLLPClient:
         ``pause`` seconds are slept between chunks (so the peer sees separate reads). Returns the
         next response payload, or None when ``expect_response`` is False.
         """
+        chunks = [bytes(c) for c in chunks]
+        # all chunks together: a number split over two writes is one number to the receiver
+        guard_outbound(b"".join(chunks), destination=f"MLLP {self.endpoint}")
         sock = self._ensure_connected()
         for k, chunk in enumerate(chunks):
             if k and pause > 0:
