@@ -3,7 +3,8 @@ client key's password) and a wrong token in a credentials file, through a passin
 a failing one (every FHIR call answered 401 by a server that echoes the token it was sent), a
 certificate check and the gate. Every byte of stdout, stderr and every file under the results and
 report folders (Allure results, attachments, parameters, summary, verdict, scorecard, traceability,
-the HTML report) is searched for each secret, raw and base64-encoded: zero hits.
+the HTML report) is searched for each secret, raw, URL-encoded and base64-encoded (the server echoes
+the token in all three): zero hits.
 
 The search is shown to work first: a canary file holding the token is found."""
 
@@ -15,6 +16,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -23,15 +25,23 @@ from genrep.config import ENVIRONMENTS_DIR
 pytestmark = pytest.mark.timeout(900)
 
 TOKEN = "fake-e2e-fhir-token-7c1d9b44e2"          # the EHR requires it; the passing run sends it
-WRONG = "fake-e2e-wrong-token-41f0aa93"           # the failing run sends it (from a credentials file)
+WRONG = "fake-e2e-wrong/token+41f0aa93="         # the failing run sends it (from a credentials file); "/+=" differ URL-encoded
 KEY_PASSWORD = "fake-e2e-key-password-5d2e8c"     # the harness's client key is encrypted with it
 SELECTION = "final_ct_report or split_across or negation_words or multi_line_dosage or multiline_dosage"
 
 
 def forms(secret: str) -> dict[str, bytes]:
-    """The shapes a secret could leak in."""
-    return {"raw": secret.encode(), "base64": base64.b64encode(secret.encode()).rstrip(b"="),
-            "base64 of 'Bearer <it>'": base64.b64encode(f"Bearer {secret}".encode()).rstrip(b"=")}
+    """The shapes a secret could leak in: raw, URL-encoded, and base64 at each of the three byte
+    alignments it can have inside a longer base64 text ('Bearer <it>', 'user:<it>'), as the
+    characters that depend on the secret alone."""
+    raw = secret.encode()
+    out = {"raw": raw, "url-encoded": quote(secret, safe="").encode(),
+           "url-encoded (+ for space)": quote_plus(secret).encode()}
+    for k in range(3):
+        encoded = base64.b64encode(b"\0" * k + raw)
+        out[f"base64 (offset {k})"] = encoded[-(-8 * k // 6):(8 * k + 8 * len(raw)) // 6]
+    out["base64 of 'Bearer <it>'"] = base64.b64encode(f"Bearer {secret}".encode()).rstrip(b"=")
+    return out
 
 
 SECRETS = {"FHIR token": TOKEN, "wrong token (credentials file)": WRONG, "client key password": KEY_PASSWORD}
@@ -87,8 +97,13 @@ def outputs(tmp_path_factory):
 def test_the_search_finds_a_planted_secret(tmp_path):
     (tmp_path / "canary.txt").write_text(f"x {TOKEN} y", encoding="utf-8")
     (tmp_path / "canary.b64").write_bytes(base64.b64encode(f"Bearer {KEY_PASSWORD}".encode()))
+    (tmp_path / "canary.url").write_text(f"x {quote(WRONG + '/+', safe='')} y", encoding="utf-8")
     hits, _ = search(files_under(tmp_path))
-    assert hits["FHIR token"] and hits["client key password"] and not hits["wrong token (credentials file)"]
+    assert hits["FHIR token"] and hits["client key password"] and hits["wrong token (credentials file)"]
+    (tmp_path / "canary.basic").write_bytes(base64.b64encode(f"user:{TOKEN}".encode()))
+    (tmp_path / "canary.txt").unlink()
+    hits, _ = search(files_under(tmp_path))
+    assert [h for h in hits["FHIR token"] if "offset" in h], hits  # found inside Basic's base64
 
 
 def test_runs_did_what_the_search_relies_on(outputs):
@@ -101,7 +116,8 @@ def test_runs_did_what_the_search_relies_on(outputs):
     assert bad.returncode == 1 and b"VERDICT: NO-GO" in bad.stdout
     # the server echoed the wrong token in its 401 and the harness removed it: proof the token
     # really went into an error path
-    echoed = [k for k, v in blobs.items() if b"bearer token not accepted (received '[REDACTED]')" in v]
+    echoed = [k for k, v in blobs.items()
+              if b"bearer token not accepted (received '[REDACTED]'; url-encoded [REDACTED]; header as base64 " in v]
     assert echoed, "no 401 with the echoed (redacted) token found in any output"
     assert any(k.endswith("-result.json") for k in echoed)
     assert procs["certs check"].returncode == 0, procs["certs check"].stdout[-2000:]
@@ -116,7 +132,8 @@ def test_no_secret_in_any_output(outputs, capsys):
         print(f"\nsecrets searched: {len(files)} files + {len(blobs) - len(files)} stdout/stderr streams, "
               f"{searched} bytes")
         for label in SECRETS:
-            print(f"  {label:32s} {len(hits[label])} hit(s) in raw, base64 and base64('Bearer ...') forms")
+            print(f"  {label:32s} {len(hits[label])} hit(s) in {len(forms(SECRETS[label]))} forms "
+                  "(raw, URL-encoded, base64 at 3 alignments, base64('Bearer ...'))")
     leaks = {label: where for label, where in hits.items() if where}
     assert not leaks, leaks
     assert len(files) >= 20 and searched > 100_000

@@ -92,3 +92,77 @@ def test_stalled_body_is_a_read_timeout(stalling_server):
     transport = HttpTransport(f"http://127.0.0.1:{stalling_server}", connect_timeout=0.3, read_timeout=0.5)
     with pytest.raises(ReadTimeout):
         transport.request("GET", "/stall")
+
+
+def _serve_once(script):
+    """A one-connection server running ``script(conn)``; returns (port, stop event, thread)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    stop = threading.Event()
+
+    def serve():
+        srv.settimeout(5)
+        try:
+            conn, _ = srv.accept()
+        except OSError:
+            return
+        conn.recv(65536)
+        try:
+            script(conn, stop)
+        except OSError:
+            pass
+        conn.close()
+        srv.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return srv.getsockname()[1], stop, t
+
+
+def _drip(data: bytes, interval: float):
+    def script(conn, stop):
+        for i in range(len(data)):
+            if stop.is_set():
+                return
+            conn.sendall(data[i:i + 1])
+            time.sleep(interval)
+    return script
+
+
+@pytest.mark.parametrize("what,data", [
+    ("status line and headers", b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Padding: "
+                                + b"p" * 200 + b"\r\nContent-Length: 2\r\n\r\nok"),
+    ("chunked body", b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     + b"".join(b"1\r\nx\r\n" for _ in range(100)) + b"0\r\n\r\n"),
+])
+def test_dripping_headers_or_chunks_hit_the_overall_deadline(what, data):
+    """Every read returns a byte well within the read timeout, so per-read timeouts never fire:
+    only the overall deadline (connect 0.3 + read 0.5 s) ends it. Dripped whole, it takes 20 s+."""
+    port, stop, thread = _serve_once(_drip(data, 0.1))
+    transport = HttpTransport(f"http://127.0.0.1:{port}", connect_timeout=0.3, read_timeout=0.5)
+    start = time.monotonic()
+    try:
+        with pytest.raises(ReadTimeout, match=r"did not complete within 0\.8 s"):
+            transport.request("GET", "/drip")
+        assert time.monotonic() - start < 5
+    finally:
+        stop.set()
+        thread.join(3)
+
+
+def test_a_fast_answer_after_a_slow_one_is_not_cut():
+    """The watchdog of a finished request never touches the next one on the same connection."""
+    def script(conn, stop):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        conn.recv(65536)
+        time.sleep(0.6)  # slower than half the deadline, within it
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok2")
+        time.sleep(0.5)
+    port, stop, thread = _serve_once(script)
+    transport = HttpTransport(f"http://127.0.0.1:{port}", connect_timeout=0.3, read_timeout=0.7)
+    assert transport.request("GET", "/a").content == b"ok"
+    time.sleep(0.5)
+    assert transport.request("GET", "/b").content == b"ok2"
+    stop.set()
+    thread.join(3)

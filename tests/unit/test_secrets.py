@@ -3,8 +3,13 @@ they reach an exception message or a report."""
 
 from __future__ import annotations
 
+import base64
+from urllib.parse import quote, quote_plus
+
 import pytest
 import requests_mock as rm
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from genrep.errors import FHIRError
 from genrep.fhir import FHIRClient
@@ -97,3 +102,26 @@ def test_transport_errors_never_carry_the_token(monkeypatch):
     with pytest.raises(Exception) as info:
         transport.request("GET", "Patient")
     assert TOKEN not in str(info.value)
+
+
+@settings(max_examples=200, deadline=None)
+@given(secret=st.text(min_size=4, max_size=40).filter(lambda s: s.strip() == s and len(s.strip()) >= 4),
+       user=st.text(alphabet="abcdefghij", max_size=8), before=st.text(max_size=5), after=st.text(max_size=5))
+def test_encoded_forms_of_a_registered_secret_are_redacted(secret, user, before, after):
+    """Raw, URL-encoded and base64 (alone, in 'Bearer <it>', in Basic's 'user:<it>', URL-safe):
+    after redaction no form of the secret is left."""
+    forget_secrets()
+    register_secret(secret)
+    raw = secret.encode("utf-8")
+    echoes = [secret, quote(secret, safe=""), quote_plus(secret),
+              base64.b64encode(raw).decode(), base64.b64encode(f"Bearer {secret}".encode()).decode(),
+              base64.b64encode(f"{user}:{secret}".encode()).decode(),
+              base64.urlsafe_b64encode(f"{user}:{secret}".encode()).decode()]
+    for echo in echoes:
+        out = redact(f"{before}{echo}{after}")
+        assert "[REDACTED]" in out
+        for k in range(3):  # the secret's own base64 characters at any alignment
+            core = base64.b64encode(b"\0" * k + raw).decode()[-(-8 * k // 6):(8 * k + 8 * len(raw)) // 6]
+            assert len(core) < 4 or core not in out.replace("[REDACTED]", "\0")
+        assert secret not in out and quote(secret, safe="") not in out
+        assert scrub_secrets(f"{before}{echo}{after}".encode()).count(b"[REDACTED]") >= 1

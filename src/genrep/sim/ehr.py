@@ -25,6 +25,7 @@ import datetime
 import gc
 import hmac
 import itertools
+import urllib.parse
 import json
 import os
 import ssl
@@ -620,8 +621,9 @@ class _MLLPProtocol(asyncio.BufferedProtocol):
 def fhir_auth_middleware(token: str):
     """The FHIR auth check: every ``/fhir`` request (``/fhir/metadata`` excepted, as FHIR servers
     publish their capabilities) must carry ``Authorization: Bearer <token>``; otherwise 401 with an
-    OperationOutcome. The 401 echoes the credential it was sent, as some real servers do: that lets
-    tests prove the harness redacts whatever a server sends back."""
+    OperationOutcome. The 401 echoes the credential it was sent, raw, URL-encoded and base64, as
+    some real servers and gateways do: that lets tests prove the harness redacts whatever a server
+    sends back, in whatever encoding."""
     expected = f"Bearer {token}".encode("utf-8")
 
     @web.middleware
@@ -629,8 +631,13 @@ def fhir_auth_middleware(token: str):
         if request.path.startswith("/fhir") and request.path != "/fhir/metadata":
             got = request.headers.get("Authorization", "")
             if not hmac.compare_digest(got.encode("utf-8"), expected):
+                sent = got.partition(" ")[2].strip()
+                # echoed raw, URL-encoded and base64-encoded (the header whole, as Basic-style
+                # logs show it): servers and gateways echo credentials in each of these
                 text = ("missing Authorization: Bearer token" if not got else
-                        f"bearer token not accepted (received {got.partition(' ')[2].strip()!r})")
+                        f"bearer token not accepted (received {sent!r}; url-encoded "
+                        f"{urllib.parse.quote(sent, safe='')}; header as base64 "
+                        f"{base64.b64encode(got.encode('utf-8')).decode('ascii')})")
                 resp = VirtualEHR.outcome(401, "login", text)
                 resp.headers["WWW-Authenticate"] = 'Bearer realm="genrep virtual EHR"'
                 return resp
