@@ -4,9 +4,19 @@ The environment comes from the profile (``--env`` / ``GENREP_ENV``); for the vir
 simulators are started here, once per test session (per xdist worker), and always stopped.
 Requirement tags (``@RAD-R01``) are checked against the catalogue, registered as markers and
 mapped to Allure links, labels and severity.
+
+SIGTERM (what ``genrep rehearse`` sends its suite when it is interrupted, and what CI cancel and
+``timeout`` send) is turned into KeyboardInterrupt, so pytest ends the session the Ctrl-C way and
+the session fixture's teardown stops the simulators. Started by ``genrep rehearse``, the suite also
+stops by itself when the harness that started it disappears (even after SIGKILL).
 """
 
 from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
 
 import pytest
 
@@ -42,7 +52,41 @@ def pytest_addoption(parser):
                     help="virtual environment defect to switch on (repeatable)")
 
 
+def _interrupt_on_sigterm() -> None:
+    """SIGTERM raises KeyboardInterrupt once (pytest then tears its fixtures down); a second one
+    while tearing down is ignored, so the teardown is not cut short."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def _on_sigterm(signum, frame):
+        signal.signal(signal.SIGTERM, lambda *_: None)
+        raise KeyboardInterrupt(f"stopped by signal {signum} (SIGTERM)")
+
+    signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def _stop_when_harness_disappears(poll: float = 0.5) -> None:
+    """If the harness that started this suite (``GENREP_SUITE_PARENT_PID``, set by
+    ``genrep.runner``) is gone, stop the way SIGTERM stops the suite. Only in the process the harness
+    started itself (pytest-xdist workers have that process as their parent)."""
+    try:
+        harness = int(os.environ.get("GENREP_SUITE_PARENT_PID", ""))
+    except ValueError:
+        return
+    if os.getppid() != harness:
+        return
+
+    def watch():
+        while os.getppid() == harness:
+            time.sleep(poll)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="genrep-harness-watch", daemon=True).start()
+
+
 def pytest_configure(config):
+    _interrupt_on_sigterm()
+    _stop_when_harness_disappears()
     catalogue = load_catalogue()
     config._genrep_catalogue = catalogue
     for rid, req in catalogue.items():

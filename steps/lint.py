@@ -5,14 +5,19 @@ subprocess with the project root as working directory: it needs the step definit
 library never imports ``steps``). Prints ``file:line: level: message``; exit 1 if any error, 2 if
 a path does not exist or holds no feature files, 0 otherwise.
 
-Errors (the rehearsal would break, or the gate could not count the scenario):
+Errors (the rehearsal would break, or the gate could not count the scenario); ``genrep rehearse``
+and ``genrep selftest`` run this first (``--errors-only``) and refuse to start on any of them:
+  - a file that is not valid UTF-8 (named with the byte offset and line of the first bad byte:
+    pytest-bdd cannot read it, and every scenario of the run fails without naming the file)
+  - an empty feature file, or one without ``Feature:`` (pytest-bdd stops the whole suite on it)
   - Gherkin syntax errors (the ``gherkin`` parser pytest-bdd uses)
   - a step that no step definition of its type matches (``And``/``But``/``Och``/``Men`` take the
     type of the step before; matched like pytest-bdd does, after filling in Examples values)
   - a scenario without a requirement tag (a catalogue id, counting Feature, Rule and Examples tags)
   - a tag shaped like a requirement id that is not in ``contracts/requirements.yaml``
   - a tag that is neither a requirement id nor a registered tag (``--strict-markers`` refuses it)
-  - two scenarios whose names give the same pytest test name (in all the files checked)
+  - two scenarios whose names give the same pytest test name (in all the files checked: only the
+    last one would run, so a failing first one would vanish from the verdict)
   - a step whose definition takes a docstring, without one
 Warnings: a step several definitions match, a docstring the step ignores, an Outline placeholder
 with no Examples column, a ``@wip`` scenario without a requirement tag.
@@ -158,8 +163,13 @@ def parse_feature(path: Path, findings: list[Finding]) -> GFeature | None:
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        findings.append(Finding(path, line, "error", f"not valid UTF-8 ({exc.reason}); save the file as UTF-8"))
+        before = path.read_bytes()[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        findings.append(Finding(path, line, "error",
+                                f"not valid UTF-8: byte 0x{exc.object[exc.start]:02x} at byte offset {exc.start} "
+                                f"(line {line}, column {column}) is {exc.reason}; pytest-bdd cannot read the "
+                                "file and every scenario of the run would fail: save the file as UTF-8"))
         return None
     try:
         doc = Parser().parse(TokenScanner(text), TokenMatcher("en"))
@@ -174,7 +184,10 @@ def parse_feature(path: Path, findings: list[Finding]) -> GFeature | None:
         return None
     feat = doc.get("feature")
     if not feat:
-        findings.append(Finding(path, 1, "warning", "no Feature in this file (nothing to run)"))
+        what = "empty feature file" if not text.strip() else "no 'Feature:' in this file"
+        findings.append(Finding(path, 1, "error",
+                                f"{what}: pytest-bdd cannot load it and stops the whole suite; add a "
+                                "'Feature:' with its scenarios, or delete the file"))
         return None
     gf = GFeature(path=path, language=feat.get("language", "en"), tags=_tags(feat.get("tags")))
     gf.all_tags.extend(gf.tags)
@@ -417,6 +430,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m steps.lint", description=__doc__.split("\n")[0])
     ap.add_argument("paths", nargs="*", help="feature files or folders (default: features/)")
     ap.add_argument("--display-root", default=None, help="show file names relative to this folder")
+    ap.add_argument("--errors-only", action="store_true",
+                    help="print errors only (what genrep rehearse refuses to start on)")
     args = ap.parse_args(argv)
     root = Path(args.display_root) if args.display_root else Path.cwd()
     files, problems = collect_paths(args.paths or [str(PROJECT_ROOT / "features")])
@@ -426,7 +441,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     linter = lint(files, root)
     for f in linter.findings:
-        print(f.render(root))
+        if f.level == "error" or not args.errors_only:
+            print(f.render(root))
     errors = sum(f.level == "error" for f in linter.findings)
     warnings = len(linter.findings) - errors
     print(f"{errors} error(s), {warnings} warning(s) in {linter.files} feature file(s), "

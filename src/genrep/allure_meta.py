@@ -5,6 +5,9 @@ Categories group failures the way a test manager triages them (text truncation, 
 negation, failover, contract drift, environment unreachable, AA not stored), keyed on the
 classification every failure message starts with. The environment block says what was tested
 (profile, defects, versions) so a report cannot be mistaken for another run's.
+
+These files overwrite their namesakes, so they are only written into a folder genrep owns
+(``genrep.outputs.claim``): a folder of someone else's files is refused, never written over.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import platform
 import uuid
 from pathlib import Path
 
-from . import __version__
+from . import __version__, outputs
 
 CATEGORIES = [
     {"name": "Lost negation (critical: a finding may read as its opposite)",
@@ -43,7 +46,7 @@ CATEGORIES = [
 
 def write_metadata(results_dir: Path, *, profile_name: str, profile_kind: str, defects: tuple[str, ...],
                    contracts: dict[str, str]) -> None:
-    results_dir.mkdir(parents=True, exist_ok=True)
+    results_dir = outputs.claim(results_dir, what="Allure results folder")
     (results_dir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2), encoding="utf-8")
     env = {"Environment profile": f"{profile_name} ({profile_kind})",
            "Defects switched on": ", ".join(defects) or "none (clean)",
@@ -61,6 +64,7 @@ def write_metadata(results_dir: Path, *, profile_name: str, profile_kind: str, d
 def write_meta_result(results_dir: Path, name: str, attachments: dict[str, tuple[str, str]]) -> None:
     """A passed Allure entry carrying genrep's own attachments (e.g. the traceability matrix).
     ``attachments``: title -> (text, mime type). The gate skips entries labelled genrep_meta."""
+    results_dir = outputs.claim(results_dir, what="Allure results folder")
     entries = []
     for title, (text, mime) in attachments.items():
         ext = {"text/csv": "csv", "text/html": "html"}.get(mime, "txt")

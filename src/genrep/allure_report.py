@@ -14,6 +14,8 @@ results folder into a report:
   machines that must not call out, and a single file opens from ``file://`` without a server.
 
 Every external step (npm, java) is bounded by a timeout, so report generation can never hang CI.
+``allure generate --clean`` empties its output folder, and the history folders are replaced: all
+three go through ``genrep.outputs`` first, so only folders genrep owns are ever emptied.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from . import outputs
 from .config import PROJECT_ROOT
 from .errors import GenrepError
 
@@ -248,9 +251,7 @@ def _history_from(source: Path) -> dict[str, bytes]:
 
 
 def _write_history(files: dict[str, bytes], folder: Path) -> None:
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
+    folder = outputs.clear(folder, what="report history folder")
     for name, data in files.items():
         (folder / name).write_bytes(data)
 
@@ -273,6 +274,10 @@ def generate(results_dir: Path, out_dir: Path, *, single_file: bool = True,
     if not results_dir.is_dir() or not any(results_dir.glob("*-result.json")):
         raise GenrepError(f"no Allure results in {results_dir} (run 'genrep rehearse' first)")
     store = Path(history_store) if history_store is not None else out_dir.parent / "history"
+    # the results get a history/ folder, the report folder is emptied by --clean, the store replaced
+    results_dir = outputs.claim(results_dir, what="Allure results folder")
+    outputs.check(out_dir, what="HTML report folder")
+    outputs.check(store, what="report history folder")
     exe = ensure_allure()
 
     # (a) carry the previous history into the results before generating
@@ -294,6 +299,8 @@ def generate(results_dir: Path, out_dir: Path, *, single_file: bool = True,
                               timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         raise GenrepError(f"'allure generate' did not finish within {timeout:.0f} s") from None
+    finally:
+        outputs.claim(out_dir, what="HTML report folder")  # --clean removed the marker with the rest
     page = out_dir / "index.html"
     if proc.returncode != 0 or not page.is_file():
         tail = (proc.stderr.strip() or proc.stdout.strip())[-1500:]

@@ -1,7 +1,14 @@
 """The ``genrep`` command line: rehearse, report, sim, selftest, gate, bench, load, certs, defects, steps, lint.
 
 Exit codes: 0 GO / success, 1 NO-GO / checks failed, 2 bad input or configuration (the message
-names the file and key), 3 the system under test could not be reached.
+names the file and key), 3 the system under test could not be reached, 130 interrupted by Ctrl-C
+(SIGINT), 143 stopped by SIGTERM (what CI cancel and ``timeout`` send).
+
+SIGTERM takes the Ctrl-C path: ``main`` turns it into ``Terminated`` (a KeyboardInterrupt), so every
+``finally`` that stops simulators, the feature suite's process group or Locust runs for both, and
+nothing is left behind. Nothing is started, and no output folder cleared, before the arguments, the
+configuration, the output folders and (for ``rehearse`` and ``selftest``) the feature files (lint
+errors) are valid.
 """
 
 from __future__ import annotations
@@ -11,13 +18,74 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from pathlib import Path
 
 from .errors import ConfigError, GenrepError, TransportError
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so it unwinds exactly like Ctrl-C."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__(f"signal {signum}")
+        self.signum = signum
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _interrupt_on_signals() -> dict | None:
+    """SIGINT raises KeyboardInterrupt and SIGTERM raises Terminated, once: a second signal while
+    the first one unwinds (stopping simulators, suite, Locust) is ignored, so that is not cut short.
+    Returns the handlers it replaced (None outside the main thread, where it cannot install any)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def _on_signal(signum, frame):
+        for sig in _SIGNALS:
+            signal.signal(sig, lambda *_: None)
+        raise Terminated(signum) if signum == signal.SIGTERM else KeyboardInterrupt()
+
+    return {sig: signal.signal(sig, _on_signal) for sig in _SIGNALS}
+
+
+def _lint_feature_files(command: str) -> None:
+    """Refuse to run the suite on feature files that ``genrep lint`` finds errors in (a duplicate
+    scenario name silently drops a scenario, an empty or non-UTF-8 file aborts the suite, an unknown
+    tag stops pytest): exit 2, naming file:line, before anything starts or is cleared."""
+    from .config import PROJECT_ROOT
+    code, output = _run_steps_tool("steps.lint", ["--errors-only", "--display-root", str(Path.cwd()),
+                                                  str(PROJECT_ROOT / "features")], capture=True)
+    if code == 0:
+        return
+    lines = [line for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if ": error: " in line] or lines[-20:]
+    raise ConfigError(f"{command} refused: the feature files have {len(errors)} error(s) that would break the "
+                      "run or drop scenarios from the verdict; nothing was started and no results were cleared.\n"
+                      + "\n".join(f"  {line}" for line in errors)
+                      + "\nFix each as its message says ('genrep lint' checks the files, with warnings too).")
+
+
+def _check_selection(select: str | None, marks: str | None) -> None:
+    """A -k or -m expression pytest would refuse fails here, before anything is cleared."""
+    try:
+        from _pytest.mark.expression import Expression
+    except ImportError:  # pytest moved it: pytest itself still refuses the expression
+        return
+    for flag, expr in (("-k", select), ("-m", marks)):
+        if not expr:
+            continue
+        try:
+            Expression.compile(expr)
+        except Exception as exc:  # noqa: BLE001 - SyntaxError (pytest 9) or ParseError (pytest 8)
+            raise ConfigError(f"{flag} {expr!r} is not a valid selection expression ({exc}); "
+                              "use names and tags joined with and, or, not and parentheses") from None
+
+
 def _cmd_rehearse(args) -> int:
+    from . import outputs
     from .config import load_profile
     from .contracts import load_catalogue, load_gate, load_multum, load_nll, load_radiology
     from .runner import REPORTS_DIR, run_features
@@ -30,6 +98,15 @@ def _cmd_rehearse(args) -> int:
         load()  # every contract and the gate's rules are valid before anything starts
     results_dir = Path(args.results or REPORTS_DIR / "allure-results")
     loads = [_parse_load_spec(spec) for spec in args.load]  # bad specs fail before anything starts
+    _check_selection(args.k, args.m)
+    # every folder the run clears must be genrep's: refused now, not after the suite ran
+    outputs.check(results_dir, what="Allure results folder (--results)")
+    if not args.no_html:
+        outputs.check(results_dir.parent / "html", what="HTML report folder")
+        outputs.check(results_dir.parent / "history", what="report history folder")
+    for name, _, _ in loads:
+        outputs.check(REPORTS_DIR / "load" / name, what="load statistics folder")
+    _lint_feature_files("genrep rehearse")
     print(f"genrep rehearse: environment '{profile.name}' ({profile.kind})"
           + (f", defects: {', '.join(profile.defects)}" if profile.defects else ", clean"), flush=True)
     outcome = run_features(env=args.env, defects=profile.defects, results_dir=results_dir,
@@ -167,6 +244,8 @@ def _cmd_gate(args) -> int:
 
 
 def _cmd_sim_up(args) -> int:
+    """The virtual environment in the foreground until Ctrl-C or SIGTERM, its normal way to end
+    (exit 0, "stopped."); the simulators are stopped on every way out."""
     from .config import load_profile
     from .sim.process import start_virtual_environment
 
@@ -176,13 +255,6 @@ def _cmd_sim_up(args) -> int:
                           "(virtual, virtual-tls)", file=profile.file or None, key="kind")
     venv = start_virtual_environment(profile, host=args.host, mllp_port=args.mllp_port,
                                      fhir_port=args.fhir_port)
-    stop = {"now": False}
-
-    def _stop(*_):
-        stop["now"] = True
-
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
     try:
         print("Virtual environment running (Ctrl-C to stop):")
         for ep in venv.profile.endpoints.values():
@@ -198,11 +270,14 @@ def _cmd_sim_up(args) -> int:
         if v.client_key_password_env:
             print(f"  the client key's password is in ${v.client_key_password_env}")
         print(f"  defects: {', '.join(profile.defects) or 'none (clean)'}", flush=True)
-        while not stop["now"]:
-            if not all(p.alive for p in venv.processes.values()):
-                print("a simulator exited unexpectedly", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
+        try:
+            while True:
+                if not all(p.alive for p in venv.processes.values()):
+                    print("a simulator exited unexpectedly", file=sys.stderr)
+                    return 1
+                time.sleep(0.2)
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (Terminated): how sim up is meant to end
+            pass
     finally:
         venv.stop()
         print("stopped.")
@@ -211,6 +286,7 @@ def _cmd_sim_up(args) -> int:
 
 def _cmd_selftest(args) -> int:
     from .selftest import run_selftest
+    _lint_feature_files("genrep selftest")
     return run_selftest(defects=args.defect or None, integration=args.integration, jobs=args.jobs,
                         full=args.full)
 
@@ -279,6 +355,9 @@ def _cmd_certs_check(args) -> int:
     min_days = profile.min_days_valid if args.warn_days is None else args.warn_days
     if min_days < 0:
         raise ConfigError(f"--warn-days must be 0 or more, got {min_days}")
+    if args.results:  # earlier certificate results in it are replaced: it must be genrep's
+        from .outputs import check
+        check(args.results, what="Allure results folder (--results)")
     venv = None
     try:
         if profile.kind == "virtual" and profile.virtual.tls:  # a plaintext one has nothing to check
@@ -352,6 +431,9 @@ def _cmd_load(args) -> int:
     contract = load_load_contract()
     duration = _parse_duration(args.duration)
     profile_file(args.profile)  # an unknown profile fails before anything starts
+    if args.results:  # written after the run, and earlier load results in it replaced: refuse now
+        from .outputs import check
+        check(args.results, what="Allure results folder (--results)")
     users = args.users if args.users is not None else contract.default_users(args.profile)
     print(f"genrep load: profile {args.profile}, {users} users, {duration:g} s"
           + (f", defects: {', '.join(args.defect)}" if args.defect else "")
@@ -395,19 +477,22 @@ def _cmd_load(args) -> int:
     return 0 if met else 1
 
 
-def _run_steps_tool(module: str, argv: list[str]) -> int:
+def _run_steps_tool(module: str, argv: list[str], *, capture: bool = False):
     """Run a tool of the step layer (``steps.catalogue``, ``steps.lint``) as a subprocess from the
-    project root: it imports the step definitions, which the library itself never imports."""
-    import os
+    project root: it imports the step definitions, which the library itself never imports.
+    Returns its exit code, or (exit code, stdout and stderr) with ``capture``."""
     import subprocess
 
     from .config import PROJECT_ROOT
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
+    out = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+               errors="replace") if capture else {}
     try:
-        return subprocess.run([sys.executable, "-m", module, *argv], cwd=PROJECT_ROOT, env=env,
-                              timeout=600).returncode
+        proc = subprocess.run([sys.executable, "-m", module, *argv], cwd=PROJECT_ROOT, env=env,
+                              timeout=600, **out)
     except subprocess.TimeoutExpired:
         raise GenrepError(f"{module} did not finish within 600 s") from None
+    return (proc.returncode, proc.stdout) if capture else proc.returncode
 
 
 def _cmd_steps(args) -> int:
@@ -543,6 +628,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    previous = _interrupt_on_signals()
+    try:
+        return _main(argv)
+    finally:
+        for sig, handler in (previous or {}).items():  # main() called in-process (tests) leaves no trace
+            signal.signal(sig, handler)
+
+
+def _main(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
@@ -555,9 +649,12 @@ def main(argv: list[str] | None = None) -> int:
     except GenrepError as exc:
         print(f"genrep: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("genrep: stopped by SIGTERM", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
-        print("genrep: interrupted", file=sys.stderr)
-        return 130
+        print("genrep: interrupted (Ctrl-C)", file=sys.stderr)
+        return 128 + signal.SIGINT
 
 
 if __name__ == "__main__":

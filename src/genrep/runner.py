@@ -3,21 +3,37 @@
 A subprocess, not ``pytest.main`` in-process: each run gets its own simulators, its own defects and
 a clean interpreter (Locust's gevent patching, when load runs join, cannot leak in), and the whole
 run is bounded by a timeout so a hung system under test can never hang a CI job.
+
+The suite runs in its own process group. When the run is interrupted (Ctrl-C, or SIGTERM, which the
+CLI turns into the same exception) or times out, that group gets SIGTERM (pytest tears its fixtures
+down, stopping the simulators), then SIGKILL after a bounded wait, and any process of the suite's
+tree still alive after that is killed too: no suite process outlives the harness. The suite also
+gets the harness's pid (``GENREP_SUITE_PARENT_PID``) so it stops by itself if the harness is killed.
+
+The results folder is cleared through ``genrep.outputs``: only a folder genrep owns is ever emptied.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import outputs
 from .config import PROJECT_ROOT
 from .errors import GenrepError
 
 REPORTS_DIR = PROJECT_ROOT / "reports"
+#: How long the suite gets to tear down (stop its simulators) after SIGTERM before SIGKILL.
+STOP_GRACE_S = 15.0
+SUITE_PARENT_ENV = "GENREP_SUITE_PARENT_PID"
+
+_LIVE: set[subprocess.Popen] = set()  # suite runs in progress (selftest runs several in threads)
+_LIVE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -31,10 +47,7 @@ def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), resul
                  paths: tuple[str, ...] = ("features",), select: str | None = None,
                  marks: str | None = None, workers: int = 0, timeout: float = 1800.0,
                  quiet: bool = True, stream: bool = False) -> RunOutcome:
-    results_dir = Path(results_dir)
-    if results_dir.exists():
-        shutil.rmtree(results_dir)
-    results_dir.mkdir(parents=True)
+    results_dir = outputs.clear(results_dir, what="Allure results folder")
     cmd = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "steps"), "-p", "no:cacheprovider",
            "--alluredir", str(results_dir), "-o", "console_output_style=classic", "-rfE"]
     cmd.append("-q" if quiet else "-v")
@@ -54,12 +67,60 @@ def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), resul
     child_env = dict(os.environ)
     child_env.pop("GENREP_DEFECTS", None)  # defects are explicit on the command line
     child_env["PYTHONIOENCODING"] = "utf-8"
+    child_env[SUITE_PARENT_ENV] = str(os.getpid())
+    captured = {} if stream else dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_env, start_new_session=True, **captured)
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
     try:
-        if stream:
-            proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env, timeout=timeout)
-            return RunOutcome(proc.returncode, results_dir, "")
-        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env, timeout=timeout,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
+        output, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        stop_process_tree(proc)
         raise GenrepError(f"the feature run exceeded its {timeout:.0f} s limit and was stopped") from None
-    return RunOutcome(proc.returncode, results_dir, proc.stdout)
+    except BaseException:  # KeyboardInterrupt (Ctrl-C or SIGTERM): the suite stops with us
+        stop_process_tree(proc)
+        raise
+    finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+    return RunOutcome(proc.returncode, results_dir, output or "")
+
+
+def stop_process_tree(proc: subprocess.Popen, grace: float = STOP_GRACE_S) -> None:
+    """SIGTERM to ``proc``'s process group, SIGKILL after ``grace`` s, then SIGKILL to any process
+    of its tree (seen before the signal) still alive: simulators live in sessions of their own."""
+    try:
+        import psutil
+        tree = psutil.Process(proc.pid).children(recursive=True) if proc.poll() is None else []
+    except Exception:  # noqa: BLE001 - psutil missing or the process just ended: the group still goes
+        psutil, tree = None, []
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        if proc.poll() is not None:
+            break
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        try:
+            proc.wait(timeout=wait)
+        except subprocess.TimeoutExpired:
+            continue
+    try:
+        proc.wait(timeout=5.0)
+    except subprocess.TimeoutExpired:
+        pass
+    if psutil is not None and tree:
+        _, alive = psutil.wait_procs(tree, timeout=3.0)  # the simulators notice their parent is gone
+        for p in alive:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+
+
+def stop_all_suite_runs() -> None:
+    """Stop every suite run still in progress (for callers that run several in threads)."""
+    with _LIVE_LOCK:
+        running = list(_LIVE)
+    for proc in running:
+        stop_process_tree(proc)

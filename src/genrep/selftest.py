@@ -9,16 +9,22 @@ written to ``reports/selftest/matrix.json``.
 By default a defect run selects only the scenarios of the requirements meant to catch it (fast:
 scenarios that wait out a read-back deadline are few); ``full=True`` runs the whole suite per
 defect and reports every extra scenario that also caught it.
+
+The runs go to ``reports/selftest/<defect>/allure-results``, cleared through ``genrep.outputs``
+like every output folder. Interrupted (Ctrl-C, SIGTERM), every suite run still going is stopped
+before the interruption goes on (the runs wait in threads, which an interruption never reaches).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+from . import outputs
 from .results import ScenarioResult, read_results
-from .runner import REPORTS_DIR, run_features
+from .runner import REPORTS_DIR, run_features, stop_all_suite_runs
 from .sim.defects import DEFECTS, Defect
 
 
@@ -112,12 +118,21 @@ def run_selftest(*, defects: list[str] | None = None, integration: str | None = 
         return 2
     runs: list[Defect | None] = [None, *chosen]
     echo(f"genrep selftest: {len(runs)} suite runs (clean + {len(chosen)} defects), {jobs} at a time")
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        outcomes = list(pool.map(lambda d: _run_one(d, full), runs))
+    out = outputs.claim(REPORTS_DIR / "selftest", what="selftest folder")
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    futures = [pool.submit(_run_one, d, full) for d in runs]
+    try:
+        outcomes = [f.result() for f in futures]
+    except BaseException:  # interrupted: stop the runs in progress (and one just starting)
+        pool.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + 60
+        while not all(f.done() for f in futures) and time.monotonic() < deadline:
+            stop_all_suite_runs()
+            time.sleep(0.2)
+        raise
+    pool.shutdown()
     text = render(outcomes)
     echo(text)
-    out = REPORTS_DIR / "selftest"
-    out.mkdir(parents=True, exist_ok=True)
     (out / "matrix.txt").write_text(text + "\n", encoding="utf-8")
     (out / "matrix.json").write_text(json.dumps([{
         "defect": o.name, "ok": o.ok, "missed": o.missed, "wrong_kind": o.wrong_kind, "error": o.error,

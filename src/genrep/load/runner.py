@@ -3,8 +3,11 @@ statistics, evaluate the SLAs of ``contracts/load.yaml``, and write ``sla.json``
 
 Locust never runs in this process (gevent monkey-patching). The subprocess gets its own process
 group and a hard timeout (duration + 60 s): on timeout or interruption the whole group is killed,
-so no Locust (or worker) outlives the run. The virtual environment, when the profile is virtual, is
-started here and always stopped.
+so no Locust (or worker) outlives the run (``genrep load`` turns SIGTERM into the same interruption
+as Ctrl-C). The virtual environment, when the profile is virtual, is started here and always stopped.
+
+The statistics folder (``--out``) and the Allure results folder (``--results``) get files replaced
+in them, so both must be folders genrep owns (``genrep.outputs.claim``), checked before anything starts.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .. import outputs
 from ..config import PROJECT_ROOT, load_profile
 from ..errors import ConfigError, GenrepError
 from .contract import LoadContract, check_requirements, load_load_contract
@@ -236,7 +240,7 @@ def run_locust(locustfile: Path, env: dict, out_dir: Path, *, duration_s: float,
     While it runs: ``progress`` (a callable taking one line) gets users, requests/s, failures and
     p95 every 5 s from Locust's history CSV, and the Locust processes' CPU is sampled to tell
     whether the generator was the bottleneck."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = outputs.claim(out_dir, what="load statistics folder")
     stats_base = out_dir / "stats"
     stats_json = out_dir / "stats.json"
     history_csv = history_path(stats_base)
@@ -435,8 +439,7 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
         parse_defects(defects)
     allowlist = Allowlist.load()
     guard = IdentityGuard(allowlist)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir = outputs.claim(out_dir, what="load statistics folder (--out)")
     AcceptedLog.clear(out_dir)  # only this run's AA'd accessions count
     venv = None
     started = time.time()
@@ -559,8 +562,7 @@ def write_failed_run_results(results_dir: str | Path, profile_name: str, contrac
     """A load run that did not complete still gives its verdict: one failed Allure result per
     requirement the profile would have measured, with the reason. Never silence (an untested
     performance requirement must not pass for a met one)."""
-    results_dir = Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
+    results_dir = outputs.claim(results_dir, what="Allure results folder")
     _clear_load_results(results_dir, profile_name)
     rids = dict.fromkeys(op.requirement for op in contract.operations.values())
     if contract.stored is not None:
@@ -594,8 +596,7 @@ def write_allure_results(results_dir: str | Path, result: LoadResult, outcomes: 
     """One Allure result per SLA threshold, labelled with the operation's requirement, so the gate
     counts performance like any other test type. A previous load run's results in the same folder
     are replaced (a rerun must not leave the old verdict next to the new one)."""
-    results_dir = Path(results_dir)
-    results_dir.mkdir(parents=True, exist_ok=True)
+    results_dir = outputs.claim(results_dir, what="Allure results folder")
     _clear_load_results(results_dir, result.profile)
     from ..contracts import load_catalogue
     catalogue = load_catalogue()
