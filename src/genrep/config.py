@@ -5,7 +5,13 @@ A profile is a YAML file in ``environments/`` selected by ``--env NAME`` or ``GE
 ``kind: external`` points at a real test environment. The same steps run against either: only the
 profile changes. A profile marked ``production: true`` is refused outright, and every client the
 harness creates asks the profile first (``Profile.check_host``), so traffic goes only to hosts the
-profile names. Credentials are never in the file: the file names environment variables.
+profile names. Credentials are never in the file: the file names environment variables (or
+files), and a URL carrying a user or password (``https://user:pass@host``) is refused, naming the
+key, with the password masked, before anything prints or writes the profile.
+
+``--env`` is typed by hand, so every form of it that is not a readable profile (an empty value, a
+directory, a FIFO, a symbolic link loop, a missing path, a file that is not UTF-8, not YAML or not
+a mapping) is a ``ConfigError`` (exit 2 with one line), never a traceback or a hang.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
-from .yamlfile import load_yaml, reject_unknown, require
+from .yamlfile import Located, load_yaml, reject_unknown, require
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS_DIR = PROJECT_ROOT / "environments"
@@ -25,6 +31,9 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
 DEFAULT_MIN_DAYS_VALID = 30
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# scheme://userinfo@ : the authority part (no "/", "?", "#" before the last "@") holds a user or
+# password; greedy, so a raw "@" typed inside a password is masked with the rest of it
+_URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
 
 
 @dataclass(frozen=True)
@@ -193,6 +202,30 @@ _VIRTUAL_KEYS = {"tls", "mutual_tls", "client_key_password_env", "require_token_
                  "credentials_file"}
 
 
+def _mask_userinfo(text: str) -> str:
+    """``text`` with the user and password of every URL in it replaced by ``***``."""
+    return _URL_USERINFO.sub(lambda m: f"{m['scheme']}***@", text)
+
+
+def _refuse_url_credentials(data, file: str, where: str = "", line: int | None = None) -> None:
+    """Refuse any string in the profile holding a URL with a user or password (``base_url``,
+    ``faults.api``, a URL inside a fault command, ...): the error names the file, the key and the
+    line, and shows the URL with ``***`` in place of the user and password."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            sub = f"{where}.{key}" if where else str(key)
+            _refuse_url_credentials(value, file, sub, data.line_of(key) if isinstance(data, Located) else line)
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            _refuse_url_credentials(item, file, f"{where}[{i}]", line)
+    elif isinstance(data, str) and (found := _URL_USERINFO.search(data)):
+        url = data[found.start():].split()[0]  # the URL alone: the rest of a command line may hold more
+        raise ConfigError(f"{_mask_userinfo(url)!r}: a URL must not carry a user name or password; put "
+                          "the credentials in an environment variable (credentials_env) or a file "
+                          "(credentials_file) and name that in the profile (see docs/security.md, Secrets)",
+                          file=file, key=where or None, line=line)
+
+
 def _env_name(data, key: str, where: str) -> str:
     """An environment variable *name* (a pasted secret value is refused, naming the key)."""
     value = require(data, key, str, where=where, default="")
@@ -329,18 +362,56 @@ def _parse_certificates(data) -> int:
     return days
 
 
+def _known_profiles() -> str:
+    return ", ".join(sorted(p.stem for p in ENVIRONMENTS_DIR.glob("*.yaml"))) or "none"
+
+
+def profile_path(name_or_path: str | None = None) -> Path:
+    """The file ``--env`` (or GENREP_ENV, else 'virtual') means; ConfigError if there is none.
+
+    ``None`` means "not given"; an empty or blank value was given and is refused (it would
+    otherwise silently select the default)."""
+    if name_or_path is None:
+        name_or_path = os.environ.get("GENREP_ENV") or "virtual"
+    if not name_or_path.strip():
+        raise ConfigError(f"the environment profile name is empty (--env ''); give a name "
+                          f"({_known_profiles()}) or the path of a profile file")
+    if "\0" in name_or_path:
+        raise ConfigError(f"the environment profile name {name_or_path!r} holds a NUL character")
+    seps = {os.sep, os.altsep} - {None}
+    has_sep = any(sep in name_or_path for sep in seps)
+    as_path = [Path(name_or_path)] if has_sep or Path(name_or_path).suffix else []
+    as_name = []  # environments/NAME.yaml; a name in a sub-folder, never one outside the folder
+    if not Path(name_or_path).suffix:
+        named = ENVIRONMENTS_DIR / f"{name_or_path}.yaml"
+        if not has_sep or named.resolve().is_relative_to(ENVIRONMENTS_DIR.resolve()):
+            as_name = [named]
+    for path in as_path + as_name:
+        try:
+            os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):  # also a dangling symbolic link
+            continue
+        except OSError:
+            pass  # a link loop, no permission, a name too long: load_yaml names the problem
+        return path
+    if not as_path:
+        raise ConfigError(f"no environment profile '{name_or_path}' (known: {_known_profiles()})",
+                          file=str(as_name[0]))
+    raise ConfigError(f"no such profile file (known profile names: {_known_profiles()})", file=name_or_path)
+
+
 def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | None = None) -> Profile:
-    """Load a profile by name (``environments/NAME.yaml``) or path; GENREP_ENV, then 'virtual'."""
-    name_or_path = name_or_path or os.environ.get("GENREP_ENV") or "virtual"
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = ENVIRONMENTS_DIR / f"{name_or_path}.yaml"
-    if not path.exists():
-        known = ", ".join(sorted(p.stem for p in ENVIRONMENTS_DIR.glob("*.yaml")))
-        raise ConfigError(f"no environment profile '{name_or_path}' (known: {known})", file=str(path))
-    data = load_yaml(path)
+    """Load a profile by name (``environments/NAME.yaml``) or path; GENREP_ENV, then 'virtual'.
+
+    A value with a path separator or a suffix is a path; anything else is a name. Every way it can
+    fail to be a readable profile is a ConfigError naming the value or the file."""
+    path = profile_path(name_or_path)
+    data = load_yaml(path)  # directory, FIFO, link loop, permission, size, UTF-8, YAML: ConfigError
     if not isinstance(data, dict):
-        raise ConfigError("a profile must be a mapping", file=str(path))
+        kind = "a list" if isinstance(data, list) else f"a single value ({type(data).__name__})"
+        raise ConfigError(f"a profile must be a mapping (key: value lines), this file holds {kind}",
+                          file=str(path), line=1)
+    _refuse_url_credentials(data, str(path))  # first: later errors may quote a URL
     reject_unknown(data, _TOP_KEYS)
     if require(data, "production", bool, default=False):
         raise ConfigError("profile is marked production: genrep never runs against production",

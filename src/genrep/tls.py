@@ -374,8 +374,10 @@ class Issued:
 
 
 def _write_private(path: Path, data: bytes) -> None:
+    """Write ``data`` readable by this user only (0600), also when the file already existed."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as f:
+        os.fchmod(f.fileno(), 0o600)
         f.write(data)
 
 
@@ -469,9 +471,12 @@ class ThrowawayPKI:
 
 def make_pki(directory: str | os.PathLike, *, hosts: tuple[str, ...] = ("127.0.0.1", "localhost"),
              client_key_password: str | None = None, days: float = 365) -> ThrowawayPKI:
-    """A CA, a server certificate for ``hosts`` and two client certificates, as PEM files (0600)."""
+    """A CA, a server certificate for ``hosts`` and two client certificates, as PEM files (0600) in
+    ``directory``, which is made private (0700): the server and peer keys are not encrypted. The
+    caller owns the folder and removes it (``genrep.sim.process`` does, on every exit path)."""
     d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(d, 0o700)
     ca = ThrowawayCA()
     pki = ThrowawayPKI(d, d / "ca.pem", d / "server.pem", d / "server.key", d / "client.pem",
                        d / "client.key", d / "peer-client.pem", d / "peer-client.key")

@@ -2,16 +2,38 @@
 
 Testers edit these files by hand; an error must name the file, the key and the line, so every
 mapping key's line is recorded while loading (PyYAML's node marks), not guessed afterwards.
+
+A profile can also come from anywhere (``--env PATH``), so the loader is bounded: YAML aliases are
+references, and a few hundred bytes of nested aliases ("billion laughs") expand to hundreds of
+millions of nodes, which would hang the harness before it says a word. Three limits, each refused
+with a ``ConfigError`` naming the file, the line and the limit:
+
+- ``MAX_BYTES``: 1 MiB. The largest real file (``contracts/requirements.yaml``) is 25,530 bytes,
+  so the margin is 41x. Only regular files are read (a FIFO would block, a device never end).
+- ``MAX_NODES``: 100,000 nodes in the constructed document, each alias counted as the whole
+  subtree it expands to (checked on the composed graph, before anything is constructed). The
+  largest real document has 1,142 nodes (``contracts/requirements.yaml``): a margin of 87x.
+- ``MAX_DEPTH``: 64 levels of nesting (a mapping's keys and values one level below it), also
+  counting alias expansions. The deepest real files reach 7 (``contracts/load.yaml``,
+  ``docs/ci/github-actions.yml``): a margin of 9x, and far from Python's recursion limit, which
+  ``[[[[...`` would otherwise hit inside PyYAML's (recursive) composer.
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from .errors import ConfigError
+
+MAX_BYTES = 1024 * 1024
+MAX_NODES = 100_000
+MAX_DEPTH = 64
 
 
 class Located(dict):
@@ -63,23 +85,132 @@ def _scalar(node: yaml.ScalarNode, file: str, key: str | None = None) -> Any:
                           line=node.start_mark.line + 1) from None
 
 
-def load_yaml(path: str | Path) -> Any:
-    """Parse a YAML file into plain data whose mappings are ``Located`` dicts."""
-    path = Path(path)
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe composer, counting nodes and nesting as it composes (so neither a flat file of
+    a million items nor ``[[[[...`` runs long or deep before it is refused)."""
+
+    def __init__(self, text: str, file: str):
+        super().__init__(text)
+        self._file, self._depth, self._count = file, 0, 0
+
+    def compose_node(self, parent, index):
+        self._depth += 1
+        self._count += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise ConfigError(f"nesting deeper than {MAX_DEPTH} levels (the limit for genrep YAML files)",
+                                  file=self._file, line=self.peek_event().start_mark.line + 1)
+            if self._count > MAX_NODES:
+                raise ConfigError(f"more than {MAX_NODES:,} nodes (the limit for genrep YAML files)",
+                                  file=self._file, line=self.peek_event().start_mark.line + 1)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse a composed graph whose aliases expand beyond ``MAX_NODES`` or ``MAX_DEPTH``, or that
+    refers to itself, without expanding it: each node's expanded size and height are computed once."""
+    size: dict[int, int] = {}
+    height: dict[int, int] = {}
+    active: set[int] = set()
+
+    def visit(node: yaml.Node, depth: int) -> None:
+        key = id(node)
+        if key in active:  # an alias pointing at its own ancestor ("&a [*a]")
+            raise ConfigError("recursive YAML alias", file=file, line=node.start_mark.line + 1)
+        if key not in size:
+            if isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            else:
+                children = []
+            active.add(key)
+            total, tallest = 1, 0
+            for child in children:
+                visit(child, depth + 1)
+                total += size[id(child)]
+                tallest = max(tallest, height[id(child)])
+                if total > MAX_NODES:
+                    raise ConfigError(f"expands to more than {MAX_NODES:,} nodes counting each alias as "
+                                      "what it refers to (the limit for genrep YAML files; an alias bomb?)",
+                                      file=file, line=node.start_mark.line + 1)
+            active.discard(key)
+            size[key], height[key] = total, tallest + 1
+        if depth + height[key] - 1 > MAX_DEPTH:
+            raise ConfigError(f"nesting deeper than {MAX_DEPTH} levels counting alias expansions "
+                              "(the limit for genrep YAML files)", file=file, line=node.start_mark.line + 1)
+
+    visit(root, 1)
+
+
+_OPEN_ERRORS = {errno.ENOENT: "file not found", errno.ENOTDIR: "file not found",
+                errno.ELOOP: "symbolic link loop", errno.EACCES: "permission denied",
+                errno.EPERM: "permission denied", errno.ENAMETOOLONG: "file name too long"}
+_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+          (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))
+
+
+def read_bounded(path: str | Path) -> bytes:
+    """The bytes of a regular file of at most ``MAX_BYTES``; anything else is a ConfigError naming it.
+
+    Opened without blocking (a FIFO would wait for a writer forever) and checked to be a regular
+    file before a byte is read."""
+    file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("file not found", file=str(path)) from None
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0))
+    except ValueError:  # an embedded NUL byte
+        raise ConfigError("not a usable file name", file=repr(file)) from None
+    except OSError as exc:
+        raise ConfigError(_OPEN_ERRORS.get(exc.errno) or f"cannot open ({exc.strerror})", file=file) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = next((what for test, what in _KINDS if test(mode)), "not a regular file")
+            raise ConfigError(f"is {kind}, not a YAML file", file=file)
+        chunks, size = [], 0
+        while size <= MAX_BYTES:
+            chunk = os.read(fd, MAX_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise ConfigError(f"cannot read ({exc.strerror})", file=file) from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > MAX_BYTES:
+        line = data[:MAX_BYTES].count(b"\n") + 1
+        raise ConfigError(f"file is larger than {MAX_BYTES:,} bytes, the limit for genrep YAML files "
+                          "(the line given is where the limit is passed)", file=file, line=line)
+    return data
+
+
+def load_yaml(path: str | Path) -> Any:
+    """Parse a YAML file into plain data whose mappings are ``Located`` dicts (within the limits
+    above: size, nodes with alias expansions, nesting)."""
+    path = Path(path)
+    raw = read_bounded(path)
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path)) from None
+    loader = None
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        loader = _BoundedLoader(text, str(path))  # the reader checks the characters here already
+        node = loader.get_single_node()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise ConfigError(f"invalid YAML: {getattr(exc, 'problem', exc)}", file=str(path),
                           line=(mark.line + 1) if mark else None) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
     if node is None:
         raise ConfigError("file is empty", file=str(path))
+    _check_expansion(node, str(path))
     return _construct(node, str(path))
 
 

@@ -303,3 +303,64 @@ def test_any_text_is_a_config_error_or_data(tmp_path_factory, text):
         load_profile(str(path), defects=())
     except ConfigError as exc:
         assert str(path) in str(exc)
+
+
+# -- credentials inside URLs ----------------------------------------------------------------------
+
+URL_PASSWORD = "Pa55-in-url-3f9a"
+
+
+@pytest.mark.parametrize("url, line", [
+    (f"https://harness:{URL_PASSWORD}@fhir.test.example/r4/", 12),
+    ("https://harness@fhir.test.example/r4/", 12),                        # a user alone is refused too
+    (f"HTTPS://harness:{URL_PASSWORD}@fhir.test.example:99999/r4/", 12),  # before the port is judged
+    (f"https://:{URL_PASSWORD}@fhir.test.example/r4/", 12),
+])
+def test_base_url_with_credentials_refused_naming_key_and_masking_them(tmp_path, url, line):
+    path = write(tmp_path, EXTERNAL.replace("https://fhir.test.example/r4/", url))
+    err = error_of(path, defects=())
+    assert_names(err, path, "endpoints.ehr_fhir.base_url", line)
+    text = str(err)
+    assert "***@fhir.test.example" in text and URL_PASSWORD not in text and "harness" not in text
+    assert "environment variable" in text and "credentials_env" in text and "credentials_file" in text
+
+
+def test_toxiproxy_api_url_with_credentials_refused(tmp_path):
+    path = write(tmp_path, EXTERNAL + "faults:\n  driver: toxiproxy\n"
+                 f"  api: http://admin:{URL_PASSWORD}@toxiproxy.test.example:8474\n"
+                 "  proxies: {multum-a: multum_a}\n")
+    err = error_of(path, defects=())
+    assert_names(err, path, "faults.api", 19)
+    assert "http://***@toxiproxy.test.example:8474" in str(err) and URL_PASSWORD not in str(err)
+
+
+def test_url_with_credentials_anywhere_in_the_profile_refused(tmp_path):
+    path = write(tmp_path, EXTERNAL + "faults:\n  driver: command\n  commands:\n    multum-a:\n"
+                 f"      stopped: curl -X POST https://ops:{URL_PASSWORD}@ops.test.example/stop\n"
+                 "      clear: curl -X POST https://ops.test.example/start\n")
+    err = error_of(path, defects=())
+    assert_names(err, path, "faults.commands.multum-a.stopped", 21)
+    assert URL_PASSWORD not in str(err) and "https://***@ops.test.example/stop" in str(err)
+    path = write(tmp_path, EXTERNAL + f"allowed_hosts: [ok.test.example, 'https://u:{URL_PASSWORD}@x.example']\n")
+    err = error_of(path, defects=())
+    assert err.key == "allowed_hosts[1]" and err.line == 17 and URL_PASSWORD not in str(err)
+
+
+@pytest.mark.parametrize("url", ["https://fhir.test.example/r4/path@version", "https://fhir.test.example/r4?by=a@b"])
+def test_an_at_sign_outside_the_authority_is_not_userinfo(tmp_path, url):
+    p = load_profile(str(write(tmp_path, EXTERNAL.replace("https://fhir.test.example/r4/", url))), defects=())
+    assert p.endpoint("ehr_fhir").host == "fhir.test.example"
+
+
+def test_ssh_user_at_host_in_fault_commands_is_not_a_url(tmp_path):
+    path = write(tmp_path, EXTERNAL + "faults:\n  driver: command\n  commands:\n    multum-a:\n"
+                 "      stopped: ssh ops@multum-a.test.example sudo systemctl stop multum\n")
+    assert load_profile(str(path), defects=()).faults["driver"] == "command"
+
+
+def test_only_the_masked_url_is_quoted_even_with_an_at_sign_in_the_password(tmp_path):
+    path = write(tmp_path, EXTERNAL + "faults:\n  driver: command\n  commands:\n    multum-a:\n"
+                 f"      stopped: \"curl -H 'X-Other: keep-out' https://ops:{URL_PASSWORD}@x@ops.test.example/stop\"\n")
+    text = str(error_of(path, defects=()))
+    assert "'https://***@ops.test.example/stop'" in text
+    assert URL_PASSWORD not in text and "@x@" not in text and "keep-out" not in text

@@ -1,11 +1,23 @@
 """What every simulator process does around its servers: stop on SIGTERM/SIGINT, and stop when the
-harness that started it disappears (no orphan outlives a run, even after SIGKILL of the parent)."""
+harness that started it disappears (no orphan outlives a run, even after SIGKILL of the parent).
+
+A harness that is SIGKILLed cannot remove its throw-away TLS folder (private keys), so when the
+parent disappears, a simulator removes the folder named by ``GENREP_TLS_DIR`` in its environment,
+if that folder says (``owner.json``) it belongs to that parent. Its own SIGTERM/SIGINT (a parent
+that is alive and stopping it) removes nothing: the parent does that.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import shutil
 import signal
+
+TLS_DIR_ENV = "GENREP_TLS_DIR"
+TLS_DIR_PREFIX = "genrep-tls-"
+OWNER_FILE = "owner.json"
 
 
 def install_stop_signals() -> tuple[asyncio.Event, int]:
@@ -32,6 +44,25 @@ async def run_until_stopped(stop: asyncio.Event, parent: int, poll: float = 0.5)
         await stop.wait()
     finally:
         watcher.cancel()
+    if os.getppid() != parent:
+        remove_orphaned_tls_dir(parent)
+
+
+def remove_orphaned_tls_dir(parent: int) -> bool:
+    """Remove the TLS folder named by ``GENREP_TLS_DIR`` if its owner file names ``parent`` (the
+    harness that is gone); True if it was removed. Anything else there is left alone."""
+    path = os.environ.get(TLS_DIR_ENV, "")
+    if not path or not os.path.basename(os.path.normpath(path)).startswith(TLS_DIR_PREFIX):
+        return False
+    try:
+        with open(os.path.join(path, OWNER_FILE), encoding="utf-8") as f:
+            owner = json.load(f)
+    except (OSError, ValueError):
+        return False
+    if not isinstance(owner, dict) or owner.get("pid") != parent:
+        return False
+    shutil.rmtree(path, ignore_errors=True)
+    return True
 
 
 async def wait_or_stop(event: asyncio.Event, stop: asyncio.Event | None, timeout: float | None) -> None:

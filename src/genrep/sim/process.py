@@ -4,6 +4,16 @@ A simulator prints one JSON line with its endpoints when it is ready. ``SimProce
 line for at most ``ready_timeout`` seconds; stopping sends SIGTERM, waits, then SIGKILL. Children
 also watch their parent and exit when it disappears, and every started process is stopped at
 interpreter exit, so Ctrl-C or a failing fixture leaves nothing running.
+
+The same holds for the throw-away TLS material of ``virtual.tls`` (a CA, certificates and private
+keys, unencrypted but for the harness's client key): it lives in a private temporary folder
+(0700, files 0600). ``VirtualEnvironment.stop`` removes it first; an exception or Ctrl-C during
+the start removes it; Ctrl-C and SIGTERM (which the CLI and the feature suite turn into the same
+unwinding) reach ``stop`` through ``finally`` blocks and fixtures; the atexit hook removes what is
+left. A process that is SIGKILLed (the OOM killer, a stop grace period run out) runs nothing, so its
+simulators, which notice their parent is gone, remove the folder that names it as owner
+(``owner.json``: pid, process start time, host), and the next start removes any such folder whose
+owner is gone.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import secrets
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +35,7 @@ from typing import NoReturn
 
 from ..config import Endpoint, Profile, TLSOptions
 from ..errors import GenrepError
+from .lifecycle import OWNER_FILE, TLS_DIR_ENV, TLS_DIR_PREFIX
 
 _RUNNING: set["SimProcess"] = set()
 _TLS_DIRS: set[str] = set()  # throw-away certificate folders of running virtual environments
@@ -159,6 +171,76 @@ def _remove_tls_dir(path: str | None) -> None:
         _TLS_DIRS.discard(path)
 
 
+def _start_time(pid: int) -> str | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc), or None if unknown: with
+    the pid it tells the owner from a later process that got the same pid."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat_line = f.read().decode("ascii", errors="replace")
+        return stat_line.rsplit(")", 1)[1].split()[19]  # field 22, counted after the "(comm)" field
+    except (OSError, IndexError):
+        return None
+
+
+def _owner_alive(owner: dict) -> bool:
+    pid = owner.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # a process of another user has that pid now: not ours, but keep the folder
+    started = owner.get("start")
+    return started is None or _start_time(pid) in (None, started)
+
+
+def make_tls_dir() -> str:
+    """A new private folder for throw-away TLS material (0700), registered for removal at exit and
+    naming its owner (this process) for ``remove_stale_tls_dirs``."""
+    path = tempfile.mkdtemp(prefix=TLS_DIR_PREFIX)  # mode 0700: only this user reads the keys
+    _TLS_DIRS.add(path)
+    try:
+        owner = {"pid": os.getpid(), "start": _start_time(os.getpid()), "host": socket.gethostname()}
+        fd = os.open(os.path.join(path, OWNER_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(owner, f)
+    except BaseException:
+        _remove_tls_dir(path)
+        raise
+    return path
+
+
+def remove_stale_tls_dirs(tmp: str | None = None) -> list[str]:
+    """Remove ``genrep-tls-*`` folders in the temporary directory that belong to this user and
+    this host and whose owner process is gone (it was SIGKILLed, or its machine lost power);
+    return their paths. Folders without an owner file, of another user or host, or of a live
+    process are left alone."""
+    tmp = tmp or tempfile.gettempdir()
+    removed = []
+    try:
+        entries = list(os.scandir(tmp))
+    except OSError:
+        return removed
+    host = socket.gethostname()
+    for entry in entries:
+        if not entry.name.startswith(TLS_DIR_PREFIX) or entry.path in _TLS_DIRS:
+            continue
+        try:
+            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
+                continue
+            with open(os.path.join(entry.path, OWNER_FILE), encoding="utf-8") as f:
+                owner = json.load(f)
+        except (OSError, ValueError):
+            continue
+        if not isinstance(owner, dict) or owner.get("host") != host or _owner_alive(owner):
+            continue
+        shutil.rmtree(entry.path, ignore_errors=True)
+        removed.append(entry.path)
+    return removed
+
+
 def _throwaway_secret(env_name: str) -> str:
     """The value of ``env_name``; when it is not set, a random one made now and set in this
     process's environment (the simulators started next, and the harness, read it from there)."""
@@ -205,16 +287,20 @@ class VirtualEnvironment:
     def restart(self, name: str) -> dict:
         old = self.process(name)
         old.stop()
-        new = SimProcess(old.module, same_port_args(old.args, old.info))
+        new = SimProcess(old.module, same_port_args(old.args, old.info), env=old.env)
         info = new.start()
         self.processes[name] = new
         self.endpoints_info[name] = info
         return info
 
     def stop(self) -> None:
-        for p in reversed(list(self.processes.values())):
-            p.stop()
-        _remove_tls_dir(self.tls_dir)
+        """Remove the throw-away TLS folder (first: it takes milliseconds, and a caller may be
+        killed while waiting for the simulators), then stop every simulator; safe to call twice."""
+        try:
+            _remove_tls_dir(self.tls_dir)
+        finally:
+            for p in reversed(list(self.processes.values())):
+                p.stop()
 
     def __enter__(self) -> "VirtualEnvironment":
         return self
@@ -241,70 +327,75 @@ def start_virtual_environment(profile: Profile, *, host: str = "127.0.0.1", mllp
     throw-away value for this run."""
     defects = tuple(profile.defects if defects is None else defects)
     started: dict[str, SimProcess] = {}
-    vopts = profile.virtual
-    tls_dir = pki = None
-    server_tls: list[str] = []
-    if vopts.require_token_env:
-        _throwaway_secret(vopts.require_token_env)
-    if vopts.tls:
-        from ..tls import make_pki
-        password = (_throwaway_secret(vopts.client_key_password_env)
-                    if vopts.mutual_tls and vopts.client_key_password_env else None)
-        tls_dir = tempfile.mkdtemp(prefix="genrep-tls-")  # mode 0700: only this user reads the keys
-        _TLS_DIRS.add(tls_dir)
-        try:
-            pki = make_pki(tls_dir, client_key_password=password)
-        except BaseException:
-            _remove_tls_dir(tls_dir)
-            raise
-        server_tls = ["--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key)]
-        if vopts.mutual_tls:
-            server_tls += ["--tls-client-ca", str(pki.ca_file)]
-
-    def start(name: str, module: str, args: list[str]) -> dict:
-        sim = SimProcess(module, args)
-        info = sim.start()
-        started[name] = sim
-        return info
-
-    try:
-        nll = start("nll", "genrep.sim.nll", ["--host", host, "--port", str(nll_port), *server_tls])
-        multum = {}
-        for name, version in (("multum-a", "2024.11"), ("multum-b", "2024.11")):
-            multum[name] = start(name, "genrep.sim.multum", ["--host", host, "--port", "0", "--admin-port", "0",
-                                                            "--name", name, "--content-version", version])
-        from ..contracts import load_multum
-        objectives = load_multum()
-        lb_args = ["--host", host, "--port", "0",
-                   "--policy", "primary-backup" if "multum-no-loadbalancing" in defects else "round-robin",
-                   "--probe-interval", str(objectives.probe_interval_seconds),
-                   "--failback-after", str(objectives.failback_after_healthy_probes)]
-        for name, info in multum.items():
-            lb_args += ["--backend", f"{name}={info['base']}"]
-        if "multum-no-failover" in defects:
-            lb_args.append("--no-failover")
-        if "multum-no-failback" in defects:
-            lb_args.append("--no-failback")
-        lb = start("multum-lb", "genrep.sim.multum_lb", lb_args)
-        args = ["--host", host, "--mllp-port", str(mllp_port), "--fhir-port", str(fhir_port),
-                "--nll-url", nll["fhir_base"], "--multum-url", lb["base"]]
-        for d in defects:
-            if not d.startswith("multum-") or d == "multum-silent-empty":
-                args += ["--defect", d]  # the load balancer's defects are its start-up flags
-        args += server_tls
-        if pki is not None:
-            args += ["--nll-ca-file", str(pki.ca_file)]
-            if vopts.mutual_tls:
-                args += ["--nll-client-cert", str(pki.peer_client_cert),
-                         "--nll-client-key", str(pki.peer_client_key)]
-        if vopts.require_token_env:
-            args += ["--require-token-env", vopts.require_token_env]
-        ehr = start("ehr", "genrep.sim.ehr", args)
+    tls_dir: str | None = None
+    try:  # whatever happens before the environment is handed over (Ctrl-C too) undoes the start
+        if profile.virtual.tls:
+            remove_stale_tls_dirs()
+            tls_dir = make_tls_dir()
+        return _start(profile, host=host, mllp_port=mllp_port, fhir_port=fhir_port, nll_port=nll_port,
+                      defects=defects, started=started, tls_dir=tls_dir)
     except BaseException:
         for p in reversed(list(started.values())):
             p.stop()
         _remove_tls_dir(tls_dir)
         raise
+
+
+def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_port: int,
+           defects: tuple[str, ...], started: dict[str, SimProcess], tls_dir: str | None) -> VirtualEnvironment:
+    vopts = profile.virtual
+    pki = None
+    server_tls: list[str] = []
+    sim_env = None
+    if vopts.require_token_env:
+        _throwaway_secret(vopts.require_token_env)
+    if tls_dir is not None:
+        from ..tls import make_pki
+        password = (_throwaway_secret(vopts.client_key_password_env)
+                    if vopts.mutual_tls and vopts.client_key_password_env else None)
+        pki = make_pki(tls_dir, client_key_password=password)
+        server_tls = ["--tls-cert", str(pki.server_cert), "--tls-key", str(pki.server_key)]
+        if vopts.mutual_tls:
+            server_tls += ["--tls-client-ca", str(pki.ca_file)]
+        sim_env = {**os.environ, TLS_DIR_ENV: tls_dir}  # removed by the simulators if we are SIGKILLed
+
+    def start(name: str, module: str, args: list[str]) -> dict:
+        sim = SimProcess(module, args, env=sim_env)
+        started[name] = sim  # before start(): a start interrupted half-way is still stopped
+        return sim.start()
+
+    nll = start("nll", "genrep.sim.nll", ["--host", host, "--port", str(nll_port), *server_tls])
+    multum = {}
+    for name, version in (("multum-a", "2024.11"), ("multum-b", "2024.11")):
+        multum[name] = start(name, "genrep.sim.multum", ["--host", host, "--port", "0", "--admin-port", "0",
+                                                        "--name", name, "--content-version", version])
+    from ..contracts import load_multum
+    objectives = load_multum()
+    lb_args = ["--host", host, "--port", "0",
+               "--policy", "primary-backup" if "multum-no-loadbalancing" in defects else "round-robin",
+               "--probe-interval", str(objectives.probe_interval_seconds),
+               "--failback-after", str(objectives.failback_after_healthy_probes)]
+    for name, info in multum.items():
+        lb_args += ["--backend", f"{name}={info['base']}"]
+    if "multum-no-failover" in defects:
+        lb_args.append("--no-failover")
+    if "multum-no-failback" in defects:
+        lb_args.append("--no-failback")
+    lb = start("multum-lb", "genrep.sim.multum_lb", lb_args)
+    args = ["--host", host, "--mllp-port", str(mllp_port), "--fhir-port", str(fhir_port),
+            "--nll-url", nll["fhir_base"], "--multum-url", lb["base"]]
+    for d in defects:
+        if not d.startswith("multum-") or d == "multum-silent-empty":
+            args += ["--defect", d]  # the load balancer's defects are its start-up flags
+    args += server_tls
+    if pki is not None:
+        args += ["--nll-ca-file", str(pki.ca_file)]
+        if vopts.mutual_tls:
+            args += ["--nll-client-cert", str(pki.peer_client_cert),
+                     "--nll-client-key", str(pki.peer_client_key)]
+    if vopts.require_token_env:
+        args += ["--require-token-env", vopts.require_token_env]
+    ehr = start("ehr", "genrep.sim.ehr", args)
     scheme = "https" if pki is not None else "http"
     ehr_root = f"{scheme}://{host}:{ehr['fhir_port']}"
     nll_root = nll["fhir_base"].rsplit("/fhir", 1)[0]
