@@ -7,21 +7,31 @@ GENREP_LOAD_* variables). Weights and think times come from contracts/load.yaml.
 from __future__ import annotations
 
 import json
+import logging
 import time
+from contextlib import contextmanager
 
+import gevent
 from locust import FastHttpUser, User, between, events
 from locust.runners import MasterRunner, WorkerRunner
 
+from genrep.errors import IdentityViolation
 from genrep.load.contract import load_load_contract
-from genrep.load.workload import (AcceptedLog, LoadEndpoints, LoadSettings, Payloads, ack_problem, exit_code,
-                                  operation_cycle)
+from genrep.load.workload import (IDENTITY_STOP_EXIT, AcceptedLog, HttpRoute, LoadEndpoints, LoadSettings, Payloads,
+                                  RequestRefused, ack_problem, exit_code, operation_cycle)
 
 CONTRACT = load_load_contract()
 SETTINGS = LoadSettings.from_env()
 PAYLOADS = Payloads()
 ENDPOINTS = LoadEndpoints(SETTINGS.profile_file)  # TLS and tokens, as the steps use them
-FHIR_HEADERS = {"Accept": "application/fhir+json", **ENDPOINTS.headers("ehr_fhir")}
-API_HEADERS = ENDPOINTS.headers("ehr_api")
+# what each HTTP user may send and where (constant headers scanned once, here; the token never)
+FHIR_ROUTE = HttpRoute(SETTINGS.fhir, allowed_hosts=SETTINGS.allowed_hosts, payloads=PAYLOADS,
+                       tls=ENDPOINTS.tls("ehr_fhir"), headers={"Accept": "application/fhir+json"},
+                       secret_headers=ENDPOINTS.headers("ehr_fhir"))
+API_ROUTE = HttpRoute(SETTINGS.api, allowed_hosts=SETTINGS.allowed_hosts, payloads=PAYLOADS,
+                      tls=ENDPOINTS.tls("ehr_api"), secret_headers=ENDPOINTS.headers("ehr_api"))
+STOP_MESSAGE = "genrep_identity_stop"
+_refused: list[str] = []  # the identity refusal that stopped this run (its first), if any
 USERS = CONTRACT.users_for(SETTINGS.profile)  # the profile's weights and think times
 ACCEPTED = AcceptedLog(SETTINGS.out_dir)    # ORUs answered AA: the runner reads them back
 
@@ -56,6 +66,42 @@ def _json_answer(resp) -> dict | None:
         return None
     return body
 
+
+def _refuse(user, request_type: str, name: str, exc: Exception) -> None:
+    """A request refused before sending: a failed request in the stats, saying why."""
+    user.environment.events.request.fire(request_type=request_type, name=name, response_time=0,
+                                         response_length=0, exception=exc, context={})
+
+
+def _stop_for_identity(user, request_type: str, name: str, exc: IdentityViolation) -> None:
+    """A refused personnummer stops the run: the request fails naming why, nothing more is sent
+    (``_stopped`` refuses every later request of this process before the guard is asked), the
+    run quits (on a worker: the master is told, and it stops every worker) and Locust exits with
+    IDENTITY_STOP_EXIT, which no SLA verdict overrides. The quit runs in its own greenlet: from a
+    user's greenlet it would kill that greenlet halfway (Locust's StopTest in a task, likewise,
+    stops only that user)."""
+    _refuse(user, request_type, name, exc)
+    user.environment.process_exit_code = IDENTITY_STOP_EXIT
+    if _refused:
+        return
+    _refused.append(str(exc))
+    logging.error("identity refused, stopping the run: %s", exc)
+    runner = user.environment.runner
+    if isinstance(runner, WorkerRunner):
+        runner.send_message(STOP_MESSAGE, str(exc))
+    else:
+        gevent.spawn(runner.quit)
+
+
+def _stopped(user, request_type: str, name: str) -> bool:
+    """True (and a failed request) once this process refused an identity: nothing more is sent."""
+    if not _refused:
+        return False
+    _refuse(user, request_type, name, IdentityViolation(
+        f"nothing more is sent in this run after an identity refusal: {_refused[0]}"))
+    return True
+
+
 class _Scheduled:
     contract_user = ""
     tasks = [_next_operation]
@@ -65,9 +111,50 @@ class _Scheduled:
 
 
 class _HttpUser(_Scheduled, FastHttpUser):
+    """Every HTTP load user: requests only through ``_request``, redirects never followed."""
+
     abstract = True
     network_timeout = connection_timeout = SETTINGS.timeout
     insecure = False  # certificates are verified (Locust's default does not); the context is the profile's
+    max_redirects = 0  # Locust follows up to 30 on its own, resending the body to wherever Location points
+    route: HttpRoute
+
+    def __init__(self, environment):
+        super().__init__(environment)
+        agent = self.client.client  # geventhttpclient's UserAgent under Locust's session
+        # belt and braces: no status counts as a redirect either, whatever a request's arguments
+        agent.max_redirects = 0
+        agent.redirect_response_codes = frozenset()
+        # no cookie jar: a header nobody checked (a server-set cookie) never goes out
+        agent.cookiejar = None
+        self.route.scan_headers(agent.default_headers)  # geventhttpclient's own (User-Agent): once per route
+
+    @contextmanager
+    def _request(self, method: str, path: str, *, name: str, json=None):
+        """The one way an HTTP load user sends: checked by the route before a byte is written, and
+        a 3xx answer is a failed request naming the redirect's target (never followed). Yields
+        Locust's response (catch_response) to mark, or None when the request already failed."""
+        if _stopped(self, method, name):
+            yield None
+            return
+        try:
+            body, headers = self.route.prepare(path, json=json)
+        except IdentityViolation as exc:
+            _stop_for_identity(self, method, name, exc)
+            yield None
+            return
+        except RequestRefused as exc:
+            _refuse(self, method, name, exc)
+            yield None
+            return
+        with self.client.request(method, path, name=name, data=body, headers=headers,
+                                 catch_response=True) as resp:
+            status = resp.status_code
+            if 300 <= status < 400:  # not followed (max_redirects = 0): a failure naming the target
+                resp.failure(self.route.redirect_problem(path, status, resp.headers.get("location")))
+                yield None
+            else:
+                yield resp
 
 
 class ClinicianUser(_HttpUser):
@@ -76,11 +163,13 @@ class ClinicianUser(_HttpUser):
     weight = USERS["clinician"].weight
     wait_time = _think("clinician")
     host = SETTINGS.fhir
+    route = FHIR_ROUTE
     ssl_context_factory = staticmethod(ENDPOINTS.ssl_context_factory("ehr_fhir"))
 
     def _read(self, name: str, path: str):
-        PAYLOADS.check(path, destination=SETTINGS.fhir)
-        with self.client.get(path, name=name, headers=FHIR_HEADERS, catch_response=True) as resp:
+        with self._request("GET", path, name=name) as resp:
+            if resp is None:
+                return
             body = _json_answer(resp)
             if body is None:
                 return
@@ -103,6 +192,17 @@ class _MLLPUser(_Scheduled, User):
 
     def on_stop(self):
         self.mllp.close()
+
+    def _built(self, name: str, build):
+        """A payload from the library's builder, which passes it through ``Payloads.check``; a
+        refused identity stops the run before anything is sent (None: nothing to send)."""
+        if _stopped(self, "MLLP", name):
+            return None
+        try:
+            return build(self.mllp.endpoint)
+        except IdentityViolation as exc:
+            _stop_for_identity(self, "MLLP", name, exc)
+            return None
 
     def _send(self, name: str, payload: bytes, control_id: str) -> bool:
         """Send, check the ACK is AA for this message, fire the request event; True when AA."""
@@ -129,7 +229,10 @@ class RisUser(_MLLPUser):
     wait_time = _think("ris")
 
     def send_oru(self):
-        payload, control_id, accession = PAYLOADS.oru_with_accession(self.mllp.endpoint)
+        built = self._built("send_oru", PAYLOADS.oru_with_accession)
+        if built is None:
+            return
+        payload, control_id, accession = built
         self._log(AcceptedLog.SENT, accession)
         if self._send("send_oru", payload, control_id):
             self._log(AcceptedLog.ACCEPTED, accession)
@@ -149,7 +252,9 @@ class RegistrationUser(_MLLPUser):
     wait_time = _think("registration")
 
     def register_adt(self):
-        self._send("register_adt", *PAYLOADS.adt(self.mllp.endpoint))
+        built = self._built("register_adt", PAYLOADS.adt)
+        if built is not None:
+            self._send("register_adt", *built)
 
 
 class PrescriberUser(_HttpUser):
@@ -158,6 +263,7 @@ class PrescriberUser(_HttpUser):
     weight = USERS["prescriber"].weight
     wait_time = _think("prescriber")
     host = SETTINGS.api
+    route = API_ROUTE
     ssl_context_factory = staticmethod(ENDPOINTS.ssl_context_factory("ehr_api"))
 
     def on_start(self):
@@ -167,9 +273,9 @@ class PrescriberUser(_HttpUser):
 
     def prescribe(self):
         body = {"patient": SETTINGS.patient_id, "current": [self.current], "new": self.new}
-        PAYLOADS.check(json.dumps(body), destination=SETTINGS.api)
-        with self.client.post("/prescribe", json=body, name="prescribe", headers=API_HEADERS,
-                              catch_response=True) as resp:
+        with self._request("POST", "/prescribe", name="prescribe", json=body) as resp:
+            if resp is None:
+                return
             body = _json_answer(resp)
             if body is None:
                 return
@@ -198,12 +304,24 @@ def _collect_accepted(environment, **_kw):
     if isinstance(environment.runner, MasterRunner):
         environment.runner.register_message(ACCEPTED_MESSAGE, lambda msg, **_: ACCEPTED.add(msg.data[1], msg.data[0]))
 
+        def identity_stop(msg, **_):
+            """A worker refused an identity: every worker stops, the master exits IDENTITY_STOP_EXIT."""
+            if not _refused:
+                _refused.append(str(msg.data))
+                logging.error("identity refused on a worker, stopping the run: %s", msg.data)
+            environment.process_exit_code = IDENTITY_STOP_EXIT
+            gevent.spawn(environment.runner.quit)
+        environment.runner.register_message(STOP_MESSAGE, identity_stop)
+
 
 @events.quitting.add_listener
 def _sla_gate(environment, **_kw):
     """Exit code 0 when every SLA of contracts/load.yaml is met, 1 otherwise (the runner recomputes
     the verdict from the JSON statistics, which are the source of truth)."""
     ACCEPTED.close()
+    if _refused:  # the run was stopped, not finished: no SLA verdict
+        environment.process_exit_code = IDENTITY_STOP_EXIT
+        return
     if isinstance(environment.runner, WorkerRunner):
         return
     # StatsEntry.serialize(), not RequestStats.serialize_stats(): the latter *resets* every entry

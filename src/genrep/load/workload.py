@@ -3,7 +3,10 @@
 Nothing here imports Locust or gevent: payloads, the per-user operation schedule, the settings the
 runner passes through environment variables, and the pass/fail rule of the ``quitting`` listener.
 Every payload is built for an allowlisted test identity and passes ``IdentityGuard.check`` before
-it is returned; URLs are checked against the hosts the runner allowed.
+it is returned; URLs are checked against the hosts the runner allowed. ``HttpRoute`` is what an HTTP
+load user may send and where: every request passes it before a byte is written, and a redirect is
+never followed (Locust's client would otherwise resend the request, body and all, to wherever the
+``Location`` points: another host, or plain http).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from .. import hl7
-from ..errors import ConfigError
+from ..errors import ConfigError, GenrepError
 from ..identities import Allowlist, IdentityGuard, TestIdentity, run_tag
 from ..testdata import patient_for
 
@@ -30,6 +33,10 @@ _SEQ = itertools.count(1)
 # open slots of the ORU template (control characters: never in a built message otherwise;
 # MSH-18 is UTF-8, so the filled-in text is encoded as UTF-8)
 _CONTROL_SLOT, _ACCESSION_SLOT = "\x01CID\x01", "\x01ACC\x01"
+
+# Locust's exit code after an identity refusal: not 0 or 1 (SLAs met or missed), because the run did
+# not finish; the runner reports any other code as a failed run, with the log's tail.
+IDENTITY_STOP_EXIT = 3
 
 ENV_VARS = ("GENREP_LOAD_FHIR", "GENREP_LOAD_MLLP_HOST", "GENREP_LOAD_MLLP_PORT", "GENREP_LOAD_API",
             "GENREP_LOAD_PATIENT_ID", "GENREP_LOAD_ACCESSION")
@@ -140,6 +147,11 @@ class LoadEndpoints:
             return context
         return factory
 
+    def tls(self, name: str) -> bool:
+        """Whether the profile says the endpoint speaks TLS (then no request goes to an http URL)."""
+        ep = self._endpoint(name)
+        return bool(ep is not None and ep.tls)
+
     def headers(self, name: str) -> dict[str, str]:
         """The Authorization header when the profile names a token for the endpoint."""
         ep = self._endpoint(name)
@@ -166,8 +178,13 @@ class Payloads:
         self._adt_index = itertools.count()
         self._template: tuple[int, list] | None = None  # (second, ORU pieces around open slots)
 
-    def check(self, payload: str | bytes, destination: str) -> None:
-        self.guard.check(payload, destination=destination)
+    def check(self, payload: str | bytes, destination: str, kind: str = "") -> None:
+        """The load users' one way to the identity guard (URLs, bodies, headers, HL7 messages).
+        ``kind`` ("url") only helps the guard name where a refused number sat."""
+        if kind:
+            self.guard.check(payload, destination=destination, kind=kind)
+        else:
+            self.guard.check(payload, destination=destination)
 
     def oru(self, destination: str) -> tuple[bytes, str]:
         """A 9.7 KB ORU^R01 with a new accession and control id: (payload, control id)."""
@@ -187,7 +204,7 @@ class Payloads:
         values = {_CONTROL_SLOT: control_id.encode("ascii"), _ACCESSION_SLOT: accession.encode("ascii")}
         parts = self._oru_template()  # encoded pieces and slot names, alternating
         payload = b"".join(values[part] if i % 2 else part for i, part in enumerate(parts))
-        self.guard.check(payload, destination=destination)
+        self.check(payload, destination=destination)
         return payload, control_id, accession
 
     def _oru_template(self) -> list:
@@ -210,8 +227,118 @@ class Payloads:
         identity = self.allowlist.pick(next(self._adt_index), kind="personnummer")
         control_id = new_id("LR")
         payload = hl7.encode(hl7.build_adt("A04", patient_for(identity, seed="load"), control_id=control_id))
-        self.guard.check(payload, destination=destination)
+        self.check(payload, destination=destination)
         return payload, control_id
+
+
+class RequestRefused(GenrepError):
+    """A load user's request refused before a byte was sent: its URL is not on a host the profile
+    names, or is plain http for a TLS endpoint."""
+
+
+# Headers Locust's FastHttpSession adds to every request on its own (constants: scanned once).
+_LOCUST_ADDED_HEADERS = {"Accept-Encoding": "gzip, deflate, br"}
+_JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json"}
+
+
+def _shown(location: str) -> str:
+    """A Location header as a failure message may show it: numbers masked, secrets redacted,
+    bounded (it is the server's text, and it lands in Locust's statistics and logs)."""
+    from ..http import redact
+    from ..identities import mask
+    text = redact(mask(location))
+    return text if len(text) <= 200 else text[:200] + "..."
+
+
+class HttpRoute:
+    """What one HTTP load user may send, and where; every request of the user passes here first.
+
+    Locust's FastHttpUser follows redirects on its own (up to 30, the body resent on 307/308): a
+    POST with a patient id and drugs went to a host the profile does not name, and from https to
+    plaintext http. The rehearsal's own HTTP client refuses both; the load users must too. So:
+
+    * ``prepare`` checks the URL (host in the profile's allowlist; https when the endpoint is TLS)
+      and passes the URL and the body bytes through the identity guard (``Payloads.check``)
+      before anything is sent, and returns the exact bytes to send, so what was checked is what
+      goes out;
+    * the constant headers (all but the endpoint's token) are scanned once, here, not per request;
+    * ``redirect_problem`` turns any 3xx answer into a failure reason: redirects are never
+      followed (the users set ``max_redirects = 0``), not even to the same host, because a
+      followed redirect is a request nobody checked. The reason names the target.
+    """
+
+    def __init__(self, base_url: str, *, allowed_hosts, payloads: "Payloads", tls: bool = False,
+                 headers: dict[str, str] | None = None, secret_headers: dict[str, str] | None = None):
+        self.base_url = base_url.rstrip("/")
+        self.allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
+        self.tls = tls or urlsplit(self.base_url).scheme.lower() == "https"
+        self.payloads = payloads
+        self.destination = self.base_url
+        self._scanned: set[tuple[str, str]] = set()
+        self.check_url(self.base_url)
+        constant = dict(headers or {})
+        for group in (constant, _LOCUST_ADDED_HEADERS, _JSON_HEADERS):
+            self.scan_headers(group)
+        # the token is a registered secret: redacted everywhere, never scanned (nor shown)
+        self.headers = {**constant, **(secret_headers or {})}
+        self.json_headers = {**_JSON_HEADERS, **self.headers}
+
+    def scan_headers(self, headers) -> None:
+        """Pass constant header values through the identity guard, each (name, value) once per route."""
+        for name, value in dict(headers).items():
+            key = (str(name), str(value))
+            if key not in self._scanned:
+                self.payloads.check(f"{key[0]}: {key[1]}", destination=self.destination)
+                self._scanned.add(key)
+
+    def check_url(self, url: str) -> None:
+        """Raise ``RequestRefused`` for a host the profile does not name, or plain http on a TLS endpoint."""
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        if host not in self.allowed_hosts:
+            raise RequestRefused(f"refusing {_shown(url)}: host {host!r} is not in the profile "
+                                 f"({', '.join(sorted(self.allowed_hosts))}); nothing was sent")
+        if self.tls and parts.scheme.lower() != "https":
+            raise RequestRefused(f"refusing {_shown(url)}: plain http on a TLS endpoint; nothing was sent")
+
+    def prepare(self, path: str, *, json=None) -> tuple[bytes | None, dict[str, str]]:
+        """Check one request before it is sent: (body bytes or None, headers to send).
+
+        ``path`` is path and query under the base URL (an absolute URL is checked as a URL).
+        Raises ``RequestRefused`` or ``IdentityViolation``; nothing may be sent then."""
+        if path[:8].lower().startswith(("http://", "https://")):
+            self.check_url(path)
+        elif not path.startswith("/"):
+            raise RequestRefused(f"refusing path {_shown(path)!r}: not under {self.base_url}; nothing was sent")
+        self.payloads.check(path, destination=self.destination, kind="url")
+        if json is None:
+            return None, self.headers
+        import json as _json
+        body = _json.dumps(json).encode("utf-8")
+        self.payloads.check(body, destination=self.destination)
+        return body, self.json_headers
+
+    def url(self, path: str) -> str:
+        """The URL Locust's session requests for ``path`` (an absolute URL as is)."""
+        return path if path[:8].lower().startswith(("http://", "https://")) else self.base_url + path
+
+    def redirect_problem(self, path: str, status: int, location: str | None) -> str | None:
+        """None unless ``status`` is a 3xx; then why the answer to ``path`` is a failed request
+        (never followed), naming the target resolved against the request's URL."""
+        if not 300 <= status < 400:
+            return None
+        if not location:
+            return f"redirect not followed ({status}, no Location)"
+        from urllib.parse import urljoin
+        url = self.url(path)
+        target = urljoin(url, location)
+        parts = urlsplit(target)
+        host = (parts.hostname or "").lower()
+        if host not in self.allowed_hosts:
+            return f"redirect to host {host or '?'} not in the profile ({status}, {_shown(target)}); not followed"
+        if urlsplit(url).scheme.lower() == "https" and parts.scheme.lower() != "https":
+            return f"redirect from https to plaintext http ({status}, {_shown(target)}); not followed"
+        return f"redirect not followed ({status}, {_shown(target)})"
 
 
 def _plain_aa(raw: bytes, control_id: str) -> bool:
