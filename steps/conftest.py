@@ -22,7 +22,7 @@ import pytest
 
 from genrep.config import load_profile
 from genrep.contracts import load_catalogue, load_radiology
-from genrep.identities import Allowlist, IdentityGuard
+from genrep.identities import Allowlist, IdentityGuard, refusal
 from genrep.radiology import RadiologyClient
 from genrep.report import label_scenario
 from genrep.sim.process import start_virtual_environment
@@ -93,6 +93,16 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{rid}: {req.title}")
     for tag, text in INTEGRATION_TAGS.items():
         config.addinivalue_line("markers", f"{tag}: {text}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A refused identity stops the run: no further scenario starts (and none could send: the
+    transports refuse everything once a refusal is recorded, in every process of the run)."""
+    yield
+    earlier = refusal()
+    if earlier is not None and not item.session.shouldstop:
+        item.session.shouldstop = f"identity refused, the run stops: {earlier}"
 
 
 @pytest.hookimpl(trylast=True)

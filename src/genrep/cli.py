@@ -1,7 +1,8 @@
 """The ``genrep`` command line: rehearse, report, sim, selftest, gate, bench, load, certs, defects, steps, lint.
 
 Exit codes: 0 GO / success, 1 NO-GO / checks failed, 2 bad input or configuration (the message
-names the file and key), 3 the system under test could not be reached, 130 interrupted by Ctrl-C
+names the file and key; also a run stopped because it was about to send a personnummer that is not
+on the allowlist: no verdict), 3 the system under test could not be reached, 130 interrupted by Ctrl-C
 (SIGINT), 143 stopped by SIGTERM (what CI cancel and ``timeout`` send).
 
 SIGTERM takes the Ctrl-C path: ``main`` turns it into ``Terminated`` (a KeyboardInterrupt), so every
@@ -109,9 +110,16 @@ def _cmd_rehearse(args) -> int:
     _lint_feature_files("genrep rehearse")
     print(f"genrep rehearse: environment '{profile.name}' ({profile.kind})"
           + (f", defects: {', '.join(profile.defects)}" if profile.defects else ", clean"), flush=True)
-    outcome = run_features(env=args.env, defects=profile.defects, results_dir=results_dir,
-                           select=args.k, marks=args.m, workers=args.workers, quiet=not args.verbose,
-                           stream=True, timeout=args.timeout)
+    # the profile as resolved here: the suite runs from the project root, where a relative --env
+    # path would name another file (or none)
+    outcome = run_features(env=str(profile.file) if profile.file else args.env, defects=profile.defects,
+                           results_dir=results_dir, select=args.k, marks=args.m, workers=args.workers,
+                           quiet=not args.verbose, stream=True, timeout=args.timeout)
+    if outcome.identity_refusal:
+        print(f"genrep: IDENTITY REFUSED, the run was stopped: {outcome.identity_refusal}", file=sys.stderr)
+        print("VERDICT: none (a stopped run gets no GO or NO-GO; remove the number from the feature or "
+              "test data, or use an allowlisted test identity)", flush=True)
+        return 2
     if outcome.returncode not in (0, 1):
         print(f"the feature run ended with pytest exit code {outcome.returncode} (collection or "
               "configuration error, see above)", file=sys.stderr)
@@ -219,8 +227,10 @@ def _verdict_outputs(results_dir: Path, *, environment: str):
     matrix = traceability_csv(verdict)
     card = scorecard_html(verdict, title="genrep go-live readiness", environment=environment,
                           report_link="html/index.html")
+    from .report import safe_text  # identities masked and secrets redacted in every verdict output
+    md, matrix, card = safe_text(md), safe_text(matrix), safe_text(card)
     (out_dir / "summary.md").write_text(md, encoding="utf-8")
-    (out_dir / "verdict.json").write_text(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False),
+    (out_dir / "verdict.json").write_text(safe_text(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False)),
                                           encoding="utf-8")
     (out_dir / "traceability.csv").write_text(matrix, encoding="utf-8")
     (out_dir / "scorecard.html").write_text(card, encoding="utf-8")

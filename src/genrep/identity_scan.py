@@ -11,8 +11,9 @@ guard: 5 of 22 spellings flagged, 8 of 14 outbound paths leaked). So a payload i
 * ``decoded``: Unicode digits, dashes and spaces folded to ASCII, zero-width characters removed,
   HL7 escapes resolved (``\\Xhh..\\``, delimiter escapes, formatting commands such as ``\\H\\``,
   ``\\N\\``, ``\\.br\\`` dropped), percent escapes (``%31``, UTF-8 sequences included), JSON
-  escapes (``\\uXXXX``, and ``\\\\`` so that an HL7 escape inside a JSON string decodes next)
-  and HTML/XML character references resolved; repeated until nothing more
+  escapes (``\\uXXXX``, and ``\\\\`` so that an HL7 escape inside a JSON string decodes next),
+  HTML/XML character references and Python bytes escapes (``\\xe2\\x80\\x91``, as a traceback
+  shows a payload) resolved; repeated until nothing more
   decodes (a percent-encoded HL7 escape is two layers), at most ``MAX_LAYERS`` times.
 
 The decoder keeps, for every decoded character, the span of the original it came from, so the same
@@ -143,6 +144,7 @@ _ATOM = re.compile(r"""
                |Z[^\\\r]{0,32}|C[0-9A-Fa-f]{4}|M[0-9A-Fa-f]{4,6})\\
   | \\(?P<hl7delim>[FSTREP])\\
   | (?P<pct>(?:%[0-9A-Fa-f]{2})+)
+  | (?P<pyhex>(?:\\x[0-9A-Fa-f]{2})+)
   | (?P<unipair>\\u[dD][89abAB][0-9A-Fa-f]{2}\\u[dD][c-fC-F][0-9A-Fa-f]{2})
   | \\u(?P<uni>[0-9A-Fa-f]{4})
   | \\(?P<jsonesc>[\\/"])
@@ -193,6 +195,8 @@ def _atom_value(m: re.Match) -> str:
         return chr(0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00))
     if kind == "pct":
         return _bytes_text(bytes.fromhex(value.replace("%", "")))
+    if kind == "pyhex":  # a bytes repr in a traceback: b'...640823\xe2\x80\x913234...'
+        return _bytes_text(bytes.fromhex(value.replace("\\x", "")))
     if kind in ("uni", "hex"):
         cp = int(value, 16)
     else:

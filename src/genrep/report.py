@@ -56,3 +56,31 @@ def attach_text(name: str, text: str, *, kind: str = "text") -> None:
 def hl7_for_display(message: str) -> str:
     """Segments on their own lines (HL7 uses CR, which most viewers hide), identities masked."""
     return safe_text(message.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+# what a results or report folder holds as text: everything else (PNG plots) is left as it is
+_TEXT_SUFFIXES = {".json", ".txt", ".hl7", ".diff", ".csv", ".md", ".properties", ".xml", ".log", ".yaml"}
+
+
+def mask_folder(folder) -> int:
+    """Mask identities and redact secrets in every text file under ``folder``, in place; returns
+    how many files changed.
+
+    Why after the fact: allure-pytest-bdd writes test names, step names and parameters and the
+    feature's docstrings itself, from the feature text, and never through ``attach_text``. A
+    personnummer a tester wrote into a scenario (refused or not) would otherwise sit unmasked in
+    the results and in everything made from them (summary, verdict, traceability, HTML)."""
+    from pathlib import Path
+    changed = 0
+    for path in sorted(Path(folder).rglob("*")):
+        if not path.is_file() or path.suffix.lower() not in _TEXT_SUFFIXES:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        safe = safe_text(text)
+        if safe != text:
+            path.write_text(safe, encoding="utf-8")
+            changed += 1
+    return changed

@@ -11,6 +11,11 @@ tree still alive after that is killed too: no suite process outlives the harness
 gets the harness's pid (``GENREP_SUITE_PARENT_PID``) so it stops by itself if the harness is killed.
 
 The results folder is cleared through ``genrep.outputs``: only a folder genrep owns is ever emptied.
+
+Nothing the suite writes leaves unmasked: its output is passed on line by line with identities
+masked and secrets redacted, and its Allure results are masked when it ends (``report.mask_folder``).
+A refused identity stops the run: the suite's processes share one latch file, and the outcome says
+so (``identity_refusal``), so the caller gives no verdict.
 """
 
 from __future__ import annotations
@@ -26,11 +31,14 @@ from pathlib import Path
 from . import outputs
 from .config import PROJECT_ROOT
 from .errors import GenrepError
+from .identities import LATCH_ENV
+from .report import mask_folder, safe_text
 
 REPORTS_DIR = PROJECT_ROOT / "reports"
 #: How long the suite gets to tear down (stop its simulators) after SIGTERM before SIGKILL.
 STOP_GRACE_S = 15.0
 SUITE_PARENT_ENV = "GENREP_SUITE_PARENT_PID"
+IDENTITY_LATCH_FILE = "genrep-identity-refused.txt"  # written by the first identity refusal of the run
 
 _LIVE: set[subprocess.Popen] = set()  # suite runs in progress (selftest runs several in threads)
 _LIVE_LOCK = threading.Lock()
@@ -40,7 +48,8 @@ _LIVE_LOCK = threading.Lock()
 class RunOutcome:
     returncode: int
     results_dir: Path
-    output: str
+    output: str  # identities masked, secrets redacted
+    identity_refusal: str | None = None  # the run was stopped: a non-allowlisted identity was refused
 
 
 def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), results_dir: Path,
@@ -68,12 +77,18 @@ def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), resul
     child_env.pop("GENREP_DEFECTS", None)  # defects are explicit on the command line
     child_env["PYTHONIOENCODING"] = "utf-8"
     child_env[SUITE_PARENT_ENV] = str(os.getpid())
-    captured = {} if stream else dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace")
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_env, start_new_session=True, **captured)
+    latch = results_dir / IDENTITY_LATCH_FILE
+    child_env[LATCH_ENV] = str(latch)  # a refusal in any process of the suite stops all of them
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+                            errors="replace")
     with _LIVE_LOCK:
         _LIVE.add(proc)
+    lines: list[str] = []
+    pump = threading.Thread(target=_pump_masked, args=(proc.stdout, lines, stream), daemon=True)
+    pump.start()
     try:
-        output, _ = proc.communicate(timeout=timeout)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         stop_process_tree(proc)
         raise GenrepError(f"the feature run exceeded its {timeout:.0f} s limit and was stopped") from None
@@ -83,7 +98,23 @@ def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), resul
     finally:
         with _LIVE_LOCK:
             _LIVE.discard(proc)
-    return RunOutcome(proc.returncode, results_dir, output or "")
+        pump.join(10)
+    # allure-pytest-bdd writes names, parameters and docstrings from the feature text itself
+    mask_folder(results_dir)
+    refusal = latch.read_text(encoding="utf-8").strip() if latch.exists() else None
+    return RunOutcome(proc.returncode, results_dir, "".join(lines), identity_refusal=refusal)
+
+
+def _pump_masked(pipe, lines: list[str], stream: bool) -> None:
+    """The suite's output, line by line, with identities masked and secrets redacted: echoed as it
+    comes when ``stream``, kept for the caller either way."""
+    for line in pipe:
+        safe = safe_text(line)
+        lines.append(safe)
+        if stream:
+            sys.stdout.write(safe)
+            sys.stdout.flush()
+    pipe.close()
 
 
 def stop_process_tree(proc: subprocess.Popen, grace: float = STOP_GRACE_S) -> None:

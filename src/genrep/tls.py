@@ -706,8 +706,8 @@ def write_allure_results(results_dir: str | os.PathLike, statuses: list[CertStat
     if req is None:
         raise ConfigError(f"requirement {CERT_REQUIREMENT} is not in the requirement catalogue",
                           file="contracts/requirements.yaml")
-    d = Path(results_dir)
-    d.mkdir(parents=True, exist_ok=True)
+    from . import outputs
+    d = outputs.claim(results_dir, what="Allure results folder")  # genrep's own, or refused untouched
     for old in d.glob("*-result.json"):
         try:
             data = json.loads(old.read_text(encoding="utf-8"))
