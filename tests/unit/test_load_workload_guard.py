@@ -142,3 +142,32 @@ def test_the_mllp_payloads_pass_payloads_check():
     oru, _cid, _acc = p.oru_with_accession("127.0.0.1:2575")
     adt, _cid = p.adt("127.0.0.1:2575")
     assert [(c[0], c[1]) for c in p.checked] == [(oru, "127.0.0.1:2575"), (adt, "127.0.0.1:2575")]
+
+
+# -- generated spellings (issue 12): the load users' paths refuse every spelling the steps' do ----
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from genrep.identity_spellings import spellings  # noqa: E402
+
+_GENERATED = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
+
+
+@_GENERATED
+@given(text=spellings(), part=st.sampled_from(["query", "path", "json"]))
+def test_load_http_route_refuses_generated_spellings(text, part):
+    from urllib.parse import quote
+
+    from genrep import identities
+    route = HttpRoute("http://127.0.0.1:9", allowed_hosts=ALLOWED, payloads=Payloads())
+    try:
+        with pytest.raises(IdentityViolation):
+            if part == "query":
+                route.prepare(f"/MedicationRequest?patient={quote(text, safe='')}")
+            elif part == "path":
+                route.prepare(f"/Patient/{quote(text, safe='')}")
+            else:
+                route.prepare("/prescribe", json={"patient": text, "current": ["warfarin"], "new": "aspirin"})
+    finally:
+        identities.reset_refusals()

@@ -27,13 +27,15 @@ from pathlib import Path
 
 from .. import outputs
 from ..config import PROJECT_ROOT, load_profile
-from ..errors import ConfigError, GenrepError
+from ..errors import ConfigError, GenrepError, IdentityViolation
+from ..http import redact
+from ..identities import mask
 from .contract import LoadContract, check_requirements, load_load_contract
 from .stats import (METRIC_LABELS, OperationStats, SlaOutcome, evaluate_stats, operation_stats,
                     read_stats, stats_to_dict)
 from .generator import GeneratorMonitor, GeneratorReport
 from .history import ProgressReporter, history_path, plot_history, read_history, recovery_time
-from .workload import ORU_TEXT, AcceptedLog, load_identity
+from .workload import IDENTITY_STOP_EXIT, ORU_TEXT, AcceptedLog, load_identity
 
 LOAD_DIR = PROJECT_ROOT / "load"
 DEFAULT_OUT = PROJECT_ROOT / "reports" / "load"
@@ -507,7 +509,12 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
             venv.stop()
     if run.code not in (0, 1):
         tail = run.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
-        raise GenrepError(f"Locust ended with exit code {run.code} (log: {run.log_path}):\n{tail}")
+        if run.code == IDENTITY_STOP_EXIT:
+            refused = [ln for ln in tail.splitlines() if "identity refused" in ln.lower()]
+            raise IdentityViolation("the load run was stopped: a personnummer not on the allowlist was about to "
+                                    f"be sent ({redact(mask(refused[-1])) if refused else 'see ' + str(run.log_path)}); "
+                                    "nothing more was sent")
+        raise GenrepError(f"Locust ended with exit code {run.code} (log: {run.log_path}):\n{redact(mask(tail))}")
     entries = read_stats(run.stats_json)
     false_neg = sum(int(e.get("num_failures", 0)) for e in entries if e.get("name") == "false_no_interactions")
     samples = read_history(run.history_csv, t0=run.started_epoch)
