@@ -24,11 +24,14 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
+# the layers of docs/architecture.md (import-linter contracts in pyproject.toml), then the tests
 test: $(STAMP) chromium
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest tests -n 2 -p no:cacheprovider -q $(ARGS)
 
 # day-to-day: unit and simulator tests only (about a minute); `make test` is what CI runs
 test-fast: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest tests/unit tests/sim -n 2 -p no:cacheprovider -q $(ARGS)
 
 selftest: $(STAMP)

@@ -1,4 +1,4 @@
-"""Benchmark baseline (``genrep.load.bench``): a bare ``FastHttpUser`` that GETs one path with no
+"""Benchmark baseline (``genrep.benchmarks.load``): a bare ``FastHttpUser`` that GETs one path with no
 checks at all, as fast as it can (``constant(0)``). Started headless by the benchmark with the
 GENREP_LOAD_* variables pointing at ``bench/trivial_fhir.py``; the path is the one the harness's
 FHIR user reads (``/DiagnosticReport?identifier=<accession>``)."""

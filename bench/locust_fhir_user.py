@@ -1,4 +1,4 @@
-"""Benchmark subject (``genrep.load.bench``): the harness's own FHIR-reading user,
+"""Benchmark subject (``genrep.benchmarks.load``): the harness's own FHIR-reading user,
 ``load/users.py``'s ``ClinicianUser``, unchanged except that it does not think (``constant(0)``).
 
 Its single task is the real one (``_next_operation``: the contract's weighted order of

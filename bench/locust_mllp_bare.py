@@ -1,4 +1,4 @@
-"""Benchmark baseline (``genrep.load.bench``): the MLLP counterpart of a bare ``FastHttpUser``.
+"""Benchmark baseline (``genrep.benchmarks.load``): the MLLP counterpart of a bare ``FastHttpUser``.
 
 A bare Locust ``User`` with a raw socket (gevent's, as every Locust user has) on one persistent
 connection: it writes a pre-built frame, reads until ``FS CR`` and fires a request event, nothing

@@ -1,4 +1,4 @@
-"""Benchmark diagnostic (``genrep.load.bench``): ``load/users.py``'s ``_MLLPUser._send`` on its own,
+"""Benchmark diagnostic (``genrep.benchmarks.load``): ``load/users.py``'s ``_MLLPUser._send`` on its own,
 the message building taken out. A ``RisUser`` (``constant(0)``, its single real task
 ``_next_operation`` -> ``send_oru``) whose ``send_oru`` calls the real ``_send`` with
 messages cycling through ORU^R01 messages built once at start by the same library builder

@@ -1,4 +1,4 @@
-"""Benchmark subject (``genrep.load.bench``): the harness's own MLLP user, ``load/users.py``'s
+"""Benchmark subject (``genrep.benchmarks.load``): the harness's own MLLP user, ``load/users.py``'s
 ``RisUser``, unchanged except that it does not think (``constant(0)``).
 
 Its single task is the real one (``_next_operation`` -> ``send_oru``): a new 9.7 KB ORU^R01 per

@@ -1,4 +1,4 @@
-"""Minimal asyncio MLLP responder for the load-harness benchmark (``genrep.load.bench``).
+"""Minimal asyncio MLLP responder for the load-harness benchmark (``genrep.benchmarks.load``).
 
 Answers every complete frame (``0x0B ... 0x1C 0x0D``) with a canned ``AA`` ACK whose MSA-2 quotes
 the message's MSH-10, so the harness's real ACK check (``genrep.load.workload.ack_problem``)

@@ -1,5 +1,5 @@
 """Minimal HTTP/1.1 server answering every GET with one small FHIR searchset Bundle: the trivial
-endpoint of the load-harness benchmark (``genrep.load.bench``).
+endpoint of the load-harness benchmark (``genrep.benchmarks.load``).
 
 Persistent connections (keep-alive, pipelining tolerated), one fixed ``200`` answer with
 ``Content-Type: application/fhir+json`` and a Bundle whose ``total`` is 1, so the harness's FHIR

@@ -268,7 +268,7 @@ class PrescriberUser(_HttpUser):
 
     def on_start(self):
         super().on_start()
-        from genrep.contracts import load_multum
+        from genrep.config.contracts import load_multum
         self.current, self.new = load_multum().canary
 
     def prescribe(self):

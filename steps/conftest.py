@@ -20,11 +20,11 @@ import time
 
 import pytest
 
-from genrep.config import load_profile
-from genrep.contracts import load_catalogue, load_radiology
-from genrep.identities import Allowlist, IdentityGuard, refusal
-from genrep.radiology import RadiologyClient
-from genrep.report import label_scenario
+from genrep.config.profile import load_profile
+from genrep.config.contracts import load_catalogue, load_radiology
+from genrep.text.identities import Allowlist, IdentityGuard, refusal
+from genrep.integrations.radiology import RadiologyClient
+from genrep.results.allure import label_scenario
 from genrep.sim.process import start_virtual_environment
 
 from .journey_steps import *  # noqa: F401,F403  (registers the step fixtures)
@@ -67,7 +67,7 @@ def _interrupt_on_sigterm() -> None:
 
 def _stop_when_harness_disappears(poll: float = 0.5) -> None:
     """If the harness that started this suite (``GENREP_SUITE_PARENT_PID``, set by
-    ``genrep.runner``) is gone, stop the way SIGTERM stops the suite. Only in the process the harness
+    ``genrep.rehearsal``) is gone, stop the way SIGTERM stops the suite. Only in the process the harness
     started itself (pytest-xdist workers have that process as their parent)."""
     try:
         harness = int(os.environ.get("GENREP_SUITE_PARENT_PID", ""))

@@ -13,10 +13,11 @@ from datetime import date
 
 from pytest_bdd import given, parsers, then, when
 
-from genrep import corpus, hl7
-from genrep.radiology import new_accession
-from genrep.report import attach_text, hl7_for_display
-from genrep.testdata import patient_for
+from genrep import hl7
+from genrep.text import corpus
+from genrep.integrations.radiology import new_accession
+from genrep.results.allure import attach_text, hl7_for_display
+from genrep.text.testdata import patient_for
 
 from .medication_steps import given_nll_fault, then_unavailable
 from .multum_steps import then_not_performed

@@ -413,7 +413,7 @@ def collect_paths(paths: list[str]) -> tuple[list[Path], list[str]]:
 
 
 def lint(paths: list[Path], root: Path | None = None) -> Linter:
-    from genrep.contracts import load_catalogue
+    from genrep.config.contracts import load_catalogue
 
     from .catalogue import all_step_contexts
     from .conftest import INTEGRATION_TAGS

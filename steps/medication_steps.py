@@ -1,6 +1,6 @@
 """Medication-list steps: the patient's NLL list as the EHR shows it, compared with NLL itself.
 
-The expected text is always read from NLL (``genrep.nll.NLLClient``), never from the step's own
+The expected text is always read from NLL (``genrep.integrations.nll.NLLClient``), never from the step's own
 memory, so the same scenario runs against a real NLL test environment. Planting content
 (``NLLAdmin``) exists only in the virtual environment.
 """
@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from genrep.config import PROJECT_ROOT
-from genrep.fidelity import TextRules
-from genrep.medication_list import EHRMedicationClient, ShownList, compare_lists
-from genrep.nll import NLLAdmin, NLLClient, Prescription
-from genrep.report import attach_text
-from genrep.testdata import patient_for
+from genrep.paths import PROJECT_ROOT
+from genrep.text.fidelity import TextRules
+from genrep.integrations.medication_list import EHRMedicationClient, ShownList, compare_lists
+from genrep.integrations.nll import NLLAdmin, NLLClient, Prescription
+from genrep.results.allure import attach_text
+from genrep.text.testdata import patient_for
 
 from .patient_steps import Subject
 
@@ -196,8 +196,8 @@ def when_open_under_releases(med, first, second):
 
 @when("the NLL contract is checked against NLL")
 def when_contract_check(med):
-    from genrep import drift
-    from genrep.contracts import load_nll
+    from genrep.integrations import nll_drift as drift
+    from genrep.config.contracts import load_nll
     contract = load_nll()
     samples = [rx.resource for rx in med.nll.prescriptions(med.subject.patient.identifier)] if med.planted else []
     capability = med.nll.fhir.get_json("metadata", headers=med.nll._headers())

@@ -19,10 +19,10 @@ import allure
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from genrep.contracts import load_multum
+from genrep.config.contracts import load_multum
 from genrep.faults import driver_for
-from genrep.multum import CheckResult, FailoverMeasurement, FailoverProbe, PrescribingClient
-from genrep.report import attach_text
+from genrep.integrations.multum import CheckResult, FailoverMeasurement, FailoverProbe, PrescribingClient
+from genrep.results.allure import attach_text
 
 from .patient_steps import Subject
 

@@ -9,8 +9,8 @@ import pytest
 from pytest_bdd import given
 
 from genrep import hl7
-from genrep.report import attach_text, hl7_for_display
-from genrep.testdata import patient_for
+from genrep.results.allure import attach_text, hl7_for_display
+from genrep.text.testdata import patient_for
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Radiology steps (English and Swedish phrasings share one implementation).
 
-Steps only translate Gherkin into library calls (``genrep.radiology``) and assertions. Failure
+Steps only translate Gherkin into library calls (``genrep.integrations.radiology``) and assertions. Failure
 messages start with the fidelity classification (``truncated``, ``line_breaks_lost``,
 ``lost_negation``, ``not_stored`` ...) because ``genrep selftest`` and the Allure categories key
 on it, and they say in words what was lost.
@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from genrep import corpus, hl7
-from genrep.mllp import frame
-from genrep.radiology import Exchange, RadiologyClient, new_accession
-from genrep.report import attach_text, hl7_for_display
+from genrep import hl7
+from genrep.text import corpus
+from genrep.transport.mllp import frame
+from genrep.integrations.radiology import Exchange, RadiologyClient, new_accession
+from genrep.results.allure import attach_text, hl7_for_display
 
 from .patient_steps import Subject
 

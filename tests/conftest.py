@@ -1,11 +1,11 @@
 """Shared for every test: an identity refusal stops a run (a process-wide latch, see
-``genrep.identities``); each test is its own run, so the latch is cleared after each one."""
+``genrep.text.identities``); each test is its own run, so the latch is cleared after each one."""
 
 from __future__ import annotations
 
 import pytest
 
-from genrep import identities
+from genrep.text import identities
 
 
 @pytest.fixture(autouse=True)

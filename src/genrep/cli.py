@@ -23,7 +23,8 @@ import threading
 import time
 from pathlib import Path
 
-from .errors import ConfigError, GenrepError, TransportError
+from genrep.errors import ConfigError, GenrepError, TransportError
+from genrep.paths import FIXTURES_DIR
 
 
 class Terminated(KeyboardInterrupt):
@@ -56,7 +57,7 @@ def _lint_feature_files(command: str) -> None:
     """Refuse to run the suite on feature files that ``genrep lint`` finds errors in (a duplicate
     scenario name silently drops a scenario, an empty or non-UTF-8 file aborts the suite, an unknown
     tag stops pytest): exit 2, naming file:line, before anything starts or is cleared."""
-    from .config import PROJECT_ROOT
+    from genrep.paths import PROJECT_ROOT
     code, output = _run_steps_tool("steps.lint", ["--errors-only", "--display-root", str(Path.cwd()),
                                                   str(PROJECT_ROOT / "features")], capture=True)
     if code == 0:
@@ -86,12 +87,13 @@ def _check_selection(select: str | None, marks: str | None) -> None:
 
 
 def _cmd_rehearse(args) -> int:
-    from . import outputs
-    from .config import load_profile
-    from .contracts import load_catalogue, load_gate, load_multum, load_nll, load_radiology
-    from .runner import REPORTS_DIR, run_features
+    from genrep import outputs
+    from genrep.config.profile import load_profile
+    from genrep.config.contracts import load_catalogue, load_gate, load_multum, load_nll, load_radiology
+    from genrep.paths import REPORTS_DIR
+    from genrep.rehearsal import run_features
 
-    from .sim.defects import REPLAY_2024, parse_defects
+    from genrep.sim.defects import REPLAY_2024, parse_defects
     chosen = list(args.defect) + (list(REPLAY_2024) if args.replay_2024 else [])
     profile = load_profile(args.env, defects=tuple(dict.fromkeys(chosen)) if chosen else None)
     parse_defects(profile.defects)  # unknown names fail here, before anything starts
@@ -127,7 +129,7 @@ def _cmd_rehearse(args) -> int:
     for name, duration, users in loads:  # performance, judged by the same gate
         _rehearse_load(name, duration, users, env=args.env, defects=profile.defects, results_dir=results_dir,
                        out_dir=REPORTS_DIR / "load" / name)
-    from .allure_meta import write_metadata
+    from genrep.results.allure_meta import write_metadata
     write_metadata(results_dir, profile_name=profile.name, profile_kind=profile.kind, defects=profile.defects,
                    contracts=_contract_versions())
     verdict, out_dir = _verdict_outputs(results_dir, environment=f"{profile.name} ({profile.kind})"
@@ -141,7 +143,7 @@ def _cmd_rehearse(args) -> int:
 
 def _parse_load_spec(spec: str) -> tuple[str, float, int | None]:
     """``PROFILE[:DURATION[:USERS]]`` -> (profile, seconds, users or None for the profile's)."""
-    from .load.runner import profile_file
+    from genrep.load.runner import profile_file
     name, _, rest = spec.partition(":")
     duration_text, _, users_text = rest.partition(":")
     profile_file(name)
@@ -155,8 +157,8 @@ def _rehearse_load(name: str, duration: float, users: int | None, *, env, defect
                    out_dir: Path) -> None:
     """One load profile inside a rehearsal: its SLA results go into the rehearsal's results, or, if
     it could not run, one failed result per requirement it would have measured (never silence)."""
-    from .load.contract import load_load_contract
-    from .load.runner import evaluate, run_load, write_allure_results, write_failed_run_results, write_sla_json
+    from genrep.load.contract import load_load_contract
+    from genrep.load.runner import evaluate, run_load, write_allure_results, write_failed_run_results, write_sla_json
     contract = load_load_contract()
     users = users or contract.default_users(name)
     print(f"\ngenrep rehearse: load profile {name}, {users} users, {duration:g} s", flush=True)
@@ -182,7 +184,7 @@ def _rehearse_load(name: str, duration: float, users: int | None, *, env, defect
 def _html_report_or_warn(results_dir: Path, out_dir: Path) -> None:
     """The HTML report after a rehearsal. A failure here never changes the verdict's exit code (the
     verdict is what CI gates on): it is printed as a warning."""
-    from .allure_report import generate
+    from genrep.results.html_report import generate
     try:
         print(f"HTML report: {generate(results_dir, out_dir)}", flush=True)
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the verdict stands
@@ -191,16 +193,16 @@ def _html_report_or_warn(results_dir: Path, out_dir: Path) -> None:
 
 
 def _cmd_report(args) -> int:
-    from .allure_report import generate
-    from .runner import REPORTS_DIR
+    from genrep.results.html_report import generate
+    from genrep.paths import REPORTS_DIR
     page = generate(Path(args.results or REPORTS_DIR / "allure-results"), Path(args.out or REPORTS_DIR / "html"))
     print(f"HTML report: {page}")
     return 0
 
 
 def _contract_versions() -> dict[str, str]:
-    from .contracts import CONTRACTS_DIR
-    from .yamlfile import load_yaml
+    from genrep.paths import CONTRACTS_DIR
+    from genrep.yamlfile import load_yaml
     out = {}
     for path in sorted(CONTRACTS_DIR.glob("*.yaml")):
         data = load_yaml(path)
@@ -212,11 +214,11 @@ def _contract_versions() -> dict[str, str]:
 def _verdict_outputs(results_dir: Path, *, environment: str):
     """Verdict from the results: summary.md, verdict.json, traceability.csv, scorecard.html (and the
     matrix as a genrep entry in the Allure results). Shared by ``rehearse`` and ``gate``."""
-    from .allure_meta import write_meta_result
-    from .contracts import load_catalogue, load_gate
-    from .gate import decide, summary_markdown
-    from .readiness import scorecard_html, traceability_csv
-    from .results import read_results
+    from genrep.results.allure_meta import write_meta_result
+    from genrep.config.contracts import load_catalogue, load_gate
+    from genrep.results.gate import decide, summary_markdown
+    from genrep.results.readiness import scorecard_html, traceability_csv
+    from genrep.results.reader import read_results
 
     rules = load_gate()
     verdict = decide(read_results(results_dir), load_catalogue(), rules.thresholds,
@@ -227,7 +229,7 @@ def _verdict_outputs(results_dir: Path, *, environment: str):
     matrix = traceability_csv(verdict)
     card = scorecard_html(verdict, title="genrep go-live readiness", environment=environment,
                           report_link="html/index.html")
-    from .report import safe_text  # identities masked and secrets redacted in every verdict output
+    from genrep.results.allure import safe_text  # identities masked and secrets redacted in every verdict output
     md, matrix, card = safe_text(md), safe_text(matrix), safe_text(card)
     (out_dir / "summary.md").write_text(md, encoding="utf-8")
     (out_dir / "verdict.json").write_text(safe_text(json.dumps(verdict.to_dict(), indent=2, ensure_ascii=False)),
@@ -245,7 +247,7 @@ def _verdict_outputs(results_dir: Path, *, environment: str):
 
 
 def _cmd_gate(args) -> int:
-    from .runner import REPORTS_DIR
+    from genrep.paths import REPORTS_DIR
 
     verdict, _ = _verdict_outputs(Path(args.results or REPORTS_DIR / "allure-results"),
                                   environment="as recorded in the results")
@@ -256,8 +258,8 @@ def _cmd_gate(args) -> int:
 def _cmd_sim_up(args) -> int:
     """The virtual environment in the foreground until Ctrl-C or SIGTERM, its normal way to end
     (exit 0, "stopped."); the simulators are stopped on every way out."""
-    from .config import load_profile
-    from .sim.process import start_virtual_environment
+    from genrep.config.profile import load_profile
+    from genrep.sim.process import start_virtual_environment
 
     profile = load_profile(args.env, defects=tuple(args.defect))
     if profile.kind != "virtual":
@@ -295,7 +297,7 @@ def _cmd_sim_up(args) -> int:
 
 
 def _cmd_selftest(args) -> int:
-    from .selftest import run_selftest
+    from genrep.selftest import run_selftest
     _lint_feature_files("genrep selftest")
     return run_selftest(defects=args.defect or None, integration=args.integration, jobs=args.jobs,
                         full=args.full)
@@ -303,12 +305,12 @@ def _cmd_selftest(args) -> int:
 
 def _cmd_contract_check(args) -> int:
     """Check a provider against the consumer's contract: drift as added/removed/changed elements."""
-    from . import drift
-    from .config import load_profile
-    from .contracts import load_nll
-    from .identities import Allowlist, IdentityGuard
-    from .nll import NLLAdmin, NLLClient
-    from .sim.process import start_virtual_environment
+    from genrep.integrations import nll_drift as drift
+    from genrep.config.profile import load_profile
+    from genrep.config.contracts import load_nll
+    from genrep.text.identities import Allowlist, IdentityGuard
+    from genrep.integrations.nll import NLLAdmin, NLLClient
+    from genrep.sim.process import start_virtual_environment
 
     if args.contract != "nll":
         raise ConfigError(f"no contract check for {args.contract!r} (available: nll)")
@@ -324,7 +326,7 @@ def _cmd_contract_check(args) -> int:
             admin = NLLAdmin(profile, guard)
             admin.release(args.release or "N")
             sample_ids = [allowlist.pick(0, kind="personnummer").number]
-            golden = json.loads((Path(__file__).resolve().parents[2] / "fixtures" / "nll" / "golden.json")
+            golden = json.loads((FIXTURES_DIR / "nll" / "golden.json")
                                 .read_text(encoding="utf-8"))
             admin.load(sample_ids[0], golden["prescriptions"])
         else:
@@ -357,16 +359,16 @@ def _cmd_certs_check(args) -> int:
     """Every TLS endpoint's server certificate and every client certificate of the profile: days
     until expiry, chain against the configured trust, host name. Exit 1 when any is invalid or
     expires within the threshold, 3 when an endpoint could not be reached (and nothing else failed)."""
-    from .config import load_profile
-    from .sim.process import start_virtual_environment
-    from .tls import check_profile, write_allure_results
+    from genrep.config.profile import load_profile
+    from genrep.sim.process import start_virtual_environment
+    from genrep.certs import check_profile, write_allure_results
 
     profile = load_profile(args.env, defects=())
     min_days = profile.min_days_valid if args.warn_days is None else args.warn_days
     if min_days < 0:
         raise ConfigError(f"--warn-days must be 0 or more, got {min_days}")
     if args.results:  # earlier certificate results in it are replaced: it must be genrep's
-        from .outputs import check
+        from genrep.outputs import check
         check(args.results, what="Allure results folder (--results)")
     venv = None
     try:
@@ -408,19 +410,19 @@ def _cmd_certs_check(args) -> int:
 
 
 def _cmd_defects(args) -> int:
-    from .sim.defects import DEFECTS
+    from genrep.sim.defects import DEFECTS
     for d in DEFECTS.values():
         print(f"{d.name:30s} {d.integration:10s} caught by {', '.join(d.detected_by)}\n    {d.description}")
     return 0
 
 
 def _cmd_bench(args) -> int:
-    from .bench import bench_mllp
+    from genrep.benchmarks.mllp import bench_mllp
     return bench_mllp(messages=args.messages, rounds=args.rounds)
 
 
 def _cmd_bench_load(args) -> int:
-    from .load.bench import bench_load
+    from genrep.benchmarks.load import bench_load
     return bench_load(seconds=args.seconds, rounds=args.rounds, users=args.users)
 
 
@@ -435,14 +437,14 @@ def _parse_duration(text: str) -> float:
 
 def _cmd_load(args) -> int:
     """Run a Locust load profile (subprocess) and judge it against contracts/load.yaml."""
-    from .load.contract import load_load_contract
-    from .load.runner import evaluate, profile_file, run_load, write_allure_results, write_sla_json
+    from genrep.load.contract import load_load_contract
+    from genrep.load.runner import evaluate, profile_file, run_load, write_allure_results, write_sla_json
 
     contract = load_load_contract()
     duration = _parse_duration(args.duration)
     profile_file(args.profile)  # an unknown profile fails before anything starts
     if args.results:  # written after the run, and earlier load results in it replaced: refuse now
-        from .outputs import check
+        from genrep.outputs import check
         check(args.results, what="Allure results folder (--results)")
     users = args.users if args.users is not None else contract.default_users(args.profile)
     print(f"genrep load: profile {args.profile}, {users} users, {duration:g} s"
@@ -493,7 +495,7 @@ def _run_steps_tool(module: str, argv: list[str], *, capture: bool = False):
     Returns its exit code, or (exit code, stdout and stderr) with ``capture``."""
     import subprocess
 
-    from .config import PROJECT_ROOT
+    from genrep.paths import PROJECT_ROOT
     env = dict(os.environ, PYTHONIOENCODING="utf-8")
     out = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
                errors="replace") if capture else {}
@@ -506,7 +508,7 @@ def _run_steps_tool(module: str, argv: list[str], *, capture: bool = False):
 
 
 def _cmd_steps(args) -> int:
-    from .config import PROJECT_ROOT
+    from genrep.paths import PROJECT_ROOT
     argv = ["--format", args.format]
     if args.write:
         argv += ["--write", str(Path(args.write).resolve() if args.write != "-" else

@@ -32,8 +32,8 @@ import os
 import shutil
 from pathlib import Path
 
-from .config import PROJECT_ROOT
-from .errors import ConfigError
+from genrep.paths import PROJECT_ROOT
+from genrep.errors import ConfigError
 
 MARKER = ".genrep-output"
 MARKER_TEXT = ("This folder is an output folder of genrep (go-live dress rehearsal harness).\n"

@@ -22,10 +22,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from . import outputs
-from .results import ScenarioResult, read_results
-from .runner import REPORTS_DIR, run_features, stop_all_suite_runs
-from .sim.defects import DEFECTS, Defect
+from genrep import outputs
+from genrep.results.reader import ScenarioResult, read_results
+from genrep.paths import REPORTS_DIR
+from genrep.rehearsal import run_features, stop_all_suite_runs
+from genrep.sim.defects import DEFECTS, Defect
 
 
 @dataclass

@@ -29,7 +29,7 @@ from typing import Any
 
 import yaml
 
-from .errors import ConfigError
+from genrep.errors import ConfigError
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from genrep.allure_report import find_outside_references, generate, strip_analytics
+from genrep.results.html_report import find_outside_references, generate, strip_analytics
 
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",

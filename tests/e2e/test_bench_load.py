@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-import genrep.runner
-from genrep.load.bench import FHIR_FLOOR, MLLP_FLOOR, bench_load
+import genrep.rehearsal
+from genrep.benchmarks.load import FHIR_FLOOR, MLLP_FLOOR, bench_load
 
 
 def _leftovers(marker: str) -> list[str]:
@@ -19,7 +19,7 @@ def _leftovers(marker: str) -> list[str]:
 
 
 def test_bench_load_short_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(genrep.runner, "REPORTS_DIR", tmp_path)  # never overwrite the real report
+    monkeypatch.setattr(genrep.rehearsal, "REPORTS_DIR", tmp_path)  # never overwrite the real report
     lines: list[str] = []
     code = bench_load(seconds=2, rounds=1, users=2, echo=lines.append)
     assert code in (0, 1)

@@ -107,7 +107,7 @@ def _syn_drop():
 
 
 HOLES = {"silent": _silent, "syn-drop": _syn_drop}
-# the bounded wait that must have fired (genrep.mllp's messages)
+# the bounded wait that must have fired (genrep.transport.mllp's messages)
 REASON = {"silent": "no MLLP answer", "syn-drop": "did not accept a connection within"}
 
 

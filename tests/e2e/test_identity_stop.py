@@ -17,8 +17,8 @@ import sys
 
 import pytest
 
-from genrep.config import PROJECT_ROOT
-from genrep.identity_scan import numbers_in
+from genrep.paths import PROJECT_ROOT
+from genrep.text.identity_scan import numbers_in
 
 pytestmark = pytest.mark.timeout(300)
 

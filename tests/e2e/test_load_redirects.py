@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from genrep.config import PROJECT_ROOT
+from genrep.paths import PROJECT_ROOT
 from genrep.load.workload import IDENTITY_STOP_EXIT
 
 FOREIGN = "196408233234"  # checksum-valid, NOT on the test-identity allowlist
@@ -228,7 +228,8 @@ def test_redirects_are_failures_naming_the_target_and_nothing_reaches_it(tmp_pat
 def test_a_redirect_from_https_to_plaintext_http_is_not_followed(tmp_path):
     """The TLS endpoint (throw-away CA, the profile's trust) redirects to plain http on the same
     host: a failure naming the downgrade; the plaintext listener receives nothing."""
-    from genrep.tls import make_pki, server_context
+    from genrep.transport.pki import make_pki
+    from genrep.transport.tls import server_context
     pki = make_pki(tmp_path / "pki")
     plain = Recorder("127.0.0.1")
     server, seen = redirector(f"http://127.0.0.1:{plain.port}",

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from genrep.config import PROJECT_ROOT
+from genrep.paths import PROJECT_ROOT
 from genrep.outputs import MARKER
 
 COPIED = ("src", "steps", "contracts", "environments", "fixtures", "load", "pyproject.toml")

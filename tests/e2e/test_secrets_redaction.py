@@ -20,7 +20,7 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from genrep.config import ENVIRONMENTS_DIR
+from genrep.paths import ENVIRONMENTS_DIR
 
 pytestmark = pytest.mark.timeout(900)
 

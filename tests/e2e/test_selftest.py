@@ -8,7 +8,7 @@ import json
 import subprocess
 import sys
 
-from genrep.runner import REPORTS_DIR
+from genrep.paths import REPORTS_DIR
 from genrep.sim.defects import DEFECTS
 
 

@@ -14,7 +14,7 @@ import time
 import psutil
 import pytest
 
-from genrep.config import PROJECT_ROOT
+from genrep.paths import PROJECT_ROOT
 
 
 def start(tmp_path, *args):

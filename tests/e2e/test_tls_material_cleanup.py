@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from genrep.config import load_profile
+from genrep.config.profile import load_profile
 from genrep.errors import ConfigError
 from genrep.sim import process as sim_process
 from genrep.sim.process import make_tls_dir, remove_stale_tls_dirs, start_virtual_environment
@@ -96,7 +96,7 @@ def test_a_failing_start_removes_the_folder_and_the_started_simulators(private_t
         raise ConfigError("multum contract broken (injected by the test)")
 
     monkeypatch.setattr(sim_process.SimProcess, "start", recording_start)
-    monkeypatch.setattr("genrep.contracts.load_multum", broken_contract)  # after NLL and Multum started
+    monkeypatch.setattr("genrep.config.contracts.load_multum", broken_contract)  # after NLL and Multum started
     with pytest.raises(ConfigError, match="injected"):
         start_virtual_environment(load_profile("virtual-tls", defects=()))
     assert len(started) == 3 and not any(s.alive for s in started)
@@ -104,15 +104,15 @@ def test_a_failing_start_removes_the_folder_and_the_started_simulators(private_t
 
 
 def test_ctrl_c_while_making_certificates_removes_the_folder(private_tmp, monkeypatch):
-    import genrep.tls
+    import genrep.transport.tls
 
-    real_make_pki = genrep.tls.make_pki
+    real_make_pki = genrep.transport.pki.make_pki
 
     def interrupted(directory, **kwargs):
         real_make_pki(directory, **kwargs)  # the keys are on disk ...
         raise KeyboardInterrupt  # ... when Ctrl-C arrives
 
-    monkeypatch.setattr(genrep.tls, "make_pki", interrupted)
+    monkeypatch.setattr(genrep.transport.tls, "make_pki", interrupted)
     with pytest.raises(KeyboardInterrupt):
         start_virtual_environment(load_profile("virtual-tls", defects=()))
     assert tls_dirs(private_tmp) == []

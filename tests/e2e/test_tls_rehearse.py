@@ -9,7 +9,7 @@ import json
 import subprocess
 import sys
 
-from genrep.results import read_results
+from genrep.results.reader import read_results
 
 # radiology (MLLP over TLS + FHIR read-back over HTTPS), framing (raw chunks, a probe client that
 # gets no answer), NLL through the EHR (the EHR reads NLL over mutual TLS) and NLL faults (admin over TLS)

@@ -18,13 +18,13 @@ import pytest
 import requests
 
 from genrep import hl7
-from genrep.config import Endpoint, load_profile
-from genrep.contracts import load_radiology
-from genrep.identities import Allowlist, IdentityGuard
-from genrep.mllp import MLLPClient
-from genrep.radiology import RadiologyClient, new_accession, new_control_id
+from genrep.config.profile import Endpoint, load_profile
+from genrep.config.contracts import load_radiology
+from genrep.text.identities import Allowlist, IdentityGuard
+from genrep.transport.mllp import MLLPClient
+from genrep.integrations.radiology import RadiologyClient, new_accession, new_control_id
 from genrep.sim.process import SimProcess, start_virtual_environment
-from genrep.testdata import patient_for
+from genrep.text.testdata import patient_for
 
 HTTP_TIMEOUT = (2.0, 5.0)
 MLLP_TIMEOUT = 5.0

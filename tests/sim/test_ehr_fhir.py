@@ -11,10 +11,10 @@ import requests
 
 from genrep import hl7
 from genrep.errors import FHIRError, ReadTimeout
-from genrep.fhir import FHIRClient, validate
-from genrep.http import HttpTransport
-from genrep.radiology import new_accession, new_control_id
-from genrep.testdata import patient_for
+from genrep.transport.fhir import FHIRClient, validate
+from genrep.transport.http import HttpTransport
+from genrep.integrations.radiology import new_accession, new_control_id
+from genrep.text.testdata import patient_for
 
 from .conftest import (ack_code, adt, admin_url, fhir_get, health, mllp_client, oru, register,
                        reports_for, silent_server)

@@ -15,16 +15,16 @@ from pathlib import Path
 import pytest
 import requests
 
-from genrep.config import load_profile
-from genrep.contracts import load_radiology
+from genrep.config.profile import load_profile
+from genrep.config.contracts import load_radiology
 from genrep.errors import FHIRError
-from genrep.fidelity import TextRules
-from genrep.identities import Allowlist, IdentityGuard
-from genrep.medication_list import EHRMedicationClient, compare_lists
-from genrep.nll import DATA_ABSENT, NLLAdmin, NLLClient
-from genrep.radiology import RadiologyClient
+from genrep.text.fidelity import TextRules
+from genrep.text.identities import Allowlist, IdentityGuard
+from genrep.integrations.medication_list import EHRMedicationClient, compare_lists
+from genrep.integrations.nll import DATA_ABSENT, NLLAdmin, NLLClient
+from genrep.integrations.radiology import RadiologyClient
 from genrep.sim.process import start_virtual_environment
-from genrep.testdata import patient_for
+from genrep.text.testdata import patient_for
 
 TIMEOUT = (2.0, 15.0)
 NLL_TIMEOUT = 3.0  # the EHR's bound for one NLL request (genrep.sim.ehr --nll-timeout default)

@@ -16,11 +16,11 @@ from hypothesis import strategies as st
 
 from genrep import hl7
 from genrep.errors import ConnectionClosed, ConnectionRefused, ReadTimeout
-from genrep.fhir import validate
-from genrep.identities import Allowlist
-from genrep.mllp import CR, FS, VT, frame
-from genrep.radiology import new_accession, new_control_id
-from genrep.testdata import patient_for
+from genrep.transport.fhir import validate
+from genrep.text.identities import Allowlist
+from genrep.transport.mllp import CR, FS, VT, frame
+from genrep.integrations.radiology import new_accession, new_control_id
+from genrep.text.testdata import patient_for
 
 from .conftest import (adt, ack_code, assert_alive, closed_port, fhir_get, health, mllp_client, oru,
                        register, reports_for, reset, silent_server, stored_text, wait_until)

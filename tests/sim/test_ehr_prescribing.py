@@ -22,14 +22,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from genrep.config import load_profile
-from genrep.contracts import load_radiology
+from genrep.config.profile import load_profile
+from genrep.config.contracts import load_radiology
 from genrep.faults import driver_for
-from genrep.identities import Allowlist, IdentityGuard
-from genrep.multum import CheckResult, PrescribingClient
-from genrep.radiology import RadiologyClient
+from genrep.text.identities import Allowlist, IdentityGuard
+from genrep.integrations.multum import CheckResult, PrescribingClient
+from genrep.integrations.radiology import RadiologyClient
 from genrep.sim.process import SimProcess, start_virtual_environment
-from genrep.testdata import patient_for
+from genrep.text.testdata import patient_for
 
 from .conftest import wait_until
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from genrep.config import Endpoint, load_profile
+from genrep.config.profile import Endpoint, load_profile
 from genrep.errors import GenrepError
 from genrep.faults import FAULTS, UnsupportedFault, driver_for, injected
 from genrep.faults.sim import SimFaultDriver

@@ -18,19 +18,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genrep import hl7, identities
-from genrep.config import load_profile
-from genrep.contracts import load_radiology
+from genrep import hl7
+from genrep.text import identities
+from genrep.config.profile import load_profile
+from genrep.config.contracts import load_radiology
 from genrep.errors import IdentityViolation
-from genrep.fhir import FHIRClient
-from genrep.http import HttpTransport
-from genrep.identities import Allowlist, IdentityGuard
-from genrep.identity_spellings import spellings
-from genrep.mllp import MLLPClient
-from genrep.multum import PrescribingClient
-from genrep.nll import NLLAdmin, NLLClient
-from genrep.radiology import RadiologyClient
-from genrep.testdata import patient_for
+from genrep.transport.fhir import FHIRClient
+from genrep.transport.http import HttpTransport
+from genrep.text.identities import Allowlist, IdentityGuard
+from genrep.text.identity_spellings import spellings
+from genrep.transport.mllp import MLLPClient
+from genrep.integrations.multum import PrescribingClient
+from genrep.integrations.nll import NLLAdmin, NLLClient
+from genrep.integrations.radiology import RadiologyClient
+from genrep.text.testdata import patient_for
 
 ALLOWLIST = Allowlist.load()
 

@@ -24,8 +24,8 @@ from hypothesis import strategies as st
 
 from genrep import hl7
 from genrep.errors import ConnectionClosed
-from genrep.mllp import CR, FS, VT, frame
-from genrep.radiology import new_control_id
+from genrep.transport.mllp import CR, FS, VT, frame
+from genrep.integrations.radiology import new_control_id
 
 from .conftest import adt, assert_alive, mllp_client, oru, register, reports_for
 

@@ -21,8 +21,8 @@ from fhir.resources.R4B.structuredefinition import StructureDefinition
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genrep import drift
-from genrep.contracts import load_nll
+from genrep.integrations import nll_drift as drift
+from genrep.config.contracts import load_nll
 from genrep.errors import FHIRError, ProtocolError, ReadTimeout
 from genrep.sim import nll_releases as rel
 from genrep.sim.process import SimProcess, SimStartError

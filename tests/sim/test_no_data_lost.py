@@ -30,10 +30,11 @@ from dataclasses import dataclass
 
 import requests
 
-from genrep import fidelity, hl7
+from genrep import hl7
+from genrep.text import fidelity
 from genrep.errors import TransportError
-from genrep.radiology import new_accession, new_control_id
-from genrep.testdata import patient_for
+from genrep.integrations.radiology import new_accession, new_control_id
+from genrep.text.testdata import patient_for
 
 from .conftest import HTTP_TIMEOUT, adt, mllp_client, register, reports_for
 

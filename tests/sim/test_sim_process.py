@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from genrep.errors import ConnectionRefused
-from genrep.identities import Allowlist
+from genrep.text.identities import Allowlist
 from genrep.sim.defects import DEFECTS
 from genrep.sim.process import SimProcess, SimStartError
-from genrep.testdata import patient_for
+from genrep.text.testdata import patient_for
 
 from .conftest import ack_code, adt, health, mllp_client, wait_until
 

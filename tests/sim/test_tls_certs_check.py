@@ -1,4 +1,4 @@
-"""The certificate check (``genrep.tls.check_server``, behind ``genrep certs check``) against real
+"""The certificate check (``genrep.certs.check_server``, behind ``genrep certs check``) against real
 TLS listeners presenting generated certificates: valid, 5 days left, expired, not yet valid, signed
 by another CA, issued for another host; and an endpoint that is not listening."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from genrep.tls import check_profile, check_server
+from genrep.certs import check_profile, check_server
 
 from .conftest import closed_port
 from .test_tls_support import RecordingServer, good_server_context, make_certs, profile_with, tls_endpoint

@@ -12,8 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrep.config import Endpoint, Profile, TLSOptions, Timeouts
-from genrep.tls import ThrowawayCA, server_context
+from genrep.config.profile import Endpoint, Profile, TLSOptions, Timeouts
+from genrep.transport.pki import ThrowawayCA
+from genrep.transport.tls import server_context
 
 NOW = dt.datetime.now(dt.timezone.utc)
 HOSTS = ("127.0.0.1", "localhost")

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from genrep.errors import CertificateError, ConfigError, TLSError
-from genrep.tls import http_transport_for, mllp_client_for
+from genrep.transport.endpoints import http_transport_for, mllp_client_for
 
 from .conftest import ack_code, adt, closed_port, health
 from .test_tls_support import (KEY_PASSWORD, RecordingServer, good_server_context, make_certs, profile_with,
@@ -176,8 +176,8 @@ def test_tls_client_against_the_plain_virtual_ehr_stores_nothing(ehr, certs):
 
 
 def _patient():
-    from genrep.identities import Allowlist
-    from genrep.testdata import patient_for
+    from genrep.text.identities import Allowlist
+    from genrep.text.testdata import patient_for
     return patient_for(Allowlist.load().pick(0))
 
 

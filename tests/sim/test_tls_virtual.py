@@ -11,17 +11,17 @@ from pathlib import Path
 
 import pytest
 
-from genrep.config import load_profile
-from genrep.contracts import load_radiology
+from genrep.config.profile import load_profile
+from genrep.config.contracts import load_radiology
 from genrep.errors import FHIRError, TLSError
-from genrep.identities import Allowlist, IdentityGuard
-from genrep.medication_list import EHRMedicationClient
-from genrep.nll import NLLAdmin, NLLClient
-from genrep.radiology import RadiologyClient, new_accession
+from genrep.text.identities import Allowlist, IdentityGuard
+from genrep.integrations.medication_list import EHRMedicationClient
+from genrep.integrations.nll import NLLAdmin, NLLClient
+from genrep.integrations.radiology import RadiologyClient, new_accession
 from genrep import hl7
 from genrep.sim.process import start_virtual_environment
-from genrep.testdata import patient_for
-from genrep.tls import http_transport_for, mllp_client_for
+from genrep.text.testdata import patient_for
+from genrep.transport.endpoints import http_transport_for, mllp_client_for
 
 from .conftest import adt
 
@@ -147,7 +147,7 @@ def test_fhir_api_requires_the_token(venv):
 
 
 def test_wrong_token_is_refused_and_redacted_in_the_error(venv, tmp_path):
-    from genrep.fhir import FHIRClient
+    from genrep.transport.fhir import FHIRClient
     wrong = "fake-wrong-token-from-file-77b1"
     token_file = tmp_path / "token"
     token_file.write_text(f"  {wrong}\n", encoding="utf-8")

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from genrep.config import PROJECT_ROOT
+from genrep.paths import PROJECT_ROOT
 
 STEPS_DIR = PROJECT_ROOT / "steps"
 GROUP_TITLES = {

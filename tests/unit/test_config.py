@@ -1,4 +1,4 @@
-"""Environment profiles (genrep.config) and the YAML loader under them (genrep.yamlfile)."""
+"""Environment profiles (genrep.config.profile) and the YAML loader under them (genrep.yamlfile)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genrep.config import LOOPBACK, Endpoint, load_profile
+from genrep.config.profile import LOOPBACK, Endpoint, load_profile
 from genrep.errors import ConfigError
 from genrep.yamlfile import Located, load_yaml, reject_unknown, require
 

@@ -1,4 +1,4 @@
-"""Requirement catalogue and radiology contract loading (genrep.contracts)."""
+"""Requirement catalogue and radiology contract loading (genrep.config.contracts)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ import re
 
 import pytest
 
-from genrep.contracts import CONTRACTS_DIR, SEVERITIES, TEST_TYPES, load_catalogue, load_radiology
+from genrep.paths import CONTRACTS_DIR
+from genrep.config.contracts import SEVERITIES, TEST_TYPES, load_catalogue, load_radiology
 from genrep.errors import ConfigError
 
 RADIOLOGY = (CONTRACTS_DIR / "radiology.yaml").read_text(encoding="utf-8")

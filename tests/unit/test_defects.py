@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from genrep.contracts import load_catalogue
+from genrep.config.contracts import load_catalogue
 from genrep.errors import ConfigError
 from genrep.sim.defects import DEFECTS, parse_defects, truncate_bytes
 

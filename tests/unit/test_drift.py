@@ -1,4 +1,4 @@
-"""Provider contract drift (genrep.drift) on the NLL contract and the two simulated releases."""
+"""Provider contract drift (genrep.integrations.nll_drift) on the NLL contract and the two simulated releases."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from genrep import drift
-from genrep.contracts import load_nll
+from genrep.integrations import nll_drift as drift
+from genrep.config.contracts import load_nll
 from genrep.errors import ConnectionRefused, ProtocolError
 from genrep.sim import nll_releases as rel
 
@@ -188,8 +188,8 @@ def test_check_against_endpoint_refused(contract):
 
 
 def test_a_provider_on_another_fhir_version_is_breaking_drift():
-    from genrep import drift as drift_module
-    from genrep.contracts import load_nll
+    from genrep.integrations import nll_drift as drift_module
+    from genrep.config.contracts import load_nll
     from genrep.sim import nll_releases
     contract = load_nll()
     sd = nll_releases.structure_definition("N")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests_mock
 
-from genrep.config import Endpoint, load_profile
+from genrep.config.profile import Endpoint, load_profile
 from genrep.errors import ConfigError, GenrepError
 from genrep.faults import FAULTS, MEANINGS, FaultDriver, UnsupportedFault, driver_for, injected
 from genrep.faults.command import CommandFaultDriver

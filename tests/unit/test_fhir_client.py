@@ -1,4 +1,4 @@
-"""FHIR read client and HTTP transport against requests-mock (genrep.fhir, genrep.http)."""
+"""FHIR read client and HTTP transport against requests-mock (genrep.transport.fhir, genrep.transport.http)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 
 from genrep.errors import (ConfigError, ConnectionClosed, ConnectionRefused, ConnectTimeout, FHIRError,
                            GenrepError, ProtocolError, ReadTimeout)
-from genrep.fhir import FHIR_JSON, FHIRClient, parse_json, validate
-from genrep.http import HttpTransport, redact
+from genrep.transport.fhir import FHIR_JSON, FHIRClient, parse_json, validate
+from genrep.transport.http import HttpTransport
+from genrep.secrets import redact
 
 BASE = "https://fhir.test.example/r4"
 TOKEN = "tok-3f9a1c77-SECRET-b2e4"

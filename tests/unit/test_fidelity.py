@@ -1,4 +1,4 @@
-"""Unit tests for genrep.fidelity: sent vs stored report text."""
+"""Unit tests for genrep.text.fidelity: sent vs stored report text."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from genrep.fidelity import (
+from genrep.text.fidelity import (
     KINDS,
     NEGATION_WORDS,
     FidelityResult,

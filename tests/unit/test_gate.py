@@ -1,4 +1,4 @@
-"""Go/no-go verdict from Allure result files (genrep.results + genrep.gate)."""
+"""Go/no-go verdict from Allure result files (genrep.results.reader + genrep.results.gate)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import uuid
 
 import pytest
 
-from genrep.contracts import Requirement, load_catalogue
+from genrep.config.contracts import Requirement, load_catalogue
 from genrep.errors import ConfigError
-from genrep.gate import DEFAULT_THRESHOLDS, decide, summary_markdown
-from genrep.results import ScenarioResult, read_results
+from genrep.results.gate import DEFAULT_THRESHOLDS, decide, summary_markdown
+from genrep.results.reader import ScenarioResult, read_results
 
 
 def req(rid, severity="critical", integration="radiology", test_type="interface test", negative=False):

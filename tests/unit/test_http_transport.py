@@ -7,7 +7,7 @@ import time
 import pytest
 
 from genrep.errors import ProtocolError, ReadTimeout
-from genrep.http import HttpTransport
+from genrep.transport.http import HttpTransport
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Test identities: allowlist, canonical forms, the outbound guard and masking (genrep.identities)."""
+"""Test identities: allowlist, canonical forms, the outbound guard and masking (genrep.text.identities)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from genrep.errors import ConfigError, IdentityViolation
-from genrep.identities import (DEFAULT_ALLOWLIST, Allowlist, IdentityGuard, TestIdentity, _luhn_ok,
+from genrep.text.identities import (DEFAULT_ALLOWLIST, Allowlist, IdentityGuard, TestIdentity, _luhn_ok,
                                canonical, mask, mask_number, reset_refusals)
 
 # The personnummer package's documentation example: checksum-valid, NOT on the allowlist.
@@ -282,7 +282,7 @@ def test_mask_of_arbitrary_text_is_safe(text):
 @given(st.text(alphabet="0123456789+- a\n|€å", max_size=80))
 def test_fast_shape_scan_finds_exactly_what_the_regex_finds(text):
     """``find_shapes`` (a C-level prefilter for digit runs) is ``_SHAPE.finditer``, only faster."""
-    from genrep.identities import _SHAPE, find_shapes
+    from genrep.text.identities import _SHAPE, find_shapes
     assert [m.span() for m in find_shapes(text)] == [m.span() for m in _SHAPE.finditer(text)]
 
 
@@ -300,9 +300,9 @@ def test_guard_finds_a_number_deep_in_a_long_text(guard):
 def test_generated_ids_never_look_like_a_personnummer():
     """Control ids and accessions a run generates must never trip the guard: a hex run tag ending
     in digits next to a 6-digit counter once made a samordningsnummer-shaped accession."""
-    from genrep.identities import find_shapes, run_tag
+    from genrep.text.identities import find_shapes, run_tag
     from genrep.load.workload import new_id
-    from genrep.radiology import new_accession, new_control_id
+    from genrep.integrations.radiology import new_accession, new_control_id
     tags = [run_tag() for _ in range(2000)]
     assert all(len(t) == 6 and t.isalpha() and t.isupper() for t in tags)
     ids = [f(*a) for _ in range(300) for f, a in ((new_id, ("LA",)), (new_accession, ()), (new_control_id, ()))]

@@ -1,4 +1,4 @@
-"""The guard's decoded views, field types and masking (genrep.identity_scan, genrep.identities)."""
+"""The guard's decoded views, field types and masking (genrep.text.identity_scan, genrep.text.identities)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genrep import identities
+from genrep.text import identities
 from genrep.errors import IdentityViolation
-from genrep.identities import Allowlist, IdentityGuard, TestIdentity, mask
-from genrep.identity_spellings import spellings
-from genrep.identity_scan import SHAPE, find_shapes, is_hl7_timestamp, numbers_in
+from genrep.text.identities import Allowlist, IdentityGuard, TestIdentity, mask
+from genrep.text.identity_spellings import spellings
+from genrep.text.identity_scan import SHAPE, find_shapes, is_hl7_timestamp, numbers_in
 
 
 FOREIGN = "196408233234"

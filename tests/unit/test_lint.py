@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from genrep.config import PROJECT_ROOT
+from genrep.paths import PROJECT_ROOT
 
 FINDING = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<level>error|warning): (?P<message>.*)$")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from genrep.config import PROJECT_ROOT
+from genrep.paths import PROJECT_ROOT
 
 CLEAN = """\
 @radiology

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from genrep.contracts import CONTRACTS_DIR, load_catalogue
+from genrep.paths import CONTRACTS_DIR
+from genrep.config.contracts import load_catalogue
 from genrep.errors import ConfigError
 from genrep.load.contract import OPERATIONS, check_requirements, load_load_contract
 

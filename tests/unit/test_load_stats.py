@@ -15,9 +15,9 @@ from genrep.errors import ConfigError
 from genrep.load.contract import load_load_contract
 from genrep.load.runner import LoadResult, evaluate, write_allure_results, write_sla_json
 from genrep.load.stats import operation_stats, percentile, read_stats
-from genrep.results import read_results
-from genrep.gate import decide
-from genrep.contracts import load_catalogue
+from genrep.results.reader import read_results
+from genrep.results.gate import decide
+from genrep.config.contracts import load_catalogue
 
 T0 = 1795410167.8
 

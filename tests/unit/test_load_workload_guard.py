@@ -20,7 +20,7 @@ ALLOWED = frozenset({"127.0.0.1", "ehr.test"})
 @pytest.fixture(autouse=True)
 def _fresh_refusal_latch():
     """A refusal latches for the rest of a run (nothing more is sent); each test is its own run."""
-    from genrep import identities
+    from genrep.text import identities
     reset = getattr(identities, "reset_refusals", None)
     if reset:
         reset()
@@ -87,7 +87,7 @@ def test_a_personnummer_in_the_url_or_the_body_is_refused_before_sending(payload
     r = route(payloads)
     with pytest.raises(IdentityViolation, match="not on the test-identity allowlist"):
         r.prepare(f"/MedicationRequest?patient={FOREIGN}")
-    from genrep import identities
+    from genrep.text import identities
     if getattr(identities, "reset_refusals", None):
         identities.reset_refusals()
     with pytest.raises(IdentityViolation, match="not on the test-identity allowlist"):
@@ -149,7 +149,7 @@ def test_the_mllp_payloads_pass_payloads_check():
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-from genrep.identity_spellings import spellings  # noqa: E402
+from genrep.text.identity_spellings import spellings  # noqa: E402
 
 _GENERATED = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.filter_too_much])
 
@@ -159,7 +159,7 @@ _GENERATED = settings(max_examples=150, deadline=None, suppress_health_check=[He
 def test_load_http_route_refuses_generated_spellings(text, part):
     from urllib.parse import quote
 
-    from genrep import identities
+    from genrep.text import identities
     route = HttpRoute("http://127.0.0.1:9", allowed_hosts=ALLOWED, payloads=Payloads())
     try:
         with pytest.raises(IdentityViolation):

@@ -1,14 +1,14 @@
-"""The medication-list contract (genrep.medication_list): compare_lists, match, EHRMedicationClient."""
+"""The medication-list contract (genrep.integrations.medication_list): compare_lists, match, EHRMedicationClient."""
 
 from __future__ import annotations
 
 import pytest
 
-from genrep.config import Endpoint, Profile, Timeouts
+from genrep.config.profile import Endpoint, Profile, Timeouts
 from genrep.errors import FHIRError, ProtocolError
-from genrep.fidelity import TextRules
-from genrep.medication_list import EHRMedicationClient, ShownList, compare_lists, match
-from genrep.nll import ADMIN_EXTENSION, Prescription, read_prescription
+from genrep.text.fidelity import TextRules
+from genrep.integrations.medication_list import EHRMedicationClient, ShownList, compare_lists, match
+from genrep.integrations.nll import ADMIN_EXTENSION, Prescription, read_prescription
 
 RULES = TextRules()
 PI = "Ta 1 tablett 3 gånger dagligen\nvid smärta.\nTa inte med alkohol."

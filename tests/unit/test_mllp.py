@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from genrep.errors import (ConnectionClosed, ConnectionRefused, HL7Error, ProtocolError,
                            ReadTimeout, TransportError)
-from genrep.mllp import CR, FS, VT, FrameDecoder, FrameTooLarge, MLLPClient, frame
+from genrep.transport.mllp import CR, FS, VT, FrameDecoder, FrameTooLarge, MLLPClient, frame
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("mllp_echo", ROOT / "bench" / "mllp_echo.py")
@@ -368,7 +368,7 @@ def test_works_under_gevent_monkey_patching(echo_port):
     code = textwrap.dedent(f"""
         from gevent import monkey; monkey.patch_all()
         import gevent
-        from genrep.mllp import MLLPClient
+        from genrep.transport.mllp import MLLPClient
         def run():
             with MLLPClient("127.0.0.1", {echo_port}, read_timeout=2) as c:
                 return [c.send(b"MSH|x") for _ in range(50)]

@@ -1,4 +1,4 @@
-"""genrep.multum without processes: FailoverProbe.measure / timeline over synthetic samples,
+"""genrep.integrations.multum without processes: FailoverProbe.measure / timeline over synthetic samples,
 CheckResult, and PrescribingClient against requests-mock."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 import requests
 
-from genrep.config import Endpoint, load_profile
+from genrep.config.profile import Endpoint, load_profile
 from genrep.errors import ProtocolError
-from genrep.multum import CheckResult, FailoverMeasurement, FailoverProbe, PrescribingClient, Sample
+from genrep.integrations.multum import CheckResult, FailoverMeasurement, FailoverProbe, PrescribingClient, Sample
 
 PAIR = ("warfarin", "ibuprofen")
 HIT = {"drugs": ["warfarin", "ibuprofen"], "severity": "major", "description": "bleeding"}

@@ -1,4 +1,4 @@
-"""NLL client (genrep.nll) against requests-mock: headers, both release shapes, every failure mode."""
+"""NLL client (genrep.integrations.nll) against requests-mock: headers, both release shapes, every failure mode."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import uuid
 import pytest
 import requests
 
-from genrep.config import Endpoint, Profile, Timeouts, load_profile
+from genrep.config.profile import Endpoint, Profile, Timeouts, load_profile
 from genrep.errors import ConfigError, ConnectTimeout, FHIRError, IdentityViolation, ProtocolError, ReadTimeout
-from genrep.identities import Allowlist, IdentityGuard
-from genrep.nll import ADMIN_EXTENSION, DATA_ABSENT, PNR_SYSTEM, USER_AGENT, NLLAdmin, NLLClient, read_prescription
+from genrep.text.identities import Allowlist, IdentityGuard
+from genrep.integrations.nll import ADMIN_EXTENSION, DATA_ABSENT, PNR_SYSTEM, USER_AGENT, NLLAdmin, NLLClient, read_prescription
 
 BASE = "https://nll.test.example/fhir"
 JSON_HDR = {"Content-Type": "application/fhir+json; charset=utf-8"}

@@ -1,10 +1,11 @@
-"""The NLL contract (contracts/nll.yaml) and its loader (genrep.contracts.load_nll)."""
+"""The NLL contract (contracts/nll.yaml) and its loader (genrep.config.contracts.load_nll)."""
 
 from __future__ import annotations
 
 import pytest
 
-from genrep.contracts import CONTRACTS_DIR, NLLContract, load_nll
+from genrep.paths import CONTRACTS_DIR
+from genrep.config.contracts import NLLContract, load_nll
 from genrep.errors import ConfigError
 from genrep.sim import nll_releases
 

@@ -146,7 +146,7 @@ def test_a_symlink_in_a_marked_folder_is_removed_not_followed(tmp_path, project)
 
 
 def test_the_real_project_folders_are_refused():
-    from genrep.config import PROJECT_ROOT
+    from genrep.paths import PROJECT_ROOT
     for name in ("features", "contracts", "src", "steps"):
         with pytest.raises(ConfigError, match=f"project's {name}/ folder"):
             outputs.check(PROJECT_ROOT / name)

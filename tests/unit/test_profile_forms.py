@@ -1,5 +1,5 @@
 """Every form of ``--env`` that is not a readable profile is a ConfigError naming the problem (the CLI
-turns it into exit 2 and one line), never a traceback, a silent default or a hang (genrep.config.
+turns it into exit 2 and one line), never a traceback, a silent default or a hang (genrep.config.profile.
 load_profile, genrep.yamlfile.read_bounded)."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import threading
 import pytest
 
 from genrep import yamlfile
-from genrep.config import ENVIRONMENTS_DIR, load_profile
+from genrep.paths import ENVIRONMENTS_DIR
+from genrep.config.profile import load_profile
 from genrep.errors import ConfigError
 
 
@@ -169,7 +170,7 @@ def test_a_file_name_with_a_nul_byte():
 
 
 def test_a_name_in_a_sub_folder_of_environments_still_works(tmp_path, monkeypatch):
-    import genrep.config as config
+    import genrep.config.profile as config
 
     envs = tmp_path / "environments"
     (envs / "team").mkdir(parents=True)

@@ -7,12 +7,12 @@ import re
 
 import pytest
 
-from genrep.allure_meta import CATEGORIES, write_meta_result, write_metadata
-from genrep.contracts import Requirement, load_gate
+from genrep.results.allure_meta import CATEGORIES, write_meta_result, write_metadata
+from genrep.config.contracts import Requirement, load_gate
 from genrep.errors import ConfigError
-from genrep.gate import decide
-from genrep.readiness import scorecard_html, traceability_csv
-from genrep.results import ScenarioResult, read_results
+from genrep.results.gate import decide
+from genrep.results.readiness import scorecard_html, traceability_csv
+from genrep.results.reader import ScenarioResult, read_results
 
 CAT = {
     "RAD-1": Requirement("RAD-1", "Report intact", "radiology", "interface test", "critical", False, "c", "s"),

@@ -1,4 +1,4 @@
-"""Secrets: the redaction registry behind ``genrep.http.redact``, and error bodies scrubbed before
+"""Secrets: the redaction registry behind ``genrep.secrets.redact``, and error bodies scrubbed before
 they reach an exception message or a report."""
 
 from __future__ import annotations
@@ -12,10 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from genrep.errors import FHIRError
-from genrep.fhir import FHIRClient
-from genrep.http import (HttpTransport, forget_secrets, redact, register_secret, registered_secrets,
-                         scrub_secrets)
-from genrep.report import safe_text
+from genrep.transport.fhir import FHIRClient
+from genrep.transport.http import HttpTransport
+from genrep.secrets import forget_secrets, redact, register_secret, registered_secrets, scrub_secrets
+from genrep.results.allure import safe_text
 
 BASE = "https://fhir.test.example/r4"
 TOKEN = "fake-unit-secret-token-9d41"

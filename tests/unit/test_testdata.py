@@ -3,8 +3,8 @@
 import re
 
 from genrep import hl7
-from genrep.identities import Allowlist
-from genrep.testdata import patient_for
+from genrep.text.identities import Allowlist
+from genrep.text.testdata import patient_for
 
 ALLOW = Allowlist.load()
 

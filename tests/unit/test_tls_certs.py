@@ -9,12 +9,12 @@ from dataclasses import replace
 
 import pytest
 
-from genrep.config import Endpoint, Profile, TLSOptions, Timeouts
-from genrep.contracts import load_catalogue, load_gate
-from genrep.gate import decide
-from genrep.results import ScenarioResult, read_results
-from genrep.tls import (CERT_REQUIREMENT, CertStatus, ThrowawayCA, check_client_certificate, host_matches,
-                        write_allure_results)
+from genrep.config.profile import Endpoint, Profile, TLSOptions, Timeouts
+from genrep.config.contracts import load_catalogue, load_gate
+from genrep.results.gate import decide
+from genrep.results.reader import ScenarioResult, read_results
+from genrep.certs import (CERT_REQUIREMENT, CertStatus, check_client_certificate, host_matches, write_allure_results)
+from genrep.transport.pki import ThrowawayCA
 
 NOW = dt.datetime.now(dt.timezone.utc)
 

@@ -7,9 +7,9 @@ import textwrap
 
 import pytest
 
-from genrep.config import DEFAULT_MIN_DAYS_VALID, load_profile
+from genrep.config.profile import DEFAULT_MIN_DAYS_VALID, load_profile
 from genrep.errors import ConfigError
-from genrep.http import forget_secrets, registered_secrets
+from genrep.secrets import forget_secrets, registered_secrets
 
 BASE = """\
 name: tls-ext

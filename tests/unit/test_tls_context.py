@@ -9,11 +9,13 @@ from dataclasses import replace
 
 import pytest
 
-from genrep.config import Endpoint, Profile, TLSOptions, Timeouts
+from genrep.config.profile import Endpoint, Profile, TLSOptions, Timeouts
 from genrep.errors import CertificateError, ConfigError, TLSError
-from genrep.http import HttpTransport, forget_secrets
-from genrep.tls import (ThrowawayCA, classify, client_context, http_transport_for, mllp_client_for,
-                        tls_error)
+from genrep.transport.http import HttpTransport
+from genrep.secrets import forget_secrets
+from genrep.transport.pki import ThrowawayCA
+from genrep.transport.tls import classify, client_context, tls_error
+from genrep.transport.endpoints import http_transport_for, mllp_client_for
 
 PASSWORD = "fake-unit-key-password-2b7d"
 

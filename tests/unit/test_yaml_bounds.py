@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from genrep import yamlfile
-from genrep.config import load_profile
+from genrep.config.profile import load_profile
 from genrep.errors import ConfigError
 from genrep.yamlfile import MAX_BYTES, MAX_DEPTH, MAX_NODES, load_yaml
 

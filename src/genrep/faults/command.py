@@ -22,9 +22,9 @@ import shlex
 import subprocess
 from collections.abc import Mapping
 
-from ..errors import ConfigError, GenrepError
-from ..http import redact
-from . import FAULTS, PARAMS, FaultDriver, UnsupportedFault, check_params
+from genrep.errors import ConfigError, GenrepError
+from genrep.secrets import redact
+from genrep.faults.base import FAULTS, PARAMS, FaultDriver, UnsupportedFault, check_params
 
 CLEAR = "clear"
 _TAIL = 500

@@ -12,10 +12,11 @@ import os
 import signal
 import subprocess
 
-from ..errors import GenrepError
-from ..http import HttpTransport, redact
-from ..tls import http_transport_for
-from . import DEFAULT_SLOW_DELAY, FAULTS, FaultDriver, check_params
+from genrep.errors import GenrepError
+from genrep.transport.http import HttpTransport
+from genrep.secrets import redact
+from genrep.transport.endpoints import http_transport_for
+from genrep.faults.base import DEFAULT_SLOW_DELAY, FAULTS, FaultDriver, check_params
 
 TARGETS = ("multum-a", "multum-b")
 KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed simulator to be gone
@@ -96,7 +97,7 @@ class SimFaultDriver(FaultDriver):
         key = target.replace("-", "_") + "_admin"
         ep = self.venv.profile.endpoints.get(key)
         if ep is not None and (not admin or ep.base_url == admin.rstrip("/")):
-            # the profile's endpoint: its TLS settings come with it (genrep.tls)
+            # the profile's endpoint: its TLS settings come with it (genrep.transport.tls)
             transport = http_transport_for(self.venv.profile, ep, with_token=False, user_agent="genrep-faults",
                                            connect_timeout=ADMIN_TIMEOUTS[0], read_timeout=ADMIN_TIMEOUTS[1])
         elif admin:

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from ..errors import ConfigError, GenrepError
-from ..http import HttpTransport, redact
-from . import DEFAULT_SLOW_DELAY, FaultDriver, check_params
+from genrep.errors import ConfigError, GenrepError
+from genrep.transport.http import HttpTransport
+from genrep.secrets import redact
+from genrep.faults.base import DEFAULT_SLOW_DELAY, FaultDriver, check_params
 
 _TOXICS = {  # fault -> toxic type
     "hang": "timeout",

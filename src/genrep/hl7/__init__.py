@@ -8,12 +8,12 @@
 ``parse`` and ``ack`` do not import hl7apy (only ``validate_structure`` does, lazily).
 """
 
-from .ack import ACK_CODES, ERROR_CODES, build_ack, parse_ack
-from .build import (ACCESSION_FIELDS, CHARSETS, CONVENTIONS, HL7_VERSION, build_adt, build_orm, build_oru,
+from genrep.hl7.ack import ACK_CODES, ERROR_CODES, build_ack, parse_ack
+from genrep.hl7.build import (ACCESSION_FIELDS, CHARSETS, CONVENTIONS, HL7_VERSION, build_adt, build_orm, build_oru,
                     encode, split_lines, validate_structure)
-from .escape import FT_LINE_BREAK, escape, unescape
-from .model import PERSONNUMMER_OID, Ack, Order, Patient, Report
-from .parse import (CharsetMismatch, Delimiters, Message, Segment, accession_from, accession_reader, decode,
+from genrep.hl7.escape import FT_LINE_BREAK, escape, unescape
+from genrep.hl7.model import PERSONNUMMER_OID, Ack, Order, Patient, Report
+from genrep.hl7.parse import (CharsetMismatch, Delimiters, Message, Segment, accession_from, accession_reader, decode,
                     detect_charset, parent_accession_from, parse, parse_header, patient_from, patient_identifier_from,
                     report_text)
 

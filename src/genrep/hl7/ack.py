@@ -12,11 +12,11 @@ import itertools
 import time
 import uuid
 
-from ..errors import HL7Error
-from .charsets import CHARSETS
-from .escape import escape
-from .model import Ack
-from .parse import Message, decode, parse
+from genrep.errors import HL7Error
+from genrep.hl7.charsets import CHARSETS
+from genrep.hl7.escape import escape
+from genrep.hl7.model import Ack
+from genrep.hl7.parse import Message, decode, parse
 
 __all__ = ["ACK_CODES", "ERROR_CODES", "build_ack", "parse_ack"]
 

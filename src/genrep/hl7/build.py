@@ -29,11 +29,11 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from ..errors import HL7Error
-from .charsets import CHARSETS, codec_for
-from .escape import FT_LINE_BREAK, escape
-from .model import Order, Patient, Report
-from .parse import parse
+from genrep.errors import HL7Error
+from genrep.hl7.charsets import CHARSETS, codec_for
+from genrep.hl7.escape import FT_LINE_BREAK, escape
+from genrep.hl7.model import Order, Patient, Report
+from genrep.hl7.parse import parse
 
 __all__ = ["CHARSETS", "CONVENTIONS", "ACCESSION_FIELDS", "build_adt", "build_oru", "encode",
            "validate_structure", "split_lines", "HL7_VERSION"]

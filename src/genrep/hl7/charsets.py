@@ -6,7 +6,7 @@ slow to import and not wanted on a receiver's hot path).
 
 from __future__ import annotations
 
-from ..errors import HL7Error
+from genrep.errors import HL7Error
 
 __all__ = ["CHARSETS", "codec_for"]
 

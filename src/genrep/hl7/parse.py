@@ -24,9 +24,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..errors import HL7Error
-from .charsets import CHARSETS, codec_for
-from .escape import unescape
+from genrep.errors import HL7Error
+from genrep.hl7.charsets import CHARSETS, codec_for
+from genrep.hl7.escape import unescape
 
 __all__ = [
     "CharsetMismatch", "Message", "Segment", "TEXT_TYPES", "CODED_TYPES", "accession_from",

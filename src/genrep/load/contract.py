@@ -1,7 +1,7 @@
 """The load contract: user classes (share, think time), operations (task weight, SLA).
 
 Data, not code: ``contracts/load.yaml``. Errors name the file, the key and the line, like every
-other contract loader (``genrep.contracts``).
+other contract loader (``genrep.config.contracts``).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..contracts import CONTRACTS_DIR
-from ..errors import ConfigError
-from ..yamlfile import Located, load_yaml, reject_unknown, require
+from genrep.paths import CONTRACTS_DIR
+from genrep.errors import ConfigError
+from genrep.yamlfile import Located, load_yaml, reject_unknown, require
 
 USER_CLASSES = ("clinician", "ris", "registration", "prescriber")
 OPERATIONS = ("read_report", "read_medications", "send_oru", "register_adt", "prescribe")

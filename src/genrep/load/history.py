@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import GenrepError
+from genrep.errors import GenrepError
 
 HISTORY_SUFFIX = "_stats_history.csv"
 REQUIRED_COLUMNS = ("Timestamp", "User Count", "Type", "Name", "Requests/s", "Failures/s", "50%", "95%",

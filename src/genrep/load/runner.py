@@ -25,17 +25,18 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import outputs
-from ..config import PROJECT_ROOT, load_profile
-from ..errors import ConfigError, GenrepError, IdentityViolation
-from ..http import redact
-from ..identities import mask
-from .contract import LoadContract, check_requirements, load_load_contract
-from .stats import (METRIC_LABELS, OperationStats, SlaOutcome, evaluate_stats, operation_stats,
+from genrep import outputs
+from genrep.paths import PROJECT_ROOT
+from genrep.config.profile import load_profile
+from genrep.errors import ConfigError, GenrepError, IdentityViolation
+from genrep.secrets import redact
+from genrep.text.identities import mask
+from genrep.load.contract import LoadContract, check_requirements, load_load_contract
+from genrep.load.stats import (METRIC_LABELS, OperationStats, SlaOutcome, evaluate_stats, operation_stats,
                     read_stats, stats_to_dict)
-from .generator import GeneratorMonitor, GeneratorReport
-from .history import ProgressReporter, history_path, plot_history, read_history, recovery_time
-from .workload import IDENTITY_STOP_EXIT, ORU_TEXT, AcceptedLog, load_identity
+from genrep.load.generator import GeneratorMonitor, GeneratorReport
+from genrep.load.history import ProgressReporter, history_path, plot_history, read_history, recovery_time
+from genrep.load.workload import IDENTITY_STOP_EXIT, ORU_TEXT, AcceptedLog, load_identity
 
 LOAD_DIR = PROJECT_ROOT / "load"
 DEFAULT_OUT = PROJECT_ROOT / "reports" / "load"
@@ -127,7 +128,7 @@ class StoredResult:
 def evaluate(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
     outcomes = evaluate_stats(result.operations, contract)
     if result.profile in FAULT_PLANS:  # failover under load: the Multum contract's objectives
-        from ..contracts import load_multum
+        from genrep.config.contracts import load_multum
         objectives = load_multum()
         checks = result.operations.get("prescribe")
         failed = float(checks.failures) if checks is not None else None
@@ -174,10 +175,10 @@ def profile_file(profile_name: str) -> Path:
 def _seed(profile, guard, allowlist) -> tuple[str, str]:
     """Register the load's test patient, store one report (and, virtual only, its NLL list) so the
     reads have data. Returns (FHIR patient id, accession)."""
-    from .. import hl7
-    from ..contracts import load_radiology
-    from ..radiology import RadiologyClient, new_accession
-    from ..testdata import patient_for
+    from genrep import hl7
+    from genrep.config.contracts import load_radiology
+    from genrep.integrations.radiology import RadiologyClient, new_accession
+    from genrep.text.testdata import patient_for
 
     identity = load_identity(allowlist)
     patient = patient_for(identity, seed="load")
@@ -200,7 +201,7 @@ def _seed(profile, guard, allowlist) -> tuple[str, str]:
     finally:
         client.close()
     if profile.kind == "virtual":
-        from ..nll import NLLAdmin
+        from genrep.integrations.nll import NLLAdmin
         golden = json.loads((PROJECT_ROOT / "fixtures" / "nll" / "golden.json").read_text(encoding="utf-8"))
         admin = NLLAdmin(profile, guard)
         try:
@@ -299,7 +300,7 @@ def _free_port() -> int:
 def write_effective_profile(profile, out_dir: Path) -> Path:
     """The profile as this run uses it (the virtual environment's ports and throw-away certificates
     filled in), as an external profile file the Locust users load: their clients come from the
-    same factories as the steps' (``genrep.tls``), with the same TLS and tokens. It holds paths and
+    same factories as the steps' (``genrep.transport.tls``), with the same TLS and tokens. It holds paths and
     the names of variables, never a secret."""
     import yaml
     endpoints = {}
@@ -419,8 +420,8 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
              out_dir: str | Path = DEFAULT_OUT, env_name: str | None = None,
              contract: LoadContract | None = None, defects: tuple[str, ...] = (),
              progress=None) -> LoadResult:
-    from ..contracts import load_catalogue
-    from ..identities import Allowlist, IdentityGuard
+    from genrep.config.contracts import load_catalogue
+    from genrep.text.identities import Allowlist, IdentityGuard
 
     locustfile = profile_file(profile_name)
     contract = contract or load_load_contract()
@@ -437,7 +438,7 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
                           "machines) are two ways of running distributed: choose one")
     profile = load_profile(env_name, defects=tuple(defects))
     if defects:
-        from ..sim.defects import parse_defects
+        from genrep.sim.defects import parse_defects
         parse_defects(defects)
     allowlist = Allowlist.load()
     guard = IdentityGuard(allowlist)
@@ -450,12 +451,12 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
     stored = None
     try:
         if profile.kind == "virtual":
-            from ..sim.process import start_virtual_environment
+            from genrep.sim.process import start_virtual_environment
             venv = start_virtual_environment(profile)
             profile = venv.profile
         fhir, api, mllp = (profile.endpoint(n) for n in ("ehr_fhir", "ehr_api", "radiology_mllp"))
         patient_id, accession = _seed(profile, guard, allowlist)
-        from ..tls import http_transport_for
+        from genrep.transport.endpoints import http_transport_for
         fhir_http = http_transport_for(profile, "ehr_fhir")
         stored_before = _stored_count(fhir_http, patient_id) if contract.stored else 0
         env = dict(os.environ, PYTHONIOENCODING="utf-8",
@@ -466,12 +467,12 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
                    GENREP_LOAD_ALLOWED_HOSTS=",".join(sorted(profile.allowed_hosts)),
                    GENREP_LOAD_TIMEOUT=str(profile.timeouts.read),
                    GENREP_LOAD_USERS=str(users), GENREP_LOAD_DURATION=f"{duration_s:g}")
-        # the users build their clients from the same profile (TLS, tokens) through genrep.tls
+        # the users build their clients from the same profile (TLS, tokens) through genrep.transport.tls
         env["GENREP_LOAD_PROFILE_FILE"] = str(write_effective_profile(profile, out_dir))
         plan = FAULT_PLANS.get(profile_name)
         timer = driver = None
         if plan is not None:  # inject the fault mid-run, from this process, through genrep.faults
-            from ..faults import driver_for
+            from genrep.faults import driver_for
             driver = driver_for(profile, venv)
             target, fault, at = plan
 
@@ -576,7 +577,7 @@ def write_failed_run_results(results_dir: str | Path, profile_name: str, contrac
         rids[contract.stored.requirement] = None
     if profile_name in FAULT_PLANS:
         rids[FAILOVER_REQUIREMENT] = None
-    from ..contracts import load_catalogue
+    from genrep.config.contracts import load_catalogue
     catalogue = load_catalogue()
     now_ms = int(time.time() * 1000)
     written = []
@@ -605,7 +606,7 @@ def write_allure_results(results_dir: str | Path, result: LoadResult, outcomes: 
     are replaced (a rerun must not leave the old verdict next to the new one)."""
     results_dir = outputs.claim(results_dir, what="Allure results folder")
     _clear_load_results(results_dir, result.profile)
-    from ..contracts import load_catalogue
+    from genrep.config.contracts import load_catalogue
     catalogue = load_catalogue()
     start_ms = int(result.started * 1000)
     stop_ms = start_ms + int(result.wall_s * 1000)

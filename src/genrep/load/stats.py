@@ -15,8 +15,8 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..errors import ConfigError
-from .contract import LoadContract
+from genrep.errors import ConfigError
+from genrep.load.contract import LoadContract
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from .. import hl7
-from ..errors import ConfigError, GenrepError
-from ..identities import Allowlist, IdentityGuard, TestIdentity, run_tag
-from ..testdata import patient_for
+from genrep import hl7
+from genrep.errors import ConfigError, GenrepError
+from genrep.text.identities import Allowlist, IdentityGuard, TestIdentity, run_tag
+from genrep.text.testdata import patient_for
 
 # The ORU sent under load: 55 lines with å/ä/ö, 9.7 KB encoded (the size of the 2024 reports [A4]).
 ORU_TEXT = "\n".join(f"{i:02d} Ingen fraktur. Inga tecken till blödning i höger lårben; ej luxation, "
@@ -118,10 +118,10 @@ class LoadSettings:
 class LoadEndpoints:
     """TLS and tokens for the Locust users, from the environment profile the runner wrote
     (``runner.write_effective_profile``): the users' clients are made by the same factories as the
-    steps' (``genrep.tls``). Without a profile file (the overhead benchmark), clients are plain."""
+    steps' (``genrep.transport.tls``). Without a profile file (the overhead benchmark), clients are plain."""
 
     def __init__(self, profile_file: str = ""):
-        from ..config import load_profile
+        from genrep.config.profile import load_profile
         self.profile = load_profile(profile_file) if profile_file else None
 
     def _endpoint(self, name: str):
@@ -139,7 +139,7 @@ class LoadEndpoints:
         ep = self._endpoint(name)
         if ep is None or not ep.tls:
             return None
-        from ..tls import client_context
+        from genrep.transport.tls import client_context
         profile = self.profile
         context = client_context(profile, ep)
 
@@ -159,11 +159,11 @@ class LoadEndpoints:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def mllp_client(self, settings: "LoadSettings"):
-        from ..mllp import MLLPClient
+        from genrep.transport.mllp import MLLPClient
         if self.profile is None:
             return MLLPClient(settings.mllp_host, settings.mllp_port, connect_timeout=settings.timeout,
                               read_timeout=settings.timeout)
-        from ..tls import mllp_client_for
+        from genrep.transport.endpoints import mllp_client_for
         return mllp_client_for(self.profile, "radiology_mllp", connect_timeout=settings.timeout,
                                read_timeout=settings.timeout)
 
@@ -244,8 +244,8 @@ _JSON_HEADERS = {"Content-Type": "application/json", "Accept": "application/json
 def _shown(location: str) -> str:
     """A Location header as a failure message may show it: numbers masked, secrets redacted,
     bounded (it is the server's text, and it lands in Locust's statistics and logs)."""
-    from ..http import redact
-    from ..identities import mask
+    from genrep.secrets import redact
+    from genrep.text.identities import mask
     text = redact(mask(location))
     return text if len(text) <= 200 else text[:200] + "..."
 
@@ -423,6 +423,6 @@ def ack_problem(raw: bytes, control_id: str) -> str | None:
 
 def exit_code(entries: list[dict], contract) -> int:
     """The ``quitting`` listener's gate: 0 when every SLA threshold is met, else 1."""
-    from .stats import evaluate_stats, operation_stats
+    from genrep.load.stats import evaluate_stats, operation_stats
     outcomes = evaluate_stats(operation_stats(entries, contract.operations), contract)
     return 0 if all(o.ok for o in outcomes) else 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..errors import ConfigError
+from genrep.errors import ConfigError
 
 
 @dataclass(frozen=True)

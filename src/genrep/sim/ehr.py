@@ -35,14 +35,14 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from .lifecycle import install_stop_signals, run_until_stopped
+from genrep.sim.lifecycle import install_stop_signals, run_until_stopped
 
-from .. import hl7
-from ..errors import ConfigError, HL7Error
-from ..mllp import FrameDecoder, FrameTooLarge, frame
-from .defects import DEFECTS, parse_defects, truncate_bytes
-from .ehr_medications import MedicationModule
-from .ehr_prescribing import PrescribingModule
+from genrep import hl7
+from genrep.errors import ConfigError, HL7Error
+from genrep.transport.mllp import FrameDecoder, FrameTooLarge, frame
+from genrep.sim.defects import DEFECTS, parse_defects, truncate_bytes
+from genrep.sim.ehr_medications import MedicationModule
+from genrep.sim.ehr_prescribing import PrescribingModule
 
 FHIR_JSON = "application/fhir+json"
 ACCESSION_SYSTEM = "urn:genrep:accession"
@@ -716,7 +716,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"error": f"--max-message-bytes must be positive, got {args.max_message_bytes}"}),
               flush=True)
         return 2
-    from ..contracts import load_radiology
+    from genrep.config.contracts import load_radiology
     env_defects = [d for d in os.environ.get("GENREP_DEFECTS", "").split(",") if d.strip()]
     try:  # a bad defect name or contract is reported on the ready line, not as a bare traceback
         contract = load_radiology()
@@ -754,7 +754,7 @@ def main(argv: list[str] | None = None) -> int:
 def _security_options(args):
     """(server SSLContext or None, NLL client SSLContext or None, required token or None) from the
     command line of ``main``."""
-    from ..tls import peer_client_context, server_context
+    from genrep.transport.tls import peer_client_context, server_context
     if bool(args.tls_cert) != bool(args.tls_key):
         raise ConfigError("--tls-cert and --tls-key go together")
     if args.tls_client_ca and not args.tls_cert:

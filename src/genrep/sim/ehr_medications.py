@@ -21,7 +21,7 @@ import uuid
 import aiohttp
 from aiohttp import web
 
-from .body import read_capped
+from genrep.sim.body import read_capped
 
 FHIR_JSON = "application/fhir+json"
 PNR_SYSTEM = "http://electronichealth.se/identifier/personnummer"

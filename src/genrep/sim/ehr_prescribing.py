@@ -22,7 +22,7 @@ import time
 import aiohttp
 from aiohttp import web
 
-from .body import read_capped
+from genrep.sim.body import read_capped
 
 MAX_BODY = 1024 * 1024
 EXPECTED_CHECKS = {"drug-drug": "interactions", "duplication": "duplicates"}  # check -> its list

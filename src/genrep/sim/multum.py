@@ -41,9 +41,11 @@ from pathlib import Path
 
 from aiohttp import web
 
-from .lifecycle import install_stop_signals, run_until_stopped, wait_or_stop
+from genrep.paths import FIXTURES_DIR
 
-KNOWLEDGE_PATH = Path(__file__).resolve().parents[3] / "fixtures" / "multum" / "knowledge.json"
+from genrep.sim.lifecycle import install_stop_signals, run_until_stopped, wait_or_stop
+
+KNOWLEDGE_PATH = FIXTURES_DIR / "multum" / "knowledge.json"
 CHECKS = ("drug-drug", "duplication")
 SEVERITIES = ("contraindicated", "major", "moderate", "minor")
 FAULT_MODES = ("none", "stopped", "hang", "slow", "error503", "version", "partial", "malformed",

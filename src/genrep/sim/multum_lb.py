@@ -35,9 +35,9 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 
-from .lifecycle import install_stop_signals, run_until_stopped
+from genrep.sim.lifecycle import install_stop_signals, run_until_stopped
 
-from .multum import KNOWLEDGE_PATH, LOOPBACK, NAME_RE, Knowledge, KnowledgeError, canary_ok
+from genrep.sim.multum import KNOWLEDGE_PATH, LOOPBACK, NAME_RE, Knowledge, KnowledgeError, canary_ok
 
 POLICIES = ("round-robin", "primary-backup")
 MAX_EVENTS = 1000

@@ -4,7 +4,7 @@ Why: after a 2024 update on the NLL side the EHR showed NLL text with broken lin
 words. The simulator serves the same prescriptions in the shape of release N or N+1
 (``genrep.sim.nll_releases`` holds every difference), switchable at run time, so the harness can
 replay one corpus across both releases and detect provider-side contract drift
-(``genrep.drift``). Like the virtual EHR it is its own asyncio process on loopback, talked to over
+(``genrep.integrations.nll_drift``). Like the virtual EHR it is its own asyncio process on loopback, talked to over
 real sockets, and prints one JSON "ready" line.
 
 Admin API (JSON, no FHIR headers): ``PUT/DELETE /admin/patients/{personnummer}``,
@@ -30,9 +30,9 @@ import uuid
 
 from aiohttp import web
 
-from .lifecycle import install_stop_signals, run_until_stopped, wait_or_stop
+from genrep.sim.lifecycle import install_stop_signals, run_until_stopped, wait_or_stop
 
-from . import nll_releases as rel
+from genrep.sim import nll_releases as rel
 
 FHIR_JSON = "application/fhir+json"
 FAULT_MODES = ("none", "unavailable", "hang", "slow", "malformed", "wrong-content-type", "oversized")
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"error": "--tls-cert and --tls-key go together (and --tls-client-ca needs both)"}),
                   flush=True)
             return 2
-        from ..tls import server_context
+        from genrep.transport.tls import server_context
         try:
             ssl_context = server_context(args.tls_cert, args.tls_key, client_ca_file=args.tls_client_ca)
         except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError

@@ -33,9 +33,9 @@ import time
 from dataclasses import dataclass
 from typing import NoReturn
 
-from ..config import Endpoint, Profile, TLSOptions
-from ..errors import GenrepError
-from .lifecycle import OWNER_FILE, TLS_DIR_ENV, TLS_DIR_PREFIX
+from genrep.config.profile import Endpoint, Profile, TLSOptions
+from genrep.errors import GenrepError
+from genrep.sim.lifecycle import OWNER_FILE, TLS_DIR_ENV, TLS_DIR_PREFIX
 
 _RUNNING: set["SimProcess"] = set()
 _TLS_DIRS: set[str] = set()  # throw-away certificate folders of running virtual environments
@@ -244,7 +244,7 @@ def remove_stale_tls_dirs(tmp: str | None = None) -> list[str]:
 def _throwaway_secret(env_name: str) -> str:
     """The value of ``env_name``; when it is not set, a random one made now and set in this
     process's environment (the simulators started next, and the harness, read it from there)."""
-    from ..http import register_secret
+    from genrep.secrets import register_secret
     value = os.environ.get(env_name, "").strip()
     if not value:
         value = secrets.token_urlsafe(24)
@@ -350,7 +350,7 @@ def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_p
     if vopts.require_token_env:
         _throwaway_secret(vopts.require_token_env)
     if tls_dir is not None:
-        from ..tls import make_pki
+        from genrep.transport.pki import make_pki
         password = (_throwaway_secret(vopts.client_key_password_env)
                     if vopts.mutual_tls and vopts.client_key_password_env else None)
         pki = make_pki(tls_dir, client_key_password=password)
@@ -369,7 +369,7 @@ def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_p
     for name, version in (("multum-a", "2024.11"), ("multum-b", "2024.11")):
         multum[name] = start(name, "genrep.sim.multum", ["--host", host, "--port", "0", "--admin-port", "0",
                                                         "--name", name, "--content-version", version])
-    from ..contracts import load_multum
+    from genrep.config.contracts import load_multum
     objectives = load_multum()
     lb_args = ["--host", host, "--port", "0",
                "--policy", "primary-backup" if "multum-no-loadbalancing" in defects else "round-robin",

@@ -1,0 +1,94 @@
+"""The fault model every driver implements: the fault names and their meanings, their parameters,
+``FaultDriver`` (inject, clear) and ``injected`` (a context manager that always clears). No driver
+imports here: the drivers import this module, ``genrep.faults`` picks one per profile."""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+
+from genrep.errors import GenrepError
+
+FAULTS: tuple[str, ...] = ("stopped", "killed", "hang", "slow", "error503", "version", "partial")
+
+MEANINGS: dict[str, str] = {
+    "stopped": "the service port refuses connections (server stopped cleanly)",
+    "killed": "the server process dies abruptly (SIGKILL): connections reset, nothing listening",
+    "hang": "connections are accepted but never answered",
+    "slow": "answers arrive, each after `delay` seconds",
+    "error503": "every check is answered with HTTP 503 Service Unavailable",
+    "version": "the server reports another content `version` than its peer",
+    "partial": "one `check` type (e.g. duplication) fails; the rest answer normally",
+}
+
+DEFAULT_SLOW_DELAY = 2.0  # seconds, when ``slow`` is injected without a ``delay``
+
+# parameters a fault may take, and their types
+PARAMS: dict[str, type] = {"delay": float, "version": str, "check": str}
+
+
+class UnsupportedFault(GenrepError):
+    """The selected driver cannot produce this fault on this target."""
+
+
+class FaultDriver(abc.ABC):
+    """Inject named faults into named targets (``multum-a``, ``multum-b``) and clear them again."""
+
+    #: the faults this driver can inject (a subset of ``FAULTS``)
+    supported: frozenset[str] = frozenset()
+
+    @abc.abstractmethod
+    def inject(self, target: str, fault: str, **params) -> None:
+        """Make ``target`` misbehave as ``fault`` says (see ``MEANINGS``); returns once it does."""
+
+    @abc.abstractmethod
+    def clear(self, target: str | None = None) -> None:
+        """Undo what this driver injected into ``target``; ``None``: into every target."""
+
+    def _require_supported(self, fault: str) -> None:
+        if fault not in self.supported:
+            what = "unknown fault" if fault not in FAULTS else "fault"
+            raise UnsupportedFault(
+                f"{what} {fault!r} is not supported by the {type(self).__name__} "
+                f"(supported: {', '.join(f for f in FAULTS if f in self.supported) or 'none'})")
+
+
+def check_params(fault: str, params: Mapping[str, object]) -> dict[str, object]:
+    """The validated parameters for ``fault`` (unknown names and wrong types are refused)."""
+    out: dict[str, object] = {}
+    for name, value in params.items():
+        if name not in PARAMS:
+            raise GenrepError(f"fault {fault!r}: unknown parameter {name!r} "
+                              f"(known: {', '.join(PARAMS)})")
+        if value is None:
+            continue
+        if PARAMS[name] is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                    or not 0 <= value <= 600:
+                raise GenrepError(f"fault {fault!r}: {name} must be a number of seconds from 0 to 600, "
+                                  f"got {value!r}")
+            value = float(value)
+        elif not isinstance(value, str) or not value.strip():
+            raise GenrepError(f"fault {fault!r}: {name} must be a non-empty string, got {value!r}")
+        out[name] = value
+    return out
+
+
+@contextmanager
+def injected(driver: FaultDriver, target: str, fault: str, **params) -> Iterator[FaultDriver]:
+    """Inject ``fault`` into ``target`` for the duration of the block; always clear it afterwards.
+
+    An error in the block is re-raised as it was (a failing clear is added to it as a note); a
+    failing clear after a clean block is raised."""
+    try:
+        driver.inject(target, fault, **params)
+        yield driver
+    except BaseException as exc:
+        try:
+            driver.clear(target)
+        except Exception as clear_exc:  # the first error is the one to report
+            exc.add_note(f"clearing {fault!r} on {target!r} also failed: {clear_exc}")
+        raise
+    driver.clear(target)

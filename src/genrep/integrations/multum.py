@@ -1,0 +1,192 @@
+"""Interaction checks through the EHR, and failover measured from the outside.
+
+``PrescribingClient`` prescribes through the EHR's prescribing API and returns what the clinician
+would see: interactions found, a partial result, or "interaction check not performed". A failed
+check is never read as "no interactions": ``CheckResult.false_no_interactions`` flags a "checked"
+answer with no interaction for a pair that is known to interact.
+
+``FailoverProbe`` keeps prescribing a known interacting pair at a fixed rate in a background
+thread while a fault is injected, and turns the samples into the measurements the contract's
+objectives are about: failover time, failed checks, false "no interactions", requests per server
+over time.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from dataclasses import dataclass, field
+
+from genrep.config.profile import Profile
+from genrep.errors import GenrepError, ProtocolError, TransportError
+from genrep.transport.endpoints import http_transport_for
+
+
+@dataclass
+class CheckResult:
+    status: str  # checked | partial | not-performed | error (transport failure talking to the EHR)
+    interactions: list[dict]
+    server: str
+    content_version: str
+    reason: str
+    elapsed: float
+    raw: dict = field(default_factory=dict, repr=False)
+
+    def has_interaction(self, a: str, b: str) -> bool:
+        want = {a.lower(), b.lower()}
+        return any({d.lower() for d in i.get("drugs", [])} == want for i in self.interactions)
+
+    @property
+    def performed(self) -> bool:
+        return self.status in ("checked", "partial")
+
+
+class PrescribingClient:
+    def __init__(self, profile: Profile):
+        self.http = http_transport_for(profile, "ehr_api")
+
+    def __repr__(self) -> str:
+        return f"PrescribingClient({self.http.base_url})"
+
+    def prescribe(self, patient_id: str, current: list[str], new: str) -> CheckResult:
+        start = time.monotonic()
+        try:
+            resp = self.http.request("POST", "prescribe", json={"patient": patient_id, "current": current,
+                                                                "new": new})
+        except TransportError as exc:
+            return CheckResult("error", [], "", "", f"EHR prescribing API: {exc}", time.monotonic() - start)
+        try:  # the status decides first: a non-200 page that is not JSON is still a non-200
+            body = resp.json() if resp.status_code == 200 else None
+        except ValueError:
+            body = None
+        if resp.status_code != 200 or not isinstance(body, dict) or "status" not in body:
+            raise ProtocolError(f"EHR prescribing API answered HTTP {resp.status_code}: {resp.text[:200]}")
+        return CheckResult(body["status"], body.get("interactions", []) or [], body.get("server", ""),
+                           body.get("content_version", ""), body.get("reason", ""),
+                           time.monotonic() - start, body)
+
+    def audit(self, patient_id: str) -> list[dict]:
+        resp = self.http.request("GET", "interaction-audit", params={"patient": patient_id})
+        if resp.status_code != 200:
+            raise ProtocolError(f"EHR audit log answered HTTP {resp.status_code}")
+        try:
+            entries = resp.json().get("entries", [])
+        except (ValueError, AttributeError):
+            entries = None
+        if not isinstance(entries, list):
+            raise ProtocolError(f"EHR audit log answered without a list of entries: {resp.text[:200]}")
+        return entries
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@dataclass
+class Sample:
+    started: float  # monotonic seconds
+    ended: float
+    result: CheckResult
+
+    @property
+    def ok(self) -> bool:
+        return self.result.status == "checked"
+
+
+@dataclass
+class FailoverMeasurement:
+    fault_at: float
+    failover_seconds: float | None  # None: never recovered within the window
+    failed_checks: int
+    slow_checks: int
+    false_no_interactions: int
+    checks: int
+    per_server: dict[str, int]
+    recovered: bool
+
+    def describe(self, objective: float | None = None) -> str:
+        ft = "never (no recovery in the window)" if self.failover_seconds is None else f"{self.failover_seconds:.2f} s"
+        obj = f" (objective <= {objective:.2f} s)" if objective is not None else ""
+        return (f"failover time {ft}{obj}; {self.checks} checks, {self.failed_checks} failed, "
+                f"{self.slow_checks} slow, {self.false_no_interactions} false 'no interactions'; "
+                f"answered per server: {self.per_server}")
+
+
+class FailoverProbe:
+    """Prescribes a known interacting pair every ``interval`` s in a background thread (bounded)."""
+
+    def __init__(self, client: PrescribingClient, patient_id: str, pair: tuple[str, str], *,
+                 interval: float = 0.05, max_seconds: float = 60.0):
+        self.client, self.patient_id, self.pair = client, patient_id, pair
+        self.interval, self.max_seconds = interval, max_seconds
+        self.samples: list[Sample] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.t0 = time.monotonic()
+
+    def __enter__(self) -> "FailoverProbe":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="failover-probe", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        deadline = self.t0 + self.max_seconds
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            began = time.monotonic()
+            try:
+                result = self.client.prescribe(self.patient_id, [self.pair[0]], self.pair[1])
+            except GenrepError as exc:
+                result = CheckResult("error", [], "", "", str(exc), time.monotonic() - began)
+            self.samples.append(Sample(began, time.monotonic(), result))
+            self._stop.wait(max(0.0, self.interval - (time.monotonic() - began)))
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def measure(self, fault_at: float, *, slow_factor: float = 4.0, min_slow: float = 0.25) -> FailoverMeasurement:
+        before = [s for s in self.samples if s.ended < fault_at and s.ok]
+        base = statistics.median([s.ended - s.started for s in before]) if before else 0.05
+        slow_limit = max(min_slow, base * slow_factor)
+        after = [s for s in self.samples if s.ended >= fault_at]
+        impacted = [s for s in after if not s.ok or (s.ended - s.started) > slow_limit]
+        false_neg = sum(1 for s in after if s.result.status == "checked" and not s.result.has_interaction(*self.pair))
+        per_server: dict[str, int] = {}
+        for s in after:
+            if s.ok:
+                per_server[s.result.server or "?"] = per_server.get(s.result.server or "?", 0) + 1
+        # recovered: the last part of the window is healthy (at least 3 good checks after the last impact)
+        last_impact = max((s.ended for s in impacted), default=None)
+        good_after = [s for s in after if s.ok and (last_impact is None or s.started > last_impact)]
+        recovered = len(good_after) >= 3
+        failover = None
+        if recovered:
+            failover = 0.0 if last_impact is None else last_impact - fault_at
+        return FailoverMeasurement(fault_at - self.t0, failover, sum(1 for s in after if not s.ok),
+                                   sum(1 for s in after if s.ok and (s.ended - s.started) > slow_limit),
+                                   false_neg, len(after), per_server, recovered)
+
+    def timeline(self, bucket: float = 0.5) -> str:
+        """Requests per server per time bucket (seconds since the probe started), as CSV."""
+        servers = sorted({s.result.server or "-" for s in self.samples if s.ok})
+        rows: dict[int, dict[str, int]] = {}
+        for s in self.samples:
+            b = int((s.started - self.t0) / bucket)
+            row = rows.setdefault(b, {})
+            key = (s.result.server or "-") if s.ok else f"failed:{s.result.status}"
+            row[key] = row.get(key, 0) + 1
+        statuses = sorted({k for r in rows.values() for k in r if k.startswith("failed:")})
+        cols = servers + statuses
+        lines = ["t_seconds," + ",".join(cols)]
+        for b in range(min(rows), max(rows) + 1) if rows else ():  # a bucket without checks is a row of 0s
+            rows.setdefault(b, {})
+            lines.append(f"{b * bucket:.1f}," + ",".join(str(rows[b].get(c, 0)) for c in cols))
+        return "\n".join(lines)

@@ -1,0 +1,84 @@
+"""Read Allure result files back into scenario outcomes (for the summary, selftest and gate).
+
+Only ``*-result.json`` files written by allure-pytest-bdd are read. A missing or empty folder, or a
+folder of some other tool's files, is an error: "no results" must never read as "nothing failed".
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from genrep.errors import ConfigError
+
+KIND_RE = re.compile(r"^(?:[A-Za-z.]*Error: )?([a-z][a-z_]+): ", re.M)
+FIDELITY_RE = re.compile(r"\[([a-z_]+)/(critical|high|medium|low)\]")
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    full_name: str
+    status: str  # passed | failed | broken | skipped | unknown
+    message: str
+    requirements: list[str]
+    history_id: str
+    tags: list[str] = field(default_factory=list)
+    parameters: dict = field(default_factory=dict)
+    start: int = 0
+    stop: int = 0
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "broken")
+
+    @property
+    def kinds(self) -> list[str]:
+        """Classification of the failure: fidelity kinds ([truncated/high]) or a leading 'kind:'."""
+        found = [m.group(1) for m in FIDELITY_RE.finditer(self.message)]
+        found += [m.group(1) for m in KIND_RE.finditer(self.message)]
+        if "AssertionError" not in self.message and not found and self.failed:
+            found.append("error")
+        return list(dict.fromkeys(found))
+
+
+def read_results(folder: str | Path) -> list[ScenarioResult]:
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ConfigError("results folder does not exist", file=str(folder))
+    files = sorted(folder.glob("*-result.json"))
+    if not files:
+        raise ConfigError("results folder holds no Allure result files (*-result.json)", file=str(folder))
+    out: list[ScenarioResult] = []
+    for f in files:
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"not a valid Allure result ({exc})", file=str(f)) from None
+        if not isinstance(data, dict) or "status" not in data or "name" not in data:
+            raise ConfigError("not an Allure test result (no name/status)", file=str(f))
+        labels = data.get("labels", []) or []
+        if isinstance(labels, list) and any(isinstance(lb, dict) and lb.get("name") == "genrep_meta"
+                                            for lb in labels):
+            continue  # genrep's own report entries (traceability matrix), not a scenario
+        details = data.get("statusDetails") or {}
+        params = data.get("parameters", []) or []
+        if (not isinstance(data["name"], str) or not isinstance(data["status"], str)
+                or not isinstance(labels, list) or not isinstance(details, dict) or not isinstance(params, list)
+                or not all(isinstance(x, dict) for x in labels + params)
+                or any(not isinstance(lb.get("value"), str) for lb in labels
+                       if lb.get("name") in ("requirement", "tag"))):
+            raise ConfigError("not an Allure test result (malformed name, status, labels, "
+                              "statusDetails or parameters)", file=str(f))
+        out.append(ScenarioResult(
+            name=data["name"], full_name=data.get("fullName", data["name"]), status=data["status"],
+            message=(details.get("message") or "") + ("\n" + details["trace"] if details.get("trace") else ""),
+            requirements=[lb["value"] for lb in labels if lb.get("name") == "requirement"],
+            history_id=data.get("historyId", ""),
+            tags=[lb["value"] for lb in labels if lb.get("name") == "tag"],
+            parameters={p.get("name"): p.get("value") for p in params},
+            start=data.get("start", 0) or 0, stop=data.get("stop", 0) or 0,
+        ))
+    return out

@@ -1,0 +1,317 @@
+"""Test identities: only Swedish *test* personnummer from an allowlist ever leave the harness.
+
+The ``personnummer`` package can tell a well-formed number from a malformed one, but not a test
+number from a real person's: so identities come only from ``fixtures/identities/*.csv`` (taken from
+Skatteverket's published test numbers) and numbers are never generated.
+
+One choke point: every byte the harness sends (MLLP frames, HTTP URLs, headers and bodies, from
+steps, load users and fault drivers alike) passes ``guard_outbound`` in the transport layer, which
+scans its *decoded meaning* (``identity_scan``: HL7, percent and JSON escapes resolved, Unicode
+digits, dashes and spaces folded). Any checksum-valid personnummer-shaped value that is not on the
+allowlist is refused before a byte is written, and the refusal **stops the run**: every later
+check refuses too (in this process, and through the latch file ``GENREP_IDENTITY_LATCH`` in every
+process of the run), so a refused number never fails one scenario while the next one leaks.
+
+``mask`` hides identities (test ones too, in any spelling) in attachments, reports and logs.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from genrep.errors import ConfigError, IdentityViolation
+from genrep.paths import FIXTURES_DIR
+from genrep.text.identity_scan import (SHAPE, canonical_from_match, find_shapes, full_date, locate, luhn_ok,
+                            mask_spans, needs_decoding, numbers_in)
+
+DEFAULT_ALLOWLIST = FIXTURES_DIR / "identities" / "testpersonnummer.csv"
+
+# A region's reserve numbers (reservnummer) for people without a personnummer/samordningsnummer.
+# Their format is each region's own [A]: this one is "99" + 10 digits, as one region uses.
+RESERVE_NUMBER = re.compile(r"99[0-9]{10}")
+
+# The shape, the digit-run prefilter and the decoding live in identity_scan (one home); the names
+# below keep their old spelling for the modules and tests that use them.
+_SHAPE = SHAPE
+_luhn_ok = luhn_ok
+_full_date = full_date
+_canonical_from_match = canonical_from_match
+
+
+_DIGIT_TO_LETTER = str.maketrans("0123456789", "GHIJKLMNOP")
+
+
+def run_tag(length: int = 6) -> str:
+    """A random tag of capital letters for the ids a run generates (control ids, accessions).
+
+    Letters only, so a tag next to a counter can never make a run of ten digits: a hex tag ending
+    in digits, followed by a 6-digit counter, once made an accession the identity guard read as
+    a samordningsnummer (and rightly refused to send)."""
+    return os.urandom((length + 1) // 2).hex().upper().translate(_DIGIT_TO_LETTER)[:length]
+
+
+def canonical(value: str) -> str | None:
+    """12-digit form of a personnummer/samordningsnummer-shaped string, or None if it is not one."""
+    m = _SHAPE.fullmatch(value.strip())
+    if not m:
+        return None
+    return _canonical_from_match(m)
+
+
+@dataclass(frozen=True)
+class TestIdentity:
+    """One allowlisted test identity. Its repr never shows the number."""
+
+    number: str  # 12 digits
+    kind: str  # personnummer | samordningsnummer | reservnummer
+    note: str = field(default="", compare=False)
+
+    __test__ = False  # not a pytest test class
+
+    @property
+    def birth_date(self) -> date | None:
+        """None for a reserve number: it carries no birth date, and none may be guessed from it."""
+        if self.kind == "reservnummer":
+            return None
+        born = _full_date(self.number[:2], self.number[2:8], "")
+        assert born is not None
+        return born
+
+    @property
+    def sex(self) -> str:
+        """'F' or 'M' from the second-to-last digit (odd = male), as the EHR must derive it;
+        'U' for a reserve number."""
+        if self.kind == "reservnummer":
+            return "U"
+        return "M" if int(self.number[10]) % 2 else "F"
+
+    @property
+    def is_coordination_number(self) -> bool:
+        return int(self.number[6:8]) > 60
+
+    def ten_digit(self) -> str:
+        """YYMMDD-NNNC, with '+' from the year the person turns 100 (a reserve number as it is)."""
+        if self.birth_date is None:
+            return self.number
+        age_sep = "+" if date.today().year - self.birth_date.year >= 100 else "-"
+        return f"{self.number[2:8]}{age_sep}{self.number[8:]}"
+
+    def masked(self) -> str:
+        return mask_number(self.number)
+
+    def __repr__(self) -> str:
+        return f"TestIdentity({self.kind}, {self.masked()})"
+
+    __str__ = __repr__
+
+
+def mask_number(number: str) -> str:
+    digits = re.sub(r"[^0-9]", "", number)
+    return digits[:-4] + "****" if len(digits) >= 10 else "****"
+
+
+class Allowlist:
+    """The test identities that may leave the harness."""
+
+    def __init__(self, identities: list[TestIdentity], source: str = ""):
+        if not identities:
+            raise ConfigError("allowlist holds no identities", file=source or None)
+        self.identities = identities
+        self.source = source
+        self._numbers = {i.number for i in identities}
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_ALLOWLIST) -> "Allowlist":
+        path = Path(path)
+        identities: list[TestIdentity] = []
+        try:
+            numbered = [(no, ln) for no, ln in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+                        if ln.strip() and not ln.lstrip().startswith("#")]
+        except FileNotFoundError:
+            raise ConfigError("identity allowlist not found", file=str(path)) from None
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(path)) from None
+        reader = csv.DictReader(ln for _, ln in numbered)
+        if reader.fieldnames is None or "number" not in reader.fieldnames or "kind" not in reader.fieldnames:
+            raise ConfigError("header must have columns number,kind[,note]", file=str(path),
+                              line=numbered[0][0] if numbered else None)
+        for row in reader:
+            # reader.line_num counts the (comment-free) lines read so far: map back to the file's line
+            line = numbered[reader.line_num - 1][0]
+            kind = (row.get("kind") or "").strip()
+            if kind not in ("personnummer", "samordningsnummer", "reservnummer"):
+                raise ConfigError(f"unknown kind {kind!r}", file=str(path), key="kind", line=line)
+            if kind == "reservnummer":
+                number = (row["number"] or "").strip()
+                if not RESERVE_NUMBER.fullmatch(number):
+                    raise ConfigError(f"not a reserve number of the form {RESERVE_NUMBER.pattern}",
+                                      file=str(path), key="number", line=line)
+            else:
+                number = canonical(row["number"] or "")
+                if number is None:
+                    raise ConfigError("not a valid personnummer/samordningsnummer (format, date or checksum)",
+                                      file=str(path), key="number", line=line)
+            identities.append(TestIdentity(number, kind, (row.get("note") or "").strip()))
+        return cls(identities, str(path))
+
+    def __contains__(self, value: str) -> bool:
+        number = canonical(value) or value.strip()
+        return number in self._numbers
+
+    def pick(self, index: int = 0, *, kind: str | None = None, min_age: int | None = None) -> TestIdentity:
+        """Deterministic choice (index wraps) among identities matching the filters."""
+        pool = [i for i in self.identities
+                if (i.kind == kind if kind is not None else i.kind != "reservnummer")
+                and (min_age is None or (i.birth_date is not None
+                                         and date.today().year - i.birth_date.year >= min_age))]
+        if not pool:
+            raise ConfigError(f"no test identity of kind={kind} min_age={min_age} in the allowlist",
+                              file=self.source or None)
+        return pool[index % len(pool)]
+
+
+LATCH_ENV = "GENREP_IDENTITY_LATCH"  # a file: the first refusal of a run, seen by every process of it
+_REFUSAL: str | None = None  # the first refusal in this process
+
+
+class IdentityGuard:
+    """Refuses any checksum-valid personnummer not on the allowlist, in any spelling a receiver
+    would decode (``identity_scan``). A refusal stops the run: from then on every check in this
+    process, and in every process that shares the latch file (``GENREP_IDENTITY_LATCH``: the
+    feature suite's xdist workers), refuses whatever it is given, so nothing more is sent."""
+
+    def __init__(self, allowlist: Allowlist):
+        self.allowlist = allowlist
+        self.checked = 0
+
+    def check(self, payload: str | bytes, *, destination: str = "", kind: str = "") -> None:
+        """Raise ``IdentityViolation`` when ``payload`` holds a refused number, or an earlier check
+        of this run refused one. ``kind``: ``"url"`` names URL parts in the message; HL7 and JSON
+        are recognised by their content."""
+        stop_if_refused()
+        global _LAST_PASSED
+        last = _LAST_PASSED
+        if last is not None and payload is last[0] and last[1] == self.allowlist._numbers:
+            return  # this very object passed a moment ago (a client's check, then its transport's)
+        if isinstance(payload, (bytes, bytearray, memoryview)):
+            raw = bytes(payload)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                text = raw.decode("latin-1")
+        else:
+            text = payload
+        self.checked += 1
+        allowed = self.allowlist._numbers
+        refused: set[str] | None = None
+        if needs_decoding(text):
+            refused = {n for n in numbers_in(text) if n not in allowed}
+        else:
+            for m in find_shapes(text):
+                number = canonical_from_match(m)
+                if number is not None and number not in allowed:
+                    refused = (refused or set()) | {number}
+        if refused:
+            findings = locate(text, refused, kind=kind)
+            if findings:
+                first = findings[0]
+                spelled = "" if first.view == "as written" else f", spelled so that it shows only once {first.view}"
+                where = f" to {destination}" if destination else ""
+                more = f" (and {len(findings) - 1} more)" if len(findings) > 1 else ""
+                message = (f"refusing to send{where}: {first.where} holds a personnummer-shaped value "
+                           f"({mask_number(first.number)}{spelled}) that is not on the test-identity allowlist "
+                           f"({self.allowlist.source}){more}; nothing was sent, and this run sends nothing more")
+                record_refusal(message)
+                raise IdentityViolation(message)
+        _LAST_PASSED = (payload, self.allowlist._numbers)
+
+
+# The last payload object a guard passed, with the allowlist it passed: a client that scans what
+# it built and the transport that scans what it sends then pay for one scan, not two.
+_LAST_PASSED: tuple[object, set[str]] | None = None
+
+
+def record_refusal(message: str) -> None:
+    """Remember the first refusal of the run (in this process, and in the latch file if the run has
+    one), so that every later check refuses too."""
+    global _REFUSAL
+    if _REFUSAL is None:
+        _REFUSAL = message
+    latch = os.environ.get(LATCH_ENV)
+    if latch and not os.path.exists(latch):
+        try:
+            with open(latch, "x", encoding="utf-8") as fh:
+                fh.write(message + "\n")
+        except OSError:
+            pass  # another process wrote it first, or the folder is gone: the process latch still holds
+
+
+def refusal() -> str | None:
+    """The run's first identity refusal (this process or the latch file), or None."""
+    if _REFUSAL is not None:
+        return _REFUSAL
+    latch = os.environ.get(LATCH_ENV)
+    if latch and os.path.exists(latch):
+        try:
+            with open(latch, encoding="utf-8") as fh:
+                return fh.read().strip() or "an identity was refused earlier in this run"
+        except OSError:
+            return "an identity was refused earlier in this run"
+    return None
+
+
+def stop_if_refused() -> None:
+    """Raise ``IdentityViolation`` if this run has refused an identity: nothing more is sent."""
+    earlier = refusal()
+    if earlier is not None:
+        raise IdentityViolation(f"nothing more is sent in this run after an identity refusal: {earlier}")
+
+
+def reset_refusals() -> None:
+    """Forget the process latch (tests only: a real run ends at its first refusal)."""
+    global _REFUSAL
+    _REFUSAL = None
+
+
+_OUTBOUND: IdentityGuard | None = None
+
+
+def outbound_guard() -> IdentityGuard:
+    """The process's guard at the transports (MLLP, HTTP): the default allowlist unless a guard was
+    installed. Loaded on first use."""
+    global _OUTBOUND
+    if _OUTBOUND is None:
+        _OUTBOUND = IdentityGuard(Allowlist.load())
+    return _OUTBOUND
+
+
+def install_outbound_guard(guard: IdentityGuard | None) -> None:
+    """Use ``guard`` at the transports (None: back to the default allowlist)."""
+    global _OUTBOUND
+    _OUTBOUND = guard
+
+
+def guard_outbound(payload: str | bytes, *, destination: str, kind: str = "") -> None:
+    """The one choke point: every byte the harness sends passes here before it is written."""
+    outbound_guard().check(payload, destination=destination, kind=kind)
+
+
+def mask(text: str) -> str:
+    """Every checksum-valid personnummer-shaped value, allowlisted or not and in any spelling
+    (HL7 or percent escapes, Unicode digits, dashes and spaces), with its last four digits masked."""
+    spans = mask_spans(text)
+    if not spans:
+        return text
+    out = []
+    pos = 0
+    for a, b, masked in spans:
+        out.append(text[pos:a])
+        out.append(masked)
+        pos = b
+    out.append(text[pos:])
+    return "".join(out)
