@@ -267,28 +267,28 @@ def _cmd_sim_up(args) -> int:
                           "(virtual, virtual-tls)", file=profile.file or None, key="kind")
     venv = start_virtual_environment(profile, host=args.host, mllp_port=args.mllp_port,
                                      fhir_port=args.fhir_port)
-    try:
-        print("Virtual environment running (Ctrl-C to stop):")
-        for ep in venv.profile.endpoints.values():
-            print(f"  {ep.name:16s} {ep.protocol:5s} {ep.address}" + ("  (TLS)" if ep.tls else ""))
-            t = ep.tls_options
-            if ep.tls and (t.ca_file or t.client_cert):  # the throw-away PKI, removed on stop
-                print(f"  {'':16s} trust {t.ca_file or 'system'}"
-                      + (f"; client certificate {t.client_cert}, key {t.client_key}" if t.client_cert else ""))
-        v = profile.virtual
-        if v.require_token_env:  # the name only: a secret is never printed
-            generated = "" if os.environ.get(v.require_token_env) else " (not set: a random one was made for this run)"
-            print(f"  the FHIR API wants 'Authorization: Bearer ${v.require_token_env}'{generated}")
-        if v.client_key_password_env:
-            print(f"  the client key's password is in ${v.client_key_password_env}")
-        print(f"  defects: {', '.join(profile.defects) or 'none (clean)'}", flush=True)
+    try:  # Ctrl-C or SIGTERM (Terminated) at any point after the start is how sim up ends
         try:
+            print("Virtual environment running (Ctrl-C to stop):")
+            for ep in venv.profile.endpoints.values():
+                print(f"  {ep.name:16s} {ep.protocol:5s} {ep.address}" + ("  (TLS)" if ep.tls else ""))
+                t = ep.tls_options
+                if ep.tls and (t.ca_file or t.client_cert):  # the throw-away PKI, removed on stop
+                    print(f"  {'':16s} trust {t.ca_file or 'system'}"
+                          + (f"; client certificate {t.client_cert}, key {t.client_key}" if t.client_cert else ""))
+            v = profile.virtual
+            if v.require_token_env:  # the name only: a secret is never printed
+                generated = "" if os.environ.get(v.require_token_env) else " (not set: a random one was made for this run)"
+                print(f"  the FHIR API wants 'Authorization: Bearer ${v.require_token_env}'{generated}")
+            if v.client_key_password_env:
+                print(f"  the client key's password is in ${v.client_key_password_env}")
+            print(f"  defects: {', '.join(profile.defects) or 'none (clean)'}", flush=True)
             while True:
                 if not all(p.alive for p in venv.processes.values()):
                     print("a simulator exited unexpectedly", file=sys.stderr)
                     return 1
                 time.sleep(0.2)
-        except KeyboardInterrupt:  # Ctrl-C or SIGTERM (Terminated): how sim up is meant to end
+        except KeyboardInterrupt:
             pass
     finally:
         venv.stop()

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-import genrep.rehearsal
+import genrep.benchmarks.load
 from genrep.benchmarks.load import FHIR_FLOOR, MLLP_FLOOR, bench_load
 
 
@@ -19,7 +19,7 @@ def _leftovers(marker: str) -> list[str]:
 
 
 def test_bench_load_short_run(tmp_path, monkeypatch):
-    monkeypatch.setattr(genrep.rehearsal, "REPORTS_DIR", tmp_path)  # never overwrite the real report
+    monkeypatch.setattr(genrep.benchmarks.load, "REPORTS_DIR", tmp_path)  # never overwrite the real report
     lines: list[str] = []
     code = bench_load(seconds=2, rounds=1, users=2, echo=lines.append)
     assert code in (0, 1)

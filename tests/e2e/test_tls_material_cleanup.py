@@ -104,7 +104,7 @@ def test_a_failing_start_removes_the_folder_and_the_started_simulators(private_t
 
 
 def test_ctrl_c_while_making_certificates_removes_the_folder(private_tmp, monkeypatch):
-    import genrep.transport.tls
+    import genrep.transport.pki
 
     real_make_pki = genrep.transport.pki.make_pki
 
@@ -112,7 +112,7 @@ def test_ctrl_c_while_making_certificates_removes_the_folder(private_tmp, monkey
         real_make_pki(directory, **kwargs)  # the keys are on disk ...
         raise KeyboardInterrupt  # ... when Ctrl-C arrives
 
-    monkeypatch.setattr(genrep.transport.tls, "make_pki", interrupted)
+    monkeypatch.setattr(genrep.transport.pki, "make_pki", interrupted)
     with pytest.raises(KeyboardInterrupt):
         start_virtual_environment(load_profile("virtual-tls", defects=()))
     assert tls_dirs(private_tmp) == []
