@@ -21,7 +21,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +28,8 @@ from genrep import outputs
 from genrep.paths import PROJECT_ROOT
 from genrep.config.profile import load_profile
 from genrep.errors import ConfigError, GenrepError, IdentityViolation
+from genrep.results import writer
+from genrep.results.failure_kinds import failure
 from genrep.secrets import redact
 from genrep.text.identities import mask
 from genrep.load.contract import LoadContract, check_requirements, load_load_contract
@@ -545,24 +546,10 @@ def write_sla_json(result: LoadResult, outcomes: list[SlaOutcome], contract: Loa
     return path
 
 
-def _is_load_result(path: Path, profile: str) -> bool:
-    """Whether ``path`` is an Allure result an earlier run of load profile ``profile`` wrote."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError, OSError):
-        return False
-    return isinstance(data, dict) and any(isinstance(lb, dict) and lb.get("name") == "genrep_load"
-                                          and lb.get("value") == profile for lb in data.get("labels") or [])
-
-
-def _clear_load_results(results_dir: Path, profile: str) -> None:
-    """A rerun of a profile must not leave its old verdict next to the new one (other profiles'
-    results stay: a rehearsal runs several)."""
-    for old in results_dir.glob("*-result.json"):
-        if _is_load_result(old, profile):
-            old.unlink()
-    for old in results_dir.glob(f"genrep-load-{profile}-*-attachment.*"):
-        old.unlink()
+def _severity(req) -> str:
+    # the Allure severity load has always written (critical for a critical requirement, else normal),
+    # like certs; the suite's rule (writer.ALLURE_SEVERITY) says blocker / critical / normal / minor
+    return "critical" if req is not None and req.severity == "critical" else "normal"
 
 
 def write_failed_run_results(results_dir: str | Path, profile_name: str, contract: LoadContract,
@@ -570,8 +557,6 @@ def write_failed_run_results(results_dir: str | Path, profile_name: str, contrac
     """A load run that did not complete still gives its verdict: one failed Allure result per
     requirement the profile would have measured, with the reason. Never silence (an untested
     performance requirement must not pass for a met one)."""
-    results_dir = outputs.claim(results_dir, what="Allure results folder")
-    _clear_load_results(results_dir, profile_name)
     rids = dict.fromkeys(op.requirement for op in contract.operations.values())
     if contract.stored is not None:
         rids[contract.stored.requirement] = None
@@ -579,80 +564,53 @@ def write_failed_run_results(results_dir: str | Path, profile_name: str, contrac
         rids[FAILOVER_REQUIREMENT] = None
     from genrep.config.contracts import load_catalogue
     catalogue = load_catalogue()
-    now_ms = int(time.time() * 1000)
-    written = []
-    for rid in rids:
-        severity = "critical" if rid in catalogue and catalogue[rid].severity == "critical" else "normal"
-        uid = str(uuid.uuid4())
-        data = {"uuid": uid, "historyId": f"genrep-load-{profile_name}-{rid}-run",
-                "testCaseId": f"genrep-load-{rid}-run", "name": f"{rid} under load ({profile_name}): the run",
-                "fullName": f"load/{profile_name}.py:{rid}:run", "status": "broken", "stage": "finished",
-                "start": now_ms, "stop": now_ms,
-                "statusDetails": {"message": f"load_run_failed: the load profile {profile_name} did not complete: "
-                                            f"{error[:500]}"},
-                "labels": [{"name": "requirement", "value": rid}, {"name": "feature", "value": "Performance under load"},
-                           {"name": "severity", "value": severity}, {"name": "tag", "value": "performance"},
-                           {"name": "genrep_load", "value": profile_name}]}
-        path = results_dir / f"{uid}-result.json"
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-        written.append(path)
-    return written
+    results = [writer.Result(
+        key=f"load-{profile_name}-{rid}-run", case_key=f"load-{rid}-run",
+        name=f"{rid} under load ({profile_name}): the run", full_name=f"load/{profile_name}.py:{rid}:run",
+        status="broken", message=failure("load_run_failed", f"the load profile {profile_name} did not complete: "
+                                                            f"{error[:500]}"),
+        requirements=[catalogue[rid]] if rid in catalogue else [], severity=_severity(catalogue.get(rid)),
+        # a requirement the catalogue does not know still gets its label: the gate names it as unknown
+        labels=([] if rid in catalogue else [("requirement", rid)])
+        + [("feature", "Performance under load"), ("tag", "performance")]) for rid in rids]
+    return writer.write(results_dir, results, writer.Producer("genrep_load", profile_name))
 
 
 def write_allure_results(results_dir: str | Path, result: LoadResult, outcomes: list[SlaOutcome],
                          contract: LoadContract) -> list[Path]:
     """One Allure result per SLA threshold, labelled with the operation's requirement, so the gate
-    counts performance like any other test type. A previous load run's results in the same folder
-    are replaced (a rerun must not leave the old verdict next to the new one)."""
-    results_dir = outputs.claim(results_dir, what="Allure results folder")
-    _clear_load_results(results_dir, result.profile)
+    counts performance like any other test type. A previous load run's results of this profile in
+    the same folder are replaced (a rerun must not leave the old verdict next to the new one)."""
     from genrep.config.contracts import load_catalogue
     catalogue = load_catalogue()
     start_ms = int(result.started * 1000)
     stop_ms = start_ms + int(result.wall_s * 1000)
-    written = []
     # shared attachments, written once: the run's figures (sla.json's "run") and the plot
-    run_json = f"genrep-load-{result.profile}-{uuid.uuid4()}-attachment.json"
-    (results_dir / run_json).write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-    attachments = [{"name": "load run: statistics per operation, generator, stored check", "source": run_json,
-                    "type": "application/json"}]
+    attachments = [writer.Attachment("load run: statistics per operation, generator, stored check",
+                                     json.dumps(result.to_dict(), indent=2, ensure_ascii=False), "application/json")]
     if result.plot_path is not None and result.plot_path.is_file():
-        plot_name = f"genrep-load-{result.profile}-{uuid.uuid4()}-attachment.png"
-        (results_dir / plot_name).write_bytes(result.plot_path.read_bytes())
-        attachments.append({"name": "response time and users over time", "source": plot_name, "type": "image/png"})
+        attachments.append(writer.Attachment("response time and users over time", result.plot_path.read_bytes(),
+                                             "image/png"))
+    results = []
     for o in outcomes:
         op = contract.operations.get(o.operation)  # None for a whole-run check (the soak's drift)
         req = catalogue[o.requirement]
-        label = METRIC_LABELS[o.metric]
-        threshold = o._fmt(o.threshold)
-        name = f"{o.operation} under load ({result.profile}): {label} <= {threshold}"
-        rid = str(uuid.uuid4())
-        data = {
-            "uuid": rid, "historyId": f"genrep-load-{result.profile}-{o.operation}-{o.metric}",
-            "testCaseId": f"genrep-load-{o.operation}-{o.metric}", "name": name,
-            "fullName": f"load/{result.profile}.py:{o.operation}:{o.metric}",
-            "status": "passed" if o.ok else "failed", "stage": "finished", "start": start_ms, "stop": stop_ms,
-            "description": op.description if op is not None else req.criterion,
-            "labels": [{"name": "requirement", "value": o.requirement},
-                       {"name": "feature", "value": "Performance under load"},
-                       {"name": "story", "value": o.operation},
-                       {"name": "severity", "value": "critical" if req.severity == "critical" else "normal"},
-                       {"name": "tag", "value": "performance"},
-                       {"name": "genrep_load", "value": result.profile}],
-            "parameters": [{"name": "users", "value": str(result.users)},
-                           {"name": "duration", "value": f"{result.duration_s:g} s"},
-                           {"name": "environment", "value": result.environment},
-                           {"name": "measured", "value": "no requests" if o.measured is None else
-                            o._fmt(o.measured)}],
-            "attachments": attachments,
-        }
+        description = op.description if op is not None else req.criterion
         if result.generator is not None and result.generator.bottleneck:
-            data["description"] += "\n\nWarning: " + result.generator.verdict()
+            description += "\n\nWarning: " + result.generator.verdict()
+        message = ""
         if not o.ok:
-            kind = "no_requests" if o.measured is None else "sla_missed"
-            data["statusDetails"] = {"message": f"{kind}: {o.describe()} (contracts/load.yaml "
-                                                f"operations.{o.operation}.sla.{o.metric})"}
-        path = results_dir / f"{rid}-result.json"
-        path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-        written.append(path)
-    return written
+            message = failure("no_requests" if o.measured is None else "sla_missed",
+                              f"{o.describe()} (contracts/load.yaml operations.{o.operation}.sla.{o.metric})")
+        results.append(writer.Result(
+            key=f"load-{result.profile}-{o.operation}-{o.metric}", case_key=f"load-{o.operation}-{o.metric}",
+            name=f"{o.operation} under load ({result.profile}): {METRIC_LABELS[o.metric]} <= {o._fmt(o.threshold)}",
+            full_name=f"load/{result.profile}.py:{o.operation}:{o.metric}",
+            status="passed" if o.ok else "failed", message=message, description=description,
+            requirements=[req], severity=_severity(req), start_ms=start_ms, stop_ms=stop_ms,
+            labels=[("feature", "Performance under load"), ("tag", "performance")],
+            parameters=[("users", result.users), ("duration", f"{result.duration_s:g} s"),
+                        ("environment", result.environment),
+                        ("measured", "no requests" if o.measured is None else o._fmt(o.measured))],
+            attachments=attachments))
+    return writer.write(results_dir, results, writer.Producer("genrep_load", result.profile))

@@ -7,38 +7,33 @@ scenario gets the same requirement link, severity and labels from the catalogue.
 
 from __future__ import annotations
 
-import os
-
 import allure
 
 from genrep.config.contracts import Requirement
+from genrep.results.writer import ALLURE_SEVERITY as _SEVERITY_LEVELS
+from genrep.results.writer import SEVERITY_ORDER, requirement_labels, requirement_links, requirement_url
 from genrep.secrets import redact
 from genrep.text.identities import mask
 
-# The programme's defect severities -> Allure's severity levels.
-ALLURE_SEVERITY = {"critical": allure.severity_level.BLOCKER, "high": allure.severity_level.CRITICAL,
-                   "medium": allure.severity_level.NORMAL, "low": allure.severity_level.MINOR}
-SEVERITY_ORDER = ("critical", "high", "medium", "low")
+__all__ = ["ALLURE_SEVERITY", "SEVERITY_ORDER", "requirement_url", "label_scenario", "safe_text", "attach_text",
+           "hl7_for_display", "mask_folder"]
 
-
-def requirement_url(req_id: str) -> str:
-    template = os.environ.get("GENREP_REQUIREMENT_URL", "contracts/requirements.yaml#{id}")
-    return template.replace("{id}", req_id)
+# The programme's defect severities -> Allure's severity levels (the rule is genrep.results.writer's).
+ALLURE_SEVERITY = {sev: allure.severity_level(level) for sev, level in _SEVERITY_LEVELS.items()}
 
 
 def label_scenario(requirements: list[Requirement]) -> None:
-    """Attach requirement links, labels and the severity of the most severe requirement."""
+    """Attach requirement links, labels and the severity of the most severe requirement: the same
+    as ``genrep.results.writer`` gives the results genrep writes itself."""
     if not requirements:
         return
-    for req in requirements:
-        allure.dynamic.link(requirement_url(req.id), link_type="tms", name=req.id)
-        allure.dynamic.label("requirement", req.id)
-        allure.dynamic.label("test_type", req.test_type)
-        allure.dynamic.label("epic", req.integration)
-        allure.dynamic.story(f"{req.id} {req.title}")
-    worst = min(requirements, key=lambda r: SEVERITY_ORDER.index(r.severity))
-    allure.dynamic.severity(ALLURE_SEVERITY[worst.severity])
-    allure.dynamic.label("defect_severity", worst.severity)
+    for link in requirement_links(requirements):
+        allure.dynamic.link(link["url"], link_type=link["type"], name=link["name"])
+    for name, value in requirement_labels(requirements):
+        if name == "severity":
+            allure.dynamic.severity(allure.severity_level(value))
+        else:
+            allure.dynamic.label(name, value)
 
 
 def safe_text(text: str) -> str:

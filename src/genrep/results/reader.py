@@ -7,14 +7,11 @@ folder of some other tool's files, is an error: "no results" must never read as 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from genrep.errors import ConfigError
-
-KIND_RE = re.compile(r"^(?:[A-Za-z.]*Error: )?([a-z][a-z_]+): ", re.M)
-FIDELITY_RE = re.compile(r"\[([a-z_]+)/(critical|high|medium|low)\]")
+from genrep.results import failure_kinds
 
 
 @dataclass
@@ -36,12 +33,18 @@ class ScenarioResult:
 
     @property
     def kinds(self) -> list[str]:
-        """Classification of the failure: fidelity kinds ([truncated/high]) or a leading 'kind:'."""
-        found = [m.group(1) for m in FIDELITY_RE.finditer(self.message)]
-        found += [m.group(1) for m in KIND_RE.finditer(self.message)]
+        """Classification of the failure: fidelity kinds ([truncated/high]) or a leading 'kind:'
+        (``genrep.results.failure_kinds``); "error" for an exception that names no kind."""
+        found = failure_kinds.kinds_in(self.message)
         if "AssertionError" not in self.message and not found and self.failed:
-            found.append("error")
-        return list(dict.fromkeys(found))
+            found.append(failure_kinds.ERROR.name)
+        return found
+
+    @property
+    def classification(self) -> list[failure_kinds.FailureKind]:
+        """The registry's record of each kind (meaning, Allure category, severity); a kind that is
+        not registered still appears, as "unregistered"."""
+        return [failure_kinds.lookup(k) for k in self.kinds]
 
 
 def read_results(folder: str | Path) -> list[ScenarioResult]:
