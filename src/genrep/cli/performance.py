@@ -1,0 +1,82 @@
+"""The performance commands: ``load`` (a Locust profile against an environment), ``bench mllp``,
+``bench load``."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from genrep.errors import ConfigError
+
+
+def _cmd_bench(args) -> int:
+    from genrep.benchmarks.mllp import bench_mllp
+    return bench_mllp(messages=args.messages, rounds=args.rounds)
+
+
+def _cmd_bench_load(args) -> int:
+    from genrep.benchmarks.load import bench_load
+    return bench_load(seconds=args.seconds, rounds=args.rounds, users=args.users)
+
+
+def _parse_duration(text: str) -> float:
+    """'60s', '5m', '1h' or plain seconds."""
+    import re
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([smh]?)\s*", text or "")
+    if not m:
+        raise ConfigError(f"--duration {text!r}: expected seconds such as 60s, 5m or 1h")
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def _cmd_load(args) -> int:
+    """Run a Locust load profile (subprocess) and judge it against contracts/load.yaml."""
+    from genrep.load.contract import load_load_contract
+    from genrep.load.runner import evaluate, profile_file, run_load, write_allure_results, write_sla_json
+
+    contract = load_load_contract()
+    duration = _parse_duration(args.duration)
+    profile_file(args.profile)  # an unknown profile fails before anything starts
+    if args.results:  # written after the run, and earlier load results in it replaced: refuse now
+        from genrep.outputs import check
+        check(args.results, what="Allure results folder (--results)")
+    users = args.users if args.users is not None else contract.default_users(args.profile)
+    print(f"genrep load: profile {args.profile}, {users} users, {duration:g} s"
+          + (f", defects: {', '.join(args.defect)}" if args.defect else "")
+          + (f", {args.workers} workers" if args.workers else ""), flush=True)
+    result = run_load(args.profile, users=users, duration_s=duration, workers=args.workers,
+                      expect_workers=args.expect_workers, master_bind_host=args.master_bind_host,
+                      master_port=args.master_port,
+                      env_name=args.env, contract=contract, defects=tuple(args.defect),
+                      progress=None if args.quiet else (lambda line: print(line, flush=True)),
+                      **({"out_dir": Path(args.out)} if args.out else {}))
+    outcomes = evaluate(result, contract)
+    sla_path = write_sla_json(result, outcomes, contract)
+    print(f"\n{'operation':18s} {'requests':>8s} {'failures':>8s} {'req/s':>7s} {'p50 ms':>7s} "
+          f"{'p95 ms':>7s} {'p99 ms':>7s} {'max ms':>7s}")
+    fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
+    for s in result.operations.values():
+        print(f"{s.name:18s} {s.requests:8d} {s.failures:8d} {s.rps:7.1f} {fmt(s.p50_ms):>7s} "
+              f"{fmt(s.p95_ms):>7s} {fmt(s.p99_ms):>7s} {fmt(s.max_ms):>7s}")
+    print()
+    if result.fault:
+        rec = "not recovered before the run ended" if result.recovery_s is None else f"{result.recovery_s:.1f} s"
+        print(f"Fault: {result.fault} at {result.fault_at_s:.1f} s; recovery {rec}")
+    if result.stored is not None:
+        st = result.stored
+        print(f"Stored: {st.accepted} ORU answered AA, stored reports {st.stored_before} -> {st.stored_after}; "
+              f"{st.sampled} read back, {len(st.sample_missing)} missing")
+    if result.generator is not None:
+        print(f"Generator: {result.generator.verdict()}")
+    print()
+    for o in outcomes:
+        print(f"  {'ok  ' if o.ok else 'FAIL'} {o.requirement:22s} {o.describe()}")
+    if args.results:
+        written = write_allure_results(args.results, result, outcomes, contract)
+        print(f"Allure results: {len(written)} SLA result(s) in {args.results}")
+    print(f"Statistics: {result.stats_path}   SLA: {sla_path}   Plot: {result.plot_path}")
+    met = all(o.ok for o in outcomes)
+    if (result.exit_code == 0) != met:
+        print(f"genrep: WARNING: Locust's own SLA gate exited {result.exit_code}, the JSON statistics "
+              f"say {'met' if met else 'missed'}; the JSON statistics decide", file=sys.stderr)
+    print(f"SLA: {'MET' if met else 'MISSED'}")
+    return 0 if met else 1
