@@ -16,6 +16,10 @@ Design choices, because this is what decides whether a receiver stores the whole
   field is text.  A message with no CR at all is taken as LF-terminated.
 * Values stay raw (escaped) in ``Segment``/``Message`` accessors; ``report_text``,
   ``patient_from`` and ``accession_from`` return unescaped text.
+
+Why one module of ~600 lines: it is one concern (reading an ER7 message the way a receiver does)
+whose pieces share the delimiters, the lazy segment index and the hot-path shortcuts measured by
+``genrep bench mllp``; splitting it would put the fast path's invariants in two places.
 """
 
 from __future__ import annotations

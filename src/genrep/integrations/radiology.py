@@ -184,9 +184,6 @@ class RadiologyClient:
                 return reports, time.monotonic() - start
             time.sleep(self.contract.poll_interval_seconds)
 
-    def reports_for_patient(self, patient_id: str) -> list[dict]:
-        return self.fhir.search("DiagnosticReport", {"patient": patient_id})
-
     def find_patient(self, identifier: str) -> dict | None:
         found = self.fhir.search("Patient", {"identifier": identifier})
         return found[0] if found else None
