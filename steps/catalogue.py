@@ -16,7 +16,6 @@ English.
 from __future__ import annotations
 
 import argparse
-import importlib
 import inspect
 import json
 import re
@@ -25,21 +24,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from pytest_bdd import parsers as bdd_parsers
-from pytest_bdd.steps import StepFunctionContext, StepNamePrefix, step_function_context_registry
 
-STEPS_DIR = Path(__file__).resolve().parent
+from steps.feature_files import feature_step_occurrences
+
+from steps.step_registry import STEPS_DIR, all_step_contexts, group_title, step_module_names
 PROJECT_ROOT = STEPS_DIR.parent
 FEATURES_DIR = PROJECT_ROOT / "features"
 DOCS_PAGE = PROJECT_ROOT / "docs" / "steps.md"
 
 # module -> section title, in the order the page shows them; other *_steps modules follow
-GROUPS = {
-    "patient_steps": "Patients",
-    "radiology_steps": "Radiology",
-    "medication_steps": "Medication list (NLL)",
-    "multum_steps": "Interaction checks (Multum)",
-    "journey_steps": "Patient journeys (across integrations)",
-}
 GROUP_NOTES = {
     "patient_steps": "Shared by every integration: one registered test patient per scenario.",
     "radiology_steps": "RIS -> EHR, HL7 v2 ORU^R01 over MLLP, read back over FHIR R4.",
@@ -108,46 +101,6 @@ class StepDef:
         d["types"] = self.types
         d["languages"] = sorted({p.language for p in self.phrasings})
         return d
-
-
-# ---------------------------------------------------------------------- step definitions ---
-def step_module_names() -> list[str]:
-    """``steps.*_steps`` modules: the known ones in page order, then any others by name."""
-    found = sorted(p.stem for p in STEPS_DIR.glob("*_steps.py"))
-    return [m for m in GROUPS if m in found] + [m for m in found if m not in GROUPS]
-
-
-def group_title(module: str) -> str:
-    return GROUPS.get(module) or module.removesuffix("_steps").replace("_", " ").capitalize()
-
-
-def _context_of(value) -> StepFunctionContext | None:
-    func = value._get_wrapped_function() if hasattr(value, "_get_wrapped_function") else value
-    try:
-        return step_function_context_registry.get(func)
-    except TypeError:
-        return None
-
-
-def module_step_contexts(module) -> list[StepFunctionContext]:
-    """Step contexts a module defines, in the order pytest-bdd registered them."""
-    prefix = StepNamePrefix.step_def.value + "_"
-    out = []
-    for name, value in list(vars(module).items()):
-        if not name.startswith(prefix):
-            continue
-        ctx = _context_of(value)
-        if ctx is not None and getattr(ctx.step_func, "__module__", None) == module.__name__:
-            out.append(ctx)
-    return out
-
-
-def all_step_contexts() -> list[tuple[str, StepFunctionContext]]:
-    out = []
-    for mod_name in step_module_names():
-        module = importlib.import_module(f"steps.{mod_name}")
-        out.extend((mod_name, ctx) for ctx in module_step_contexts(module))
-    return out
 
 
 def pattern_fields(parser) -> list[tuple[str, str]]:
@@ -229,7 +182,6 @@ def load_steps(features_dir: Path | None = FEATURES_DIR) -> list[StepDef]:
 
 
 def _attach_examples(steps: list[StepDef], features_dir: Path | None) -> None:
-    from .lint import feature_step_occurrences  # the feature-file walk lives with the linter
 
     occurrences = feature_step_occurrences(sorted(features_dir.rglob("*.feature"))) \
         if features_dir and features_dir.is_dir() else []
