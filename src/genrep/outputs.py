@@ -168,3 +168,23 @@ def clear(folder: str | os.PathLike, *, what: str = "output folder",
     path.mkdir(parents=True, exist_ok=True)
     _mark(path)
     return Path(folder)
+
+
+def check_file(path: str | os.PathLike, *, signature: str, what: str = "output file") -> Path:
+    """``path`` if genrep may write it: it does not exist, or it starts with ``signature`` (what
+    genrep writes there), or it sits in a folder genrep owns. Otherwise a ConfigError, and the file
+    is left as it is. For the verdict files written beside a results folder (``summary.md`` ...):
+    ``--results ~/allure-results`` must not overwrite a ``~/summary.md`` of someone else's."""
+    p = _resolved(path)
+    if not p.exists() and not p.is_symlink():
+        return Path(path)
+    if p.is_symlink() or not p.is_file():
+        raise ConfigError(f"{what} {path}: refused, it is a link or not a regular file; nothing was changed")
+    if (p.parent / MARKER).is_file() or _owned_by_location(p.parent, PROJECT_ROOT):
+        return Path(path)
+    with open(p, "rb") as fh:
+        head = fh.read(4096).decode("utf-8", "replace")
+    if signature in head:
+        return Path(path)
+    raise ConfigError(f"{what} {path}: refused, it exists and genrep did not write it; nothing was changed. "
+                      "Choose a --results folder inside a folder of its own")

@@ -152,3 +152,19 @@ def test_the_real_project_folders_are_refused():
             outputs.check(PROJECT_ROOT / name)
     with pytest.raises(ConfigError, match="project's root folder"):
         outputs.check(PROJECT_ROOT)
+
+
+def test_a_verdict_file_genrep_did_not_write_is_refused_and_kept(tmp_path):
+    """`--results ~/allure-results` writes summary.md beside it: someone else's summary.md stays."""
+    from genrep.errors import ConfigError
+    mine = tmp_path / "summary.md"
+    mine.write_text("# My own notes\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="genrep did not write it"):
+        outputs.check_file(mine, signature="# genrep", what="verdict file")
+    assert mine.read_text(encoding="utf-8") == "# My own notes\n"
+    ours = tmp_path / "verdict.json"
+    ours.write_text('{\n  "verdict": "GO"\n}', encoding="utf-8")
+    assert outputs.check_file(ours, signature='"verdict":') == ours
+    assert outputs.check_file(tmp_path / "traceability.csv", signature="requirement,") == tmp_path / "traceability.csv"
+    (tmp_path / outputs.MARKER).write_text("x", encoding="utf-8")  # a folder genrep owns: anything goes
+    assert outputs.check_file(mine, signature="# genrep") == mine

@@ -63,6 +63,7 @@ def _cmd_rehearse(args) -> int:
     _check_selection(args.k, args.m)
     # every folder the run clears must be genrep's: refused now, not after the suite ran
     outputs.check(results_dir, what="Allure results folder (--results)")
+    _check_verdict_files(results_dir)
     if not args.no_html:
         outputs.check(results_dir.parent / "html", what="HTML report folder")
         outputs.check(results_dir.parent / "history", what="report history folder")
@@ -205,9 +206,22 @@ def _verdict_outputs(results_dir: Path, *, environment: str):
     return verdict, out_dir
 
 
+# the verdict files written beside the results folder, and how each of them starts when genrep wrote it
+VERDICT_FILES = {"summary.md": "# genrep", "verdict.json": '"verdict":',
+                 "traceability.csv": "requirement,title,integration", "scorecard.html": "genrep go-live readiness"}
+
+
+def _check_verdict_files(results_dir: Path) -> None:
+    """Refuse, before anything runs, to overwrite a verdict file genrep did not write."""
+    from genrep import outputs
+    for name, signature in VERDICT_FILES.items():
+        outputs.check_file(results_dir.parent / name, signature=signature, what="verdict file")
+
+
 def _cmd_gate(args) -> int:
     from genrep.paths import REPORTS_DIR
 
+    _check_verdict_files(Path(args.results or REPORTS_DIR / "allure-results"))
     verdict, _ = _verdict_outputs(Path(args.results or REPORTS_DIR / "allure-results"),
                                   environment="as recorded in the results")
     print(f"VERDICT: {'GO' if verdict.go else 'NO-GO'}")
