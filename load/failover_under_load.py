@@ -1,6 +1,6 @@
 """Load profile: failover under load. A steady load of GENREP_LOAD_USERS users for GENREP_LOAD_DURATION
 seconds, while the runner kills Multum server "multum-a" at 40 % of the run through genrep.faults
-(see FAULT_PLANS in genrep.load.runner). Judged by the Multum contract's objectives: failed checks
+(the profile's faults in contracts/load.yaml). Judged by the Multum contract's objectives: failed checks
 during the failover and false "no interactions". Run through `genrep load failover_under_load`."""
 
 import os

@@ -22,6 +22,7 @@ import pytest
 
 from genrep.config.profile import load_profile
 from genrep.config.contracts import load_catalogue, load_radiology
+from genrep.faults import driver_for
 from genrep.text.identities import Allowlist, IdentityGuard, refusal
 from genrep.integrations.radiology import RadiologyClient
 from genrep.results.allure import label_scenario
@@ -141,6 +142,13 @@ def environment(request):
 def virtual_environment(environment, request):
     """The running VirtualEnvironment (None against an external profile)."""
     return getattr(request.config, "_genrep_venv", None)
+
+
+@pytest.fixture(scope="session")
+def fault_driver(environment, virtual_environment):
+    """The one way steps inject runtime faults (genrep.faults: the simulators' admin API, or the
+    command / Toxiproxy driver of an external profile's ``faults`` section), into Multum and NLL."""
+    return driver_for(environment, virtual_environment)
 
 
 @pytest.fixture(scope="session")

@@ -186,7 +186,7 @@ def given_nll_down_sv(med):
 
 @when("NLL är tillgängligt igen")
 def when_nll_back(med):
-    med.admin.fault("none")
+    med.nll_recovers()
 
 
 @then("säger journalen att NLL är otillgängligt, inte att patienten saknar läkemedel")

@@ -2,17 +2,20 @@
 
 The expected text is always read from NLL (``genrep.integrations.nll.NLLClient``), never from the step's own
 memory, so the same scenario runs against a real NLL test environment. Planting content
-(``NLLAdmin``) exists only in the virtual environment.
+(``NLLAdmin``) exists only in the virtual environment; NLL faults go through ``genrep.faults``
+(target ``nll``: the simulator's admin API, or an external profile's command / Toxiproxy driver).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pytest
 from pytest_bdd import given, parsers, then, when
 
+from genrep.faults import FaultDriver
 from genrep.paths import PROJECT_ROOT
 from genrep.text.fidelity import TextRules
 from genrep.integrations.medication_list import EHRMedicationClient, ShownList, compare_lists
@@ -23,6 +26,8 @@ from genrep.text.testdata import patient_for
 from .patient_steps import Subject
 
 LINE_BREAKS = {"LF": "\n", "CRLF": "\r\n", "CR": "\r"}
+# the features' words for NLL's failures -> the fault model's names (genrep.faults.MEANINGS)
+NLL_FAULTS = {"unavailable": "error503"}
 GOLDEN = PROJECT_ROOT / "fixtures" / "nll" / "golden.json"
 
 
@@ -38,11 +43,26 @@ class MedicationScenario:
     nll_by_release: dict[str, list[Prescription]] = field(default_factory=dict)
     release: str = "N"
     drift_report: object = None
+    fault_driver: Callable[[], FaultDriver] | None = None  # asked for only when a scenario injects a fault
+    nll_faulted: bool = False
 
     def __repr__(self) -> str:
         return "MedicationScenario()"
 
     external: tuple = ()  # (profile's NLL test patients, allowlist, EHR inbound client) for a real NLL
+
+    def nll_fails(self, fault: str) -> None:
+        """Make NLL fail as ``fault`` says (``genrep.faults``, target ``nll``)."""
+        assert self.fault_driver is not None, "no fault driver for this scenario"
+        driver = self.fault_driver()
+        self.nll_faulted = True  # recorded first: a half-applied fault is still cleared
+        driver.inject("nll", fault)
+        attach_text("NLL fault", f"{fault} injected into NLL through {driver!r}")
+
+    def nll_recovers(self) -> None:
+        assert self.fault_driver is not None, "no fault driver for this scenario"
+        self.fault_driver().clear("nll")
+        self.nll_faulted = False
 
     def plant(self, prescriptions: list[dict]) -> None:
         self.planted = prescriptions
@@ -85,13 +105,19 @@ def ehr_medications(environment):
 
 
 @pytest.fixture
-def med(subject, nll_client, nll_admin, ehr_medications, environment, allowlist, radiology_client):
-    scenario = MedicationScenario(subject, nll_client, ehr_medications, nll_admin)
+def med(subject, nll_client, nll_admin, ehr_medications, environment, allowlist, radiology_client, request):
+    scenario = MedicationScenario(subject, nll_client, ehr_medications, nll_admin,
+                                  # an external profile needs a faults section only where a fault is injected
+                                  fault_driver=lambda: request.getfixturevalue("fault_driver"))
     scenario.external = (environment.test_patients.get("nll", ()), allowlist, radiology_client)
     yield scenario
-    if nll_admin is not None:  # each scenario leaves NLL as it found it (release N, no fault)
-        nll_admin.fault("none")
-        nll_admin.release("N")
+    # each scenario leaves NLL as it found it (no fault; release N)
+    try:
+        if scenario.nll_faulted:
+            scenario.nll_recovers()
+    finally:
+        if nll_admin is not None:
+            nll_admin.release("N")
 
 
 def _rx(text: str | None, **extra) -> dict:
@@ -165,8 +191,7 @@ def given_rx_modifier(med):
 
 @given(parsers.parse('NLL is unavailable ("{mode}")'))
 def given_nll_fault(med, mode):
-    assert med.admin is not None, "fault injection into NLL needs the virtual environment"
-    med.admin.fault(mode)
+    med.nll_fails(NLL_FAULTS.get(mode, mode))
 
 
 # ----------------------------------------------------------------------------------- When ---

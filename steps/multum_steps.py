@@ -20,7 +20,6 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from genrep.config.contracts import load_multum
-from genrep.faults import driver_for
 from genrep.integrations.multum import CheckResult, FailoverMeasurement, FailoverProbe, PrescribingClient
 from genrep.results.allure import attach_text
 
@@ -57,11 +56,6 @@ def prescribing_client(environment):
     client = PrescribingClient(environment)
     yield client
     client.close()
-
-
-@pytest.fixture(scope="session")
-def fault_driver(environment, virtual_environment):
-    return driver_for(environment, virtual_environment)
 
 
 @pytest.fixture

@@ -90,7 +90,7 @@ def test_a_hanging_locust_is_killed_with_its_children(tmp_path):
     import pytest
 
     from genrep.errors import GenrepError
-    from genrep.load.runner import run_locust
+    from genrep.load.locust_process import run_locust
 
     marker = tmp_path / "child-started"
     lf = tmp_path / "hang.py"
@@ -114,8 +114,8 @@ def test_multi_machine_form_master_waits_for_a_worker_started_from_worker_env(tm
     waits; a worker started the way the README shows (settings sourced from worker.env, `locust
     --worker --master-host`) joins, and the run completes with the worker's requests counted."""
     out = tmp_path / "load"
-    from genrep.load.runner import _free_port
-    port = _free_port()  # not Locust's 5557: another run may be using it
+    from genrep.load.locust_process import free_port
+    port = free_port()  # not Locust's 5557: another run may be using it
     master = subprocess.Popen([sys.executable, "-m", "genrep.cli", "load", "steady_day", "--users", "4",
                                "--duration", "6s", "--expect-workers", "1", "--master-bind-host", "127.0.0.1",
                                "--master-port", str(port),

@@ -18,6 +18,7 @@ import requests
 from genrep.config.profile import load_profile
 from genrep.config.contracts import load_radiology
 from genrep.errors import FHIRError
+from genrep.faults import driver_for
 from genrep.text.fidelity import TextRules
 from genrep.text.identities import Allowlist, IdentityGuard
 from genrep.integrations.medication_list import EHRMedicationClient, compare_lists
@@ -49,6 +50,7 @@ class Env:
     pnr: str
     patient_id: str
     fhir_base: str
+    faults: object = None  # genrep.faults' driver: NLL faults go through it (target "nll")
 
     def plant(self, prescriptions: list[dict]) -> None:
         self.admin.load(self.pnr, prescriptions)
@@ -90,7 +92,7 @@ def start_env(defects: tuple[str, ...] = ()) -> Env:
         finally:
             rad.close()
         env = Env(venv, NLLAdmin(profile, guard), NLLClient(profile, guard), EHRMedicationClient(profile),
-                  identity.number, patient_id, profile.endpoint("ehr_fhir").base_url)
+                  identity.number, patient_id, profile.endpoint("ehr_fhir").base_url, driver_for(profile, venv))
     except BaseException:
         venv.stop()
         raise
@@ -115,6 +117,7 @@ def clean_nll(request):
     e = request.getfixturevalue("env")
     e.admin.reset()
     yield
+    e.faults.clear()
     e.admin.reset()
 
 
@@ -248,7 +251,7 @@ def test_patient_unknown_to_the_ehr_is_404(env):
 # -- NLL faults: "NLL unavailable", never an empty list, never a hang ------------------------------------
 
 @pytest.mark.parametrize("mode,reason", [
-    ("unavailable", "503"),
+    ("error503", "503"),
     ("hang", "did not answer"),
     ("malformed", "malformed"),
     ("wrong-content-type", "text/html"),
@@ -256,7 +259,7 @@ def test_patient_unknown_to_the_ehr_is_404(env):
 ])
 def test_nll_fault_gives_503_nll_unavailable_in_bounded_time(env, mode, reason):
     env.plant([{"id": "rx-1", "medication": "Alvedon 500 mg", "patient_instruction": "1 tablett"}])
-    env.admin.fault(mode)
+    env.faults.inject("nll", mode)
     start = time.monotonic()
     r = env.raw()
     elapsed = time.monotonic() - start
@@ -267,14 +270,14 @@ def test_nll_fault_gives_503_nll_unavailable_in_bounded_time(env, mode, reason):
     assert body["resourceType"] == "OperationOutcome"
     diagnostics = body["issue"][0]["diagnostics"]
     assert "NLL unavailable" in diagnostics and reason in diagnostics
-    env.admin.fault("none")
+    env.faults.clear("nll")
     shown = env.ehr.medication_list(env.patient_id)  # and it recovers when NLL does
     assert shown.available and [p.id for p in shown.prescriptions] == ["nll-rx-1"]
 
 
 def test_nll_fault_through_the_harness_client_is_unavailable(env):
     env.plant([{"id": "rx-1", "medication": "Alvedon 500 mg", "patient_instruction": "1 tablett"}])
-    env.admin.fault("unavailable")
+    env.faults.inject("nll", "error503")
     shown = env.ehr.medication_list(env.patient_id)
     assert shown.available is False and "NLL unavailable" in shown.message
     problems = compare_lists([], shown, RULES)
@@ -314,10 +317,11 @@ def probe(env: Env) -> dict[str, bool]:
     env.admin.release("N+1")
     out["nll-release-drift"] = admin_instruction(env.shown()["nll-rx-wl"]) == ADMIN
     env.admin.release("N")
-    env.admin.fault("unavailable")
+    env.faults.inject("nll", "error503")
     r = env.raw()
     out["nll-unavailable-empty"] = (r.status_code == 503
                                     and r.json().get("resourceType") == "OperationOutcome")
+    env.faults.clear("nll")
     env.admin.reset()
     return out
 
@@ -332,7 +336,7 @@ def test_each_defect_changes_exactly_its_behaviour(defect):
     try:
         assert probe(e) == {d: d != defect for d in DEFECTS}
         if defect == "nll-unavailable-empty":  # the failure is shown as "no medications"
-            e.admin.fault("unavailable")
+            e.faults.inject("nll", "error503")
             shown = e.ehr.medication_list(e.patient_id)
             assert shown.available is True and shown.prescriptions == []
         if defect == "nll-word-loss":  # the harness sees the lost words

@@ -23,7 +23,8 @@ API = "http://toxiproxy.test.example:8474"
 # --- the interface ------------------------------------------------------------------------------
 
 def test_every_fault_has_a_meaning():
-    assert FAULTS == ("stopped", "killed", "hang", "slow", "error503", "version", "partial")
+    assert FAULTS == ("stopped", "killed", "hang", "slow", "error503", "version", "partial", "malformed",
+                      "wrong-content-type", "oversized")
     assert set(MEANINGS) == set(FAULTS)
     assert all(MEANINGS[f] and "\n" not in MEANINGS[f] for f in FAULTS)
 
@@ -351,3 +352,45 @@ def test_clear_all_clears_every_injected_target_and_reports_failures():
 def test_external_profile_faults_section_is_used_by_default(external):
     driver = driver_for(external)  # environments/example-external.yaml configures the command driver
     assert "stopped" in driver.supported
+
+
+# --- NLL through the external drivers; check() before a run --------------------------------------
+
+def test_nll_faults_through_the_command_driver(tmp_path):
+    out = tmp_path / "nll.log"
+    d = CommandFaultDriver({"nll": {"error503": f"sh -c 'echo down >> {out}'", "malformed": "true",
+                                    "clear": f"sh -c 'echo up >> {out}'"}})
+    d.check("nll", "error503")
+    d.inject("nll", "error503")
+    d.clear()
+    assert out.read_text().split() == ["down", "up"]
+    with pytest.raises(UnsupportedFault, match="nll: fault 'hang' is not supported"):
+        d.check("nll", "hang")
+    with pytest.raises(GenrepError, match="no fault target 'multum-a'"):
+        d.check("multum-a", "error503")
+
+
+def test_nll_faults_through_toxiproxy_and_check_sends_nothing():
+    toxi = ToxiproxyDriver(API, {"nll": "nll_fhir"}, timeout=2.0)
+    with requests_mock.Mocker() as m:
+        toxi.check("nll", "hang")
+        with pytest.raises(UnsupportedFault, match="supported: stopped, hang, slow"):
+            toxi.check("nll", "malformed")
+        with pytest.raises(GenrepError, match="known: nll"):
+            toxi.check("multum-a", "hang")
+        assert m.call_count == 0
+        m.post(f"{API}/proxies/nll_fhir/toxics", json={})
+        toxi.inject("nll", "hang")
+        assert m.last_request.json()["type"] == "timeout"
+
+
+def test_the_sim_driver_knows_which_simulator_can_do_what():
+    from genrep.faults import TARGETS
+    from genrep.faults.sim import TARGETS as SIM_TARGETS
+
+    assert set(SIM_TARGETS) == set(TARGETS) == {"multum-a", "multum-b", "nll"}
+    assert all(spec.faults <= set(FAULTS) for spec in SIM_TARGETS.values())
+    assert set().union(*(spec.faults for spec in SIM_TARGETS.values())) == set(FAULTS)
+    assert "killed" not in SIM_TARGETS["nll"].faults  # a restarted NLL simulator would lose its content
+    assert SIM_TARGETS["nll"].modes == {"error503": "unavailable"}  # genrep.sim.nll's name for it
+    assert SIM_TARGETS["nll"].clear == ("fault", {"mode": "none"})  # not reset: content and release stay

@@ -34,7 +34,8 @@ def test_shipped_contract_loads_and_matches_the_catalogue():
         assert 0 <= u.think_min <= u.think_max and u.weight > 0
     cat = load_catalogue()
     perf = {rid for rid, r in cat.items() if r.integration == "performance-load"}
-    from genrep.load.runner import FAILOVER_REQUIREMENT  # judged by the Multum objectives, not an operation SLA
+    FAILOVER_REQUIREMENT = "PERF-FAILOVER"  # a planned fault's, judged by the Multum objectives, not an operation SLA
+    assert c.fault_requirements() == [FAILOVER_REQUIREMENT]
     assert perf == ({op.requirement for op in c.operations.values()}
                     | {FAILOVER_REQUIREMENT, c.stored.requirement, c.soak.requirement})
     assert all(cat[r].test_type == "performance" for r in perf)

@@ -60,7 +60,7 @@ from pathlib import Path
 from genrep.benchmarks.mllp import start_server
 from genrep.paths import PROJECT_ROOT, REPORTS_DIR
 from genrep.errors import GenrepError
-from genrep.load.runner import _kill_group
+from genrep.load.locust_process import kill_group
 from genrep.load.stats import read_stats
 
 FHIR_FLOOR = 0.70
@@ -92,7 +92,7 @@ def _run_locust(locustfile: Path, env: dict, out_dir: Path, *, users: int, run_s
             raise GenrepError(f"Locust ({locustfile.name}) did not finish within {timeout_s} s and was "
                               f"stopped (log: {log_path})") from None
         finally:
-            _kill_group(proc)  # timeout, Ctrl-C, any error, or leftovers of a finished run
+            kill_group(proc)  # timeout, Ctrl-C, any error, or leftovers of a finished run
     tail = log_path.read_text(encoding="utf-8", errors="replace")[-3000:]
     if code != 0:
         raise GenrepError(f"Locust ({locustfile.name}) ended with exit code {code} (log: {log_path}):\n{tail}")

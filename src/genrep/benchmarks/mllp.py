@@ -81,7 +81,7 @@ def start_server(script: Path) -> tuple:
     import selectors
     import subprocess
 
-    from genrep.load.runner import _kill_group
+    from genrep.load.locust_process import kill_group
     proc = subprocess.Popen([sys.executable, str(script), "--host", "127.0.0.1", "--port", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
                             start_new_session=True)
@@ -91,7 +91,7 @@ def start_server(script: Path) -> tuple:
     sel.close()
 
     def stop() -> None:
-        _kill_group(proc)
+        kill_group(proc)
         proc.stdout.close()
 
     if "listening on" not in line:

@@ -1,12 +1,16 @@
-"""Fault injection for the Multum (drug database) servers: one small interface, one driver per file.
+"""Fault injection: one small interface, one driver per file, the one way to make a service fail at
+run time (start-up defects are another thing: ``genrep.sim.defects``).
 
-Steps say *what* should go wrong with *which* server; the driver chosen for the environment profile
-knows *how*. In the style of Toxiproxy, each fault is one named thing, and ``clear`` (with no target:
-everything this driver injected) puts the environment back so the next test starts clean::
+Steps and load plans say *what* should go wrong with *which* target (``TARGETS``: the Multum
+servers ``multum-a`` and ``multum-b``, and ``nll``); the driver chosen for the environment profile
+knows *how*. In the style of Toxiproxy, each fault is one named thing, and ``clear`` (with no
+target: everything this driver injected) puts the environment back so the next test starts clean::
 
     driver = driver_for(profile, venv)
     with injected(driver, "multum-a", "hang"):
         ...  # the primary accepts connections and never answers: expect failover
+    with injected(driver, "nll", "error503"):
+        ...  # the EHR must say NLL is unavailable, never "no medications"
 
 Drivers:
 
@@ -23,7 +27,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from genrep.errors import ConfigError
-from genrep.faults.base import FAULTS, MEANINGS, FaultDriver, UnsupportedFault, injected  # the public interface
+# the public interface
+from genrep.faults.base import FAULTS, MEANINGS, TARGETS, FaultDriver, UnsupportedFault, injected
 from genrep.faults.command import CommandFaultDriver
 from genrep.faults.sim import SimFaultDriver
 from genrep.faults.toxiproxy import ToxiproxyDriver
@@ -93,4 +98,4 @@ def driver_for(profile, venv=None, faults: Mapping | None = None) -> FaultDriver
         raise ConfigError(str(exc), file=file, key=exc.key or "faults") from None
 
 
-__all__ = ["FAULTS", "MEANINGS", "FaultDriver", "UnsupportedFault", "driver_for", "injected"]
+__all__ = ["FAULTS", "MEANINGS", "TARGETS", "FaultDriver", "UnsupportedFault", "driver_for", "injected"]

@@ -1,6 +1,7 @@
-"""The fault model every driver implements: the fault names and their meanings, their parameters,
-``FaultDriver`` (inject, clear) and ``injected`` (a context manager that always clears). No driver
-imports here: the drivers import this module, ``genrep.faults`` picks one per profile."""
+"""The fault model every driver implements: the targets, the fault names and their meanings, their
+parameters, ``FaultDriver`` (check, inject, clear) and ``injected`` (a context manager that always
+clears). No driver imports here: the drivers import this module, ``genrep.faults`` picks one per
+profile."""
 
 from __future__ import annotations
 
@@ -11,16 +12,27 @@ from contextlib import contextmanager
 
 from genrep.errors import GenrepError
 
-FAULTS: tuple[str, ...] = ("stopped", "killed", "hang", "slow", "error503", "version", "partial")
+#: the services a fault can be injected into (a driver may know only some of them)
+TARGETS: dict[str, str] = {
+    "multum-a": "the first Multum (drug database) server",
+    "multum-b": "the second Multum server",
+    "nll": "NLL (Nationella läkemedelslistan), the national medication list",
+}
+
+FAULTS: tuple[str, ...] = ("stopped", "killed", "hang", "slow", "error503", "version", "partial", "malformed",
+                           "wrong-content-type", "oversized")
 
 MEANINGS: dict[str, str] = {
     "stopped": "the service port refuses connections (server stopped cleanly)",
     "killed": "the server process dies abruptly (SIGKILL): connections reset, nothing listening",
     "hang": "connections are accepted but never answered",
     "slow": "answers arrive, each after `delay` seconds",
-    "error503": "every check is answered with HTTP 503 Service Unavailable",
+    "error503": "every request is answered with HTTP 503 Service Unavailable",
     "version": "the server reports another content `version` than its peer",
     "partial": "one `check` type (e.g. duplication) fails; the rest answer normally",
+    "malformed": "answers are cut short: status 200 with truncated JSON",
+    "wrong-content-type": "answers come as text/html instead of the API's JSON",
+    "oversized": "answers are padded to more than 10 MB",
 }
 
 DEFAULT_SLOW_DELAY = 2.0  # seconds, when ``slow`` is injected without a ``delay``
@@ -34,10 +46,15 @@ class UnsupportedFault(GenrepError):
 
 
 class FaultDriver(abc.ABC):
-    """Inject named faults into named targets (``multum-a``, ``multum-b``) and clear them again."""
+    """Inject named faults into named targets (``TARGETS``: ``multum-a``, ``nll``, ...) and clear them again."""
 
-    #: the faults this driver can inject (a subset of ``FAULTS``)
+    #: the faults this driver can inject (a subset of ``FAULTS``), into some target
     supported: frozenset[str] = frozenset()
+
+    def check(self, target: str, fault: str) -> None:
+        """Raise (``UnsupportedFault``, ``GenrepError``) unless this driver can inject ``fault`` into
+        ``target``; injects nothing. Lets a plan be refused before a run starts, not half-way."""
+        self._require_supported(fault)
 
     @abc.abstractmethod
     def inject(self, target: str, fault: str, **params) -> None:

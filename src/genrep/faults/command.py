@@ -9,6 +9,9 @@ The profile's ``faults`` section maps target -> fault -> command line, plus targ
           stopped: ssh ops@multum-a.test.example sudo systemctl stop multum
           slow: ssh ops@multum-a.test.example sudo tc-delay {delay}
           clear: ssh ops@multum-a.test.example sudo multum-restore
+        nll:
+          error503: ssh ops@gw.test.example sudo nll-maintenance on
+          clear: ssh ops@gw.test.example sudo nll-maintenance off
 
 A command line is split with ``shlex`` and run without a shell, so nothing in it (or in a
 parameter) is interpreted as shell syntax. ``{delay}``, ``{version}`` and ``{check}`` inside an
@@ -73,9 +76,13 @@ class CommandFaultDriver(FaultDriver):
             raise UnsupportedFault(f"{target}: {what} (configured for {target}: {configured})")
         return argv
 
-    def inject(self, target: str, fault: str, **params) -> None:
+    def check(self, target: str, fault: str) -> None:
         if fault not in FAULTS:
             self._require_supported(fault)
+        self._argv(target, fault)
+
+    def inject(self, target: str, fault: str, **params) -> None:
+        self.check(target, fault)
         argv = self._argv(target, fault)
         params = check_params(fault, params)
         self._injected.add(target)  # recorded first: a half-applied fault is still cleared

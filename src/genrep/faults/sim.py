@@ -1,9 +1,11 @@
-"""Faults in the virtual environment: the Multum simulators' admin API, and SIGKILL for ``killed``.
+"""Faults in the virtual environment: the simulators' admin API, and SIGKILL for ``killed``.
 
+Targets: ``multum-a``, ``multum-b`` (the Multum simulators) and ``nll`` (the NLL simulator).
 ``POST {admin}/fault`` with ``{"mode": fault, ...params}`` switches a simulator's behaviour (its
-admin port keeps answering whatever the service port does); ``POST {admin}/reset`` switches it
-back. ``killed`` is real: the process gets SIGKILL and is reaped; clearing it restarts the
-simulator on the same ports (``VirtualEnvironment.restart``).
+admin port keeps answering whatever the service port does); clearing switches it back: a Multum
+simulator gets ``POST {admin}/reset``, NLL gets mode ``none`` (its reset would also drop the
+planted content and the release). ``killed`` is real: the process gets SIGKILL and is reaped;
+clearing it restarts the simulator on the same ports (``VirtualEnvironment.restart``).
 """
 
 from __future__ import annotations
@@ -11,20 +13,40 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from dataclasses import dataclass, field
 
 from genrep.errors import GenrepError
 from genrep.transport.http import HttpTransport
 from genrep.secrets import redact
 from genrep.transport.endpoints import http_transport_for
-from genrep.faults.base import DEFAULT_SLOW_DELAY, FAULTS, FaultDriver, check_params
+from genrep.faults.base import DEFAULT_SLOW_DELAY, FAULTS, FaultDriver, UnsupportedFault, check_params
 
-TARGETS = ("multum-a", "multum-b")
 KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed simulator to be gone
 ADMIN_TIMEOUTS = (1.0, 3.0)  # connect, read: the admin port answers at once whatever the fault
 
 
+@dataclass(frozen=True)
+class SimTarget:
+    """What one simulator can do and how its admin API says it."""
+    faults: frozenset[str]
+    params: frozenset[str]                            # the fault parameters its admin API takes
+    modes: dict[str, str] = field(default_factory=dict)  # fault -> the simulator's mode name, where it differs
+    clear: tuple[str, dict | None] = ("reset", None)  # the admin call that undoes a fault
+
+
+_MULTUM = SimTarget(frozenset({"stopped", "killed", "hang", "slow", "error503", "version", "partial", "malformed"}),
+                    frozenset({"delay", "version", "check"}))
+TARGETS: dict[str, SimTarget] = {
+    "multum-a": _MULTUM,
+    "multum-b": _MULTUM,
+    # genrep.sim.nll's fault modes (its FHIR API only; admin always answers)
+    "nll": SimTarget(frozenset({"hang", "slow", "error503", "malformed", "wrong-content-type", "oversized"}),
+                     frozenset({"delay"}), modes={"error503": "unavailable"}, clear=("fault", {"mode": "none"})),
+}
+
+
 class SimFaultDriver(FaultDriver):
-    supported = frozenset(FAULTS)
+    supported = frozenset().union(*(t.faults for t in TARGETS.values()))  # per target: supported_by
 
     def __init__(self, venv):
         self.venv = venv
@@ -43,10 +65,27 @@ class SimFaultDriver(FaultDriver):
                               f"(known: {', '.join(self.targets) or 'none'})")
         return self.venv.process(target)
 
+    def supported_by(self, target: str) -> frozenset[str]:
+        """The faults this driver can inject into ``target``."""
+        self._process(target)
+        return TARGETS[target].faults
+
+    def check(self, target: str, fault: str) -> None:
+        supported = self.supported_by(target)
+        if fault not in supported:
+            what = "unknown fault" if fault not in FAULTS else "fault"
+            raise UnsupportedFault(f"{what} {fault!r} is not supported by the virtual {target} "
+                                   f"(supported: {', '.join(f for f in FAULTS if f in supported)})")
+
     def inject(self, target: str, fault: str, **params) -> None:
         sim = self._process(target)
-        self._require_supported(fault)
+        self.check(target, fault)
         params = check_params(fault, params)
+        spec = TARGETS[target]
+        extra = sorted(name for name, value in params.items() if name not in spec.params and value is not None)
+        if extra:
+            raise UnsupportedFault(f"the virtual {target} takes no {', '.join(extra)} for fault {fault!r} "
+                                   f"(it takes: {', '.join(sorted(spec.params)) or 'nothing'})")
         if fault == "killed":
             self._kill(target, sim)
             self._injected[target] = fault
@@ -57,7 +96,7 @@ class SimFaultDriver(FaultDriver):
         if fault == "slow":
             params.setdefault("delay", DEFAULT_SLOW_DELAY)
         self._injected[target] = fault  # recorded first: a half-applied fault is still cleared
-        self._admin(target, sim, "fault", {"mode": fault, **params})
+        self._admin(target, sim, "fault", {"mode": spec.modes.get(fault, fault), **params})
 
     def clear(self, target: str | None = None) -> None:
         if target is None:
@@ -74,7 +113,7 @@ class SimFaultDriver(FaultDriver):
         if self._injected.get(target) == "killed" or not sim.alive:
             self.venv.restart(target)
         else:
-            self._admin(target, sim, "reset", None)
+            self._admin(target, sim, *TARGETS[target].clear)
         self._injected.pop(target, None)
 
     def _kill(self, target: str, sim) -> None:
@@ -112,6 +151,6 @@ class SimFaultDriver(FaultDriver):
         finally:
             transport.close()
         if resp.status_code >= 400:
-            what = f"fault {body['mode']!r}" if body else "reset"
+            what = f"mode {body['mode']!r}" if body else action
             raise GenrepError(f"{target}: admin {action} ({what}) answered HTTP {resp.status_code}: "
                               f"{redact(resp.text)[:300]}")

@@ -9,8 +9,9 @@ removes it; ``POST /reset`` enables every proxy and removes every toxic.
   stays open, nothing arrives);
 - ``slow``: a ``latency`` toxic of ``delay`` seconds on the downstream.
 
-``killed``, ``error503``, ``version`` and ``partial`` need the server itself (an HTTP status, content,
-a process): a TCP proxy cannot produce them, so they are ``UnsupportedFault``.
+The other faults (``killed``, ``error503``, ``version``, ``partial``, ``malformed``, ...) need the
+server itself (an HTTP status, content, a process): a TCP proxy cannot produce them, so they are
+``UnsupportedFault``. Targets are whatever ``proxies`` names: ``multum-a``, ``multum-b``, ``nll``.
 """
 
 from __future__ import annotations
@@ -61,9 +62,13 @@ class ToxiproxyDriver(FaultDriver):
         """``GET /proxies``: every proxy with its toxics (for diagnostics and checks)."""
         return self._call("GET", "/proxies").json()
 
-    def inject(self, target: str, fault: str, **params) -> None:
-        proxy = self._proxy(target)
+    def check(self, target: str, fault: str) -> None:
+        self._proxy(target)
         self._require_supported(fault)
+
+    def inject(self, target: str, fault: str, **params) -> None:
+        self.check(target, fault)
+        proxy = self._proxy(target)
         params = check_params(fault, params)
         if fault == "stopped":
             self._disabled.add(target)

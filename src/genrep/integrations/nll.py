@@ -3,7 +3,8 @@
 Scenarios compare what the EHR shows with what NLL holds, read over NLL's FHIR R4 API with the
 headers NLL requires (``x-request-id``, ``x-user-agent``). That keeps the same scenario valid
 against a real NLL test environment, where the harness cannot plant data. ``NLLAdmin`` plants
-test content, switches releases and injects faults, and exists only in the virtual environment.
+test content and switches releases, and exists only in the virtual environment; faults go through
+``genrep.faults`` (target ``nll``), like every other runtime fault.
 
 A missing list is never an empty list: every failure (timeout, 503, malformed JSON, wrong content
 type, an OperationOutcome) raises a specific error; only a valid, empty searchset Bundle is "no
@@ -132,7 +133,8 @@ class NLLClient:
 
 
 class NLLAdmin:
-    """The NLL simulator's admin API (virtual environment only): plant content, release, faults."""
+    """The NLL simulator's admin API (virtual environment only): plant content, switch the release.
+    Faults are not here: ``genrep.faults.driver_for(profile, venv).inject("nll", ...)``."""
 
     def __init__(self, profile: Profile, guard: IdentityGuard):
         try:
@@ -160,9 +162,6 @@ class NLLAdmin:
 
     def release(self, release: str) -> None:
         self._call("POST", "release", {"release": release})
-
-    def fault(self, mode: str, delay: float = 0.0) -> None:
-        self._call("POST", "fault", {"mode": mode, "delay": delay})
 
     def reset(self) -> None:
         self._call("POST", "reset", {})

@@ -1,4 +1,5 @@
-"""The load contract: user classes (share, think time), operations (task weight, SLA).
+"""The load contract: user classes (share, think time), operations (task weight, SLA), and the faults a
+load profile injects mid-run (target, fault, when, parameters; run through ``genrep.faults``).
 
 Data, not code: ``contracts/load.yaml``. Errors name the file, the key and the line, like every
 other contract loader (``genrep.config.contracts``).
@@ -11,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from genrep.paths import CONTRACTS_DIR
-from genrep.errors import ConfigError
+from genrep.errors import ConfigError, GenrepError
+from genrep.faults.base import FAULTS, TARGETS, check_params
 from genrep.yamlfile import Located, load_yaml, reject_unknown, require
 
 USER_CLASSES = ("clinician", "ris", "registration", "prescriber")
@@ -20,6 +22,7 @@ OPERATIONS = ("read_report", "read_medications", "send_oru", "register_adt", "pr
 OPERATION_USER = {"read_report": "clinician", "read_medications": "clinician", "send_oru": "ris",
                   "register_adt": "registration", "prescribe": "prescriber"}
 METRICS = ("p95_ms", "p99_ms", "max_failure_ratio")
+MAX_FAULT_AT_S = 24 * 3600  # a fault planned at a second beyond any run's duration is a mistake
 _REQ_ID = re.compile(r"[A-Z][A-Z0-9]*-[A-Z0-9][A-Z0-9-]*")
 
 
@@ -49,13 +52,42 @@ class Operation:
 
 
 @dataclass(frozen=True)
+class PlannedFault:
+    """A fault a load profile injects while the load runs, through the same drivers as the steps
+    (``genrep.faults``: the virtual simulators, or an external profile's command / Toxiproxy driver)."""
+    target: str
+    fault: str
+    at_s: float | None          # this many seconds after the load starts ...
+    at_share: float | None      # ... or at this share of the run's duration ("at: 40%")
+    params: dict
+    requirement: str | None     # judged against the failover objectives of contracts/multum.yaml
+    file: str = ""
+    key: str = ""               # profiles.NAME.faults[i], for errors found at run time
+    line: int | None = None
+
+    def describe(self) -> str:
+        return " ".join([self.target, self.fault, *(f"{k}={v}" for k, v in self.params.items())])
+
+    def at(self, duration_s: float) -> float:
+        """When to inject, in seconds after the load starts; a ConfigError when the run would
+        end first (a fault never injected must not pass for a failover survived)."""
+        at = self.at_s if self.at_s is not None else duration_s * (self.at_share or 0.0)
+        if at >= duration_s:
+            raise ConfigError(f"the fault {self.describe()} is planned at second {at:g}, but the run lasts "
+                              f"{duration_s:g} s: run longer or plan it earlier", file=self.file or None,
+                              key=f"{self.key}.at", line=self.line)
+        return at
+
+
+@dataclass(frozen=True)
 class ProfileSettings:
-    """What a load profile changes: who its virtual users are (weights, think times) and how many
-    it runs when ``--users`` is not given."""
+    """What a load profile changes: who its virtual users are (weights, think times), how many it
+    runs when ``--users`` is not given, and the faults it injects mid-run."""
     name: str
     description: str
     default_users: int
     users: dict[str, UserClass]  # effective: the contract's users with this profile's overrides
+    faults: tuple[PlannedFault, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,6 +131,17 @@ class LoadContract:
     def default_users(self, profile: str | None, fallback: int = 10) -> int:
         settings = self.profiles.get(profile or "")
         return settings.default_users if settings is not None else fallback
+
+    def faults_for(self, profile: str | None) -> tuple[PlannedFault, ...]:
+        """The faults the profile injects mid-run (none when it has no entry)."""
+        settings = self.profiles.get(profile or "")
+        return settings.faults if settings is not None else ()
+
+    def fault_requirements(self, profile: str | None = None) -> list[str]:
+        """Requirements judged by a planned fault: of ``profile``, or of every profile (None)."""
+        plans = (self.faults_for(profile) if profile is not None
+                 else [f for p in self.profiles.values() for f in p.faults])
+        return list(dict.fromkeys(f.requirement for f in plans if f.requirement))
 
     @property
     def min_users(self) -> int:
@@ -181,19 +224,22 @@ def load_load_contract(path: str | Path | None = None) -> LoadContract:
         if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name) or not isinstance(pd, dict):
             raise ConfigError("expected a profile name (a load/NAME.py file) with a mapping", file=str(path),
                               key=where, line=prof_data.line_of(name))
-        reject_unknown(pd, {"description", "default_users", "users"}, where=where)
+        reject_unknown(pd, {"description", "default_users", "users", "faults"}, where=where)
         default_users = require(pd, "default_users", int, where=where, default=10)
         if not 1 <= default_users <= 100_000:
             raise _bad(pd, "default_users", f"must be 1 to 100000; got {default_users}", where)
         overrides = require(pd, "users", dict, where=where, default={})
+        faults = _planned_faults(pd, path, where, requirements) if "faults" in pd else ()
         profiles[name] = ProfileSettings(name, require(pd, "description", str, where=where, default=""),
-                                         default_users, _user_classes(overrides, path, f"{where}.users", base=users))
+                                         default_users, _user_classes(overrides, path, f"{where}.users", base=users),
+                                         faults)
+    fault_rids = {f.requirement for p in profiles.values() for f in p.faults if f.requirement}
     stored = None
     if "stored" in d:
         sd = require(d, "stored", dict)
         reject_unknown(sd, {"requirement", "sample"}, where="stored")
         rid = require(sd, "requirement", str, where="stored")
-        if not _REQ_ID.fullmatch(rid) or rid in requirements:
+        if not _REQ_ID.fullmatch(rid) or rid in requirements or rid in fault_rids:
             raise _bad(sd, "requirement", f"requirement id {rid!r} must look like PERF-STORED and be its own", "stored")
         sample = require(sd, "sample", int, where="stored", default=50)
         if not 1 <= sample <= 10_000:
@@ -209,13 +255,62 @@ def load_load_contract(path: str | Path | None = None) -> LoadContract:
         sk = require(d, "soak", dict)
         reject_unknown(sk, {"requirement", "profile", "max_p95_growth", "p95_noise_ms"}, where="soak")
         rid = require(sk, "requirement", str, where="soak")
-        if not _REQ_ID.fullmatch(rid) or rid in requirements or (stored and rid == stored.requirement):
+        if not _REQ_ID.fullmatch(rid) or rid in requirements or rid in fault_rids \
+                or (stored and rid == stored.requirement):
             raise _bad(sk, "requirement", f"requirement id {rid!r} must look like PERF-SOAK and be its own", "soak")
         soak = SoakCheck(rid, require(sk, "profile", str, where="soak", default="soak"),
                          _number(sk, "max_p95_growth", "soak", low=1.0, high=100.0, low_open=False),
                          _number(sk, "p95_noise_ms", "soak", low=0.0, high=600_000.0, low_open=False))
     return LoadContract(file=str(path), version=version, users=users, operations=operations,
                         profiles=profiles, stored=stored, generator_max_cpu_percent=max_cpu, soak=soak)
+
+
+_PERCENT = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*%")
+
+
+def _planned_faults(pd: Located, path: Path, where: str, op_requirements: dict[str, str]) -> tuple[PlannedFault, ...]:
+    """``profiles.NAME.faults``: a list of ``{target, fault, at, params, requirement}``; ``at`` is a
+    second after the load starts (a number) or a share of the run (``40%``)."""
+    items = pd["faults"]
+    if not isinstance(items, list) or not items:
+        raise _bad(pd, "faults", "expected a non-empty list of faults ({target, fault, at})", where)
+    out = []
+    for i, item in enumerate(items):
+        fw = f"{where}.faults[{i}]"
+        if not isinstance(item, Located):
+            raise ConfigError("expected a mapping {target, fault, at}", file=str(path), key=fw,
+                              line=pd.line_of("faults"))
+        line = min(item.lines.values(), default=pd.line_of("faults"))
+        reject_unknown(item, {"target", "fault", "at", "params", "requirement"}, where=fw)
+        for required in ("target", "fault", "at"):
+            if required not in item:  # named with the line of its entry
+                raise ConfigError("required key is missing", file=str(path), key=f"{fw}.{required}", line=line)
+        target = require(item, "target", str, where=fw, choices=tuple(TARGETS))
+        fault = require(item, "fault", str, where=fw, choices=FAULTS)
+        at = require(item, "at", (int, float, str), where=fw)
+        at_s = at_share = None
+        if isinstance(at, str):
+            m = _PERCENT.fullmatch(at.strip())
+            if not m or not 0 < float(m.group(1)) < 100:
+                raise _bad(item, "at", f"must be a second of the run (a number) or a share of it from "
+                                       f"0% to 100% (e.g. 40%), both exclusive; got {at!r}", fw)
+            at_share = float(m.group(1)) / 100
+        elif isinstance(at, bool) or not 0 < at <= MAX_FAULT_AT_S:
+            raise _bad(item, "at", f"must be more than 0 and at most {MAX_FAULT_AT_S} seconds; got {at!r}", fw)
+        else:
+            at_s = float(at)
+        params = require(item, "params", dict, where=fw, default={})
+        try:
+            params = check_params(fault, params)
+        except GenrepError as exc:
+            raise ConfigError(str(exc), file=str(path), key=f"{fw}.params",
+                              line=item.line_of("params")) from None
+        rid = require(item, "requirement", str, where=fw, default=None)
+        if rid is not None and (not _REQ_ID.fullmatch(rid) or rid in op_requirements):
+            raise _bad(item, "requirement", f"requirement id {rid!r} must look like PERF-FAILOVER and not be an "
+                                            "operation's", fw)
+        out.append(PlannedFault(target, fault, at_s, at_share, params, rid, file=str(path), key=fw, line=line))
+    return tuple(out)
 
 
 def _user_classes(data: Located, path: Path, where_root: str,
@@ -256,6 +351,8 @@ def check_requirements(contract: LoadContract, catalogue: dict) -> None:
         pairs.append((contract.stored.requirement, "stored.requirement"))
     if contract.soak is not None:
         pairs.append((contract.soak.requirement, "soak.requirement"))
+    for settings in contract.profiles.values():
+        pairs += [(f.requirement, f"{f.key}.requirement") for f in settings.faults if f.requirement]
     for rid, key in pairs:
         req = catalogue.get(rid)
         if req is None:

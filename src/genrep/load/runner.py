@@ -1,10 +1,13 @@
-"""``run_load``: seed the environment, run a Locust profile headless as a subprocess, read its JSON
-statistics, evaluate the SLAs of ``contracts/load.yaml``, and write ``sla.json`` and Allure results.
+"""``run_load``: seed the environment, run a Locust profile headless as a subprocess (with the
+profile's planned faults injected mid-run), read its JSON statistics, evaluate the SLAs of
+``contracts/load.yaml``, and write ``sla.json`` and Allure results.
 
-Locust never runs in this process (gevent monkey-patching). The subprocess gets its own process
-group and a hard timeout (duration + 60 s): on timeout or interruption the whole group is killed,
-so no Locust (or worker) outlives the run (``genrep load`` turns SIGTERM into the same interruption
-as Ctrl-C). The virtual environment, when the profile is virtual, is started here and always stopped.
+The parts live beside it: ``locust_process`` (Locust as a bounded subprocess: its own process group,
+a hard timeout of duration + 60 s, the whole group killed on timeout or interruption, so no Locust
+or worker outlives the run; ``genrep load`` turns SIGTERM into the same interruption as Ctrl-C),
+``seeding`` (the environment before and after the run), ``fault_plan`` (the planned faults, through
+``genrep.faults``). The virtual environment, when the profile is virtual, is started here and
+always stopped.
 
 The statistics folder (``--out``) and the Allure results folder (``--results``) get files replaced
 in them, so both must be folders genrep owns (``genrep.outputs.claim``), checked before anything starts.
@@ -15,11 +18,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shlex
-import signal
-import subprocess
-import sys
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,21 +31,19 @@ from genrep.results.failure_kinds import failure
 from genrep.secrets import redact
 from genrep.text.identities import mask
 from genrep.load.contract import LoadContract, check_requirements, load_load_contract
+from genrep.load.fault_plan import FaultSchedule, check_timing
+from genrep.load.generator import GeneratorReport
+from genrep.load.history import plot_history, read_history, recovery_time
+from genrep.load.locust_process import DEFAULT_MASTER_PORT, WORKER_WAIT_S, run_locust, write_worker_env
+from genrep.load.seeding import sample_missing, seed, stored_count, write_effective_profile
 from genrep.load.stats import (METRIC_LABELS, OperationStats, SlaOutcome, evaluate_stats, operation_stats,
-                    read_stats, stats_to_dict)
-from genrep.load.generator import GeneratorMonitor, GeneratorReport
-from genrep.load.history import ProgressReporter, history_path, plot_history, read_history, recovery_time
-from genrep.load.workload import IDENTITY_STOP_EXIT, ORU_TEXT, AcceptedLog, load_identity
+                               read_stats, stats_to_dict)
+from genrep.load.workload import IDENTITY_STOP_EXIT, AcceptedLog
 
 LOAD_DIR = PROJECT_ROOT / "load"
 DEFAULT_OUT = PROJECT_ROOT / "reports" / "load"
 MAX_DURATION_S = 24 * 3600
 _PROFILE_RE = re.compile(r"[a-z][a-z0-9_]*")
-
-# Profiles that inject a fault mid-run, through genrep.faults (the simulators' admin API, or the
-# command/Toxiproxy driver of a real profile): (target, fault, at this fraction of the duration).
-FAULT_PLANS = {"failover_under_load": ("multum-a", "killed", 0.4)}
-FAILOVER_REQUIREMENT = "PERF-FAILOVER"
 
 
 @dataclass
@@ -65,8 +61,8 @@ class LoadResult:
     log_path: Path
     started: float = field(default=0.0)
     false_no_interactions: int = 0  # "checked, no interactions" answers for a pair that interacts
-    fault: str = ""  # the fault injected mid-run, if the profile has a plan
-    fault_at_s: float | None = None  # when, in seconds since Locust started
+    fault: str = ""  # the fault(s) injected mid-run, if the profile plans any ("multum-a killed")
+    fault_at_s: float | None = None  # when (the first), in seconds since Locust started
     recovery_s: float | None = None  # from the fault to the end of the last failing interval
     stored: StoredResult | None = None
     drift: tuple[float, float] | None = None  # soak: (p95 at the start, p95 at the end) of the held load, ms
@@ -128,21 +124,21 @@ class StoredResult:
 
 def evaluate(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
     outcomes = evaluate_stats(result.operations, contract)
-    if result.profile in FAULT_PLANS:  # failover under load: the Multum contract's objectives
+    for rid in contract.fault_requirements(result.profile):  # a planned fault: the Multum failover objectives
         from genrep.config.contracts import load_multum
         objectives = load_multum()
         checks = result.operations.get("prescribe")
         failed = float(checks.failures) if checks is not None else None
         false_neg = float(result.false_no_interactions)
         outcomes += [
-            SlaOutcome("prescribe", FAILOVER_REQUIREMENT, "max_failed_checks", failed,
+            SlaOutcome("prescribe", rid, "max_failed_checks", failed,
                        float(objectives.max_failed_checks_during_failover),
                        failed is not None and failed <= objectives.max_failed_checks_during_failover),
-            SlaOutcome("prescribe", FAILOVER_REQUIREMENT, "max_false_no_interactions", false_neg,
+            SlaOutcome("prescribe", rid, "max_false_no_interactions", false_neg,
                        float(objectives.max_false_no_interactions),
                        false_neg <= objectives.max_false_no_interactions),
             # None (no sample after the fault: nothing shows it recovered) is a failure, never a pass
-            SlaOutcome("prescribe", FAILOVER_REQUIREMENT, "max_recovery_s", result.recovery_s,
+            SlaOutcome("prescribe", rid, "max_recovery_s", result.recovery_s,
                        float(objectives.max_failover_seconds),
                        result.recovery_s is not None and result.recovery_s <= objectives.max_failover_seconds)]
     soak = contract.soak
@@ -170,189 +166,6 @@ def profile_file(profile_name: str) -> Path:
     if not path.is_file():
         known = sorted(p.stem for p in LOAD_DIR.glob("*.py") if p.stem != "users")
         raise ConfigError(f"no load profile '{profile_name}' (known: {', '.join(known)})", file=str(path))
-    return path
-
-
-def _seed(profile, guard, allowlist) -> tuple[str, str]:
-    """Register the load's test patient, store one report (and, virtual only, its NLL list) so the
-    reads have data. Returns (FHIR patient id, accession)."""
-    from genrep import hl7
-    from genrep.config.contracts import load_radiology
-    from genrep.integrations.radiology import RadiologyClient, new_accession
-    from genrep.text.testdata import patient_for
-
-    identity = load_identity(allowlist)
-    patient = patient_for(identity, seed="load")
-    client = RadiologyClient(profile, load_radiology(), guard)
-    try:
-        ex = client.register(patient)
-        if ex.ack is None or ex.ack.code != "AA":
-            raise GenrepError(f"seeding the load: registering the test patient was answered "
-                              f"{ex.ack.code if ex.ack else 'nothing'}")
-        accession = new_accession()
-        ex = client.send_message(client.build_report(patient, hl7.Report(accession=accession, text=ORU_TEXT)))
-        if ex.ack is None or ex.ack.code != "AA":
-            raise GenrepError(f"seeding the load: the report was answered {ex.ack.code if ex.ack else 'nothing'}")
-        reports, _ = client.read_back(accession)
-        if not reports:
-            raise GenrepError(f"seeding the load: report {accession} not readable over FHIR after AA")
-        found = client.find_patient(identity.number)
-        if not found:
-            raise GenrepError("seeding the load: the registered test patient is not found over FHIR")
-    finally:
-        client.close()
-    if profile.kind == "virtual":
-        from genrep.integrations.nll import NLLAdmin
-        golden = json.loads((PROJECT_ROOT / "fixtures" / "nll" / "golden.json").read_text(encoding="utf-8"))
-        admin = NLLAdmin(profile, guard)
-        try:
-            admin.load(identity.number, golden["prescriptions"])
-        finally:
-            admin.close()
-    return found["id"], accession
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    for sig, wait in ((signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
-        if proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=wait)
-        except subprocess.TimeoutExpired:
-            continue
-
-
-@dataclass
-class LocustRun:
-    code: int
-    stats_json: Path
-    log_path: Path
-    history_csv: Path
-    started_epoch: float        # when the subprocess was started (the history's t = 0)
-    generator: GeneratorReport | None = None
-
-
-def run_locust(locustfile: Path, env: dict, out_dir: Path, *, duration_s: float, workers: int = 0,
-               timeout_s: float | None = None, progress=None, generator_limit: float = 90.0,
-               expect_workers: int = 0, master_bind_host: str = "", master_port: int = 0) -> LocustRun:
-    """Locust headless as a subprocess in its own process group.
-
-    While it runs: ``progress`` (a callable taking one line) gets users, requests/s, failures and
-    p95 every 5 s from Locust's history CSV, and the Locust processes' CPU is sampled to tell
-    whether the generator was the bottleneck."""
-    out_dir = outputs.claim(out_dir, what="load statistics folder")
-    stats_base = out_dir / "stats"
-    stats_json = out_dir / "stats.json"
-    history_csv = history_path(stats_base)
-    for old in (stats_json, history_csv):
-        old.unlink(missing_ok=True)   # an old file must never pass for this run's numbers
-    log_path = out_dir / "locust.log"
-    # --csv-full-history: percentiles per interval (not cumulative), so the plot shows a failover
-    cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
-           "--json-file", str(stats_base), "--csv", str(stats_base), "--csv-full-history",
-           "--run-time", f"{int(duration_s) + 10}s", "--only-summary", "--stop-timeout", "5"]
-    if workers:  # the forked workers connect to the master's port: a free one, not 5557 (two runs at once)
-        port = master_port or _free_port()
-        cmd += ["--processes", str(workers), "--master-bind-port", str(port), "--master-port", str(port)]
-    if expect_workers:  # multi-machine: workers on other hosts connect to this master
-        cmd += ["--master", "--expect-workers", str(expect_workers),
-                "--expect-workers-max-wait", str(int(WORKER_WAIT_S)), "--master-bind-port",
-                str(master_port or DEFAULT_MASTER_PORT)]
-        if master_bind_host:
-            cmd += ["--master-bind-host", master_bind_host]
-    timeout_s = (duration_s + 60 + (WORKER_WAIT_S if expect_workers else 0)) if timeout_s is None else timeout_s
-    reporter = monitor = None
-    with open(log_path, "wb") as log:
-        started = time.time()
-        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-        try:
-            monitor = GeneratorMonitor(proc.pid, limit_percent=generator_limit).start()
-            if progress is not None:
-                reporter = ProgressReporter(history_csv, echo=progress, duration_s=duration_s,
-                                            t0=started).start()
-            code = proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            _kill_group(proc)
-            raise GenrepError(f"Locust did not finish within {timeout_s:g} s and was stopped "
-                              f"(log: {log_path})") from None
-        finally:
-            if reporter is not None:
-                reporter.stop()
-            _kill_group(proc)  # interrupted (Ctrl-C), or leftovers of a finished run
-    report = monitor.stop(log_path) if monitor is not None else None
-    return LocustRun(code, stats_json, log_path, history_csv, started, report)
-
-
-DEFAULT_MASTER_PORT = 5557  # Locust's
-
-
-def _free_port() -> int:
-    import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def write_effective_profile(profile, out_dir: Path) -> Path:
-    """The profile as this run uses it (the virtual environment's ports and throw-away certificates
-    filled in), as an external profile file the Locust users load: their clients come from the
-    same factories as the steps' (``genrep.transport.tls``), with the same TLS and tokens. It holds paths and
-    the names of variables, never a secret."""
-    import yaml
-    endpoints = {}
-    for ep in profile.endpoints.values():
-        d: dict = {"protocol": ep.protocol}
-        if ep.protocol == "mllp":
-            d.update(host=ep.host, port=ep.port)
-        else:
-            d["base_url"] = ep.base_url
-        if ep.tls:
-            t = ep.tls_options
-            opts = {k: v for k, v in (("ca_file", t.ca_file), ("client_cert", t.client_cert),
-                                      ("client_key", t.client_key),
-                                      ("client_key_password_env", t.client_key_password_env),
-                                      ("client_key_password_file", t.client_key_password_file),
-                                      ("server_name", t.server_name)) if v}
-            if t.min_version and t.min_version != "TLSv1.2":
-                opts["min_version"] = t.min_version
-            d["tls"] = opts or True
-        if ep.credential_env:
-            d["credentials_env"] = ep.credential_env
-        elif ep.credential_file:
-            d["credentials_file"] = ep.credential_file
-        endpoints[ep.name] = d
-    data = {"name": f"{profile.name}-load", "kind": "external", "production": False,
-            "description": f"{profile.name} as genrep load runs it (written by the runner)",
-            "endpoints": endpoints,
-            "timeouts": {"connect": profile.timeouts.connect, "read": profile.timeouts.read}}
-    path = out_dir / "load-profile.yaml"
-    path.write_text("# written by genrep load for its Locust users; paths and variable names only\n"
-                    + yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-#: How long a multi-machine master waits for its workers before giving up (seconds).
-WORKER_WAIT_S = 120.0
-WORKER_ENV_FILE = "worker.env"
-
-
-def write_worker_env(out_dir: Path, env: dict, locustfile: Path, port: int) -> Path:
-    """The settings a Locust worker on another machine needs, as a shell-sourceable file: the
-    GENREP_LOAD_* variables (endpoints, the seeded patient's FHIR id, allowed hosts). No secrets:
-    load with credentials is refused before this point."""
-    lines = [f"# genrep load worker settings for load/{locustfile.name}; on each worker machine:",
-             "#   set -a; . ./worker.env; set +a",
-             f"#   python -m locust -f load/{locustfile.name} --worker --master-host <this machine> "
-             f"--master-port {port}"]
-    lines += [f"{k}={shlex.quote(v)}" for k, v in sorted(env.items())
-              if k.startswith("GENREP_LOAD_") and k != "GENREP_LOAD_OUT"]
-    path = out_dir / WORKER_ENV_FILE
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
@@ -384,38 +197,6 @@ def p95_drift(samples) -> tuple[float, float] | None:
     return (round(sum(held[:third]) / third, 1), round(sum(held[-third:]) / third, 1))
 
 
-def _stored_count(transport, patient_id: str) -> int:
-    """Reports stored for the load patient, by FHIR ``_summary=count``."""
-    resp = transport.request("GET", "DiagnosticReport", params={"patient": patient_id, "_summary": "count"},
-                             headers={"Accept": "application/fhir+json"})
-    if resp.status_code != 200:
-        raise GenrepError(f"counting stored reports: DiagnosticReport?_summary=count answered HTTP {resp.status_code}")
-    try:
-        total = resp.json()["total"]
-    except (ValueError, KeyError, TypeError):
-        raise GenrepError("counting stored reports: the answer has no total") from None
-    if not isinstance(total, int) or total < 0:
-        raise GenrepError(f"counting stored reports: total {total!r} is not a count")
-    return total
-
-
-def _sample_missing(transport, accessions: list[str], sample: int, seed: int) -> tuple[int, list[str]]:
-    """Read back a random sample of AA'd accessions; returns (how many were read, which were missing)."""
-    import random
-    chosen = random.Random(seed).sample(accessions, min(sample, len(accessions)))
-    missing = []
-    for acc in chosen:
-        resp = transport.request("GET", "DiagnosticReport", params={"identifier": acc},
-                                 headers={"Accept": "application/fhir+json"})
-        try:
-            found = resp.status_code == 200 and resp.json().get("total") == 1
-        except ValueError:
-            found = False
-        if not found:
-            missing.append(acc)
-    return len(chosen), missing
-
-
 def run_load(profile_name: str, *, users: int, duration_s: float, workers: int = 0, expect_workers: int = 0,
              master_bind_host: str = "", master_port: int = DEFAULT_MASTER_PORT,
              out_dir: str | Path = DEFAULT_OUT, env_name: str | None = None,
@@ -437,6 +218,8 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
     if workers and expect_workers:
         raise ConfigError("--workers (processes on this machine) and --expect-workers (workers on other "
                           "machines) are two ways of running distributed: choose one")
+    plans = contract.faults_for(profile_name)
+    check_timing(plans, duration_s)  # a fault planned after the run ends is refused before anything starts
     profile = load_profile(env_name, defects=tuple(defects))
     if defects:
         from genrep.sim.defects import parse_defects
@@ -448,42 +231,23 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
     venv = None
     started = time.time()
     t0 = time.monotonic()
-    fault_epoch: list[float] = []
-    stored = None
+    stored = schedule = None
     try:
         if profile.kind == "virtual":
             from genrep.sim.process import start_virtual_environment
             venv = start_virtual_environment(profile)
             profile = venv.profile
-        fhir, api, mllp = (profile.endpoint(n) for n in ("ehr_fhir", "ehr_api", "radiology_mllp"))
-        patient_id, accession = _seed(profile, guard, allowlist)
+        if plans:  # checked against the driver before the load starts
+            from genrep.faults import driver_for
+            schedule = FaultSchedule(plans, driver_for(profile, venv), duration_s)
+        patient_id, accession = seed(profile, guard, allowlist)
         from genrep.transport.endpoints import http_transport_for
         fhir_http = http_transport_for(profile, "ehr_fhir")
-        stored_before = _stored_count(fhir_http, patient_id) if contract.stored else 0
-        env = dict(os.environ, PYTHONIOENCODING="utf-8",
-                   GENREP_LOAD_PROFILE=profile_name, GENREP_LOAD_OUT=str(out_dir),
-                   GENREP_LOAD_FHIR=fhir.base_url, GENREP_LOAD_API=api.base_url,
-                   GENREP_LOAD_MLLP_HOST=mllp.host, GENREP_LOAD_MLLP_PORT=str(mllp.port),
-                   GENREP_LOAD_PATIENT_ID=patient_id, GENREP_LOAD_ACCESSION=accession,
-                   GENREP_LOAD_ALLOWED_HOSTS=",".join(sorted(profile.allowed_hosts)),
-                   GENREP_LOAD_TIMEOUT=str(profile.timeouts.read),
-                   GENREP_LOAD_USERS=str(users), GENREP_LOAD_DURATION=f"{duration_s:g}")
-        # the users build their clients from the same profile (TLS, tokens) through genrep.transport.tls
-        env["GENREP_LOAD_PROFILE_FILE"] = str(write_effective_profile(profile, out_dir))
-        plan = FAULT_PLANS.get(profile_name)
-        timer = driver = None
-        if plan is not None:  # inject the fault mid-run, from this process, through genrep.faults
-            from genrep.faults import driver_for
-            driver = driver_for(profile, venv)
-            target, fault, at = plan
-
-            def inject():
-                fault_epoch.append(time.time())
-                driver.inject(target, fault)
-            timer = threading.Timer(duration_s * at, inject)
-            timer.daemon = True
-            timer.start()
+        stored_before = stored_count(fhir_http, patient_id) if contract.stored else 0
+        env = users_env(profile, profile_name, out_dir, patient_id, accession, users, duration_s)
         try:
+            if schedule is not None:  # the faults are injected mid-run, from this process
+                schedule.start()
             if expect_workers:
                 worker_env = write_worker_env(out_dir, env, locustfile, master_port)
                 (progress or print)(f"waiting up to {WORKER_WAIT_S:g} s for {expect_workers} worker(s): on each "
@@ -495,15 +259,13 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
                              expect_workers=expect_workers, master_bind_host=master_bind_host,
                              master_port=master_port)
         finally:
-            if timer is not None:
-                timer.cancel()
-            if driver is not None:
-                driver.clear()
+            if schedule is not None:
+                schedule.stop()
         if contract.stored is not None and run.code in (0, 1):  # before the environment stops
             accepted = AcceptedLog.read(out_dir)
             sent = AcceptedLog.read(out_dir, AcceptedLog.SENT)
-            stored_after = _stored_count(fhir_http, patient_id)
-            sampled, missing = _sample_missing(fhir_http, accepted, contract.stored.sample, seed=int(started))
+            stored_after = stored_count(fhir_http, patient_id)
+            sampled, missing = sample_missing(fhir_http, accepted, contract.stored.sample, seed=int(started))
             stored = StoredResult(len(accepted), stored_before, stored_after, sampled, missing, sent=len(sent))
         fhir_http.close()
     finally:
@@ -517,22 +279,42 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
                                     f"be sent ({redact(mask(refused[-1])) if refused else 'see ' + str(run.log_path)}); "
                                     "nothing more was sent")
         raise GenrepError(f"Locust ended with exit code {run.code} (log: {run.log_path}):\n{redact(mask(tail))}")
+    if schedule is not None:
+        schedule.raise_errors()  # a fault that never happened must not pass for one survived
     entries = read_stats(run.stats_json)
     false_neg = sum(int(e.get("num_failures", 0)) for e in entries if e.get("name") == "false_no_interactions")
     samples = read_history(run.history_csv, t0=run.started_epoch)
-    fault_at = fault_epoch[0] - run.started_epoch if fault_epoch else None
-    fault = " ".join(FAULT_PLANS[profile_name][:2]) if profile_name in FAULT_PLANS else ""
+    events = [(epoch - run.started_epoch, plan.describe()) for epoch, plan in (schedule.injected if schedule else [])]
+    fault_at = events[0][0] if events else None
     plot = plot_history(samples, out_dir / "load.png",
                         title=f"genrep load {profile_name}: {users} users, {duration_s:g} s ({profile.name})",
-                        events=[(fault_at, fault)] if fault_at is not None else [])
+                        events=events)
     return LoadResult(profile=profile_name, environment=profile.name, users=users, duration_s=duration_s,
                       workers=workers, operations=operation_stats(entries, contract.operations),
                       exit_code=run.code, wall_s=time.monotonic() - t0, out_dir=out_dir,
                       stats_path=run.stats_json, log_path=run.log_path, started=started,
-                      false_no_interactions=false_neg, fault=fault, fault_at_s=fault_at,
-                      recovery_s=_recovery(samples, fault_at),
+                      false_no_interactions=false_neg, fault="; ".join(p.describe() for p in plans),
+                      fault_at_s=fault_at, recovery_s=_recovery(samples, fault_at),
                       stored=stored, generator=run.generator, plot_path=plot, history_path=run.history_csv,
                       drift=p95_drift(samples))
+
+
+def users_env(profile, profile_name: str, out_dir: Path, patient_id: str, accession: str, users: int,
+              duration_s: float) -> dict:
+    """The environment of the Locust process: the GENREP_LOAD_* settings its users read (endpoints,
+    the seeded patient, allowed hosts, and the effective profile their clients are built from)."""
+    fhir, api, mllp = (profile.endpoint(n) for n in ("ehr_fhir", "ehr_api", "radiology_mllp"))
+    env = dict(os.environ, PYTHONIOENCODING="utf-8",
+               GENREP_LOAD_PROFILE=profile_name, GENREP_LOAD_OUT=str(out_dir),
+               GENREP_LOAD_FHIR=fhir.base_url, GENREP_LOAD_API=api.base_url,
+               GENREP_LOAD_MLLP_HOST=mllp.host, GENREP_LOAD_MLLP_PORT=str(mllp.port),
+               GENREP_LOAD_PATIENT_ID=patient_id, GENREP_LOAD_ACCESSION=accession,
+               GENREP_LOAD_ALLOWED_HOSTS=",".join(sorted(profile.allowed_hosts)),
+               GENREP_LOAD_TIMEOUT=str(profile.timeouts.read),
+               GENREP_LOAD_USERS=str(users), GENREP_LOAD_DURATION=f"{duration_s:g}")
+    # the users build their clients from the same profile (TLS, tokens) through genrep.transport.tls
+    env["GENREP_LOAD_PROFILE_FILE"] = str(write_effective_profile(profile, out_dir))
+    return env
 
 
 def write_sla_json(result: LoadResult, outcomes: list[SlaOutcome], contract: LoadContract) -> Path:
@@ -560,8 +342,7 @@ def write_failed_run_results(results_dir: str | Path, profile_name: str, contrac
     rids = dict.fromkeys(op.requirement for op in contract.operations.values())
     if contract.stored is not None:
         rids[contract.stored.requirement] = None
-    if profile_name in FAULT_PLANS:
-        rids[FAILOVER_REQUIREMENT] = None
+    rids.update(dict.fromkeys(contract.fault_requirements(profile_name)))
     from genrep.config.contracts import load_catalogue
     catalogue = load_catalogue()
     results = [writer.Result(

@@ -1,9 +1,12 @@
 """Switchable defects of the virtual environment, replaying real failure modes.
 
 Each defect is chosen at start-up (``--defect NAME[:PARAM]``, repeatable, or ``GENREP_DEFECTS``).
-A clean start has none. Each defect names the requirements whose scenarios must catch it and the
-fidelity classification expected: ``genrep selftest`` proves every defect is detected that way and
-that the clean environment raises no alarm. This table is the single source of that truth.
+A clean start has none. Each defect names the simulator it is built into (``target``: the process
+that gets it at start-up, as ``--defect NAME[:PARAM]`` or as its own start-up flags), the
+requirements whose scenarios must catch it and the fidelity classification expected: ``genrep
+selftest`` proves every defect is detected that way and that the clean environment raises no alarm.
+This table is the single source of that truth. Faults injected while a run goes on are another
+thing: ``genrep.faults``.
 """
 
 from __future__ import annotations
@@ -14,71 +17,83 @@ from dataclasses import dataclass
 from genrep.errors import ConfigError
 
 
+#: the simulators a defect can be built into (``genrep.sim.process`` names its processes so)
+TARGETS = ("ehr", "multum-lb")
+
+
 @dataclass(frozen=True)
 class Defect:
     name: str
     integration: str
+    target: str  # the simulator that gets it at start-up (TARGETS)
     description: str
     default_param: int | None
     detected_by: tuple[str, ...]  # requirement ids whose scenarios must fail
     expected_kinds: tuple[str, ...]  # fidelity kinds (or other classification) the failures must show
+    flags: tuple[str, ...] = ()  # the target's start-up flags for it; () = ``--defect NAME[:PARAM]``
+
+    def __post_init__(self) -> None:
+        if self.target not in TARGETS:
+            raise ValueError(f"defect {self.name}: unknown target {self.target!r} (known: {', '.join(TARGETS)})")
+        if self.flags and self.default_param is not None:
+            raise ValueError(f"defect {self.name}: a parameter goes with --defect, not with flags")
 
 
 DEFECTS: dict[str, Defect] = {d.name: d for d in (
-    Defect("radiology-truncation", "radiology",
+    Defect("radiology-truncation", "radiology", "ehr",
            "ACK AA, but the stored report text is cut at a byte limit (default 4000 bytes, like a "
            "VARCHAR2(4000 BYTE) column), possibly splitting a multi-byte character",
            4000, ("RAD-R01", "RAD-R02"), ("truncated",)),
-    Defect("radiology-drop-lines", "radiology",
+    Defect("radiology-drop-lines", "radiology", "ehr",
            "ACK AA, but lines after the Nth (default 20) are dropped, like a receiver built for "
            "another line convention",
            20, ("RAD-R02", "RAD-R03", "RAD-R14"), ("truncated", "missing_lines")),
-    Defect("radiology-linebreaks", "radiology",
+    Defect("radiology-linebreaks", "radiology", "ehr",
            "ACK AA, but line breaks are lost: lines are trimmed and joined with no separator, so "
            "words run together",
            None, ("RAD-001", "RAD-R03", "RAD-R12", "RAD-R14", "JRN-001"), ("line_breaks_lost",)),
-    Defect("radiology-ack-without-store", "radiology",
+    Defect("radiology-ack-without-store", "radiology", "ehr",
            "ACK AA for every report, but nothing is stored (a vendor-FAQ case: AA is not stored)",
            None, ("RAD-001", "RAD-R21"), ("not_stored",)),
-    Defect("radiology-drops-under-load", "performance-load",
+    Defect("radiology-drops-under-load", "performance-load", "ehr",
            "ACK AA for every report, but every Nth one (default 25) is not stored: a queue behind the "
            "listener that drops under load. Too rare for the functional scenarios; the load profiles' "
            "\"AA is stored\" check (count + sample read-back) catches it",
            25, ("PERF-STORED",), ("max_not_stored",)),
-    Defect("nll-linebreaks", "nll",
+    Defect("nll-linebreaks", "nll", "ehr",
            "NLL line breaks handled wrongly: CRLF is read as two line breaks (lines split by blank "
            "lines) and a lone CR is dropped (lines run together)",
            None, ("NLL-N01", "NLL-N10", "JRN-012"), ("line_breaks_lost", "line_breaks_added", "extra_lines",
                                           "merged_words")),
-    Defect("nll-word-loss", "nll",
+    Defect("nll-word-loss", "nll", "ehr",
            "NLL text re-wrapped at a fixed width (40) for display, and the word at each wrap "
            "boundary is lost",
            None, ("NLL-001", "NLL-N03"), ("lost_words", "lost_negation")),
-    Defect("nll-release-drift", "nll",
+    Defect("nll-release-drift", "nll", "ehr",
            "the EHR reads NLL release N only: the administration instruction, moved in release "
            "N+1, is read as missing",
            None, ("NLL-N10",), ("missing_field",)),
-    Defect("nll-unavailable-empty", "nll",
+    Defect("nll-unavailable-empty", "nll", "ehr",
            "NLL down (timeout, 503, malformed answer) is shown as an empty list: 'no medications'",
            None, ("NLL-N09", "JRN-009"), ("empty_list_on_failure",)),
-    Defect("multum-no-failover", "multum",
+    Defect("multum-no-failover", "multum", "multum-lb",
            "the 2024 state: one active Multum server, no switch-over (the load balancer never "
            "retries or moves traffic to the second server)",
-           None, ("MUL-M01", "MUL-M02", "MUL-M03"), ("failover_failed",)),
-    Defect("multum-silent-empty", "multum",
+           None, ("MUL-M01", "MUL-M02", "MUL-M03"), ("failover_failed",), flags=("--no-failover",)),
+    Defect("multum-silent-empty", "multum", "ehr",
            "a failed interaction check is shown as 'checked, no interactions'",
            None, ("MUL-M05", "JRN-007"), ("false_no_interactions",)),
-    Defect("multum-no-failback", "multum",
+    Defect("multum-no-failback", "multum", "multum-lb",
            "a server that failed never gets traffic back after it recovers",
-           None, ("MUL-M07",), ("no_failback",)),
-    Defect("multum-no-loadbalancing", "multum",
+           None, ("MUL-M07",), ("no_failback",), flags=("--no-failback",)),
+    Defect("multum-no-loadbalancing", "multum", "multum-lb",
            "load balancing never activated: all traffic goes to the first server while both are healthy",
-           None, ("MUL-BAL",), ("unbalanced",)),
-    Defect("registration-dob", "registration",
+           None, ("MUL-BAL",), ("unbalanced",), flags=("--policy", "primary-backup")),
+    Defect("registration-dob", "registration", "ehr",
            "the EHR derives the date of birth wrongly: century guessed from the two-digit year "
            "(a person over 100 becomes a century younger) and a samordningsnummer's day + 60 kept",
            None, ("REG-002", "REG-003", "JRN-004", "JRN-005"), ("wrong_birth_date",)),
-    Defect("radiology-charset-ignored", "radiology",
+    Defect("radiology-charset-ignored", "radiology", "ehr",
            "MSH-18 is ignored and every message is read as UTF-8, so 8859/1 text becomes garbage",
            None, ("RAD-R09",), ("mojibake",)),
 )}
@@ -107,6 +122,21 @@ def parse_defects(specs: list[str] | tuple[str, ...]) -> dict[str, int | None]:
             value = int(param)
         active[name] = value
     return active
+
+
+def startup_args(specs: list[str] | tuple[str, ...], target: str) -> list[str]:
+    """The start-up arguments that build the defects ``specs`` (``NAME[:PARAM]``) into simulator
+    ``target``: its own flags, or ``--defect SPEC``. Defects of other simulators are left out."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown defect target {target!r} (known: {', '.join(TARGETS)})")
+    parse_defects(specs)  # unknown names and bad parameters fail here
+    args: list[str] = []
+    for spec in specs:
+        spec = spec.strip()
+        defect = DEFECTS.get(spec.partition(":")[0].strip()) if spec else None
+        if defect is not None and defect.target == target:
+            args += list(defect.flags) if defect.flags else ["--defect", spec]
+    return args
 
 
 def truncate_bytes(text: str, limit: int) -> str:

@@ -35,6 +35,7 @@ from typing import NoReturn
 
 from genrep.config.profile import Endpoint, Profile, TLSOptions
 from genrep.errors import GenrepError
+from genrep.sim.defects import startup_args
 from genrep.sim.lifecycle import OWNER_FILE, TLS_DIR_ENV, TLS_DIR_PREFIX
 
 _RUNNING: set["SimProcess"] = set()
@@ -371,22 +372,17 @@ def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_p
                                                         "--name", name, "--content-version", version])
     from genrep.config.contracts import load_multum
     objectives = load_multum()
-    lb_args = ["--host", host, "--port", "0",
-               "--policy", "primary-backup" if "multum-no-loadbalancing" in defects else "round-robin",
+    lb_args = ["--host", host, "--port", "0", "--policy", "round-robin",
                "--probe-interval", str(objectives.probe_interval_seconds),
                "--failback-after", str(objectives.failback_after_healthy_probes)]
     for name, info in multum.items():
         lb_args += ["--backend", f"{name}={info['base']}"]
-    if "multum-no-failover" in defects:
-        lb_args.append("--no-failover")
-    if "multum-no-failback" in defects:
-        lb_args.append("--no-failback")
+    # each defect goes to the simulator its entry names (sim.defects): its flags, or --defect NAME
+    lb_args += startup_args(defects, "multum-lb")  # a later --policy overrides the one above
     lb = start("multum-lb", "genrep.sim.multum_lb", lb_args)
     args = ["--host", host, "--mllp-port", str(mllp_port), "--fhir-port", str(fhir_port),
             "--nll-url", nll["fhir_base"], "--multum-url", lb["base"]]
-    for d in defects:
-        if not d.startswith("multum-") or d == "multum-silent-empty":
-            args += ["--defect", d]  # the load balancer's defects are its start-up flags
+    args += startup_args(defects, "ehr")
     args += server_tls
     if pki is not None:
         args += ["--nll-ca-file", str(pki.ca_file)]
