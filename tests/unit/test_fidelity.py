@@ -502,3 +502,12 @@ def test_large_report_smoke():
     assert r.kinds[0] == "lost_negation"
     assert {"missing_lines", "extra_lines"} <= set(r.kinds)
     assert finding(r, "lost_negation").details["sent_line"] == 11
+
+
+@pytest.mark.parametrize("invisible", ["\u00ad", "\u200b", "\u2060"])
+def test_a_negation_carrying_an_invisible_character_is_still_a_negation(invisible):
+    """A soft hyphen or zero-width character inside "ingen" splits it for a tokenizer, not for a
+    reader: losing that word is a lost negation (critical), not a lost word."""
+    result = compare(f"In{invisible}gen fraktur.", "Fraktur.")
+    assert [f.kind for f in result.findings][0] == "lost_negation"
+    assert not compare(f"In{invisible}gen fraktur.", f"In{invisible}gen fraktur.").findings

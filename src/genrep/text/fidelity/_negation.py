@@ -17,11 +17,14 @@ from genrep.text.fidelity._result import Finding
 from genrep.text.fidelity._wording import _end, _plural, _q
 
 _NEG_TOKEN = re.compile(r"\w+")
+# invisible characters a word may carry (soft hyphen, zero-width space/joiners, word joiner, BOM):
+# "in\u00adgen" is "ingen" to a reader, and a lost one must still read as a lost negation
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff"))
 
 
 def _neg_counts(an: _Analysis, text: str) -> Counter[str]:
     negs = set(an.rules.negation_words)
-    return Counter(tok for tok in _NEG_TOKEN.findall(text.casefold()) if tok in negs)
+    return Counter(tok for tok in _NEG_TOKEN.findall(text.translate(_INVISIBLE).casefold()) if tok in negs)
 
 
 def _negation(an: _Analysis) -> Finding | None:
