@@ -82,6 +82,31 @@ class Endpoint:
         """The name the server certificate must match (and SNI)."""
         return self.tls_options.server_name or self.host
 
+    def as_profile_data(self) -> dict:
+        """This endpoint as a profile's ``endpoints.NAME`` mapping (what ``load_profile`` reads back):
+        for the profiles genrep writes for its own subprocesses (the load users, mutate's suite).
+        Paths and variable names only, never a secret."""
+        d: dict = {"protocol": self.protocol}
+        if self.protocol == "mllp":
+            d.update(host=self.host, port=self.port)
+        else:
+            d["base_url"] = self.base_url
+        if self.tls:
+            t = self.tls_options
+            opts = {k: v for k, v in (("ca_file", t.ca_file), ("client_cert", t.client_cert),
+                                      ("client_key", t.client_key),
+                                      ("client_key_password_env", t.client_key_password_env),
+                                      ("client_key_password_file", t.client_key_password_file),
+                                      ("server_name", t.server_name)) if v}
+            if t.min_version and t.min_version != "TLSv1.2":
+                opts["min_version"] = t.min_version
+            d["tls"] = opts or True
+        if self.credential_env:
+            d["credentials_env"] = self.credential_env
+        elif self.credential_file:
+            d["credentials_file"] = self.credential_file
+        return d
+
 
 @dataclass(frozen=True)
 class VirtualOptions:

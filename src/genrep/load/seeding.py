@@ -59,28 +59,7 @@ def write_effective_profile(profile, out_dir: Path) -> Path:
     same factories as the steps' (``genrep.transport.tls``), with the same TLS and tokens. It holds paths and
     the names of variables, never a secret."""
     import yaml
-    endpoints = {}
-    for ep in profile.endpoints.values():
-        d: dict = {"protocol": ep.protocol}
-        if ep.protocol == "mllp":
-            d.update(host=ep.host, port=ep.port)
-        else:
-            d["base_url"] = ep.base_url
-        if ep.tls:
-            t = ep.tls_options
-            opts = {k: v for k, v in (("ca_file", t.ca_file), ("client_cert", t.client_cert),
-                                      ("client_key", t.client_key),
-                                      ("client_key_password_env", t.client_key_password_env),
-                                      ("client_key_password_file", t.client_key_password_file),
-                                      ("server_name", t.server_name)) if v}
-            if t.min_version and t.min_version != "TLSv1.2":
-                opts["min_version"] = t.min_version
-            d["tls"] = opts or True
-        if ep.credential_env:
-            d["credentials_env"] = ep.credential_env
-        elif ep.credential_file:
-            d["credentials_file"] = ep.credential_file
-        endpoints[ep.name] = d
+    endpoints = {ep.name: ep.as_profile_data() for ep in profile.endpoints.values()}
     data = {"name": f"{profile.name}-load", "kind": "external", "production": False,
             "description": f"{profile.name} as genrep load runs it (written by the runner)",
             "endpoints": endpoints,
