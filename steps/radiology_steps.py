@@ -249,12 +249,16 @@ def _check_stored(rad: RadiologyScenario, report: hl7.Report, expected: str, wha
             f"over FHIR within {rad.client.contract.stored_within_seconds} s (AA is not stored)")
     assert len(reports) == 1, f"duplicated: {len(reports)} reports stored for accession {report.accession}"
     stored = reports[0]
-    attach_text(f"Text read back ({what})", stored.text)
-    result = rad.client.compare(expected, stored.text)
-    if not result.ok:
+    check = rad.client.check(expected, stored)  # every representation, the conclusion, each other
+    for name, text in check.readings:
+        attach_text(f"{name} ({what})", text)
+    if check.notes:
+        attach_text(f"Read back but not compared ({what})", "\n".join(check.notes))
+    if not check.ok:
         attach_text(f"Text sent ({what})", expected)
-        attach_text(f"Diff sent -> stored ({what})", result.diff(), kind="diff")
-        raise AssertionError(result.summary())
+        for name, diff in check.diffs:
+            attach_text(f"{name} ({what})", diff, kind="diff")
+        raise AssertionError(check.message())
     return stored
 
 

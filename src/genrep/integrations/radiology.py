@@ -4,10 +4,35 @@ This is what steps and load users call; they never touch ports or payload bytes.
 message passes the identity guard before a byte is written, and "AA" is never taken as "stored":
 ``read_back`` polls the EHR's FHIR API until the report is readable or the contract's
 ``stored_within_seconds`` has passed, and only a read-back text is ever compared.
+
+Complete read-back: an EHR shows a report in more than one place, and a clinician may read any of
+them. ``find_reports`` reads every representation a DiagnosticReport serves:
+
+* each ``presentedForm``: inline ``data`` (base64, decoded with its contentType's charset, default
+  UTF-8) and ``url`` (the Binary, read with Accept = its contentType) alike, a form holding both
+  giving two representations. ``text/plain`` is compared as it is; ``text/html`` as a clinician
+  reads it (``html_to_text``: a real HTML parser, block elements and ``<br>`` to line breaks,
+  entities decoded, whitespace as a browser shows it); any other type (PDF ...) is "not checked",
+  a note of kind ``representation_not_checked``, never silently skipped, and never enough to pass:
+  with no text representation at all the check fails;
+* the Observations the report links (``result``): their ``valueString`` values, in ``result``
+  order and joined with line breaks, are one more representation and must *equal* the report text
+  (a split of the report over several Observations must still add up to all of it; an EHR that
+  links only a summary Observation is reported, not passed);
+* ``conclusion``: a summary, so it is compared as *contained in* the sent text, line-normalised
+  (whitespace runs, line breaks included, as one space) and at word boundaries (a conclusion cut in
+  mid-word is not contained); a miss is ``conclusion_not_in_report`` with the fidelity findings
+  against the closest passage of the sent text.
+
+``check_read_back`` then compares every text representation with the sent text (fidelity
+findings, as before), and the representations with each other: two that disagree are a failure
+of their own, ``representations_disagree``, naming both and what differs. A representation that
+cannot be read or decoded is ``representation_unreadable``: a finding, never a crash.
 """
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -15,11 +40,12 @@ from dataclasses import dataclass, field
 from genrep import hl7
 from genrep.config.profile import Profile
 from genrep.config.contracts import RadiologyContract
-from genrep.errors import ConnectionClosed, ReadTimeout
-from genrep.transport.fhir import FHIRClient
-from genrep.text.fidelity import FidelityResult, compare
+from genrep.errors import ConnectionClosed, FHIRError, ProtocolError, ReadTimeout, TLSError
+from genrep.transport.fhir import FHIRClient, validate
+from genrep.text.fidelity import FidelityResult, TextRules, compare, normalise
 from genrep.transport.endpoints import http_transport_for, mllp_client_for
 from genrep.text.identities import IdentityGuard, run_tag
+from genrep.text.representations import TEXT_TYPES, decode_inline, html_to_text, media_type
 
 _RUN = run_tag()  # letters only: ids never hold a personnummer-shaped digit run
 _SEQ = itertools.count(1)
@@ -48,9 +74,30 @@ class Exchange:
         return f"Exchange(ack={self.ack.code if self.ack else None}, bytes={len(self.payload)})"
 
 
+# -- the representations of a report ------------------------------------------------------------
+@dataclass
+class Representation:
+    """One place the EHR shows the report text. ``text`` is what a clinician reads there (HTML
+    already turned into text); None when it is not compared: ``problem`` then says why it could not
+    be read, or (no problem) its type is not one genrep compares."""
+
+    label: str  # "presentedForm[2] (text/html, inline)"
+    content_type: str  # the media type, lower case
+    text: str | None = None
+    problem: str = ""
+    markup: str = field(default="", repr=False)  # a text/html rendition as served
+
+    @property
+    def status(self) -> str:
+        if self.problem:
+            return "unreadable"
+        return "compared" if self.text is not None else "not checked"
+
+
 @dataclass
 class StoredReport:
-    """A report as the EHR shows it over FHIR."""
+    """A report as the EHR shows it over FHIR: every representation read, ``text`` the first one
+    that is compared (``presentedForm[0]`` on the virtual EHR), ``conclusion`` None when absent."""
 
     id: str
     accession: str
@@ -59,6 +106,137 @@ class StoredReport:
     version: str
     parent_accession: str = ""
     resource: dict = field(default_factory=dict, repr=False)
+    representations: list[Representation] = field(default_factory=list, repr=False)
+    conclusion: str | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list, repr=False)  # what was read and left out, and why
+
+
+@dataclass
+class ReadBackCheck:
+    """The complete read-back compared: ``failures`` are message blocks, each opening with its
+    classification (a fidelity summary or ``kind: ``); ``notes`` say what was not checked;
+    ``readings`` are (name, text) pairs to attach, ``diffs`` (name, unified diff) for each
+    representation that differs from the sent text."""
+
+    failures: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    readings: list[tuple[str, str]] = field(default_factory=list)
+    diffs: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def message(self) -> str:
+        return "\n".join(self.failures)
+
+
+def _names(reps: list[Representation]) -> str:
+    return ", ".join(r.label for r in reps)
+
+
+def _flat(text: str, rules: TextRules) -> str:
+    """Line-normalised: the contract's normalisation, then every whitespace run as one space."""
+    return " ".join(normalise(text, rules).split())
+
+
+def _contains_words(haystack: str, needle: str) -> bool:
+    """``needle`` occurs in ``haystack`` and does not start or end in the middle of a word."""
+    start = haystack.find(needle)
+    while start >= 0:
+        end = start + len(needle)
+        cut_before = needle[:1].isalnum() and start > 0 and haystack[start - 1].isalnum()
+        cut_after = needle[-1:].isalnum() and end < len(haystack) and haystack[end].isalnum()
+        if not (cut_before or cut_after):
+            return True
+        start = haystack.find(needle, start + 1)
+    return False
+
+
+def _closest_passage(sent_flat: str, conclusion_flat: str) -> str:
+    """The passage of the sent text a changed conclusion was most likely lifted from."""
+    sw, cw = sent_flat.split(" "), conclusion_flat.split(" ")
+    blocks = [b for b in difflib.SequenceMatcher(None, sw, cw, autojunk=False).get_matching_blocks() if b.size]
+    if not blocks:
+        return ""
+    first, last = blocks[0], blocks[-1]
+    start = max(0, first.a - first.b)
+    end = min(len(sw), last.a + last.size + (len(cw) - last.b - last.size))
+    return " ".join(sw[start:end])
+
+
+def _findings(result: FidelityResult) -> list[str]:
+    return [f"- [{f.kind}/{f.severity}] {f.message}" for f in result.findings]
+
+
+def check_read_back(sent: str, stored: StoredReport, rules: TextRules | None = None) -> ReadBackCheck:
+    """Compare every representation of ``stored`` with ``sent`` and with each other (see the module
+    docstring); the conclusion as contained in ``sent``. Failures in this order: the text differs
+    from the sent text (per group of representations showing the same text), representations
+    disagree, a representation is unreadable, the conclusion is not in the report."""
+    rules = rules or TextRules()
+    out = ReadBackCheck(notes=list(stored.notes))
+    reps = stored.representations
+    texts = [r for r in reps if r.text is not None]
+    unreadable = [f"representation_unreadable: {r.label}: {r.problem}" for r in reps if r.problem]
+    for rep in reps:
+        if rep.text is not None:
+            out.readings.append((f"Text read back: {rep.label}", rep.text))
+            if rep.markup:
+                out.readings.append((f"HTML as served: {rep.label}", rep.markup))
+        elif not rep.problem:
+            out.notes.append(f"representation_not_checked: {rep.label}: {rep.content_type or 'no contentType'} "
+                             f"is not compared (genrep compares {' and '.join(TEXT_TYPES)})")
+    if stored.conclusion is not None:
+        out.readings.append(("Conclusion read back", stored.conclusion))
+    if not reps:  # nothing to read at all: as an empty text (the fidelity kind "empty")
+        result = compare(sent, "", rules)
+        if not result.ok:
+            out.failures.append(result.summary() + "\n(the report has no presentedForm and no result "
+                                                    "Observation with text)")
+    elif not texts and not unreadable:
+        out.failures.append(f"representation_not_checked: the report has no text representation to "
+                            f"compare, only {_names(reps)}: nothing was verified")
+    groups: list[list[Representation]] = []  # representations showing the same (normalised) text
+    keys: list[str] = []
+    for rep in texts:
+        key = normalise(rep.text, rules)
+        if key in keys:
+            groups[keys.index(key)].append(rep)
+        else:
+            keys.append(key)
+            groups.append([rep])
+    faithful: list[bool] = []  # per group: equal to the sent text
+    for members in groups:
+        result = compare(sent, members[0].text, rules)
+        faithful.append(result.ok)
+        if result.ok:
+            continue
+        lines = result.summary().split("\n")
+        lines[0] += (f" (the same in all {len(members)} representations)" if len(members) == len(texts) > 1
+                     else f" (in {_names(members)})")
+        out.failures.append("\n".join(lines))
+        out.diffs.append((f"Diff sent -> {members[0].label}", result.diff()))
+    for members in groups[1:]:
+        reference = groups[0]
+        d = compare(reference[0].text, members[0].text, rules)
+        head = (f"representations_disagree: {_names(reference)} and {_names(members)} show different "
+                f"text: {', '.join(d.kinds)}")
+        if faithful[0]:  # the reference is the sent text: the differences are the ones listed above
+            out.failures.append(f"{head} (the first shows the sent text; the differences are listed above)")
+        else:
+            out.failures.append("\n".join([f"{head} (below, 'sent' is {reference[0].label} and 'stored' is "
+                                           f"{members[0].label})", *_findings(d)]))
+        out.diffs.append((f"Diff {reference[0].label} -> {members[0].label}", d.diff()))
+    out.failures += unreadable
+    if stored.conclusion is not None and stored.conclusion.strip():
+        sent_flat, concl_flat = _flat(sent, rules), _flat(stored.conclusion, rules)
+        if not _contains_words(sent_flat, concl_flat):
+            d = compare(_closest_passage(sent_flat, concl_flat), concl_flat, rules)
+            out.failures.append("\n".join([
+                f"conclusion_not_in_report: the conclusion the EHR shows is not part of the sent text: "
+                f"{', '.join(d.kinds)} (below, 'sent' is the closest passage of the sent text)", *_findings(d)]))
+    return out
 
 
 class RadiologyClient:
@@ -153,21 +331,90 @@ class RadiologyClient:
         return out
 
     def _stored(self, res: dict, accession: str) -> StoredReport:
-        forms = res.get("presentedForm") or []
-        text = ""
-        if forms:
-            form = forms[0]
-            ctype = self.contract.read_back_content_type
-            if form.get("url"):
-                text = self.fhir.binary_text(form["url"], ctype)
-            elif form.get("data"):
-                import base64
-                text = base64.b64decode(form["data"]).decode("utf-8")
+        """Every representation the report serves, read (see the module docstring)."""
+        notes: list[str] = []
+        reps = self._forms(res) + self._observations(res, notes)
+        conclusion = res.get("conclusion")
         parent = next((e.get("valueString", "") for e in res.get("extension", []) or []
                        if e.get("url") == "urn:genrep:parent-accession"), "")
         return StoredReport(id=res.get("id", ""), accession=accession, status=res.get("status", ""),
-                            text=text, version=(res.get("meta") or {}).get("versionId", ""),
-                            parent_accession=parent, resource=res)
+                            text=next((r.text for r in reps if r.text is not None), ""),
+                            version=(res.get("meta") or {}).get("versionId", ""),
+                            parent_accession=parent, resource=res, representations=reps,
+                            conclusion=conclusion if isinstance(conclusion, str) else None, notes=notes)
+
+    def _forms(self, res: dict) -> list[Representation]:
+        out: list[Representation] = []
+        forms = res.get("presentedForm") or []
+        for i, form in enumerate(forms if isinstance(forms, list) else []):
+            if not isinstance(form, dict):
+                out.append(Representation(f"presentedForm[{i}]", "", problem="not an Attachment"))
+                continue
+            ctype = form.get("contentType") if isinstance(form.get("contentType"), str) else ""
+            # no contentType: the contract's agreed type (the Binary Accept rule)
+            mime = media_type(ctype)[0] or media_type(self.contract.read_back_content_type)[0]
+            if "data" not in form and not form.get("url"):
+                out.append(Representation(f"presentedForm[{i}] ({mime})", mime,
+                                          problem="neither data nor url: a title with no text"))
+            if "data" in form:
+                out.append(self._represent(f"presentedForm[{i}] ({mime}, inline)", mime,
+                                           lambda: decode_inline(form["data"], ctype)))
+            if form.get("url"):
+                url = str(form["url"])
+                out.append(self._represent(f"presentedForm[{i}] ({mime}, {url})", mime,
+                                           lambda: self.fhir.binary_text(url, mime)))
+        return out
+
+    @staticmethod
+    def _represent(label: str, mime: str, read) -> Representation:
+        """Read one representation of a type genrep compares; a read or decode error is its
+        ``problem`` (a finding), a transport failure (timeout, TLS) goes on up."""
+        if mime not in TEXT_TYPES:
+            return Representation(label, mime)  # not checked (and not fetched)
+        try:
+            text = read()
+        except TLSError:
+            raise
+        except (ValueError, FHIRError, ProtocolError) as exc:
+            return Representation(label, mime, problem=str(exc))
+        if mime == "text/html":
+            return Representation(label, mime, text=html_to_text(text), markup=text)
+        return Representation(label, mime, text=text)
+
+    def _observations(self, res: dict, notes: list[str]) -> list[Representation]:
+        """The ``valueString`` of the Observations ``result`` links, joined in order: one
+        representation (none when no linked Observation holds text)."""
+        refs = res.get("result") or []
+        contained = {c.get("id"): c for c in res.get("contained") or [] if isinstance(c, dict)}
+        values: list[str] = []
+        for j, ref in enumerate(refs if isinstance(refs, list) else []):
+            target = ref.get("reference") if isinstance(ref, dict) else None
+            label = f"result[{j}] ({target or 'no reference'})"
+            if not isinstance(target, str) or not target:
+                notes.append(f"{label}: no reference, not read")
+                continue
+            try:
+                if target.startswith("#"):
+                    obs = contained.get(target[1:])
+                    if obs is None:
+                        raise ProtocolError(f"contained resource {target} not found")
+                else:
+                    obs = self.fhir.get_json(target)
+                    validate(obs)
+            except TLSError:
+                raise
+            except (FHIRError, ProtocolError) as exc:
+                return [Representation(f"Observation {label}", "observation", problem=str(exc))]
+            if obs.get("resourceType") != "Observation":
+                notes.append(f"{label}: a {obs.get('resourceType')}, not an Observation: not compared")
+            elif isinstance(obs.get("valueString"), str):
+                values.append(obs["valueString"])
+            else:
+                notes.append(f"{label}: no valueString (not text): not compared")
+        if not values:
+            return []
+        return [Representation(f"Observation.valueString ({len(values)} linked by result)", "observation",
+                               text="\n".join(values))]
 
     def read_back(self, accession: str, *, within: float | None = None,
                   until=None) -> tuple[list[StoredReport], float]:
@@ -190,3 +437,7 @@ class RadiologyClient:
 
     def compare(self, sent_text: str, stored_text: str) -> FidelityResult:
         return compare(sent_text, stored_text, self.contract.text_rules())
+
+    def check(self, sent_text: str, stored: StoredReport) -> ReadBackCheck:
+        """Every representation of ``stored`` against the sent text and each other (contract rules)."""
+        return check_read_back(sent_text, stored, self.contract.text_rules())

@@ -118,6 +118,15 @@ _PREFIXED: tuple[FailureKind, ...] = (
     _k("wrong_version", DRIFT, "high", "the EHR shows another version or status than the one sent"),
     _k("addendum_unlinked", OTHER_PRODUCT, "high", "an addendum is stored but not linked to its report"),
     _k("ack_for_incomplete_frame", OTHER_PRODUCT, "high", "an MLLP frame that never ended was acknowledged"),
+    # radiology read-back: every representation the EHR serves (genrep.integrations.radiology)
+    _k("representations_disagree", OTHER_PRODUCT, "high",
+       "two representations of one report (Binary, inline, HTML, Observations) show different text"),
+    _k("representation_unreadable", OTHER_PRODUCT, "high",
+       "a representation of the report could not be read or decoded (bad base64, charset, missing Binary)"),
+    _k("representation_not_checked", OTHER_PRODUCT, "high",
+       "a representation in a type genrep does not compare (PDF ...); a failure when no text one exists"),
+    _k("conclusion_not_in_report", OTHER_PRODUCT, "high",
+       "the report's conclusion is not part of the sent text (changed or shortened summary)"),
     # journeys: registration, referral, encounter
     _k("registration_refused", IDENTITY, "high", "the EHR refused a patient registration (ADT)"),
     _k("wrong_birth_date", IDENTITY, "high", "the EHR derives the wrong birth date from the identity"),

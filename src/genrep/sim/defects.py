@@ -93,6 +93,19 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            "the EHR derives the date of birth wrongly: century guessed from the two-digit year "
            "(a person over 100 becomes a century younger) and a samordningsnummer's day + 60 kept",
            None, ("REG-002", "REG-003", "JRN-004", "JRN-005"), ("wrong_birth_date",)),
+    # renditions: the stored text (the Binary) stays whole, one other representation breaks
+    Defect("radiology-html-drops-lines", "radiology", "ehr",
+           "the report's HTML view (presentedForm text/html) shows only its first N lines (default 12), "
+           "like a preview template with a line limit, while the Binary and the inline text are whole",
+           12, ("RAD-001", "RAD-R02", "RAD-R03"), ("representations_disagree",)),
+    Defect("radiology-inline-truncated", "radiology", "ehr",
+           "the inline text/plain rendition (presentedForm.data) is cut at N bytes (default 2000, a "
+           "VARCHAR2(2000 BYTE) cache of the report) while the Binary is whole",
+           2000, ("RAD-R01", "RAD-R02"), ("representations_disagree",)),
+    Defect("radiology-conclusion-negation-dropped", "radiology", "ehr",
+           "the conclusion the EHR lifts out of the report (DiagnosticReport.conclusion) loses its "
+           "negation words (\"Ingen lungemboli.\" -> \"lungemboli.\"), while the full text is whole",
+           None, ("RAD-001", "RAD-R12"), ("conclusion_not_in_report",)),
     Defect("radiology-charset-ignored", "radiology", "ehr",
            "MSH-18 is ignored and every message is read as UTF-8, so 8859/1 text becomes garbage",
            None, ("RAD-R09",), ("mojibake",)),

@@ -1,5 +1,12 @@
 """The virtual EHR's FHIR R4 read API: the stored records as Patient, Encounter, ServiceRequest,
-DiagnosticReport and Binary resources, and the request handlers that serve them.
+DiagnosticReport, Observation and Binary resources, and the request handlers that serve them.
+
+A DiagnosticReport shows its text in every form a real EHR uses, so that a read-back can compare
+them all: ``presentedForm[0]`` text/plain by reference (``Binary/<id>-text``, the stored text),
+``presentedForm[1]`` the same text inline (base64 ``data``), ``presentedForm[2]`` the HTML view
+inline, ``conclusion`` when the text has a conclusion paragraph (``Slutsats:``), and ``result``
+linking one Observation whose ``valueString`` is the report text. The renditions are the store's
+(``EHRReportRecord.views``), rendered once per version.
 
 Reads only (the records are written by MLLP, see ``ehr_store``); errors are OperationOutcomes.
 The medication list is ``ehr_medications``'s; the auth check is ``ehr.fhir_auth_middleware``.
@@ -20,6 +27,8 @@ ACCESSION_SYSTEM = "urn:genrep:accession"
 PNR_SYSTEM = "http://electronichealth.se/identifier/personnummer"
 STATUS = {"P": "preliminary", "F": "final", "C": "corrected", "X": "cancelled", "R": "registered",
           "I": "registered", "A": "partial"}
+TEXT_PLAIN = "text/plain; charset=utf-8"
+TEXT_HTML = "text/html; charset=utf-8"
 
 
 def outcome(status: int, code: str, text: str) -> web.Response:
@@ -92,6 +101,7 @@ class FHIRApi:
         app.router.add_get("/fhir/DiagnosticReport", self.search_reports)
         app.router.add_get("/fhir/DiagnosticReport/{id}", self.read_report)
         app.router.add_get("/fhir/Binary/{id}", self.read_binary)
+        app.router.add_get("/fhir/Observation/{id}", self.read_observation)
         app.router.add_get("/fhir/MedicationRequest", self.search_medications)
         app.router.add_get("/fhir/Encounter", self.search_encounters)
         app.router.add_get("/fhir/ServiceRequest", self.search_orders)
@@ -106,8 +116,16 @@ class FHIRApi:
                "code": {"text": r.title},
                "subject": {"reference": f"Patient/{r.patient_id}"},
                "issued": r.issued,
-               "presentedForm": [{"contentType": "text/plain; charset=utf-8", "url": f"Binary/{r.id}-text",
-                                  "title": r.title}]}
+               "presentedForm": [{"contentType": TEXT_PLAIN, "url": f"Binary/{r.id}-text", "title": r.title}]}
+        views = r.views
+        if views.inline_data:  # base64Binary may not be empty: an empty text has its Binary only
+            res["presentedForm"].append({"contentType": TEXT_PLAIN, "data": views.inline_data, "title": r.title})
+        if views.html_data:
+            res["presentedForm"].append({"contentType": TEXT_HTML, "data": views.html_data, "title": r.title})
+        if views.conclusion:
+            res["conclusion"] = views.conclusion
+        if r.text.strip():
+            res["result"] = [{"reference": f"Observation/{r.id}-text", "display": "Report text"}]
         order = next((o for o in self.store.orders.values() if o["report"] == r.accession), None)
         if order is not None:
             res["basedOn"] = [{"reference": f"ServiceRequest/{order['id']}"}]
@@ -119,7 +137,8 @@ class FHIRApi:
         body = {"resourceType": "CapabilityStatement", "status": "active", "date": "2026-01-01",
                 "kind": "instance", "fhirVersion": "4.0.1", "format": ["json"],
                 "rest": [{"mode": "server", "resource": [{"type": t} for t in
-                                                          ("Patient", "DiagnosticReport", "Binary")]}]}
+                                                          ("Patient", "DiagnosticReport", "Observation",
+                                                           "Binary")]}]}
         return web.json_response(body, content_type=FHIR_JSON)
 
     async def search_patient(self, request: web.Request) -> web.Response:
@@ -192,6 +211,25 @@ class FHIRApi:
         if patient is None:
             return outcome(404, "not-found", f"Patient/{pat.split('/')[-1]} not found")
         return await self.medications.medication_list(patient)
+
+    def observation_resource(self, r: EHRReportRecord) -> dict:
+        """The report text as the one Observation the report's ``result`` links."""
+        status = STATUS.get(r.status, "unknown")
+        return {"resourceType": "Observation", "id": f"{r.id}-text", "meta": {"versionId": str(r.version)},
+                "status": "preliminary" if status == "partial" else status,
+                "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                          "code": "imaging"}]}],
+                "code": {"text": "Report text"},
+                "subject": {"reference": f"Patient/{r.patient_id}"},
+                "issued": r.issued,
+                "valueString": r.text}
+
+    async def read_observation(self, request: web.Request) -> web.Response:
+        oid = request.match_info["id"]
+        r = self.store.reports_by_id.get(oid.removesuffix("-text"))
+        if r is None or not oid.endswith("-text") or not r.text.strip():
+            return outcome(404, "not-found", f"Observation/{oid} not found")
+        return web.json_response(self.observation_resource(r), content_type=FHIR_JSON)
 
     async def read_binary(self, request: web.Request) -> web.Response:
         bid = request.match_info["id"]

@@ -13,14 +13,19 @@ Clean behaviour (what a correct receiver does with a valid message):
 - ORM^O01 records the order under its placer order number; an ORU for it completes it;
 - ORU^R01 text stored from every OBX, every repetition and every ``\\.br\\`` (all three conventions);
 - an accession over the contract's limit gets AE, never stored under a shortened accession;
-- P -> F -> C replace the text of one accession; OBR-29 links an addendum to its parent.
+- P -> F -> C replace the text of one accession; OBR-29 links an addendum to its parent;
+- every rendition the EHR shows of a report (``ReportViews``: the text inline, as HTML, its
+  conclusion) says what the stored text says.
 Defects (``genrep.sim.defects``) change exactly one of these behaviours each.
 """
 
 from __future__ import annotations
 
+import base64
 import datetime
+import html
 import itertools
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -40,6 +45,74 @@ def _utc_now() -> str:
     if _NOW[0] != second:
         _NOW[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(second))]
     return _NOW[1]
+
+
+#: Headings that open a report's conclusion ("Slutsats:" in the corpus), in any case
+CONCLUSION_HEADINGS = ("slutsats", "sammanfattning", "bedömning", "konklusion", "conclusion", "impression")
+_CONCLUSION = re.compile(r"^\s*(?:" + "|".join(CONCLUSION_HEADINGS) + r")\s*:[ \t]*(.*)$", re.I)
+_NEGATION = re.compile(r"\b(?:ingen|inga|inget|ej|inte|utan|icke)\b[ \t]*", re.I)
+
+
+def conclusion_of(text: str) -> str:
+    """The report's conclusion as an EHR lifts it out: the text after the first conclusion heading
+    (``Slutsats:``) and the lines that follow it up to the next blank line, heading left out; ""
+    when the report has none. (The ORU has no conclusion segment of its own: the RIS writes it as a
+    headed paragraph of the OBX text.)"""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for n, line in enumerate(lines):
+        m = _CONCLUSION.match(line)
+        if m is None:
+            continue
+        out = [m.group(1).rstrip()] if m.group(1).strip() else []
+        for following in lines[n + 1:]:
+            if not following.strip():
+                break
+            out.append(following.rstrip())
+        return "\n".join(out).strip()
+    return ""
+
+
+def html_document(text: str, title: str) -> str:
+    """The report as the EHR's HTML view shows it: one ``<br>`` per line break inside a
+    ``white-space: pre-wrap`` block, so spaces and tabs show as sent; ``<``, ``>`` and ``&`` of
+    the text escaped (pasted markup is text, never markup)."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    body = "<br>".join(html.escape(line, quote=False) for line in lines)
+    return ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>' + html.escape(title)
+            + '</title></head><body><div class="report" style="white-space: pre-wrap">' + body
+            + "</div></body></html>")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportViews:
+    """What the EHR shows of one report version besides the Binary text, rendered once: the text
+    inline (base64 UTF-8), the HTML view (base64 UTF-8) and the conclusion ("" = none)."""
+
+    inline_data: str
+    html_data: str
+    conclusion: str
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode("ascii")
+
+
+def render_views(text: str, title: str, defects: dict | None = None) -> ReportViews:
+    """The renditions of a stored text; the rendition defects (``genrep.sim.defects``) change one
+    rendition each and leave the stored text (the Binary) whole."""
+    defects = defects or {}
+    inline = text
+    if "radiology-inline-truncated" in defects:
+        inline = truncate_bytes(inline, defects["radiology-inline-truncated"])
+    shown = text
+    if "radiology-html-drops-lines" in defects:
+        shown = "\n".join(shown.replace("\r\n", "\n").split("\n")[: defects["radiology-html-drops-lines"]])
+    conclusion = conclusion_of(text)
+    if "radiology-conclusion-negation-dropped" in defects:
+        conclusion = _NEGATION.sub("", conclusion).strip()
+    return ReportViews(inline_data=_b64(inline) if inline else "",
+                       html_data=_b64(html_document(shown, title)) if text else "",
+                       conclusion=conclusion)
 
 
 @dataclass(slots=True)
@@ -62,7 +135,9 @@ class EHRReportRecord:
     parent_accession: str = ""
     history: list[str] = field(default_factory=list)  # earlier statuses, for audit
     render: object = None  # callable(message) -> text (the EHR's extraction, defects included)
+    present: object = None  # callable(text, title) -> ReportViews (its renditions, defects included)
     _text: str | None = None
+    _views: ReportViews | None = None
 
     @property
     def text(self) -> str:
@@ -71,10 +146,18 @@ class EHRReportRecord:
             self.source = None
         return self._text
 
+    @property
+    def views(self) -> ReportViews:
+        """The renditions of the current version, rendered on first read like the text."""
+        if self._views is None:
+            present = self.present or render_views
+            self._views = present(self.text, self.title)
+        return self._views
+
     def replace(self, status: str, source, issued: str) -> None:
         """A new status of the same report replaces its text as a whole, never appends."""
         self.history.append(self.status)
-        self.status, self.source, self.issued, self._text = status, source, issued, None
+        self.status, self.source, self.issued, self._text, self._views = status, source, issued, None, None
         self.version += 1
 
 
@@ -262,7 +345,7 @@ class ClinicalMessages:
             rep = EHRReportRecord(id=self.store.next_id("dr"), accession=accession, patient_id=patient_id,
                                   status=status, source=message, version=1, issued=now,
                                   title=title or "Radiology report", parent_accession=parent,
-                                  render=self.render_text)
+                                  render=self.render_text, present=self.render_views)
             self.store.reports[accession] = rep
             self.store.reports_by_id[rep.id] = rep
         else:
@@ -270,6 +353,9 @@ class ClinicalMessages:
 
     def render_text(self, message) -> str:
         return self.apply_text_defects(hl7.report_text(message))
+
+    def render_views(self, text: str, title: str) -> ReportViews:
+        return render_views(text, title, self.defects)
 
     def apply_text_defects(self, text: str) -> str:
         if "radiology-drop-lines" in self.defects:
