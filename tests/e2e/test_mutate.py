@@ -202,24 +202,32 @@ def _proxy_threads() -> list[str]:
 @pytest.mark.timeout(400)
 def test_a_small_mutation_run_classifies_and_cleans_up(tmp_path):
     before = _children()
-    names = ("negation-word-dropped", "unit-mm-to-cm", "fhir-text-cut-5-chars", "decimal-comma-to-point")
+    names = ("negation-word-dropped", "unit-mm-to-cm", "fhir-text-cut-5-chars", "decimal-comma-to-point",
+             "adt-name-diacritics-folded")
     lines = []
     report = run_mutation(operator_names=names, select="final_CT_report or Negation_words", out_dir=tmp_path / "m",
                           budget=300, progress=lines.append)
     status = {o.name: o.status for o in report.operators}
-    assert status == {"negation-word-dropped": CAUGHT, "unit-mm-to-cm": CAUGHT,
-                      "fhir-text-cut-5-chars": SURVIVED, "decimal-comma-to-point": NEVER}, lines
+    # the title cut is caught since the read-back compares the conclusion too; the registration's
+    # name is never compared by these scenarios: a real survivor (the suite's gap, reported)
+    assert status == {"negation-word-dropped": CAUGHT, "unit-mm-to-cm": CAUGHT, "fhir-text-cut-5-chars": CAUGHT,
+                      "decimal-comma-to-point": NEVER, "adt-name-diacritics-folded": SURVIVED}, lines
     assert report.control["scenarios"] == 2 and not report.control["failed"] and report.complete
-    scores = report.by_integration()["radiology"]
-    assert (scores["caught"], scores["survived"], scores["score"]) == (2, 1, round(2 / 3, 4))
+    scores = report.by_integration()
+    assert (scores["radiology"]["caught"], scores["radiology"]["survived"], scores["radiology"]["score"]) == (3, 0, 1.0)
+    assert (scores["registration"]["caught"], scores["registration"]["survived"]) == (0, 1)
     survivor = report.survivors()[0]
-    assert survivor.applied >= 1 and "Röntg" in survivor.example and "presentedForm" in json.dumps(
+    assert survivor.name == "adt-name-diacritics-folded" and survivor.applied >= 1
+    assert "PID" in survivor.example and "Ström" in survivor.example and "Strom" in survivor.example
+    assert "adt-name-diacritics-folded" in json.dumps(
         json.loads((tmp_path / "m" / "mutation.json").read_text(encoding="utf-8"))["survivors"])
     assert safe_text(survivor.example) == survivor.example  # identities masked, secrets redacted
-    # one Allure result per integration, no requirement label
+    # one Allure result per integration, no requirement label: registration fails naming its survivor
     written = write_allure(report, tmp_path / "allure")
-    data = json.loads(written[0].read_text(encoding="utf-8"))
-    assert data["status"] == "failed" and "fhir-text-cut-5-chars" in data["statusDetails"]["message"]
+    results = [json.loads(w.read_text(encoding="utf-8")) for w in written if w.name.endswith("-result.json")]
+    failed = [r for r in results if r["status"] == "failed"]
+    assert len(failed) == 1 and "adt-name-diacritics-folded" in failed[0]["statusDetails"]["message"], results
+    data = failed[0]
     assert not any(lb["name"] == "requirement" for lb in data["labels"])
     # everything stopped: no simulator, no suite process, no proxy thread, the ports closed
     gone, alive = psutil.wait_procs(list(_children() - before), timeout=10)
