@@ -25,6 +25,7 @@ import threading
 
 from genrep.errors import ConfigError, GenrepError, TransportError
 from genrep.cli.environment import _cmd_certs_check, _cmd_contract_check, _cmd_defects, _cmd_sim_up
+from genrep.cli.explore import register as _register_explore
 from genrep.cli.mutate import register as _register_mutate
 from genrep.cli.performance import _cmd_bench, _cmd_bench_load, _cmd_load
 from genrep.cli.verdict import _cmd_gate, _cmd_lint, _cmd_rehearse, _cmd_report, _cmd_selftest, _cmd_steps
@@ -173,6 +174,7 @@ def build_parser() -> argparse.ArgumentParser:
     li.set_defaults(func=_cmd_lint)
 
     _register_mutate(sub)
+    _register_explore(sub)
     return ap
 
 
