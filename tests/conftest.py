@@ -15,3 +15,108 @@ def _fresh_identity_latch(monkeypatch):
     yield
     identities.reset_refusals()
     identities.install_outbound_guard(None)
+
+
+# -- scheduling for pytest-xdist (`make test`: -n 4 --dist loadgroup --no-loadscope-reorder) ----------
+#
+# The suite mostly waits (subprocesses, simulators, timeouts), so `make test` runs more workers than
+# cores. Two things keep that packed and fair, and neither changes what a test checks:
+#
+# - the longest tests start first (a 90 s test that starts last is a 90 s tail): the tests below, in
+#   this order, come before every other test; the rest keep pytest's order;
+# - tests that must not be split across workers form one work unit (one worker runs them, in order):
+#   a module whose module-scoped fixture is an expensive setup (simulators, a rehearsal) makes it
+#   once instead of once per worker; files that share a session fixture share its one run; and the
+#   Locust runs that judge latency SLAs never run at the same time as each other.
+#
+# The groups are applied by the scheduler below (``--dist loadgroup``), from node ids: pytest-xdist's
+# own ``xdist_group`` marks are not seen under pytest 9 (xdist 3.8 renames ``item._nodeid``, which
+# pytest 9 no longer reads). Without ``--dist loadgroup`` only the order applies.
+
+LONG_FIRST = (
+    "tests/e2e/test_selftest.py",
+    "tests/e2e/test_rehearse.py::test_clean_rehearsal_is_go",
+    "tests/e2e/test_load_smoke.py",
+    "tests/e2e/test_load_failover.py",
+    "tests/e2e/test_load_tls.py",
+    "tests/e2e/test_tls_rehearse.py",
+    "tests/e2e/test_secrets_redaction.py",
+    "tests/e2e/test_sigterm.py",
+    "tests/e2e/test_tls_material_cleanup.py",
+    "tests/e2e/test_blackhole_suite_bound.py",
+    "tests/e2e/test_allure_html.py",
+    "tests/e2e/test_load_redirects.py",
+    "tests/e2e/test_unreachable.py",
+    "tests/e2e/test_bench_load.py",
+    "tests/e2e/",
+    "tests/sim/test_no_data_lost.py",
+    "tests/sim/test_multum.py",
+    "tests/sim/test_ehr_medications.py",
+    "tests/sim/test_ehr_prescribing.py",
+    "tests/sim/test_tls_transport.py",
+    "tests/sim/",
+)
+
+#: Locust runs whose verdict is a latency SLA (p95/p99, recovery time): one at a time
+SLA_LOAD_RUNS = "sla-load-runs"
+MODULE = "module"  # the test's own file
+GROUPS = {
+    "tests/e2e/test_load_smoke.py::test_soak_smoke": SLA_LOAD_RUNS,
+    "tests/e2e/test_load_smoke.py::test_golive_morning_with_workers_and_a_report_dropped_under_load": SLA_LOAD_RUNS,
+    "tests/e2e/test_load_smoke.py::test_multi_machine_form_master_waits_for_a_worker_started_from_worker_env":
+        SLA_LOAD_RUNS,
+    "tests/e2e/test_load_failover.py": SLA_LOAD_RUNS,
+    "tests/e2e/test_load_tls.py": SLA_LOAD_RUNS,
+    # one rehearsal over TLS that both files assert on (tests/e2e/conftest.py: tls_rehearsal)
+    "tests/e2e/test_tls_rehearse.py": "tls-rehearsal",
+    "tests/e2e/test_secrets_redaction.py": "tls-rehearsal",
+    # module-scoped fixtures that start simulators or run a rehearsal
+    "tests/e2e/test_allure_html.py": MODULE,
+    "tests/sim/test_ehr_medications.py": MODULE,
+    "tests/sim/test_ehr_prescribing.py": MODULE,
+    "tests/sim/test_multum.py": MODULE,
+    "tests/sim/test_nll_sim.py": MODULE,
+    "tests/sim/test_fault_nll_target.py": MODULE,
+    "tests/sim/test_fault_sim_driver.py": MODULE,
+    "tests/sim/test_identity_choke_point.py": MODULE,
+    "tests/sim/test_tls_certs_check.py": MODULE,
+    "tests/sim/test_tls_transport.py": MODULE,
+    "tests/sim/test_tls_virtual.py": MODULE,
+}
+
+
+def _matches(nodeid: str, prefix: str) -> bool:
+    """``prefix`` is a folder (ends in /), a file, or a test (with or without its parameters)."""
+    if prefix.endswith("/"):
+        return nodeid.startswith(prefix)
+    if prefix.endswith(".py"):
+        return nodeid.split("::", 1)[0] == prefix
+    return nodeid == prefix or nodeid.startswith(prefix + "[")
+
+
+def _rank(nodeid: str) -> int:
+    return next((i for i, prefix in enumerate(LONG_FIRST) if _matches(nodeid, prefix)), len(LONG_FIRST))
+
+
+def group_of(nodeid: str) -> str | None:
+    group = next((g for prefix, g in GROUPS.items() if _matches(nodeid, prefix)), None)
+    return nodeid.split("::", 1)[0] if group == MODULE else group
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: _rank(item.nodeid))  # stable: the rest keep their order
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup``: like ``load``, one test at a time, but a group's tests are one unit
+    (the groups above, and any ``xdist_group`` mark pytest-xdist manages to apply)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class GroupScheduling(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return group_of(nodeid) or super()._split_scope(nodeid)
+
+    return GroupScheduling(config, log)

@@ -6,15 +6,19 @@ report folders (Allure results, attachments, parameters, summary, verdict, score
 the HTML report) is searched for each secret, raw, URL-encoded and base64-encoded (the server echoes
 the token in all three): zero hits.
 
-The search is shown to work first: a canary file holding the token is found."""
+The search is shown to work first: a canary file holding the token is found.
+
+The passing rehearsal is ``tls_rehearsal`` (tests/e2e/conftest.py), the run ``test_tls_rehearse.py``
+checks (a superset of the scenarios this file once ran for itself, with the same secrets in the
+environment); the failing rehearsal, the certificate check and the gate run here, side by side."""
 
 from __future__ import annotations
 
 import base64
 import json
-import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
@@ -24,9 +28,9 @@ from genrep.paths import ENVIRONMENTS_DIR
 
 pytestmark = pytest.mark.timeout(900)
 
-TOKEN = "fake-e2e-fhir-token-7c1d9b44e2"          # the EHR requires it; the passing run sends it
+from .conftest import KEY_PASSWORD, TOKEN, tls_env  # the EHR requires TOKEN, the passing run sends it
+
 WRONG = "fake-e2e-wrong/token+41f0aa93="         # the failing run sends it (from a credentials file); "/+=" differ URL-encoded
-KEY_PASSWORD = "fake-e2e-key-password-5d2e8c"     # the harness's client key is encrypted with it
 SELECTION = "final_ct_report or split_across or negation_words or multi_line_dosage or multiline_dosage"
 
 
@@ -67,24 +71,25 @@ def run(args: list[str], env: dict) -> subprocess.CompletedProcess:
 
 
 @pytest.fixture(scope="module")
-def outputs(tmp_path_factory):
+def outputs(tmp_path_factory, tls_rehearsal):
     tmp = tmp_path_factory.mktemp("secrets")
-    env = dict(os.environ, GENREP_VIRTUAL_FHIR_TOKEN=TOKEN, GENREP_VIRTUAL_TLS_KEY_PASSWORD=KEY_PASSWORD)
+    env = tls_env()
     # the failing case: the EHR wants TOKEN, the harness reads WRONG from a credentials file
     (tmp / "wrong-token.txt").write_text(f"\n  {WRONG}  \n", encoding="utf-8")
     wrong_profile = tmp / "virtual-tls-wrong-token.yaml"
     wrong_profile.write_text((ENVIRONMENTS_DIR / "virtual-tls.yaml").read_text(encoding="utf-8").replace(
         "  credentials_env: GENREP_VIRTUAL_FHIR_TOKEN", "  credentials_file: wrong-token.txt"), encoding="utf-8")
     assert "credentials_file: wrong-token.txt" in wrong_profile.read_text(encoding="utf-8")
-    good, bad, certs = tmp / "good", tmp / "bad", tmp / "certs"
-    procs = {
-        "rehearse (passing)": run(["rehearse", "--env", "virtual-tls", "-k", SELECTION, "--no-html", "-v",
-                                   "--results", str(good / "allure-results")], env),
-        "rehearse (401, wrong token)": run(["rehearse", "--env", str(wrong_profile), "-k", SELECTION, "-v",
-                                            "--results", str(bad / "allure-results")], env),
-        "certs check": run(["certs", "check", "--env", "virtual-tls", "--json", "--results", str(certs)], env),
-        "gate": run(["gate", "--results", str(good / "allure-results")], env),
+    good, bad, certs = tls_rehearsal.root, tmp / "bad", tmp / "certs"
+    commands = {  # independent of each other: run side by side
+        "rehearse (401, wrong token)": ["rehearse", "--env", str(wrong_profile), "-k", SELECTION, "-v",
+                                        "--results", str(bad / "allure-results")],
+        "certs check": ["certs", "check", "--env", "virtual-tls", "--json", "--results", str(certs)],
+        "gate": ["gate", "--results", str(good / "allure-results")],
     }
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+        futures = {name: pool.submit(run, args, env) for name, args in commands.items()}
+    procs = {"rehearse (passing)": tls_rehearsal.proc, **{name: f.result() for name, f in futures.items()}}
     blobs = {}
     for name, proc in procs.items():
         blobs[f"{name}: stdout"] = proc.stdout
@@ -106,11 +111,11 @@ def test_the_search_finds_a_planted_secret(tmp_path):
     assert [h for h in hits["FHIR token"] if "offset" in h], hits  # found inside Basic's base64
 
 
-def test_runs_did_what_the_search_relies_on(outputs):
+def test_runs_did_what_the_search_relies_on(outputs, tls_rehearsal):
     procs, blobs, files, tmp = outputs
     good = procs["rehearse (passing)"]
     assert good.returncode in (0, 1), good.stdout[-2000:] + good.stderr[-2000:]
-    verdict = json.loads((tmp / "good" / "verdict.json").read_text(encoding="utf-8"))
+    verdict = json.loads((tls_rehearsal.root / "verdict.json").read_text(encoding="utf-8"))
     assert verdict["scenarios"]["failed"] == 0 and verdict["scenarios"]["passed"] >= 4, verdict["scenarios"]
     bad = procs["rehearse (401, wrong token)"]
     assert bad.returncode == 1 and b"VERDICT: NO-GO" in bad.stdout

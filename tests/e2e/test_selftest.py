@@ -8,10 +8,13 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from genrep.paths import REPORTS_DIR
 from genrep.sim.defects import DEFECTS
 
 
+@pytest.mark.timeout(900)  # the subprocess's own bound; pytest's default 120 s is for one test, not 15 runs
 def test_selftest_detects_every_defect_and_no_false_alarm():
     proc = subprocess.run([sys.executable, "-m", "genrep.cli", "selftest", "--jobs", "2"],
                           capture_output=True, text=True, timeout=900)

@@ -190,10 +190,10 @@ def test_nonstandard_delimiters():
 def test_large_message_parses_fast():
     import time
     data = encode(oru("\n".join(f"rad {i} åäö" for i in range(1000))))
-    start = time.perf_counter()
+    start = time.process_time()  # the parser's own CPU time: other processes on a busy machine do not count
     for _ in range(10):
         report_text(parse(decode(data)))
-    assert (time.perf_counter() - start) / 10 < 0.05
+    assert (time.process_time() - start) / 10 < 0.05
 
 
 # ------------------------------------------------------------------ fuzz
