@@ -10,19 +10,16 @@ any spelling, although the scenario's own name carries it too.
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 
 import pytest
 
-from genrep.paths import PROJECT_ROOT
 from genrep.text.identity_scan import numbers_in
+from support import copy_project
 
 pytestmark = pytest.mark.timeout(300)
 
-COPIED = ("src", "steps", "contracts", "environments", "fixtures", "load", "pyproject.toml")
 FOREIGN = "196408233234"  # checksum-valid, not on the allowlist
 FEATURE = """# language: en
 @radiology
@@ -62,20 +59,13 @@ Feature: Identity refusal stops the run
 
 
 def test_a_refused_identity_stops_the_rehearsal_and_leaves_no_trace(tmp_path):
-    root = tmp_path / "project"
-    for name in COPIED:
-        src = PROJECT_ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            root.mkdir(exist_ok=True)
-            shutil.copy2(src, root / name)
+    root, env = copy_project(tmp_path / "project")
     (root / "features" / "radiology").mkdir(parents=True)
     (root / "features" / "radiology" / "refusal.feature").write_text(FEATURE, encoding="utf-8")
     results = tmp_path / "out" / "allure-results"
     proc = subprocess.run([sys.executable, "-m", "genrep.cli", "rehearse", "--no-html", "-v", "--results", str(results)],
                           cwd=root, capture_output=True, text=True, encoding="utf-8", timeout=240,
-                          env=dict(os.environ, PYTHONPATH=str(root / "src"), PYTHONIOENCODING="utf-8"))
+                          env=dict(env, PYTHONIOENCODING="utf-8"))
     out = proc.stdout + proc.stderr
     assert proc.returncode == 2, out[-3000:]
     assert "IDENTITY REFUSED" in proc.stderr and "VERDICT: none" in proc.stdout

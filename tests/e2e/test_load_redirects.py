@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import ssl
 import subprocess
 import sys
@@ -26,50 +25,17 @@ import pytest
 
 from genrep.paths import PROJECT_ROOT
 from genrep.load.workload import IDENTITY_STOP_EXIT
+from support import LoopbackListener
 
 FOREIGN = "196408233234"  # checksum-valid, NOT on the test-identity allowlist
 MARKER = "warfarin-marker-7f3a"
 
 
-class Recorder:
+def http_recorder(host: str = "127.0.0.2") -> LoopbackListener:
     """A listener that accepts anything and counts the bytes it receives (answering 200, so a
     client that follows a redirect here finishes its request)."""
-
-    def __init__(self, host: str = "127.0.0.2"):
-        self.sock = socket.socket()
-        self.sock.bind((host, 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.received = bytearray()
-        self.connections = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            with conn:
-                conn.settimeout(1)
-                try:
-                    while b"\r\n\r\n" not in self.received:
-                        data = conn.recv(65536)
-                        if not data:
-                            break
-                        self.received += data
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-                except OSError:
-                    pass
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(5)
-        self.sock.close()
+    return LoopbackListener(host, answer=b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                            read_timeout=1.0)
 
 
 def redirector(target: str, *, tls_context: ssl.SSLContext | None = None):
@@ -181,7 +147,7 @@ def _reasons(failures: list[dict], name: str) -> list[str]:
 def test_a_bare_fasthttpuser_follows_a_redirect_to_another_host_with_the_body(tmp_path):
     """The control: what was measured. Locust's own client resends the POST body to a host the
     profile does not name (so the recorder below does see traffic when a client follows)."""
-    recorder = Recorder()
+    recorder = http_recorder()
     server, _seen = redirector(f"http://127.0.0.2:{recorder.port}")
     try:
         base = f"http://127.0.0.1:{server.server_port}"
@@ -194,7 +160,7 @@ def test_a_bare_fasthttpuser_follows_a_redirect_to_another_host_with_the_body(tm
 
 
 def test_redirects_are_failures_naming_the_target_and_nothing_reaches_it(tmp_path):
-    recorder = Recorder()
+    recorder = http_recorder()
     server, seen = redirector(f"http://127.0.0.2:{recorder.port}")
     try:
         base = f"http://127.0.0.1:{server.server_port}"
@@ -231,7 +197,7 @@ def test_a_redirect_from_https_to_plaintext_http_is_not_followed(tmp_path):
     from genrep.transport.pki import make_pki
     from genrep.transport.tls import server_context
     pki = make_pki(tmp_path / "pki")
-    plain = Recorder("127.0.0.1")
+    plain = http_recorder("127.0.0.1")
     server, seen = redirector(f"http://127.0.0.1:{plain.port}",
                               tls_context=server_context(pki.server_cert, pki.server_key))
     try:
@@ -266,7 +232,7 @@ def test_a_refused_personnummer_stops_the_run_before_it_is_sent(tmp_path, worker
     request holding it fails naming the refusal, nothing holding it reaches the server, and the
     whole run stops (exit code IDENTITY_STOP_EXIT) long before its run time; in distributed mode
     (a master and 2 workers) the worker that refused tells the master, which stops them all."""
-    recorder = Recorder()
+    recorder = http_recorder()
     server, seen = redirector(f"http://127.0.0.2:{recorder.port}")
     try:
         base = f"http://127.0.0.1:{server.server_port}"

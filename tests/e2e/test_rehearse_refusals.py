@@ -17,8 +17,8 @@ import pytest
 
 from genrep.paths import PROJECT_ROOT
 from genrep.outputs import MARKER
+from support import copy_project
 
-COPIED = ("src", "steps", "contracts", "environments", "fixtures", "load", "pyproject.toml")
 CLEAN_FEATURE = "features/radiology/report_fidelity.feature"
 STARTED = "genrep rehearse: environment"  # printed once everything is validated, as the suite starts
 
@@ -38,17 +38,9 @@ def genrep(*args, cwd=PROJECT_ROOT, env=None, timeout=60):
 @pytest.fixture
 def project_copy(tmp_path):
     """A copy of the project with one clean feature file; returns (root, env running it)."""
-    root = tmp_path / "project"
-    for name in COPIED:
-        src = PROJECT_ROOT / name
-        if src.is_dir():
-            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-        else:
-            root.mkdir(exist_ok=True)
-            shutil.copy2(src, root / name)
+    root, env = copy_project(tmp_path / "project")
     (root / "features" / "radiology").mkdir(parents=True)
     shutil.copy2(PROJECT_ROOT / CLEAN_FEATURE, root / CLEAN_FEATURE)
-    env = dict(os.environ, PYTHONPATH=str(root / "src"))
     return root, env
 
 

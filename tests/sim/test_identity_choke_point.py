@@ -11,9 +11,6 @@ points, and must receive nothing: not a byte, not a connection.
 
 from __future__ import annotations
 
-import socket
-import threading
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,51 +29,14 @@ from genrep.integrations.multum import PrescribingClient
 from genrep.integrations.nll import NLLAdmin, NLLClient
 from genrep.integrations.radiology import RadiologyClient
 from genrep.text.testdata import patient_for
+from support import LoopbackListener
 
 ALLOWLIST = Allowlist.load()
-
-class Listener:
-    """A loopback TCP listener that records every connection and byte it gets."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.1)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        self.received = bytearray()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-
-    def _serve(self):
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.connections += 1
-            conn.settimeout(0.5)
-            try:
-                while True:
-                    data = conn.recv(65536)
-                    if not data:
-                        break
-                    self.received += data
-            except OSError:
-                pass
-            conn.close()
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(2)
-        self.sock.close()
 
 
 @pytest.fixture(scope="module")
 def listener():
-    lst = Listener()
+    lst = LoopbackListener()
     yield lst
     lst.close()
     # the whole module's traffic: every generated spelling through every path

@@ -23,9 +23,12 @@ from hypothesis import strategies as st
 
 from genrep.integrations import nll_drift as drift
 from genrep.config.contracts import load_nll
+from genrep.config.profile import Endpoint, Profile, Timeouts
 from genrep.errors import FHIRError, ProtocolError, ReadTimeout
+from genrep.integrations.nll import NLLClient
 from genrep.sim import nll_releases as rel
 from genrep.sim.process import SimProcess, SimStartError
+from genrep.text.identities import Allowlist, IdentityGuard
 
 TIMEOUT = (2.0, 5.0)
 PNR = "191212121212"
@@ -437,14 +440,21 @@ def test_empty_strings_are_left_out(nll):
 
 # -- drift against the running provider -------------------------------------------------------------
 
+def provider(info: dict, *, connect: float = 1.0, read: float = 2.0) -> NLLClient:
+    """An NLLClient for the running simulator, as an external profile's ``nll_fhir`` endpoint."""
+    ep = Endpoint("nll_fhir", "http", info["host"], info["port"], base_url=info["fhir_base"])
+    profile = Profile(name="nll-sim", kind="external", description="", endpoints={"nll_fhir": ep},
+                      timeouts=Timeouts(connect=connect, read=read))
+    return NLLClient(profile, IdentityGuard(Allowlist.load()))
+
+
 def test_drift_against_both_releases(nll):
     contract = load_nll()
     put_patient(nll, RX)
-    report = drift.check_against_endpoint(contract, nll["fhir_base"], timeout=(1.0, 2.0), patients=[PNR])
+    report = drift.check_provider(provider(nll), contract, [PNR])
     assert report.changes == [] and report.samples_checked == 3 and report.source == nll["fhir_base"]
     admin(nll, "release", {"release": "N+1"})
-    report = drift.check_against_endpoint(contract, nll["fhir_base"], timeout=(1.0, 2.0), patients=[PNR],
-                                          headers={"x-purpose": "rehearsal"})
+    report = drift.check_provider(provider(nll), contract, [PNR])
     assert report.breaking and report.provider_release == "N+1"
     assert report.kinds() == {"added", "limit-changed", "removed", "line-breaks-changed"}
     assert "BREAKING  limit-changed" in report.render()
@@ -454,21 +464,23 @@ def test_drift_against_a_faulty_provider(nll):
     contract = load_nll()
     admin(nll, "fault", {"mode": "unavailable"})
     with pytest.raises(FHIRError) as ei:
-        drift.check_against_endpoint(contract, nll["fhir_base"], timeout=(1.0, 2.0))
+        drift.check_provider(provider(nll), contract)
     assert ei.value.status == 503
     admin(nll, "fault", {"mode": "malformed"})
     with pytest.raises(ProtocolError, match="malformed JSON"):
-        drift.check_against_endpoint(contract, nll["fhir_base"], timeout=(1.0, 2.0))
+        drift.check_provider(provider(nll), contract)
     admin(nll, "fault", {"mode": "wrong-content-type"})
     with pytest.raises(ProtocolError, match="content type"):
-        drift.check_against_endpoint(contract, nll["fhir_base"], timeout=(1.0, 2.0))
-    admin(nll, "fault", {"mode": "oversized"})
-    with pytest.raises(ProtocolError, match="larger than"):
-        drift.check_against_endpoint(contract, nll["fhir_base"], timeout=(1.0, 2.0))
+        drift.check_provider(provider(nll), contract)
+    admin(nll, "fault", {"mode": "oversized"})  # over 10 MB: past the check's bound, under the client's 32 MiB
+    client = provider(nll)
+    with pytest.raises(ProtocolError, match=f"larger than {drift.MAX_PROVIDER_BYTES} bytes"):
+        drift.check_provider(client, contract)
+    assert client.fhir.transport.max_body_bytes == 32 * 1024 * 1024  # the client's own bound is back
     admin(nll, "fault", {"mode": "hang"})
     t0 = time.monotonic()
     with pytest.raises(ReadTimeout):
-        drift.check_against_endpoint(contract, nll["fhir_base"], timeout=(1.0, 0.5))
+        drift.check_provider(provider(nll, read=0.5), contract)
     assert time.monotonic() - t0 < 2.0
 
 

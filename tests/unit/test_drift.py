@@ -10,8 +10,11 @@ import pytest
 
 from genrep.integrations import nll_drift as drift
 from genrep.config.contracts import load_nll
-from genrep.errors import ConnectionRefused, ProtocolError
+from genrep.config.profile import Endpoint, Profile, Timeouts
+from genrep.errors import ConnectionRefused, IdentityViolation, ProtocolError
+from genrep.integrations.nll import NLLClient
 from genrep.sim import nll_releases as rel
+from genrep.text.identities import Allowlist, IdentityGuard
 
 PNR = "191212121212"
 PI = "MedicationRequest.dosageInstruction.patientInstruction"
@@ -178,13 +181,63 @@ def test_values_at():
     assert drift.values_at(res, "MedicationRequest.nothing.here") == []
 
 
-def test_check_against_endpoint_refused(contract):
+def nll_client(base_url: str, port: int, **timeouts) -> NLLClient:
+    """An NLLClient for a provider at ``base_url`` (loopback), as a profile's ``nll_fhir`` endpoint."""
+    ep = Endpoint("nll_fhir", "http", "127.0.0.1", port, base_url=base_url)
+    profile = Profile(name="nll-drift", kind="external", description="", endpoints={"nll_fhir": ep},
+                      timeouts=Timeouts(**timeouts))
+    return NLLClient(profile, IdentityGuard(Allowlist.load()))
+
+
+def test_check_provider_refused(contract):
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
+    client = nll_client(f"http://127.0.0.1:{port}/fhir", port, connect=0.5, read=0.5)
     with pytest.raises(ConnectionRefused):
-        drift.check_against_endpoint(contract, f"http://127.0.0.1:{port}/fhir", timeout=0.5)
+        drift.check_provider(client, contract, [PNR])
+    assert client.fhir.transport.max_body_bytes == 32 * 1024 * 1024  # the check's bound is undone
+
+
+FHIR_JSON = {"Content-Type": "application/fhir+json"}
+MOCK_BASE = "http://127.0.0.1:9/fhir"
+
+
+def test_check_provider_reads_profile_samples_and_capability(contract, requests_mock):
+    requests_mock.get(f"{MOCK_BASE}/StructureDefinition/NLLMedicationRequest", json=sd("N+1"), headers=FHIR_JSON)
+    requests_mock.get(f"{MOCK_BASE}/MedicationRequest", headers=FHIR_JSON, json={
+        "resourceType": "Bundle", "type": "searchset", "total": 3,
+        "entry": [{"resource": r} for r in samples("N+1")]})
+    requests_mock.get(f"{MOCK_BASE}/metadata", headers=FHIR_JSON,
+                      json={"resourceType": "CapabilityStatement", "status": "active", "date": "2024-11-05",
+                            "kind": "instance", "fhirVersion": "5.0.0", "format": ["json"]})
+    report = drift.check_provider(nll_client(MOCK_BASE, 9), contract, [PNR])
+    assert report.source == MOCK_BASE and report.samples_checked == 3 and report.provider_release == "N+1"
+    assert {"limit-changed", "line-breaks-changed", "removed"} <= report.kinds()
+    assert any(c.path == "CapabilityStatement.fhirVersion" and c.breaking for c in report.changes)
+    sent = requests_mock.request_history
+    assert [r.path for r in sent] == ["/fhir/structuredefinition/nllmedicationrequest", "/fhir/medicationrequest",
+                                      "/fhir/metadata"]
+    assert all(r.headers["x-request-id"] and r.headers["x-user-agent"] for r in sent)  # NLL's headers
+
+
+def test_check_provider_refuses_what_is_not_the_profile(contract, requests_mock):
+    requests_mock.get(f"{MOCK_BASE}/StructureDefinition/NLLMedicationRequest", headers=FHIR_JSON,
+                      json={"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "x"}]})
+    with pytest.raises(ProtocolError, match="expected StructureDefinition, got OperationOutcome"):
+        drift.check_provider(nll_client(MOCK_BASE, 9), contract)
+    bad = dict(sd("N"), status=["not", "a", "code"])  # a StructureDefinition that is not valid FHIR R4
+    requests_mock.get(f"{MOCK_BASE}/StructureDefinition/NLLMedicationRequest", json=bad, headers=FHIR_JSON)
+    with pytest.raises(ProtocolError, match="invalid FHIR R4 StructureDefinition"):
+        drift.check_provider(nll_client(MOCK_BASE, 9), contract)
+
+
+def test_check_provider_sends_no_identity_off_the_allowlist(contract, requests_mock):
+    requests_mock.get(f"{MOCK_BASE}/StructureDefinition/NLLMedicationRequest", json=sd("N"), headers=FHIR_JSON)
+    with pytest.raises(IdentityViolation):
+        drift.check_provider(nll_client(MOCK_BASE, 9), contract, ["196408233234"])  # not on the allowlist
+    assert [r.path for r in requests_mock.request_history] == ["/fhir/structuredefinition/nllmedicationrequest"]
 
 
 def test_a_provider_on_another_fhir_version_is_breaking_drift():

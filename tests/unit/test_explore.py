@@ -13,6 +13,7 @@ import pytest
 from hypothesis import strategies as st
 
 from genrep import explore as ex
+from genrep.explore.examples import _first_lines, _with_padding
 from genrep.config.contracts import load_catalogue
 from genrep.errors import ConfigError, ConnectionRefused
 from genrep.results import writer
@@ -265,25 +266,25 @@ def test_padding_is_neutral_text_ending_with_a_whole_word():
 
 def test_padding_keeps_plain_expected_and_wire_in_step():
     plain = GeneratedText("Ingen fraktur.\rslut\r", None, "Ingen fraktur.\nslut\n", ("negation",))
-    padded = ex._with_padding(plain, "UNICODE UTF-8", "ft-br", 200, "hl7")
+    padded = _with_padding(plain, "UNICODE UTF-8", "ft-br", 200, "hl7")
     filler = padded.expected[len(plain.expected) + 1:]
     assert padded.plain == plain.plain + "\r" + filler  # CR + LF would read as one CR LF
     assert padded.expected == plain.expected + "\n" + filler and padded.padding == len(filler) > 100
     st_wire = GeneratedText("a|b", "a\\F\\b", "a|b", (), "ST", "UNICODE UTF-8")
-    padded = ex._with_padding(st_wire, "UNICODE UTF-8", "ft-br", 200, "hl7")
+    padded = _with_padding(st_wire, "UNICODE UTF-8", "ft-br", 200, "hl7")
     assert padded.wire_type == "TX" and padded.wire == "a\\F\\b~" + padded.expected[4:].replace("\n", "~")
     ft = GeneratedText("a\nb", "a\\.br\\b", "a\nb", (), "FT", "8859/1")
-    assert ex._with_padding(ft, "8859/1", "ft-br", 200, "hl7").wire.startswith("a\\.br\\b\\.br\\")
-    assert ex._with_padding(ft, "8859/1", "ft-br", 0, "hl7").wire == "a\\.br\\b"
+    assert _with_padding(ft, "8859/1", "ft-br", 200, "hl7").wire.startswith("a\\.br\\b\\.br\\")
+    assert _with_padding(ft, "8859/1", "ft-br", 0, "hl7").wire == "a\\.br\\b"
 
 
 def test_first_lines_keep_typed_and_expected_in_step():
     g = GeneratedText("Ingen fraktur.\r\nrad två\rrad tre", None, "Ingen fraktur.\nrad två\nrad tre", ())
-    one = ex._first_lines(g, 1)
+    one = _first_lines(g, 1)
     assert (one.plain, one.expected) == ("Ingen fraktur.", "Ingen fraktur.") and "negation" in one.features
-    two = ex._first_lines(g, 2)
+    two = _first_lines(g, 2)
     assert (two.plain, two.expected) == ("Ingen fraktur.\r\nrad två", "Ingen fraktur.\nrad två")
-    assert ex._first_lines(g, 5) is g
+    assert _first_lines(g, 5) is g
 
 
 @pytest.mark.parametrize("integration, generator, why", [

@@ -88,10 +88,10 @@ def _cmd_contract_check(args) -> int:
                 raise ConfigError("test_patients.nll holds numbers that are not on the test-identity allowlist",
                                   file=profile.file, key="test_patients.nll")
         client = NLLClient(profile, guard)
-        structure = client.structure_definition()
-        samples = [rx.resource for number in sample_ids for rx in client.prescriptions(number)]
-        capability = client.fhir.get_json("metadata", headers=client._headers())
-        report = drift.compare(contract, structure, samples, capability)
+        try:
+            report = drift.check_provider(client, contract, sample_ids)
+        finally:
+            client.fhir.transport.close()
     finally:
         if venv is not None:
             venv.stop()
@@ -99,7 +99,7 @@ def _cmd_contract_check(args) -> int:
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        print(f"NLL contract ({contract.file}) against {where}: {len(samples)} sample prescription(s)")
+        print(f"NLL contract ({contract.file}) against {where}: {report.samples_checked} sample prescription(s)")
         print(report.render())
         print("DRIFT: BREAKING" if report.breaking else "DRIFT: none that the consumer relies on")
     return 1 if report.breaking else 0

@@ -19,19 +19,21 @@ consumer:
   accept: breaking (this is how lines join and words get lost).
 - ``modifier-added``: a modifierExtension the contract does not understand, in the profile or in a
   sample: breaking (FHIR: a reader must not process what it does not understand).
+
+``check_provider`` reads all of it from a running provider through an ``NLLClient`` (NLL's headers,
+the profile's transport and identity guard) and compares: what ``genrep contract check nll`` runs.
 """
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from genrep.config.contracts import LINE_BREAK_NAMES, NLLContract, NLLElement
 from genrep.errors import ProtocolError
+from genrep.integrations.nll import NLLClient
 
 KINDS = ("added", "removed", "changed", "limit-changed", "line-breaks-changed", "modifier-added")
-PNR_SYSTEM = "http://electronichealth.se/identifier/personnummer"
 
 
 @dataclass(frozen=True)
@@ -297,43 +299,39 @@ def compare(contract: NLLContract, structure_definition: dict, samples: Iterable
 
 # -- against a running provider -----------------------------------------------------------------
 
-def check_against_endpoint(contract: NLLContract, base_url: str, *, timeout: float | tuple[float, float] = (2.0, 5.0),
-                           headers: dict[str, str] | None = None, patients: Iterable[str] = (),
-                           check_host=None, guard=None, user_agent: str = "genrep-drift") -> DriftReport:
-    """Fetch the provider's StructureDefinition (and the MedicationRequests of ``patients``, the
-    sample identities from the environment profile) and ``compare``.
+#: The largest answer the drift check reads from the provider. A StructureDefinition, the
+#: CapabilityStatement or one test patient's MedicationRequests are far smaller; an NLLClient
+#: otherwise reads up to its transport's general bound (32 MiB).
+MAX_PROVIDER_BYTES = 8 * 1024 * 1024
 
-    Every request carries the contract's headers: a fresh UUID ``x-request-id`` and
-    ``x-user-agent`` (``headers`` adds or overrides, e.g. a purpose header). Waits are bounded by
-    ``timeout`` (seconds, or (connect, read)). Failures raise genrep errors: ConnectionRefused,
-    ConnectTimeout, ReadTimeout, ProtocolError (malformed JSON, wrong content type, invalid FHIR,
-    oversized), FHIRError (an HTTP error status with its OperationOutcome). ``guard`` (an
-    ``IdentityGuard``) checks each patient identifier before it is sent."""
-    from genrep.transport.fhir import FHIRClient
-    from genrep.transport.http import HttpTransport
 
-    connect, read = (timeout, timeout) if isinstance(timeout, (int, float)) else timeout
-    extra = dict(headers or {})
+def check_provider(client: NLLClient, contract: NLLContract, patients: Iterable[str] = ()) -> DriftReport:
+    """The provider behind ``client`` against ``contract``: its StructureDefinition (the profile the
+    contract pins, by name), the MedicationRequests of ``patients`` (allowlisted test identities:
+    the client's identity guard checks each before it is sent) and its CapabilityStatement, then
+    ``compare``. ``report.source`` is the provider's FHIR base URL.
 
-    class _NLLTransport(HttpTransport):
-        def request(self, method, path, **kwargs):
-            sent = {"x-request-id": str(uuid.uuid4()), "x-user-agent": user_agent, **extra,
-                    **(kwargs.pop("headers", None) or {})}
-            return super().request(method, path, headers=sent, **kwargs)
+    Every request carries NLL's headers (a fresh ``x-request-id``, ``x-user-agent``) and the
+    profile's timeouts, through the client's transport (host allowlist, TLS, overall deadline);
+    each answer is bounded to ``MAX_PROVIDER_BYTES`` for the check. Failures raise genrep errors:
+    ConnectionRefused, ConnectTimeout, ReadTimeout, ProtocolError (malformed JSON, wrong content
+    type, invalid FHIR, not a StructureDefinition, oversized), FHIRError (an HTTP error status with
+    its OperationOutcome), IdentityViolation (a patient number not on the allowlist)."""
+    from genrep.transport.fhir import validate
 
-    transport = _NLLTransport(base_url, connect_timeout=connect, read_timeout=read, check_host=check_host,
-                              user_agent=user_agent, max_body_bytes=8 * 1024 * 1024)
-    client = FHIRClient(transport)
+    transport = client.fhir.transport
+    bound = transport.max_body_bytes
+    transport.max_body_bytes = min(bound, MAX_PROVIDER_BYTES)
     try:
         name = contract.profile.rstrip("/").rsplit("/", 1)[-1]
-        sd = client.read("StructureDefinition", name)
-        samples: list[dict] = []
-        for pnr in patients:
-            if guard is not None:
-                guard.check(pnr, destination=base_url)
-            samples.extend(client.search("MedicationRequest", {"patient.identifier": f"{PNR_SYSTEM}|{pnr}"}))
+        structure = client.fhir.get_json(f"StructureDefinition/{name}", headers=client._headers())
+        if structure.get("resourceType") != "StructureDefinition":
+            raise ProtocolError(f"expected StructureDefinition, got {structure.get('resourceType')}")
+        validate(structure)
+        samples = [rx.resource for number in patients for rx in client.prescriptions(number)]
+        capability = client.fhir.get_json("metadata", headers=client._headers())
     finally:
-        transport.close()
-    report = compare(contract, sd, samples)
-    report.source = base_url
+        transport.max_body_bytes = bound
+    report = compare(contract, structure, samples, capability)
+    report.source = transport.base_url
     return report

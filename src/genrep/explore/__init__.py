@@ -1,0 +1,47 @@
+"""``genrep explore``: property-based rehearsal against the live environment (virtual or a real profile).
+
+The scenarios check texts a tester chose; exploration checks texts nobody chose. Each *example* is a
+generated report text (``genrep.text.generated``: ``hl7_texts`` by default, ``clinical_texts``, or
+``nll_texts`` for the medication list) that carries the exact text a correct receiver must show. It
+goes through the real integration exactly as the steps send it, is read back, and compared; every
+failing kind is shrunk by Hypothesis *against the live system* to a minimal example, within one
+budget for the whole run. Transport, configuration and identity-guard errors stop the run at once,
+never shrunk: exit 3 and 2 as everywhere in genrep.
+
+One module per concern, each with its reasons in its docstring:
+
+* ``examples``: :class:`Example` (what is sent, and what must come back) and ``example_strategy``
+  (the generated texts per integration, padded towards RAD-R01's length limit);
+* ``targets``: the integration adapters (:class:`RadiologyTarget`, :class:`NLLTarget`) that send one
+  example and read it back into a classified :class:`Outcome`;
+* ``shrink``: ``search``, the Hypothesis loop: seeded generation, each kind shrunk apart, repeats not
+  re-sent, the budget;
+* ``findings``: :class:`Finding`, its requirement (:data:`REQUIREMENTS`) and its JSON file for
+  ``--replay``;
+* ``scenario`` and ``allure``: the outputs of a finding, a ready-to-paste regression scenario and an
+  Allure result (``genrep.results.writer``);
+* ``run``: ``explore`` and ``replay``, what ``genrep.cli.explore`` calls.
+
+The names below are the package's interface (the CLI and the tests import them from here).
+"""
+
+from __future__ import annotations
+
+from genrep.explore.allure import allure_result, write_allure
+from genrep.explore.examples import (GENERATORS, INTEGRATIONS, PADDING_MAX, Example, check_generator,
+                                     example_strategy, padding_text)
+from genrep.explore.findings import FORMAT, REQUIREMENTS, Finding, load_finding, requirement_for, save_finding
+from genrep.explore.run import (DEFAULT_BUDGET, DEFAULT_EXAMPLES, DEFAULT_OUT, Replay, Report,
+                                describe_environment, environment, explore, replay)
+from genrep.explore.scenario import regression_feature
+from genrep.explore.shrink import ExploreFailure, Search, failure_type, search
+from genrep.explore.targets import NLLTarget, Outcome, RadiologyTarget, require_virtual_nll
+
+__all__ = [
+    "DEFAULT_BUDGET", "DEFAULT_EXAMPLES", "DEFAULT_OUT", "FORMAT", "GENERATORS", "INTEGRATIONS",
+    "PADDING_MAX", "REQUIREMENTS", "Example", "ExploreFailure", "Finding", "NLLTarget", "Outcome",
+    "RadiologyTarget", "Replay", "Report", "Search", "allure_result", "check_generator",
+    "describe_environment", "environment", "example_strategy", "explore", "failure_type", "load_finding",
+    "padding_text", "regression_feature", "replay", "require_virtual_nll", "requirement_for",
+    "save_finding", "search", "write_allure",
+]

@@ -1,0 +1,82 @@
+"""Helpers that tests in more than one folder share (``tests/`` is on ``sys.path`` for the e2e and
+sim tests, as ``import support``): one copy of each, so that a fix reaches every test using it.
+
+``copy_project``: a throw-away copy of the project's code and configuration, for runs that must not
+touch the work tree (a feature file written for the test, a run whose outputs are searched).
+``LoopbackListener``: a TCP listener in a thread that records every connection and byte it gets,
+where a test shows that nothing (or exactly something) reaches an address.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+from genrep.paths import PROJECT_ROOT
+
+#: what a copy needs to run genrep and the feature suite (features/ is the test's own)
+PROJECT_PARTS = ("src", "steps", "contracts", "environments", "fixtures", "load", "pyproject.toml")
+
+
+def copy_project(root: Path) -> tuple[Path, dict[str, str]]:
+    """Copy the project's code and configuration (``PROJECT_PARTS``, no features) to ``root``;
+    returns ``(root, env)``, ``env`` running genrep from the copy (``PYTHONPATH`` its ``src``, so
+    ``PROJECT_ROOT`` is the copy). The caller writes the features it needs under ``root/features``."""
+    for name in PROJECT_PARTS:
+        src = PROJECT_ROOT / name
+        if src.is_dir():
+            shutil.copytree(src, root / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            root.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, root / name)
+    return root, dict(os.environ, PYTHONPATH=str(root / "src"))
+
+
+class LoopbackListener:
+    """A TCP listener on ``host`` (a loopback address) that counts connections and keeps every byte
+    it receives. ``answer`` None: each connection is read until the peer closes or goes quiet, and
+    nothing is answered. ``answer`` bytes: read until the end of the request's HTTP headers, then
+    ``answer`` is sent (so a client that follows a redirect here finishes its request)."""
+
+    def __init__(self, host: str = "127.0.0.1", *, answer: bytes | None = None, read_timeout: float = 0.5):
+        self.answer, self.read_timeout = answer, read_timeout
+        self.sock = socket.socket()
+        self.sock.bind((host, 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.1)
+        self.port = self.sock.getsockname()[1]
+        self.connections = 0
+        self.received = bytearray()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.connections += 1
+            with conn:
+                conn.settimeout(self.read_timeout)
+                request = bytearray()
+                try:
+                    while self.answer is None or b"\r\n\r\n" not in request:
+                        data = conn.recv(65536)
+                        if not data:
+                            break
+                        request += data
+                        self.received += data
+                    if self.answer is not None:
+                        conn.sendall(self.answer)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
