@@ -8,9 +8,11 @@ row), the parameters of its pattern, whether it takes a docstring or a data tabl
 per phrasing - the first step in ``features/**/*.feature`` that the phrasing matches (so examples
 are real), or one made up from the pattern when no feature uses it yet.
 
-The language of a phrasing is decided deterministically: the language of the feature files that
-use it (``# language: sv``), else Swedish letters (å ä ö) or Swedish words in the pattern, else
-English.
+The language of a phrasing is decided deterministically from its own words: more Swedish words
+(or words with å ä ö) than English ones makes it Swedish, and the other way round; only a pattern
+with as many of each (say, nothing but parameters and names) takes the language of the feature
+files that use it (``# language: sv``), else English. Every step function has a Swedish phrasing
+(``tests/unit/test_steps_swedish.py``).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pytest_bdd import parsers as bdd_parsers
 
 from steps.feature_files import feature_step_occurrences
 
-from steps.step_registry import STEPS_DIR, all_step_contexts, group_title, step_module_names
+from steps.step_registry import STEPS_DIR, all_step_contexts, fixture_parameters, group_title, step_module_names
 PROJECT_ROOT = STEPS_DIR.parent
 FEATURES_DIR = PROJECT_ROOT / "features"
 DOCS_PAGE = PROJECT_ROOT / "docs" / "steps.md"
@@ -51,6 +53,19 @@ SWEDISH_WORDS = frozenset("""
     svaret svar journalen läkaren patienten förskrivning läkemedelslistan kvitterar levererar
     testpatient registrerad båda servrarna friska grad graden mellan tillbaka identiskt skickade
     radiologikontraktet
+    på i om utan efter mot när så men ingen inget inga varje samma eller där sin sitt sina igen
+    kvar även bara först medan ur det den denna detta vid
+    rader tecken texten svarstexten stycke genererat delar kontrollen kontrollerna servern
+    kontrolleras kontraktet kontraktets kommer kvittens lagrat lagras tar emot meddelandet
+    genererade genererad svarstexter texter text varje skickas alla exakt
+""".split())
+ENGLISH_WORDS = frozenset("""
+    the a an and or of to in on at with without is are was be been by its it not no every each only
+    after before while both one two from for as that whose which this than then within gets keep
+    keeps shows says sends send opens has have answers answered fails fail runs is are reads read
+    report reports message patient clinician clinicians prescribe prescribes server servers
+    received stored shown checked labelled flagged healthy down unavailable contract check checks
+    serves updates resends sends registered admitted transferred discharged guesses encounter
 """.split())
 FIELD_RE = re.compile(r"(?<!\{)\{([A-Za-z_]\w*)?(?::([^{}]*))?\}(?!\})")
 TYPE_WORDS = {"": "text", "d": "whole number", "n": "whole number", "f": "decimal number",
@@ -126,17 +141,31 @@ def _kind(spec: str) -> str:
     return TYPE_WORDS.get(spec[-1], f"format {spec}")
 
 
-def heuristic_language(pattern: str) -> str:
-    if SWEDISH_LETTERS.search(pattern):
-        return "sv"
+def pattern_language(pattern: str) -> str | None:
+    """"sv" or "en" by the words of the pattern (parameters left out), None when it cannot tell."""
     words = re.findall(r"[^\W\d_]+", FIELD_RE.sub(" ", pattern).lower())
-    return "sv" if any(w in SWEDISH_WORDS for w in words) else "en"
+    swedish = sum(1 for w in words if w in SWEDISH_WORDS or SWEDISH_LETTERS.search(w))
+    english = sum(1 for w in words if w in ENGLISH_WORDS)
+    return "sv" if swedish > english else "en" if english > swedish else None
 
 
-def synthesize_example(parser, type_: str, lang: str) -> str:
+def _fixture_kind(kind) -> str:
+    return f"{kind.what} name: a file in {kind.where}, without {kind.suffix}"
+
+
+def heuristic_language(pattern: str) -> str:
+    return pattern_language(pattern) or "en"
+
+
+def synthesize_example(parser, type_: str, lang: str, values: dict | None = None) -> str:
+    """A step made up from its pattern: ``values`` (e.g. taken from a real example of another phrasing
+    of the same step) where given, else a placeholder per parameter."""
+    values = values or {}
     if isinstance(parser, bdd_parsers.parse):
         def fill(m: re.Match) -> str:
             spec = m.group(2) or ""
+            if m.group(1) in values:
+                return str(values[m.group(1)])
             return "3" if spec[-1:] in ("d", "n") else "2.5" if spec[-1:] == "f" else (m.group(1) or "value")
         text = FIELD_RE.sub(fill, parser.name).replace("{{", "{").replace("}}", "}")
     elif isinstance(parser, bdd_parsers.re):
@@ -172,7 +201,11 @@ def load_steps(features_dir: Path | None = FEATURES_DIR) -> list[StepDef]:
         for ctx in sd._contexts:
             for name, spec in pattern_fields(ctx.parser):
                 seen.setdefault(name, spec)
-        sd.parameters = [Parameter(n, _kind(s), "" if s == "re" else s) for n, s in seen.items()]
+        fixtures = {}
+        for ctx in sd._contexts:
+            fixtures.update(fixture_parameters(ctx.step_func))
+        sd.parameters = [Parameter(n, _fixture_kind(fixtures[n]) if n in fixtures else _kind(s), "" if s == "re" else s)
+                         for n, s in seen.items()]
     _attach_examples(steps, features_dir)
     for sd in steps:
         sd.phrasings.sort(key=lambda p: 0 if p.language == "en" else 1)  # stable: keeps source order
@@ -197,10 +230,40 @@ def _attach_examples(steps: list[StepDef], features_dir: Path | None) -> None:
                 if not ph.example:  # the step's own keyword, not the And/Och it may follow
                     ph.example = f"{KEYWORDS.get(occ.language, KEYWORDS['en'])[occ.type]} {occ.text}"
                     ph.example_source = f"{occ.relpath}:{occ.line}"
-            ph.language = ("sv" if used_in == {"sv"} else "en" if used_in == {"en"}
-                           else heuristic_language(ph.pattern))
+            ph.language = (pattern_language(ph.pattern)
+                           or ("sv" if used_in == {"sv"} else "en" if used_in == {"en"} else "en"))
+        # a phrasing no feature uses yet: made up, with the values of a real example of the same step
+        # (so a made-up Swedish example names a report that exists), else a real report name
+        known = _example_values(sd)
+        for ctx, ph in zip(sd._contexts, sd.phrasings):
             if not ph.example:
-                ph.example = synthesize_example(ctx.parser, ph.type, ph.language)
+                text = synthesize_example(ctx.parser, ph.type, ph.language, known)
+                if known and not ctx.parser.is_matching(text.split(" ", 1)[1]):
+                    text = synthesize_example(ctx.parser, ph.type, ph.language, _fixture_values(sd))
+                ph.example = text
+
+
+def _fixture_values(sd: StepDef) -> dict:
+    out = {}
+    for ctx in sd._contexts:
+        for name, kind in fixture_parameters(ctx.step_func).items():
+            names = kind.names()
+            if names:
+                out.setdefault(name, names[0])
+    return out
+
+
+def _example_values(sd: StepDef) -> dict:
+    """Parameter values of the first real example of the step (any phrasing), over real fixture names."""
+    values = _fixture_values(sd)
+    for ctx, ph in zip(sd._contexts, sd.phrasings):
+        if ph.example_source and isinstance(ctx.parser, bdd_parsers.parse):
+            try:
+                values.update(ctx.parser.parse_arguments(ph.example.split(" ", 1)[1]) or {})
+            except (ValueError, TypeError):
+                continue
+            break
+    return values
 
 
 # ----------------------------------------------------------------------------- rendering ---

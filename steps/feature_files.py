@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gherkin.dialect import Dialect
 from gherkin.errors import CompositeParserException, ParserError
 from gherkin.parser import Parser
 from gherkin.token_matcher import TokenMatcher
@@ -124,6 +125,10 @@ def _steps(items, findings: list[Finding], path: Path) -> list[GStep]:
 
 def _syntax_message(raw: str) -> str:
     msg = re.sub(r"^\(\d+:\d+\):\s*", "", raw.strip())
+    m = re.match(r"unexpected end of file, expected: (.*)$", msg, re.S)
+    if m:
+        wanted = [TOKEN_WORDS.get(t.strip(), t.strip()) for t in m.group(1).split(",")]
+        return f"Gherkin syntax error: the file ends where {', '.join(wanted)} was expected"
     m = re.match(r"expected: (.*), got '(.*)'$", msg, re.S)
     if m:
         wanted = [TOKEN_WORDS.get(t.strip(), t.strip()) for t in m.group(1).split(",")]
@@ -131,6 +136,182 @@ def _syntax_message(raw: str) -> str:
                 f"(expected {', '.join(wanted)}); a step must start with a keyword such as "
                 "Given/When/Then/And (Givet/När/Så/Och)")
     return f"Gherkin syntax error: {msg}"
+
+
+# ----------------------------------------------------------------- keywords, docstrings ---
+# What the gherkin parser would only report as "unexpected ..." (or not at all): a Swedish file
+# without "# language: sv", English keywords in a Swedish file (a "Given" before the first step
+# is silently taken as description text), "Då" for Swedish Then, and a docstring that is never
+# closed (the parser complains at the end of the file). Found line by line before parsing; the
+# parser then reads the file as if the keyword were right, so the rest of the file is still checked.
+LANGUAGE_LINE_RE = re.compile(r"^\s*#\s*language\s*:\s*(\S*)\s*$")
+KEYWORD_KINDS = ("feature", "background", "rule", "scenario_outline", "scenario", "examples",
+                 "given", "when", "then", "and", "but")
+STEP_KINDS = ("given", "when", "then", "and", "but")
+CHILD_KINDS = ("background", "rule", "scenario_outline", "scenario", "examples")
+# the keyword to write instead, per language and kind
+KEYWORD_NAMES = {
+    "en": {"feature": "Feature:", "background": "Background:", "rule": "Rule:",
+           "scenario_outline": "Scenario Outline:", "scenario": "Scenario:", "examples": "Examples:",
+           "given": "Given", "when": "When", "then": "Then", "and": "And", "but": "But"},
+    "sv": {"feature": "Egenskap:", "background": "Bakgrund:", "rule": "Regel:",
+           "scenario_outline": "Scenariomall:", "scenario": "Scenario:", "examples": "Exempel:",
+           "given": "Givet", "when": "När", "then": "Så", "and": "Och", "but": "Men"},
+}
+SWEDISH_THEN_MISTAKE = re.compile(r"^Då(?=[ ,])")
+
+
+def _dialect_keywords(language: str) -> list[tuple[str, str]]:
+    """(keyword as it starts a line, kind), longest first: 'Given ', 'Scenario Outline:' ..."""
+    d = Dialect.for_name(language)
+    out = []
+    for kind in KEYWORD_KINDS:
+        for kw in getattr(d, f"{kind}_keywords"):
+            if kw.strip() == "*":
+                continue
+            out.append((kw if kind in STEP_KINDS else kw + ":", kind))
+    return sorted(out, key=lambda kk: -len(kk[0]))
+
+
+_KEYWORDS = {lang: _dialect_keywords(lang) for lang in KEYWORD_NAMES}
+
+
+def leading_keyword(stripped: str, language: str) -> tuple[str, str] | None:
+    """The Gherkin keyword of ``language`` a (stripped) line starts with, and its kind."""
+    for kw, kind in _KEYWORDS[language]:
+        if stripped.startswith(kw):
+            return kw.strip(), kind
+    return None
+
+
+@dataclass
+class _Line:
+    number: int
+    indent: str
+    text: str  # stripped
+    in_children: bool  # after the first Background/Scenario/Rule/Examples line (not Feature description)
+
+
+def _content_lines(lines: list[str]) -> tuple[list[_Line], int | None]:
+    """Lines outside docstrings that are not comments, tags or table rows; and the line number of a
+    docstring that is opened and never closed (None when all are closed)."""
+    out: list[_Line] = []
+    open_sep: str | None = None
+    opened_at: int | None = None
+    in_children = False
+    for i, raw in enumerate(lines, 1):
+        stripped = raw.strip()
+        if open_sep is not None:
+            if stripped.startswith(open_sep):
+                open_sep = opened_at = None
+            continue
+        sep = next((s for s in ('"""', "```") if stripped.startswith(s)), None)
+        if sep:
+            open_sep, opened_at = sep, i
+            continue
+        if not stripped or stripped[0] in "#@|":
+            continue
+        if any((leading_keyword(stripped, lang) or ("", ""))[1] in CHILD_KINDS for lang in KEYWORD_NAMES):
+            in_children = True
+        out.append(_Line(i, raw[: len(raw) - len(raw.lstrip())], stripped, in_children))
+    return out, opened_at
+
+
+def _header(lines: list[str]) -> tuple[int, str] | None:
+    """(line number, language) of the '# language:' line, which must come before anything else."""
+    for i, raw in enumerate(lines, 1):
+        stripped = raw.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("#"):
+            return None
+        m = LANGUAGE_LINE_RE.match(stripped)
+        if m:
+            return i, m.group(1)
+    return None
+
+
+def _foreign(line: _Line, language: str, other: str) -> tuple[str, str] | None:
+    """A keyword of ``other`` (not also one of ``language``) the line starts with. Step keywords count
+    only after the Feature's description, where a sentence may start with any word."""
+    if leading_keyword(line.text, language):
+        return None
+    found = leading_keyword(line.text, other)
+    if found and (found[1] not in STEP_KINDS or line.in_children):
+        return found
+    return None
+
+
+def prescan(path: Path, text: str, findings: list[Finding]) -> tuple[str, str, int | None]:
+    """Report keyword and docstring mistakes in plain words; return the text to parse (keywords set
+    right, line numbers unchanged), the language to parse it in, and the line of an unclosed docstring."""
+    lines = text.split("\n")
+    content, unclosed = _content_lines(lines)
+    if unclosed is not None:
+        findings.append(Finding(path, unclosed, "error",
+                                f'the docstring opened here with {lines[unclosed - 1].strip()[:3]} is never closed: '
+                                f'add a line with just {lines[unclosed - 1].strip()[:3]} (indented like this one) '
+                                "after its text. As it is, every line to the end of the file is part of the "
+                                "docstring"))
+    header = _header(lines)
+    language = header[1] if header else "en"
+    fixed: dict[int, str] = {}
+    unknown_language = header is not None and Dialect.for_name(language) is None
+    if unknown_language:
+        findings.append(Finding(path, header[0], "error",
+                                f"unknown language '{language}' in the '# language:' line: write "
+                                "'# language: sv' for a Swedish file, or leave the line out for an English one"))
+        fixed[header[0]] = ""
+        header, language = None, "en"
+    if language not in KEYWORD_NAMES:  # another language gherkin knows: its keywords are not checked here
+        return text, language, unclosed
+    if language == "en":
+        swedish = [ln for ln in content if _foreign(ln, "en", "sv")
+                   or (ln.in_children and SWEDISH_THEN_MISTAKE.match(ln.text))]
+        english_feature = any((leading_keyword(ln.text, "en") or ("", ""))[1] == "feature" for ln in content)
+        if swedish and not english_feature:
+            first = swedish[0]
+            word = (leading_keyword(first.text, "sv") or ("Då", ""))[0]
+            if header:
+                fix, line_no = "change that line to '# language: sv'", header[0]
+                fixed[header[0]] = lines[header[0] - 1].replace(header[1], "sv", 1)
+                said = f"says '# language: {header[1]}'"
+            else:
+                fix, line_no = "add the line '# language: sv' at the very top of the file", 1
+                said = "does not start with '# language: sv'"
+            if not unknown_language:
+                findings.append(Finding(path, line_no, "error",
+                                        f"this file is written in Swedish ('{word}' on line {first.number}) but {said}: "
+                                        f"{fix}. Without it Egenskap, Bakgrund, Givet, När, Så and Och are not "
+                                        "keywords, and pytest-bdd cannot read the file"))
+            language = "sv"
+    other = "sv" if language == "en" else "en"
+    for ln in content:
+        if language == "sv" and ln.in_children and SWEDISH_THEN_MISTAKE.match(ln.text):
+            findings.append(Finding(path, ln.number, "error",
+                                    "'Då' is not a Gherkin keyword: in Swedish Gherkin Then is 'Så' "
+                                    f"(write 'Så {ln.text[2:].lstrip(' ,')}')"))
+            fixed[ln.number] = ln.indent + "Så " + ln.text[2:].lstrip(" ,")
+            continue
+        found = _foreign(ln, language, other)
+        if not found:
+            continue
+        word, kind = found
+        instead = KEYWORD_NAMES[language][kind]
+        if language == "sv":
+            msg = (f"'{word}' is an English keyword, but this file is Swedish (# language: sv): write "
+                   f"'{instead}' instead")
+        else:
+            msg = (f"'{word}' is a Swedish keyword, but this file is English: write '{instead}' instead, or "
+                   "make the whole file Swedish with '# language: sv' as its first line")
+        if kind in STEP_KINDS:
+            msg += " (as it is, the line is not a step: it is read as description text or is a syntax error)"
+        findings.append(Finding(path, ln.number, "error", msg))
+        fixed[ln.number] = ln.indent + instead + ln.text[len(word):]
+    if fixed:
+        lines = [fixed.get(i, raw) for i, raw in enumerate(lines, 1)]
+        text = "\n".join(lines)
+    return text, language, unclosed
 
 
 def parse_feature(path: Path, findings: list[Finding]) -> GFeature | None:
@@ -146,16 +327,16 @@ def parse_feature(path: Path, findings: list[Finding]) -> GFeature | None:
                                 f"(line {line}, column {column}) is {exc.reason}; pytest-bdd cannot read the "
                                 "file and every scenario of the run would fail: save the file as UTF-8"))
         return None
+    text, language, unclosed = prescan(path, text, findings)
     try:
-        doc = Parser().parse(TokenScanner(text), TokenMatcher("en"))
-    except CompositeParserException as exc:
-        for err in exc.errors:
-            loc = getattr(err, "location", None) or {}
-            findings.append(Finding(path, loc.get("line") or 1, "error", _syntax_message(str(err))))
+        doc = Parser().parse(TokenScanner(text), TokenMatcher(language if language in KEYWORD_NAMES else "en"))
+    except (CompositeParserException, ParserError) as exc:
+        for err in getattr(exc, "errors", None) or [exc]:
+            line = (getattr(err, "location", None) or {}).get("line") or 1
+            if unclosed is None or line < unclosed:  # after an unclosed docstring: its consequences
+                findings.append(Finding(path, line, "error", _syntax_message(str(err))))
         return None
-    except ParserError as exc:
-        loc = getattr(exc, "location", None) or {}
-        findings.append(Finding(path, loc.get("line") or 1, "error", _syntax_message(str(exc))))
+    if unclosed is not None:
         return None
     feat = doc.get("feature")
     if not feat:

@@ -19,8 +19,7 @@ from genrep.integrations.radiology import new_accession
 from genrep.results.allure import attach_text, hl7_for_display
 from genrep.text.testdata import patient_for
 
-from .medication_steps import given_nll_fault, then_unavailable
-from .multum_steps import then_not_performed
+from .medication_steps import given_nll_fault
 from .radiology_steps import _check_stored, _send
 
 KINDS = {"personnummer": dict(kind="personnummer"), "samordningsnummer": dict(kind="samordningsnummer"),
@@ -53,6 +52,8 @@ def _adt(subject, radiology_client, event: str, **pv1) -> None:
         f"{ex.ack.text if ex.ack else ''}")
     subject.fhir = radiology_client.find_patient(subject.patient.identifier)
     assert subject.fhir is not None, f"not_stored: ADT^{event} acknowledged but the patient is not readable"
+    problems = radiology_client.check_registration(subject.patient, subject.fhir)
+    assert not problems, "\n".join(problems)
 
 
 @when("patienten skrivs in på akuten")
@@ -170,13 +171,6 @@ def then_referral_answered(rad, radiology_client):
         f"report_unlinked: the report is not linked to its referral (basedOn {based_on or 'missing'})")
 
 
-@then(parsers.parse('visar journalen bara senaste versionen av svaret, med status "{status}"'))
-def then_latest_sv(rad, status):
-    stored = _check_stored(rad, rad.report, rad.report.text, what=f"version {rad.versions[-1]}")
-    assert stored.status == status, (f"wrong_version: the EHR shows status {stored.status!r}, expected "
-                                     f"{status!r} after {' -> '.join(rad.versions)}")
-
-
 # --------------------------------------------------------------------- medication list, Multum ---
 @given("NLL är otillgängligt")
 @when("NLL blir otillgängligt")
@@ -189,11 +183,6 @@ def when_nll_back(med):
     med.nll_recovers()
 
 
-@then("säger journalen att NLL är otillgängligt, inte att patienten saknar läkemedel")
-def then_unavailable_sv(med):
-    then_unavailable(med)
-
-
 @when(parsers.parse('NLL byter till release "{release}"'))
 def when_nll_release(med, release):
     med.admin.release(release)
@@ -203,18 +192,6 @@ def when_nll_release(med, release):
 def when_multum_lost(mul, target):
     mul.faults.inject(target, "stopped")
     mul.faulted.append(target)
-
-
-@given("båda Multum-servrarna är nere")
-def given_multum_down_sv(mul):
-    for target in ("multum-a", "multum-b"):
-        mul.faults.inject(target, "stopped")
-    mul.faulted = ["multum-a", "multum-b"]
-
-
-@then("visar journalen att interaktionskontrollen inte utfördes")
-def then_not_performed_sv(mul):
-    then_not_performed(mul)
 
 
 @then(parsers.parse('visar journalen att "{a}" och "{b}" är samma sorts läkemedel ("{group}")'))

@@ -10,7 +10,12 @@ and ``genrep selftest`` run this first (``--errors-only``) and refuse to start o
   - a file that is not valid UTF-8 (named with the byte offset and line of the first bad byte:
     pytest-bdd cannot read it, and every scenario of the run fails without naming the file)
   - an empty feature file, or one without ``Feature:`` (pytest-bdd stops the whole suite on it)
-  - Gherkin syntax errors (the ``gherkin`` parser pytest-bdd uses)
+  - Gherkin syntax errors (the ``gherkin`` parser pytest-bdd uses), the common ones in plain words on
+    the line to change (``steps.feature_files.prescan``), after which the file is still checked:
+    a Swedish file without ``# language: sv`` (one finding, at line 1, instead of one per line), an
+    English keyword in a Swedish file (``Given`` before the first step is otherwise silently taken as
+    description text) or a Swedish one in an English file, ``Då`` for Swedish Then (``Så``), an
+    unknown ``# language:``, and a docstring that is never closed (at its opening line)
   - a step that no step definition of its type matches (``And``/``But``/``Och``/``Men`` take the
     type of the step before; matched like pytest-bdd does, after filling in Examples values)
   - a scenario without a requirement tag (a catalogue id, counting Feature, Rule and Examples tags)
@@ -19,6 +24,9 @@ and ``genrep selftest`` run this first (``--errors-only``) and refuse to start o
   - two scenarios whose names give the same pytest test name (in all the files checked: only the
     last one would run, so a failing first one would vanish from the verdict)
   - a step whose definition takes a docstring, without one
+  - a report name that is not a file in ``fixtures/reports/`` (a step parameter the step function
+    passes to ``corpus.load_report``: ``steps.step_registry.fixture_parameters``), with the valid names;
+    at run time it would be a traceback counted as a product defect
 Warnings: a step several definitions match, a docstring the step ignores, an Outline placeholder
 with no Examples column, a ``@wip`` scenario without a requirement tag.
 """
@@ -34,6 +42,7 @@ from pathlib import Path
 from pytest_bdd.parser import render_string
 from pytest_bdd.scenario import make_python_name
 
+from steps.step_registry import fixture_parameters
 from steps.feature_files import (PLACEHOLDER_RE, PROJECT_ROOT, REQ_ID_RE, TYPE_BY_KEYWORD_TYPE, Finding, GFeature, GScenario,
                                   GStep, _contexts, display_path, parse_feature)
 
@@ -145,6 +154,10 @@ class Linter:
             self.add(path, step.line, "warning", f"step '{text}' matches several definitions ({names}); "
                      "pytest-bdd picks one of them")
             return True
+        fixture_problem = self._fixture_problem(found[0][1], text)
+        if fixture_problem:
+            self.add(path, step.line, "error", fixture_problem)
+            return True
         params = inspect.signature(found[0][1].step_func).parameters
         if "docstring" in params and step.docstring is None:
             self.add(path, step.line, "error", f"step '{text}' needs a docstring: the text between two "
@@ -158,6 +171,25 @@ class Linter:
                      "definition does not take one")
             return True
         return False
+
+    @staticmethod
+    def _fixture_problem(ctx, text: str) -> str | None:
+        """A parameter naming a fixture file (``the report "{name}"``) that names none: at run time it
+        would be a traceback counted as a product defect."""
+        kinds = fixture_parameters(ctx.step_func)
+        if not kinds:
+            return None
+        try:
+            values = ctx.parser.parse_arguments(text) or {}
+        except Exception:  # noqa: BLE001 - a parser that matched but cannot parse: not this check's business
+            return None
+        for param, kind in kinds.items():
+            value = values.get(param)
+            if isinstance(value, str) and not PLACEHOLDER_RE.search(value):  # <placeholder>: warned above
+                problem = kind.problem(value)
+                if problem:
+                    return problem
+        return None
 
     def _undefined_message(self, step: GStep, text: str, language: str) -> str:
         msg = f"undefined step: no {step.type}-step matches '{text}'"

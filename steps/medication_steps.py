@@ -17,8 +17,8 @@ from pytest_bdd import given, parsers, then, when
 
 from genrep.faults import FaultDriver
 from genrep.paths import PROJECT_ROOT
-from genrep.text.fidelity import TextRules
-from genrep.integrations.medication_list import EHRMedicationClient, ShownList, compare_lists
+from genrep.text.fidelity import TextRules, compare
+from genrep.integrations.medication_list import EHRMedicationClient, ShownList, compare_lists, match
 from genrep.integrations.nll import NLLAdmin, NLLClient, Prescription
 from genrep.results.allure import attach_text
 from genrep.text.testdata import patient_for
@@ -152,6 +152,7 @@ def given_golden(med):
 
 
 @given(parsers.parse('the patient has a prescription in NLL whose instruction, with {convention} line breaks, is:'))
+@given(parsers.parse('patienten har en förskrivning i NLL med doseringsanvisningen, med {convention}-radbrytningar:'))
 def given_rx_convention(med, convention, docstring):
     assert convention in LINE_BREAKS, f"line-break convention must be one of {', '.join(LINE_BREAKS)}"
     med.plant([_rx(docstring.replace("\n", LINE_BREAKS[convention]))])
@@ -164,6 +165,7 @@ def given_rx_text(med, docstring):
 
 
 @given(parsers.parse("the patient has a prescription in NLL whose instruction is {length:d} characters with åäö"))
+@given(parsers.parse("patienten har en förskrivning i NLL med en doseringsanvisning på {length:d} tecken med åäö"))
 def given_rx_length(med, length):
     words = ("Tag", "en", "tablett", "på", "morgonen", "före", "frukost", "med", "ett", "glas",
              "vatten;", "ät", "inte", "grapefrukt", "och", "undvik", "starkt", "solljus", "under", "kuren.")
@@ -178,11 +180,13 @@ def given_rx_length(med, length):
 
 
 @given(parsers.parse('the patient has a prescription in NLL whose instruction is withheld ("{reason}")'))
+@given(parsers.parse('patienten har en förskrivning i NLL där doseringsanvisningen är undanhållen ("{reason}")'))
 def given_rx_absent(med, reason):
     med.plant([_rx(None, patient_instruction_absent=reason)])
 
 
 @given("the patient has a prescription in NLL with an unknown modifier extension, and one without")
+@given("patienten har en förskrivning i NLL med en okänd modifierExtension och en utan")
 def given_rx_modifier(med):
     med.plant([_rx("1 tablett morgon och kväll.", id="rx-mod", medication="Metoprolol 50 mg tablett",
                    modifier_extension=True),
@@ -190,6 +194,7 @@ def given_rx_modifier(med):
 
 
 @given(parsers.parse('NLL is unavailable ("{mode}")'))
+@given(parsers.parse('NLL är otillgängligt ("{mode}")'))
 def given_nll_fault(med, mode):
     med.nll_fails(NLL_FAULTS.get(mode, mode))
 
@@ -203,6 +208,7 @@ def when_open_list(med):
 
 
 @when("NLL updates the prescription to version 2 with the instruction:")
+@when("NLL uppdaterar förskrivningen till version 2 med doseringsanvisningen:")
 def when_update_version(med, docstring):
     updated = [dict(rx) for rx in med.planted]
     updated[0].update(patient_instruction=docstring, version=2)
@@ -210,6 +216,7 @@ def when_update_version(med, docstring):
 
 
 @when(parsers.parse('the clinician opens the medication list under release "{first}" and under release "{second}"'))
+@when(parsers.parse('läkaren öppnar läkemedelslistan under release "{first}" och under release "{second}"'))
 def when_open_under_releases(med, first, second):
     assert med.admin is not None, "switching NLL releases needs the virtual environment"
     for release in (first, second):
@@ -220,6 +227,7 @@ def when_open_under_releases(med, first, second):
 
 
 @when("the NLL contract is checked against NLL")
+@when("NLL-kontraktet kontrolleras mot NLL")
 def when_contract_check(med):
     from genrep.integrations import nll_drift as drift
     from genrep.config.contracts import load_nll
@@ -244,10 +252,24 @@ def _render(shown: ShownList) -> str:
 
 
 # ----------------------------------------------------------------------------------- Then ---
+def _medication_names(nll_items: list[Prescription], shown: ShownList, rules: TextRules) -> list[str]:
+    """The medication (name, strength, form) of each NLL prescription against the EHR's item for it:
+    ``compare_lists`` matches by id and compares the instruction texts, not what is prescribed."""
+    problems = []
+    for nll_rx in nll_items:
+        ehr_rx = match(nll_rx, shown.prescriptions) if shown.available and not nll_rx.modifier_extensions else None
+        if ehr_rx is not None and nll_rx.medication:
+            result = compare(nll_rx.medication, ehr_rx.medication, rules)
+            if not result.ok:
+                problems.append(f"medication of '{nll_rx.medication}': " + result.summary())
+    return problems
+
+
 def _assert_faithful(med: MedicationScenario, shown: ShownList, nll_items: list[Prescription]) -> None:
     attach_text("NLL payload (read by the harness)",
                 json.dumps([rx.resource for rx in nll_items], ensure_ascii=False, indent=1), kind="json")
-    problems = compare_lists(nll_items, shown, _nll_text_rules())
+    rules = _nll_text_rules()
+    problems = compare_lists(nll_items, shown, rules) + _medication_names(nll_items, shown, rules)
     assert not problems, "\n".join(problems)
 
 
@@ -260,6 +282,7 @@ def then_faithful(med):
 
 
 @then("NLL's formatted dosage directions keep every word")
+@then("behåller NLL:s formaterade doseringsanvisning varje ord")
 def then_formatted_words(med):
     for rx in med.nll.prescriptions(med.subject.patient.identifier):
         directions = med.nll.dosage_directions(rx.id)
@@ -275,6 +298,7 @@ def then_formatted_words(med):
 
 
 @then("the EHR says NLL is unavailable, not that there are no medications")
+@then("säger journalen att NLL är otillgängligt, inte att patienten saknar läkemedel")
 def then_unavailable(med):
     shown = med.shown
     assert shown is not None
@@ -286,6 +310,7 @@ def then_unavailable(med):
 
 
 @then("the prescription with the unknown modifier extension is withheld and flagged, the other is shown")
+@then("hålls förskrivningen med den okända modifierExtension tillbaka och flaggas, den andra visas")
 def then_modifier_flagged(med):
     shown = med.shown
     ids = {rx.id for rx in shown.prescriptions}
@@ -298,6 +323,7 @@ def then_modifier_flagged(med):
 
 
 @then("the instruction is shown as missing, not as an empty text")
+@then("visas doseringsanvisningen som saknad, inte som en tom text")
 def then_absent(med):
     nll_items = med.nll.prescriptions(med.subject.patient.identifier)
     assert nll_items and nll_items[0].patient_instruction is None, "NLL unexpectedly has an instruction"
@@ -310,6 +336,7 @@ def then_absent(med):
 
 
 @then(parsers.parse('the EHR shows version "{version}" of the prescription'))
+@then(parsers.parse('visar journalen version "{version}" av förskrivningen'))
 def then_version(med, version):
     then_faithful(med)
     got = [rx.version for rx in med.shown.prescriptions]
@@ -317,6 +344,7 @@ def then_version(med, version):
 
 
 @then("the texts shown are the same under both releases and equal NLL's")
+@then("är texterna som visas desamma under båda releaserna och lika med NLL:s")
 def then_same_across_releases(med):
     problems = []
     for release, shown in med.shown_by_release.items():
@@ -327,12 +355,14 @@ def then_same_across_releases(med):
 
 
 @then("the contract check reports no breaking drift")
+@then("rapporterar kontraktskontrollen ingen bakåtinkompatibel ändring")
 def then_no_drift(med):
     report = med.drift_report
     assert not report.breaking, "contract_drift: " + report.render()
 
 
 @then(parsers.parse('the contract check reports breaking drift of "{path}": {detail}'))
+@then(parsers.parse('rapporterar kontraktskontrollen en bakåtinkompatibel ändring av "{path}": {detail}'))
 def then_drift(med, path, detail):
     report = med.drift_report
     assert report.breaking, "drift_not_detected: the contract check found no breaking change\n" + report.render()

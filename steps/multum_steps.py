@@ -94,6 +94,7 @@ def given_healthy(mul):
 
 
 @given("both Multum servers are down")
+@given("båda Multum-servrarna är nere")
 def given_both_down(mul):
     for target in ("multum-a", "multum-b"):
         mul.faults.inject(target, "stopped")
@@ -101,12 +102,14 @@ def given_both_down(mul):
 
 
 @given(parsers.parse('Multum server "{target}" answers with content version "{version}"'))
+@given(parsers.parse('Multum-servern "{target}" svarar med innehållsversion "{version}"'))
 def given_version(mul, target, version):
     mul.faults.inject(target, "version", version=version)
     time.sleep(mul.contract.probe_interval_seconds * 3)  # the load balancer learns versions from its probes
 
 
 @given(parsers.parse('both Multum servers fail their "{check}" check'))
+@given(parsers.parse('båda Multum-servrarna misslyckas med kontrollen "{check}"'))
 def given_partial(mul, check):
     for target in ("multum-a", "multum-b"):
         mul.faults.inject(target, "partial", check=check)
@@ -121,6 +124,7 @@ def when_prescribe(mul, new, current):
 
 
 @when(parsers.parse('Multum server "{target}" fails ({fault}) while clinicians prescribe'))
+@when(parsers.parse('Multum-servern "{target}" slutar fungera ({fault}) medan läkare förskriver'))
 def when_fault_under_traffic(mul, target, fault):
     probe = _probe(mul)
     probe.start()
@@ -135,6 +139,7 @@ def when_fault_under_traffic(mul, target, fault):
 
 
 @when(parsers.parse('Multum server "{target}" fails and recovers while clinicians prescribe'))
+@when(parsers.parse('Multum-servern "{target}" går ner och kommer tillbaka medan läkare förskriver'))
 def when_fail_and_recover(mul, target):
     probe = _probe(mul)
     probe.start()
@@ -150,12 +155,14 @@ def when_fail_and_recover(mul, target):
 
 
 @when(parsers.parse("clinicians prescribe {count:d} times with both servers healthy"))
+@when(parsers.parse("läkare förskriver {count:d} gånger med båda servrarna friska"))
 def when_prescribe_many(mul, count):
     mul.results = [mul.client.prescribe(mul.subject.fhir_id, [mul.contract.canary[0]], mul.contract.canary[1])
                    for _ in range(count)]
 
 
 @when(parsers.parse('twice the peak prescribing load runs with Multum server "{target}" down'))
+@when(parsers.parse('dubbla toppbelastningen av förskrivningar körs med Multum-servern "{target}" nere'))
 def when_double_peak(mul, target):
     mul.faults.inject(target, "stopped")
     mul.faulted.append(target)
@@ -212,6 +219,7 @@ def then_interaction(mul, severity, a, b):
 
 
 @then("interaction checks fail over within the contract's objectives")
+@then("växlar interaktionskontrollerna över inom kontraktets mål")
 def then_failover(mul):
     m = mul.measurement
     c = mul.contract
@@ -223,6 +231,7 @@ def then_failover(mul):
 
 
 @then('no check answered "no interactions" for a pair that interacts')
+@then('svarade ingen kontroll "inga interaktioner" för ett par som interagerar')
 def then_no_false_negative(mul):
     m = mul.measurement
     false_neg = m.false_no_interactions if m is not None else sum(
@@ -232,6 +241,7 @@ def then_no_false_negative(mul):
 
 
 @then("the EHR says the interaction check was not performed")
+@then("visar journalen att interaktionskontrollen inte utfördes")
 def then_not_performed(mul):
     r = mul.result
     if r.status == "checked" and not r.interactions:
@@ -241,6 +251,7 @@ def then_not_performed(mul):
 
 
 @then("the failed check is recorded in the audit log")
+@then("registreras den misslyckade kontrollen i granskningsloggen")
 def then_audited(mul):
     entries = mul.client.audit(mul.subject.fhir_id)
     assert any(e.get("status") == "not-performed" and e.get("reason") for e in entries), (
@@ -248,6 +259,7 @@ def then_audited(mul):
 
 
 @then(parsers.parse('"{target}" gets traffic back only after the contract\'s healthy probes, without flapping'))
+@then(parsers.parse('får "{target}" trafik igen först efter kontraktets godkända hälsokontroller, utan att pendla'))
 def then_failback(mul, target):
     probe = mul.probe
     back = [s for s in probe.samples if s.started >= mul.cleared_at and s.ok and s.result.server == target]
@@ -263,6 +275,7 @@ def then_failback(mul, target):
 
 
 @then("the differing content versions are flagged")
+@then("flaggas de olika innehållsversionerna")
 def then_versions_flagged(mul):
     r = mul.result
     assert r.performed, f"check_not_performed: {r.reason}"
@@ -272,6 +285,7 @@ def then_versions_flagged(mul):
 
 
 @then(parsers.parse('the result is labelled partial, naming "{check}" as not performed'))
+@then(parsers.parse('märks resultatet som ofullständigt och anger att "{check}" inte utfördes'))
 def then_partial(mul, check):
     r = mul.result
     if r.status == "checked":
@@ -281,6 +295,7 @@ def then_partial(mul, check):
 
 
 @then("each server answered its share of the checks within the contract's tolerance")
+@then("besvarade varje server sin andel av kontrollerna inom kontraktets tolerans")
 def then_balanced(mul):
     ok = [r for r in mul.results if r.status == "checked"]
     assert len(ok) == len(mul.results), f"checks_failed: {len(mul.results) - len(ok)} of {len(mul.results)} failed"
@@ -294,6 +309,7 @@ def then_balanced(mul):
 
 
 @then("the p95 latency of interaction checks meets the contract's objective")
+@then("uppfyller interaktionskontrollernas p95-svarstid kontraktets mål")
 def then_latency(mul):
     p95 = _p95(mul.latencies)
     failed = [r for r in mul.results if not r.performed]

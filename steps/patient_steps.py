@@ -51,3 +51,5 @@ def given_registered_patient(subject, radiology_client, allowlist, request):
     assert subject.fhir is not None, (
         "not_stored: the EHR acknowledged the registration (AA) but the patient cannot be read back "
         "over FHIR")
+    problems = radiology_client.check_registration(subject.patient, subject.fhir)
+    assert not problems, "\n".join(problems)
