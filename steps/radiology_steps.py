@@ -91,6 +91,7 @@ def given_report(rad, name):
 
 
 @given(parsers.parse('the report "{name}" with a carriage return inside line {line:d}'))
+@given(parsers.parse('svaret "{name}" med en vagnretur inne i rad {line:d}'))
 def given_report_with_cr(rad, name, line):
     lines = corpus.load_report(name).split("\n")
     words = lines[line - 1].split(" ")
@@ -100,6 +101,7 @@ def given_report_with_cr(rad, name, line):
 
 
 @given(parsers.parse('the report "{name}" in Unicode NFD form'))
+@given(parsers.parse('svaret "{name}" i Unicode NFD-form'))
 def given_report_nfd(rad, name):
     text = unicodedata.normalize("NFD", corpus.load_report(name))
     assert text != unicodedata.normalize("NFC", text), "fixture has no composed characters to decompose"
@@ -107,22 +109,26 @@ def given_report_nfd(rad, name):
 
 
 @given(parsers.parse('the report "{name}" with an accession of {length:d} characters'))
+@given(parsers.parse('svaret "{name}" med ett accessionsnummer på {length:d} tecken'))
 def given_report_long_accession(rad, name, length):
     base = new_accession()
     _prepare(rad, corpus.load_report(name), accession=(base + "X" * length)[:length])
 
 
 @given("the report text:")
+@given("ett svar med texten:")
 def given_report_text(rad, docstring):
     _prepare(rad, docstring)
 
 
 @given(parsers.parse("a generated report of {count:d} lines"))
+@given(parsers.parse("ett genererat svar på {count:d} rader"))
 def given_generated_lines(rad, count):
     _prepare(rad, corpus.generated_lines(count))
 
 
 @given(parsers.parse("a generated report of {kib:d} KiB in one paragraph"))
+@given(parsers.parse("ett genererat svar på {kib:d} KiB i ett enda stycke"))
 def given_generated_paragraph(rad, kib):
     _prepare(rad, corpus.generated_paragraph(kib))
 
@@ -135,32 +141,38 @@ def when_send(rad):
 
 
 @when(parsers.parse('the RIS sends the report using the "{convention}" convention'))
+@when(parsers.parse('RIS skickar svaret enligt konventionen "{convention}"'))
 def when_send_convention(rad, convention):
     _send(rad, convention=convention)
 
 
 @when(parsers.parse('the RIS sends the report in the "{charset}" character set'))
+@when(parsers.parse('RIS skickar svaret i teckenuppsättningen "{charset}"'))
 def when_send_charset(rad, charset):
     _send(rad, charset=charset)
 
 
 @when("the RIS sends the report with CRLF segment terminators")
+@when("RIS skickar svaret med CRLF som segmentavslut")
 def when_send_crlf(rad):
     _send(rad, segment_terminator="\r\n")
 
 
 @when("a faulty RIS sends the report without escaping carriage returns")
+@when("ett felaktigt RIS skickar svaret utan att escapa vagnreturer")
 def when_send_unescaped_cr(rad):
     _send(rad, escape_cr=False)
 
 
 @when(parsers.parse('the RIS sends the report encoded as UTF-8 while MSH-18 says "{charset}"'))
+@when(parsers.parse('RIS skickar svaret kodat som UTF-8 fast MSH-18 anger "{charset}"'))
 def when_send_charset_mismatch(rad, charset):
     msg = rad.client.build_report(rad.patient, rad.report, charset=charset)
     _send(rad, message=msg, payload=msg.encode("utf-8"))
 
 
 @when("the RIS sends a report whose OBX-5 holds the escaped value:")
+@when("RIS skickar ett svar där OBX-5 innehåller det escapade värdet:")
 def when_send_raw_obx5(rad, docstring):
     _prepare(rad, RAW_PLACEHOLDER)
     msg = rad.client.build_report(rad.patient, rad.report, convention="ft-br")
@@ -169,6 +181,7 @@ def when_send_raw_obx5(rad, docstring):
 
 
 @when(parsers.parse('the RIS sends version "{status}" of the report with the text of "{name}"'))
+@when(parsers.parse('RIS skickar version "{status}" av svaret med texten ur "{name}"'))
 def when_send_version(rad, status, name):
     if rad.report is None:
         _prepare(rad, "")
@@ -179,6 +192,7 @@ def when_send_version(rad, status, name):
 
 
 @when(parsers.parse('the RIS sends an addendum to the report with the text "{text}"'))
+@when(parsers.parse('RIS skickar ett tillägg till svaret med texten "{text}"'))
 def when_send_addendum(rad, text):
     rad.addendum = hl7.Report(accession=new_accession(), text=text, parent_accession=rad.report.accession)
     msg = rad.client.build_report(rad.patient, rad.addendum)
@@ -188,6 +202,7 @@ def when_send_addendum(rad, text):
 
 
 @when("the RIS resends the same message after a lost acknowledgement")
+@when("RIS skickar samma meddelande igen efter en förlorad kvittens")
 def when_resend(rad):
     first = rad.exchange
     assert first is not None
@@ -196,6 +211,7 @@ def when_resend(rad):
 
 
 @when(parsers.parse("the RIS sends the report split into {parts:d} chunks"))
+@when(parsers.parse("RIS skickar svaret uppdelat i {parts:d} delar"))
 def when_send_split(rad, parts):
     msg = rad.client.build_report(rad.patient, rad.report)
     data = frame(hl7.encode(msg))
@@ -206,17 +222,20 @@ def when_send_split(rad, parts):
 
 
 @when("the RIS sends the report and a second report in one write")
+@when("RIS skickar svaret och ett andra svar i en och samma skrivning")
 def when_send_coalesced(rad):
     msg = rad.client.build_report(rad.patient, rad.report)
     rad.second = hl7.Report(accession=new_accession(), text=corpus.load_report("rtg_handled"))
     msg2 = rad.client.build_report(rad.patient, rad.second)
     data = frame(hl7.encode(msg)) + frame(hl7.encode(msg2))
     rad.exchange = rad.client.send_chunks(msg, [data])
-    rad.second_ack = hl7.parse_ack(rad.client.mllp.receive())
+    # the second message's own answer, matched by its MSH-10 (MLLPClient.receive), not the next frame
+    rad.second_ack = hl7.parse_ack(rad.client.mllp.receive(control_id=hl7.parse(msg2).control_id))
     _attach_exchange(rad.exchange)
 
 
 @when("the RIS sends the report without the end-of-frame bytes and closes the connection")
+@when("RIS skickar svaret utan ramens slutbytes och stänger anslutningen")
 def when_send_no_fs(rad):
     msg = rad.client.build_report(rad.patient, rad.report)
     answer = rad.client.expect_no_answer([b"\x0b" + hl7.encode(msg)], wait=1.0)
@@ -234,6 +253,7 @@ def then_ack(rad, code):
 
 
 @then("the EHR does not accept the message")
+@then("tar journalen inte emot meddelandet")
 def then_refused(rad):
     ack = rad.exchange.ack
     assert ack is not None, "no_ack: no acknowledgement was received"
@@ -269,11 +289,13 @@ def then_matches(rad):
 
 
 @then("the report read back reads:")
+@then("har svaret som läses tillbaka texten:")
 def then_reads(rad, docstring):
     _check_stored(rad, rad.report, docstring)
 
 
 @then("the report is readable from the EHR within the agreed time")
+@then("kan svaret läsas från journalen inom avtalad tid")
 def then_readable_in_time(rad):
     reports, waited = rad.client.read_back(rad.report.accession)
     assert reports, (f"not_stored: AA received, but no report for the accession within "
@@ -291,6 +313,7 @@ def _assert_nothing_stored(rad: RadiologyScenario, accession: str) -> None:
 
 
 @then("the EHR stores the report complete or refuses it")
+@then("lagrar journalen svaret komplett eller avvisar det")
 def then_complete_or_refused(rad):
     ack = rad.exchange.ack
     assert ack is not None, "no_ack: no acknowledgement was received"
@@ -302,22 +325,26 @@ def then_complete_or_refused(rad):
 
 
 @then("no report is stored under the accession")
+@then("finns inget svar lagrat under accessionsnumret")
 def then_nothing_stored(rad):
     _assert_nothing_stored(rad, rad.report.accession)
 
 
 @then("exactly one report is stored under the accession")
+@then("finns exakt ett svar lagrat under accessionsnumret")
 def then_exactly_one(rad):
     _check_stored(rad, rad.report, rad.sent_text)
 
 
 @then("every negation word of the sent text is present in the report read back")
+@then("finns varje negationsord i den skickade texten kvar i svaret som läses tillbaka")
 def then_negations(rad):
     # a faithful read-back has every negation word; a loss is classified lost_negation (critical)
     _check_stored(rad, rad.report, rad.sent_text)
 
 
 @then("the blank lines between paragraphs are kept")
+@then("finns tomraderna mellan styckena kvar")
 def then_blank_lines(rad):
     stored = _check_stored(rad, rad.report, rad.sent_text)
     sent_blank = sum(1 for ln in rad.sent_text.strip().split("\n") if not ln.strip())
@@ -326,6 +353,7 @@ def then_blank_lines(rad):
 
 
 @then(parsers.parse('the EHR shows only the latest version, with status "{status}"'))
+@then(parsers.parse('visar journalen bara senaste versionen av svaret, med status "{status}"'))
 def then_latest_version(rad, status):
     stored = _check_stored(rad, rad.report, rad.report.text, what=f"version {rad.versions[-1]}")
     assert stored.status == status, (
@@ -334,11 +362,13 @@ def then_latest_version(rad, status):
 
 
 @then("the original report read back is unchanged")
+@then("är originalsvaret som läses tillbaka oförändrat")
 def then_original_unchanged(rad):
     _check_stored(rad, rad.report, rad.report.text, what="original")
 
 
 @then("the addendum is readable and linked to the original accession")
+@then("kan tillägget läsas och är kopplat till originalets accessionsnummer")
 def then_addendum_linked(rad):
     stored = _check_stored(rad, rad.addendum, rad.addendum.text, what="addendum")
     assert stored.parent_accession == rad.report.accession, (
@@ -347,11 +377,13 @@ def then_addendum_linked(rad):
 
 
 @then("no acknowledgement is received")
+@then("kommer ingen kvittens")
 def then_no_ack(rad):
     assert rad.no_answer, "ack_for_incomplete_frame: the EHR acknowledged a frame that never ended"
 
 
 @then("the second report is stored intact too")
+@then("lagras även det andra svaret intakt")
 def then_second_intact(rad):
     assert rad.second_ack is not None and rad.second_ack.accepted, (
         f"no_ack: the second message in the same write got {rad.second_ack.code if rad.second_ack else 'no ACK'}")

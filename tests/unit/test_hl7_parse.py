@@ -52,8 +52,9 @@ def test_latin1_declared_as_utf8_is_refused():
 
 
 def test_unsupported_charset():
-    data = (MSH.format(cs="8859/2") + "\r").encode("ascii")
-    with pytest.raises(HL7Error, match="unsupported character set"):
+    # 8859/2 is in HL7 table 0211 and read now (tests/unit/test_hl7_charsets.py); a code page label is not
+    data = (MSH.format(cs="CP1252") + "\r").encode("ascii")
+    with pytest.raises(HL7Error, match="unsupported character set in MSH-18: 'CP1252' is not in HL7 table 0211"):
         decode(data)
 
 

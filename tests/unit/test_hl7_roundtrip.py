@@ -174,8 +174,10 @@ def test_round_trip_arbitrary_text_utf8(text, convention):
     assert round_trip(text, convention, "UNICODE UTF-8") == normalised(text)
 
 
+# 8859/1 text is its printable characters: the C1 controls (0x80-0x9F) are refused by a receiver as
+# Windows-1252 mislabelled (tests/unit/test_hl7_charsets.py), so they are not text to round-trip
 @settings(max_examples=100, deadline=None, database=None)
-@given(text=st.text(alphabet=st.characters(codec="latin-1")),
+@given(text=st.text(alphabet=st.characters(codec="latin-1").filter(lambda c: not "\x80" <= c <= "\x9f")),
        convention=st.sampled_from(CONVENTIONS))
 def test_round_trip_arbitrary_text_latin1(text, convention):
     assert round_trip(text, convention, "8859/1") == normalised(text)

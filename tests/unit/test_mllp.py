@@ -24,7 +24,9 @@ _spec = importlib.util.spec_from_file_location("mllp_echo", ROOT / "bench" / "ml
 mllp_echo = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(mllp_echo)
 
-ORU = ("MSH|^~\\&|SECTRA|RIS|EHR|KS|20250101120000||ORU^R01^ORU_R01|M1|P|2.5|||||SE|UNICODE UTF-8\r"
+# the benchmark echo answers every frame with one fixed ACK quoting ECHO1: the messages sent to it
+# carry that control id (the client matches MSA-2 to MSH-10, tests/unit/test_mllp_ack_matching.py)
+ORU = ("MSH|^~\\&|SECTRA|RIS|EHR|KS|20250101120000||ORU^R01^ORU_R01|ECHO1|P|2.5|||||SE|UNICODE UTF-8\r"
        "OBX|1|TX|RAD^Utlåtande||Ingen blödning. Övre lob utan anmärkning: åäö ÅÄÖ\r").encode("utf-8")
 ACK_PAYLOAD = mllp_echo.ACK[1:-2]
 
@@ -394,7 +396,7 @@ def test_client_works_on_a_descriptor_above_1023(echo_port):
         client.connect()
         assert client._sock.fileno() >= 1024
         for _ in range(3):  # the second and third send run the idle check
-            assert b"MSA|AA|" in client.send(b"MSH|^~\\&|A|B|C|D|20250101||ADT^A04|1|P|2.5\r")
+            assert b"MSA|AA|" in client.send(b"MSH|^~\\&|A|B|C|D|20250101||ADT^A04|ECHO1|P|2.5\r")
         client.close()
     finally:
         for s in filler:

@@ -2,8 +2,10 @@
 client and the server compete for CPU, so only same-run comparisons mean anything).
 
 ``bench_mllp``: 9.7 KB ORU^R01 messages sent sequentially over one connection
-  (a) raw: a bare socket loop against the minimal asyncio echo in ``bench/mllp_echo.py``;
-  (b) baseline: the harness's ``MLLPClient`` against the same echo;
+  (a) raw: a bare socket loop against the minimal asyncio responder in ``bench/mllp_ack.py`` (an AA
+      quoting the message's MSH-10: the client matches every ACK to its message, so a fixed ACK for
+      another control id would be refused as ``ack_mismatch``);
+  (b) baseline: the harness's ``MLLPClient`` against the same responder;
   (c) harness: ``MLLPClient`` against the virtual EHR, which parses, validates, acknowledges and
       stores each message (distinct control ids and accessions, so nothing is deduplicated away).
 Floor (issue 2): "messages sent through the harness's MLLP client to the virtual EHR, against a
@@ -54,7 +56,7 @@ def _raw_loop(port: int, payloads: list[bytes]) -> float:
         while not buf.endswith(b"\x1c\x0d"):
             chunk = sock.recv(65536)
             if not chunk:
-                raise RuntimeError("echo closed the connection")
+                raise RuntimeError("the benchmark responder closed the connection")
             buf += chunk
     elapsed = time.perf_counter() - start
     sock.close()
@@ -105,7 +107,7 @@ def bench_mllp(messages: int = 2000, rounds: int = 3, echo=print) -> int:
     patient = patient_for(allowlist.pick(0))
     payloads = _oru_messages(messages * rounds, patient)
     size = statistics.mean(len(p) for p in payloads)
-    stop_echo, echo_port = start_server(PROJECT_ROOT / "bench" / "mllp_echo.py")
+    stop_echo, echo_port = start_server(PROJECT_ROOT / "bench" / "mllp_ack.py")
     venv = start_virtual_environment(load_profile("virtual", defects=()))
     try:
         ep = venv.profile.endpoint("radiology_mllp")

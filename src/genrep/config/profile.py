@@ -68,6 +68,9 @@ class Endpoint:
     credential_file: str = ""  # or the path of a file holding it (read at use, whitespace stripped)
     tls_options: TLSOptions = field(default_factory=TLSOptions)
     origin: str = ""  # where it was configured, for error keys ("endpoints.NAME"; "" = derived)
+    # MLLP only: the connection policy and the resend rule (genrep.transport.mllp.MLLPClient)
+    connection: str = "persistent"    # persistent | per_message (a peer that closes after each ACK)
+    resend: str = "never"             # never | unacknowledged (the receiver deduplicates by MSH-10)
 
     @property
     def address(self) -> str:
@@ -89,6 +92,10 @@ class Endpoint:
         d: dict = {"protocol": self.protocol}
         if self.protocol == "mllp":
             d.update(host=self.host, port=self.port)
+            if self.connection != "persistent":
+                d["connection"] = self.connection
+            if self.resend != "never":
+                d["resend"] = self.resend
         else:
             d["base_url"] = self.base_url
         if self.tls:
@@ -219,7 +226,11 @@ class Profile:
 
 _TOP_KEYS = {"name", "kind", "description", "production", "endpoints", "timeouts", "allowed_hosts",
              "test_patients", "faults", "virtual", "certificates"}
-_EP_KEYS = {"protocol", "host", "port", "base_url", "tls", "credentials_env", "credentials_file"}
+_EP_KEYS = {"protocol", "host", "port", "base_url", "tls", "credentials_env", "credentials_file", "connection",
+            "resend"}
+#: an MLLP endpoint's ``connection:`` and ``resend:`` (the rules: MLLPClient, docs/robustness.md "Real peers")
+MLLP_CONNECTIONS = ("persistent", "per_message")
+MLLP_RESENDS = ("never", "unacknowledged")
 _TLS_KEYS = {"ca_file", "client_cert", "client_key", "client_key_password_env", "client_key_password_file",
              "server_name", "min_version"}
 _VIRTUAL_KEYS = {"tls", "mutual_tls", "client_key_password_env", "require_token_env", "credentials_env",
@@ -318,7 +329,13 @@ def _parse_endpoint(name: str, data, where: str) -> Endpoint:
         key = "credentials_env" if cred else "credentials_file"
         raise ConfigError("MLLP carries no bearer token; credentials apply to http endpoints only",
                           file=data.file, key=f"{where}.{key}", line=data.line_of(key))
+    for key in ("connection", "resend"):
+        if protocol != "mllp" and key in data:
+            raise ConfigError(f"{key} is an MLLP connection setting; it does not apply to http endpoints",
+                              file=data.file, key=f"{where}.{key}", line=data.line_of(key))
     if protocol == "mllp":
+        connection = require(data, "connection", str, where=where, default="persistent", choices=MLLP_CONNECTIONS)
+        resend = require(data, "resend", str, where=where, default="never", choices=MLLP_RESENDS)
         host = require(data, "host", str, where=where)
         port = require(data, "port", int, where=where)
         if not host.strip():
@@ -326,7 +343,8 @@ def _parse_endpoint(name: str, data, where: str) -> Endpoint:
         if not 1 <= port <= 65535:
             raise ConfigError(f"port {port} out of range (1-65535)", file=data.file, key=f"{where}.port",
                               line=data.line_of("port"))
-        return Endpoint(name, protocol, host, port, tls=tls, tls_options=opts, origin=where)
+        return Endpoint(name, protocol, host, port, tls=tls, tls_options=opts, origin=where,
+                        connection=connection, resend=resend)
     base_url = require(data, "base_url", str, where=where)
     parts = urlsplit(base_url)
     try:

@@ -1,4 +1,5 @@
-"""MSH-18 character sets supported by genrep, shared by the builder and the (fast) parser.
+"""MSH-18 character sets: the ones genrep builds messages in, and the whole of HL7 table 0211 that
+Python can read. Shared by the builder and the (fast) parser.
 
 Kept in its own module so that ``parse`` does not import ``build`` (and with it hl7apy, which is
 slow to import and not wanted on a receiver's hot path).
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 from genrep.errors import HL7Error
 
-__all__ = ["CHARSETS", "codec_for"]
+__all__ = ["CHARSETS", "ISO2022_CODECS", "TABLE_0211", "codec_for", "reading_codec"]
 
-#: MSH-18 value -> Python codec.  "" (MSH-18 absent) means the HL7 default, 7-bit ASCII.
+#: The MSH-18 values genrep *builds* messages in (a contract's ``charset``) -> Python codec.
+#: "" (MSH-18 absent) means the HL7 default, 7-bit ASCII.
 CHARSETS: dict[str, str] = {
     "UNICODE UTF-8": "utf-8",
     "8859/1": "latin-1",
@@ -18,12 +20,80 @@ CHARSETS: dict[str, str] = {
     "": "ascii",
 }
 
+#: HL7 table 0211 (alternate character sets, v2.3-v2.8) -> the Python codec that reads it, or None
+#: when Python has none. Keys are upper case; ``codec_for`` looks values up case-insensitively.
+TABLE_0211: dict[str, str | None] = {
+    "": "ascii",
+    "ASCII": "ascii",
+    "8859/1": "latin-1",
+    "8859/2": "iso8859-2",
+    "8859/3": "iso8859-3",
+    "8859/4": "iso8859-4",
+    "8859/5": "iso8859-5",
+    "8859/6": "iso8859-6",
+    "8859/7": "iso8859-7",
+    "8859/8": "iso8859-8",
+    "8859/9": "iso8859-9",
+    "8859/15": "iso8859-15",
+    # the regional ones: Japanese in ISO 2022 code extension (ESC sequences switch the set)
+    "ISO IR14": "iso2022_jp_ext",    # JIS X 0201 (Roman and half-width katakana)
+    "ISO IR87": "iso2022_jp",        # JIS X 0208 (kanji)
+    "ISO IR159": "iso2022_jp_1",     # JIS X 0212 (supplementary kanji)
+    "GB 18030-2000": "gb18030",
+    "KS X 1001": "euc_kr",
+    "CNS 11643-1992": None,          # Python has no CNS 11643 codec
+    "BIG-5": "big5",
+    # "UNICODE" (v2.3-2.4: ISO/IEC 10646 with no encoding form named): on an MLLP byte stream, whose
+    # delimiters are single bytes, in practice UTF-8; a UTF-16 byte order mark is honoured (decode)
+    "UNICODE": "utf-8",
+    "UNICODE UTF-8": "utf-8",
+    "UNICODE UTF-16": "utf-16",
+    "UNICODE UTF-32": "utf-32",
+    # v2.7+: the same sets by their ISO-IR registration numbers (as DICOM names them)
+    "ISO IR6": "ascii",
+    "ISO IR100": "latin-1",
+    "ISO IR101": "iso8859-2",
+    "ISO IR109": "iso8859-3",
+    "ISO IR110": "iso8859-4",
+    "ISO IR126": "iso8859-7",
+    "ISO IR127": "iso8859-6",
+    "ISO IR138": "iso8859-8",
+    "ISO IR144": "iso8859-5",
+    "ISO IR148": "iso8859-9",
+    "ISO IR192": "utf-8",
+}
+
+#: Codecs of ISO 2022 code extension: named in a later repetition of MSH-18 ("ISO IR6~ISO IR87"),
+#: they switch sets inside the text with escape sequences, so the whole message is read with them.
+ISO2022_CODECS = frozenset({"iso2022_jp", "iso2022_jp_1", "iso2022_jp_ext"})
+
 
 def codec_for(msh18: str) -> str:
-    """Python codec for an MSH-18 value; HL7Error for one genrep does not support."""
+    """Python codec for an MSH-18 value genrep *builds* messages in (``CHARSETS``); HL7Error for any
+    other (the builder and the generated texts stay within what a contract may choose)."""
     try:
         return CHARSETS[msh18.strip()]
     except KeyError:
         supported = ", ".join(repr(k) for k in CHARSETS)
         raise HL7Error(f"unsupported character set in MSH-18: {msh18!r} "
                        f"(supported: {supported})") from None
+
+
+def reading_codec(msh18: str) -> str:
+    """Python codec that *reads* an MSH-18 value of HL7 table 0211 (any case, surrounding spaces
+    ignored): what a receiver, and the harness reading an answer, accept.
+
+    HL7Error, naming the value, for one that is not in table 0211 (a Windows code page label such
+    as ``CP1252`` is not: a sender using one says so in its interface agreement, not in MSH-18) and
+    for the table's one value Python cannot decode (``CNS 11643-1992``)."""
+    key = msh18.strip().upper()
+    try:
+        codec = TABLE_0211[key]
+    except KeyError:
+        known = ", ".join(repr(k) for k in TABLE_0211 if k)
+        raise HL7Error(f"unsupported character set in MSH-18: {msh18!r} is not in HL7 table 0211 "
+                       f"(known: {known}; absent means ASCII)") from None
+    if codec is None:
+        raise HL7Error(f"unsupported character set in MSH-18: {msh18!r} (HL7 table 0211) has no "
+                       "decoder in Python; genrep cannot read it")
+    return codec

@@ -72,6 +72,9 @@ class Ack:
     control_id: str
     text: str
     error: str | None = field(default=None)
+    #: why the ACK's bytes were read tolerantly (they contradict its MSH-18, or MSH-18 is not one
+    #: Python reads); "" when they were read as declared (``hl7.parse_ack``)
+    charset_problem: str = ""
 
     @property
     def accepted(self) -> bool:

@@ -111,6 +111,8 @@ _PREFIXED: tuple[FailureKind, ...] = (
     _k("not_stored", NOT_STORED, "critical", "acknowledged (AA) but not readable from the EHR afterwards"),
     _k("no_ack", OTHER_PRODUCT, "high", "no HL7 acknowledgement was received"),
     _k("unexpected_ack", OTHER_PRODUCT, "high", "the acknowledgement code is not the one expected"),
+    _k("ack_mismatch", OTHER_PRODUCT, "high", "the peer's ACKs are not aligned with the messages: an ACK "
+       "quoting another MSH-10 (late, duplicated, unknown) came instead of, or before, the message's own"),
     _k("refused", OTHER_PRODUCT, "high", "a valid message was refused (ACK AE/AR)"),
     _k("accepted_bad_input", OTHER_PRODUCT, "high", "a message that should have been refused was accepted"),
     _k("stored_despite_refusal", OTHER_PRODUCT, "high", "a refused message was stored anyway"),

@@ -22,7 +22,8 @@ def _resolve(profile: Profile, endpoint: str | Endpoint) -> Endpoint:
 
 def mllp_client_for(profile: Profile, endpoint: str | Endpoint, *, connect_timeout: float | None = None,
                     read_timeout: float | None = None, max_frame: int = 16 * 1024 * 1024):
-    """An MLLPClient for a profile endpoint: its TLS (if any), the profile's timeouts, its name."""
+    """An MLLPClient for a profile endpoint: its TLS (if any), the profile's timeouts, its name, its
+    connection policy and resend rule (``connection:``, ``resend:``)."""
     ep = _resolve(profile, endpoint)
     if ep.protocol != "mllp":
         raise ConfigError(f"endpoint {ep.name} is {ep.protocol}, not mllp", file=profile.file or None,
@@ -31,7 +32,8 @@ def mllp_client_for(profile: Profile, endpoint: str | Endpoint, *, connect_timeo
                       connect_timeout=profile.timeouts.connect if connect_timeout is None else connect_timeout,
                       read_timeout=profile.timeouts.read if read_timeout is None else read_timeout,
                       max_frame=max_frame, ssl_context=client_context(profile, ep),
-                      server_hostname=ep.server_name if ep.tls else None, name=ep.name)
+                      server_hostname=ep.server_name if ep.tls else None, name=ep.name,
+                      connection=ep.connection, resend=ep.resend)
 
 
 def http_transport_for(profile: Profile, endpoint: str | Endpoint, *, with_token: bool = True,
