@@ -28,6 +28,7 @@ from genrep.integrations.radiology import RadiologyClient
 from genrep.results.allure import label_scenario
 from genrep.sim.process import start_virtual_environment
 
+from .generated_steps import *  # noqa: F401,F403
 from .journey_steps import *  # noqa: F401,F403  (registers the step fixtures)
 from .medication_steps import *  # noqa: F401,F403
 from .multum_steps import *  # noqa: F401,F403

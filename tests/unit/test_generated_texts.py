@@ -6,7 +6,8 @@ and identity guard: every example's ``expected`` is an exact oracle.
     fidelity comparison finds nothing in expected vs expected (and vs what came back), and does
     find a truncation and a dropped negation; (d) nothing personnummer-shaped, the guard passes
     the built messages; (e) every declared feature occurs, and ``require`` delivers it; (f) NLL
-    texts obey the FHIR string rules and the maximum length.
+    texts obey the FHIR string rules and the maximum length; (g) the conclusion paragraph a report
+    text ends with is the conclusion the virtual EHR lifts out, and the read-back check accepts it.
 """
 
 from __future__ import annotations
@@ -266,6 +267,7 @@ def test_strategies_are_deterministic_under_derandomize():
     (lambda: nll_texts(line_break="\t"), "line_break"),
     (lambda: nll_texts(max_length=50), "too short"),
     (lambda: clinical_texts(negation_words=("ingen misstanke",)), "single words"),
+    (lambda: nll_texts(require=("conclusion",)), "belong to report texts"),
 ])
 def test_impossible_requests_are_refused(call, message):
     with pytest.raises(ValueError, match=message):
@@ -325,3 +327,67 @@ def test_seeded_feature_file_request(g):
     tokens = NEG_TOKEN.findall(g.expected)
     assert tokens[0].casefold() in NEGATION_WORDS and tokens[-1].casefold() in NEGATION_WORDS
     assert re.search(r"(?:^|\n)[ \t]*\n", g.expected)
+
+
+# ------------------------------------------------------------------------ (g) the conclusion ---
+
+def _stored(expected: str, conclusion: str):
+    from genrep.integrations.radiology import Representation, StoredReport
+    return StoredReport("r1", "ACC-GEN-1", "final", expected, "1",
+                        representations=[Representation("presentedForm[0] (text/plain)", "text/plain", expected)],
+                        conclusion=conclusion)
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+@PROPERTY
+@given(data=st.data(), charset=st.sampled_from(HL7_CHARSETS))
+def test_the_conclusion_paragraph_is_the_conclusion_the_ehr_lifts_out_and_reads_back_clean(data, charset):
+    """Report texts end with a "Slutsats:"/"Bedömning:" paragraph; the virtual EHR derives
+    DiagnosticReport.conclusion from it; the read-back check accepts it (the oracle stays exact)."""
+    from genrep.integrations.radiology import check_read_back
+    from genrep.sim.ehr_store import conclusion_of
+    from genrep.text.generated.vocabulary import conclusion_paragraph
+    g = data.draw(hl7_texts(require=("conclusion_negation",), charset=charset))
+    paragraph = conclusion_paragraph(g.expected)
+    assert paragraph and re.match(r"\s*(?:slutsats|bedömning)\s*:", paragraph[0], re.I)
+    conclusion = conclusion_of(g.expected)  # what the virtual EHR shows
+    heading_rest = re.sub(r"^\s*\w+\s*:[ \t]*", "", paragraph[0])
+    assert _flat(conclusion) == _flat("\n".join([heading_rest] + paragraph[1:]))
+    assert any(w.casefold() in NEGATION_WORDS for w in NEG_TOKEN.findall(conclusion))
+    if "conclusion_negation_wrap_column" in g.features:
+        assert any(m.start() <= col <= m.end() for line in paragraph for m in _negations(line) for col in WRAP_COLUMNS)
+    check = check_read_back(g.expected, _stored(g.expected, conclusion))
+    assert check.ok, check.message()
+
+
+def test_report_texts_mostly_have_a_conclusion_and_nll_texts_never():
+    seen, _ = _collect(hl7_texts(), 100)
+    assert seen["conclusion"] >= 50 and seen["conclusion_negation"] >= 40 and seen["conclusion_negation_wrap_column"]
+    seen, _ = _collect(nll_texts(), 100)
+    assert not seen["conclusion"]
+
+
+def test_a_conclusion_losing_a_negation_inside_it_is_caught():
+    from genrep.integrations.radiology import check_read_back
+    text = "Fynd: Lungorna är välventilerade.\n\nSlutsats: Lungorna är utan infiltrat och ingen\npleuravätska ses."
+    from genrep.sim.ehr_store import conclusion_of, render_views
+    assert check_read_back(text, _stored(text, conclusion_of(text))).ok
+    dropped = render_views(text, "t", {"radiology-conclusion-negation-dropped": None}).conclusion
+    check = check_read_back(text, _stored(text, dropped))
+    assert not check.ok and "conclusion_not_in_report" in check.message()
+
+
+@pytest.mark.xfail(strict=True, reason="harness gap (integrations.radiology.check_read_back): the conclusion is "
+                   "compared as *contained in* the sent text, so a conclusion that lost its first or last "
+                   "word still is: 'Slutsats: Ingen fraktur.' shown as 'fraktur.' passes. Found by the "
+                   "generated conclusion paragraphs (about a third of those with a negation)")
+def test_a_conclusion_losing_its_leading_negation_is_caught():
+    from genrep.integrations.radiology import check_read_back
+    from genrep.sim.ehr_store import render_views
+    text = "Fynd: Lungorna är välventilerade.\n\nSlutsats: Ingen fraktur."
+    dropped = render_views(text, "t", {"radiology-conclusion-negation-dropped": None}).conclusion
+    assert dropped == "fraktur."
+    assert not check_read_back(text, _stored(text, dropped)).ok

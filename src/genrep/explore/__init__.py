@@ -20,7 +20,12 @@ One module per concern, each with its reasons in its docstring:
   ``--replay``;
 * ``scenario`` and ``allure``: the outputs of a finding, a ready-to-paste regression scenario and an
   Allure result (``genrep.results.writer``);
-* ``run``: ``explore`` and ``replay``, what ``genrep.cli.explore`` calls.
+* ``run``: ``explore`` and ``replay``, what ``genrep.cli.explore`` calls;
+* ``batch``: the generated texts a feature file asks for (``Given 50 generated report texts with
+  tables and negations``): the words, the seed from the scenario's name, the batch through the
+  scenario's client and patient, the first and the smallest failing example (``steps/generated_steps.py``);
+* ``rehearsal_budget``: ``rehearsal_pass``, a small deterministic budget of exploration inside a
+  dress rehearsal, its Allure results written into the rehearsal's results folder.
 
 The names below are the package's interface (the CLI and the tests import them from here).
 """
@@ -28,20 +33,24 @@ The names below are the package's interface (the CLI and the tests import them f
 from __future__ import annotations
 
 from genrep.explore.allure import allure_result, write_allure
+from genrep.explore.batch import BatchResult, Request, run_batch, seed_for
 from genrep.explore.examples import (GENERATORS, INTEGRATIONS, PADDING_MAX, Example, check_generator,
                                      example_strategy, padding_text)
 from genrep.explore.findings import FORMAT, REQUIREMENTS, Finding, load_finding, requirement_for, save_finding
 from genrep.explore.run import (DEFAULT_BUDGET, DEFAULT_EXAMPLES, DEFAULT_OUT, Replay, Report,
                                 describe_environment, environment, explore, replay)
+from genrep.explore.rehearsal_budget import (PASS_BUDGET, PASS_EXAMPLES, IntegrationPass, PassSummary,
+                                           rehearsal_pass)
 from genrep.explore.scenario import regression_feature
 from genrep.explore.shrink import ExploreFailure, Search, failure_type, search
 from genrep.explore.targets import NLLTarget, Outcome, RadiologyTarget, require_virtual_nll
 
 __all__ = [
     "DEFAULT_BUDGET", "DEFAULT_EXAMPLES", "DEFAULT_OUT", "FORMAT", "GENERATORS", "INTEGRATIONS",
-    "PADDING_MAX", "REQUIREMENTS", "Example", "ExploreFailure", "Finding", "NLLTarget", "Outcome",
-    "RadiologyTarget", "Replay", "Report", "Search", "allure_result", "check_generator",
+    "PADDING_MAX", "PASS_BUDGET", "PASS_EXAMPLES", "REQUIREMENTS", "BatchResult", "Example",
+    "ExploreFailure", "Finding", "IntegrationPass", "NLLTarget", "Outcome", "PassSummary",
+    "RadiologyTarget", "Replay", "Report", "Request", "Search", "allure_result", "check_generator",
     "describe_environment", "environment", "example_strategy", "explore", "failure_type", "load_finding",
-    "padding_text", "regression_feature", "replay", "require_virtual_nll", "requirement_for",
-    "save_finding", "search", "write_allure",
+    "padding_text", "regression_feature", "rehearsal_pass", "replay", "require_virtual_nll",
+    "requirement_for", "run_batch", "save_finding", "search", "seed_for", "write_allure",
 ]

@@ -99,16 +99,19 @@ def _with_padding(g, charset: str, convention: str, length: int, generator: str)
     that long already). A target length, not an added one: the shrinker can then simplify the
     generated text and bring the length down to a limit independently."""
     plain, expected, wire, wire_type = g.plain, g.expected, g.wire, g.wire_type
-    filler = padding_text(length - len(expected) - 1)
+    # after a conclusion paragraph a blank line, so that the padding does not become part of the
+    # conclusion (a receiver lifts the paragraph out up to the next blank line)
+    breaks = 2 if "conclusion" in g.features else 1
+    filler = padding_text(length - len(expected) - breaks)
     if filler and wire is not None and expected.endswith("\n"):
         filler = ""  # a wire ending in a hex-escaped CR would merge with the next break: not padded
     if filler:
         # a plain text ending in a lone CR gets CR again (CR + LF would read as one CR LF)
-        plain = plain + ("\r" if plain.endswith("\r") else "\n") + filler
-        expected = expected + "\n" + filler
+        plain = plain + ("\r" if plain.endswith("\r") else "\n") * breaks + filler
+        expected = expected + "\n" * breaks + filler
         if wire is not None:
             brk = "\\.br\\" if wire_type == "FT" else "~"
-            wire = wire + brk + filler.replace("\n", brk)
+            wire = wire + brk * breaks + filler.replace("\n", brk)
             wire_type = "TX" if wire_type == "ST" else wire_type  # ST holds one line
     return Example("radiology", plain, expected, wire, wire_type, charset, convention, tuple(g.features),
                    len(filler), generator)

@@ -90,21 +90,27 @@ def _size_key(example: Example) -> tuple:
 
 
 def search(run_example: Callable[[Example], Outcome], strategy, *, examples: int, seed: int,
-           deadline: float, progress: Callable[[str], None] = print) -> Search:
+           deadline: float, progress: Callable[[str], None] = print,
+           shrink_seconds: float | None = None, first_kind_only: bool = False) -> Search:
     """Run ``run_example`` on up to ``examples`` generated examples (Hypothesis, seeded), shrinking
-    every failing kind against the live system until ``deadline`` (``time.monotonic``)."""
+    every failing kind against the live system until ``deadline`` (``time.monotonic``), and at most
+    ``shrink_seconds`` after the first failure when given. ``first_kind_only``: stop generating at
+    the first failure and shrink only its kind (sooner to a small example)."""
     from hypothesis import HealthCheck, Phase, Verbosity, given, settings
     from hypothesis import seed as hypothesis_seed
     from hypothesis.errors import Flaky, HypothesisException
 
     state = Search()
     ticker = {"last": time.monotonic(), "first_failure": None}
+    limit = [deadline]  # brought forward to shrink_seconds after the first failure
     seen: dict[str, Outcome] = {}  # the shrinker often rebuilds an example it has run: not sent again
 
     def report_progress(example: Example, outcome: Outcome) -> None:
         now = time.monotonic()
         if outcome.failed and ticker["first_failure"] is None:
             ticker["first_failure"] = state.examples_run
+            if shrink_seconds is not None:
+                limit[0] = min(limit[0], now + shrink_seconds)
             progress(f"  example {state.examples_run}: {outcome.kind} ({example.describe()}); shrinking "
                      "against the live system")
             ticker["last"] = now
@@ -118,11 +124,11 @@ def search(run_example: Callable[[Example], Outcome], strategy, *, examples: int
 
     @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
               phases=(Phase.explicit, Phase.generate, Phase.shrink), verbosity=Verbosity.quiet,
-              suppress_health_check=list(HealthCheck), report_multiple_bugs=True, print_blob=False)
+              suppress_health_check=list(HealthCheck), report_multiple_bugs=not first_kind_only, print_blob=False)
     @hypothesis_seed(seed)
     @given(strategy)
     def probe(example: Example) -> None:
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= limit[0]:
             raise _OutOfBudget()
         key = example.digest()
         outcome = seen.get(key)

@@ -78,6 +78,16 @@ class RadiologyTarget:
         self.contract = contract or load_radiology()
         self.client = RadiologyClient(profile, self.contract, guard)
         self.patient = patient_for(identity, seed="explore")
+        self._owns_client = True
+
+    @classmethod
+    def for_patient(cls, client, patient) -> "RadiologyTarget":
+        """A target on an open ``RadiologyClient`` for a patient registered already (a feature's
+        Background did it): ``prepare`` is not needed, and ``close`` leaves the client open."""
+        target = cls.__new__(cls)
+        target.contract, target.client, target.patient = client.contract, client, patient
+        target._owns_client = False
+        return target
 
     def prepare(self) -> None:
         ex = self.client.register(self.patient)
@@ -128,7 +138,8 @@ class RadiologyTarget:
                            "\n\n".join(f"== {name}\n{diff}" for name, diff in check.diffs), ack.code)
 
     def close(self) -> None:
-        self.client.close()
+        if self._owns_client:
+            self.client.close()
 
 
 class NLLTarget:

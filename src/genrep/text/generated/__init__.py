@@ -8,7 +8,11 @@ features it exercises, for reporting):
   signs and arrows, ampersands, quotes, markup-like text, lists, indented tables, NBSP, soft hyphen,
   compound words over 40 letters, decimal commas, dates, dosage notations, NFD letters, blank
   lines) and negation words at every position (first and last word, alone on a line, at a line
-  start and end, across the wrap columns 60/65/72/80). Line breaks are LF; ``expected == plain``.
+  start and end, across the wrap columns 60/65/72/80). A report text mostly ends with a
+  conclusion paragraph headed ``Slutsats:`` or ``Bedömning:`` (``REPORT_FEATURES``), which an EHR
+  lifts out as ``DiagnosticReport.conclusion``: negation words inside it, also across a wrap
+  column (``conclusion_paragraph`` finds it as the virtual EHR does: to the next blank line).
+  Line breaks are LF; ``expected == plain``.
 * :func:`hl7_texts`: the same texts for an HL7 v2 TX/FT/ST field, built from the text alphabet of
   HL7 v2 chapter 2. ``plain`` is what a RIS user typed: it may hold the delimiters
   ``| ^ ~ & \\``, text that only *looks* like an escape (``\\F\\``, ``\\.br\\``, ``\\X0D0A\\``,
@@ -48,7 +52,9 @@ derandomising are the caller's (``@seed``, ``settings(derandomize=True)``).
 The package, one module per concern: ``model`` (:class:`GeneratedText` and the feature
 constants), ``vocabulary`` (Swedish clinical words and character classes, ``clinical_features``),
 ``clinical`` (``clinical_texts`` and the assembly the others start from), ``hl7_alphabet``
-(``hl7_texts``: typed delimiters, escapes and the wire encoder), ``fhir_strings`` (``nll_texts``).
+(``hl7_texts``: typed delimiters, escapes and the wire encoder), ``fhir_strings`` (``nll_texts``),
+``words`` (the English and Swedish words a feature file asks for features with: "tables and
+negations", "tabeller och negationer"; ``features_for`` and, for a linter, ``problem``).
 Import from the package: the names below are its interface.
 """
 
@@ -59,11 +65,12 @@ from genrep.text.generated.fhir_strings import nll_texts
 from genrep.text.generated.hl7_alphabet import hl7_texts
 from genrep.text.generated.model import (CLINICAL_FEATURES, HL7_FEATURES, HL7_PLAIN_FEATURES,
                                          HL7_WIRE_FEATURES, NLL_FEATURES, NLL_LINE_BREAK, NLL_MAX_LENGTH,
-                                         WRAP_COLUMNS, GeneratedText)
-from genrep.text.generated.vocabulary import clinical_features
+                                         REPORT_FEATURES, WRAP_COLUMNS, GeneratedText)
+from genrep.text.generated.vocabulary import clinical_features, conclusion_paragraph
+from genrep.text.generated.words import features_for
 
 __all__ = [
     "CLINICAL_FEATURES", "HL7_FEATURES", "HL7_PLAIN_FEATURES", "HL7_WIRE_FEATURES", "NLL_FEATURES",
-    "NLL_MAX_LENGTH", "NLL_LINE_BREAK", "WRAP_COLUMNS", "GeneratedText", "clinical_features",
-    "clinical_texts", "hl7_texts", "nll_texts",
+    "NLL_MAX_LENGTH", "NLL_LINE_BREAK", "REPORT_FEATURES", "WRAP_COLUMNS", "GeneratedText",
+    "clinical_features", "clinical_texts", "conclusion_paragraph", "features_for", "hl7_texts", "nll_texts",
 ]

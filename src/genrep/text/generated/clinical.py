@@ -18,11 +18,12 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from genrep.text.fidelity import NEGATION_WORDS
-from genrep.text.generated.model import CLINICAL_FEATURES, WRAP_COLUMNS, GeneratedText, _ordered
+from genrep.text.generated.model import (CLINICAL_FEATURES, REPORT_FEATURES, WRAP_COLUMNS, GeneratedText,
+                                         _ordered)
 from genrep.text.generated.vocabulary import (
     _AFTER_NEGATION, _AMPERSANDS, _ARROWS, _BEFORE_NEGATION, _BULLETS, _BY_LENGTH, _COMPARISONS,
-    _COMPOUND_PARTS, _DOSAGES, _LEADS, _MARKUP, _MAX_FILL, _NEGATION_PHRASES, _NEUTRAL, _QUOTES,
-    _SWEDISH_WORDS, _TABLE_LABELS, _TOKEN, _UNITS, clinical_features)
+    _COMPOUND_PARTS, _CONCLUSION_HEADINGS, _DOSAGES, _LEADS, _MARKUP, _MAX_FILL, _NEGATION_PHRASES, _NEUTRAL,
+    _QUOTES, _SWEDISH_WORDS, _TABLE_LABELS, _TOKEN, _UNITS, clinical_features)
 from genrep.text.identity_scan import numbers_in
 
 
@@ -35,6 +36,7 @@ class _Spec:
     max_length: int | None
     strip: bool            # no leading/trailing whitespace or blank lines (FHIR string)
     min_lines: int = 1
+    report: bool = True    # a report text: may end with a conclusion paragraph (REPORT_FEATURES)
 
 
 def _ok(token: str, codec: str | None) -> bool:
@@ -217,15 +219,46 @@ def _negation_block(draw, feature: str, spec: _Spec) -> list[str]:
     if feature in ("negation_line_end", "negation_last_word"):
         return [f"{draw(st.sampled_from(_BEFORE_NEGATION))} {_cap(draw, word)}{draw(st.sampled_from(('', '.', '!')))}"]
     if feature == "negation_wrap_column":
-        column = draw(st.sampled_from(spec.wrap_columns))
-        shown = _cap(draw, word)
-        start = draw(st.integers(max(0, column - len(shown)), column))
-        prefix = (_fill(draw, start - 1) + " ") if start >= 2 else " " * start
-        suffix = draw(st.sampled_from(("", ".", "suffix")))
-        if suffix == "suffix":
-            suffix = " " + _fill(draw, draw(st.integers(1, 30))) + "."
-        return [prefix + shown + suffix]
+        return [_wrap_column_line(draw, spec, word)]
     raise AssertionError(feature)
+
+
+def _wrap_column_line(draw, spec: _Spec, word: str, lead: str = "") -> str:
+    """A line (starting with ``lead``, e.g. a conclusion heading) whose negation ``word`` starts at,
+    ends at or spans one of the wrap columns; filler words before it, optionally after it."""
+    column = draw(st.sampled_from(spec.wrap_columns))
+    shown = _cap(draw, word)
+    start = draw(st.integers(max(len(lead), column - len(shown)), max(len(lead), column)))
+    gap = start - len(lead)
+    prefix = lead + ((_fill(draw, gap - 1) + " ") if gap >= 2 else " " * gap)
+    suffix = draw(st.sampled_from(("", ".", "suffix")))
+    if suffix == "suffix":
+        suffix = " " + _fill(draw, draw(st.integers(1, 30))) + "."
+    return prefix + shown + suffix
+
+
+def _conclusion_block(draw, spec: _Spec) -> list[str]:
+    """The conclusion paragraph a Swedish radiology report ends with: a heading (``Slutsats:``,
+    ``Bedömning:``) with the first statement on its line or alone above it, then up to two more
+    lines; negation words in it, also across a wrap column, as required or drawn. An EHR lifts the
+    paragraph (to the next blank line) out as ``DiagnosticReport.conclusion``."""
+    heading = draw(st.sampled_from(_CONCLUSION_HEADINGS))
+    inline = draw(st.booleans())
+    kinds = [draw(st.sampled_from(("negation", "wrap", "sentence"))) for _ in range(draw(st.integers(1, 3)))]
+    if "conclusion_negation_wrap_column" in spec.require and "wrap" not in kinds:
+        kinds[draw(st.integers(0, len(kinds) - 1))] = "wrap"
+    if "conclusion_negation" in spec.require and kinds == ["sentence"] * len(kinds):
+        kinds[draw(st.integers(0, len(kinds) - 1))] = "negation"
+    lines = [] if inline else [heading]
+    for i, kind in enumerate(kinds):
+        lead = heading + " " if inline and i == 0 else ""
+        if kind == "wrap":
+            lines.append(_wrap_column_line(draw, spec, draw(st.sampled_from(spec.negation_words)), lead))
+        elif kind == "negation":
+            lines.append(lead + _negation_phrase(draw, spec))
+        else:
+            lines.append(lead + _sentence_line(draw, spec))
+    return lines
 
 
 _NEGATION_BLOCKS = ("negation", "negation_alone", "negation_line_start", "negation_line_end",
@@ -275,6 +308,10 @@ def _clinical_text(draw, spec: _Spec) -> str:
     blocks = [blocks[i] for i in order]
     first = _negation_block(draw, "negation_first_word", spec) if wanted("negation_first_word") else None
     last = _negation_block(draw, "negation_last_word", spec) if wanted("negation_last_word") else None
+    # a report ends with its conclusion paragraph, three times in four (before a last-word negation)
+    concluded = spec.report and (bool(spec.require & set(REPORT_FEATURES)) or draw(st.integers(0, 3)) != 3)
+    conclusion = _conclusion_block(draw, spec) if concluded else None
+    tail = ([conclusion] if conclusion else []) + ([last] if last else [])
 
     def assemble(parts: list[list[str]], gaps: list[int], lead: int, trail: int) -> str:
         lines = [""] * lead
@@ -297,7 +334,7 @@ def _clinical_text(draw, spec: _Spec) -> str:
             gaps[draw(st.integers(0, n - 1))] = 1
         return gaps
 
-    parts = ([first] if first else []) + [b for b, _ in blocks] + ([last] if last else [])
+    parts = ([first] if first else []) + [b for b, _ in blocks] + tail
     gaps = gaps_for(len(parts) - 1)
     if blank and len(parts) == 1 and lead + trail == 0:
         parts.append([_sentence_line(draw, spec)])
@@ -310,7 +347,7 @@ def _clinical_text(draw, spec: _Spec) -> str:
         while len(text) > spec.max_length and optional:
             drop = optional.pop()
             blocks[drop] = ([], False)
-            parts = ([first] if first else []) + [b for b, _ in blocks if b] + ([last] if last else [])
+            parts = ([first] if first else []) + [b for b, _ in blocks if b] + tail
             gaps = gaps[:max(0, len(parts) - 1)]
             gaps += [0] * (len(parts) - 1 - len(gaps))
             text = assemble(parts, gaps, lead, trail)
@@ -348,8 +385,14 @@ def _spec(require, known, negation_words, wrap_columns, codec, max_length, *, st
     available = _available(codec) | (frozenset(known) - frozenset(CLINICAL_FEATURES))
     if codec not in (None, "utf-8"):
         available -= {"hex_split"}  # one byte per character: nothing to split
+    report = set(REPORT_FEATURES) <= set(known)
+    require = (require,) if isinstance(require, str) else tuple(require)
+    asked = set(require)
+    if not report and asked & set(REPORT_FEATURES):
+        raise ValueError(f"feature(s) {', '.join(sorted(asked & set(REPORT_FEATURES)))} belong to report texts "
+                         f"(a conclusion paragraph), not to {what}")
     req = _check_require(require, known, available, what)
-    return _Spec(req, words, columns, codec, max_length, strip, min_lines)
+    return _Spec(req, words, columns, codec, max_length, strip, min_lines, report)
 
 
 def _finish_clinical(text: str, spec: _Spec) -> GeneratedText | None:

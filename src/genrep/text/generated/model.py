@@ -47,7 +47,13 @@ CLINICAL_FEATURES: tuple[str, ...] = (
     "negation_line_start",   # a line starts with it
     "negation_line_end",     # a line ends with it (punctuation after it allowed)
     "negation_wrap_column",  # it starts at, ends at or spans one of the wrap columns
+    "conclusion",            # a conclusion paragraph headed "Slutsats:" or "Bedömning:" (report texts only)
+    "conclusion_negation",   # a negation word inside the conclusion paragraph
+    "conclusion_negation_wrap_column",  # ... starting at, ending at or spanning a wrap column
 )
+#: Features only a report text has: a receiver lifts its conclusion paragraph out
+#: (DiagnosticReport.conclusion); a patient instruction (NLL) has none.
+REPORT_FEATURES: tuple[str, ...] = ("conclusion", "conclusion_negation", "conclusion_negation_wrap_column")
 #: What the RIS user typed that the builder must escape (detected in ``plain``).
 HL7_PLAIN_FEATURES: tuple[str, ...] = (
     "field_sep", "component_sep", "repetition_sep", "subcomponent_sep", "escape_char",
@@ -67,7 +73,7 @@ HL7_WIRE_FEATURES: tuple[str, ...] = (
     "repetition",            # ~ as a hard line break (TX only)
 )
 HL7_FEATURES: tuple[str, ...] = CLINICAL_FEATURES + HL7_PLAIN_FEATURES + HL7_WIRE_FEATURES
-NLL_FEATURES: tuple[str, ...] = CLINICAL_FEATURES + (
+NLL_FEATURES: tuple[str, ...] = tuple(f for f in CLINICAL_FEATURES if f not in REPORT_FEATURES) + (
     "at_max_length",          # exactly max_length characters
     "bytes_over_max_length",  # at most max_length characters, more than max_length UTF-8 bytes
 )

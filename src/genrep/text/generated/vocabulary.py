@@ -76,6 +76,8 @@ _BULLETS = ("•", "-", "*", "–", "·", "◦")
 _TABLE_LABELS = ("Njure", "Längd", "Cortex", "Lever", "Mjälte", "Aorta", "Höger", "Vänster", "Ductus")
 _SWEDISH_WORDS = ("förändring", "vänster", "lårbenshals", "käkhåla", "ödem", "Åsa", "bäcken")
 _LEADS = ("Mått:", "Jfr", "Värde", "Status:", "Dos:", "Lab:", "Anm.")
+# the headings of a report's conclusion paragraph, as radiologists write them
+_CONCLUSION_HEADINGS = ("Slutsats:", "Bedömning:", "SLUTSATS:", "BEDÖMNING:", "Slutsats :")
 _END_PUNCT = ".,:;!?)»”\"'"
 
 _TOKEN = re.compile(r"\w+")
@@ -92,6 +94,25 @@ _DATE_RE = re.compile(r"(?<!\d)(?:\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2})(?!\d)")
 _DOSAGE_RE = re.compile(r"\d ?x ?\d|\d(?:\+\d){2,}|[½¼]|gånger dagligen|per dygn")
 _LONG_WORD_RE = re.compile(r"[^\W\d_][\w\xad]{40,}")
 _BLANK_RE = re.compile(r"(?:^|\n)[ \t]*\n")
+# a conclusion heading at a line start, as a receiver recognises it (the virtual EHR's rule: any
+# whitespace around the heading word, any case)
+_CONCLUSION_RE = re.compile(r"^\s*(?:slutsats|bedömning)\s*:", re.I)
+
+
+def conclusion_paragraph(text: str) -> list[str]:
+    """The lines of the report's conclusion paragraph, heading line included: from the first line
+    that opens with a conclusion heading (``Slutsats:``, ``Bedömning:``) up to the next blank line,
+    as an EHR lifts it out for ``DiagnosticReport.conclusion``; [] when there is none."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for n, line in enumerate(lines):
+        if _CONCLUSION_RE.match(line):
+            out = [line]
+            for following in lines[n + 1:]:
+                if not following.strip():
+                    break
+                out.append(following)
+            return out
+    return []
 
 
 def clinical_features(text: str, *, negation_words: Iterable[str] = NEGATION_WORDS,
@@ -119,9 +140,24 @@ def clinical_features(text: str, *, negation_words: Iterable[str] = NEGATION_WOR
     lines = text.split("\n")
     if sum(1 for line in lines if _TABLE_ROW_RE.search(line)) >= 2:
         found.add("table")
-    found.update(_negation_features(text, lines, frozenset(w.casefold() for w in negation_words),
-                                    tuple(wrap_columns)))
+    words, columns = frozenset(w.casefold() for w in negation_words), tuple(wrap_columns)
+    found.update(_negation_features(text, lines, words, columns))
+    found.update(_conclusion_features(text, words, columns))
     return frozenset(found)
+
+
+def _conclusion_features(text: str, words: frozenset[str], columns: tuple[int, ...]) -> set[str]:
+    paragraph = conclusion_paragraph(text)
+    if not paragraph:
+        return set()
+    found = {"conclusion"}
+    for line in paragraph:
+        for t in _TOKEN.finditer(line):
+            if t.group().casefold() in words:
+                found.add("conclusion_negation")
+                if any(t.start() <= w <= t.end() for w in columns):
+                    found.add("conclusion_negation_wrap_column")
+    return found
 
 
 def _negation_features(text: str, lines: list[str], words: frozenset[str],
