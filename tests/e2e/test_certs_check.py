@@ -23,9 +23,15 @@ def test_virtual_tls_certificates_are_ok_and_gate_go(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "CERTIFICATES: OK" in proc.stdout and "name '127.0.0.1' matches" in proc.stdout
     assert len(list(results.glob("*-result.json"))) == 4  # MLLP, EHR FHIR, NLL, client certificate
+    # certificates alone are not the go-live scope: the gate says so (INCOMPLETE), unless the
+    # caller waives both parts, and then it says PARTIAL GO, never a plain GO
     gate = subprocess.run([sys.executable, "-m", "genrep.cli", "gate", "--results", str(results)],
                           capture_output=True, text=True, timeout=120)
-    assert gate.returncode == 0 and "VERDICT: GO" in gate.stdout, gate.stdout[-2000:]
+    assert gate.returncode == 4 and "VERDICT: INCOMPLETE" in gate.stdout, gate.stdout[-2000:]
+    gate = subprocess.run([sys.executable, "-m", "genrep.cli", "gate", "--results", str(results),
+                           "--accept-partial", "functional", "--accept-partial", "performance"],
+                          capture_output=True, text=True, timeout=120)
+    assert gate.returncode == 0 and "VERDICT: PARTIAL GO" in gate.stdout, gate.stdout[-2000:]
     assert "SEC-CERT-001" in gate.stdout
 
     proc = certs_check("--env", "virtual-tls", "--warn-days", "400", "--json")

@@ -158,7 +158,7 @@ def test_one_failed_critical_is_no_go(results_dir):
     write_result(results_dir, "stored as sent, 8859/1", status="failed", reqs=["RAD-001"],
                  message="AssertionError: Report text differs: truncated\n- [truncated/high] cut")
     v = verdict_of(results_dir)
-    assert not v.go
+    assert not v.go and v.status == "NO-GO"
     assert any("RAD-001" in r and "critical" in r and "failed" in r for r in v.reasons)
     assert v.defects["interface test"]["critical"] == 1
     assert v.requirements["RAD-001"].status == "failed"
@@ -174,11 +174,13 @@ def test_broken_counts_as_failed(results_dir):
     assert not v.go and v.requirements["RAD-R01"].status == "failed"
 
 
-def test_untested_requirement_is_no_go(results_dir):
+def test_untested_requirement_is_never_go(results_dir):
+    """Nothing failed, but a requirement was not verified: INCOMPLETE (exit 4), not GO, not NO-GO."""
     write_result(results_dir, "stored as sent", reqs=["RAD-001"])
     write_result(results_dir, "long report", reqs=["RAD-R01"])
     v = verdict_of(results_dir)
-    assert not v.go
+    assert not v.go and v.status == "INCOMPLETE" and not v.failures
+    assert [(g.kind, g.name) for g in v.missing] == [("requirement", "RAD-R02")]
     assert any("RAD-R02" in r and "untested" in r for r in v.reasons)
     assert not any("NLL-001" in r for r in v.reasons)
 
@@ -237,11 +239,12 @@ def test_no_results_is_no_go():
     assert not v.go and any("no scenario results" in r for r in v.reasons)
 
 
-def test_no_negative_path_is_no_go(results_dir):
+def test_no_negative_path_is_never_go(results_dir):
     cat = {"RAD-001": req("RAD-001")}
     write_result(results_dir, "stored as sent", reqs=["RAD-001"])
     v = verdict_of(results_dir, catalogue=cat)
-    assert not v.go and any("negative-path" in r for r in v.reasons)
+    assert not v.go and v.status == "INCOMPLETE" and any("negative-path" in r for r in v.reasons)
+    assert [(g.kind, g.name) for g in v.missing] == [("negative path", "radiology")]
 
 
 def test_worst_severity_counts_for_multi_requirement_scenario(results_dir):

@@ -4,10 +4,13 @@ Here: the argument parser, signals and exit codes; the commands themselves are i
 (rehearse, gate, report, selftest, steps, lint), ``environment`` (sim up, contract check, certs
 check, defects) and ``performance`` (load, bench).
 
-Exit codes: 0 GO / success, 1 NO-GO / checks failed, 2 bad input or configuration (the message
-names the file and key; also a run stopped because it was about to send a personnummer that is not
-on the allowlist: no verdict), 3 the system under test could not be reached, 130 interrupted by Ctrl-C
-(SIGINT), 143 stopped by SIGTERM (what CI cancel and ``timeout`` send).
+Exit codes: 0 GO / success (also PARTIAL GO: nothing failed and the only parts missing are those
+the caller waived with ``--accept-partial``), 1 NO-GO / checks failed, 2 bad input or configuration
+(the message names the file and key; also a run stopped because it was about to send a personnummer
+that is not on the allowlist: no verdict), 3 the system under test could not be reached, 4 INCOMPLETE
+(nothing failed, but the run lacks parts of the scope a GO needs, contracts/gate.yaml: a test type,
+an integration, a load profile, its minimum duration or users, an untested requirement), 130
+interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (what CI cancel and ``timeout`` send).
 
 SIGTERM takes the Ctrl-C path: ``main`` turns it into ``Terminated`` (a KeyboardInterrupt), so every
 ``finally`` that stops simulators, the feature suite's process group or Locust runs for both, and
@@ -76,6 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--load", action="append", default=[], metavar="PROFILE[:DURATION[:USERS]]",
                    help="after the features, run a load profile too (repeatable), e.g. golive_morning:120s; "
                         "its SLA results join the verdict")
+    accept = dict(action="append", default=[], metavar="PART",
+                  help="accept a run without this part of the gate's scope (contracts/gate.yaml scope.parts: "
+                       "functional, performance; repeatable): the verdict is then PARTIAL GO (exit 0), never GO, "
+                       "and the waived part is listed in every output. For a pre-merge pipeline, never a release")
+    r.add_argument("--accept-partial", **accept)
     r.set_defaults(func=_cmd_rehearse)
 
     rp = sub.add_parser("report", help="HTML report (single file, no outside calls) from Allure results")
@@ -85,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("gate", help="verdict from existing Allure results")
     g.add_argument("--results", default=None)
+    g.add_argument("--accept-partial", **accept)
     g.set_defaults(func=_cmd_gate)
 
     s = sub.add_parser("sim", help="the virtual environment")

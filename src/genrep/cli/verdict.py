@@ -58,6 +58,8 @@ def _cmd_rehearse(args) -> int:
     parse_defects(profile.defects)  # unknown names fail here, before anything starts
     for load in (load_radiology, load_nll, load_multum, load_catalogue, load_gate):
         load()  # every contract and the gate's rules are valid before anything starts
+    from genrep.results.gate import check_accept_partial
+    check_accept_partial(load_gate().scope, args.accept_partial)  # a mistyped part fails before anything starts
     results_dir = Path(args.results or REPORTS_DIR / "allure-results")
     loads = [_parse_load_spec(spec) for spec in args.load]  # bad specs fail before anything starts
     _check_selection(args.k, args.m)
@@ -93,12 +95,28 @@ def _cmd_rehearse(args) -> int:
     write_metadata(results_dir, profile_name=profile.name, profile_kind=profile.kind, defects=profile.defects,
                    contracts=_contract_versions())
     verdict, out_dir = _verdict_outputs(results_dir, environment=f"{profile.name} ({profile.kind})"
-                                        + (f", defects: {', '.join(profile.defects)}" if profile.defects else ""))
+                                        + (f", defects: {', '.join(profile.defects)}" if profile.defects else ""),
+                                        accept_partial=args.accept_partial)
     print(f"Allure results: {results_dir}")
     if not args.no_html:
         _html_report_or_warn(results_dir, out_dir / "html")
-    print(f"VERDICT: {'GO' if verdict.go else 'NO-GO'}")
-    return 0 if verdict.go else 1
+    return _print_verdict(verdict)
+
+
+#: The exit code of each verdict (README "For CI"): a release pipeline passes on 0 only, and only a
+#: pipeline that named the parts it waives (--accept-partial) can get 0 from a partial run.
+VERDICT_EXIT = {"GO": 0, "PARTIAL GO": 0, "NO-GO": 1, "INCOMPLETE": 4}
+
+
+def _print_verdict(verdict) -> int:
+    from genrep.results.gate import verdict_line
+    if verdict.status == "INCOMPLETE":
+        parts = sorted({g.part for g in verdict.missing if g.part})
+        print("A GO needs the whole scope of contracts/gate.yaml (make rehearse runs it, load profiles "
+              "included)" + (f"; a pre-merge pipeline may accept a partial run with --accept-partial "
+                             f"{' --accept-partial '.join(parts)}, recorded in every output" if parts else "") + ".")
+    print(verdict_line(verdict), flush=True)
+    return VERDICT_EXIT[verdict.status]
 
 
 def _parse_load_spec(spec: str) -> tuple[str, float, int | None]:
@@ -171,9 +189,9 @@ def _contract_versions() -> dict[str, str]:
     return out
 
 
-def _verdict_outputs(results_dir: Path, *, environment: str):
-    """Verdict from the results: summary.md, verdict.json, traceability.csv, scorecard.html (and the
-    matrix as a genrep entry in the Allure results). Shared by ``rehearse`` and ``gate``."""
+def _verdict_outputs(results_dir: Path, *, environment: str, accept_partial=()):
+    """Verdict from the results: summary.md, verdict.json, traceability.csv, scorecard.html, junit.xml
+    (and the matrix as a genrep entry in the Allure results). Shared by ``rehearse`` and ``gate``."""
     from genrep.results.allure_meta import write_meta_result
     from genrep.config.contracts import load_catalogue, load_gate
     from genrep.results.gate import decide, summary_markdown
@@ -183,7 +201,8 @@ def _verdict_outputs(results_dir: Path, *, environment: str):
     rules = load_gate()
     verdict = decide(read_results(results_dir), load_catalogue(), rules.thresholds,
                      every_requirement_verified=rules.every_requirement_verified,
-                     negative_paths_per_integration=rules.negative_paths_per_integration)
+                     negative_paths_per_integration=rules.negative_paths_per_integration,
+                     scope=rules.scope, accept_partial=accept_partial, count=rules.count)
     md = summary_markdown(verdict)
     out_dir = results_dir.parent
     matrix = traceability_csv(verdict)
@@ -196,19 +215,27 @@ def _verdict_outputs(results_dir: Path, *, environment: str):
                                           encoding="utf-8")
     (out_dir / "traceability.csv").write_text(matrix, encoding="utf-8")
     (out_dir / "scorecard.html").write_text(card, encoding="utf-8")
-    write_meta_result(results_dir, "Traceability matrix and readiness scorecard",
-                      {"Traceability matrix (requirement -> scenarios -> result)": (matrix, "text/csv"),
-                       "Readiness scorecard": (card, "text/html")})
+    from genrep.results.junit import junit_xml  # for CI test widgets: the verdict, scope, defects, every result
+    (out_dir / "junit.xml").write_text(safe_text(junit_xml(verdict, environment=environment)), encoding="utf-8")
+    from genrep.results.gate import defects_markdown
+    attachments = {"Readiness scorecard": (card, "text/html"),
+                   "Traceability matrix (requirement -> scenarios -> result)": (matrix, "text/csv")}
+    if verdict.defect_candidates:  # defects first: the scenarios under each
+        attachments = {"Defect candidates (failing scenarios clustered)":
+                       (safe_text("\n".join(defects_markdown(verdict))), "text/plain"), **attachments}
+    write_meta_result(results_dir, "Traceability matrix and readiness scorecard", attachments)
     print()
     print(md)
     print(f"Summary: {out_dir / 'summary.md'}   Verdict: {out_dir / 'verdict.json'}")
-    print(f"Scorecard: {out_dir / 'scorecard.html'}   Traceability: {out_dir / 'traceability.csv'}")
+    print(f"Scorecard: {out_dir / 'scorecard.html'}   Traceability: {out_dir / 'traceability.csv'}   "
+          f"JUnit XML: {out_dir / 'junit.xml'}")
     return verdict, out_dir
 
 
 # the verdict files written beside the results folder, and how each of them starts when genrep wrote it
 VERDICT_FILES = {"summary.md": "# genrep", "verdict.json": '"verdict":',
-                 "traceability.csv": "requirement,title,integration", "scorecard.html": "genrep go-live readiness"}
+                 "traceability.csv": "requirement,title,integration", "scorecard.html": "genrep go-live readiness",
+                 "junit.xml": '<testsuites name="genrep'}
 
 
 def _check_verdict_files(results_dir: Path) -> None:
@@ -221,11 +248,13 @@ def _check_verdict_files(results_dir: Path) -> None:
 def _cmd_gate(args) -> int:
     from genrep.paths import REPORTS_DIR
 
+    from genrep.config.contracts import load_gate
+    from genrep.results.gate import check_accept_partial
+    check_accept_partial(load_gate().scope, args.accept_partial)
     _check_verdict_files(Path(args.results or REPORTS_DIR / "allure-results"))
     verdict, _ = _verdict_outputs(Path(args.results or REPORTS_DIR / "allure-results"),
-                                  environment="as recorded in the results")
-    print(f"VERDICT: {'GO' if verdict.go else 'NO-GO'}")
-    return 0 if verdict.go else 1
+                                  environment="as recorded in the results", accept_partial=args.accept_partial)
+    return _print_verdict(verdict)
 
 
 def _cmd_selftest(args) -> int:

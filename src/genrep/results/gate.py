@@ -1,24 +1,75 @@
-"""The go-live verdict: results + requirement catalogue + thresholds -> GO or NO-GO.
+"""The go-live verdict: results + requirement catalogue + thresholds + scope -> GO, NO-GO or INCOMPLETE.
 
 The programme's rule (background.md), per test type: no critical and no high defects; for
-"functional test of requirements" at most 20 medium and 100 low. A failing scenario is a defect
-with the severity of the requirement it verifies (the most severe, if it verifies several).
+"functional test of requirements" at most 20 medium and 100 low. What is counted is gate.yaml's
+``count``: defect candidates (``genrep.results.defects``: the failing scenarios clustered, each
+with the highest severity of its requirements, counted once in each test type it fails), or failing
+scenarios, each a defect with the severity of the requirement it verifies (the most severe, if it
+verifies several; ``decide``'s own default).
 Coverage: every requirement of an integration that was exercised must have at least one executed
 scenario, and a requirement passes only if all its scenarios pass. Untested requirements are named.
+
+Completeness (gate.yaml ``scope``): the test types, integrations and load profiles (with their
+minimum duration and users) a GO needs. A run lacking any of them, or leaving a requirement
+untested, is INCOMPLETE: never GO, and NO-GO only if something also failed. A caller may accept a
+partial run by naming the parts it waives (``accept_partial``): the verdict is then PARTIAL GO, with
+the waived parts listed, never a plain GO.
 """
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from genrep.config.contracts import SEVERITIES, Requirement
+from genrep.config.contracts import COUNTS, SEVERITIES, Requirement, Scope
+from genrep.errors import ConfigError
+from genrep.results.defects import Defect, cluster
 from genrep.results.reader import ScenarioResult
 
 DEFAULT_THRESHOLDS: dict[str, dict[str, int]] = {
     "functional test of requirements": {"critical": 0, "high": 0, "medium": 20, "low": 100},
     "*": {"critical": 0, "high": 0, "medium": 0, "low": 0},
 }
+
+GO, PARTIAL_GO, NO_GO, INCOMPLETE = "GO", "PARTIAL GO", "NO-GO", "INCOMPLETE"
+VERDICTS = (GO, PARTIAL_GO, NO_GO, INCOMPLETE)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A part of the scope a GO needs that this run lacks: a test type, an integration, a load
+    profile, a requirement or an integration's negative path. ``part``: the gate.yaml scope part it
+    belongs to (None: outside every part, so it cannot be waived)."""
+    kind: str  # "test type" | "integration" | "load profile" | "requirement" | "negative path"
+    name: str
+    why: str
+    part: str | None = None
+    requirements: tuple[str, ...] = ()  # requirements it leaves untested
+
+    def describe(self) -> str:
+        if self.kind == "requirement":
+            return f"requirement {self.name} untested: {self.why}"
+        if self.kind == "negative path":
+            return f"integration {self.name}: {self.why}"
+        return f"{self.kind} {self.name} {self.why}"
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "name": self.name, "why": self.why, "part": self.part,
+                "requirements": list(self.requirements), "text": self.describe()}
+
+
+def check_accept_partial(scope: Scope | None, names: Iterable[str]) -> list[str]:
+    """The part names a caller waives, each one a part of ``scope``; otherwise a ConfigError that
+    names the parts there are (a typo must not waive nothing silently, nor everything)."""
+    names = list(dict.fromkeys(names))
+    known = scope.names if scope is not None else ()
+    for name in names:
+        if name not in known:
+            raise ConfigError(f"--accept-partial {name!r}: no such part in the gate's scope "
+                              f"(parts: {', '.join(known) or 'none'})", file=getattr(scope, "file", None),
+                              key="scope.parts")
+    return names
 
 
 @dataclass
@@ -38,18 +89,56 @@ class RequirementStatus:
 
 @dataclass
 class Verdict:
-    go: bool
-    reasons: list[str]
+    status: str  # GO | PARTIAL GO | NO-GO | INCOMPLETE
+    reasons: list[str]  # failures, then what is missing, then what was waived, then notes
     defects: dict[str, Counter]  # test type -> severity counts
     requirements: dict[str, RequirementStatus]
     unknown_tags: list[str]
     results: list[ScenarioResult]
     thresholds: dict = field(default_factory=dict)  # test type ("*" = default) -> allowed by severity
+    failures: list[str] = field(default_factory=list)  # each one makes it NO-GO
+    missing: list[Gap] = field(default_factory=list)  # each one keeps it from GO (INCOMPLETE)
+    waived: list[Gap] = field(default_factory=list)  # missing, but in a part the caller accepted as partial
+    accepted_partial: list[str] = field(default_factory=list)  # the parts the caller waived
+    notes: list[str] = field(default_factory=list)  # within the programme's allowance
+    scope: Scope | None = None
+    defect_candidates: list[Defect] = field(default_factory=list)  # the failures clustered, most severe first
+    count: str = "scenarios"  # what ``defects`` counts: defect candidates or failing scenarios
+    blocking: list[str] = field(default_factory=list)  # of ``failures``: thresholds passed, results unusable
+    failed_requirements: list[str] = field(default_factory=list)  # of ``failures``: each failed requirement
+
+    @property
+    def go(self) -> bool:
+        """A go-live GO: nothing failed and nothing of the scope is missing or waived."""
+        return self.status == GO
+
+    @property
+    def untested(self) -> list[str]:
+        return [rid for rid, rs in self.requirements.items() if rs.status == "untested"]
 
     def to_dict(self) -> dict:
+        failing = sum(r.failed for r in self.results)
         return {
-            "verdict": "GO" if self.go else "NO-GO",
+            "verdict": self.status,
+            "defects": {"counted": self.count, "candidates": len(self.defect_candidates),
+                        "failing_scenarios": failing,
+                        "by_severity": dict(Counter(d.severity for d in self.defect_candidates)),
+                        "list": [d.to_dict() for d in self.defect_candidates]},
             "reasons": self.reasons,
+            "failures": self.failures,
+            "scope": {
+                "complete": not self.missing and not self.waived,
+                "missing": [g.to_dict() for g in self.missing],
+                "waived": [g.to_dict() for g in self.waived],
+                "accepted_partial": self.accepted_partial,
+                "parts": {p.name: {"test_types": list(p.test_types), "integrations": list(p.integrations),
+                                   "load_profiles": {lp.name: {"min_duration_s": lp.min_duration_s,
+                                                               "min_users": lp.min_users}
+                                                     for lp in p.load_profiles}}
+                          for p in (self.scope.parts if self.scope else ())},
+            },
+            "untested_requirements": self.untested,
+            "notes": self.notes,
             "defects_by_test_type": {t: dict(c) for t, c in self.defects.items()},
             "thresholds": self.thresholds,
             "scenarios": {"total": len(self.results),
@@ -64,12 +153,75 @@ class Verdict:
         }
 
 
+def _number(value) -> float | None:
+    """A result parameter as a number: allure-python stores reprs ('60 s', "'6000'")."""
+    text = str(value).strip().strip("'\"").strip()
+    if text.endswith(" s"):
+        text = text[:-2]
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _scope_gaps(results: list[ScenarioResult], catalogue: dict[str, Requirement], scope: Scope,
+                statuses: dict[str, RequirementStatus]) -> list[Gap]:
+    """What of ``scope`` the results lack: test types and integrations with no executed scenario,
+    load profiles that never ran, did not complete, or ran shorter or with fewer users than needed."""
+    gaps: list[Gap] = []
+    executed = [r for r in results if r.executed]
+    ran_types = {catalogue[rid].test_type for r in executed for rid in r.requirements if rid in catalogue}
+    ran_integrations = {catalogue[rid].integration for r in executed for rid in r.requirements if rid in catalogue}
+    for part in scope.parts:
+        for test_type in part.test_types:
+            if test_type not in ran_types:
+                gaps.append(Gap("test type", test_type, "never ran: no executed scenario verifies a requirement "
+                                "of this test type", part.name))
+        for integration in part.integrations:
+            if integration not in ran_integrations:
+                rids = tuple(rid for rid, rs in statuses.items() if rs.requirement.integration == integration)
+                critical = sum(statuses[rid].requirement.severity == "critical" for rid in rids)
+                gaps.append(Gap("integration", integration,
+                                f"never ran: its {len(rids)} requirement(s) are untested"
+                                + (f" ({critical} critical)" if critical else "")
+                                + (f": {', '.join(rids)}" if rids else ""), part.name, rids))
+        for lp in part.load_profiles:
+            mine = [r for r in results if r.load_profile == lp.name]
+            measured = [r for r in mine if r.executed and r.parameters.get("duration") is not None]
+            needs = lp.describe()
+            if not mine:
+                gaps.append(Gap("load profile", lp.name, f"never ran (the scope needs {needs})", part.name))
+                continue
+            if not measured:
+                gaps.append(Gap("load profile", lp.name, f"did not complete (the scope needs {needs})", part.name))
+                continue
+            duration = min((_number(r.parameters.get("duration")) or 0.0) for r in measured)
+            users = min((_number(r.parameters.get("users")) or 0.0) for r in measured)
+            short = []
+            if lp.min_duration_s and duration < lp.min_duration_s:
+                short.append(f"ran {duration:g} s, needs at least {lp.min_duration_s:g} s")
+            if lp.min_users and users < lp.min_users:
+                short.append(f"ran {users:g} users, needs at least {lp.min_users}")
+            if short:
+                gaps.append(Gap("load profile", lp.name, "too small: " + "; ".join(short), part.name))
+    return gaps
+
+
 def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
            thresholds: dict[str, dict[str, int]] | None = None,
            integrations: set[str] | None = None, *, every_requirement_verified: bool = True,
-           negative_paths_per_integration: bool = True) -> Verdict:
+           negative_paths_per_integration: bool = True, scope: Scope | None = None,
+           accept_partial: Iterable[str] = (), count: str = "scenarios") -> Verdict:
+    """The verdict. ``scope`` (gate.yaml): what a GO needs; without it only what ran is judged
+    (library callers and tests of one integration). ``accept_partial``: scope parts the caller
+    waives (a pre-merge pipeline), each recorded in the verdict. ``count``: what the thresholds
+    count, defect candidates (``genrep.results.defects``; gate.yaml's default, which ``genrep gate``
+    and ``rehearse`` pass) or failing scenarios (the default here, for callers judging one check)."""
+    if count not in COUNTS:
+        raise ValueError(f"count must be one of {', '.join(COUNTS)}; got {count!r}")
     thresholds = thresholds or DEFAULT_THRESHOLDS
-    reasons: list[str] = []  # each one blocks go-live
+    accepted = check_accept_partial(scope, accept_partial)
+    failures: list[str] = []  # each one makes it NO-GO
     notes: list[str] = []  # reported, but within the programme's allowance
 
     def limits_for(test_type: str) -> dict[str, int]:
@@ -77,64 +229,196 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
 
     unknown = sorted({rid for r in results for rid in r.requirements if rid not in catalogue})
     if unknown:
-        reasons.append(f"scenarios tagged with unknown requirement ids: {', '.join(unknown)}")
+        failures.append(f"scenarios tagged with unknown requirement ids: {', '.join(unknown)}")
     if not results:
-        reasons.append("no scenario results: nothing was verified")
+        failures.append("no scenario results: nothing was verified")
     exercised = integrations if integrations is not None else {
         catalogue[rid].integration for r in results for rid in r.requirements if rid in catalogue}
-    statuses = {rid: RequirementStatus(req) for rid, req in catalogue.items() if req.integration in exercised}
+    required = set(exercised) | (scope.integrations if scope is not None else set())
+    # every requirement of a required integration shows, untested ones too
+    statuses = {rid: RequirementStatus(req) for rid, req in catalogue.items() if req.integration in required}
     defects: dict[str, Counter] = defaultdict(Counter)
     untagged = [r.name for r in results if not r.requirements]
     if untagged:
-        reasons.append(f"{len(untagged)} scenario(s) verify no requirement (untagged): {', '.join(untagged[:5])}")
+        failures.append(f"{len(untagged)} scenario(s) verify no requirement (untagged): {', '.join(untagged[:5])}")
     for r in results:
         reqs = [catalogue[rid] for rid in r.requirements if rid in catalogue]
         for req in reqs:
             # a requirement of an integration outside ``integrations`` was still exercised: report it
             statuses.setdefault(req.id, RequirementStatus(req)).scenarios.append(r)
-        if r.failed and reqs:
+        if r.failed and reqs and count == "scenarios":
             worst = min(reqs, key=lambda q: SEVERITIES.index(q.severity))
             defects[worst.test_type][worst.severity] += 1
         if r.status == "skipped":
-            reasons.append(f"scenario skipped: {r.name} (a skipped scenario verifies nothing)")
+            failures.append(f"scenario skipped: {r.name} (a skipped scenario verifies nothing)")
         elif r.status not in ("passed", "failed", "broken"):
-            reasons.append(f"scenario with status {r.status!r}: {r.name} (only a passed scenario verifies)")
+            failures.append(f"scenario with status {r.status!r}: {r.name} (only a passed scenario verifies)")
+    candidates = cluster(results, catalogue)
+    defect_of = {id(sc): d for d in candidates for sc in d.scenarios}
+    if count == "defects":  # each candidate once in each test type it fails scenarios of
+        for d in candidates:
+            for test_type in sorted({_worst(sc, catalogue).test_type for sc in d.scenarios
+                                     if _worst(sc, catalogue) is not None}):
+                defects[test_type][d.severity] += 1
     over: set[tuple[str, str]] = set()
     for test_type, counts in sorted(defects.items()):
         limits = limits_for(test_type)
         for sev in SEVERITIES:
             if counts.get(sev, 0) > limits.get(sev, 0):
                 over.add((test_type, sev))
-                reasons.append(f"{test_type}: {counts[sev]} {sev} defect(s), allowed {limits.get(sev, 0)}")
+                failures.append(f"{test_type}: {counts[sev]} {sev} defect(s), allowed {limits.get(sev, 0)}"
+                                + (" (failing scenarios counted one by one: gate.yaml count: scenarios)"
+                                   if count == "scenarios" else ""))
+    gaps = _scope_gaps(results, catalogue, scope, statuses) if scope is not None else []
+    never_ran = {g.name for g in gaps if g.kind == "integration"}
     for rid, rs in statuses.items():
         req = rs.requirement
         if rs.status == "failed":
             text = f"requirement {rid} ({req.severity}) failed: {req.title}"
-            # e.g. functional tests of requirements: up to 20 medium / 100 low defects are accepted
-            if limits_for(req.test_type).get(req.severity, 0) > 0 and (req.test_type, req.severity) not in over:
+            # e.g. functional tests of requirements: up to 20 medium / 100 low defects are accepted;
+            # counting defects, at the severity of the defect each failed scenario is under
+            counted = ({req.severity} if count == "scenarios" else
+                       {defect_of[id(sc)].severity for sc in rs.scenarios if sc.failed and id(sc) in defect_of})
+            if all(limits_for(req.test_type).get(sev, 0) > 0 and (req.test_type, sev) not in over for sev in counted):
                 notes.append(text + f" (within the allowance for {req.test_type})")
             else:
-                reasons.append(text)
-        elif rs.status == "untested" and req.integration in exercised and every_requirement_verified:
-            reasons.append(f"requirement {rid} untested: no executed scenario verifies it")
-    for integration in sorted(exercised) if negative_paths_per_integration else ():
+                failures.append(text)
+        elif rs.status == "untested" and req.integration in required and req.integration not in never_ran \
+                and every_requirement_verified:
+            gaps.append(Gap("requirement", rid, "no executed scenario verifies it",
+                            scope.part_of_integration(req.integration) if scope is not None else None, (rid,)))
+    for integration in sorted(required - never_ran) if negative_paths_per_integration else ():
         if not any(rs.requirement.negative and rs.status != "untested" for rs in statuses.values()
                    if rs.requirement.integration == integration):
-            reasons.append(f"integration {integration}: no negative-path scenario executed")
-    # ``reasons`` lists the blocking reasons first, then tolerated findings (shown as notes on GO)
-    return Verdict(go=not reasons, reasons=reasons + notes, defects=dict(defects), requirements=statuses,
-                   unknown_tags=unknown, results=results, thresholds=thresholds)
+            gaps.append(Gap("negative path", integration, "no negative-path scenario executed",
+                            scope.part_of_integration(integration) if scope is not None else None))
+    missing = [g for g in gaps if g.part not in accepted]
+    waived = [g for g in gaps if g.part in accepted]
+    if failures:
+        status = NO_GO
+    elif missing:
+        status = INCOMPLETE
+    elif waived:
+        status = PARTIAL_GO
+    else:
+        status = GO
+    # what blocks first (thresholds, bad results), then each defect, then the failed requirements
+    failed_reqs = [f for f in failures if f.startswith("requirement ")]
+    blocking = [f for f in failures if f not in failed_reqs]
+    failures = blocking + [f"defect {d.describe()}" for d in candidates] + failed_reqs if failures else []
+    reasons = (failures + [g.describe() for g in missing]
+               + [f"{g.describe()} (accepted as partial: --accept-partial {g.part})" for g in waived] + notes)
+    return Verdict(status=status, reasons=reasons, defects=dict(defects), requirements=statuses,
+                   unknown_tags=unknown, results=results, thresholds=thresholds, failures=failures,
+                   missing=missing, waived=waived, accepted_partial=accepted, notes=notes, scope=scope,
+                   defect_candidates=candidates, count=count, blocking=blocking, failed_requirements=failed_reqs)
+
+
+def _worst(result: ScenarioResult, catalogue: dict[str, Requirement]) -> Requirement | None:
+    reqs = [catalogue[rid] for rid in result.requirements if rid in catalogue]
+    return min(reqs, key=lambda q: SEVERITIES.index(q.severity)) if reqs else None
+
+
+HEADLINE = {
+    GO: "every part of the scope ran and nothing blocks go-live",
+    PARTIAL_GO: "nothing failed in what ran, but parts of the scope were waived (--accept-partial): "
+                "not a go-live verdict",
+    NO_GO: "something failed that blocks go-live",
+    INCOMPLETE: "nothing failed, but the run lacks parts a GO needs (contracts/gate.yaml scope): never GO",
+}
+
+
+def verdict_line(verdict: Verdict) -> str:
+    """The one line CI logs show: the verdict, its defects, and what is missing or waived."""
+    line = f"VERDICT: {verdict.status}"
+    if verdict.defect_candidates:
+        line += f" ({defects_sentence(verdict)})"
+    if verdict.missing:
+        line += f" (missing: {'; '.join(_short(g) for g in verdict.missing)})"
+    if verdict.waived:
+        line += (f" (waived by --accept-partial {', '.join(verdict.accepted_partial)}: "
+                 f"{'; '.join(_short(g) for g in verdict.waived)})")
+    return line
+
+
+def defects_sentence(verdict: Verdict) -> str:
+    """``5 defect candidates (4 critical, 1 high) behind 38 failing scenarios``"""
+    by = Counter(d.severity for d in verdict.defect_candidates)
+    failing = sum(r.failed for r in verdict.results)
+    n = len(verdict.defect_candidates)
+    return (f"{n} defect candidate{'s' if n != 1 else ''} ("
+            + ", ".join(f"{by[sev]} {sev}" for sev in SEVERITIES if by[sev])
+            + f") behind {failing} failing scenario{'s' if failing != 1 else ''}")
+
+
+def defects_markdown(verdict: Verdict, *, scenarios_each: int = 50) -> list[str]:
+    """Each defect candidate with its requirements, symptoms and scenarios under it."""
+    out = [f"## Defects: {defects_sentence(verdict)}",
+           "Failing scenarios clustered by integration, failure kind and signature (genrep.results.defects); "
+           "each defect has the highest severity of its requirements. The gate counts "
+           + ("defects" if verdict.count == "defects" else "failing scenarios, one by one")
+           + " (contracts/gate.yaml count).", ""]
+    for d in verdict.defect_candidates:
+        reqs = ", ".join(f"{rid} ({d.requirements[rid].severity})" for rid in d.requirement_ids())
+        kinds = ", ".join(f"{k} ×{n}" for k, n in d.kinds.most_common())
+        out += [f"### {d.id} {d.severity} · {d.title}",
+                f"{len(d.scenarios)} scenario(s); requirements {reqs or 'none'}; kinds {kinds or 'none'}; "
+                f"key `{d.key}`", ""]
+        out += [f"- symptom ({n} scenario{'s' if n != 1 else ''}): `{sig}`" for sig, n in d.signatures.most_common(4)]
+        out += [f"  - scenario: {sc.name} ({', '.join(sc.requirements)}) {sc.status.upper()}"
+                for sc in d.scenarios[:scenarios_each]]
+        if len(d.scenarios) > scenarios_each:
+            out.append(f"  - ... and {len(d.scenarios) - scenarios_each} more")
+        out += [f"  - also seen in: {sc.name} ({', '.join(sc.requirements)}), filed under another defect"
+                for sc in d.also[:scenarios_each]]
+        out.append("")
+    return out
+
+
+def _short(gap: Gap) -> str:
+    if gap.kind == "integration":
+        return f"integration {gap.name} ({len(gap.requirements)} requirement(s) untested)"
+    return f"{gap.kind} {gap.name}" if gap.kind != "negative path" else f"negative path of {gap.name}"
 
 
 def summary_markdown(verdict: Verdict, *, title: str = "genrep dress rehearsal") -> str:
     d = verdict.to_dict()
-    lines = [f"# {title}: {d['verdict']}", ""]
+    lines = [f"# {title}: {d['verdict']}", "", f"{verdict.status}: {HEADLINE[verdict.status]}.", ""]
+    if verdict.defect_candidates:
+        lines.append(f"Defects: {defects_sentence(verdict)}.")
     s = d["scenarios"]
     lines.append(f"Scenarios: {s['total']} run, {s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped.")
+    untested = verdict.untested
+    lines.append(f"Requirements: {len(verdict.requirements)} in scope, "
+                 f"{sum(rs.status == 'passed' for rs in verdict.requirements.values())} passed, "
+                 f"{sum(rs.status == 'failed' for rs in verdict.requirements.values())} failed, "
+                 f"{len(untested)} untested.")
     lines.append("")
-    if verdict.reasons:
-        lines.append("## Why NO-GO" if not verdict.go else "## Notes")
-        lines += [f"- {r}" for r in verdict.reasons]
+    if verdict.failures:
+        lines.append("## Why NO-GO")
+        lines += [f"- {r}" for r in verdict.blocking or verdict.failed_requirements]
+        if verdict.blocking and verdict.failed_requirements:
+            lines.append(f"- {len(verdict.failed_requirements)} requirement(s) failed, under the defects below")
+        lines.append("")
+    if verdict.defect_candidates:
+        lines += defects_markdown(verdict)
+    if verdict.blocking and verdict.failed_requirements:
+        lines.append("## Failed requirements")
+        lines += [f"- {r}" for r in verdict.failed_requirements]
+        lines.append("")
+    if verdict.missing:
+        lines.append("## Missing from this run (a GO needs them)" if verdict.failures else "## Why INCOMPLETE: "
+                     "missing from this run (a GO needs them)")
+        lines += [f"- {g.describe()}" + (f" [part: {g.part}]" if g.part else "") for g in verdict.missing]
+        lines.append("")
+    if verdict.waived:
+        lines.append(f"## Waived: accepted as partial (--accept-partial {', '.join(verdict.accepted_partial)}); "
+                     "not a go-live verdict")
+        lines += [f"- {g.describe()} [part: {g.part}]" for g in verdict.waived]
+        lines.append("")
+    if verdict.notes:
+        lines.append("## Notes (within the programme's allowance)")
+        lines += [f"- {r}" for r in verdict.notes]
         lines.append("")
     lines.append("## Requirements")
     lines.append("| requirement | severity | status | scenarios | classification of failures |")

@@ -26,6 +26,17 @@ class ScenarioResult:
     parameters: dict = field(default_factory=dict)
     start: int = 0
     stop: int = 0
+    labels: list[tuple[str, str]] = field(default_factory=list)  # every (name, value) label with a text value
+
+    @property
+    def load_profile(self) -> str | None:
+        """The load profile whose run wrote this result (the ``genrep_load`` label), else None."""
+        return next((v for n, v in self.labels if n == "genrep_load"), None)
+
+    @property
+    def executed(self) -> bool:
+        """Ran to a verdict of its own: passed, failed or broken (not skipped, not unknown)."""
+        return self.status in ("passed", "failed", "broken")
 
     @property
     def failed(self) -> bool:
@@ -83,5 +94,7 @@ def read_results(folder: str | Path) -> list[ScenarioResult]:
             tags=[lb["value"] for lb in labels if lb.get("name") == "tag"],
             parameters={p.get("name"): p.get("value") for p in params},
             start=data.get("start", 0) or 0, stop=data.get("stop", 0) or 0,
+            labels=[(lb["name"], lb["value"]) for lb in labels
+                    if isinstance(lb.get("name"), str) and isinstance(lb.get("value"), str)],
         ))
     return out
