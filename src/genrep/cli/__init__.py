@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--timeout", type=float, default=1800.0, help="bound for the whole run, seconds")
     r.add_argument("-v", "--verbose", action="store_true")
     r.add_argument("--no-html", action="store_true", help="skip the HTML report (reports/html)")
+    r.add_argument("--explore", type=float, default=None, metavar="SECONDS",
+                   help="budget of the explore pass after the features: generated texts per integration, seeded, "
+                        "read back in every representation (default 20; 0 skips it; a -k/-m selection and "
+                        "--replay-2024 skip it unless given)")
     r.add_argument("--load", action="append", default=[], metavar="PROFILE[:DURATION[:USERS]]",
                    help="after the features, run a load profile too (repeatable), e.g. golive_morning:120s; "
                         "its SLA results join the verdict")

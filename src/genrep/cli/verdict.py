@@ -88,6 +88,14 @@ def _cmd_rehearse(args) -> int:
         print(f"the feature run ended with pytest exit code {outcome.returncode} (collection or "
               "configuration error, see above)", file=sys.stderr)
         return 2
+    explore_seconds = args.explore if args.explore is not None else (
+        0.0 if (args.k or args.m or args.replay_2024) else EXPLORE_SECONDS)
+    if explore_seconds > 0:  # generated inputs nobody hand-picked, a small seeded pass (issue 14)
+        from genrep.explore import rehearsal_pass
+        print(f"\ngenrep rehearse: explore pass, generated texts per integration, budget {explore_seconds:g} s",
+              flush=True)
+        summary = rehearsal_pass(profile, results_dir, budget_seconds=explore_seconds)
+        print("\n".join(f"  {line}" for line in summary.lines()), flush=True)
     for name, duration, users in loads:  # performance, judged by the same gate
         _rehearse_load(name, duration, users, env=args.env, defects=profile.defects, results_dir=results_dir,
                        out_dir=REPORTS_DIR / "load" / name)
@@ -117,6 +125,11 @@ def _print_verdict(verdict) -> int:
                              f"{' --accept-partial '.join(parts)}, recorded in every output" if parts else "") + ".")
     print(verdict_line(verdict), flush=True)
     return VERDICT_EXIT[verdict.status]
+
+
+#: the explore pass of a full rehearsal (``--explore SECONDS``; a -k/-m selection and --replay-2024, which
+#: replays the incidents that were described, skip it unless asked)
+EXPLORE_SECONDS = 20.0
 
 
 def _parse_load_spec(spec: str) -> tuple[str, float, int | None]:
