@@ -5,6 +5,14 @@ simulators are started here, once per test session (per xdist worker), and alway
 Requirement tags (``@RAD-R01``) are checked against the catalogue, registered as markers and
 mapped to Allure links, labels and severity.
 
+Outages are not defects: a scenario that fails because its endpoint cannot be reached (refused,
+timed out, host not found: ``genrep.preflight.is_unavailability``) is classified
+``environment_unavailable`` and recorded in the run's outage latch (``genrep.preflight.OutageLatch``,
+a file shared by every process of the suite); once an endpoint has failed ``BLOCK_AFTER`` scenarios in
+a row, the remaining scenarios that need it fail at once, "blocked, not attempted". ``--name``
+(``GENREP_SCENARIO_NAME``) keeps the scenarios whose title contains the text; ``GENREP_SCENARIO_LIST``
+names a file the selected scenarios are written to (``genrep rehearse --list``).
+
 SIGTERM (what ``genrep rehearse`` sends its suite when it is interrupted, and what CI cancel and
 ``timeout`` send) is turned into KeyboardInterrupt, so pytest ends the session the Ctrl-C way and
 the session fixture's teardown stops the simulators. Started by ``genrep rehearse``, the suite also
@@ -18,8 +26,12 @@ import signal
 import threading
 import time
 
-import pytest
+import json
 
+import pytest
+from pytest_bdd.scenario import scenario_wrapper_template_registry
+
+from genrep import preflight
 from genrep.config.profile import load_profile
 from genrep.config.contracts import load_catalogue, load_radiology
 from genrep.faults import driver_for
@@ -97,10 +109,96 @@ def pytest_configure(config):
         config.addinivalue_line("markers", f"{tag}: {text}")
 
 
+def _scenario_of(item):
+    return scenario_wrapper_template_registry.get(getattr(item, "function", None))
+
+
+def _tags_of(item) -> set[str]:
+    template = _scenario_of(item)
+    tags = {m.name for m in item.iter_markers()}
+    if template is not None:
+        tags |= set(template.tags) | set(template.feature.tags)
+    return tags
+
+
+def _needed_endpoints(item) -> list[str]:
+    """The endpoint names the scenario talks to (by its integration tags; none known: all)."""
+    names: dict[str, None] = {}
+    for tag in sorted(_tags_of(item)):
+        names.update(dict.fromkeys(preflight.INTEGRATION_ENDPOINTS.get(tag, ())))
+    if not names:
+        profile = getattr(item.config, "_genrep_profile", None)
+        for group in preflight.INTEGRATION_ENDPOINTS.values():
+            names.update(dict.fromkeys(group))
+        if profile is not None:
+            names.update(dict.fromkeys(profile.endpoints))
+    return list(names)
+
+
+def _outage_latch(config) -> preflight.OutageLatch:
+    latch = getattr(config, "_genrep_outages", None)
+    if latch is None:
+        latch = config._genrep_outages = preflight.OutageLatch()
+    return latch
+
+
+def pytest_collection_modifyitems(config, items):
+    """``--name``: only the scenarios whose title contains the text (casefolded; spaces and å, ä, ö
+    as typed), matched against the scenario title, not pytest's test name."""
+    wanted = os.environ.get("GENREP_SCENARIO_NAME", "").strip()
+    if not wanted:
+        return
+    keep, drop = [], []
+    for item in items:
+        template = _scenario_of(item)
+        title = template.name if template is not None else item.name
+        (keep if wanted.casefold() in title.casefold() else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+def pytest_collection_finish(session):
+    """``GENREP_SCENARIO_LIST``: the selected scenarios, as JSON (title, feature, line, tags,
+    requirement ids, node id), for ``genrep rehearse --list`` and the pre-flight."""
+    path = os.environ.get("GENREP_SCENARIO_LIST")
+    if not path:
+        return
+    catalogue = session.config._genrep_catalogue
+    out = []
+    for item in session.items:
+        template = _scenario_of(item)
+        tags = sorted(_tags_of(item) - {"parametrize", "usefixtures"})
+        out.append({"title": template.name if template is not None else item.name,
+                    "feature": ("features/" + template.feature.rel_filename.replace(os.sep, "/")
+                                if template is not None else str(item.path)),
+                    "line": template.line_number if template is not None else 0,
+                    "tags": [t for t in tags if t not in catalogue],
+                    "requirements": [t for t in tags if t in catalogue], "nodeid": item.nodeid})
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(out, fh, ensure_ascii=False)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """A refused identity stops the run: no further scenario starts (and none could send: the
+    """A scenario that could not reach its endpoint is marked ``environment_unavailable`` (before
+    the report and Allure read the exception) and recorded in the outage latch; one that ran to an
+    outcome of its own records its endpoints as reachable.
+
+    A refused identity stops the run: no further scenario starts (and none could send: the
     transports refuse everything once a refusal is recorded, in every process of the run)."""
+    if call.when == "call":
+        exc = call.excinfo.value if call.excinfo is not None else None
+        profile = getattr(item.config, "_genrep_profile", None)
+        if isinstance(exc, preflight.EnvironmentUnavailableError):
+            pass  # blocked by the latch: already classified and recorded
+        elif exc is not None and preflight.is_unavailability(exc):
+            names = preflight.endpoints_in(profile, str(exc)) if profile is not None else []
+            names = names or _needed_endpoints(item)
+            preflight.mark_unavailable(exc, names)
+            _outage_latch(item.config).record(names, down=True, text=str(exc))
+        elif exc is None or not isinstance(exc, (KeyboardInterrupt, pytest.skip.Exception)):
+            _outage_latch(item.config).record(_needed_endpoints(item), down=False)
     yield
     earlier = refusal()
     if earlier is not None and not item.session.shouldstop:
@@ -115,6 +213,10 @@ def pytest_bdd_before_scenario(request, feature, scenario):
     tags = {m.name for m in request.node.iter_markers()} | set(scenario.tags) | set(feature.tags)
     reqs = [catalogue[t] for t in sorted(tags) if t in catalogue]
     label_scenario(reqs)
+    # an endpoint that failed the last scenarios as unreachable: this one is not attempted
+    blocked = _outage_latch(request.config).blocked_error(_needed_endpoints(request.node))
+    if blocked is not None:
+        raise blocked
 
 
 @pytest.fixture(scope="session")
@@ -129,10 +231,12 @@ def environment(request):
     profile = load_profile(request.config.getoption("--env"),
                            defects=tuple(defects) if defects is not None else None)
     if profile.kind != "virtual":
+        request.config._genrep_profile = profile  # outage classification: the endpoints' addresses
         yield profile
         return
     venv = start_virtual_environment(profile)
     request.config._genrep_venv = venv  # fault drivers restart killed simulators through it
+    request.config._genrep_profile = venv.profile
     try:
         yield venv.profile
     finally:

@@ -127,6 +127,38 @@ def _handshake(host: str, port: int, ctx: ssl.SSLContext, server_name: str, time
         raise
 
 
+def probe_connect(profile: Profile, endpoint: Endpoint, *, timeout: float) -> tuple[str, str] | None:
+    """Whether ``endpoint`` can be reached: a TCP connect bounded by ``timeout`` and, for a TLS
+    endpoint, the handshake with the profile's own context (trust, client certificate, host name),
+    the way ``check_server`` connects. No application data is sent. None when it worked, else
+    ``(problem, text)``: problem ``unreachable`` (host not found, refused, timed out) or ``tls``."""
+    ctx = client_context(profile, endpoint, shared=False)  # ConfigError: the profile's TLS files
+    where = f"{endpoint.name} ({endpoint.host}:{endpoint.port})"
+    try:
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+    except socket.gaierror as exc:
+        return "unreachable", f"{where}: the host name {endpoint.host!r} does not resolve ({exc.strerror or exc})"
+    except ConnectionRefusedError:
+        return "unreachable", f"{where}: refused the connection (nothing listening)"
+    except TimeoutError:
+        return "unreachable", f"{where}: did not accept a connection within {timeout:g} s"
+    except OSError as exc:
+        return "unreachable", f"{where}: cannot connect ({exc.strerror or exc})"
+    try:
+        if ctx is not None:
+            try:
+                ctx.wrap_socket(sock, server_hostname=endpoint.server_name).close()
+            except ssl.SSLError as exc:
+                return "tls", str(tls_error(exc, endpoint=where, trust=describe_trust(endpoint)))
+            except (TimeoutError, OSError) as exc:
+                return "unreachable", (f"{where}: the TLS handshake did not complete within {timeout:g} s"
+                                       if isinstance(exc, TimeoutError) else
+                                       f"{where}: the TLS handshake failed ({exc.strerror or exc})")
+    finally:
+        sock.close()
+    return None
+
+
 def check_server(profile: Profile, endpoint: Endpoint, *, timeout: float | None = None,
                  labels: list[str] | None = None, now: _dt.datetime | None = None) -> CertStatus:
     """Connect to a TLS endpoint and judge its certificate: days until expiry, chain against the

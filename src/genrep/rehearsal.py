@@ -15,7 +15,13 @@ The results folder is cleared through ``genrep.outputs``: only a folder genrep o
 Nothing the suite writes leaves unmasked: its output is passed on line by line with identities
 masked and secrets redacted, and its Allure results are masked when it ends (``report.mask_folder``).
 A refused identity stops the run: the suite's processes share one latch file, and the outcome says
-so (``identity_refusal``), so the caller gives no verdict.
+so (``identity_refusal``), so the caller gives no verdict. A second latch file, the outage latch
+(``genrep.preflight.OutageLatch``), records scenarios that could not reach their endpoint; after
+``BLOCK_AFTER`` in a row on one endpoint, the remaining scenarios needing it are blocked at once.
+
+``collect_scenarios`` lists the scenarios a selection (``-k``, ``-m``, ``--name``: a substring of the
+scenario title, spaces and å, ä, ö included) would run, from the suite's own collection, for
+``rehearse --list`` and for the pre-flight (which endpoints the selected scenarios need).
 """
 
 from __future__ import annotations
@@ -33,11 +39,14 @@ from genrep.paths import PROJECT_ROOT
 from genrep.errors import GenrepError
 from genrep.text.identities import LATCH_ENV
 from genrep.results.allure import mask_folder, safe_text
+from genrep.preflight import BLOCK_AFTER_ENV, OUTAGE_LATCH_ENV, OUTAGE_LATCH_FILE
 
 #: How long the suite gets to tear down (stop its simulators) after SIGTERM before SIGKILL.
 STOP_GRACE_S = 15.0
 SUITE_PARENT_ENV = "GENREP_SUITE_PARENT_PID"
 IDENTITY_LATCH_FILE = "genrep-identity-refused.txt"  # written by the first identity refusal of the run
+SCENARIO_NAME_ENV = "GENREP_SCENARIO_NAME"  # --name: only scenarios whose title contains it (casefolded)
+SCENARIO_LIST_ENV = "GENREP_SCENARIO_LIST"  # a file: the suite writes the scenarios it selected (JSON)
 
 _LIVE: set[subprocess.Popen] = set()  # suite runs in progress (selftest runs several in threads)
 _LIVE_LOCK = threading.Lock()
@@ -54,30 +63,22 @@ class RunOutcome:
 def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), results_dir: Path,
                  paths: tuple[str, ...] = ("features",), select: str | None = None,
                  marks: str | None = None, workers: int = 0, timeout: float = 1800.0,
-                 quiet: bool = True, stream: bool = False) -> RunOutcome:
+                 quiet: bool = True, stream: bool = False, name: str | None = None,
+                 block_after: int | None = None) -> RunOutcome:
     results_dir = outputs.clear(results_dir, what="Allure results folder")
-    cmd = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "steps"), "-p", "no:cacheprovider",
-           "--alluredir", str(results_dir), "-o", "console_output_style=classic", "-rfE"]
-    cmd.append("-q" if quiet else "-v")
-    if env:
-        cmd += ["--env", env]
-    for d in defects:
-        cmd += ["--defect", d]
-    expr = []
-    if marks:
-        expr.append(f"({marks})")
-    expr.append("not wip")
-    cmd += ["-m", " and ".join(expr)]
-    if select:
-        cmd += ["-k", select]
+    cmd = _pytest_command(env=env, defects=defects, select=select, marks=marks)
+    cmd += ["--alluredir", str(results_dir), "-o", "console_output_style=classic", "-rfE"]
+    # the failure text a tester reads is the summary's (domain message, step, file:line: results.reader);
+    # short tracebacks: step frames with file:line, never pytest's fixturefunc = ... or kwargs = ... dumps
+    cmd += ["-q" if quiet else "-v", "--tb=short"]
     if workers:
         cmd += ["-n", str(workers)]
-    child_env = dict(os.environ)
-    child_env.pop("GENREP_DEFECTS", None)  # defects are explicit on the command line
-    child_env["PYTHONIOENCODING"] = "utf-8"
-    child_env[SUITE_PARENT_ENV] = str(os.getpid())
+    child_env = _child_env(name)
     latch = results_dir / IDENTITY_LATCH_FILE
     child_env[LATCH_ENV] = str(latch)  # a refusal in any process of the suite stops all of them
+    child_env[OUTAGE_LATCH_ENV] = str(results_dir / OUTAGE_LATCH_FILE)  # shared by every suite process
+    if block_after is not None:
+        child_env[BLOCK_AFTER_ENV] = str(block_after)
     proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=child_env, start_new_session=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, encoding="utf-8",
                             errors="replace")
@@ -102,6 +103,76 @@ def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), resul
     mask_folder(results_dir)
     refusal = latch.read_text(encoding="utf-8").strip() if latch.exists() else None
     return RunOutcome(proc.returncode, results_dir, "".join(lines), identity_refusal=refusal)
+
+
+def _pytest_command(*, env: str | None, defects: tuple[str, ...], select: str | None,
+                    marks: str | None) -> list[str]:
+    cmd = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "steps"), "-p", "no:cacheprovider"]
+    if env:
+        cmd += ["--env", env]
+    for d in defects:
+        cmd += ["--defect", d]
+    expr = []
+    if marks:
+        expr.append(f"({marks})")
+    expr.append("not wip")
+    cmd += ["-m", " and ".join(expr)]
+    if select:
+        cmd += ["-k", select]
+    return cmd
+
+
+def _child_env(name: str | None) -> dict[str, str]:
+    child_env = dict(os.environ)
+    child_env.pop("GENREP_DEFECTS", None)  # defects are explicit on the command line
+    child_env.pop(SCENARIO_LIST_ENV, None)
+    child_env.pop(OUTAGE_LATCH_ENV, None)
+    child_env["PYTHONIOENCODING"] = "utf-8"
+    child_env[SUITE_PARENT_ENV] = str(os.getpid())
+    if name:
+        child_env[SCENARIO_NAME_ENV] = name
+    else:
+        child_env.pop(SCENARIO_NAME_ENV, None)
+    return child_env
+
+
+@dataclass
+class Scenario:
+    """One scenario a selection runs (an Examples row is one scenario each)."""
+
+    title: str
+    feature: str        # feature file, relative to the project root
+    line: int
+    tags: list[str]
+    requirements: list[str]
+    nodeid: str
+
+
+def collect_scenarios(*, env: str | None = None, select: str | None = None, marks: str | None = None,
+                      name: str | None = None, timeout: float = 120.0) -> list[Scenario]:
+    """The scenarios a run with this selection would start, from the suite's own collection
+    (``pytest --collect-only``; nothing runs, no simulator starts). Raises ``ConfigError`` when the
+    suite cannot be collected."""
+    import json
+    import tempfile
+
+    from genrep.errors import ConfigError
+    with tempfile.TemporaryDirectory(prefix="genrep-collect-") as tmp:
+        listing = Path(tmp) / "scenarios.json"
+        cmd = _pytest_command(env=env, defects=(), select=select, marks=marks) + ["--collect-only", "-q"]
+        child_env = _child_env(name)
+        child_env[SCENARIO_LIST_ENV] = str(listing)
+        try:
+            proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, text=True, encoding="utf-8", errors="replace",
+                                  timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise GenrepError(f"collecting the scenarios took over {timeout:.0f} s") from None
+        if proc.returncode not in (0, 5) or not listing.exists():  # 5: nothing selected
+            tail = "\n".join(safe_text(proc.stdout).strip().splitlines()[-15:])
+            raise ConfigError(f"the feature suite could not be collected (pytest exit {proc.returncode}):\n{tail}")
+        data = json.loads(listing.read_text(encoding="utf-8"))
+    return [Scenario(**d) for d in data]
 
 
 def _pump_masked(pipe, lines: list[str], stream: bool) -> None:
@@ -154,3 +225,52 @@ def stop_all_suite_runs() -> None:
         running = list(_LIVE)
     for proc in running:
         stop_process_tree(proc)
+
+
+def preflight(profile, command: str, *, select: str | None = None, marks: str | None = None,
+              name: str | None = None, scenarios: list[Scenario] | None = None) -> int:
+    """The pre-flight of a run (``genrep.preflight``) before anything starts or is cleared: 0 when it
+    passed, else the exit code (2 credentials/configuration, 3 unreachable) after printing one line
+    per problem and ``VERDICT: none``. With a selection, only the endpoints of the selected scenarios
+    are probed (their tags, from the suite's collection); credentials are always the whole profile's."""
+    from genrep.preflight import check_credentials, run_preflight
+    if profile.kind == "virtual":
+        return 0
+    tags = None
+    if scenarios is not None:
+        tags = [s.tags for s in scenarios]
+    elif (select or marks or name) and not check_credentials(profile):  # a missing token needs no collection
+        tags = [s.tags for s in collect_scenarios(env=str(profile.file) if profile.file else None,
+                                                  select=select, marks=marks, name=name)]
+    report = run_preflight(profile, tags)
+    if report.ok:
+        print(f"{command}: pre-flight ok in {report.seconds:.1f} s: credentials resolved; "
+              + ("; ".join(report.checked) or "no endpoint needed"), flush=True)
+        return 0
+    kind = "configuration error" if report.exit_code == 2 else "system under test unreachable"
+    what = ("credentials or configuration the run needs are missing" if report.exit_code == 2 else
+            "endpoints the selected scenarios need cannot be reached")
+    shown = [p for p in report.problems if p.config] or report.problems
+    print(f"genrep: {kind}: {command} pre-flight ({report.seconds:.1f} s): {what}; no scenario was started "
+          "and no results were cleared.", file=sys.stderr)
+    for p in shown:
+        print(f"  - {safe_text(p.text)}", file=sys.stderr)
+    print("VERDICT: none (the pre-flight failed: the environment was not tested, so there is no GO or NO-GO)",
+          flush=True)
+    return report.exit_code
+
+
+def subset_results_dir(now: float | None = None) -> Path:
+    """The results folder of a subset run (-k, -m, --name): ``reports/runs/<timestamp>/allure-results``,
+    so its summary, scorecard, verdict.json and HTML history sit in that run's own folder and the
+    last full rehearsal's (``reports/``) are never overwritten."""
+    import time as _time
+
+    from genrep.paths import REPORTS_DIR
+    stamp = _time.strftime("%Y%m%d-%H%M%S", _time.localtime(now))
+    base = REPORTS_DIR / "runs" / stamp
+    n = 1
+    while base.exists():  # two subset runs in one second
+        n += 1
+        base = REPORTS_DIR / "runs" / f"{stamp}-{n}"
+    return base / "allure-results"

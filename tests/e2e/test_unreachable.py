@@ -1,11 +1,15 @@
-"""A system under test that refuses connections, or accepts and never answers, fails its scenarios
-within their timeouts; the run completes with NO-GO and never hangs (profile = external, loopback)."""
+"""A system under test that refuses connections, does not resolve, or accepts and never answers is
+found by the pre-flight before any scenario starts: exit 3, one line per endpoint, ``VERDICT: none``,
+within seconds (profile = external, loopback); a missing token is exit 2 (issue 17, part 2).
+An outage that begins mid-run is ``test_blackhole_suite_bound``'s."""
 
+import os
 import socket
 import subprocess
 import sys
 import textwrap
 import threading
+import time
 
 import pytest
 
@@ -59,22 +63,86 @@ def _closed_port() -> int:
     return port
 
 
-def _run(profile: str, tmp_path):
-    return subprocess.run([sys.executable, "-m", "genrep.cli", "rehearse", "--env", profile,
-                           "--results", str(tmp_path / "results"), "-m", "RAD-001 or RAD-R02"],
-                          capture_output=True, text=True, timeout=240)
+def _run(profile: str, tmp_path, *extra, env=None):
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "rehearse", "--env", profile,
+                           "--results", str(tmp_path / "results"), "-m", "RAD-001 or RAD-R02", *extra],
+                          capture_output=True, text=True, timeout=240, env=env)
+    return proc, time.monotonic() - t0
 
 
-def test_refusing_endpoint_fails_scenarios_quickly(tmp_path):
+def test_refusing_endpoint_stops_at_preflight(tmp_path):
     port = _closed_port()
-    proc = _run(_profile(tmp_path, port, port), tmp_path)
-    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "VERDICT: NO-GO" in proc.stdout
-    assert "refused the connection" in proc.stdout
+    proc, elapsed = _run(_profile(tmp_path, port, port), tmp_path)
+    assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "VERDICT: none" in proc.stdout
+    assert "refused the connection" in proc.stderr
+    assert proc.stderr.count("refused the connection") == 2  # one line per endpoint
+    assert "Traceback" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "results").exists() or not list((tmp_path / "results").glob("*-result.json"))
+    assert elapsed < 10.0
 
 
-def test_hanging_endpoint_fails_scenarios_within_timeout(tmp_path, silent_server):
-    proc = _run(_profile(tmp_path, silent_server, silent_server), tmp_path)
-    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "VERDICT: NO-GO" in proc.stdout
-    assert "no MLLP answer" in proc.stdout
+def test_hanging_endpoint_stops_at_preflight(tmp_path, silent_server):
+    """MLLP accepts (the connect passes); the FHIR metadata read on the same silent port times out."""
+    proc, elapsed = _run(_profile(tmp_path, silent_server, silent_server), tmp_path)
+    assert proc.returncode == 3, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "VERDICT: none" in proc.stdout
+    assert "FHIR metadata read failed" in proc.stderr
+    assert elapsed < 15.0
+
+
+def _example_env(**tokens):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GENREP_")}
+    env.update(tokens)
+    return env
+
+
+def test_example_profile_without_token_exits_2_within_5_s(tmp_path):
+    """The example external profile and no token: exit 2 in under 5 s, one line per missing variable."""
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "rehearse", "--env", "example-external",
+                           "--results", str(tmp_path / "results")], capture_output=True, text=True,
+                          timeout=60, env=_example_env())
+    elapsed = time.monotonic() - t0
+    out = proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert proc.returncode == 2, out
+    assert "VERDICT: none" in proc.stdout, out
+    for var in ("GENREP_EHR_FHIR_TOKEN", "GENREP_EHR_API_TOKEN", "GENREP_NLL_TOKEN"):
+        assert proc.stderr.count(var) == 1, out
+    assert "Traceback" not in out
+    assert elapsed < 5.0, f"{elapsed:.1f} s\n{out}"
+    print(f"\nno token: exit 2 in {elapsed:.2f} s")
+
+
+def test_unresolvable_hosts_exit_3_within_10_s(tmp_path):
+    """Every host of the profile unresolvable (``.invalid``, RFC 6761), tokens set: exit 3 in under 10 s."""
+    example = (__import__("genrep.paths", fromlist=["x"]).ENVIRONMENTS_DIR / "example-external.yaml")
+    text = example.read_text(encoding="utf-8").replace("test.region.example", "test.region.invalid")
+    profile = tmp_path / "unresolvable.yaml"
+    profile.write_text(text.replace("name: example-external", "name: unresolvable"), encoding="utf-8")
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "rehearse", "--env", str(profile),
+                           "--results", str(tmp_path / "results")], capture_output=True, text=True, timeout=60,
+                          env=_example_env(GENREP_EHR_FHIR_TOKEN="t1", GENREP_EHR_API_TOKEN="t2",
+                                           GENREP_NLL_TOKEN="t3"))
+    elapsed = time.monotonic() - t0
+    out = proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert proc.returncode == 3, out
+    assert "VERDICT: none" in proc.stdout, out
+    for name in ("radiology_mllp", "ehr_fhir", "ehr_api", "nll_fhir"):
+        assert f"  - {name} (" in proc.stderr, out
+    assert "Traceback" not in out
+    assert elapsed < 10.0, f"{elapsed:.1f} s\n{out}"
+    print(f"\nunresolvable hosts: exit 3 in {elapsed:.2f} s")
+
+
+def test_load_runs_the_preflight_too(tmp_path):
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "load", "golive_morning", "--env", "example-external",
+                           "--out", str(tmp_path / "load")], capture_output=True, text=True, timeout=60,
+                          env=_example_env())
+    elapsed = time.monotonic() - t0
+    assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert "genrep load pre-flight" in proc.stderr and "GENREP_EHR_FHIR_TOKEN" in proc.stderr
+    assert elapsed < 5.0

@@ -14,7 +14,7 @@ import pytest
 from genrep.load.stats import METRIC_LABELS
 from genrep.paths import PROJECT_ROOT
 from genrep.results import failure_kinds as fk
-from genrep.results.allure_meta import CATEGORIES
+from genrep.results.allure_meta import CATEGORIES, VERDICT_CATEGORY
 from genrep.results.reader import ScenarioResult
 from genrep.sim.defects import DEFECTS
 from genrep.text.fidelity import KINDS as FIDELITY_KINDS
@@ -136,8 +136,9 @@ def test_fidelity_tags_and_unknown_prefixes_parse():
 
 
 def test_categories_are_generated_from_the_registry():
-    assert CATEGORIES == fk.allure_categories()
-    by_name = {c["name"]: c for c in CATEGORIES}
+    # first the go-live verdict's own category (genrep.results.allure_meta.write_verdict_result), then the registry's
+    assert CATEGORIES[0] is VERDICT_CATEGORY and CATEGORIES[1:] == fk.allure_categories()
+    by_name = {c["name"]: c for c in CATEGORIES[1:]}
     assert list(by_name) == [c.name for c in fk.CATEGORIES]
     # the catch-alls come last and match by status only
     assert [c["name"] for c in CATEGORIES[-2:]] == [fk.OTHER_PRODUCT, fk.TEST_DEFECTS]

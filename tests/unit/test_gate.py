@@ -70,7 +70,8 @@ def test_read_results_fields(results_dir):
     (r,) = read_results(results_dir)
     assert r.name == "s1" and r.full_name.endswith(":s1") and r.status == "failed" and r.failed
     assert r.requirements == ["RAD-001", "RAD-R01"] and r.tags == ["happy"]
-    assert r.message.startswith("AssertionError: not_stored") and "Traceback" in r.message
+    assert r.message.startswith("AssertionError: not_stored") and "Traceback" not in r.message
+    assert "Traceback" in r.trace  # kept for classification, never shown as the failure text
     assert r.parameters == {"convention": "ft-br"} and r.history_id
 
 

@@ -50,7 +50,7 @@ def test_requirement_labels_and_link_are_the_suites(tmp_path, monkeypatch):
     for req in (hi, crit):
         assert {("requirement", req.id), ("test_type", req.test_type), ("epic", req.integration),
                 ("story", f"{req.id} {req.title}")} <= set(labels)
-    assert ("severity", "blocker") in labels and ("defect_severity", "critical") in labels
+    assert ("severity", "critical") in labels and ("defect_severity", "critical") in labels
     assert ("feature", "F") in labels and ("genrep_load", "steady_day") in labels
     assert data["links"] == [{"name": r.id, "url": f"https://tms.example/req/{r.id}", "type": "tms"} for r in (hi, crit)]
     assert read_results(tmp_path)[0].requirements == [hi.id, crit.id]

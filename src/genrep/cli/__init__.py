@@ -9,7 +9,9 @@ the caller waived with ``--accept-partial``), 1 NO-GO / checks failed, 2 bad inp
 (the message names the file and key; also a run stopped because it was about to send a personnummer
 that is not on the allowlist: no verdict), 3 the system under test could not be reached, 4 INCOMPLETE
 (nothing failed, but the run lacks parts of the scope a GO needs, contracts/gate.yaml: a test type,
-an integration, a load profile, its minimum duration or users, an untested requirement), 130
+an integration, a load profile, its minimum duration or users, an untested requirement), 5 GO WITH
+RECORDED DEVIATIONS (open defects block a plain GO, each covered by a valid signed deviation in the
+defect register: a release pipeline must accept 5 explicitly), 130
 interrupted by Ctrl-C (SIGINT), 143 stopped by SIGTERM (what CI cancel and ``timeout`` send).
 
 SIGTERM takes the Ctrl-C path: ``main`` turns it into ``Terminated`` (a KeyboardInterrupt), so every
@@ -60,8 +62,17 @@ def _interrupt_on_signals() -> dict | None:
     return {sig: signal.signal(sig, _on_signal) for sig in _SIGNALS}
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("genrep")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="genrep", description="Go-live dress-rehearsal harness for EHR integrations.")
+    ap.add_argument("--version", action="version", version=f"genrep {_version()}")
     sub = ap.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("rehearse", help="run the feature suite against an environment and give the verdict")
@@ -72,6 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--results", default=None, help="Allure results folder (default reports/allure-results)")
     r.add_argument("-k", default=None, help="only scenarios matching this pytest -k expression")
     r.add_argument("-m", default=None, help="only scenarios with these tags (pytest -m expression)")
+    r.add_argument("--name", default=None, metavar="TEXT",
+                   help="only scenarios whose title contains TEXT (case-insensitive; spaces and åäö as typed), "
+                        "e.g. --name \"Ingen fraktur\"")
+    r.add_argument("--list", action="store_true",
+                   help="list the scenarios the selection (-k, -m, --name) would run, with feature file:line, "
+                        "tags and requirement ids, and exit 0 (nothing runs)")
     r.add_argument("--workers", type=int, default=0, help="parallel pytest-xdist workers")
     r.add_argument("--timeout", type=float, default=1800.0, help="bound for the whole run, seconds")
     r.add_argument("-v", "--verbose", action="store_true")
@@ -88,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "functional, performance; repeatable): the verdict is then PARTIAL GO (exit 0), never GO, "
                        "and the waived part is listed in every output. For a pre-merge pipeline, never a release")
     r.add_argument("--accept-partial", **accept)
+    register = dict(default=None, metavar="FILE", help="the defect register and deviations (default "
+                    "contracts/defects.yaml if it exists): tracker ids, assessed severities, recorded deviations")
+    lang = dict(default=None, choices=("en", "sv"), help="language of summary.md and scorecard.html "
+                "(default GENREP_LANG, else gate.yaml report.lang, else en)")
+    r.add_argument("--register", **register)
+    r.add_argument("--lang", **lang)
     r.set_defaults(func=_cmd_rehearse)
 
     rp = sub.add_parser("report", help="HTML report (single file, no outside calls) from Allure results")
@@ -98,6 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     g = sub.add_parser("gate", help="verdict from existing Allure results")
     g.add_argument("--results", default=None)
     g.add_argument("--accept-partial", **accept)
+    g.add_argument("--register", **register)
+    g.add_argument("--lang", **lang)
     g.set_defaults(func=_cmd_gate)
 
     s = sub.add_parser("sim", help="the virtual environment")

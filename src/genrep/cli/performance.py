@@ -39,6 +39,11 @@ def _cmd_load(args) -> int:
     if args.results:  # written after the run, and earlier load results in it replaced: refuse now
         from genrep.outputs import check
         check(args.results, what="Allure results folder (--results)")
+    from genrep.config.profile import load_profile
+    from genrep.rehearsal import preflight  # credentials and every endpoint, before Locust starts (exit 2 / 3)
+    code = preflight(load_profile(args.env, defects=()), "genrep load")
+    if code:
+        return code
     users = args.users if args.users is not None else contract.default_users(args.profile)
     print(f"genrep load: profile {args.profile}, {users} users, {duration:g} s"
           + (f", defects: {', '.join(args.defect)}" if args.defect else "")

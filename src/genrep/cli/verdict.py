@@ -53,6 +53,8 @@ def _cmd_rehearse(args) -> int:
     from genrep.rehearsal import run_features
 
     from genrep.sim.defects import REPLAY_2024, parse_defects
+    if getattr(args, "list", False):  # the scenarios a selection runs; nothing starts
+        return _list_scenarios(args)
     chosen = list(args.defect) + (list(REPLAY_2024) if args.replay_2024 else [])
     profile = load_profile(args.env, defects=tuple(dict.fromkeys(chosen)) if chosen else None)
     parse_defects(profile.defects)  # unknown names fail here, before anything starts
@@ -60,7 +62,13 @@ def _cmd_rehearse(args) -> int:
         load()  # every contract and the gate's rules are valid before anything starts
     from genrep.results.gate import check_accept_partial
     check_accept_partial(load_gate().scope, args.accept_partial)  # a mistyped part fails before anything starts
-    results_dir = Path(args.results or REPORTS_DIR / "allure-results")
+    from genrep.results import register as defect_register, settings
+    defect_register.load_if_present(getattr(args, "register", None))  # a bad register fails before anything starts
+    settings.language(getattr(args, "lang", None))
+    name = getattr(args, "name", None)
+    from genrep.rehearsal import subset_results_dir  # a -k/-m/--name run never overwrites the full one's
+    results_dir = Path(args.results) if args.results else (
+        subset_results_dir() if (args.k or args.m or name) else REPORTS_DIR / "allure-results")
     loads = [_parse_load_spec(spec) for spec in args.load]  # bad specs fail before anything starts
     _check_selection(args.k, args.m)
     # every folder the run clears must be genrep's: refused now, not after the suite ran
@@ -72,13 +80,17 @@ def _cmd_rehearse(args) -> int:
     for name, _, _ in loads:
         outputs.check(REPORTS_DIR / "load" / name, what="load statistics folder")
     _lint_feature_files("genrep rehearse")
+    from genrep.rehearsal import preflight  # credentials and endpoints, before anything starts (exit 2 / 3)
+    code = preflight(profile, "genrep rehearse", select=args.k, marks=args.m, name=name)
+    if code:
+        return code
     print(f"genrep rehearse: environment '{profile.name}' ({profile.kind})"
           + (f", defects: {', '.join(profile.defects)}" if profile.defects else ", clean"), flush=True)
     # the profile as resolved here: the suite runs from the project root, where a relative --env
     # path would name another file (or none)
     outcome = run_features(env=str(profile.file) if profile.file else args.env, defects=profile.defects,
                            results_dir=results_dir, select=args.k, marks=args.m, workers=args.workers,
-                           quiet=not args.verbose, stream=True, timeout=args.timeout)
+                           quiet=not args.verbose, stream=True, timeout=args.timeout, name=name)
     if outcome.identity_refusal:
         print(f"genrep: IDENTITY REFUSED, the run was stopped: {outcome.identity_refusal}", file=sys.stderr)
         print("VERDICT: none (a stopped run gets no GO or NO-GO; remove the number from the feature or "
@@ -89,7 +101,7 @@ def _cmd_rehearse(args) -> int:
               "configuration error, see above)", file=sys.stderr)
         return 2
     explore_seconds = args.explore if args.explore is not None else (
-        0.0 if (args.k or args.m or args.replay_2024) else EXPLORE_SECONDS)
+        0.0 if (args.k or args.m or name or args.replay_2024) else EXPLORE_SECONDS)
     if explore_seconds > 0:  # generated inputs nobody hand-picked, a small seeded pass (issue 14)
         from genrep.explore import rehearsal_pass
         print(f"\ngenrep rehearse: explore pass, generated texts per integration, budget {explore_seconds:g} s",
@@ -104,16 +116,31 @@ def _cmd_rehearse(args) -> int:
                    contracts=_contract_versions())
     verdict, out_dir = _verdict_outputs(results_dir, environment=f"{profile.name} ({profile.kind})"
                                         + (f", defects: {', '.join(profile.defects)}" if profile.defects else ""),
-                                        accept_partial=args.accept_partial)
+                                        accept_partial=args.accept_partial,
+                                        register=getattr(args, "register", None), lang=getattr(args, "lang", None))
     print(f"Allure results: {results_dir}")
     if not args.no_html:
         _html_report_or_warn(results_dir, out_dir / "html")
     return _print_verdict(verdict)
 
 
+def _list_scenarios(args) -> int:
+    """``rehearse --list``: the scenarios the selection (-k, -m, --name) would run, with feature file
+    and line, tags and requirement ids; exit 0 (nothing runs)."""
+    from genrep.rehearsal import collect_scenarios
+    _check_selection(args.k, args.m)
+    found = collect_scenarios(env=args.env, select=args.k, marks=args.m, name=getattr(args, "name", None))
+    for sc in found:
+        print(f"{sc.feature}:{sc.line}  {sc.title}")
+        print(f"    tags: {' '.join('@' + t for t in sc.tags) or '-'}   requirements: "
+              f"{', '.join(sc.requirements) or '-'}")
+    print(f"{len(found)} scenario(s)" + ("" if found else ": nothing matches the selection"))
+    return 0
+
+
 #: The exit code of each verdict (README "For CI"): a release pipeline passes on 0 only, and only a
 #: pipeline that named the parts it waives (--accept-partial) can get 0 from a partial run.
-VERDICT_EXIT = {"GO": 0, "PARTIAL GO": 0, "NO-GO": 1, "INCOMPLETE": 4}
+VERDICT_EXIT = {"GO": 0, "PARTIAL GO": 0, "NO-GO": 1, "INCOMPLETE": 4, "GO WITH RECORDED DEVIATIONS": 5}
 
 
 def _print_verdict(verdict) -> int:
@@ -202,7 +229,7 @@ def _contract_versions() -> dict[str, str]:
     return out
 
 
-def _verdict_outputs(results_dir: Path, *, environment: str, accept_partial=()):
+def _verdict_outputs(results_dir: Path, *, environment: str, accept_partial=(), register=None, lang=None):
     """Verdict from the results: summary.md, verdict.json, traceability.csv, scorecard.html, junit.xml
     (and the matrix as a genrep entry in the Allure results). Shared by ``rehearse`` and ``gate``."""
     from genrep.results.allure_meta import write_meta_result
@@ -211,16 +238,20 @@ def _verdict_outputs(results_dir: Path, *, environment: str, accept_partial=()):
     from genrep.results.readiness import scorecard_html, traceability_csv
     from genrep.results.reader import read_results
 
+    from genrep.results import register as defect_register, settings, trend
     rules = load_gate()
+    lang = settings.language(lang)
     verdict = decide(read_results(results_dir), load_catalogue(), rules.thresholds,
                      every_requirement_verified=rules.every_requirement_verified,
                      negative_paths_per_integration=rules.negative_paths_per_integration,
-                     scope=rules.scope, accept_partial=accept_partial, count=rules.count)
-    md = summary_markdown(verdict)
+                     scope=rules.scope, accept_partial=accept_partial, count=rules.count,
+                     register=defect_register.load_if_present(register))
+    trend.update(verdict, results_dir.parent / "history")  # since the previous full rehearsal (issue 15, part 5)
+    md = summary_markdown(verdict, lang=lang)
     out_dir = results_dir.parent
     matrix = traceability_csv(verdict)
     card = scorecard_html(verdict, title="genrep go-live readiness", environment=environment,
-                          report_link="html/index.html")
+                          report_link="html/index.html", lang=lang)
     from genrep.results.allure import safe_text  # identities masked and secrets redacted in every verdict output
     md, matrix, card = safe_text(md), safe_text(matrix), safe_text(card)
     (out_dir / "summary.md").write_text(md, encoding="utf-8")
@@ -236,7 +267,14 @@ def _verdict_outputs(results_dir: Path, *, environment: str, accept_partial=()):
     if verdict.defect_candidates:  # defects first: the scenarios under each
         attachments = {"Defect candidates (failing scenarios clustered)":
                        (safe_text("\n".join(defects_markdown(verdict))), "text/plain"), **attachments}
-    write_meta_result(results_dir, "Traceability matrix and readiness scorecard", attachments)
+    from genrep.results.gate import readiness_status
+    write_meta_result(results_dir, "Traceability matrix and readiness scorecard", attachments,
+                      **readiness_status(verdict))
+    from genrep.results.allure_meta import write_verdict_result
+    from genrep.results.gate import first_screen, verdict_line
+    write_verdict_result(results_dir, verdict.status, safe_text(verdict_line(verdict)),
+                         [safe_text(x) for x in first_screen(verdict)],
+                         {"Summary": (md, "text/markdown"), "Readiness scorecard": (card, "text/html")})
     print()
     print(md)
     print(f"Summary: {out_dir / 'summary.md'}   Verdict: {out_dir / 'verdict.json'}")
@@ -264,9 +302,12 @@ def _cmd_gate(args) -> int:
     from genrep.config.contracts import load_gate
     from genrep.results.gate import check_accept_partial
     check_accept_partial(load_gate().scope, args.accept_partial)
+    from genrep.results import register as defect_register
+    defect_register.load_if_present(getattr(args, "register", None))
     _check_verdict_files(Path(args.results or REPORTS_DIR / "allure-results"))
     verdict, _ = _verdict_outputs(Path(args.results or REPORTS_DIR / "allure-results"),
-                                  environment="as recorded in the results", accept_partial=args.accept_partial)
+                                  environment="as recorded in the results", accept_partial=args.accept_partial,
+                                  register=getattr(args, "register", None), lang=getattr(args, "lang", None))
     return _print_verdict(verdict)
 
 

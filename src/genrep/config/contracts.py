@@ -500,7 +500,7 @@ def load_gate(path: str | Path | None = None, *, catalogue: dict[str, Requiremen
     d = load_yaml(path)
     if not isinstance(d, dict):
         raise ConfigError("expected a mapping at the top level", file=str(path))
-    reject_unknown(d, {"gate", "thresholds", "coverage", "scope", "count"})
+    reject_unknown(d, {"gate", "thresholds", "coverage", "scope", "count", "report"})  # report: genrep.results.settings
     count = require(d, "count", str, default="defects", choices=COUNTS)
     th = require(d, "thresholds", dict)
     thresholds: dict = {}

@@ -22,8 +22,12 @@ from genrep import __version__, outputs
 from genrep.results import writer
 from genrep.results.failure_kinds import allure_categories
 
+#: The go-live verdict's own category, first: Allure's overview lists categories in this order, so a
+#: NO-GO or INCOMPLETE verdict (``write_verdict_result``) is the first thing the Categories widget shows.
+VERDICT_CATEGORY = {"name": "Go-live verdict: NO-GO or INCOMPLETE", "matchedStatuses": ["failed", "broken"],
+                    "messageRegex": r"(?s)GO-LIVE VERDICT: .*"}
 #: Allure's categories, made from the failure-kind registry (``genrep.results.failure_kinds``).
-CATEGORIES = allure_categories()
+CATEGORIES = [VERDICT_CATEGORY, *allure_categories()]
 
 
 def write_metadata(results_dir: Path, *, profile_name: str, profile_kind: str, defects: tuple[str, ...],
@@ -43,12 +47,38 @@ def write_metadata(results_dir: Path, *, profile_name: str, profile_kind: str, d
     (results_dir / "executor.json").write_text(json.dumps(executor, indent=2), encoding="utf-8")
 
 
-def write_meta_result(results_dir: Path, name: str, attachments: dict[str, tuple[str, str]]) -> None:
-    """A passed Allure entry carrying genrep's own attachments (e.g. the traceability matrix).
-    ``attachments``: title -> (text, mime type). The gate skips entries labelled genrep_meta; an
-    earlier entry of the same name is replaced."""
+def write_meta_result(results_dir: Path, name: str, attachments: dict[str, tuple[str, str]], *,
+                      status: str = "passed", message: str = "") -> None:
+    """An Allure entry carrying genrep's own attachments (e.g. the traceability matrix): passed, or
+    failed on a NO-GO or INCOMPLETE verdict (``status``, ``message``) so the readiness item is never
+    green when the verdict is not. ``attachments``: title -> (text, mime type). The gate skips
+    entries labelled genrep_meta; an earlier entry of the same name is replaced."""
     writer.write(results_dir, [writer.Result(
-        key=f"meta-{name}", name=name, full_name=f"genrep:{name}", status="passed",
+        key=f"meta-{name}", name=name, full_name=f"genrep:{name}", status=status, message=message,
         labels=[("feature", "Readiness")],
         attachments=[writer.Attachment(title, text, mime) for title, (text, mime) in attachments.items()])],
         writer.Producer("genrep_meta", name))
+
+
+#: The Allure status of each verdict's own result: failed on NO-GO and INCOMPLETE; broken (not green,
+#: not red: a decision recorded) on GO WITH RECORDED DEVIATIONS; skipped on PARTIAL GO (parts waived);
+#: passed on GO only.
+VERDICT_STATUS = {"GO": "passed", "GO WITH RECORDED DEVIATIONS": "broken", "PARTIAL GO": "skipped",
+                  "NO-GO": "failed", "INCOMPLETE": "failed"}
+
+
+def write_verdict_result(results_dir: Path, verdict_status: str, verdict_line: str, lines: list[str],
+                         attachments: dict[str, tuple[str, str]]) -> None:
+    """The go-live verdict as an Allure result of its own ("Go-live verdict: NO-GO"), first in the
+    overview: its own category (``VERDICT_CATEGORY``), the top suite ("0 Go-live verdict") and
+    severity. Its message starts with the verdict line; ``lines`` (deviations, what blocks, what is
+    missing, the trend) follow. The gate skips it (genrep_meta)."""
+    status = VERDICT_STATUS[verdict_status]
+    message = "GO-LIVE VERDICT: " + verdict_line.removeprefix("VERDICT: ") + ("\n" + "\n".join(lines) if lines else "")
+    writer.write(results_dir, [writer.Result(
+        key="meta-go-live-verdict", name=f"Go-live verdict: {verdict_status}", full_name="genrep:go-live-verdict",
+        status=status, message=message if status != "passed" else "", description=message,
+        labels=[("parentSuite", "0 Go-live verdict"), ("suite", "Go-live verdict"), ("feature", "Go-live verdict"),
+                ("epic", "0 Go-live verdict"), ("severity", "critical"), ("tag", "go-live-verdict")],
+        attachments=[writer.Attachment(title, text, mime) for title, (text, mime) in attachments.items()])],
+        writer.Producer("genrep_meta", "go-live-verdict"))

@@ -113,6 +113,9 @@ class Defect:
     signatures: Counter = field(default_factory=Counter)  # normalised symptom -> scenarios showing it
     number: int = 0  # D1, D2, ... in the order of the verdict (severity, then size)
     also: list[ScenarioResult] = field(default_factory=list)  # filed under another defect, showing this one too
+    trackers: list[str] = field(default_factory=list)  # the defect register's tracker ids matching it (none: new)
+    registered: bool = False  # a register was applied (so no tracker id means new)
+    assessed: str | None = None  # the register's assessed severity, when one entry matches it and assesses it
 
     @property
     def key(self) -> str:
@@ -129,6 +132,11 @@ class Defect:
 
     @property
     def severity(self) -> str:
+        """The register's assessed severity if it has one, else the highest of its requirements."""
+        return self.assessed or self.requirement_severity
+
+    @property
+    def requirement_severity(self) -> str:
         """The highest severity of its requirements."""
         if not self.requirements:
             return "high"  # a failure verifying no catalogued requirement: the gate already refuses it
@@ -176,11 +184,27 @@ class Defect:
         """``D1 critical, radiology: the stored text stops early ..., cut at about 753 characters: 17
         scenarios, RAD-001, RAD-R02, JRN-001``"""
         n = len(self.scenarios)
-        return (f"{self.id} {self.severity}, {self.title}: {n} scenario{'s' if n != 1 else ''}, "
+        return (f"{self.id} {self.severity}{self.tracker_note}, {self.title}: {n} scenario{'s' if n != 1 else ''}, "
                 f"{', '.join(self.requirement_ids())}")
+
+    @property
+    def tracker_note(self) -> str:
+        """`` [EHR-101]``, `` [new]`` when a register was applied and matched nothing; the assessed
+        severity's origin when it differs from the requirements'."""
+        note = ""
+        if self.assessed and self.assessed != self.requirement_severity:
+            note += f" (assessed; requirements say {self.requirement_severity})"
+        if self.trackers:
+            note += f" [{', '.join(self.trackers)}]"
+        elif self.registered:
+            note += " [new]"
+        return note
+
 
     def to_dict(self) -> dict:
         return {"id": self.id, "key": self.key, "title": self.title, "severity": self.severity,
+                "requirement_severity": self.requirement_severity, "trackers": self.trackers,
+                "new": self.registered and not self.trackers,
                 "integration": self.integration, "family": self.family, "test_types": self.test_types,
                 "kinds": dict(self.kinds.most_common()), "requirements": self.requirement_ids(),
                 "signatures": dict(self.signatures.most_common()),

@@ -157,6 +157,9 @@ _PREFIXED: tuple[FailureKind, ...] = (
     _k("no_data", TEST_DATA, "medium", "NLL holds no prescription for the patient: nothing was verified"),
     # Multum: interaction checks, failover
     _k("environment_not_ready", UNREACHABLE, "high", "the checks failed before any fault was injected"),
+    _k("environment_unavailable", UNREACHABLE, "high", "the scenario could not reach its endpoint (refused, "
+       "timed out, host not found) or was blocked after repeated outages: the environment, not the product; "
+       "never counted as a defect, and the run cannot be GO (genrep.preflight)"),
     _k("check_not_performed", FAILOVER, "high", "an interaction check was not performed"),
     _k("false_no_interactions", FAILOVER, "critical", "a failed check shown as 'checked, no interactions'"),
     _k("missed_interaction", OTHER_PRODUCT, "critical", "a known interaction was not reported"),

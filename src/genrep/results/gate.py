@@ -33,7 +33,8 @@ DEFAULT_THRESHOLDS: dict[str, dict[str, int]] = {
 }
 
 GO, PARTIAL_GO, NO_GO, INCOMPLETE = "GO", "PARTIAL GO", "NO-GO", "INCOMPLETE"
-VERDICTS = (GO, PARTIAL_GO, NO_GO, INCOMPLETE)
+GO_WITH_DEVIATIONS = "GO WITH RECORDED DEVIATIONS"
+VERDICTS = (GO, GO_WITH_DEVIATIONS, PARTIAL_GO, NO_GO, INCOMPLETE)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ class Verdict:
     count: str = "scenarios"  # what ``defects`` counts: defect candidates or failing scenarios
     blocking: list[str] = field(default_factory=list)  # of ``failures``: thresholds passed, results unusable
     failed_requirements: list[str] = field(default_factory=list)  # of ``failures``: each failed requirement
+    register: object = None  # genrep.results.register.RegisterView when a defect register was applied
+    trend: object = None  # genrep.results.trend.Trend when a previous full rehearsal is known
 
     @property
     def go(self) -> bool:
@@ -126,6 +129,8 @@ class Verdict:
                         "list": [d.to_dict() for d in self.defect_candidates]},
             "reasons": self.reasons,
             "failures": self.failures,
+            "register": self.register.to_dict() if self.register is not None else None,
+            "trend": self.trend.to_dict() if self.trend is not None else None,
             "scope": {
                 "complete": not self.missing and not self.waived,
                 "missing": [g.to_dict() for g in self.missing],
@@ -211,16 +216,22 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
            thresholds: dict[str, dict[str, int]] | None = None,
            integrations: set[str] | None = None, *, every_requirement_verified: bool = True,
            negative_paths_per_integration: bool = True, scope: Scope | None = None,
-           accept_partial: Iterable[str] = (), count: str = "scenarios") -> Verdict:
+           accept_partial: Iterable[str] = (), count: str = "scenarios", register=None,
+           today=None) -> Verdict:
     """The verdict. ``scope`` (gate.yaml): what a GO needs; without it only what ran is judged
     (library callers and tests of one integration). ``accept_partial``: scope parts the caller
     waives (a pre-merge pipeline), each recorded in the verdict. ``count``: what the thresholds
     count, defect candidates (``genrep.results.defects``; gate.yaml's default, which ``genrep gate``
-    and ``rehearse`` pass) or failing scenarios (the default here, for callers judging one check)."""
+    and ``rehearse`` pass) or failing scenarios (the default here, for callers judging one check).
+    ``register``: the defect register (``genrep.results.register.Register``): tracker ids, assessed
+    severities and deviations; ``today``: the date deviations' validity is judged on (default: today)."""
     if count not in COUNTS:
         raise ValueError(f"count must be one of {', '.join(COUNTS)}; got {count!r}")
     thresholds = thresholds or DEFAULT_THRESHOLDS
     accepted = check_accept_partial(scope, accept_partial)
+    # outages are not defects: a scenario that could not reach its endpoint verified nothing (never GO)
+    unavailable = [r for r in results if r.failed and "environment_unavailable" in r.kinds]
+    results = [r for r in results if not (r.failed and "environment_unavailable" in r.kinds)]
     failures: list[str] = []  # each one makes it NO-GO
     notes: list[str] = []  # reported, but within the programme's allowance
 
@@ -230,14 +241,13 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
     unknown = sorted({rid for r in results for rid in r.requirements if rid not in catalogue})
     if unknown:
         failures.append(f"scenarios tagged with unknown requirement ids: {', '.join(unknown)}")
-    if not results:
+    if not results and not unavailable:
         failures.append("no scenario results: nothing was verified")
     exercised = integrations if integrations is not None else {
         catalogue[rid].integration for r in results for rid in r.requirements if rid in catalogue}
     required = set(exercised) | (scope.integrations if scope is not None else set())
     # every requirement of a required integration shows, untested ones too
     statuses = {rid: RequirementStatus(req) for rid, req in catalogue.items() if req.integration in required}
-    defects: dict[str, Counter] = defaultdict(Counter)
     untagged = [r.name for r in results if not r.requirements]
     if untagged:
         failures.append(f"{len(untagged)} scenario(s) verify no requirement (untagged): {', '.join(untagged[:5])}")
@@ -246,44 +256,74 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
         for req in reqs:
             # a requirement of an integration outside ``integrations`` was still exercised: report it
             statuses.setdefault(req.id, RequirementStatus(req)).scenarios.append(r)
-        if r.failed and reqs and count == "scenarios":
-            worst = min(reqs, key=lambda q: SEVERITIES.index(q.severity))
-            defects[worst.test_type][worst.severity] += 1
         if r.status == "skipped":
             failures.append(f"scenario skipped: {r.name} (a skipped scenario verifies nothing)")
         elif r.status not in ("passed", "failed", "broken"):
             failures.append(f"scenario with status {r.status!r}: {r.name} (only a passed scenario verifies)")
     candidates = cluster(results, catalogue)
-    defect_of = {id(sc): d for d in candidates for sc in d.scenarios}
-    if count == "defects":  # each candidate once in each test type it fails scenarios of
+    view = None
+    if register is not None:  # tracker ids, assessed severities, deviations (issue 15, part 3)
+        from genrep.results.register import apply
         for d in candidates:
-            for test_type in sorted({_worst(sc, catalogue).test_type for sc in d.scenarios
-                                     if _worst(sc, catalogue) is not None}):
-                defects[test_type][d.severity] += 1
-    over: set[tuple[str, str]] = set()
-    for test_type, counts in sorted(defects.items()):
-        limits = limits_for(test_type)
-        for sev in SEVERITIES:
-            if counts.get(sev, 0) > limits.get(sev, 0):
-                over.add((test_type, sev))
-                failures.append(f"{test_type}: {counts[sev]} {sev} defect(s), allowed {limits.get(sev, 0)}"
-                                + (" (failing scenarios counted one by one: gate.yaml count: scenarios)"
-                                   if count == "scenarios" else ""))
-    gaps = _scope_gaps(results, catalogue, scope, statuses) if scope is not None else []
-    never_ran = {g.name for g in gaps if g.kind == "integration"}
-    for rid, rs in statuses.items():
-        req = rs.requirement
-        if rs.status == "failed":
+            d.registered = True
+        view = apply(register, candidates, today=today)
+    defect_of = {id(sc): d for d in candidates for sc in d.scenarios}
+
+    def judge(excluded: frozenset[str] = frozenset()) -> tuple[dict[str, Counter], list[str], list[str]]:
+        """(counts by test type, threshold failures, failed requirements beyond the allowance, as
+        failures, then notes) without the candidates in ``excluded`` (those a valid deviation covers:
+        only to word the verdict; the counts reported are always judge()'s, with nothing excluded)."""
+        counted_defects: dict[str, Counter] = defaultdict(Counter)
+        out: list[str] = []
+        out_notes: list[str] = []
+        for r in results:
+            reqs = [catalogue[rid] for rid in r.requirements if rid in catalogue]
+            if r.failed and reqs and count == "scenarios" and not (
+                    id(r) in defect_of and defect_of[id(r)].id in excluded):
+                worst = min(reqs, key=lambda q: SEVERITIES.index(q.severity))
+                counted_defects[worst.test_type][worst.severity] += 1
+        if count == "defects":  # each candidate once in each test type it fails scenarios of
+            for d in candidates:
+                if d.id in excluded:
+                    continue
+                for test_type in sorted({_worst(sc, catalogue).test_type for sc in d.scenarios
+                                         if _worst(sc, catalogue) is not None}):
+                    counted_defects[test_type][d.severity] += 1
+        over: set[tuple[str, str]] = set()
+        for test_type, counts in sorted(counted_defects.items()):
+            limits = limits_for(test_type)
+            for sev in SEVERITIES:
+                if counts.get(sev, 0) > limits.get(sev, 0):
+                    over.add((test_type, sev))
+                    out.append(f"{test_type}: {counts[sev]} {sev} defect(s), allowed {limits.get(sev, 0)}"
+                               + (" (failing scenarios counted one by one: gate.yaml count: scenarios)"
+                                  if count == "scenarios" else ""))
+        for rid, rs in statuses.items():
+            req = rs.requirement
+            if rs.status != "failed":
+                continue
+            failing = [sc for sc in rs.scenarios if sc.failed]
+            if excluded and all(id(sc) in defect_of and defect_of[id(sc)].id in excluded for sc in failing):
+                continue
             text = f"requirement {rid} ({req.severity}) failed: {req.title}"
             # e.g. functional tests of requirements: up to 20 medium / 100 low defects are accepted;
             # counting defects, at the severity of the defect each failed scenario is under
             counted = ({req.severity} if count == "scenarios" else
-                       {defect_of[id(sc)].severity for sc in rs.scenarios if sc.failed and id(sc) in defect_of})
+                       {defect_of[id(sc)].severity for sc in failing if id(sc) in defect_of})
             if all(limits_for(req.test_type).get(sev, 0) > 0 and (req.test_type, sev) not in over for sev in counted):
-                notes.append(text + f" (within the allowance for {req.test_type})")
+                out_notes.append(text + f" (within the allowance for {req.test_type})")
             else:
-                failures.append(text)
-        elif rs.status == "untested" and req.integration in required and req.integration not in never_ran \
+                out.append(text)
+        return counted_defects, out, out_notes
+
+    defects, judged, notes = judge()
+    failures += judged
+    gaps = _scope_gaps(results, catalogue, scope, statuses) if scope is not None else []
+    gaps += [Gap("scenario", r.name, "verified nothing, environment unavailable (" + _unavailable_reason(r) + ")") for r in unavailable]
+    never_ran = {g.name for g in gaps if g.kind == "integration"}
+    for rid, rs in statuses.items():
+        req = rs.requirement
+        if rs.status == "untested" and req.integration in required and req.integration not in never_ran \
                 and every_requirement_verified:
             gaps.append(Gap("requirement", rid, "no executed scenario verifies it",
                             scope.part_of_integration(req.integration) if scope is not None else None, (rid,)))
@@ -294,12 +334,20 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
                             scope.part_of_integration(integration) if scope is not None else None))
     missing = [g for g in gaps if g.part not in accepted]
     waived = [g for g in gaps if g.part in accepted]
-    if failures:
+    # a NO-GO whose only blocking defects valid deviations cover is worded GO WITH RECORDED
+    # DEVIATIONS: the counts and the failures listed stay exactly as they are
+    deviated = False
+    if failures and view is not None and view.covered and failures == judged:
+        _, residual, _ = judge(frozenset(view.covered))
+        deviated = not residual
+    if failures and not deviated:
         status = NO_GO
     elif missing:
         status = INCOMPLETE
     elif waived:
         status = PARTIAL_GO
+    elif deviated:
+        status = GO_WITH_DEVIATIONS
     else:
         status = GO
     # what blocks first (thresholds, bad results), then each defect, then the failed requirements
@@ -311,7 +359,16 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
     return Verdict(status=status, reasons=reasons, defects=dict(defects), requirements=statuses,
                    unknown_tags=unknown, results=results, thresholds=thresholds, failures=failures,
                    missing=missing, waived=waived, accepted_partial=accepted, notes=notes, scope=scope,
-                   defect_candidates=candidates, count=count, blocking=blocking, failed_requirements=failed_reqs)
+                   defect_candidates=candidates, count=count, blocking=blocking, failed_requirements=failed_reqs,
+                   register=view)
+
+
+def _unavailable_reason(result: ScenarioResult) -> str:
+    """The transport's own words for an unreachable endpoint (``environment_unavailable``)."""
+    lines = [ln.strip() for ln in result.message.splitlines() if ln.strip()]
+    first = lines[0].split(": ", 1)[-1] if lines and lines[0].split(": ", 1)[0].endswith(
+        ("Error", "Timeout", "Refused")) else (lines[0] if lines else "")
+    return first.removeprefix("environment_unavailable: ")[:240]
 
 
 def _worst(result: ScenarioResult, catalogue: dict[str, Requirement]) -> Requirement | None:
@@ -323,16 +380,41 @@ HEADLINE = {
     GO: "every part of the scope ran and nothing blocks go-live",
     PARTIAL_GO: "nothing failed in what ran, but parts of the scope were waived (--accept-partial): "
                 "not a go-live verdict",
+    GO_WITH_DEVIATIONS: "open defects block a plain GO; each is covered by a recorded, signed, unexpired "
+                        "deviation (a decision to go live with it), listed here: not a plain GO",
     NO_GO: "something failed that blocks go-live",
     INCOMPLETE: "nothing failed, but the run lacks parts a GO needs (contracts/gate.yaml scope): never GO",
 }
 
 
+def deviation_lines(verdict: Verdict) -> list[str]:
+    """The register's first-screen lines: each recorded deviation (what it covers, or why it counts
+    for nothing), then the register's flags (ambiguous matches, a fixed defect back) and the
+    severities it assessed below the requirements'. Empty without a register."""
+    view = verdict.register
+    if view is None:
+        return []
+    out = [f"deviation {s.describe()}" for s in view.deviations]
+    out += [f"(defect register) {f}" for f in view.flags]
+    out += [f"(defect register) {cid} assessed {a}, below its requirements' {r}" for cid, (a, r) in view.assessed.items()
+            if SEVERITIES.index(a) > SEVERITIES.index(r)]
+    return out
+
+
 def verdict_line(verdict: Verdict) -> str:
-    """The one line CI logs show: the verdict, its defects, and what is missing or waived."""
+    """The one line CI logs show: the verdict, its defects, its deviations, and what is missing or waived."""
     line = f"VERDICT: {verdict.status}"
     if verdict.defect_candidates:
         line += f" ({defects_sentence(verdict)})"
+    view = verdict.register
+    if view is not None and view.deviations:
+        if view.valid:
+            line += " (deviations: " + "; ".join(
+                f"{s.deviation.defect} for {', '.join(s.covers)} by {s.deviation.decided_by}, {s.deviation.role}, "
+                f"until {s.deviation.expires.isoformat()}" for s in view.valid) + ")"
+        if view.void:
+            line += " (counting for nothing: " + "; ".join(f"{s.deviation.defect}: {s.why.split(' (')[0]}"
+                                                           for s in view.void) + ")"
     if verdict.missing:
         line += f" (missing: {'; '.join(_short(g) for g in verdict.missing)})"
     if verdict.waived:
@@ -346,9 +428,15 @@ def defects_sentence(verdict: Verdict) -> str:
     by = Counter(d.severity for d in verdict.defect_candidates)
     failing = sum(r.failed for r in verdict.results)
     n = len(verdict.defect_candidates)
-    return (f"{n} defect candidate{'s' if n != 1 else ''} ("
+    text = (f"{n} defect candidate{'s' if n != 1 else ''} ("
             + ", ".join(f"{by[sev]} {sev}" for sev in SEVERITIES if by[sev])
             + f") behind {failing} failing scenario{'s' if failing != 1 else ''}")
+    view = verdict.register
+    if view is not None:
+        text += f"; {len(view.new)} new (in no register entry)"
+        if view.covered:
+            text += f", {len(view.covered)} under a recorded deviation"
+    return text
 
 
 def defects_markdown(verdict: Verdict, *, scenarios_each: int = 50) -> list[str]:
@@ -361,7 +449,7 @@ def defects_markdown(verdict: Verdict, *, scenarios_each: int = 50) -> list[str]
     for d in verdict.defect_candidates:
         reqs = ", ".join(f"{rid} ({d.requirements[rid].severity})" for rid in d.requirement_ids())
         kinds = ", ".join(f"{k} ×{n}" for k, n in d.kinds.most_common())
-        out += [f"### {d.id} {d.severity} · {d.title}",
+        out += [f"### {d.id} {d.severity}{d.tracker_note} · {d.title}",
                 f"{len(d.scenarios)} scenario(s); requirements {reqs or 'none'}; kinds {kinds or 'none'}; "
                 f"key `{d.key}`", ""]
         out += [f"- symptom ({n} scenario{'s' if n != 1 else ''}): `{sig}`" for sig, n in d.signatures.most_common(4)]
@@ -381,56 +469,111 @@ def _short(gap: Gap) -> str:
     return f"{gap.kind} {gap.name}" if gap.kind != "negative path" else f"negative path of {gap.name}"
 
 
-def summary_markdown(verdict: Verdict, *, title: str = "genrep dress rehearsal") -> str:
+def first_screen(verdict: Verdict) -> list[str]:
+    """What every output shows first, after the verdict: deviations and the register's flags, what
+    blocks, what is missing or waived, the trend."""
+    out = list(deviation_lines(verdict))
+    out += verdict.blocking or verdict.failed_requirements
+    out += [g.describe() for g in verdict.missing]
+    out += [f"{g.describe()} (waived by --accept-partial {g.part})" for g in verdict.waived]
+    if verdict.trend is not None:
+        out.append(f"trend {verdict.trend.sentence()}")
+    return out
+
+
+def readiness_status(verdict: Verdict) -> dict:
+    """The Allure readiness item's status: red (failed) on NO-GO and INCOMPLETE, never green then."""
+    if verdict.status in (NO_GO, INCOMPLETE):
+        return {"status": "failed", "message": f"GO-LIVE VERDICT: {verdict.status}: {HEADLINE[verdict.status]}"}
+    return {"status": "passed", "message": ""}
+
+
+def severity_word(lang: str, severity: str) -> str:
+    from genrep.results.i18n import t
+    return t(lang, severity)
+
+
+def trend_markdown(verdict: Verdict, lang: str = "en") -> list[str]:
+    from genrep.results.i18n import t
+    out = [f"## {t(lang, 'Trend since the previous full rehearsal')}"]
+    tr = verdict.trend
+    if tr is None:
+        return out + [t(lang, "no earlier full rehearsal recorded: this run is the first baseline"), ""]
+    out.append(tr.sentence())
+    for label, items in (("new defect", tr.new_defects), ("fixed defect", tr.fixed_defects),
+                         ("still open", tr.still_defects), ("defect not run", tr.unrun_defects)):
+        out += [f"- {t(lang, label)}: `{d['key']}` ({t(lang, d['severity'])}) {d['title']}" for d in items]
+    for label, names in (("newly failing", tr.new_failures), ("fixed", tr.fixed),
+                         ("still failing", tr.still_failing), ("not run", tr.not_run)):
+        out += [f"- {t(lang, label)}: {n}" for n in names[:50]]
+        if len(names) > 50:
+            out.append(f"  - ... +{len(names) - 50}")
+    return out + [""]
+
+
+def summary_markdown(verdict: Verdict, *, title: str = "genrep dress rehearsal", lang: str = "en") -> str:
+    from genrep.results.i18n import t
     d = verdict.to_dict()
-    lines = [f"# {title}: {d['verdict']}", "", f"{verdict.status}: {HEADLINE[verdict.status]}.", ""]
+    shown = t(lang, verdict.status)
+    lines = [f"# {t(lang, title)}: {shown}" + (f" ({verdict.status})" if shown != verdict.status else ""), "",
+             f"{shown}: {t(lang, HEADLINE[verdict.status])}.", ""]
+    dev = deviation_lines(verdict)
+    if dev:  # on the first screen, never under the scroll
+        lines += [f"## {t(lang, 'Recorded deviations and the defect register')}", *[f"- {x}" for x in dev], ""]
     if verdict.defect_candidates:
-        lines.append(f"Defects: {defects_sentence(verdict)}.")
+        lines.append(t(lang, "Defects: {sentence}.", sentence=defects_sentence(verdict)))
     s = d["scenarios"]
-    lines.append(f"Scenarios: {s['total']} run, {s['passed']} passed, {s['failed']} failed, {s['skipped']} skipped.")
+    lines.append(t(lang, "Scenarios: {total} run, {passed} passed, {failed} failed, {skipped} skipped.", **s))
     untested = verdict.untested
-    lines.append(f"Requirements: {len(verdict.requirements)} in scope, "
-                 f"{sum(rs.status == 'passed' for rs in verdict.requirements.values())} passed, "
-                 f"{sum(rs.status == 'failed' for rs in verdict.requirements.values())} failed, "
-                 f"{len(untested)} untested.")
+    lines.append(t(lang, "Requirements: {n} in scope, {passed} passed, {failed} failed, {untested} untested.",
+                   n=len(verdict.requirements),
+                   passed=sum(rs.status == 'passed' for rs in verdict.requirements.values()),
+                   failed=sum(rs.status == 'failed' for rs in verdict.requirements.values()), untested=len(untested)))
+    if verdict.trend is not None:
+        lines.append(f"Trend: {verdict.trend.sentence()}.")
     lines.append("")
     if verdict.failures:
-        lines.append("## Why NO-GO")
+        lines.append("## " + (t(lang, "Why NO-GO") if verdict.status == NO_GO else
+                              t(lang, "What blocks a plain GO ({status})", status=shown)))
         lines += [f"- {r}" for r in verdict.blocking or verdict.failed_requirements]
         if verdict.blocking and verdict.failed_requirements:
-            lines.append(f"- {len(verdict.failed_requirements)} requirement(s) failed, under the defects below")
+            lines.append("- " + t(lang, "{n} requirement(s) failed, under the defects below",
+                                  n=len(verdict.failed_requirements)))
+        lines.append("")
+    if verdict.missing:
+        lines.append("## " + (t(lang, "Missing from this run (a GO needs them)") if verdict.failures else
+                              t(lang, "Why INCOMPLETE: missing from this run (a GO needs them)")))
+        lines += [f"- {g.describe()}" + (f" [{t(lang, 'part')}: {g.part}]" if g.part else "") for g in verdict.missing]
+        lines.append("")
+    if verdict.waived:
+        lines.append("## " + t(lang, "Waived: accepted as partial (--accept-partial {parts}); not a go-live verdict",
+                               parts=", ".join(verdict.accepted_partial)))
+        lines += [f"- {g.describe()} [{t(lang, 'part')}: {g.part}]" for g in verdict.waived]
         lines.append("")
     if verdict.defect_candidates:
         lines += defects_markdown(verdict)
     if verdict.blocking and verdict.failed_requirements:
-        lines.append("## Failed requirements")
+        lines.append("## " + t(lang, "Failed requirements"))
         lines += [f"- {r}" for r in verdict.failed_requirements]
         lines.append("")
-    if verdict.missing:
-        lines.append("## Missing from this run (a GO needs them)" if verdict.failures else "## Why INCOMPLETE: "
-                     "missing from this run (a GO needs them)")
-        lines += [f"- {g.describe()}" + (f" [part: {g.part}]" if g.part else "") for g in verdict.missing]
-        lines.append("")
-    if verdict.waived:
-        lines.append(f"## Waived: accepted as partial (--accept-partial {', '.join(verdict.accepted_partial)}); "
-                     "not a go-live verdict")
-        lines += [f"- {g.describe()} [part: {g.part}]" for g in verdict.waived]
-        lines.append("")
+    lines += trend_markdown(verdict, lang)
     if verdict.notes:
-        lines.append("## Notes (within the programme's allowance)")
+        lines.append("## " + t(lang, "Notes (within the programme's allowance)"))
         lines += [f"- {r}" for r in verdict.notes]
         lines.append("")
-    lines.append("## Requirements")
-    lines.append("| requirement | severity | status | scenarios | classification of failures |")
+    lines.append("## " + t(lang, "Requirements"))
+    lines.append(f"| {t(lang, 'requirement')} | {t(lang, 'severity')} | {t(lang, 'status')} | {t(lang, 'scenarios')} | "
+                 f"{t(lang, 'classification of failures')} |")
     lines.append("|---|---|---|---|---|")
     for rid, rs in verdict.requirements.items():
         failed = [s for s in rs.scenarios if s.failed]
         kinds = sorted({k for s in failed for k in s.kinds})
-        lines.append(f"| {rid} {rs.requirement.title} | {rs.requirement.severity} | {rs.status.upper()} | "
-                     f"{len(rs.scenarios) - len(failed)}/{len(rs.scenarios)} passed | {', '.join(kinds)} |")
+        lines.append(f"| {rid} {rs.requirement.title} | {t(lang, rs.requirement.severity)} | "
+                     f"{t(lang, rs.status.upper())} | "
+                     f"{len(rs.scenarios) - len(failed)}/{len(rs.scenarios)} | {', '.join(kinds)} |")
     failed = [r for r in verdict.results if r.failed]
     if failed:
-        lines += ["", "## Failed scenarios"]
+        lines += ["", "## " + t(lang, "Failed scenarios")]
         for r in failed:
             first = r.message.strip().splitlines()[:6]
             lines.append(f"### {r.name} ({', '.join(r.requirements)})")

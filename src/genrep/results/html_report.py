@@ -250,9 +250,17 @@ def _history_from(source: Path) -> dict[str, bytes]:
 
 
 def _write_history(files: dict[str, bytes], folder: Path) -> None:
+    """Replace Allure's history files in ``folder``; genrep's own verdict records
+    (``verdicts/``, ``genrep.results.trend``) are carried over."""
+    kept = {f.name: f.read_bytes() for f in (Path(folder) / "verdicts").glob("*.json")} \
+        if (Path(folder) / "verdicts").is_dir() else {}
     folder = outputs.clear(folder, what="report history folder")
     for name, data in files.items():
         (folder / name).write_bytes(data)
+    if kept:
+        trend_dir = outputs.claim(Path(folder) / "verdicts", what="verdict history folder")
+        for name, data in kept.items():
+            (trend_dir / name).write_bytes(data)
 
 
 # --------------------------------------------------------------------------------------------------

@@ -22,7 +22,8 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 
 from genrep.config.contracts import SEVERITIES
-from genrep.results.gate import GO, NO_GO, PARTIAL_GO, Verdict, defects_sentence, verdict_line
+from genrep.results.gate import (GO, GO_WITH_DEVIATIONS, NO_GO, PARTIAL_GO, Verdict, defects_sentence,
+                                 deviation_lines, verdict_line)
 from genrep.results.reader import ScenarioResult
 
 _NOT_XML = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -66,14 +67,18 @@ def _finish(suite: ET.Element) -> None:
 def junit_xml(verdict: Verdict, *, environment: str = "") -> str:
     root = ET.Element("testsuites", name=f"genrep go-live verdict: {verdict.status}")
     top = ET.SubElement(root, "testsuite", name="go-live verdict")
+    valid_deviations = verdict.register.valid if verdict.register is not None else []
     props = ET.SubElement(top, "properties")
     for name, value in (("verdict", verdict.status), ("environment", environment),
-                        ("counted", verdict.count), ("accepted_partial", ", ".join(verdict.accepted_partial))):
+                        ("counted", verdict.count), ("accepted_partial", ", ".join(verdict.accepted_partial)),
+                        ("deviations", "; ".join(s.describe() for s in valid_deviations))):
         ET.SubElement(props, "property", name=name, value=xml_text(value))
 
     case = _case(top, "genrep.verdict", verdict_line(verdict))
-    reasons = "\n".join(verdict.reasons)
-    if verdict.status == PARTIAL_GO:
+    reasons = "\n".join(deviation_lines(verdict) + verdict.reasons)
+    if verdict.status == GO_WITH_DEVIATIONS:  # never shown as a plain pass: skipped, the deviations named
+        _outcome(case, "skipped", verdict_line(verdict))
+    elif verdict.status == PARTIAL_GO:
         waived = ", ".join(verdict.accepted_partial)
         _outcome(case, "skipped", f"PARTIAL GO: parts waived by --accept-partial {waived}; not a go-live verdict")
     elif verdict.status != GO:
@@ -86,10 +91,19 @@ def junit_xml(verdict: Verdict, *, environment: str = "") -> str:
     for gap in verdict.waived:
         _outcome(_case(top, "genrep.scope", f"{gap.kind} {gap.name}"), "skipped",
                  f"waived by --accept-partial {gap.part}: {gap.describe()}")
+    view = verdict.register
+    for st in (view.deviations if view is not None else ()):
+        c = _case(top, "genrep.deviations", f"deviation {st.deviation.defect}")
+        if st.valid:
+            _outcome(c, "skipped", f"recorded deviation: {st.describe()}")
+        elif verdict.status == NO_GO:  # it could have covered a blocking defect: a failure, said so
+            _outcome(c, "failure", f"counts for nothing: {st.describe()}", type_="deviation")
+        else:
+            _outcome(c, "skipped", f"counts for nothing: {st.describe()}")
     for d in verdict.defect_candidates:
         scenarios = "\n".join(f"- {sc.name} ({', '.join(sc.requirements)})" for sc in d.scenarios)
         also = "\n".join(f"- also seen in: {sc.name} ({', '.join(sc.requirements)})" for sc in d.also)
-        _outcome(_case(top, "genrep.defects", f"{d.id} {d.severity}: {d.title}"), "failure", d.describe(),
+        _outcome(_case(top, "genrep.defects", f"{d.id} {d.severity}{d.tracker_note}: {d.title}"), "failure", d.describe(),
                  "\n".join(x for x in (defects_sentence(verdict), scenarios, also) if x), d.severity)
     _finish(top)
 

@@ -7,6 +7,7 @@ folder of some other tool's files, is an error: "no results" must never read as 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ class ScenarioResult:
     start: int = 0
     stop: int = 0
     labels: list[tuple[str, str]] = field(default_factory=list)  # every (name, value) label with a text value
+    trace: str = ""  # the full traceback (statusDetails.trace): classified with the message, never shown as it
 
     @property
     def load_profile(self) -> str | None:
@@ -46,8 +48,9 @@ class ScenarioResult:
     def kinds(self) -> list[str]:
         """Classification of the failure: fidelity kinds ([truncated/high]) or a leading 'kind:'
         (``genrep.results.failure_kinds``); "error" for an exception that names no kind."""
-        found = failure_kinds.kinds_in(self.message)
-        if "AssertionError" not in self.message and not found and self.failed:
+        text = self.message + ("\n" + self.trace if self.trace else "")
+        found = failure_kinds.kinds_in(text)
+        if "AssertionError" not in text and not found and self.failed:
             found.append(failure_kinds.ERROR.name)
         return found
 
@@ -56,6 +59,40 @@ class ScenarioResult:
         """The registry's record of each kind (meaning, Allure category, severity); a kind that is
         not registered still appears, as "unregistered"."""
         return [failure_kinds.lookup(k) for k in self.kinds]
+
+
+_STEP_FRAME = re.compile(r"^(?:\S*/)?(steps/[\w/.-]+\.py):(\d+)", re.M)
+_INTERNALS = re.compile(r"^\s*(?:fixturefunc|kwargs|request|_pytest_bdd_example|step_func_args) = ")
+
+
+def failure_text(details: dict, steps=None) -> str:
+    """A failure as a tester reads it: the domain message (what the step or the library said, without
+    pytest's traceback, ``fixturefunc = <function ...>`` or ``kwargs = {...}``), then where: the
+    Gherkin step that failed and the file:line of its step definition. The full traceback stays in
+    the Allure result (``statusDetails.trace``)."""
+    message = "\n".join(line for line in (details.get("message") or "").splitlines()
+                        if not _INTERNALS.match(line)).rstrip()
+    where = []
+    step = _failed_step(steps)
+    if step:
+        where.append(f"step '{step}'")
+    frames = _STEP_FRAME.findall(details.get("trace") or "")
+    if frames:  # the innermost step-definition frame: the step that raised
+        where.append(f"{frames[-1][0]}:{frames[-1][1]}")
+    if where:
+        message += ("\n" if message else "") + "at " + ", ".join(where)
+    return message
+
+
+def _failed_step(steps) -> str:
+    """The name of the innermost failed or broken step of an Allure result, "" if none."""
+    found = ""
+    for st in steps or ():
+        if isinstance(st, dict) and st.get("status") in ("failed", "broken"):
+            found = str(st.get("name") or "")
+            inner = _failed_step(st.get("steps"))
+            found = found if not inner else inner
+    return found
 
 
 def read_results(folder: str | Path) -> list[ScenarioResult]:
@@ -88,7 +125,7 @@ def read_results(folder: str | Path) -> list[ScenarioResult]:
                               "statusDetails or parameters)", file=str(f))
         out.append(ScenarioResult(
             name=data["name"], full_name=data.get("fullName", data["name"]), status=data["status"],
-            message=(details.get("message") or "") + ("\n" + details["trace"] if details.get("trace") else ""),
+            message=failure_text(details, data.get("steps")), trace=details.get("trace") or "",
             requirements=[lb["value"] for lb in labels if lb.get("name") == "requirement"],
             history_id=data.get("historyId", ""),
             tags=[lb["value"] for lb in labels if lb.get("name") == "tag"],

@@ -13,7 +13,7 @@ import html
 import io
 import time
 
-from genrep.results.gate import HEADLINE, Verdict, defects_sentence
+from genrep.results.gate import HEADLINE, NO_GO, Verdict, defects_sentence, deviation_lines
 
 STATUS_WORD = {"passed": "PASSED", "failed": "FAILED", "untested": "UNTESTED"}
 
@@ -35,100 +35,126 @@ def traceability_csv(verdict: Verdict) -> str:
     return out.getvalue()
 
 
-def _measured(verdict: Verdict) -> list[tuple[str, str]]:
+def _measured(verdict: Verdict, lang: str = "en") -> list[tuple[str, str, str]]:
+    """(indicator, measured value against its objective, status) of each measured indicator. A
+    failed measurement stays, with what was measured: a failover that never completed shows "not
+    measured" and its failure, never a missing row."""
+    from genrep.results.i18n import t
     rows = []
     for r in verdict.results:
         # allure-python stores parameter values as their repr: '1.01' -> 1.01
         p = {k: str(v).strip("'\"") for k, v in r.parameters.items()}
-        if "measured failover seconds" in p:
-            rows.append((f"Failover time: {r.name}", f"{p['measured failover seconds']} s (objective <= "
-                                                     f"{p.get('failover objective seconds', '?')} s) - {r.status}"))
+        if "measured failover seconds" in p or "failover objective seconds" in p:
+            measured = (f"{p['measured failover seconds']} s" if "measured failover seconds" in p
+                        else t(lang, "not measured (the failover never completed)"))
+            first = next((x.strip() for x in r.message.splitlines() if x.strip()), "") if r.failed else ""
+            rows.append((t(lang, "Failover time: {name}", name=r.name),
+                         f"{measured} ({t(lang, 'objective')} <= {p.get('failover objective seconds', '?')} s)"
+                         + (f": {first[:200]}" if first else ""), r.status))
         if "p95 ms" in p:
-            rows.append((f"Check latency p95: {r.name}", f"{p['p95 ms']} ms - {r.status}"))
+            rows.append((t(lang, "Check latency p95: {name}", name=r.name), f"{p['p95 ms']} ms", r.status))
     return rows
 
 
-def scorecard_html(verdict: Verdict, *, title: str, environment: str, report_link: str = "") -> str:
+def scorecard_html(verdict: Verdict, *, title: str, environment: str, report_link: str = "", lang: str = "en") -> str:
+    from genrep.config.contracts import SEVERITIES
+    from genrep.results.gate import trend_markdown
+    from genrep.results.i18n import t
     e = html.escape
     d = verdict.to_dict()
     status = verdict.status
-    css = {"GO": "go", "NO-GO": "nogo", "INCOMPLETE": "incomplete", "PARTIAL GO": "partial"}[status]
+    shown = t(lang, status) + (f" ({status})" if t(lang, status) != status else "")
+    css = {"GO": "go", "NO-GO": "nogo", "INCOMPLETE": "incomplete", "PARTIAL GO": "partial",
+           "GO WITH RECORDED DEVIATIONS": "deviations"}[status]
     per_integration: dict[str, dict[str, int]] = {}
     for rs in verdict.requirements.values():
         row = per_integration.setdefault(rs.requirement.integration, {"passed": 0, "failed": 0, "untested": 0})
         row[rs.status] += 1
-    parts = [f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{e(title)}</title>
+    parts = [f"""<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{e(t(lang, title))}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;color:#111}}
 .v{{font-size:2em;font-weight:bold;padding:.4em;border:3px solid}} .go{{border-color:#1a7f37}} .nogo{{border-color:#b42318}}
-.incomplete,.partial{{border-color:#b54708;border-style:dashed}}
+.incomplete,.partial,.deviations{{border-color:#b54708;border-style:dashed}}
 table{{border-collapse:collapse;margin:1em 0}} td,th{{border:1px solid #999;padding:.3em .6em;text-align:left}}</style>
-</head><body><h1>{e(title)}</h1>
-<p>Environment: {e(environment)}. Generated {e(time.strftime('%Y-%m-%d %H:%M'))}.</p>
-<p class="v {css}">Verdict: {e(status)}</p>
-<p>{e(status)}: {e(HEADLINE[status])}.</p>
-<p>Scenarios: {d['scenarios']['total']} run, {d['scenarios']['passed']} passed, {d['scenarios']['failed']} failed,
-{d['scenarios']['skipped']} skipped. Requirements untested: {len(verdict.untested)}.</p>"""]
+</head><body><h1>{e(t(lang, title))}</h1>
+<!-- genrep go-live readiness -->
+<p>{e(t(lang, 'Environment'))}: {e(environment)}. {e(t(lang, 'Generated'))} {e(time.strftime('%Y-%m-%d %H:%M'))}.</p>
+<p class="v {css}">{e(t(lang, 'Verdict'))}: {e(shown)}</p>
+<p>{e(t(lang, status))}: {e(t(lang, HEADLINE[status]))}.</p>
+<p>{e(t(lang, 'Scenarios: {total} run, {passed} passed, {failed} failed, {skipped} skipped.', **d['scenarios']))}
+{e(t(lang, 'Requirements untested: {n}.', n=len(verdict.untested)))}</p>"""]
+    dev = deviation_lines(verdict)
+    if dev:  # first screen
+        parts.append(f"<h2>{e(t(lang, 'Recorded deviations and the defect register'))}</h2><ul>"
+                     + "".join(f"<li>{e(x)}</li>" for x in dev) + "</ul>")
     if verdict.failures:
         why = list(verdict.blocking or verdict.failed_requirements)
         if verdict.blocking and verdict.failed_requirements:
-            why.append(f"{len(verdict.failed_requirements)} requirement(s) failed, under the defects below")
-        parts.append("<h2>Why NO-GO</h2><ul>" + "".join(f"<li>{e(r)}</li>" for r in why) + "</ul>")
-    if verdict.defect_candidates:
-        counted = "defects" if verdict.count == "defects" else "failing scenarios, one by one"
-        parts.append(f"<h2>Defects: {e(defects_sentence(verdict))}</h2>"
-                     "<p>Failing scenarios clustered by integration, failure kind and signature; each defect has "
-                     f"the highest severity of its requirements. The gate counts {counted}.</p>"
-                     "<table><tr><th>defect</th><th>severity</th><th>what</th><th>scenarios</th>"
-                     "<th>requirements</th></tr>")
-        for d in verdict.defect_candidates:
-            names = "".join(f"<li>{e(sc.name)} ({e(', '.join(sc.requirements))})</li>" for sc in d.scenarios)
-            names += "".join(f"<li>also seen in: {e(sc.name)} ({e(', '.join(sc.requirements))})</li>" for sc in d.also)
-            parts.append(f"<tr><td>{e(d.id)}</td><td>{e(d.severity)}</td><td>{e(d.title)}</td>"
-                         f"<td><details><summary>{len(d.scenarios)} scenario(s)</summary><ul>{names}</ul>"
-                         "</details></td>"
-                         f"<td>{e(', '.join(d.requirement_ids()))}</td></tr>")
-        parts.append("</table>")
+            why.append(t(lang, "{n} requirement(s) failed, under the defects below", n=len(verdict.failed_requirements)))
+        head = t(lang, "Why NO-GO") if status == NO_GO else t(lang, "What blocks a plain GO ({status})", status=t(lang, status))
+        parts.append(f"<h2>{e(head)}</h2><ul>" + "".join(f"<li>{e(r)}</li>" for r in why) + "</ul>")
     if verdict.missing:
-        parts.append("<h2>Missing from this run (a GO needs them)</h2><ul>" + "".join(
-            f"<li>{e(g.describe())}" + (f" <small>[part: {e(g.part)}]</small>" if g.part else "") + "</li>"
-            for g in verdict.missing) + "</ul>")
+        parts.append(f"<h2>{e(t(lang, 'Missing from this run (a GO needs them)'))}</h2><ul>" + "".join(
+            f"<li>{e(g.describe())}" + (f" <small>[{e(t(lang, 'part'))}: {e(g.part)}]</small>" if g.part else "")
+            + "</li>" for g in verdict.missing) + "</ul>")
     if verdict.waived:
-        parts.append(f"<h2>Waived: accepted as partial (--accept-partial {e(', '.join(verdict.accepted_partial))}); "
-                     "not a go-live verdict</h2><ul>" + "".join(
-                         f"<li>{e(g.describe())} <small>[part: {e(g.part or '')}]</small></li>" for g in verdict.waived)
-                     + "</ul>")
+        parts.append("<h2>" + e(t(lang, "Waived: accepted as partial (--accept-partial {parts}); not a go-live verdict",
+                                  parts=", ".join(verdict.accepted_partial))) + "</h2><ul>" + "".join(
+            f"<li>{e(g.describe())} <small>[{e(t(lang, 'part'))}: {e(g.part or '')}]</small></li>" for g in verdict.waived)
+            + "</ul>")
+    if verdict.defect_candidates:
+        counted = t(lang, "defects") if verdict.count == "defects" else t(lang, "failing scenarios, one by one")
+        parts.append(f"<h2>{e(t(lang, 'Defects: {sentence}', sentence=defects_sentence(verdict)))}</h2>"
+                     f"<p>{e(t(lang, 'Failing scenarios clustered by integration, failure kind and signature; each defect has the highest severity of its requirements unless the defect register assesses it otherwise. The gate counts {counted}.', counted=counted))}</p>"
+                     f"<table><tr><th>{e(t(lang, 'defect'))}</th><th>{e(t(lang, 'severity'))}</th><th>{e(t(lang, 'what'))}</th>"
+                     f"<th>{e(t(lang, 'scenarios'))}</th><th>{e(t(lang, 'requirements'))}</th></tr>")
+        for dd in verdict.defect_candidates:
+            names = "".join(f"<li>{e(sc.name)} ({e(', '.join(sc.requirements))})</li>" for sc in dd.scenarios)
+            names += "".join(f"<li>{e(t(lang, 'also seen in'))}: {e(sc.name)} ({e(', '.join(sc.requirements))})</li>"
+                             for sc in dd.also)
+            parts.append(f"<tr><td>{e(dd.id)}{e(dd.tracker_note)}</td><td>{e(t(lang, dd.severity))}</td><td>{e(dd.title)}</td>"
+                         f"<td><details><summary>{e(t(lang, '{n} scenario(s)', n=len(dd.scenarios)))}</summary>"
+                         f"<ul>{names}</ul></details></td>"
+                         f"<td>{e(', '.join(dd.requirement_ids()))}</td></tr>")
+        parts.append("</table>")
+    measured = _measured(verdict, lang)
+    if measured:  # failed indicators stay, with their measured value
+        parts.append(f"<h2>{e(t(lang, 'Measured indicators'))}</h2><table><tr><th>{e(t(lang, 'indicator'))}</th>"
+                     f"<th>{e(t(lang, 'measured'))}</th><th>{e(t(lang, 'result'))}</th></tr>" + "".join(
+                         f"<tr><td>{e(k)}</td><td>{e(v)}</td><td>{e(t(lang, 'PASSED' if st == 'passed' else 'FAILED'))}</td></tr>"
+                         for k, v, st in measured) + "</table>")
+    trend = trend_markdown(verdict, lang)
+    parts.append(f"<h2>{e(trend[0].lstrip('# '))}</h2><ul>" + "".join(
+        f"<li>{e(x.lstrip('- '))}</li>" for x in trend[1:] if x.strip()) + "</ul>")
     if verdict.notes:
-        parts.append("<h2>Notes (within the programme's allowance)</h2><ul>"
+        parts.append(f"<h2>{e(t(lang, 'Notes (within the programme' + chr(39) + 's allowance)'))}</h2><ul>"
                      + "".join(f"<li>{e(r)}</li>" for r in verdict.notes) + "</ul>")
-    parts.append(f"<h2>Open {'defects' if verdict.count == 'defects' else 'failing scenarios'} by test type and "
-                 "severity (allowed in brackets)</h2><table>"
-                 "<tr><th>test type</th><th>critical</th><th>high</th><th>medium</th><th>low</th></tr>")
-    from genrep.config.contracts import SEVERITIES
+    what = t(lang, "defects") if verdict.count == "defects" else t(lang, "failing scenarios")
+    parts.append(f"<h2>{e(t(lang, 'Open {what} by test type and severity (allowed in brackets)', what=what))}</h2><table>"
+                 f"<tr><th>{e(t(lang, 'test type'))}</th>" + "".join(f"<th>{e(t(lang, sv))}</th>" for sv in SEVERITIES)
+                 + "</tr>")
     types = sorted({rs.requirement.test_type for rs in verdict.requirements.values()})
-    for t in types:
-        counts = verdict.defects.get(t, {})
-        limits = verdict.thresholds.get(t, verdict.thresholds.get("*", {}))
-        cells = "".join(f"<td>{counts.get(s, 0)} ({limits.get(s, 0) if limits else '?'})</td>" for s in SEVERITIES)
-        parts.append(f"<tr><td>{e(t)}</td>{cells}</tr>")
-    parts.append("</table><h2>Requirements verified per integration</h2><table>"
-                 "<tr><th>integration</th><th>passed</th><th>failed</th><th>untested</th></tr>")
+    for tt in types:
+        counts = verdict.defects.get(tt, {})
+        limits = verdict.thresholds.get(tt, verdict.thresholds.get("*", {}))
+        cells = "".join(f"<td>{counts.get(sv, 0)} ({limits.get(sv, 0) if limits else '?'})</td>" for sv in SEVERITIES)
+        parts.append(f"<tr><td>{e(tt)}</td>{cells}</tr>")
+    parts.append(f"</table><h2>{e(t(lang, 'Requirements verified per integration'))}</h2><table>"
+                 f"<tr><th>{e(t(lang, 'integration'))}</th><th>{e(t(lang, 'passed'))}</th><th>{e(t(lang, 'failed'))}</th>"
+                 f"<th>{e(t(lang, 'untested'))}</th></tr>")
     for integ, row in sorted(per_integration.items()):
         parts.append(f"<tr><td>{e(integ)}</td><td>{row['passed']}</td><td>{row['failed']}</td><td>{row['untested']}</td></tr>")
     parts.append("</table>")
-    measured = _measured(verdict)
-    if measured:
-        parts.append("<h2>Measured indicators</h2><table>" + "".join(
-            f"<tr><td>{e(k)}</td><td>{e(v)}</td></tr>" for k, v in measured) + "</table>")
-    parts.append("<h2>Requirements</h2><table><tr><th>requirement</th><th>severity</th><th>status</th>"
-                 "<th>scenarios passed</th><th>classification of failures</th></tr>")
+    parts.append(f"<h2>{e(t(lang, 'Requirements'))}</h2><table><tr><th>{e(t(lang, 'requirement'))}</th>"
+                 f"<th>{e(t(lang, 'severity'))}</th><th>{e(t(lang, 'status'))}</th>"
+                 f"<th>{e(t(lang, 'scenarios passed'))}</th><th>{e(t(lang, 'classification of failures'))}</th></tr>")
     for rid, rs in verdict.requirements.items():
-        failed = [s for s in rs.scenarios if s.failed]
-        kinds = sorted({k for s in failed for k in s.kinds})
-        parts.append(f"<tr><td>{e(rid)} {e(rs.requirement.title)}</td><td>{e(rs.requirement.severity)}</td>"
-                     f"<td>{STATUS_WORD[rs.status]}</td><td>{len(rs.scenarios) - len(failed)}/{len(rs.scenarios)}</td>"
+        failed = [sc for sc in rs.scenarios if sc.failed]
+        kinds = sorted({k for sc in failed for k in sc.kinds})
+        parts.append(f"<tr><td>{e(rid)} {e(rs.requirement.title)}</td><td>{e(t(lang, rs.requirement.severity))}</td>"
+                     f"<td>{e(t(lang, STATUS_WORD[rs.status]))}</td><td>{len(rs.scenarios) - len(failed)}/{len(rs.scenarios)}</td>"
                      f"<td>{e(', '.join(kinds))}</td></tr>")
     parts.append("</table>")
     if report_link:
-        parts.append(f'<p>Full report: <a href="{e(report_link)}">{e(report_link)}</a></p>')
+        parts.append(f'<p>{e(t(lang, "Full report"))}: <a href="{e(report_link)}">{e(report_link)}</a></p>')
     parts.append("</body></html>")
     return "\n".join(parts)

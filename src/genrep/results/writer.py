@@ -32,17 +32,23 @@ from pathlib import Path
 from genrep import outputs
 from genrep.config.contracts import Requirement
 
-#: The programme's defect severities -> Allure's severity levels (the suite's, ``results.allure``).
-ALLURE_SEVERITY = {"critical": "blocker", "high": "critical", "medium": "normal", "low": "minor"}
+#: The programme's defect severities -> Allure's severity levels (the suite's, ``results.allure``; certs and
+#: load write the same). Allure has five fixed levels (blocker, critical, normal, minor, trivial) and
+#: shows any other word as "normal", so "high" cannot be written as such. The catalogue's "critical" is
+#: shown as "critical" (never "blocker", which the catalogue does not have), one level down for the
+#: others; the catalogue's own word is the ``defect_severity`` label on every result.
+ALLURE_SEVERITY = {"critical": "critical", "high": "normal", "medium": "minor", "low": "trivial"}
 SEVERITY_ORDER = ("critical", "high", "medium", "low")
 _EXTENSIONS = {"text/plain": "txt", "text/csv": "csv", "text/html": "html", "application/json": "json",
                "image/png": "png", "image/svg+xml": "svg"}
 
 
 def requirement_url(req_id: str) -> str:
-    """The requirement's link: ``GENREP_REQUIREMENT_URL`` with ``{id}`` replaced, or the catalogue."""
-    template = os.environ.get("GENREP_REQUIREMENT_URL", "contracts/requirements.yaml#{id}")
-    return template.replace("{id}", req_id)
+    """The requirement's link, absolute (``genrep.results.settings.requirement_url_template``:
+    ``GENREP_REQUIREMENT_URL``, gate.yaml ``report.requirement_url``, the CI repository, or file://),
+    with ``{id}`` replaced."""
+    from genrep.results.settings import requirement_url_template
+    return requirement_url_template().replace("{id}", req_id)
 
 
 def worst(requirements: Sequence[Requirement]) -> Requirement:
