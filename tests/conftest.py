@@ -82,6 +82,7 @@ GROUPS = {
     "tests/sim/test_tls_certs_check.py": MODULE,
     "tests/sim/test_tls_transport.py": MODULE,
     "tests/sim/test_tls_virtual.py": MODULE,
+    "tests/sim/test_interop_matrix.py": MODULE,
 }
 
 

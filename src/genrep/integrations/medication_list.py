@@ -5,6 +5,12 @@ clinician sees it); ``compare_lists`` matches each NLL prescription with what th
 compares every text field with ``fidelity`` (same loss classification as radiology: negation words
 critical). Fail-safe rules: an EHR answer of "NLL unavailable" is a state of its own, never an
 empty list; an empty list is only right when NLL itself holds none.
+
+The EHR's answer is read as NLL's is (``nll.read_list``): every page, every dosage step, the
+medication behind a ``medicationReference``, the warnings' ``details.text`` and ``diagnostics``.
+``compare_lists`` compares every dosage step NLL holds with the EHR's step in the same place: a
+three-step taper shown as its first step is two ``missing_field`` findings, a step the EHR adds is
+``extra_lines``.
 """
 
 from __future__ import annotations
@@ -13,11 +19,14 @@ from dataclasses import dataclass, field
 
 from genrep.config.profile import Profile
 from genrep.errors import FHIRError, ProtocolError
-from genrep.transport.fhir import FHIRClient, validate
+from genrep.transport.fhir import FHIRClient
 from genrep.text.fidelity import TextRules, compare
 from genrep.transport.endpoints import http_transport_for
-from genrep.integrations.nll import Prescription, bundle_resources, read_prescription
+from genrep.integrations.nll import DosageStep, Prescription, read_list
 
+#: The texts of one dosage step, then the prescription's own.
+STEP_FIELDS = (("patient_instruction", "patient instruction"), ("text", "dosage text"),
+               ("administration_instruction", "administration instruction"))
 FIELDS = (("patient_instruction", "patient instruction"), ("dosage_text", "dosage text"),
           ("administration_instruction", "administration instruction"), ("note", "note"))
 
@@ -51,14 +60,8 @@ class EHRMedicationClient:
             raise
         if body.get("resourceType") != "Bundle":
             raise ProtocolError(f"the EHR answered a {body.get('resourceType')} for a medication list")
-        shown = ShownList(True)
-        for res in bundle_resources(body, "the EHR"):
-            if res.get("resourceType") == "MedicationRequest":
-                validate(res)
-                shown.prescriptions.append(read_prescription(res))
-            elif res.get("resourceType") == "OperationOutcome":
-                shown.warnings += [i.get("diagnostics", "") for i in res.get("issue") or []]
-        return shown
+        prescriptions, warnings = read_list(self.fhir, body, "the EHR")
+        return ShownList(True, prescriptions, warnings)
 
 
 def match(nll_rx: Prescription, shown: list[Prescription]) -> Prescription | None:
@@ -82,18 +85,43 @@ def compare_lists(nll_items: list[Prescription], shown: ShownList, rules: TextRu
         if ehr_rx is None:
             problems.append(f"missing_prescription: NLL holds '{nll_rx.medication}' but the EHR does not show it")
             continue
-        for attr, label in FIELDS:
-            want, got = getattr(nll_rx, attr), getattr(ehr_rx, attr)
-            if not want:
-                continue
-            if not got:
-                problems.append(f"missing_field: the {label} of '{nll_rx.medication}' is in NLL but the EHR "
-                                f"shows none (NLL: \"{want[:80]}\")")
-                continue
-            result = compare(want, got, rules)
-            if not result.ok:
-                problems.append(f"{label} of '{nll_rx.medication}': " + result.summary())
+        problems += _compare_steps(nll_rx, ehr_rx, rules)
+        problems += _compare_field(nll_rx.medication, "note", nll_rx.note, ehr_rx.note, rules)
         if nll_rx.version and ehr_rx.version and nll_rx.version != ehr_rx.version:
             problems.append(f"wrong_version: NLL holds version {nll_rx.version} of '{nll_rx.medication}', "
                             f"the EHR shows version {ehr_rx.version}")
+    return problems
+
+
+def _compare_field(medication: str, label: str, want: str | None, got: str | None, rules: TextRules) -> list[str]:
+    if not want:
+        return []
+    if not got:
+        return [f"missing_field: the {label} of '{medication}' is in NLL but the EHR shows none "
+                f"(NLL: \"{want[:80]}\")"]
+    result = compare(want, got, rules)
+    return [] if result.ok else [f"{label} of '{medication}': " + result.summary()]
+
+
+def _step_summary(step: DosageStep) -> str:
+    return (step.patient_instruction or step.text or step.administration_instruction or "")[:80]
+
+
+def _compare_steps(nll_rx: Prescription, ehr_rx: Prescription, rules: TextRules) -> list[str]:
+    """Every dosage step NLL holds against the EHR's step in the same place (sequence order)."""
+    want, got = nll_rx.steps, ehr_rx.steps
+    many = len(want) > 1 or len(got) > 1
+    problems: list[str] = []
+    for n, step in enumerate(want):
+        where = f" (dosage step {n + 1} of {len(want)})" if many else ""
+        if n >= len(got):
+            problems.append(f"missing_field: dosage step {n + 1} of {len(want)} of '{nll_rx.medication}' is in "
+                            f"NLL but the EHR shows {len(got)} step(s) (NLL: \"{_step_summary(step)}\")")
+            continue
+        for attr, label in STEP_FIELDS:
+            problems += _compare_field(nll_rx.medication, label + where, getattr(step, attr),
+                                       getattr(got[n], attr), rules)
+    for n in range(len(want), len(got)):
+        problems.append(f"extra_lines: the EHR shows dosage step {n + 1} of '{nll_rx.medication}' that NLL "
+                        f"does not hold (NLL has {len(want)} step(s); EHR: \"{_step_summary(got[n])}\")")
     return problems

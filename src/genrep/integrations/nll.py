@@ -9,16 +9,27 @@ test content and switches releases, and exists only in the virtual environment; 
 A missing list is never an empty list: every failure (timeout, 503, malformed JSON, wrong content
 type, an OperationOutcome) raises a specific error; only a valid, empty searchset Bundle is "no
 prescriptions".
+
+Read as FHIR servers answer (issue 16), here and in the EHR's medication list alike:
+
+* every ``dosageInstruction`` (``Prescription.dosage``, one ``DosageStep`` each, in ``sequence``
+  order): a three-step taper is three steps, never its first one;
+* every page of the search (``FHIRClient.search_bundle``, bounded: page limit and total);
+* ``medicationReference`` resolved: a contained ``#id``, or the referenced Medication read (once
+  per answer); the medication is its ``code.text`` (else a coding's display);
+* the OperationOutcome entries of a searchset are warnings, their ``details.text`` and
+  ``diagnostics`` both (``transport.fhir.issue_texts``).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from genrep.config.profile import Profile
 from genrep.errors import ConfigError, FHIRError, ProtocolError
-from genrep.transport.fhir import FHIRClient, validate
+from genrep.transport.fhir import FHIRClient, issue_text, issue_texts, validate
 from genrep.transport.endpoints import http_transport_for
 from genrep.text.identities import IdentityGuard
 
@@ -29,8 +40,24 @@ USER_AGENT = "genrep-harness/0.1"
 
 
 @dataclass
+class DosageStep:
+    """One ``Dosage`` of ``dosageInstruction``: a step of a tapering schedule, or one of several
+    instructions given together. ``sequence`` is the Dosage's own (None when it has none)."""
+
+    sequence: int | None
+    text: str
+    patient_instruction: str | None
+    absent_reason: str | None
+    administration_instruction: str | None
+
+
+@dataclass
 class Prescription:
-    """What a reader of a MedicationRequest sees, independent of the release shape."""
+    """What a reader of a MedicationRequest sees, independent of the release shape.
+
+    ``dosage`` holds every step of ``dosageInstruction`` in order; the single-valued fields
+    (``patient_instruction``, ``absent_reason``, ``dosage_text``, ``administration_instruction``)
+    are the first step's, for a reader that shows one line per prescription."""
 
     id: str
     medication: str
@@ -42,39 +69,128 @@ class Prescription:
     version: str
     modifier_extensions: list[str]
     resource: dict
+    dosage: list[DosageStep] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"Prescription({self.id}, v{self.version})"
 
+    @property
+    def steps(self) -> list[DosageStep]:
+        """Every dosage step; one made from the single-valued fields when ``dosage`` is empty."""
+        if self.dosage:
+            return self.dosage
+        return [DosageStep(None, self.dosage_text, self.patient_instruction, self.absent_reason,
+                           self.administration_instruction)]
 
-def read_prescription(res: dict) -> Prescription:
-    """Read a MedicationRequest as NLL release N or N+1 shapes it (the harness knows both)."""
-    dosage = (res.get("dosageInstruction") or [{}])[0]
+
+def read_dosage(dosage: dict) -> DosageStep:
+    """One Dosage as release N (``additionalInstruction.text``) or N+1 (the administration
+    extension) shapes it."""
     admin = None
     for extra in dosage.get("additionalInstruction") or []:
-        if extra.get("text"):
+        if isinstance(extra, dict) and extra.get("text"):
             admin = extra["text"]
             break
     for ext in dosage.get("extension") or []:
-        if ext.get("url") == ADMIN_EXTENSION:
+        if isinstance(ext, dict) and ext.get("url") == ADMIN_EXTENSION:
             admin = ext.get("valueString")
     absent = None
     for ext in (dosage.get("_patientInstruction") or {}).get("extension") or []:
-        if ext.get("url") == DATA_ABSENT:
+        if isinstance(ext, dict) and ext.get("url") == DATA_ABSENT:
             absent = ext.get("valueCode")
-    notes = "\n".join(n.get("text", "") for n in res.get("note") or [])
+    seq = dosage.get("sequence")
+    return DosageStep(sequence=seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
+                      text=dosage.get("text", "") or "", patient_instruction=dosage.get("patientInstruction"),
+                      absent_reason=absent, administration_instruction=admin)
+
+
+def dosage_steps(res: dict) -> list[DosageStep]:
+    """Every ``dosageInstruction`` of a MedicationRequest, in ``sequence`` order when every step
+    has one (a stable sort: steps given together keep their order), else as given."""
+    raw = res.get("dosageInstruction") or []
+    steps = [read_dosage(d) for d in raw if isinstance(d, dict)] if isinstance(raw, list) else []
+    if steps and all(s.sequence is not None for s in steps):
+        steps.sort(key=lambda s: s.sequence)
+    return steps
+
+
+def concept_text(concept) -> str:
+    """A CodeableConcept as a reader sees it: its text, else the first coding's display, else code."""
+    if not isinstance(concept, dict):
+        return ""
+    if isinstance(concept.get("text"), str) and concept["text"]:
+        return concept["text"]
+    for coding in concept.get("coding") or []:
+        if isinstance(coding, dict) and (coding.get("display") or coding.get("code")):
+            return coding.get("display") or coding.get("code")
+    return ""
+
+
+def medication_of(res: dict, read_reference: Callable[[str], dict] | None = None) -> str:
+    """The medication a MedicationRequest names: ``medicationCodeableConcept``, or the Medication
+    its ``medicationReference`` points at (a contained ``#id``; any other reference through
+    ``read_reference``). ProtocolError when the reference cannot be resolved: a prescription is
+    never shown nameless because its Medication was elsewhere."""
+    if "medicationCodeableConcept" in res:
+        return concept_text(res.get("medicationCodeableConcept"))
+    ref_obj = res.get("medicationReference")
+    if not isinstance(ref_obj, dict):
+        return ""
+    ref = ref_obj.get("reference")
+    rid = res.get("id", "")
+    if not isinstance(ref, str) or not ref:
+        if ref_obj.get("display"):
+            return ref_obj["display"]
+        raise ProtocolError(f"MedicationRequest {rid}: medicationReference has neither reference nor display")
+    if ref.startswith("#"):
+        med = next((c for c in res.get("contained") or [] if isinstance(c, dict) and c.get("id") == ref[1:]), None)
+        if med is None:
+            raise ProtocolError(f"MedicationRequest {rid}: medicationReference {ref} names no contained resource")
+    elif read_reference is None:
+        raise ProtocolError(f"MedicationRequest {rid}: medicationReference {ref} is not contained and "
+                            "this reader cannot fetch it")
+    else:
+        med = read_reference(ref)
+    if med.get("resourceType") != "Medication":
+        raise ProtocolError(f"MedicationRequest {rid}: medicationReference {ref} is a "
+                            f"{med.get('resourceType')}, not a Medication")
+    return concept_text(med.get("code")) or ref_obj.get("display") or ""
+
+
+def read_prescription(res: dict, read_reference: Callable[[str], dict] | None = None) -> Prescription:
+    """Read a MedicationRequest as NLL release N or N+1 shapes it (the harness knows both):
+    every dosage step, the medication however it is given (``medication_of``)."""
+    steps = dosage_steps(res)
+    first = steps[0] if steps else DosageStep(None, "", None, None, None)
+    notes = "\n".join(n.get("text", "") for n in res.get("note") or [] if isinstance(n, dict))
     return Prescription(
-        id=res.get("id", ""), medication=(res.get("medicationCodeableConcept") or {}).get("text", ""),
-        patient_instruction=dosage.get("patientInstruction"), absent_reason=absent,
-        dosage_text=dosage.get("text", ""), administration_instruction=admin, note=notes,
+        id=res.get("id", ""), medication=medication_of(res, read_reference),
+        patient_instruction=first.patient_instruction, absent_reason=first.absent_reason,
+        dosage_text=first.text, administration_instruction=first.administration_instruction, note=notes,
         version=(res.get("meta") or {}).get("versionId", ""),
         modifier_extensions=[m.get("url", "") for m in res.get("modifierExtension") or []],
-        resource=res)
+        resource=res, dosage=steps)
+
+
+class ReferenceReader:
+    """Reads the resources an answer's references point at, each once (``medicationReference``
+    shared by many prescriptions is one read), validated."""
+
+    def __init__(self, fhir: FHIRClient, headers: Callable[[], dict] | None = None):
+        self.fhir, self.headers, self.cache = fhir, headers, {}
+
+    def __call__(self, ref: str) -> dict:
+        if ref not in self.cache:
+            body = self.fhir.get_json(ref, headers=self.headers() if self.headers else None)
+            validate(body)
+            self.cache[ref] = body
+        return self.cache[ref]
 
 
 def bundle_resources(body: dict, who: str) -> list[dict]:
-    """The resources of a Bundle's entries; ProtocolError when entry is not a list of objects
-    whose ``resource`` (when present) is an object (a malformed answer is never an empty list)."""
+    """The resources of one Bundle's entries; ProtocolError when entry is not a list of objects
+    whose ``resource`` (when present) is an object (a malformed answer is never an empty list).
+    One page only: a search answer is read with ``FHIRClient.all_pages``."""
     entries = body.get("entry") or []
     if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
         raise ProtocolError(f"{who} answered a malformed Bundle (entry must be a list of objects)")
@@ -89,12 +205,30 @@ def bundle_resources(body: dict, who: str) -> list[dict]:
     return out
 
 
+def read_list(fhir: FHIRClient, first: dict, who: str, headers: Callable[[], dict] | None = None
+              ) -> tuple[list[Prescription], list[str]]:
+    """A medication search answer read in full: every page (bounded), each MedicationRequest
+    validated and read (references resolved), the OperationOutcome entries' texts as warnings."""
+    bundle_resources(first, who)  # the first page's shape, with this reader's words
+    prescriptions: list[Prescription] = []
+    warnings: list[str] = []
+    reader = ReferenceReader(fhir, headers)
+    for res in fhir.all_pages(first, who=who, headers=headers):
+        if res.get("resourceType") == "MedicationRequest":
+            validate(res)
+            prescriptions.append(read_prescription(res, reader))
+        elif res.get("resourceType") == "OperationOutcome":
+            warnings += issue_texts(res)
+    return prescriptions, warnings
+
+
 class NLLClient:
     """Reads from NLL (simulator or a real NLL test endpoint) with NLL's required headers."""
 
     def __init__(self, profile: Profile, guard: IdentityGuard):
         self.guard = guard
         self.fhir = FHIRClient(http_transport_for(profile, "nll_fhir", user_agent=USER_AGENT))
+        self.warnings: list[str] = []  # NLL's OperationOutcome entries in the last list read
 
     def __repr__(self) -> str:
         return f"NLLClient({self.fhir.transport.base_url})"
@@ -103,16 +237,14 @@ class NLLClient:
         return {"x-request-id": str(uuid.uuid4()), "x-user-agent": USER_AGENT}
 
     def prescriptions(self, identifier: str) -> list[Prescription]:
+        """Every prescription NLL holds for the patient (every page); NLL's warnings for the same
+        answer are kept in ``self.warnings``."""
         self.guard.check(identifier, destination="NLL")
         body = self.fhir.get_json("MedicationRequest", {"patient.identifier": f"{PNR_SYSTEM}|{identifier}"},
                                   headers=self._headers())
         if body.get("resourceType") != "Bundle":
             raise ProtocolError(f"NLL answered a {body.get('resourceType')} where a Bundle was expected")
-        out = []
-        for res in bundle_resources(body, "NLL"):
-            if res.get("resourceType") == "MedicationRequest":
-                validate(res)
-                out.append(read_prescription(res))
+        out, self.warnings = read_list(self.fhir, body, "NLL", self._headers)
         return out
 
     def dosage_directions(self, rx_id: str) -> dict[str, str]:
@@ -126,7 +258,7 @@ class NLLClient:
     def ping(self) -> str:
         body = self.fhir.get_json("$ping", headers=self._headers())
         issues = body.get("issue") or [{}]
-        return issues[0].get("diagnostics", "")
+        return issue_text(issues[0] if isinstance(issues, list) else {})
 
     def structure_definition(self) -> dict:
         return self.fhir.get_json("StructureDefinition/NLLMedicationRequest", headers=self._headers())

@@ -6,7 +6,10 @@ them all: ``presentedForm[0]`` text/plain by reference (``Binary/<id>-text``, th
 ``presentedForm[1]`` the same text inline (base64 ``data``), ``presentedForm[2]`` the HTML view
 inline, ``conclusion`` when the text has a conclusion paragraph (``Slutsats:``), and ``result``
 linking one Observation whose ``valueString`` is the report text. The renditions are the store's
-(``EHRReportRecord.views``), rendered once per version.
+(``EHRReportRecord.views``), rendered once per version. A document that came as an ED OBX (a PDF
+...) is one more presentedForm, inline in its own contentType (a report that is only a document has
+no text forms: nothing to compare, said so by the read-back); NTE comments beside the report text
+are the Observation's ``note``.
 
 Reads only (the records are written by MLLP, see ``ehr_store``); errors are OperationOutcomes.
 The medication list is ``ehr_medications``'s; the auth check is ``ehr.fhir_auth_middleware``.
@@ -117,11 +120,15 @@ class FHIRApi:
                "subject": {"reference": f"Patient/{r.patient_id}"},
                "issued": r.issued,
                "presentedForm": [{"contentType": TEXT_PLAIN, "url": f"Binary/{r.id}-text", "title": r.title}]}
+        if r.documents and not r.text:  # only a document (a PDF): no empty text form beside it
+            res["presentedForm"] = []
         views = r.views
         if views.inline_data:  # base64Binary may not be empty: an empty text has its Binary only
             res["presentedForm"].append({"contentType": TEXT_PLAIN, "data": views.inline_data, "title": r.title})
         if views.html_data:
             res["presentedForm"].append({"contentType": TEXT_HTML, "data": views.html_data, "title": r.title})
+        res["presentedForm"] += [{"contentType": doc.content_type, **({"data": doc.data} if doc.data else {}),
+                                  "title": doc.title} for doc in r.documents]
         if views.conclusion:
             res["conclusion"] = views.conclusion
         if r.text.strip():
@@ -215,6 +222,7 @@ class FHIRApi:
     def observation_resource(self, r: EHRReportRecord) -> dict:
         """The report text as the one Observation the report's ``result`` links."""
         status = STATUS.get(r.status, "unknown")
+        notes = {"note": [{"text": c} for c in r.comments if c.strip()]} if r.comments else {}
         return {"resourceType": "Observation", "id": f"{r.id}-text", "meta": {"versionId": str(r.version)},
                 "status": "preliminary" if status == "partial" else status,
                 "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
@@ -222,7 +230,7 @@ class FHIRApi:
                 "code": {"text": "Report text"},
                 "subject": {"reference": f"Patient/{r.patient_id}"},
                 "issued": r.issued,
-                "valueString": r.text}
+                "valueString": r.text, **notes}
 
     async def read_observation(self, request: web.Request) -> web.Response:
         oid = request.match_info["id"]

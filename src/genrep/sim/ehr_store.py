@@ -12,6 +12,11 @@ Clean behaviour (what a correct receiver does with a valid message):
   when PID leaves them out, never guessed from a reserve number;
 - ORM^O01 records the order under its placer order number; an ORU for it completes it;
 - ORU^R01 text stored from every OBX, every repetition and every ``\\.br\\`` (all three conventions);
+  a report sent as NTE segments only (no OBX with text) is stored with the NTE-3 lines as its text;
+  NTE beside OBX text are comments, kept with the report (``comments``), not part of its text; an
+  ED OBX (an encapsulated document, Base64 or Hex: a PDF ...) is kept as a ``Document`` and shown
+  in its own type; a report with no text, no notes and no document is refused (AE), never stored
+  empty (``refusal``, ``contracts/radiology.yaml`` text);
 - an accession over the contract's limit gets AE, never stored under a shortened accession;
 - P -> F -> C replace the text of one accession; OBR-29 links an addendum to its parent;
 - every rendition the EHR shows of a report (``ReportViews``: the text inline, as HTML, its
@@ -31,6 +36,7 @@ from dataclasses import dataclass, field
 
 from genrep import hl7
 from genrep.errors import HL7Error
+from genrep.hl7.parse import CODED_TYPES, TEXT_TYPES
 from genrep.sim.defects import truncate_bytes
 
 #: How many control ids (with their ACK) the EHR remembers for resend detection.
@@ -115,6 +121,130 @@ def render_views(text: str, title: str, defects: dict | None = None) -> ReportVi
                        conclusion=conclusion)
 
 
+@dataclass(frozen=True, slots=True)
+class Document:
+    """An encapsulated document of a report (an ED OBX): shown as a presentedForm of its own type."""
+
+    content_type: str  # e.g. application/pdf
+    data: str  # base64 of the document's bytes
+    title: str
+
+
+_TEXT_VALUE_TYPES = TEXT_TYPES | CODED_TYPES  # OBX-2 values whose OBX-5 is report text (hl7.report_text)
+#: ED type of data (HL7 table 0191, or a MIME type) -> the MIME top-level type
+_ED_TYPES = {"ap": "application", "application": "application", "im": "image", "image": "image",
+             "tx": "text", "text": "text", "au": "audio", "audio": "audio", "multipart": "multipart",
+             "video": "video"}
+
+
+def _holds_text(message, raw: str) -> bool:
+    """A raw value holds text: more than whitespace, separators and formatting commands."""
+    if message.delimiters.escape in raw:
+        raw = message.unescape(raw)
+    return bool(raw.replace(message.delimiters.repetition, "").strip())
+
+
+def _obx_holds_text(message, obx) -> bool:
+    d = message.delimiters
+    value_type = obx.field(2).split(d.repetition, 1)[0].split(d.component, 1)[0].strip().upper()
+    return value_type in _TEXT_VALUE_TYPES and _holds_text(message, obx.field(5))
+
+
+def _document(message, obx, number: int) -> Document:
+    """An ED OBX-5 (source ^ type of data ^ subtype ^ encoding ^ data; repetitions are one
+    document's data continued) as a Document; HL7Error saying what is wrong with it."""
+    d = message.delimiters
+    reps = obx.repetitions(5)
+    if not reps:
+        raise HL7Error(f"OBX {number} is ED but OBX-5 holds no document")
+    first = reps[0].split(d.component)
+    kind, subtype, encoding = [(first[i] if len(first) > i else "").strip() for i in (1, 2, 3)]
+    chunks = []
+    for rep in reps:
+        comps = rep.split(d.component)
+        chunks.append(message.unescape(comps[4]) if len(comps) > 4 else "")
+    raw = "".join("".join(chunks).split())
+    if not raw:
+        raise HL7Error(f"OBX {number} is ED but OBX-5.5 (the data) is empty")
+    try:
+        if encoding.lower() == "base64":
+            data = base64.b64decode(raw, validate=True)
+        elif encoding.lower() == "hex":
+            data = bytes.fromhex(raw)
+        else:
+            raise HL7Error(f"OBX {number}: ED encoding {encoding or '(empty)'!r} is not supported (Base64, Hex)")
+    except ValueError as exc:
+        raise HL7Error(f"OBX {number}: ED data is not valid {encoding} ({exc})") from None
+    top = _ED_TYPES.get(kind.lower(), "application")
+    content_type = f"{top}/{(subtype or 'octet-stream').lower()}"
+    if content_type == "application/pdf" and not data.startswith(b"%PDF-"):
+        raise HL7Error(f"OBX {number}: ED says PDF but the data does not start with %PDF-")
+    title = message.unescape(obx.component(3, 2)) or message.unescape(obx.component(3, 1)) or "Report"
+    return Document(content_type, base64.b64encode(data).decode("ascii"), title)
+
+
+def documents_of(message) -> tuple[tuple[Document, ...], list[str]]:
+    """The ED documents of a message, decoded, and what was wrong with any that could not be."""
+    d = message.delimiters
+    documents, problems = [], []
+    for n, obx in enumerate(message.all("OBX"), 1):
+        if obx.field(2).split(d.component, 1)[0].strip().upper() == "ED":
+            try:
+                documents.append(_document(message, obx, n))
+            except HL7Error as exc:
+                problems.append(str(exc))
+    return tuple(documents), problems
+
+
+def refusal(message) -> str | None:
+    """Why an ORU is not a report the EHR can store (None when it is): no OBX text (TX, FT, ST,
+    CE/CWE/CF with text), no NTE text and no ED document; or an ED that is not a valid document.
+    Cheap for the usual message: when its first OBX holds text the answer is None at once (an ED
+    beside that text is decoded when the report is first read, off the ACK path like the text)."""
+    first = message.first("OBX")
+    if first is not None and _obx_holds_text(message, first):
+        return None
+    documents, problems = documents_of(message)
+    if problems:
+        return problems[0]
+    if documents or any(_obx_holds_text(message, obx) for obx in message.all("OBX")) \
+            or any(_holds_text(message, nte.field(3)) for nte in message.all("NTE")):
+        return None
+    return "the report holds no text: no OBX with text (TX, FT, ST, CE), no NTE, no ED document"
+
+
+def note_lines(message) -> list[str]:
+    """The NTE-3 lines of a message: each repetition a line (``\\.br\\`` a line break); an empty
+    NTE-3 an empty line, as an empty OBX-5 is."""
+    lines: list[str] = []
+    for nte in message.all("NTE"):
+        lines += [message.unescape(r) for r in (nte.repetitions(3) or [""])]
+    return lines
+
+
+def report_text(message) -> str:
+    """The report text as the EHR stores it: the OBX text (``hl7.report_text``), or the NTE lines
+    when no OBX holds text (a report sent as notes)."""
+    text = hl7.report_text(message)
+    if text and not text.isspace():
+        return text
+    notes = "\n".join(note_lines(message))
+    return notes if notes and not notes.isspace() else text
+
+
+def attachments_of(message) -> tuple[tuple[Document, ...], tuple[str, ...]]:
+    """What the EHR keeps beside the text: the ED documents (one that cannot be decoded is kept
+    as a Document with no data, its title saying why: shown, never silently dropped) and the NTE
+    comments when OBX text exists (NTE without OBX text are the text itself)."""
+    fs = message.delimiters.field
+    documents, problems = documents_of(message) if f"{fs}ED" in message.text else ((), [])
+    documents += tuple(Document("application/octet-stream", "", f"document not stored: {p}") for p in problems)
+    comments: tuple[str, ...] = ()
+    if f"NTE{fs}" in message.text and any(_obx_holds_text(message, obx) for obx in message.all("OBX")):
+        comments = tuple(note_lines(message))
+    return documents, comments
+
+
 @dataclass(slots=True)
 class EHRReportRecord:
     """The virtual EHR's stored record of one report (not the harness's read-back of it, which is
@@ -134,6 +264,9 @@ class EHRReportRecord:
     title: str
     parent_accession: str = ""
     history: list[str] = field(default_factory=list)  # earlier statuses, for audit
+    extract: object = None  # callable(message) -> (documents, comments), rendered with the text
+    _documents: tuple[Document, ...] = ()
+    _comments: tuple[str, ...] = ()
     render: object = None  # callable(message) -> text (the EHR's extraction, defects included)
     present: object = None  # callable(text, title) -> ReportViews (its renditions, defects included)
     _text: str | None = None
@@ -143,8 +276,22 @@ class EHRReportRecord:
     def text(self) -> str:
         if self._text is None:
             self._text = self.render(self.source)
+            if self.extract is not None:
+                self._documents, self._comments = self.extract(self.source)
             self.source = None
         return self._text
+
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        """The ED documents (a PDF ...), shown in their own type (rendered with the text)."""
+        _ = self.text
+        return self._documents
+
+    @property
+    def comments(self) -> tuple[str, ...]:
+        """NTE beside OBX text: shown with the report, not part of its text."""
+        _ = self.text
+        return self._comments
 
     @property
     def views(self) -> ReportViews:
@@ -320,6 +467,9 @@ class ClinicalMessages:
         existing = self.store.reports.get(accession)
         if existing is not None and existing.patient_id != patient["id"]:
             return "AE", "accession already belongs to another patient: refused", None
+        why = refusal(message)
+        if why is not None:
+            return "AE", f"{why}: refused, nothing stored", None
         if "radiology-ack-without-store" in self.defects:
             return "AA", "", None
         if "radiology-drops-under-load" in self.defects:
@@ -345,14 +495,15 @@ class ClinicalMessages:
             rep = EHRReportRecord(id=self.store.next_id("dr"), accession=accession, patient_id=patient_id,
                                   status=status, source=message, version=1, issued=now,
                                   title=title or "Radiology report", parent_accession=parent,
-                                  render=self.render_text, present=self.render_views)
+                                  render=self.render_text, present=self.render_views,
+                                  extract=attachments_of)
             self.store.reports[accession] = rep
             self.store.reports_by_id[rep.id] = rep
         else:
             existing.replace(status, message, now)
 
     def render_text(self, message) -> str:
-        return self.apply_text_defects(hl7.report_text(message))
+        return self.apply_text_defects(report_text(message))
 
     def render_views(self, text: str, title: str) -> ReportViews:
         return render_views(text, title, self.defects)
