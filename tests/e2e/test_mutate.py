@@ -20,7 +20,7 @@ import pytest
 from genrep.errors import ConfigError
 from genrep.mutate.operators import select
 from genrep.mutate.proxy import HTTPProxy, MLLPProxy, Switch
-from genrep.mutate.run import CAUGHT, NEVER, SURVIVED, run_mutation, write_allure
+from genrep.mutate.run import CAUGHT, NEVER, run_mutation, write_allure
 from genrep.paths import PROJECT_ROOT
 from genrep.results.allure import safe_text
 
@@ -203,32 +203,32 @@ def _proxy_threads() -> list[str]:
 def test_a_small_mutation_run_classifies_and_cleans_up(tmp_path):
     before = _children()
     names = ("negation-word-dropped", "unit-mm-to-cm", "fhir-text-cut-5-chars", "decimal-comma-to-point",
-             "adt-name-diacritics-folded")
+             "adt-name-diacritics-folded", "adt-family-given-swapped")
     lines = []
     report = run_mutation(operator_names=names, select="final_CT_report or Negation_words", out_dir=tmp_path / "m",
                           budget=300, progress=lines.append)
     status = {o.name: o.status for o in report.operators}
-    # the title cut is caught since the read-back compares the conclusion too; the registration's
-    # name is never compared by these scenarios: a real survivor (the suite's gap, reported)
+    # the title cut is caught since the read-back compares the conclusion too; the registration is
+    # read back after every ADT (name, birth date, sex), so a folded or swapped name is caught where
+    # it once survived (the survivor path: tests/e2e/test_mutate_outbound.py, a harmless change)
     assert status == {"negation-word-dropped": CAUGHT, "unit-mm-to-cm": CAUGHT, "fhir-text-cut-5-chars": CAUGHT,
-                      "decimal-comma-to-point": NEVER, "adt-name-diacritics-folded": SURVIVED}, lines
+                      "decimal-comma-to-point": NEVER, "adt-name-diacritics-folded": CAUGHT,
+                      "adt-family-given-swapped": CAUGHT}, lines
     assert report.control["scenarios"] == 2 and not report.control["failed"] and report.complete
     scores = report.by_integration()
     assert (scores["radiology"]["caught"], scores["radiology"]["survived"], scores["radiology"]["score"]) == (3, 0, 1.0)
-    assert (scores["registration"]["caught"], scores["registration"]["survived"]) == (0, 1)
-    survivor = report.survivors()[0]
-    assert survivor.name == "adt-name-diacritics-folded" and survivor.applied >= 1
-    assert "PID" in survivor.example and "Ström" in survivor.example and "Strom" in survivor.example
-    assert "adt-name-diacritics-folded" in json.dumps(
-        json.loads((tmp_path / "m" / "mutation.json").read_text(encoding="utf-8"))["survivors"])
-    assert safe_text(survivor.example) == survivor.example  # identities masked, secrets redacted
-    # one Allure result per integration, no requirement label: registration fails naming its survivor
+    assert (scores["registration"]["caught"], scores["registration"]["survived"]) == (2, 0)
+    folded = next(o for o in report.operators if o.name == "adt-name-diacritics-folded")
+    assert folded.applied >= 1 and folded.kinds == ["combining_marks_lost"], folded
+    assert "PID" in folded.example and safe_text(folded.example) == folded.example  # identities masked
+    assert not report.survivors()
+    assert json.loads((tmp_path / "m" / "mutation.json").read_text(encoding="utf-8"))["survivors"] == []
+    # one Allure result per integration, no requirement label, each passed
     written = write_allure(report, tmp_path / "allure")
     results = [json.loads(w.read_text(encoding="utf-8")) for w in written if w.name.endswith("-result.json")]
-    failed = [r for r in results if r["status"] == "failed"]
-    assert len(failed) == 1 and "adt-name-diacritics-folded" in failed[0]["statusDetails"]["message"], results
-    data = failed[0]
-    assert not any(lb["name"] == "requirement" for lb in data["labels"])
+    assert sorted(r["name"] for r in results) == ["Mutation score, radiology", "Mutation score, registration"]
+    assert all(r["status"] == "passed" for r in results), results
+    assert not any(lb["name"] == "requirement" for r in results for lb in r["labels"])
     # everything stopped: no simulator, no suite process, no proxy thread, the ports closed
     gone, alive = psutil.wait_procs(list(_children() - before), timeout=10)
     assert not alive and not _proxy_threads()

@@ -15,7 +15,8 @@ from genrep import hl7
 from genrep.hl7.parse import CharsetMismatch, decode, parse, patient_from, report_text
 from genrep.mutate import operators
 from genrep.mutate.hl7view import HL7View, edit_text
-from genrep.mutate.message import HTTP_RESPONSE, MLLP_INBOUND, Message, change_example
+from genrep.mutate.message import CHANNELS, HTTP_RESPONSE, MLLP_INBOUND, Message, change_example
+from genrep.sim import nll_releases
 from genrep.mutate.operators import OPERATORS, catalogue, select
 from genrep.mutate.operators.base import Operator, fhir_kind
 from genrep.text import corpus
@@ -77,7 +78,58 @@ def _samples() -> list[tuple[str, Message]]:
                                "doseAndRate": [{"doseQuantity": {"value": 500, "unit": "mg"}}]}]}}]}
     out.append(("MedicationRequest", Message(HTTP_RESPONSE, json.dumps(meds, ensure_ascii=False).encode(),
                                              "application/fhir+json", "/fhir/MedicationRequest?patient=P1", 200)))
-    return out
+    return out + outbound_samples()
+
+
+NLL_PATH = "/fhir/MedicationRequest?patient.identifier=http%3A%2F%2Fexample%7CX"
+LONG_INSTRUCTION = ("Dag 1–3: 8 tabletter på morgonen i samband med frukost\n"
+                    "Dag 4–6: 6 tabletter på morgonen i samband med frukost\n"
+                    "Dag 7–9: 4 tabletter på morgonen i samband med frukost\n"
+                    "Dag 10–12: 2 tabletter på morgonen; därefter uppehåll.\n"
+                    "Avbryt inte behandlingen tvärt & kontakta vårdcentralen vid feber > 39 grader.")
+NLL_RX = [{"id": "rx-1", "medication": "Prednisolon 5 mg tablett", "dosage_text": "Nedtrappning enligt schema",
+           "patient_instruction": LONG_INSTRUCTION, "administration_instruction": "Tas på morgonen.",
+           "note": "Behandlingstid 12 dagar.", "version": 2},
+          {"id": "rx-2", "medication": "Alvedon 500 mg tablett", "dosage_text": "1x3",
+           "patient_instruction_absent": "masked"},
+          {"id": "rx-3", "medication": "Metoprolol 50 mg tablett", "patient_instruction": "1 tablett morgon.",
+           "modifier_extension": True}]
+MULTUM_OK = {"server": "multum-a", "content_version": "2024.11", "drugs": ["warfarin", "ibuprofen"],
+             "unknown_drugs": [], "checks": {
+                 "drug-drug": {"status": "ok", "interactions": [
+                     {"drugs": ["warfarin", "ibuprofen"], "severity": "major",
+                      "description": "Ökad blödningsrisk."}]},
+                 "duplication": {"status": "ok", "duplicates": []}}}
+
+
+def nll_message(prescriptions, release="N", status=200, body: bytes | None = None) -> Message:
+    data = body if body is not None else json.dumps(
+        nll_releases.searchset(prescriptions, _patient().identifier, release), ensure_ascii=False).encode()
+    return Message("nll-response", data, "application/fhir+json", NLL_PATH, status)
+
+
+def multum_message(answer, status=200, channel="multum-response") -> Message:
+    return Message(channel, json.dumps(answer, ensure_ascii=False).encode(), "application/json", "/interactions",
+                   status)
+
+
+def outbound_samples() -> list[tuple[str, Message]]:
+    """What NLL and Multum answer the EHR (and what the EHR asks Multum), in the simulators' shapes."""
+    steps = json.loads(nll_message(NLL_RX[:1]).data)  # a taper as two dosage steps (sequence 1, 2)
+    dosage = steps["entry"][0]["resource"]["dosageInstruction"]
+    dosage[0]["sequence"] = 1
+    dosage.append({"sequence": 2, "text": "Därefter 1 tablett dagligen",
+                   "patientInstruction": "Dag 13–20: 1 tablett."})
+    partial = json.loads(json.dumps(MULTUM_OK))
+    partial["checks"]["duplication"] = {"status": "error", "error": "duplication check failed"}
+    return [("nll/N", nll_message(NLL_RX)), ("nll/N+1", nll_message(NLL_RX, "N+1")),
+            ("nll/steps", nll_message([], body=json.dumps(steps, ensure_ascii=False).encode())),
+            ("nll/error503", nll_message([], status=503, body=json.dumps(
+                {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "transient"}]}).encode())),
+            ("nll/malformed", nll_message([], body=b'{"resourceType": "Bundle", "entry": [{"reso')),
+            ("multum/ok", multum_message(MULTUM_OK)), ("multum/partial", multum_message(partial)),
+            ("multum/503", multum_message({"error": "interaction check not performed: no Multum server"}, 503)),
+            ("multum/request", multum_message({"drugs": ["warfarin", "ibuprofen"]}, 0, "multum-request"))]
 
 
 SAMPLES = _samples()
@@ -94,8 +146,10 @@ def test_the_catalogue_has_at_least_twenty_operators_with_unique_names_and_a_des
     assert len({o.name for o in ops}) == len(ops)
     for o in ops:
         assert o.changes and o.integration and o.effect in ("silent", "refusal")
-        assert o.channel in (MLLP_INBOUND, HTTP_RESPONSE) and o.targets
+        assert o.channel in CHANNELS and o.targets
     assert sum(o.integration == "radiology" for o in ops) >= 20
+    assert {o.integration for o in ops} == {"radiology", "registration", "medication_list", "multum"}
+    assert sum(Message(o.channel, b"").outbound for o in ops) >= 20  # NLL and Multum, what they answer the EHR
 
 
 def test_one_operator_per_module():

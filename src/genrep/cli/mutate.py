@@ -20,8 +20,9 @@ def register(subparsers) -> None:
                        "and score the scenarios by the corruptions they catch")
     mu.add_argument("--env", default=None, help="environment profile (default GENREP_ENV or virtual)")
     mu.add_argument("-k", default=None, help="only scenarios matching this pytest -k expression")
-    mu.add_argument("-m", default=None, help="only scenarios with these tags (default, when no -k: "
-                                             "'radiology and not journey', the radiology features)")
+    mu.add_argument("-m", default=None, help="only scenarios with these tags, for every operator (default, when "
+                                             "no -k: each integration's own features, e.g. 'nll and not journey' "
+                                             "for medication_list)")
     mu.add_argument("--operator", action="append", default=[], metavar="NAME",
                     help="only this operator (repeatable; --list shows them)")
     mu.add_argument("--integration", action="append", default=[], metavar="NAME",
@@ -48,7 +49,7 @@ def _cmd_mutate(args) -> int:
     from genrep.mutate.operators import catalogue, select
     if args.list:
         for op in catalogue():
-            print(f"{op.name:38s} {op.integration:16s} {op.channel:14s} {op.effect:8s} {op.changes}")
+            print(f"{op.name:38s} {op.integration:16s} {op.channel:15s} {op.effect:8s} {op.changes}")
         return 0
     if args.budget <= 0:
         raise ConfigError("--budget must be a positive number of seconds")
@@ -86,9 +87,11 @@ def _print_summary(report, out_dir: Path, results_dir: Path) -> None:
         score = "n/a" if s["score"] is None else f"{s['score']:.1%}"
         print(f"{integration}: mutation score {score} (target {report.target:.0%}): {s['caught']} caught, "
               f"{s['survived']} survived, {s['never_triggered']} never triggered"
-              + (f", {s['not_run']} not run" if s["not_run"] else ""))
+              + (f", {s['not_run']} not run" if s["not_run"] else "")
+              + (f", {s['not_applicable']} not applicable here" if s["not_applicable"] else ""))
         for o in report.survivors(integration):
             print(f"  survived: {o.name} ({o.applied} message(s) changed): {o.changes}")
+            print(f"      why: {o.note}")
             for line in o.example.splitlines()[:12]:
                 print(f"      {line}")
     print(f"wall time {report.wall_seconds:.0f} s; report {out_dir / 'mutation.json'}; Allure results {results_dir}")

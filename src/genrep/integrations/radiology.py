@@ -28,6 +28,11 @@ them. ``find_reports`` reads every representation a DiagnosticReport serves:
 findings, as before), and the representations with each other: two that disagree are a failure
 of their own, ``representations_disagree``, naming both and what differs. A representation that
 cannot be read or decoded is ``representation_unreadable``: a finding, never a crash.
+
+A registration is read back too: ``check_registration`` compares the Patient the EHR serves after
+an ADT with what PID carried (the name as text, so a folded letter or swapped components are
+classified like any lost text; the birth date and sex where the message carried them), so every
+scenario that registers its patient proves the registration, not only its AA.
 """
 
 from __future__ import annotations
@@ -239,6 +244,42 @@ def check_read_back(sent: str, stored: StoredReport, rules: TextRules | None = N
     return out
 
 
+SEXES = {"F": "female", "M": "male"}
+
+
+def check_registration(sent: hl7.Patient, shown: dict, rules: TextRules | None = None) -> list[str]:
+    """What the EHR's Patient resource ``shown`` has that differs from the registration ``sent``
+    (ADT PID): [] when it shows what was registered. Each name part (family, given) is compared as
+    text with the fidelity rules, findings tagged with their classification; the birth date
+    (``wrong_birth_date``) and sex (``wrong_sex``) only where the message carried them (a
+    registration without them leaves the EHR to derive them from the identity: the registration
+    features check that)."""
+    rules = rules or TextRules()
+    problems: list[str] = []
+    name = next((n for n in shown.get("name") or [] if isinstance(n, dict)), {})
+    given = name.get("given") or []
+    got_parts = {"family name": name.get("family") or "",
+                 "given name": " ".join(g for g in given if isinstance(g, str)) if isinstance(given, list) else ""}
+    for label, want in (("family name", sent.family), ("given name", sent.given)):
+        if not want:
+            continue
+        got = got_parts[label]
+        result = compare(want, got, rules)
+        if not result.ok:
+            problems.append("\n".join([f"The {label} the EHR shows is not the one registered (PID-5): sent "
+                                        f"{want!r}, shown {got!r}", *_findings(result)]))
+    if sent.birth_date and len(sent.birth_date) >= 8:
+        bd = sent.birth_date
+        want_birth, got_birth = f"{bd[:4]}-{bd[4:6]}-{bd[6:8]}", shown.get("birthDate")
+        if got_birth != want_birth:
+            problems.append(f"wrong_birth_date: the EHR shows birth date {got_birth or 'none'} for a patient "
+                            f"registered with {want_birth} (PID-7)")
+    if sent.sex in SEXES and shown.get("gender") != SEXES[sent.sex]:
+        problems.append(f"wrong_sex: the EHR shows {shown.get('gender') or 'no sex'} for a patient registered "
+                        f"as {SEXES[sent.sex]} (PID-8)")
+    return problems
+
+
 class RadiologyClient:
     """Talks to one environment (virtual or real) under one contract."""
 
@@ -434,6 +475,10 @@ class RadiologyClient:
     def find_patient(self, identifier: str) -> dict | None:
         found = self.fhir.search("Patient", {"identifier": identifier})
         return found[0] if found else None
+
+    def check_registration(self, sent: hl7.Patient, shown: dict) -> list[str]:
+        """The registration read back: ``check_registration`` under the contract's text rules."""
+        return check_registration(sent, shown, self.contract.text_rules())
 
     def compare(self, sent_text: str, stored_text: str) -> FidelityResult:
         return compare(sent_text, stored_text, self.contract.text_rules())

@@ -8,7 +8,10 @@ of one endpoint, passing every message through the active operator (``Switch``).
 * ``HTTPProxy``: forwards each request to the one upstream it was given (same path; a request for
   any other host is refused with 400, ``Accept-Encoding`` is set to identity so bodies are plain);
   the response body goes through the switch (``http-response``) with the request path, content type
-  and status; ``Content-Length`` is set to the body sent.
+  and status; ``Content-Length`` is set to the body sent, and an operator may answer with another
+  status or content type (a failure turned into a 200). The same proxy sits on the EHR's outbound
+  paths (``channels``: ``nll-request``/``nll-response``, ``multum-request``/``multum-response``)
+  where the environment lets it (``genrep.sim.process``: the virtual environment's ``outbound``).
 
 Both listen only on loopback (another address is refused) and forward only to the endpoint they were
 given, over TLS when that endpoint uses it (``ssl_context``); towards the harness they speak plain
@@ -21,7 +24,7 @@ both proxies: ``set(operator)`` makes one operator active (or none) for every co
 on, so one running environment serves all operators; it counts the messages an operator applied to
 and changed, and keeps the first change as an example.
 
-Why ~530 lines in one module: the two proxies share the switch, the loopback-only listener, the
+Why ~560 lines in one module: the two proxies share the switch, the loopback-only listener, the
 bounded waits and the shutdown; apart, each would carry a copy of them.
 """
 
@@ -33,13 +36,13 @@ import ipaddress
 import selectors
 import socket
 import ssl
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
 
 from genrep.errors import ConfigError
-from genrep.mutate.message import (HTTP_REQUEST, HTTP_RESPONSE, MLLP_INBOUND, MLLP_OUTBOUND, Message,
-                                   change_example)
+from genrep.mutate.message import INBOUND_HTTP, MLLP_INBOUND, MLLP_OUTBOUND, Message, change_example
 
 VT, FS, CR = b"\x0b", b"\x1c", b"\x0d"
 RECV_SIZE = 65536
@@ -108,7 +111,7 @@ class Switch:
                 counts.errors += 1
                 counts.error = counts.error or f"{type(exc).__name__}: {exc}"
             return message
-        if out.data == message.data:
+        if out.same_as(message):
             return message
         with self._lock:
             counts.applied += 1
@@ -390,8 +393,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._refuse(413, "request body too large")
             return
         body = self.rfile.read(size) if size else b""
+        request_channel, response_channel = proxy.channels
         if body:
-            body = proxy.switch.process(Message(HTTP_REQUEST, body, self.headers.get("Content-Type", ""),
+            body = proxy.switch.process(Message(request_channel, body, self.headers.get("Content-Type", ""),
                                                 self.path)).data
         headers = {k: v for k, v in self.headers.items()
                    if k.lower() not in _HOP_BY_HOP and k.lower() not in ("host", "accept-encoding", "content-length")}
@@ -406,7 +410,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return
         content_type = next((v for k, v in resp_headers if k.lower() == "content-type"), "")
         if data and self.command != "HEAD":
-            data = proxy.switch.process(Message(HTTP_RESPONSE, data, content_type, self.path, status)).data
+            sent = Message(response_channel, data, content_type, self.path, status)
+            out = proxy.switch.process(sent)
+            data = out.data
+            if out.status != status:  # an operator answered with another status
+                status, reason = out.status, http.client.responses.get(out.status, "")
+            if out.content_type != content_type:
+                resp_headers = [(k, v) for k, v in resp_headers if k.lower() != "content-type"]
+                resp_headers.append(("Content-Type", out.content_type))
         self.send_response(status, reason)
         for k, v in resp_headers:
             if k.lower() not in _HOP_BY_HOP and k.lower() not in ("content-length", "content-encoding"):
@@ -423,6 +434,12 @@ class _HTTPServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     proxy: "HTTPProxy"
+
+    def handle_error(self, request, client_address) -> None:
+        # a client that gave up first (the EHR's own timeout while the upstream hangs) is not an error
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError, ssl.SSLError)):
+            return
+        super().handle_error(request, client_address)
 
 
 class _SNIConnection(http.client.HTTPSConnection):
@@ -441,8 +458,10 @@ class HTTPProxy:
     def __init__(self, upstream_host: str, upstream_port: int, switch: Switch, *, tls: bool = False,
                  listen_host: str = "127.0.0.1", listen_port: int = 0, ssl_context: ssl.SSLContext | None = None,
                  server_hostname: str | None = None, connect_timeout: float = 5.0, read_timeout: float = 30.0,
-                 idle_timeout: float = 60.0):
+                 idle_timeout: float = 60.0, channels: tuple[str, str] = INBOUND_HTTP, name: str = "http-proxy"):
         _loopback(listen_host)
+        self.channels = channels  # (request body channel, response body channel)
+        self.name = name          # its threads' name (an outbound proxy names its path)
         self.upstream = (upstream_host, upstream_port)
         self.tls = tls
         self.switch = switch
@@ -464,13 +483,20 @@ class HTTPProxy:
         assert self._server is not None, "not started"
         return self._server.server_address[1]
 
+    def use_tls(self, ssl_context: ssl.SSLContext | None, server_hostname: str | None = None) -> None:
+        """The upstream's TLS settings, once known (an outbound proxy is started before the
+        environment's client certificates are handed out): used from the next request on."""
+        self.tls = True
+        self.ssl_context = ssl_context or ssl.create_default_context()
+        self.server_hostname = server_hostname or self.upstream[0]
+
     def start(self) -> "HTTPProxy":
         _HTTPServer.address_family = socket.AF_INET6 if ":" in self.listen_host else socket.AF_INET
         server = _HTTPServer((self.listen_host, self.listen_port), _Handler)
         server.proxy = self
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name="http-proxy", daemon=True)
+                                        name=self.name, daemon=True)
         self._thread.start()
         return self
 

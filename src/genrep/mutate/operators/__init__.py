@@ -1,7 +1,9 @@
 """The catalogue of corruption operators: one module each, one small interface (``base.Operator``).
 
 Order is the order ``genrep mutate`` runs them in and reports them. ``catalogue(seed)`` makes one
-instance of each; ``select`` picks by name or integration, refusing unknown names.
+instance of each; ``select`` picks by name or integration, refusing unknown names. Operators on the
+EHR's outbound paths (``Message.outbound`` channels: NLL, Multum) need an environment that lets a
+proxy sit there (the virtual one); elsewhere ``genrep mutate`` reports them as not applicable.
 """
 
 from __future__ import annotations
@@ -42,6 +44,31 @@ from genrep.mutate.operators.fhir_text_cut import FhirTextCut
 from genrep.mutate.operators.dose_mg_to_g import DoseMgToG
 from genrep.mutate.operators.adt_name_folded import AdtNameFolded
 from genrep.mutate.operators.adt_birth_date_shifted import AdtBirthDateShifted
+from genrep.mutate.operators.adt_name_swapped import AdtNameSwapped
+from genrep.mutate.operators.nll_instruction_cut_256 import NLLInstructionCut256
+from genrep.mutate.operators.nll_text_cut_bytes import NLLTextCutBytes
+from genrep.mutate.operators.nll_dosage_step_dropped import NLLDosageStepDropped
+from genrep.mutate.operators.nll_later_dosage_steps_dropped import NLLLaterDosageStepsDropped
+from genrep.mutate.operators.nll_line_breaks_doubled import NLLLineBreaksDoubled
+from genrep.mutate.operators.nll_line_breaks_to_spaces import NLLLineBreaksToSpaces
+from genrep.mutate.operators.nll_entity_encoded import NLLEntityEncoded
+from genrep.mutate.operators.nll_utf8_as_latin1 import NLLUtf8AsLatin1
+from genrep.mutate.operators.nll_negation_dropped import NLLNegationDropped
+from genrep.mutate.operators.nll_administration_dropped import NLLAdministrationDropped
+from genrep.mutate.operators.nll_note_dropped import NLLNoteDropped
+from genrep.mutate.operators.nll_prescription_dropped import NLLPrescriptionDropped
+from genrep.mutate.operators.nll_version_rolled_back import NLLVersionRolledBack
+from genrep.mutate.operators.nll_modifier_dropped import NLLModifierDropped
+from genrep.mutate.operators.nll_absent_as_blank import NLLAbsentAsBlank
+from genrep.mutate.operators.nll_failure_as_empty import NLLFailureAsEmpty
+from genrep.mutate.operators.nll_answer_cut import NLLAnswerCut
+from genrep.mutate.operators.multum_interactions_emptied import MultumInteractionsEmptied
+from genrep.mutate.operators.multum_severity_downgraded import MultumSeverityDowngraded
+from genrep.mutate.operators.multum_interaction_drug_dropped import MultumInteractionDrugDropped
+from genrep.mutate.operators.multum_partial_as_complete import MultumPartialAsComplete
+from genrep.mutate.operators.multum_failure_as_no_interactions import MultumFailureAsNoInteractions
+from genrep.mutate.operators.multum_answer_cut import MultumAnswerCut
+from genrep.mutate.operators.multum_request_current_dropped import MultumRequestCurrentDropped
 
 OPERATORS: tuple[type[Operator], ...] = (
     # truncation
@@ -61,8 +88,17 @@ OPERATORS: tuple[type[Operator], ...] = (
     NegationDropped, BinaryNegationDropped, DecimalCommaToPoint, UnitMmToCm,
     # what the FHIR API serves: JSON strings, inline versus referenced content
     BinaryTextCut, FormUrlDropped, InlineDataDropped, Base64Cut, FhirTextCut,
-    # other integrations
-    DoseMgToG, AdtNameFolded, AdtBirthDateShifted,
+    # other integrations: what the EHR's FHIR API shows of the medication list; registration (ADT)
+    DoseMgToG, AdtNameFolded, AdtBirthDateShifted, AdtNameSwapped,
+    # the EHR's outbound path to NLL (what NLL answers the EHR): text cuts, lines, characters, elements, failures
+    NLLInstructionCut256, NLLTextCutBytes, NLLDosageStepDropped, NLLLaterDosageStepsDropped, NLLLineBreaksDoubled,
+    NLLLineBreaksToSpaces,
+    NLLEntityEncoded, NLLUtf8AsLatin1, NLLNegationDropped, NLLAdministrationDropped, NLLNoteDropped,
+    NLLPrescriptionDropped, NLLVersionRolledBack, NLLModifierDropped, NLLAbsentAsBlank, NLLFailureAsEmpty,
+    NLLAnswerCut,
+    # the EHR's outbound path to Multum (its interaction checks, both directions)
+    MultumInteractionsEmptied, MultumSeverityDowngraded, MultumInteractionDrugDropped, MultumPartialAsComplete,
+    MultumFailureAsNoInteractions, MultumAnswerCut, MultumRequestCurrentDropped,
 )
 
 NAMES = tuple(op.name for op in OPERATORS)

@@ -2,8 +2,10 @@
 direction of a link, here on a channel of the proxies).
 
 An operator says what it changes in words (``changes``), which channel it works on (``channel``:
-``mllp-inbound`` HL7 from the RIS/registration to the EHR, or ``http-response`` what the EHR's FHIR
-API answers), which messages (``targets``: HL7 message types, or FHIR resource kinds), and which
+``mllp-inbound`` HL7 from the RIS/registration to the EHR, ``http-response`` what the EHR's FHIR
+API answers, or one of the EHR's own outbound paths: ``nll-response`` what NLL answers the EHR,
+``multum-response`` / ``multum-request`` the EHR's interaction checks), which messages (``targets``:
+HL7 message types, FHIR resource kinds, or the Multum API's resource), and which
 integration it corrupts (``integration``: the mutation score is per integration). ``effect`` is
 ``silent`` (the message stays parseable and the receiver stores the corrupted content: the point is
 silent loss) or ``refusal`` (the receiver is expected to refuse it: counted separately).
@@ -24,7 +26,7 @@ import re
 from typing import ClassVar
 
 from genrep.mutate.hl7view import HL7View, edit_text
-from genrep.mutate.message import HTTP_RESPONSE, MLLP_INBOUND, Message
+from genrep.mutate.message import HTTP_RESPONSE, MLLP_INBOUND, MULTUM_RESPONSE, NLL_RESPONSE, Message
 
 
 class Operator:
@@ -135,6 +137,12 @@ def fhir_kind(message: Message) -> str:
     return ""
 
 
+def api_kind(message: Message) -> str:
+    """The last segment of a non-FHIR API path ("/interactions" -> "interactions")."""
+    parts = [p for p in message.path.split("?", 1)[0].split("/") if p]
+    return parts[-1] if parts else ""
+
+
 class JsonOperator(Operator):
     """An operator on a FHIR JSON response body: ``edit(obj, rng) -> bool`` changes it in place."""
 
@@ -144,8 +152,12 @@ class JsonOperator(Operator):
     def edit(self, obj, rng: random.Random) -> bool:
         raise NotImplementedError
 
+    def kind(self, message: Message) -> str:
+        """What the message holds, to match ``targets`` (the FHIR resource kind of its path)."""
+        return fhir_kind(message)
+
     def _new(self, message: Message) -> bytes | None:
-        if (message.channel != self.channel or not message.is_json or fhir_kind(message) not in self.targets
+        if (message.channel != self.channel or not message.is_json or self.kind(message) not in self.targets
                 or message.status >= 400):
             return None
         try:
@@ -196,6 +208,139 @@ class BinaryTextOperator(Operator):
     def apply(self, message: Message) -> Message:
         new = self._new(message)
         return message if new is None else message.with_data(new)
+
+
+# -- the EHR's outbound paths ----------------------------------------------------------------------
+
+class NLLOperator(JsonOperator):
+    """An operator on what NLL answers the EHR (``nll-response``): the patient's MedicationRequest
+    searchset; ``edit(obj, rng)`` changes it in place (the harness reads NLL itself, unproxied)."""
+
+    channel = NLL_RESPONSE
+    targets = ("MedicationRequest",)
+    integration = "medication_list"
+
+
+class NLLTextOperator(NLLOperator):
+    """An operator on each text of NLL's MedicationRequests (``medication_texts``): ``change(text,
+    rng) -> text``; ``keys`` limits it to some of them (e.g. ``("patientInstruction",)``)."""
+
+    keys: ClassVar[tuple[str, ...]] = ()
+
+    def change(self, text: str, rng: random.Random) -> str:
+        raise NotImplementedError
+
+    def edit(self, obj, rng) -> bool:
+        changed = False
+        for res in resources(obj, "MedicationRequest"):
+            for holder, key in medication_texts(res):
+                if self.keys and key not in self.keys:
+                    continue
+                new = self.change(holder[key], rng)
+                if new != holder[key]:
+                    holder[key] = new
+                    changed = True
+        return changed
+
+
+class MultumOperator(JsonOperator):
+    """An operator on the interaction check the Multum load balancer answers the EHR
+    (``multum-response``, ``POST /interactions``): ``{"server", "content_version", "checks":
+    {"drug-drug": {"status", "interactions": [...]}, "duplication": {...}}}``."""
+
+    channel = MULTUM_RESPONSE
+    targets = ("interactions",)
+    integration = "multum"
+
+    def kind(self, message: Message) -> str:
+        return api_kind(message)
+
+
+def multum_checks(obj) -> dict:
+    """The ``checks`` of a Multum answer ({} when there are none)."""
+    checks = obj.get("checks") if isinstance(obj, dict) else None
+    return checks if isinstance(checks, dict) else {}
+
+
+def multum_interactions(obj) -> list[dict]:
+    """The interactions of a Multum answer's drug-drug check (each a dict; [] when there are none)."""
+    check = multum_checks(obj).get("drug-drug")
+    hits = check.get("interactions") if isinstance(check, dict) else None
+    return [h for h in hits if isinstance(h, dict)] if isinstance(hits, list) else []
+
+
+class FailureOperator(Operator):
+    """An operator that answers a failed call as a success (``replace(message) -> (body, content
+    type)`` when the upstream answered ``>= 400`` or a body that is not the JSON it should be)."""
+
+    def failed(self, message: Message) -> bool:
+        if message.status >= 400:
+            return True
+        try:
+            json.loads(message.data.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            return True
+        return not message.is_json
+
+    def kind(self, message: Message) -> str:
+        return fhir_kind(message)
+
+    def replace(self, message: Message) -> tuple[dict, str]:
+        raise NotImplementedError
+
+    def applies(self, message: Message) -> bool:
+        return message.channel == self.channel and self.kind(message) in self.targets and self.failed(message)
+
+    def apply(self, message: Message) -> Message:
+        if not self.applies(message):
+            return message
+        body, content_type = self.replace(message)
+        return message.with_data(json.dumps(body, ensure_ascii=False).encode("utf-8"), status=200,
+                                 content_type=content_type)
+
+
+class CutOperator(Operator):
+    """The body of a successful JSON answer cut in half (a connection that drops mid-answer, a
+    buffer flushed too early): the receiver must notice it cannot read it."""
+
+    effect = "refusal"
+
+    def kind(self, message: Message) -> str:
+        return fhir_kind(message)
+
+    def applies(self, message: Message) -> bool:
+        return (message.channel == self.channel and message.is_json and message.status < 400
+                and self.kind(message) in self.targets and len(message.data) >= 2)
+
+    def apply(self, message: Message) -> Message:
+        if not self.applies(message):
+            return message
+        return message.with_data(message.data[:len(message.data) // 2])
+
+
+ADMIN_EXTENSION = "http://electronichealth.se/fhir/StructureDefinition/NLLAdministrationInstruction"
+DATA_ABSENT = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
+
+def medication_texts(res: dict) -> list[tuple[dict, str]]:
+    """(holder, key) of each text a clinician reads in a MedicationRequest as NLL serves it (both
+    releases): the patient instruction and dosage text of each Dosage, its administration
+    instruction (``additionalInstruction[].text`` in release N, an extension's ``valueString`` in
+    N+1) and each note."""
+    out: list[tuple[dict, str]] = []
+    for dosage in res.get("dosageInstruction") or []:
+        if not isinstance(dosage, dict):
+            continue
+        out += [(dosage, key) for key in ("patientInstruction", "text") if isinstance(dosage.get(key), str)]
+        out += [(a, "text") for a in dosage.get("additionalInstruction") or []
+                if isinstance(a, dict) and isinstance(a.get("text"), str)]
+        out += [(e, "valueString") for e in dosage.get("extension") or []
+                if isinstance(e, dict) and e.get("url") == ADMIN_EXTENSION and isinstance(e.get("valueString"), str)]
+    out += [(n, "text") for n in res.get("note") or [] if isinstance(n, dict) and isinstance(n.get("text"), str)]
+    return out
+
+
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 def walk(obj):
