@@ -83,6 +83,7 @@ GROUPS = {
     "tests/sim/test_tls_transport.py": MODULE,
     "tests/sim/test_tls_virtual.py": MODULE,
     "tests/sim/test_interop_matrix.py": MODULE,
+    "tests/e2e/test_rehearse_subset.py": MODULE,
 }
 
 

@@ -179,14 +179,33 @@ def test_no_representation_at_all_is_an_empty_text():
     assert "empty" in kinds_in(check.message())
 
 
+UNHEADED = "DT hjärna.\nIngen blödning.\n\n\tutan anmärkning, åäö."
+
+
 @pytest.mark.parametrize("conclusion,ok", [
     ("utan anmärkning, åäö.", True),
-    ("Ingen  blödning.\n\n\tSlutsats:", True),  # line-normalised: whitespace runs are one space
+    ("Ingen  blödning.\n\n\tutan", True),  # line-normalised: whitespace runs are one space
     ("Ingen blö", False),  # cut in mid-word
     ("blödning.", True),  # a summary may be shorter (contained)
     ("Ingen blödning. Inga fynd.", False),
 ])
-def test_conclusion_is_compared_as_contained_in_the_sent_text(conclusion, ok):
+def test_without_a_heading_the_conclusion_is_compared_as_contained_in_the_sent_text(conclusion, ok):
+    check = check_read_back(UNHEADED, stored(Representation("b", "text/plain", text=UNHEADED), conclusion=conclusion))
+    assert check.ok is ok, check.message()
+    if not ok:
+        assert check.failures[0].startswith("conclusion_not_in_report: ")
+        assert len(check.failures) == 1
+
+
+@pytest.mark.parametrize("conclusion,ok", [
+    ("utan anmärkning, åäö.", True),
+    ("utan\n  anmärkning,   åäö.", True),  # line-normalised: whitespace runs are one space
+    ("anmärkning, åäö.", False),  # lost its first word (a negation): still contained in the text
+    ("utan anmärkning,", False),  # lost its last words
+    ("blödning.", False),  # another passage of the text is not the conclusion
+    ("Ingen blö", False),
+])
+def test_with_a_heading_the_conclusion_must_be_the_paragraph_under_it(conclusion, ok):
     check = check_read_back(TEXT, stored(BINARY, conclusion=conclusion))
     assert check.ok is ok, check.message()
     if not ok:

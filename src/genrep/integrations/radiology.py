@@ -19,10 +19,14 @@ them. ``find_reports`` reads every representation a DiagnosticReport serves:
   order and joined with line breaks, are one more representation and must *equal* the report text
   (a split of the report over several Observations must still add up to all of it; an EHR that
   links only a summary Observation is reported, not passed);
-* ``conclusion``: a summary, so it is compared as *contained in* the sent text, line-normalised
-  (whitespace runs, line breaks included, as one space) and at word boundaries (a conclusion cut in
-  mid-word is not contained); a miss is ``conclusion_not_in_report`` with the fidelity findings
-  against the closest passage of the sent text.
+* ``conclusion``: when the sent text carries a headed conclusion paragraph (``Slutsats:`` ...,
+  ``text.representations.conclusion_paragraph``), the conclusion shown must *be* that paragraph,
+  line-normalised (whitespace runs, line breaks included, as one space): a conclusion that lost its
+  first or last words ("Slutsats: Ingen fraktur." shown as "fraktur.") is still part of the sent
+  text, so "contained" alone would pass it. Without a heading it is a summary, compared as
+  *contained in* the sent text at word boundaries (a conclusion cut in mid-word is not contained).
+  A miss is ``conclusion_not_in_report`` with the fidelity findings against the paragraph, or the
+  closest passage of the sent text.
 
 ``check_read_back`` then compares every text representation with the sent text (fidelity
 findings, as before), and the representations with each other: two that disagree are a failure
@@ -50,7 +54,7 @@ from genrep.transport.fhir import FHIRClient, validate
 from genrep.text.fidelity import FidelityResult, TextRules, compare, normalise
 from genrep.transport.endpoints import http_transport_for, mllp_client_for
 from genrep.text.identities import IdentityGuard, run_tag
-from genrep.text.representations import TEXT_TYPES, decode_inline, html_to_text, media_type
+from genrep.text.representations import TEXT_TYPES, conclusion_paragraph, decode_inline, html_to_text, media_type
 
 _RUN = run_tag()  # letters only: ids never hold a personnummer-shaped digit run
 _SEQ = itertools.count(1)
@@ -236,7 +240,14 @@ def check_read_back(sent: str, stored: StoredReport, rules: TextRules | None = N
     out.failures += unreadable
     if stored.conclusion is not None and stored.conclusion.strip():
         sent_flat, concl_flat = _flat(sent, rules), _flat(stored.conclusion, rules)
-        if not _contains_words(sent_flat, concl_flat):
+        paragraph = _flat(conclusion_paragraph(sent), rules)
+        if paragraph and concl_flat != paragraph:
+            d = compare(paragraph, concl_flat, rules)
+            out.failures.append("\n".join([
+                f"conclusion_not_in_report: the conclusion the EHR shows is not the report's conclusion paragraph: "
+                f"{', '.join(d.kinds) or 'changed'} (below, 'sent' is the paragraph under the conclusion heading)",
+                *_findings(d)]))
+        elif not paragraph and not _contains_words(sent_flat, concl_flat):
             d = compare(_closest_passage(sent_flat, concl_flat), concl_flat, rules)
             out.failures.append("\n".join([
                 f"conclusion_not_in_report: the conclusion the EHR shows is not part of the sent text: "

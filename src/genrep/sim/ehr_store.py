@@ -38,6 +38,7 @@ from genrep import hl7
 from genrep.errors import HL7Error
 from genrep.hl7.parse import CODED_TYPES, TEXT_TYPES
 from genrep.sim.defects import truncate_bytes
+from genrep.text.representations import CONCLUSION_HEADINGS, conclusion_paragraph  # noqa: F401
 
 #: How many control ids (with their ACK) the EHR remembers for resend detection.
 ACK_MEMORY = 100_000
@@ -53,29 +54,11 @@ def _utc_now() -> str:
     return _NOW[1]
 
 
-#: Headings that open a report's conclusion ("Slutsats:" in the corpus), in any case
-CONCLUSION_HEADINGS = ("slutsats", "sammanfattning", "bedömning", "konklusion", "conclusion", "impression")
-_CONCLUSION = re.compile(r"^\s*(?:" + "|".join(CONCLUSION_HEADINGS) + r")\s*:[ \t]*(.*)$", re.I)
 _NEGATION = re.compile(r"\b(?:ingen|inga|inget|ej|inte|utan|icke)\b[ \t]*", re.I)
 
-
-def conclusion_of(text: str) -> str:
-    """The report's conclusion as an EHR lifts it out: the text after the first conclusion heading
-    (``Slutsats:``) and the lines that follow it up to the next blank line, heading left out; ""
-    when the report has none. (The ORU has no conclusion segment of its own: the RIS writes it as a
-    headed paragraph of the OBX text.)"""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    for n, line in enumerate(lines):
-        m = _CONCLUSION.match(line)
-        if m is None:
-            continue
-        out = [m.group(1).rstrip()] if m.group(1).strip() else []
-        for following in lines[n + 1:]:
-            if not following.strip():
-                break
-            out.append(following.rstrip())
-        return "\n".join(out).strip()
-    return ""
+#: the conclusion the virtual EHR shows: the report's headed conclusion paragraph (one definition,
+#: shared with the read-back check)
+conclusion_of = conclusion_paragraph
 
 
 def html_document(text: str, title: str) -> str:

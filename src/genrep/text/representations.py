@@ -1,8 +1,10 @@
 """What a clinician reads in one representation of a stored report: inline attachment ``data``
 decoded with its contentType's charset (``decode_inline``), and an HTML rendition as text
 (``html_to_text``: a real HTML parser, block elements and ``<br>`` to line breaks, entities decoded,
-whitespace as a browser shows it). Used by the complete read-back (``integrations.radiology``);
-no transport here.
+whitespace as a browser shows it); and the conclusion a report's text carries (``conclusion_paragraph``:
+the headed paragraph, ``Slutsats:`` ..., that an EHR lifts out as its conclusion). Used by the
+complete read-back (``integrations.radiology``) and by the virtual EHR (one definition of what the
+conclusion is, for the receiver and the check alike); no transport here.
 """
 
 from __future__ import annotations
@@ -209,3 +211,27 @@ def html_to_text(markup: str) -> str:
     parser.feed(markup.replace("\r\n", "\n").replace("\r", "\n"))
     parser.close()
     return parser.text()
+
+
+#: Headings that open a report's conclusion ("Slutsats:" in the corpus), in any case
+CONCLUSION_HEADINGS = ("slutsats", "sammanfattning", "bedömning", "konklusion", "conclusion", "impression")
+_CONCLUSION = re.compile(r"^\s*(?:" + "|".join(CONCLUSION_HEADINGS) + r")\s*:[ \t]*(.*)$", re.I)
+
+
+def conclusion_paragraph(text: str) -> str:
+    """The report's conclusion as an EHR lifts it out: the text after the first conclusion heading
+    (``Slutsats:``) and the lines that follow it up to the next blank line, heading left out; ""
+    when the report has none. (The ORU has no conclusion segment of its own: the RIS writes it as a
+    headed paragraph of the OBX text.)"""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    for n, line in enumerate(lines):
+        m = _CONCLUSION.match(line)
+        if m is None:
+            continue
+        out = [m.group(1).rstrip()] if m.group(1).strip() else []
+        for following in lines[n + 1:]:
+            if not following.strip():
+                break
+            out.append(following.rstrip())
+        return "\n".join(out).strip()
+    return ""
