@@ -69,7 +69,8 @@ def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), resul
     cmd = _pytest_command(env=env, defects=defects, select=select, marks=marks)
     cmd += ["--alluredir", str(results_dir), "-o", "console_output_style=classic", "-rfE"]
     # the failure text a tester reads is the summary's (domain message, step, file:line: results.reader);
-    # short tracebacks: step frames with file:line, never pytest's fixturefunc = ... or kwargs = ... dumps
+    # short tracebacks: step frames with file:line, never pytest's fixturefunc = ... or kwargs = ... dumps;
+    # steps/conftest.py drops pytest's, pluggy's and pytest-bdd's own frames (fixture_result = fixturefunc(...))
     cmd += ["-q" if quiet else "-v", "--tb=short"]
     if workers:
         cmd += ["-n", str(workers)]

@@ -65,6 +65,7 @@ def _cmd_rehearse(args) -> int:
     from genrep.results import register as defect_register, settings
     defect_register.load_if_present(getattr(args, "register", None))  # a bad register fails before anything starts
     settings.language(getattr(args, "lang", None))
+    manual = _load_manual(args)  # bad manual results (file, line, column) fail before anything starts
     name = getattr(args, "name", None)
     from genrep.rehearsal import subset_results_dir  # a -k/-m/--name run never overwrites the full one's
     results_dir = Path(args.results) if args.results else (
@@ -111,6 +112,7 @@ def _cmd_rehearse(args) -> int:
     for name, duration, users in loads:  # performance, judged by the same gate
         _rehearse_load(name, duration, users, env=args.env, defects=profile.defects, results_dir=results_dir,
                        out_dir=REPORTS_DIR / "load" / name)
+    _write_manual(manual, results_dir)  # manual results join the verdict (issue 15, part 4)
     from genrep.results.allure_meta import write_metadata
     write_metadata(results_dir, profile_name=profile.name, profile_kind=profile.kind, defects=profile.defects,
                    contracts=_contract_versions())
@@ -245,7 +247,8 @@ def _verdict_outputs(results_dir: Path, *, environment: str, accept_partial=(), 
                      every_requirement_verified=rules.every_requirement_verified,
                      negative_paths_per_integration=rules.negative_paths_per_integration,
                      scope=rules.scope, accept_partial=accept_partial, count=rules.count,
-                     register=defect_register.load_if_present(register))
+                     register=defect_register.load_if_present(register),
+                     manual_max_age_days=settings.manual_max_age_days())
     trend.update(verdict, results_dir.parent / "history")  # since the previous full rehearsal (issue 15, part 5)
     md = summary_markdown(verdict, lang=lang)
     out_dir = results_dir.parent
@@ -304,11 +307,32 @@ def _cmd_gate(args) -> int:
     check_accept_partial(load_gate().scope, args.accept_partial)
     from genrep.results import register as defect_register
     defect_register.load_if_present(getattr(args, "register", None))
+    manual = _load_manual(args)
     _check_verdict_files(Path(args.results or REPORTS_DIR / "allure-results"))
+    _write_manual(manual, Path(args.results or REPORTS_DIR / "allure-results"))
     verdict, _ = _verdict_outputs(Path(args.results or REPORTS_DIR / "allure-results"),
                                   environment="as recorded in the results", accept_partial=args.accept_partial,
                                   register=getattr(args, "register", None), lang=getattr(args, "lang", None))
     return _print_verdict(verdict)
+
+
+def _load_manual(args) -> list:
+    """``--manual FILE`` (repeatable): the manual results, checked against the catalogue (genrep.results.manual)."""
+    paths = getattr(args, "manual", None) or []
+    if not paths:
+        return []
+    from genrep.config.contracts import load_catalogue
+    from genrep.results.manual import load_all
+    return load_all(paths, load_catalogue())
+
+
+def _write_manual(manual: list, results_dir: Path) -> None:
+    if not manual:
+        return
+    from genrep.config.contracts import load_catalogue
+    from genrep.results.manual import write
+    write(results_dir, manual, load_catalogue())
+    print(f"Manual results: {len(manual)} imported into {results_dir}", flush=True)
 
 
 def _cmd_selftest(args) -> int:

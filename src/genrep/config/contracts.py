@@ -18,6 +18,9 @@ from genrep.yamlfile import Located, load_yaml, reject_unknown, require
 SEVERITIES = ("critical", "high", "medium", "low")
 TEST_TYPES = ("interface test", "functional test of requirements", "end-to-end patient journey",
               "performance", "regression")
+#: Test types of manual results (``genrep rehearse/gate --manual``, genrep.results.manual): a scope part
+#: and the thresholds may name them; the requirement catalogue's own test types are TEST_TYPES.
+MANUAL_TEST_TYPES = ("user acceptance test", "usability test", "peripherals test", "workstream verification")
 
 
 @dataclass(frozen=True)
@@ -449,7 +452,7 @@ def _load_scope(d: Located, path: Path, *, integrations: set[str], load_profiles
             raise ConfigError("expected a mapping with test_types, integrations and/or load_profiles",
                               file=str(path), key=where, line=parts_map.line_of(name))
         reject_unknown(body, {"description", "test_types", "integrations", "load_profiles"}, where=where)
-        test_types = _names(body, "test_types", where, set(TEST_TYPES), "test type")
+        test_types = _names(body, "test_types", where, set(TEST_TYPES) | set(MANUAL_TEST_TYPES), "test type")
         integ = _names(body, "integrations", where, integrations, "integration")
         profiles_map = require(body, "load_profiles", dict, where=where, default={})
         profiles: list[LoadProfileScope] = []
@@ -500,13 +503,14 @@ def load_gate(path: str | Path | None = None, *, catalogue: dict[str, Requiremen
     d = load_yaml(path)
     if not isinstance(d, dict):
         raise ConfigError("expected a mapping at the top level", file=str(path))
-    reject_unknown(d, {"gate", "thresholds", "coverage", "scope", "count", "report"})  # report: genrep.results.settings
+    reject_unknown(d, {"gate", "thresholds", "coverage", "scope", "count", "report", "manual"})  # report, manual: genrep.results.settings
     count = require(d, "count", str, default="defects", choices=COUNTS)
     th = require(d, "thresholds", dict)
     thresholds: dict = {}
     for test_type, limits in th.items():
-        if test_type != "default" and test_type not in TEST_TYPES:
-            raise ConfigError(f"unknown test type (known: default, {', '.join(TEST_TYPES)})", file=str(path),
+        if test_type != "default" and test_type not in TEST_TYPES + MANUAL_TEST_TYPES:
+            raise ConfigError(f"unknown test type (known: default, {', '.join(TEST_TYPES + MANUAL_TEST_TYPES)})",
+                              file=str(path),
                               key=f"thresholds.{test_type}", line=th.line_of(test_type))
         if not isinstance(limits, dict):
             raise ConfigError("expected a mapping of severity: allowed count", file=str(path),
@@ -532,3 +536,7 @@ def load_gate(path: str | Path | None = None, *, catalogue: dict[str, Requiremen
                      require(cov, "every_requirement_verified", bool, where="coverage", default=True) if cov else True,
                      require(cov, "negative_paths_per_integration", bool, where="coverage", default=True) if cov else True,
                      scope, count)
+
+
+# -- referrals (its own module; re-exported here with the other contracts) -------------------------
+from genrep.config.referrals import ReferralContract, load_referrals  # noqa: E402,F401

@@ -24,6 +24,10 @@ taken out, counted), and a detail where one can be read (``cut at about 4,000 by
 candidate's severity is the highest of its requirements (a defect register may assess it otherwise,
 issue 15 part 3). These are candidates: the clustering is by what the failures say, not by their
 root cause, which only a person can confirm.
+
+A failed **manual** result (``genrep.results.manual``) is a candidate of its own per integration,
+manual test type and requirement: its family is ``manual <test type>``, and its title names the
+tester, the date and the evidence link of each failing result.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ OWN_FAMILY = frozenset({"false_no_interactions", "empty_list_on_failure"})
 #: A requirement of this test type crosses integrations: its failure joins another integration's.
 CROSS_INTEGRATION = "end-to-end patient journey"
 UNCLASSIFIED = "unclassified"
+MANUAL_FAMILY = "manual "  # + the manual test type
 
 _CATCH_ALL = frozenset(c.name for c in failure_kinds.CATEGORIES if c.catch_all)
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
@@ -155,12 +160,19 @@ class Defect:
         """In words: the family, and the meaning of a kind-family."""
         if self.family == UNCLASSIFIED:
             return f"unclassified failure ({self.signature})"
+        if self.family.startswith(MANUAL_FAMILY):
+            return f"{self.family.removeprefix(MANUAL_FAMILY)} failed for {self.signature}"
         kind = failure_kinds.KINDS.get(self.family)
         return kind.meaning if kind is not None else self.family.lower()
 
     @property
     def detail(self) -> str:
-        """What the messages agree on, where it can be read: a truncation's cut."""
+        """What the messages agree on, where it can be read: a truncation's cut; for a manual
+        failure, who recorded it, when, and its evidence."""
+        manual = [s for s in self.scenarios if s.manual_test_type]
+        if manual:
+            return "; ".join(f"recorded by {s.param('tester')} on {s.param('date')}, evidence "
+                             f"{s.param('evidence') or 'none'}" for s in manual)
         limits = {int(m.group(1)) for s in self.scenarios for m in _FIELD_LIMIT.finditer(s.message)}
         if len(limits) == 1:
             return f"cut at about {next(iter(limits)):,} bytes (a typical field limit)"
@@ -249,6 +261,9 @@ def cluster(results: list[ScenarioResult], catalogue: dict[str, Requirement]) ->
         # nothing says two unclassified failures of different requirements are one problem
         signature = f"{signs[0]} ({', '.join(sorted(r.requirements))})" if family == UNCLASSIFIED else ""
         integration, crosses = _home(r, catalogue)
+        if r.manual_test_type:  # a tester's failure: its own candidate per test type and requirement
+            add((integration, MANUAL_FAMILY + r.manual_test_type, ", ".join(sorted(r.requirements))), r, signs)
+            continue
         if crosses:
             crossing.append((r, family, signature, signs))
         else:

@@ -46,6 +46,8 @@ IDENTITY = "Patient identity"
 CERTIFICATES = "TLS certificates"
 PERFORMANCE = "Performance under load"
 TEST_DATA = "Test data missing (nothing was verified)"
+REFERRALS = "Referral feedback (a failed referral not told to its sender)"
+MANUAL = "Manual test failures (user acceptance, usability, peripherals, workstream verification)"
 UNREACHABLE = "Environment unreachable"
 OTHER_PRODUCT = "Other product defects"
 TEST_DEFECTS = "Test defects (harness or data)"
@@ -61,6 +63,8 @@ CATEGORIES: tuple[Category, ...] = (
     Category(IDENTITY),
     Category(CERTIFICATES),
     Category(PERFORMANCE),
+    Category(REFERRALS),
+    Category(MANUAL),
     Category(TEST_DATA, ("failed", "broken")),
     Category(UNREACHABLE, ("failed", "broken"),
              texts=("refused the connection", "no MLLP answer", "connection refused", "no answer within",
@@ -176,6 +180,22 @@ _PREFIXED: tuple[FailureKind, ...] = (
     _k("versions_not_flagged", OTHER_PRODUCT, "medium", "servers on different content versions, not said"),
     _k("partial_not_labelled", OTHER_PRODUCT, "high", "a partly failed check is reported as fully checked"),
     _k("partial_unnamed", OTHER_PRODUCT, "medium", "a partial check does not name the part not performed"),
+    # referrals to other units (genrep.integrations.referrals, contracts/referrals.yaml)
+    _k("referral_silent_failure", REFERRALS, "critical", "a referral that could not be delivered was never told "
+       "to its sender: still 'sent' (pending) with no answer when the watch ended (the 2024 defect)"),
+    _k("referral_feedback_late", REFERRALS, "high", "the sender was told what became of a referral only after "
+       "the contract's bound (feedback.within_seconds)"),
+    _k("referral_reason_missing", REFERRALS, "high", "a referral came back failed without the reason (no "
+       "statusReason code or text)"),
+    _k("referral_wrong_reason", REFERRALS, "medium", "a referral came back failed with another reason than the "
+       "one that happened (e.g. receiver-unavailable for an unknown unit)"),
+    _k("referral_not_delivered", REFERRALS, "high", "a referral to a known unit that takes it was not delivered"),
+    _k("referral_wrongly_delivered", REFERRALS, "critical", "a referral that cannot have arrived (unknown unit, "
+       "receiver down, rejected) was shown to the sender as delivered"),
+    _k("referral_not_received", REFERRALS, "high", "the EHR says a referral was delivered but the receiving "
+       "side has no record of it"),
+    _k("referral_api_error", OTHER_PRODUCT, "high", "the EHR's referral API answered something else than the "
+       "contract says (HTTP error, no Task to follow the delivery)"),
     # load (genrep.load.runner) and certificates (genrep.certs)
     _k("sla_missed", PERFORMANCE, "high", "a load SLA threshold was missed (contracts/load.yaml)"),
     _k("no_requests", PERFORMANCE, "high", "an operation made no requests under load: nothing measured"),
@@ -183,6 +203,20 @@ _PREFIXED: tuple[FailureKind, ...] = (
     _k("cert_invalid", CERTIFICATES, "critical", "a certificate is expired, untrusted, for another name or unusable"),
     _k("cert_expiring", CERTIFICATES, "high", "a certificate expires within the agreed days"),
     _k("cert_unreachable", UNREACHABLE, "high", "a TLS endpoint could not be reached to check its certificate"),
+    # access rights (genrep.integrations.access, contracts/access.yaml)
+    _k("access_denied_wrongly", OTHER_PRODUCT, "high", "an action the access matrix allows the role was refused "
+       "(403, or an empty answer where the patient has data)"),
+    _k("access_granted_wrongly", OTHER_PRODUCT, "critical", "an action the access matrix denies the role was "
+       "performed, or its data shown"),
+    _k("refusal_not_explicit", OTHER_PRODUCT, "high", "a denial not answered 403 with an OperationOutcome naming "
+       "the missing right (e.g. 200 with an empty Bundle: a refusal that reads as 'nothing there')"),
+    _k("access_error", OTHER_PRODUCT, "high", "the EHR's answer to an action performed as a role is neither "
+       "success nor a refusal (404, 5xx, malformed): the right could not be verified"),
+    _k("no_test_user", TEST_DATA, "medium", "the environment profile names no test user for a role of the "
+       "access matrix (test_users): nothing was verified for it"),
+    # manual results (genrep.results.manual): a tester recorded a failure
+    _k("manual_failed", MANUAL, "high", "a manual test (user acceptance, usability, peripherals, workstream "
+       "verification) failed, as its tester recorded with evidence"),
 )
 
 #: The reader's name for a failure with no kind and no assertion (an exception escaped).

@@ -14,6 +14,12 @@ minimum duration and users) a GO needs. A run lacking any of them, or leaving a 
 untested, is INCOMPLETE: never GO, and NO-GO only if something also failed. A caller may accept a
 partial run by naming the parts it waives (``accept_partial``): the verdict is then PARTIAL GO, with
 the waived parts listed, never a plain GO.
+
+Manual results (``genrep.results.manual``: user acceptance, usability, peripherals, workstream
+verification) are results like the suite's, counted in their own test type. Blocked, not run and
+stale passes verify nothing: each is a gap (never GO); a stale failure still fails; a manual pass
+never turns a failure of the same requirement into a pass (a requirement passes only if all its
+results pass).
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ class Gap:
     """A part of the scope a GO needs that this run lacks: a test type, an integration, a load
     profile, a requirement or an integration's negative path. ``part``: the gate.yaml scope part it
     belongs to (None: outside every part, so it cannot be waived)."""
-    kind: str  # "test type" | "integration" | "load profile" | "requirement" | "negative path"
+    kind: str  # "test type" | "integration" | "load profile" | "requirement" | "negative path" | "manual result"
     name: str
     why: str
     part: str | None = None
@@ -53,6 +59,8 @@ class Gap:
             return f"requirement {self.name} untested: {self.why}"
         if self.kind == "negative path":
             return f"integration {self.name}: {self.why}"
+        if self.kind == "manual result":
+            return f"manual result {self.name}: {self.why}"
         return f"{self.kind} {self.name} {self.why}"
 
     def to_dict(self) -> dict:
@@ -109,6 +117,7 @@ class Verdict:
     failed_requirements: list[str] = field(default_factory=list)  # of ``failures``: each failed requirement
     register: object = None  # genrep.results.register.RegisterView when a defect register was applied
     trend: object = None  # genrep.results.trend.Trend when a previous full rehearsal is known
+    stale: list[str] = field(default_factory=list)  # stale manual failures (still counted): retest them
 
     @property
     def go(self) -> bool:
@@ -144,6 +153,9 @@ class Verdict:
             },
             "untested_requirements": self.untested,
             "notes": self.notes,
+            "stale_manual_failures": self.stale,
+            "manual": {"results": sum(bool(r.manual_test_type) for r in self.results),
+                       "by_test_type": dict(Counter(r.manual_test_type for r in self.results if r.manual_test_type))},
             "defects_by_test_type": {t: dict(c) for t, c in self.defects.items()},
             "thresholds": self.thresholds,
             "scenarios": {"total": len(self.results),
@@ -169,14 +181,33 @@ def _number(value) -> float | None:
         return None
 
 
+def test_type_of(result: ScenarioResult, requirement: Requirement) -> str:
+    """The test type a result counts in: a manual result's own (user acceptance test ...), else its
+    requirement's."""
+    return result.manual_test_type or requirement.test_type
+
+
+def _part_of_test_type(scope: Scope | None, test_type: str) -> str | None:
+    return next((p.name for p in scope.parts if test_type in p.test_types), None) if scope is not None else None
+
+
+def _manual_gaps(results: list[ScenarioResult], scope: Scope | None) -> list[Gap]:
+    """Manual results that verify nothing (blocked, not run, stale passes): each a gap, never a defect."""
+    return [Gap("manual result", r.name, (r.message.splitlines() or [r.status])[0],
+                _part_of_test_type(scope, r.manual_test_type), tuple(r.requirements))
+            for r in results if r.manual_test_type and not r.executed]
+
+
 def _scope_gaps(results: list[ScenarioResult], catalogue: dict[str, Requirement], scope: Scope,
                 statuses: dict[str, RequirementStatus]) -> list[Gap]:
     """What of ``scope`` the results lack: test types and integrations with no executed scenario,
     load profiles that never ran, did not complete, or ran shorter or with fewer users than needed."""
     gaps: list[Gap] = []
     executed = [r for r in results if r.executed]
-    ran_types = {catalogue[rid].test_type for r in executed for rid in r.requirements if rid in catalogue}
-    ran_integrations = {catalogue[rid].integration for r in executed for rid in r.requirements if rid in catalogue}
+    ran_types = {test_type_of(r, catalogue[rid]) for r in executed for rid in r.requirements if rid in catalogue}
+    # an integration ran when the suite exercised it: a manual result alone does not make it so
+    ran_integrations = {catalogue[rid].integration for r in executed if not r.manual_test_type
+                        for rid in r.requirements if rid in catalogue}
     for part in scope.parts:
         for test_type in part.test_types:
             if test_type not in ran_types:
@@ -217,14 +248,15 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
            integrations: set[str] | None = None, *, every_requirement_verified: bool = True,
            negative_paths_per_integration: bool = True, scope: Scope | None = None,
            accept_partial: Iterable[str] = (), count: str = "scenarios", register=None,
-           today=None) -> Verdict:
+           today=None, manual_max_age_days: int = 30) -> Verdict:
     """The verdict. ``scope`` (gate.yaml): what a GO needs; without it only what ran is judged
     (library callers and tests of one integration). ``accept_partial``: scope parts the caller
     waives (a pre-merge pipeline), each recorded in the verdict. ``count``: what the thresholds
     count, defect candidates (``genrep.results.defects``; gate.yaml's default, which ``genrep gate``
     and ``rehearse`` pass) or failing scenarios (the default here, for callers judging one check).
     ``register``: the defect register (``genrep.results.register.Register``): tracker ids, assessed
-    severities and deviations; ``today``: the date deviations' validity is judged on (default: today)."""
+    severities and deviations; ``today``: the date deviations' validity and manual results' age are
+    judged on (default: today); ``manual_max_age_days``: gate.yaml ``manual.max_age_days``."""
     if count not in COUNTS:
         raise ValueError(f"count must be one of {', '.join(COUNTS)}; got {count!r}")
     thresholds = thresholds or DEFAULT_THRESHOLDS
@@ -234,6 +266,7 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
     results = [r for r in results if not (r.failed and "environment_unavailable" in r.kinds)]
     failures: list[str] = []  # each one makes it NO-GO
     notes: list[str] = []  # reported, but within the programme's allowance
+    results, stale_notes = _judge_age(results, today, manual_max_age_days)
 
     def limits_for(test_type: str) -> dict[str, int]:
         return thresholds.get(test_type, thresholds.get("*", DEFAULT_THRESHOLDS["*"]))
@@ -256,6 +289,8 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
         for req in reqs:
             # a requirement of an integration outside ``integrations`` was still exercised: report it
             statuses.setdefault(req.id, RequirementStatus(req)).scenarios.append(r)
+        if r.manual_test_type and not r.executed:
+            continue  # blocked, not run or stale: a gap (_manual_gaps), not a failure
         if r.status == "skipped":
             failures.append(f"scenario skipped: {r.name} (a skipped scenario verifies nothing)")
         elif r.status not in ("passed", "failed", "broken"):
@@ -281,12 +316,12 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
             if r.failed and reqs and count == "scenarios" and not (
                     id(r) in defect_of and defect_of[id(r)].id in excluded):
                 worst = min(reqs, key=lambda q: SEVERITIES.index(q.severity))
-                counted_defects[worst.test_type][worst.severity] += 1
+                counted_defects[test_type_of(r, worst)][worst.severity] += 1
         if count == "defects":  # each candidate once in each test type it fails scenarios of
             for d in candidates:
                 if d.id in excluded:
                     continue
-                for test_type in sorted({_worst(sc, catalogue).test_type for sc in d.scenarios
+                for test_type in sorted({test_type_of(sc, _worst(sc, catalogue)) for sc in d.scenarios
                                          if _worst(sc, catalogue) is not None}):
                     counted_defects[test_type][d.severity] += 1
         over: set[tuple[str, str]] = set()
@@ -308,9 +343,9 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
             text = f"requirement {rid} ({req.severity}) failed: {req.title}"
             # e.g. functional tests of requirements: up to 20 medium / 100 low defects are accepted;
             # counting defects, at the severity of the defect each failed scenario is under
-            counted = ({req.severity} if count == "scenarios" else
-                       {defect_of[id(sc)].severity for sc in failing if id(sc) in defect_of})
-            if all(limits_for(req.test_type).get(sev, 0) > 0 and (req.test_type, sev) not in over for sev in counted):
+            counted = ({(test_type_of(sc, req), req.severity) for sc in failing} if count == "scenarios" else
+                       {(test_type_of(sc, req), defect_of[id(sc)].severity) for sc in failing if id(sc) in defect_of})
+            if all(limits_for(tt).get(sev, 0) > 0 and (tt, sev) not in over for tt, sev in counted):
                 out_notes.append(text + f" (within the allowance for {req.test_type})")
             else:
                 out.append(text)
@@ -319,6 +354,7 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
     defects, judged, notes = judge()
     failures += judged
     gaps = _scope_gaps(results, catalogue, scope, statuses) if scope is not None else []
+    gaps += _manual_gaps(results, scope)
     gaps += [Gap("scenario", r.name, "verified nothing, environment unavailable (" + _unavailable_reason(r) + ")") for r in unavailable]
     never_ran = {g.name for g in gaps if g.kind == "integration"}
     for rid, rs in statuses.items():
@@ -355,12 +391,36 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
     blocking = [f for f in failures if f not in failed_reqs]
     failures = blocking + [f"defect {d.describe()}" for d in candidates] + failed_reqs if failures else []
     reasons = (failures + [g.describe() for g in missing]
-               + [f"{g.describe()} (accepted as partial: --accept-partial {g.part})" for g in waived] + notes)
+               + [f"{g.describe()} (accepted as partial: --accept-partial {g.part})" for g in waived] + stale_notes
+               + notes)
     return Verdict(status=status, reasons=reasons, defects=dict(defects), requirements=statuses,
                    unknown_tags=unknown, results=results, thresholds=thresholds, failures=failures,
                    missing=missing, waived=waived, accepted_partial=accepted, notes=notes, scope=scope,
                    defect_candidates=candidates, count=count, blocking=blocking, failed_requirements=failed_reqs,
-                   register=view)
+                   register=view, stale=stale_notes)
+
+
+def _judge_age(results: list[ScenarioResult], today, max_age_days: int) -> tuple[list[ScenarioResult], list[str]]:
+    """Manual results older than ``max_age_days``: a stale pass verifies nothing (skipped, saying so:
+    a gap until retested); a stale failure still fails (noted). Returns the results and the notes."""
+    import dataclasses
+    import datetime as dt
+
+    from genrep.results.manual import is_stale
+    today = today or dt.date.today()
+    out, notes = [], []
+    for r in results:
+        if r.manual_test_type and r.executed and is_stale(r, today, max_age_days):
+            age = f"dated {r.param('date') or 'never'}, more than {max_age_days} days before {today.isoformat()} " \
+                  "(gate.yaml manual.max_age_days)"
+            if r.status == "passed":
+                r = dataclasses.replace(r, status="skipped", message=f"Stale ({r.manual_test_type}): passed, but "
+                                        f"{age}: verifies nothing until retested; tester {r.param('tester')}, "
+                                        f"evidence {r.param('evidence') or 'none'}")
+            else:
+                notes.append(f"manual result {r.name} is stale ({age}): its failure still counts until retested")
+        out.append(r)
+    return out, notes
 
 
 def _unavailable_reason(result: ScenarioResult) -> str:
@@ -387,7 +447,7 @@ HEADLINE = {
 }
 
 
-def deviation_lines(verdict: Verdict) -> list[str]:
+def deviation_lines(verdict: Verdict, lang: str = "en") -> list[str]:
     """The register's first-screen lines: each recorded deviation (what it covers, or why it counts
     for nothing), then the register's flags (ambiguous matches, a fixed defect back) and the
     severities it assessed below the requirements'. Empty without a register."""
@@ -398,7 +458,8 @@ def deviation_lines(verdict: Verdict) -> list[str]:
     out += [f"(defect register) {f}" for f in view.flags]
     out += [f"(defect register) {cid} assessed {a}, below its requirements' {r}" for cid, (a, r) in view.assessed.items()
             if SEVERITIES.index(a) > SEVERITIES.index(r)]
-    return out
+    from genrep.results.i18n import tr
+    return [tr(lang, x) for x in out]
 
 
 def verdict_line(verdict: Verdict) -> str:
@@ -423,11 +484,21 @@ def verdict_line(verdict: Verdict) -> str:
     return line
 
 
-def defects_sentence(verdict: Verdict) -> str:
+def defects_sentence(verdict: Verdict, lang: str = "en") -> str:
     """``5 defect candidates (4 critical, 1 high) behind 38 failing scenarios``"""
     by = Counter(d.severity for d in verdict.defect_candidates)
     failing = sum(r.failed for r in verdict.results)
     n = len(verdict.defect_candidates)
+    view = verdict.register
+    if lang != "en":
+        from genrep.results.i18n import t
+        text = t(lang, "{n} defect candidate(s) ({by}) behind {failing} failing scenario(s)", n=n, failing=failing,
+                 by=", ".join(f"{by[sev]} {t(lang, sev)}" for sev in SEVERITIES if by[sev]))
+        if view is not None:
+            text += t(lang, "; {n} new (in no register entry)", n=len(view.new))
+            if view.covered:
+                text += t(lang, ", {n} under a recorded deviation", n=len(view.covered))
+        return text
     text = (f"{n} defect candidate{'s' if n != 1 else ''} ("
             + ", ".join(f"{by[sev]} {sev}" for sev in SEVERITIES if by[sev])
             + f") behind {failing} failing scenario{'s' if failing != 1 else ''}")
@@ -439,26 +510,35 @@ def defects_sentence(verdict: Verdict) -> str:
     return text
 
 
-def defects_markdown(verdict: Verdict, *, scenarios_each: int = 50) -> list[str]:
+def defects_markdown(verdict: Verdict, *, scenarios_each: int = 50, lang: str = "en") -> list[str]:
     """Each defect candidate with its requirements, symptoms and scenarios under it."""
-    out = [f"## Defects: {defects_sentence(verdict)}",
-           "Failing scenarios clustered by integration, failure kind and signature (genrep.results.defects); "
-           "each defect has the highest severity of its requirements. The gate counts "
-           + ("defects" if verdict.count == "defects" else "failing scenarios, one by one")
-           + " (contracts/gate.yaml count).", ""]
+    from genrep.results.i18n import t, tr
+    if lang == "en":  # as it always read (the Allure attachment, and tests of its wording)
+        out = [f"## Defects: {defects_sentence(verdict)}",
+               "Failing scenarios clustered by integration, failure kind and signature (genrep.results.defects); "
+               "each defect has the highest severity of its requirements. The gate counts "
+               + ("defects" if verdict.count == "defects" else "failing scenarios, one by one")
+               + " (contracts/gate.yaml count).", ""]
+    else:
+        counted = t(lang, "defects") if verdict.count == "defects" else t(lang, "failing scenarios, one by one")
+        out = ["## " + t(lang, "Defects: {sentence}", sentence=defects_sentence(verdict, lang)),
+               t(lang, "Failing scenarios clustered by integration, failure kind and signature (genrep.results.defects); "
+                       "each defect has the highest severity of its requirements. The gate counts {counted} "
+                       "(contracts/gate.yaml count).", counted=counted), ""]
     for d in verdict.defect_candidates:
-        reqs = ", ".join(f"{rid} ({d.requirements[rid].severity})" for rid in d.requirement_ids())
+        reqs = ", ".join(f"{rid} ({t(lang, d.requirements[rid].severity)})" for rid in d.requirement_ids())
         kinds = ", ".join(f"{k} ×{n}" for k, n in d.kinds.most_common())
-        out += [f"### {d.id} {d.severity}{d.tracker_note} · {d.title}",
-                f"{len(d.scenarios)} scenario(s); requirements {reqs or 'none'}; kinds {kinds or 'none'}; "
-                f"key `{d.key}`", ""]
-        out += [f"- symptom ({n} scenario{'s' if n != 1 else ''}): `{sig}`" for sig, n in d.signatures.most_common(4)]
-        out += [f"  - scenario: {sc.name} ({', '.join(sc.requirements)}) {sc.status.upper()}"
+        out += [f"### {d.id} {t(lang, d.severity)}{tr(lang, d.tracker_note)} · {tr(lang, d.title)}",
+                t(lang, "{n} scenario(s); requirements {reqs}; kinds {kinds}; key `{key}`", n=len(d.scenarios),
+                  reqs=reqs or t(lang, "none"), kinds=kinds or t(lang, "none"), key=d.key), ""]
+        out += [f"- {t(lang, 'symptom ({n} scenario(s))', n=n) if lang != 'en' else f'symptom ({n} scenario' + ('s' if n != 1 else '') + ')'}: `{sig}`"
+                for sig, n in d.signatures.most_common(4)]
+        out += [f"  - {t(lang, 'scenario')}: {sc.name} ({', '.join(sc.requirements)}) {t(lang, sc.status.upper())}"
                 for sc in d.scenarios[:scenarios_each]]
         if len(d.scenarios) > scenarios_each:
-            out.append(f"  - ... and {len(d.scenarios) - scenarios_each} more")
-        out += [f"  - also seen in: {sc.name} ({', '.join(sc.requirements)}), filed under another defect"
-                for sc in d.also[:scenarios_each]]
+            out.append("  - " + t(lang, "... and {n} more", n=len(d.scenarios) - scenarios_each))
+        out += [f"  - {t(lang, 'also seen in')}: {sc.name} ({', '.join(sc.requirements)}), "
+                f"{t(lang, 'filed under another defect')}" for sc in d.also[:scenarios_each]]
         out.append("")
     return out
 
@@ -476,6 +556,7 @@ def first_screen(verdict: Verdict) -> list[str]:
     out += verdict.blocking or verdict.failed_requirements
     out += [g.describe() for g in verdict.missing]
     out += [f"{g.describe()} (waived by --accept-partial {g.part})" for g in verdict.waived]
+    out += verdict.stale
     if verdict.trend is not None:
         out.append(f"trend {verdict.trend.sentence()}")
     return out
@@ -493,16 +574,44 @@ def severity_word(lang: str, severity: str) -> str:
     return t(lang, severity)
 
 
+def manual_rows(verdict: Verdict) -> list[dict]:
+    """Each manual result of the run: test type, requirements, result (Passed, Failed, Blocked, Not run;
+    ``Stale`` for a stale pass),
+    tester, date, evidence."""
+    out = []
+    for r in verdict.results:
+        if not r.manual_test_type:
+            continue
+        result = "Stale" if r.message.startswith("Stale (") else (r.param("result") or r.status).capitalize()
+        out.append({"test_type": r.manual_test_type, "requirements": ", ".join(r.requirements), "result": result,
+                    "tester": r.param("tester"), "date": r.param("date"), "evidence": r.param("evidence")})
+    return out
+
+
+def manual_markdown(verdict: Verdict, lang: str = "en") -> list[str]:
+    from genrep.results.i18n import t
+    rows = manual_rows(verdict)
+    if not rows:
+        return []
+    out = [f"## {t(lang, 'Manual results')}",
+           f"| {t(lang, 'test type')} | {t(lang, 'requirement')} | {t(lang, 'result')} | {t(lang, 'tester')} | "
+           f"{t(lang, 'date')} | {t(lang, 'evidence')} |", "|---|---|---|---|---|---|"]
+    out += [f"| {t(lang, m['test_type'])} | {m['requirements']} | {t(lang, m['result'])} | {m['tester']} | {m['date']} | "
+            f"{m['evidence']} |" for m in rows]
+    return out + [""]
+
+
 def trend_markdown(verdict: Verdict, lang: str = "en") -> list[str]:
     from genrep.results.i18n import t
     out = [f"## {t(lang, 'Trend since the previous full rehearsal')}"]
     tr = verdict.trend
     if tr is None:
         return out + [t(lang, "no earlier full rehearsal recorded: this run is the first baseline"), ""]
-    out.append(tr.sentence())
+    out.append(tr.sentence(lang))
+    from genrep.results.i18n import tr as translate
     for label, items in (("new defect", tr.new_defects), ("fixed defect", tr.fixed_defects),
                          ("still open", tr.still_defects), ("defect not run", tr.unrun_defects)):
-        out += [f"- {t(lang, label)}: `{d['key']}` ({t(lang, d['severity'])}) {d['title']}" for d in items]
+        out += [f"- {t(lang, label)}: `{d['key']}` ({t(lang, d['severity'])}) {translate(lang, d['title'])}" for d in items]
     for label, names in (("newly failing", tr.new_failures), ("fixed", tr.fixed),
                          ("still failing", tr.still_failing), ("not run", tr.not_run)):
         out += [f"- {t(lang, label)}: {n}" for n in names[:50]]
@@ -512,16 +621,16 @@ def trend_markdown(verdict: Verdict, lang: str = "en") -> list[str]:
 
 
 def summary_markdown(verdict: Verdict, *, title: str = "genrep dress rehearsal", lang: str = "en") -> str:
-    from genrep.results.i18n import t
+    from genrep.results.i18n import t, tr
     d = verdict.to_dict()
     shown = t(lang, verdict.status)
     lines = [f"# {t(lang, title)}: {shown}" + (f" ({verdict.status})" if shown != verdict.status else ""), "",
              f"{shown}: {t(lang, HEADLINE[verdict.status])}.", ""]
-    dev = deviation_lines(verdict)
+    dev = deviation_lines(verdict, lang)
     if dev:  # on the first screen, never under the scroll
         lines += [f"## {t(lang, 'Recorded deviations and the defect register')}", *[f"- {x}" for x in dev], ""]
     if verdict.defect_candidates:
-        lines.append(t(lang, "Defects: {sentence}.", sentence=defects_sentence(verdict)))
+        lines.append(t(lang, "Defects: {sentence}.", sentence=defects_sentence(verdict, lang)))
     s = d["scenarios"]
     lines.append(t(lang, "Scenarios: {total} run, {passed} passed, {failed} failed, {skipped} skipped.", **s))
     untested = verdict.untested
@@ -530,12 +639,12 @@ def summary_markdown(verdict: Verdict, *, title: str = "genrep dress rehearsal",
                    passed=sum(rs.status == 'passed' for rs in verdict.requirements.values()),
                    failed=sum(rs.status == 'failed' for rs in verdict.requirements.values()), untested=len(untested)))
     if verdict.trend is not None:
-        lines.append(f"Trend: {verdict.trend.sentence()}.")
+        lines.append(t(lang, "Trend: {sentence}.", sentence=verdict.trend.sentence(lang)))
     lines.append("")
     if verdict.failures:
         lines.append("## " + (t(lang, "Why NO-GO") if verdict.status == NO_GO else
                               t(lang, "What blocks a plain GO ({status})", status=shown)))
-        lines += [f"- {r}" for r in verdict.blocking or verdict.failed_requirements]
+        lines += [f"- {tr(lang, r)}" for r in verdict.blocking or verdict.failed_requirements]
         if verdict.blocking and verdict.failed_requirements:
             lines.append("- " + t(lang, "{n} requirement(s) failed, under the defects below",
                                   n=len(verdict.failed_requirements)))
@@ -543,23 +652,29 @@ def summary_markdown(verdict: Verdict, *, title: str = "genrep dress rehearsal",
     if verdict.missing:
         lines.append("## " + (t(lang, "Missing from this run (a GO needs them)") if verdict.failures else
                               t(lang, "Why INCOMPLETE: missing from this run (a GO needs them)")))
-        lines += [f"- {g.describe()}" + (f" [{t(lang, 'part')}: {g.part}]" if g.part else "") for g in verdict.missing]
+        lines += [f"- {tr(lang, g.describe())}" + (f" [{t(lang, 'part')}: {g.part}]" if g.part else "")
+                  for g in verdict.missing]
         lines.append("")
     if verdict.waived:
         lines.append("## " + t(lang, "Waived: accepted as partial (--accept-partial {parts}); not a go-live verdict",
                                parts=", ".join(verdict.accepted_partial)))
-        lines += [f"- {g.describe()} [{t(lang, 'part')}: {g.part}]" for g in verdict.waived]
+        lines += [f"- {tr(lang, g.describe())} [{t(lang, 'part')}: {g.part}]" for g in verdict.waived]
         lines.append("")
     if verdict.defect_candidates:
-        lines += defects_markdown(verdict)
+        lines += defects_markdown(verdict, lang=lang)
     if verdict.blocking and verdict.failed_requirements:
         lines.append("## " + t(lang, "Failed requirements"))
-        lines += [f"- {r}" for r in verdict.failed_requirements]
+        lines += [f"- {tr(lang, r)}" for r in verdict.failed_requirements]
         lines.append("")
+    lines += manual_markdown(verdict, lang)
     lines += trend_markdown(verdict, lang)
+    if verdict.stale:
+        lines.append("## " + t(lang, "Stale manual results (their failures still count)"))
+        lines += [f"- {tr(lang, r)}" for r in verdict.stale]
+        lines.append("")
     if verdict.notes:
         lines.append("## " + t(lang, "Notes (within the programme's allowance)"))
-        lines += [f"- {r}" for r in verdict.notes]
+        lines += [f"- {tr(lang, r)}" for r in verdict.notes]
         lines.append("")
     lines.append("## " + t(lang, "Requirements"))
     lines.append(f"| {t(lang, 'requirement')} | {t(lang, 'severity')} | {t(lang, 'status')} | {t(lang, 'scenarios')} | "

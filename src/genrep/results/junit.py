@@ -8,6 +8,8 @@ so a widget that shows only failed tests still shows it:
   (failed) or waived (skipped), one per defect candidate (failed, its scenarios in the text);
 * then one suite per integration with a test case per scenario (failed, broken as an error,
   skipped), its classification and defect in the failure;
+* manual results as suites of their own (``manual results: user acceptance test``), the tester, date and
+  evidence in each test case's message (blocked, not run and stale ones skipped);
 * the load profiles' SLA results as suites of their own (``performance-load: golive_morning``), with
   the profile's users and duration as properties.
 
@@ -49,6 +51,8 @@ def _outcome(case: ET.Element, tag: str, message: str, text: str = "", type_: st
 def _suite_of(result: ScenarioResult, verdict: Verdict) -> str:
     if result.load_profile:
         return f"performance-load: {result.load_profile}"
+    if result.manual_test_type:
+        return f"manual results: {result.manual_test_type}"
     reqs = [verdict.requirements[rid].requirement for rid in result.requirements if rid in verdict.requirements]
     if not reqs:
         return "no requirement"
@@ -124,12 +128,16 @@ def junit_xml(verdict: Verdict, *, environment: str = "") -> str:
                          time_s=(r.stop - r.start) / 1000 if r.stop and r.start else 0.0)
             d = defect_of.get(id(r))
             label = f"{', '.join(r.requirements) or 'no requirement'}" + (f"; defect {d.id}: {d.title}" if d else "")
+            if r.manual_test_type:  # who recorded it, and the evidence
+                label += (f"; manual {r.manual_test_type} by {r.param('tester')} on {r.param('date')}, "
+                          f"evidence {r.param('evidence') or 'none'}")
             if r.failed:
                 first_line = next((x for x in r.message.splitlines() if x.strip()), r.status)
                 _outcome(case, "failure" if r.status == "failed" else "error", f"{label}: {first_line}", r.message,
                          ", ".join(r.kinds) or r.status)
             elif r.status != "passed":
-                _outcome(case, "skipped", f"{label}: {r.status} (verifies nothing)")
+                _outcome(case, "skipped", f"{label}: " + (r.message.splitlines()[0] if r.manual_test_type and r.message
+                                                          else f"{r.status} (verifies nothing)"))
         _finish(suite)
     totals = {k: sum(int(s.get(k, "0")) for s in root.findall("testsuite")) for k in
               ("tests", "failures", "errors", "skipped")}

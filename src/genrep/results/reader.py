@@ -36,6 +36,16 @@ class ScenarioResult:
         return next((v for n, v in self.labels if n == "genrep_load"), None)
 
     @property
+    def manual_test_type(self) -> str | None:
+        """The test type of a manual result (``genrep.results.manual``: the ``genrep_manual`` label), else None."""
+        return next((v for n, v in self.labels if n == "genrep_manual"), None)
+
+    def param(self, name: str) -> str:
+        """A parameter as text (allure-python stores reprs: "'2025-05-02'" -> 2025-05-02); "" if absent."""
+        value = self.parameters.get(name)
+        return "" if value is None else str(value).strip().strip("'\"")
+
+    @property
     def executed(self) -> bool:
         """Ran to a verdict of its own: passed, failed or broken (not skipped, not unknown)."""
         return self.status in ("passed", "failed", "broken")

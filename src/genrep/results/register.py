@@ -33,18 +33,16 @@ it lists.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import fnmatch
 import hashlib
-import io
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from genrep.config.contracts import SEVERITIES
 from genrep.errors import ConfigError
-from genrep.yamlfile import Located, load_yaml, read_bounded, reject_unknown, require
+from genrep.yamlfile import Located, load_yaml, reject_unknown, require
 
 STATUSES = ("open", "fixed", "closed")
 MATCH_FIELDS = ("defect", "kind", "requirement", "scenario")
@@ -208,50 +206,20 @@ def _match_from_text(text: str, *, file: str, key: str, line: int) -> Match:
 
 
 def _import_csv(spec: Located, base: Path, file: str) -> list[Entry]:
-    """Entries from a tracker's CSV export: ``import: {file, columns, severity_values, status_values}``."""
-    reject_unknown(spec, {"file", "columns", "severity_values", "status_values", "delimiter"}, where="import")
+    """Entries from a tracker's CSV export: ``import: {file, columns, severity_values, status_values,
+    delimiter}``, read through ``genrep.results.csvmap`` (the one home of CSV imports: the manual
+    results use it too); every error names the CSV file, its line and column."""
+    from genrep.results.csvmap import load_mapping, read_rows
+    mapping = load_mapping(spec, file=file, where="import", roles=("id", "title", "severity", "status", "match"),
+                           required=("id", "title", "status", "match"),
+                           allowed={"severity": SEVERITIES, "status": STATUSES}, extra_keys=("file",))
     csv_path = base / _text(spec, "file", "import")
-    columns = require(spec, "columns", dict, where="import")
-    reject_unknown(columns, {"id", "title", "severity", "status", "match"}, where="import.columns")
-    for needed in ("id", "title", "status", "match"):
-        _text(columns, needed, "import.columns")
-    sev_map = require(spec, "severity_values", dict, where="import", default={})
-    status_map = require(spec, "status_values", dict, where="import", default={})
-    for name, mapping, allowed in (("severity_values", sev_map, SEVERITIES), ("status_values", status_map, STATUSES)):
-        for k, v in mapping.items():
-            if v not in allowed:
-                raise ConfigError(f"must be one of {', '.join(allowed)}; got {v!r}", file=file,
-                                  key=f"import.{name}.{k}", line=mapping.line_of(k) if isinstance(mapping, Located) else None)
-    delimiter = _text(spec, "delimiter", "import", default=",")
-    try:
-        text = read_bounded(csv_path).decode("utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"the tracker export {csv_path} does not exist", file=file, key="import.file",
-                          line=spec.line_of("file")) from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=str(csv_path)) from None
-    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
-    header = reader.fieldnames or []
-    for role, column in columns.items():
-        if column not in header:
-            raise ConfigError(f"column {column!r} (for {role}) is not in the export's header "
-                              f"({', '.join(header) or 'empty'})", file=str(csv_path), key=column, line=1)
     out = []
-    for row in reader:
-        line = reader.line_num
-        def cell(role: str) -> str:
-            return (row.get(columns[role]) or "").strip() if role in columns else ""
-        for role in ("id", "title", "status", "match"):
-            if not cell(role):
-                raise ConfigError("empty", file=str(csv_path), key=columns[role], line=line)
-        sev_text = cell("severity")
-        severity = _severity(sev_map.get(sev_text, sev_text) or None, file=str(csv_path),
-                             key=columns.get("severity", "severity"), line=line)
-        status = _status(status_map.get(cell("status"), cell("status").lower()), file=str(csv_path),
-                         key=columns["status"], line=line)
-        out.append(Entry(cell("id"), cell("title"), severity, status,
-                         _match_from_text(cell("match"), file=str(csv_path), key=columns["match"], line=line),
-                         file=str(csv_path), line=line))
+    for row in read_rows(csv_path, mapping, named_in=file, named_key="import.file", named_line=spec.line_of("file")):
+        out.append(Entry(row.get("id"), row.get("title"), row.value("severity") or None, row.value("status"),
+                         _match_from_text(row.get("match"), file=row.file, key=mapping.columns["match"],
+                                          line=row.line),
+                         file=row.file, line=row.line))
     return out
 
 

@@ -7,6 +7,10 @@ they are absolute: ``GENREP_REQUIREMENT_URL`` or ``report.requirement_url`` (``{
 the requirement id), else the repository's web address at this commit when CI says where that is
 (GitHub: ``GITHUB_SERVER_URL``/``GITHUB_REPOSITORY``/``GITHUB_SHA``; GitLab: ``CI_PROJECT_URL``/
 ``CI_COMMIT_SHA``), else a ``file://`` URL of this checkout's ``contracts/requirements.yaml``.
+
+Manual results (gate.yaml ``manual:``, ``genrep.results.manual``): ``max_age_days`` (default 30), the
+age past which a manual result is stale: a stale pass verifies nothing (the run is INCOMPLETE until
+it is retested), a stale failure still fails.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ LANGUAGES = ("en", "sv")
 class ReportSettings:
     lang: str = "en"
     requirement_url: str = ""  # with {id}; empty: derived (see the module's text)
+    manual_max_age_days: int = 30  # gate.yaml manual.max_age_days
 
 
 @lru_cache(maxsize=4)
@@ -36,9 +41,10 @@ def _from_file(path: str) -> ReportSettings:
         raise
     except OSError:
         return ReportSettings()
+    max_age = _manual_max_age(d, path)
     section = d.get("report") if isinstance(d, dict) else None
     if section is None:
-        return ReportSettings()
+        return ReportSettings(manual_max_age_days=max_age)
     if not isinstance(section, Located):
         raise ConfigError("expected a mapping (lang, requirement_url)", file=path, key="report",
                           line=d.line_of("report"))
@@ -48,7 +54,26 @@ def _from_file(path: str) -> ReportSettings:
     if url and "{id}" not in url:
         raise ConfigError("must contain {id} (replaced by the requirement id)", file=path,
                           key="report.requirement_url", line=section.line_of("requirement_url"))
-    return ReportSettings(lang, url)
+    return ReportSettings(lang, url, max_age)
+
+
+def _manual_max_age(d, path: str) -> int:
+    section = d.get("manual") if isinstance(d, dict) else None
+    if section is None:
+        return ReportSettings.manual_max_age_days
+    if not isinstance(section, Located):
+        raise ConfigError("expected a mapping (max_age_days)", file=path, key="manual", line=d.line_of("manual"))
+    reject_unknown(section, {"max_age_days"}, where="manual")
+    days = require(section, "max_age_days", int, where="manual", default=ReportSettings.manual_max_age_days)
+    if isinstance(days, bool) or days < 1:
+        raise ConfigError(f"must be a whole number of days, 1 or more; got {days!r}", file=path,
+                          key="manual.max_age_days", line=section.line_of("max_age_days"))
+    return days
+
+
+def manual_max_age_days(path=None) -> int:
+    """gate.yaml ``manual.max_age_days``: how old a manual result may be before it is stale."""
+    return report_settings(path).manual_max_age_days
 
 
 def report_settings(path=None) -> ReportSettings:

@@ -51,13 +51,18 @@ class Trend:
     still_failing: list[str] = field(default_factory=list)
     not_run: list[str] = field(default_factory=list)
 
-    def sentence(self) -> str:
-        return (f"since the full rehearsal of {self.since} ({self.since_verdict}): defects {len(self.new_defects)} new, "
-                f"{len(self.fixed_defects)} fixed, {len(self.still_defects)} still open"
-                + (f", {len(self.unrun_defects)} not run" if self.unrun_defects else "")
-                + f"; scenarios {len(self.new_failures)} newly failing, {len(self.fixed)} fixed, "
-                f"{len(self.still_failing)} still failing" + (f", {len(self.not_run)} not run" if self.not_run else "")
-                + ("" if self.current_full else " (this run is not full: it is compared, but is not the next baseline)"))
+    def sentence(self, lang: str = "en") -> str:
+        """In ``lang`` (genrep.results.i18n; English for verdict.json and the CI line)."""
+        from genrep.results.i18n import t
+        return (t(lang, "since the full rehearsal of {since} ({verdict}): defects {new} new, {fixed} fixed, "
+                        "{still} still open", since=self.since, verdict=t(lang, self.since_verdict),
+                  new=len(self.new_defects), fixed=len(self.fixed_defects), still=len(self.still_defects))
+                + (t(lang, ", {n} not run", n=len(self.unrun_defects)) if self.unrun_defects else "")
+                + t(lang, "; scenarios {new} newly failing, {fixed} fixed, {still} still failing",
+                    new=len(self.new_failures), fixed=len(self.fixed), still=len(self.still_failing))
+                + (t(lang, ", {n} not run", n=len(self.not_run)) if self.not_run else "")
+                + ("" if self.current_full else
+                   t(lang, " (this run is not full: it is compared, but is not the next baseline)")))
 
     def to_dict(self) -> dict:
         return {"since": self.since, "since_verdict": self.since_verdict, "current_full": self.current_full,

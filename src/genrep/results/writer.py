@@ -111,6 +111,7 @@ class Result:
     start_ms: int | None = None                 # default: now
     stop_ms: int | None = None                  # default: start
     severity: str | None = None                 # Allure severity label; default: from the requirements
+    links: Sequence[tuple[str, str]] = ()       # (name, url) shown as links (a manual result's evidence)
 
 
 def build(result: Result, producer: Producer, sources: dict[int, str] | None = None) -> dict:
@@ -129,7 +130,7 @@ def build(result: Result, producer: Producer, sources: dict[int, str] | None = N
     if result.message:
         data["statusDetails"] = {"message": result.message}
     data["labels"] = [{"name": n, "value": v} for n, v in labels]
-    links = requirement_links(result.requirements)
+    links = requirement_links(result.requirements) + [{"name": n, "url": u, "type": "link"} for n, u in result.links]
     if links:
         data["links"] = links
     if result.parameters:
