@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 	@echo "ready: .venv/bin/genrep --help"
 
-# every feature, then the go-live morning (6,000 clinicians, compressed to 60 s) and a Multum server
-# killed under load, and a short soak; all of it judged by one gate (LOAD= to change or drop the load part)
-LOAD ?= --load golive_morning:60s --load failover_under_load:30s --load soak:30s
+# every feature and a small explore pass, then the go-live morning (6,000 clinicians, compressed to
+# 60 s), the same peak with a Multum server killed, NLL down and the radiology listener restarted, and
+# a short soak; all of it judged by one gate (contracts/gate.yaml scope: LOAD= leaves a run INCOMPLETE)
+LOAD ?= --load golive_morning:60s --load failover_under_load:30s --load nll_outage_under_load:30s \
+        --load radiology_restart_under_load:30s --load soak:30s
 # GNU make exits 2 whenever a recipe fails, whatever genrep's own code: the recipe names genrep's code
 # (0 GO, 1 NO-GO, 2 bad input, 3 unreachable, ...; README "Exit codes"); pipelines that branch on the
 # code run `make setup` and then `.venv/bin/genrep rehearse` directly (docs/ci/)

@@ -35,7 +35,7 @@ def _fresh_identity_latch(monkeypatch):
 
 LONG_FIRST = (
     "tests/e2e/test_selftest.py",
-    "tests/e2e/test_rehearse.py::test_clean_rehearsal_is_go",
+    "tests/e2e/test_rehearse.py::test_clean_rehearsal_without_load_is_incomplete_never_go",
     "tests/e2e/test_load_smoke.py",
     "tests/e2e/test_load_failover.py",
     "tests/e2e/test_load_tls.py",
