@@ -6,34 +6,33 @@ validation, when wanted, is ``build.validate_structure``.
 
 Design choices, because this is what decides whether a receiver stores the whole report:
 
-* Character set: the bytes are decoded with the codec MSH-18 names, any value of HL7 table 0211
-  Python can read (``charsets.TABLE_0211``; UTF-16/32 by their byte order mark).  A declared 8859
-  message whose bytes are UTF-8 is refused (``CharsetMismatch``) rather than turned into mojibake
-  ("Ã¥" for "å"), unless every multi-byte sequence is what ordinary 8859 text holds (a letter and
-  a no-break space, "PÅ\xa0"); so are C1 control characters declared as 8859 (Windows-1252
-  mislabelled: 0x92 is "’" there), non-ASCII bytes with no MSH-18 and invalid UTF-8 declared as
-  UTF-8.
+* Character set: ``decode`` (``hl7.decoding``) reads the bytes with the codec MSH-18 names (HL7
+  table 0211) and refuses bytes that contradict it (``CharsetMismatch``) rather than storing
+  mojibake.
 * Segments end at CR.  A raw CR inside OBX-5 (a faulty sender) therefore starts a "segment" made
   of the rest of the line; it is refused with the text it starts with, instead of being stored
   as half a report.  An LF after a CR is part of a CRLF terminator; an LF anywhere else inside a
   field is text.  A message with no CR at all is taken as LF-terminated.
-* Values stay raw (escaped) in ``Segment``/``Message`` accessors; ``report_text``,
-  ``patient_from`` and ``accession_from`` return unescaped text.
+* Values stay raw (escaped) in ``Segment``/``Message`` accessors (``hl7.segments``);
+  ``report_text``, ``patient_from`` and ``accession_from`` return unescaped text.
 
-Why one module of ~600 lines: it is one concern (reading an ER7 message the way a receiver does)
-whose pieces share the delimiters, the lazy segment index and the hot-path shortcuts measured by
-``genrep bench mllp``; splitting it would put the fast path's invariants in two places.
+One concern per module (issue 13): ``hl7.decoding`` (bytes -> str, the charset checks),
+``hl7.segments`` (``Delimiters``, ``Segment``, ``Message``: the parsed structure with its lazy
+segment index) and this module (``parse``: str -> ``Message``, and the content readers, which read
+that lazy index directly on the hot path measured by ``genrep bench mllp``).  Every name is
+importable from here as before.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from genrep.errors import HL7Error
-from genrep.hl7.charsets import CHARSETS, ISO2022_CODECS, reading_codec
+from genrep.hl7.charsets import CHARSETS
+from genrep.hl7.decoding import _BOM, CharsetMismatch, decode, detect_charset
 from genrep.hl7.escape import unescape
+from genrep.hl7.segments import _PATH, Delimiters, Message, Segment
 
 __all__ = [
     "CharsetMismatch", "Message", "Segment", "TEXT_TYPES", "CODED_TYPES", "accession_from",
@@ -52,409 +51,13 @@ _SEGMENT_ID = re.compile(r"[A-Z0-9]{3}\Z")
 _BAD_SEGMENT_START = re.compile(r"\r(?:MSH|(?![A-Z0-9]{3}(?:\||\r|\Z)|\r|\Z))")
 _SEEN_IDS = frozenset({"MSH", "EVN", "PID", "PD1", "NK1", "PV1", "PV2", "ORC", "OBR", "OBX", "NTE",
                        "MSA", "ERR", "AL1", "DG1", "SPM", "TQ1", "IN1", "GT1", "ROL"})
-_PATH = re.compile(r"([A-Z0-9]{3})-(\d+)(?:\.(\d+))?(?:\.(\d+))?\Z")
-_BOM = b"\xef\xbb\xbf"
-
-
-class CharsetMismatch(HL7Error):
-    """The bytes are not in the character set MSH-18 declares (e.g. UTF-8 sent as 8859/1)."""
 
 
 def _snippet(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[:limit] + "...")
 
 
-# --------------------------------------------------------------------------- bytes -> str
-
-def _msh18_repetitions(data: bytes) -> list[str]:
-    """Every repetition of MSH-18, read from the raw bytes (ASCII in every charset MLLP carries
-    byte-wise); [] when absent or not an MSH message."""
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
-    if not data.startswith(b"MSH") or len(data) < 4:
-        return []
-    sep = data[3:4]
-    end = len(data)
-    for terminator in (b"\r", b"\n"):
-        pos = data.find(terminator)
-        if 0 <= pos < end:
-            end = pos
-    fields = data[:end].split(sep)
-    # fields[0] = "MSH", fields[1] = MSH-2, so MSH-n = fields[n - 1]
-    if len(fields) < 18:
-        return []
-    encoding_chars = fields[1]
-    reps = fields[17].split(encoding_chars[1:2]) if len(encoding_chars) >= 2 else [fields[17]]
-    return [r.decode("latin-1").strip() for r in reps]
-
-
-def detect_charset(data: bytes) -> str:
-    """MSH-18 (first repetition) read from the raw bytes; "" when absent or not an MSH message.
-
-    The separators and MSH-18 itself are ASCII, so this works before knowing the charset.
-    """
-    reps = _msh18_repetitions(data)
-    return reps[0] if reps else ""
-
-
-# UTF-16/32 messages (table 0211 "UNICODE UTF-16/32"): "MSH" is not single-byte there, so they are
-# recognised by their byte order mark or by the NUL bytes around the first letters
-_WIDE = ((b"\xff\xfe\x00\x00", "utf-32"), (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"),
-         (b"\xfe\xff", "utf-16"), (b"M\x00\x00\x00S\x00\x00\x00", "utf-32-le"),
-         (b"\x00\x00\x00M\x00\x00\x00S", "utf-32-be"), (b"M\x00S\x00", "utf-16-le"), (b"\x00M\x00S", "utf-16-be"))
-_C1 = re.compile(rb"[\x80-\x9f]")
-_SINGLE_BYTE_8859 = frozenset({"latin-1", "iso8859-2", "iso8859-3", "iso8859-4", "iso8859-5", "iso8859-6",
-                               "iso8859-7", "iso8859-8", "iso8859-9", "iso8859-15"})
-# In 8859 text a capital or small letter followed by a no-break space (0xA0) or a soft hyphen (0xAD)
-# is ordinary ("PÅ\xa0REMISS", "RÖ\xadNTGEN", "på\xa0\xa0") and happens to be a valid UTF-8
-# sequence. Every other valid sequence, and any whose lead is 0xC2 or 0xC3 (UTF-8's own Latin-1
-# letters: "Ã¥" for "å", "Ã\xa0" for "à"), is the UTF-8 signature. Left ambiguous: UTF-8 text
-# whose only non-ASCII letters are ones like "Š" (0xC5 0xA0, which is "Å\xa0" in 8859/1) is read
-# as 8859; the read-back comparison shows such a text changed.
-_8859_AFTER_LETTER = frozenset({0xA0, 0xAD})
-_NOT_8859_LETTER_LEAD = frozenset({0xC2, 0xC3, 0xD7, 0xF7})  # UTF-8's Latin-1 leads; "×", "÷"
-
-
-def _decode_wide(data: bytes) -> str | None:
-    """A UTF-16/UTF-32 message as text; None when the bytes are not one."""
-    for mark, codec in _WIDE:
-        if data.startswith(mark):
-            try:
-                text = data.decode(codec)
-            except UnicodeDecodeError as exc:
-                raise CharsetMismatch(f"the message starts as {codec.upper()} but is not valid {codec} "
-                                      f"at offset {exc.start}") from None
-            text = text.lstrip("\ufeff")
-            declared = detect_charset(text.encode("latin-1", errors="replace"))
-            if declared.upper() not in ("UNICODE", "UNICODE UTF-16", "UNICODE UTF-32"):
-                raise CharsetMismatch(f"the message is {codec[:6].upper()} but MSH-18 says "
-                                      f"{declared or 'nothing (ASCII)'!s}")
-            return text
-    return None
-
-
-def _genuine_8859(text: str) -> bool:
-    """Bytes declared 8859 that are also valid UTF-8 (``text`` is that UTF-8 reading): True when
-    every multi-byte sequence is, read as 8859, a letter followed by no-break spaces or soft hyphens
-    (ordinary 8859 text), so the label is right; False when any is the UTF-8 signature."""
-    for ch in text:
-        if ch < "\x80":
-            continue
-        seq = ch.encode("utf-8")
-        if seq[0] in _NOT_8859_LETTER_LEAD or any(b not in _8859_AFTER_LETTER for b in seq[1:]):
-            return False
-    return True
-
-
-def _c1_problem(data: bytes, label: str) -> str | None:
-    """The C1 control character (0x80-0x9F) in bytes declared 8859: not text in any part of 8859,
-    but printable in Windows-1252 (the usual mislabel); None when there is none."""
-    m = _C1.search(data)
-    if m is None:
-        return None
-    byte = data[m.start()]
-    try:
-        shown = f" ({bytes([byte]).decode('cp1252')!r} in Windows-1252)"
-    except UnicodeDecodeError:
-        shown = ""
-    count = len(_C1.findall(data))
-    return (f"declared {label} but byte 0x{byte:02X} at offset {m.start()} is a C1 control character, not "
-            f"{label} text{shown}; {count} such byte(s): likely Windows-1252 labelled {label}")
-
-
-def decode(data: bytes) -> str:
-    """Decode a message's bytes with the codec its own MSH-18 names (HL7 table 0211).
-
-    HL7Error for an empty message, one not starting with MSH, or an MSH-18 that is not in table
-    0211 (or has no Python codec); CharsetMismatch when the bytes contradict MSH-18: invalid for
-    the declared codec, non-ASCII with no MSH-18, UTF-8 declared as 8859 (its signature, see
-    ``_genuine_8859``), C1 control characters declared as 8859 (Windows-1252 mislabelled), UTF-16
-    declared as anything else or the other way round.
-    """
-    if not data:
-        raise HL7Error("empty message")
-    if data.startswith(_BOM):
-        data = data[len(_BOM):]
-    if not data.startswith(b"MSH"):
-        wide = _decode_wide(data)
-        if wide is not None:
-            return wide
-        raise HL7Error(f"message does not start with MSH: {data[:20]!r}")
-    reps = _msh18_repetitions(data)
-    declared = reps[0] if reps else ""
-    codec = reading_codec(declared)
-    if codec == "utf-8":  # the common case: decoding is the validation
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise CharsetMismatch(f"declared {declared!r} but the bytes are not valid utf-8 at offset "
-                                  f"{exc.start}: {data[exc.start:exc.start + 4]!r}") from None
-    label = repr(declared) if declared else "ASCII (no MSH-18)"
-    if codec in ("utf-16", "utf-32"):
-        raise CharsetMismatch(f"declared {declared} but the message is single-byte (its MSH is ASCII)")
-    extension = next((c for c in map(reading_codec, reps[1:]) if c in ISO2022_CODECS), None) if len(reps) > 1 else None
-    if extension is not None and codec == "ascii":  # "ISO IR6~ISO IR87": ISO 2022 code extension
-        codec = extension
-    if codec == "ascii" and not data.isascii():
-        for offset, byte in enumerate(data):
-            if byte >= 0x80:
-                hint = ""
-                try:
-                    data.decode("utf-8")
-                    hint = "; the content is UTF-8"
-                except UnicodeDecodeError:
-                    pass
-                raise CharsetMismatch(f"declared {label} but byte 0x{byte:02X} at offset "
-                                      f"{offset} is not 7-bit ASCII{hint}")
-        return data.decode("ascii")
-    if codec in _SINGLE_BYTE_8859 and not data.isascii():
-        try:
-            as_utf8 = data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-        else:  # valid UTF-8 with multi-byte sequences: UTF-8 mislabelled, unless it is 8859 by chance
-            if _C1.search(data) is not None or not _genuine_8859(as_utf8):
-                raise CharsetMismatch(f"declared {declared} but the content is UTF-8 "
-                                      f"(multi-byte sequences); refusing to decode as {codec}")
-        problem = _c1_problem(data, declared)
-        if problem is not None:
-            raise CharsetMismatch(problem)
-    try:
-        return data.decode(codec)
-    except UnicodeDecodeError as exc:
-        raise CharsetMismatch(f"declared {label} but the bytes are not valid {codec} "
-                              f"at offset {exc.start}: {data[exc.start:exc.start + 4]!r}") from None
-
-
 # --------------------------------------------------------------------------- str -> Message
-
-@dataclass(frozen=True)
-class Delimiters:
-    field: str = "|"
-    component: str = "^"
-    repetition: str = "~"
-    escape: str = "\\"
-    subcomponent: str = "&"
-
-    def as_string(self) -> str:
-        """Field separator + encoding characters, as ``unescape`` takes them."""
-        return self.field + self.component + self.repetition + self.escape + self.subcomponent
-
-
-class Segment:
-    """One segment.  ``fields[n]`` is field n (raw, escaped); for MSH, field 1 is the field
-    separator and field 2 the encoding characters, as in the standard's numbering.
-
-    Fields are split on first use: a receiver usually reads a few fields of a few segments, and
-    the virtual EHR parses thousands of messages per second (``genrep bench mllp``).
-    """
-
-    __slots__ = ("id", "_fields", "_raw", "delimiters")
-
-    def __init__(self, seg_id: str, fields: list[str] | None, delimiters: Delimiters, raw: str = ""):
-        self.id = seg_id
-        self._fields = fields
-        self._raw = raw
-        self.delimiters = delimiters
-
-    @property
-    def fields(self) -> list[str]:
-        f = self._fields
-        if f is None:
-            f = self._fields = self._raw.split(self.delimiters.field)
-        return f
-
-    def __repr__(self) -> str:  # no values: they may be patient data
-        return f"Segment({self.id!r}, {len(self.fields) - 1} fields)"
-
-    def field(self, n: int) -> str:
-        """Raw field n (all repetitions), "" when absent."""
-        f = self._fields
-        if f is None:
-            f = self._fields = self._raw.split(self.delimiters.field)
-        return f[n] if 0 < n < len(f) else ""
-
-    def repetitions(self, n: int) -> list[str]:
-        """Raw repetitions of field n; [] when the field is empty or absent."""
-        value = self.field(n)
-        if not value:
-            return []
-        if self.id == "MSH" and n in (1, 2):
-            return [value]
-        return value.split(self.delimiters.repetition)
-
-    def component(self, n: int, c: int, *, repetition: int = 0) -> str:
-        """Raw component c (1-based) of a repetition (default the first) of field n."""
-        if repetition == 0 and not (n < 3 and self.id == "MSH"):  # the common case, fewer splits
-            d = self.delimiters
-            value = self.field(n).split(d.repetition, 1)[0]
-            if c == 1:
-                return value.split(d.component, 1)[0]
-            comps = value.split(d.component, c)
-            return comps[c - 1] if 0 < c <= len(comps) else ""
-        reps = self.repetitions(n)
-        if repetition >= len(reps):
-            return ""
-        if self.id == "MSH" and n in (1, 2):
-            return reps[0] if c == 1 else ""
-        comps = reps[repetition].split(self.delimiters.component)
-        return comps[c - 1] if 0 < c <= len(comps) else ""
-
-    def subcomponent(self, n: int, c: int, s: int, *, repetition: int = 0) -> str:
-        """Raw subcomponent s of component c of field n."""
-        subs = self.component(n, c, repetition=repetition).split(self.delimiters.subcomponent)
-        return subs[s - 1] if 0 < s <= len(subs) else ""
-
-
-class Message:
-    """A parsed (not validated) HL7 v2 message.  See ``parse``."""
-
-    __slots__ = ("_segments", "_raw_body", "_split_body", "delimiters", "text", "_msh", "_codec",
-                 "_delims", "_type", "_charset", "_firsts")
-
-    def __init__(self, segments: list[Segment] | None, delimiters: Delimiters, text: str,
-                 body: list[str] | None = None, msh: Segment | None = None):
-        # ``body``: raw non-MSH segment strings, turned into Segment objects on first use
-        self._segments: list[Segment] | None = segments if body is None and msh is None else None
-        self._raw_body = body
-        self._split_body = body is None and segments is None
-        self.delimiters = delimiters
-        self.text = text
-        self._msh = msh if msh is not None else segments[0]
-        self._codec: str | None = None  # computed once: unescape needs it for every value
-        self._delims = delimiters.as_string()
-        self._type: tuple[str, str] | None = None   # (MSH-9.1, MSH-9.2), read once
-        self._charset: str | None = None
-        self._firsts: dict[str, Segment | None] = {}  # first() answers: a segment's fields are split once
-
-    def __repr__(self) -> str:
-        return (f"Message({self.message_type!r}, control_id={self.control_id!r}, "
-                f"{len(self.segments)} segments)")
-
-    @property
-    def _body(self) -> list[str] | None:
-        """Raw non-MSH segment strings, split from the text on first use (fast path only)."""
-        if self._raw_body is None and self._split_body:
-            self._raw_body = [part for part in self.text.split("\r")[1:] if part]
-        return self._raw_body
-
-    @property
-    def segments(self) -> list[Segment]:
-        if self._segments is None:
-            d = self.delimiters
-            self._segments = [self._msh, *[Segment(part[:3], None, d, part) for part in self._body]]
-        return self._segments
-
-    @property
-    def msh(self) -> Segment:
-        return self._msh
-
-    def _code_event(self) -> tuple[str, str]:
-        t = self._type
-        if t is None:
-            t = self._type = (self._msh.component(9, 1), self._msh.component(9, 2))
-        return t
-
-    @property
-    def message_type(self) -> str:
-        """MSH-9.1^MSH-9.2, e.g. "ORU^R01" ("ACK" when MSH-9 has no event)."""
-        code, event = self._code_event()
-        return f"{code}^{event}" if event else code
-
-    @property
-    def event(self) -> str:
-        return self._code_event()[1]
-
-    @property
-    def control_id(self) -> str:
-        return self._msh.field(10)
-
-    @property
-    def charset(self) -> str:
-        """MSH-18 (first repetition), "" when absent (= ASCII)."""
-        c = self._charset
-        if c is None:
-            reps = self._msh.repetitions(18)
-            c = self._charset = reps[0].strip() if reps else ""
-        return c
-
-    @property
-    def codec(self) -> str:
-        """Python codec for ``charset`` (HL7Error when unsupported)."""
-        if self._codec is None:
-            self._codec = reading_codec(self.charset)
-        return self._codec
-
-    @property
-    def version(self) -> str:
-        return self._msh.component(12, 1)
-
-    def all(self, seg_id: str) -> list[Segment]:
-        if self._segments is None and len(seg_id) == 3:  # without building every Segment
-            if seg_id == "MSH":
-                return [self._msh]
-            d = self.delimiters
-            head = seg_id + d.field
-            return [Segment(seg_id, None, d, p) for p in self._body if p.startswith(head) or p == seg_id]
-        return [s for s in self.segments if s.id == seg_id]
-
-    def first(self, seg_id: str) -> Segment | None:
-        seg = self._firsts.get(seg_id, _MISSING)
-        if seg is _MISSING:
-            seg = self._firsts[seg_id] = self._find_first(seg_id)
-        return seg
-
-    def _find_first(self, seg_id: str) -> Segment | None:
-        if self._segments is None and len(seg_id) == 3:
-            if seg_id == "MSH":
-                return self._msh
-            d = self.delimiters
-            head = seg_id + d.field
-            if self._raw_body is None and self._split_body:  # not split yet: find it in the text
-                text = self.text
-                start = text.find("\r" + head)
-                if start < 0:  # a segment with no fields at all ("\rNTE\r"), or none
-                    start = text.find("\r" + seg_id + "\r")
-                    if start < 0 and text.endswith("\r" + seg_id):
-                        start = len(text) - 4
-                    if start < 0:
-                        return None
-                end = text.find("\r", start + 1)
-                return Segment(seg_id, None, d, text[start + 1:end if end >= 0 else None])
-            for p in self._body:
-                if p.startswith(head) or p == seg_id:
-                    return Segment(seg_id, None, d, p)
-            return None
-        for s in self.segments:
-            if s.id == seg_id:
-                return s
-        return None
-
-    def field(self, path: str) -> str:
-        """Raw value at ``SEG-n[.c[.s]]`` in the first segment with that id; "" when absent.
-
-        ``SEG-n`` is the whole field (all repetitions); component and subcomponent paths read
-        the first repetition.
-        """
-        m = _PATH.match(path)
-        if not m:
-            raise HL7Error(f"invalid field path {path!r} (expected e.g. 'PID-3' or 'MSH-9.1')")
-        seg = self.first(m.group(1))
-        if seg is None:
-            return ""
-        n = int(m.group(2))
-        if m.group(3) is None:
-            return seg.field(n)
-        if m.group(4) is None:
-            return seg.component(n, int(m.group(3)))
-        return seg.subcomponent(n, int(m.group(3)), int(m.group(4)))
-
-    def unescape(self, value: str) -> str:
-        """Unescape a raw value with this message's delimiters and charset."""
-        if self.delimiters.escape not in value:
-            return value
-        return unescape(value, charset=self.codec, delimiters=self._delims)
-
 
 def _split_segments(text: str) -> list[str]:
     if "\n" not in text:  # the common case: CR-terminated, no LF anywhere
@@ -472,7 +75,6 @@ def _split_segments(text: str) -> list[str]:
 
 
 _DELIMITERS: dict[str, Delimiters] = {}
-_MISSING = object()
 
 
 def parse(text: str) -> Message:

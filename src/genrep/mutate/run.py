@@ -36,32 +36,37 @@ per integration through ``results.writer``, with no requirement label (see ``wri
 
 Everything is bounded by ``budget`` seconds, and every proxy, the fault relay and every process are
 stopped on every exit path (an error, Ctrl-C, SIGTERM through the CLI).
+
+The pieces (issue 13): ``mutate.report`` (outcomes, scores, ``mutation.json``, the Allure results),
+``mutate.environment`` (the environment behind the proxies, the derived profile) and this module
+(the selections, the control runs, each operator's run and its classification). Every name is
+importable from here as before.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import secrets
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import yaml
 
 from genrep import outputs
-from genrep.config.profile import Profile, load_profile
+from genrep.config.profile import load_profile
 from genrep.errors import ConfigError, GenrepError
-from genrep.mutate.fault_relay import TOKEN_ENV, FaultRelay
-from genrep.mutate.message import OUTBOUND
+from genrep.mutate.environment import FHIR_ENDPOINT, MLLP_ENDPOINT, _Env, derived_profile
 from genrep.mutate.operators import select as select_operators
 from genrep.mutate.operators.base import Operator
-from genrep.mutate.proxy import HTTPProxy, MLLPProxy, Switch
+from genrep.mutate.report import (CAUGHT, CHANNEL_WORDS, ERROR, NEVER, NOT_APPLICABLE, NOT_RUN, STATUSES, SURVIVED,
+                                  TARGET_SCORE, Outcome, Report, survivor_note, write_allure, write_json)
 from genrep.paths import REPORTS_DIR
 from genrep.rehearsal import run_features
 from genrep.results.allure import safe_text
+
+__all__ = ["CAUGHT", "CHANNEL_WORDS", "DEFAULT_MARKS", "DEFAULT_OUT", "ERROR", "FHIR_ENDPOINT", "INTEGRATION_MARKS",
+           "MLLP_ENDPOINT", "NEVER", "NOT_APPLICABLE", "NOT_RUN", "STATUSES", "SURVIVED", "TARGET_SCORE", "Outcome",
+           "Report", "derived_profile", "run_mutation", "survivor_note", "write_allure", "write_json"]
 
 DEFAULT_MARKS = "radiology and not journey"  # features/radiology
 #: the scenarios each integration's operators run against when no -k / -m is given (journeys are
@@ -73,129 +78,6 @@ INTEGRATION_MARKS = {
     "multum": "multum and not journey",
 }
 DEFAULT_OUT = REPORTS_DIR / "mutate"
-TARGET_SCORE = 0.95  # the issue's goal per integration
-MLLP_ENDPOINT, FHIR_ENDPOINT = "radiology_mllp", "ehr_fhir"
-CAUGHT, SURVIVED, NEVER, NOT_RUN, ERROR = "caught", "survived", "never_triggered", "not_run", "error"
-NOT_APPLICABLE = "not_applicable"
-STATUSES = (CAUGHT, SURVIVED, NEVER, NOT_RUN, ERROR, NOT_APPLICABLE)
-#: what travels on each channel, for a survivor's note
-CHANNEL_WORDS = {
-    "mllp-inbound": "HL7 the harness sent the EHR",
-    "mllp-outbound": "the EHR's ACKs to the harness",
-    "http-request": "requests the harness sent the EHR's FHIR API",
-    "http-response": "what the EHR's FHIR API answered the harness",
-    "nll-request": "the EHR's requests to NLL",
-    "nll-response": "what NLL answered the EHR",
-    "multum-request": "the EHR's interaction checks sent to Multum",
-    "multum-response": "what Multum answered the EHR",
-}
-
-
-@dataclass
-class Outcome:
-    name: str
-    changes: str
-    channel: str
-    integration: str
-    effect: str
-    status: str = NOT_RUN
-    applied: int = 0            # messages the operator changed (counted by the proxies)
-    seen: int = 0               # messages on its channel while it was active
-    failed: list[str] = field(default_factory=list)   # scenarios that failed with it active
-    kinds: list[str] = field(default_factory=list)    # their failure classification
-    example: str = ""           # one change it made (masked)
-    seconds: float = 0.0
-    prescreened: bool = False   # classified from the control run's traffic, without a suite run
-    note: str = ""
-
-
-@dataclass
-class Report:
-    environment: str
-    selection: dict
-    seed: int
-    operators: list[Outcome]
-    control: dict = field(default_factory=dict)
-    wall_seconds: float = 0.0
-    complete: bool = False
-    interrupted: bool = False
-    target: float = TARGET_SCORE
-
-    def by_integration(self) -> dict[str, dict]:
-        out: dict[str, dict] = {}
-        for o in self.operators:
-            s = out.setdefault(o.integration, {**{status: 0 for status in STATUSES},
-                                               "refusal_caught": 0, "refusal_survived": 0})
-            s[o.status] += 1
-            if o.effect == "refusal" and o.status in (CAUGHT, SURVIVED):
-                s[f"refusal_{o.status}"] += 1
-        for s in out.values():
-            judged = s[CAUGHT] + s[SURVIVED]
-            s["score"] = round(s[CAUGHT] / judged, 4) if judged else None
-            silent = judged - s["refusal_caught"] - s["refusal_survived"]
-            s["score_silent"] = (round((s[CAUGHT] - s["refusal_caught"]) / silent, 4) if silent else None)
-            s["meets_target"] = s["score"] is not None and s["score"] >= self.target
-        return out
-
-    def survivors(self, integration: str | None = None) -> list[Outcome]:
-        return [o for o in self.operators if o.status == SURVIVED and integration in (None, o.integration)]
-
-    @property
-    def ok(self) -> bool:
-        scores = self.by_integration()
-        return self.complete and bool(scores) and all(
-            s["meets_target"] for s in scores.values() if s[CAUGHT] + s[SURVIVED])
-
-    def to_dict(self) -> dict:
-        return {"environment": self.environment, "selection": self.selection, "seed": self.seed,
-                "target": self.target, "complete": self.complete, "interrupted": self.interrupted,
-                "wall_seconds": round(self.wall_seconds, 1), "control": self.control,
-                "integrations": self.by_integration(),
-                "survivors": [{"operator": o.name, "integration": o.integration, "channel": o.channel,
-                               "changes": o.changes, "messages_changed": o.applied, "example": o.example,
-                               "note": o.note}
-                              for o in self.survivors()],
-                "operators": [asdict(o) for o in self.operators]}
-
-
-# -- the derived profile -------------------------------------------------------------------------
-
-def _plain(value):
-    """A YAML-safe copy of a profile section (Located mappings are dict subclasses)."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def derived_profile(live: Profile, mllp_port: int, fhir_port: int, *, host: str = "127.0.0.1",
-                    faults: dict | None = None) -> dict:
-    """The profile the suite runs against: the EHR's inbound MLLP and FHIR endpoints replaced by the
-    proxies (plain, on loopback), every other endpoint as ``live`` has it; ``faults``: the section
-    that injects faults (the fault relay's, for a virtual environment), else ``live``'s own."""
-    endpoints = {name: ep.as_profile_data() for name, ep in live.endpoints.items()}
-    fhir = live.endpoint(FHIR_ENDPOINT)
-    endpoints[MLLP_ENDPOINT] = {"protocol": "mllp", "host": host, "port": mllp_port}
-    proxied = {"protocol": "http", "base_url": f"http://{host}:{fhir_port}{urlsplit(fhir.base_url).path}"}
-    for key in ("credentials_env", "credentials_file"):
-        if key in endpoints[FHIR_ENDPOINT]:
-            proxied[key] = endpoints[FHIR_ENDPOINT][key]
-    endpoints[FHIR_ENDPOINT] = proxied
-    data = {"name": f"{live.name}-mutate", "kind": "external", "production": False,
-            "description": f"{live.name} behind genrep mutate's proxies (written by genrep mutate)",
-            "endpoints": endpoints,
-            "timeouts": {"connect": live.timeouts.connect, "read": live.timeouts.read},
-            "certificates": {"min_days_valid": live.min_days_valid}}
-    if live.extra_hosts:
-        data["allowed_hosts"] = list(live.extra_hosts)
-    if live.test_patients:
-        data["test_patients"] = {k: list(v) for k, v in live.test_patients.items()}
-    if faults:
-        data["faults"] = faults
-    elif live.faults:
-        data["faults"] = _plain(live.faults)
-    return data
 
 
 # -- running -------------------------------------------------------------------------------------
@@ -223,123 +105,6 @@ def _failures(results_dir: Path) -> tuple[int, list[tuple[str, list[str]]]]:
     except ConfigError:
         return 0, []
     return len(results), [(r.name, r.kinds) for r in results if r.failed]
-
-
-@contextmanager
-def _environ(name: str, value: str):
-    """``os.environ[name] = value`` for the suite runs started inside (restored after)."""
-    old = os.environ.get(name)
-    os.environ[name] = value
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = old
-
-
-class _Env:
-    """The environment under test with the proxies in front of it (and, in the virtual environment,
-    on the EHR's outbound paths, with the fault relay); ``stop`` undoes everything."""
-
-    def __init__(self, profile: Profile):
-        self.profile = profile
-        self.venv = None
-        self.live = profile
-        self.switch = Switch()
-        self.mllp: MLLPProxy | None = None
-        self.http: HTTPProxy | None = None
-        self.outbound: dict[str, HTTPProxy] = {}  # "nll", "multum" -> the proxy the EHR calls
-        self.relay: FaultRelay | None = None
-        self._token_env = None
-
-    def _outbound_proxy(self, name: str, url: str) -> str:
-        """``genrep.sim.process``'s ``outbound`` hook: a proxy in front of ``url``, its URL back."""
-        parts = urlsplit(url)
-        channels = OUTBOUND[name]
-        t = self.profile.timeouts
-        # read bound above the EHR's own (3 s NLL, 4 s Multum): the EHR gives up first, as without us
-        proxy = HTTPProxy(parts.hostname or "127.0.0.1", parts.port or (443 if parts.scheme == "https" else 80),
-                          self.switch, tls=parts.scheme == "https", connect_timeout=t.connect,
-                          read_timeout=max(t.read, 10.0), channels=channels, name=f"http-proxy-{name}")
-        self.outbound[name] = proxy.start()
-        return f"http://127.0.0.1:{proxy.port}{parts.path}"
-
-    def start(self) -> None:
-        from genrep.transport.tls import client_context
-        if self.profile.kind == "virtual":
-            from genrep.sim.process import start_virtual_environment
-            self.venv = start_virtual_environment(self.profile, outbound=self._outbound_proxy)
-            self.live = self.venv.profile
-            nll = self.outbound.get("nll")
-            if nll is not None and nll.tls and "nll_fhir" in self.live.endpoints:
-                ep = self.live.endpoint("nll_fhir")  # the EHR's TLS to NLL: the harness's client side
-                nll.use_tls(client_context(self.live, ep), ep.server_name)
-            self._start_relay()
-        mllp_ep, fhir_ep = self.live.endpoint(MLLP_ENDPOINT), self.live.endpoint(FHIR_ENDPOINT)
-        t = self.live.timeouts
-        self.mllp = MLLPProxy(mllp_ep.host, mllp_ep.port, self.switch, ssl_context=client_context(self.live, mllp_ep),
-                              server_hostname=mllp_ep.server_name, connect_timeout=t.connect).start()
-        self.http = HTTPProxy(fhir_ep.host, fhir_ep.port, self.switch, tls=fhir_ep.tls,
-                              ssl_context=client_context(self.live, fhir_ep), server_hostname=fhir_ep.server_name,
-                              connect_timeout=t.connect, read_timeout=t.read).start()
-
-    def _start_relay(self) -> None:
-        from genrep.faults.sim import SimFaultDriver
-        from genrep.secrets import register_secret
-        token = secrets.token_urlsafe(24)
-        register_secret(token)
-        self.relay = FaultRelay(SimFaultDriver(self.venv), token).start()
-        self._token_env = _environ(TOKEN_ENV, token)  # the suite's fault commands read it
-        self._token_env.__enter__()
-
-    def faults_section(self) -> dict | None:
-        """The derived profile's ``faults``: the relay's commands for every target it can fail."""
-        if self.relay is None:
-            return None
-        from genrep.faults.sim import TARGETS
-        return self.relay.profile_section({name: spec.faults for name, spec in TARGETS.items()
-                                           if name in self.venv.processes})
-
-    def can_run(self, op: Operator) -> bool:
-        """Can ``op``'s channel be reached here? (outbound channels: only with an outbound proxy)"""
-        paths = [name for name, pair in OUTBOUND.items() if op.channel in pair]
-        return all(name in self.outbound for name in paths)
-
-    def clear_faults(self) -> None:
-        """Undo any fault a suite run left injected (its scenarios clear their own; a stopped run may not)."""
-        if self.relay is not None:
-            self.relay.clear_all()
-
-    def reset_store(self) -> bool:
-        """Empty the virtual EHR's store (no-op against an external environment)."""
-        if self.venv is None or "ehr_admin" not in self.live.endpoints:
-            return False
-        from genrep.transport.endpoints import http_transport_for
-        transport = http_transport_for(self.live, "ehr_admin")
-        try:
-            transport.request("POST", "reset")
-        finally:
-            transport.session.close()
-        return True
-
-    def stop(self) -> None:
-        try:
-            self.switch.set(None)
-            for proxy in (self.mllp, self.http, *self.outbound.values()):
-                if proxy is not None:
-                    proxy.stop()
-            if self.relay is not None:
-                self.relay.stop()
-        finally:
-            try:
-                if self._token_env is not None:
-                    self._token_env.__exit__(None, None, None)
-                    self._token_env = None
-            finally:
-                if self.venv is not None:
-                    self.venv.stop()
 
 
 def _groups(ops: list[Operator], select: str | None, marks: str | None) -> list[tuple[str | None, str | None,
@@ -562,60 +327,3 @@ def _run_one(op: Operator, result: Outcome, environment: _Env, suite, results: P
     else:
         result.status = SURVIVED
         result.note = survivor_note(op, counts.applied, count)
-
-
-def survivor_note(op: Operator, applied: int, scenarios: int) -> str:
-    """Why an operator survived, in the terms the run can vouch for."""
-    where = CHANNEL_WORDS.get(op.channel, op.channel)
-    return (f"changed {applied} message(s) of {where} and all {scenarios} scenario(s) passed: no scenario "
-            "compares what it changed, or the receiver tolerates the change (it reads the same either way)")
-
-
-def write_json(report: Report, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report.to_dict(), indent=2, ensure_ascii=False), encoding="utf-8")
-    return path
-
-
-def write_allure(report: Report, results_dir: Path) -> list[Path]:
-    """One Allure result per integration through ``results.writer``: passed when the score meets
-    the target, failed (survivors listed) when it does not, broken when nothing could be judged.
-
-    No requirement label: adding a requirement for the mutation score to the catalogue would make
-    every rehearsal without a mutation run NO-GO (the gate calls a requirement no result verifies
-    "untested"). A result without one is an "untagged scenario" to the gate, so these go to their
-    own folder (``reports/mutate/allure-results`` by default), not into a rehearsal's results."""
-    from genrep.results import writer
-    results = []
-    for integration, s in report.by_integration().items():
-        survivors = report.survivors(integration)
-        if s["score"] is None:
-            status = "broken"
-            message = ("no operator was judged (none triggered, none run, or none applicable in this "
-                       "environment): no mutation score")
-        else:
-            status = "passed" if s["meets_target"] and report.complete else "failed"
-            message = (f"mutation score {s['score']:.1%} (target {report.target:.0%}): {s[CAUGHT]} caught, "
-                       f"{s[SURVIVED]} survived, {s[NEVER]} never triggered"
-                       + (f", {s[NOT_APPLICABLE]} not applicable here" if s[NOT_APPLICABLE] else "")
-                       + ("" if report.complete else "; the run is INCOMPLETE")
-                       + "".join(f"\nsurvived: {o.name}: {o.changes}" for o in survivors))
-        ops = [o for o in report.operators if o.integration == integration]
-        attachments = [writer.Attachment("mutation.json", json.dumps(
-            {**report.to_dict(), "operators": [asdict(o) for o in ops],
-             "survivors": [d for d in report.to_dict()["survivors"] if d["integration"] == integration]},
-            indent=2, ensure_ascii=False), "application/json")]
-        if survivors:
-            attachments.append(writer.Attachment("survivors", "\n\n".join(
-                f"== {o.name} ({o.applied} message(s) changed)\n{o.changes}\n{o.note}\n{o.example}"
-                for o in survivors)))
-        results.append(writer.Result(
-            key=f"mutate-{integration}", name=f"Mutation score, {integration}",
-            full_name=f"genrep.mutate.{integration}", status=status, message=safe_text(message),
-            description=f"Corruption operators on the {integration} integration against the scenarios "
-                        f"{report.selection}; caught / (caught + survived).",
-            labels=[("epic", integration), ("feature", "mutation analysis"), ("severity", "normal")],
-            parameters=[("environment", report.environment), ("score", s["score"]), (CAUGHT, s[CAUGHT]),
-                        (SURVIVED, s[SURVIVED]), (NEVER, s[NEVER]), ("seed", report.seed)],
-            attachments=attachments))
-    return writer.write(results_dir, results, writer.Producer("genrep_mutate", "mutation", every_value=True))

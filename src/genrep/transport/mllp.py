@@ -24,48 +24,34 @@ two ACKs in one write) and close connections after each answer. So ``MLLPClient.
 answer to the message (MSA-2 against MSH-10: the one place the harness does it, for the steps and
 the load users alike), and a profile endpoint chooses the connection policy and the resend rule;
 the rules are in ``MLLPClient``'s docstring and docs/robustness.md ("Real peers").
+
+The module is the client (connection, connection policy, resend rule, frame reading on the
+socket); two siblings hold the rest and everything public is re-exported here:
+``transport.mllp_framing`` (``frame``, ``FrameDecoder``: pure bytes) and ``transport.mllp_answers``
+(matching answers to messages: ``AckMatching``, ``SkippedAck``, ``AckMismatch``,
+``NoApplicationAck``).
 """
 
 from __future__ import annotations
 
-import re
 import select
 import socket
 import ssl
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass, field
 
 from genrep.errors import (ConnectionClosed, ConnectionRefused, ConnectTimeout, HL7Error,
                            ProtocolError, ReadTimeout, TransportError)
-from genrep.hl7.ack import AckHeader, AckRequest, ack_request, read_ack_header
+from genrep.hl7.ack import AckRequest, ack_request, read_ack_header
 from genrep.text.identities import guard_outbound
+from genrep.transport.mllp_answers import (_SKIPPED_KEPT, AckMatching, AckMismatch, NoApplicationAck,
+                                           SkippedAck, _batch_requests)
+from genrep.transport.mllp_framing import CR, FS, VT, FrameDecoder, FrameTooLarge, frame
 
 __all__ = ["VT", "FS", "CR", "frame", "FrameTooLarge", "FrameDecoder", "MLLPClient", "AckMismatch",
            "NoApplicationAck", "SkippedAck", "CONNECTION_POLICIES", "RESEND_POLICIES"]
 
-VT, FS, CR = b"\x0b", b"\x1c", b"\x0d"
-_VT, _FS, _CR = 0x0B, 0x1C, 0x0D
-_END = FS + CR
 _RECV_SIZE = 65536
-
-
-def frame(payload: bytes) -> bytes:
-    """Wrap one payload as an MLLP frame: ``VT + payload + FS + CR``.
-
-    A payload containing VT (0x0B) or the end marker FS CR cannot be framed: a receiver would cut
-    or restart the message there. That happens with text pasted from RTF (vertical tab) that was
-    not HL7-escaped (``\\X0B\\``), so it is rejected with a clear error instead of being sent as a
-    silently broken frame. Use ``MLLPClient.send_raw`` to send deliberately broken frames.
-    """
-    payload = bytes(payload)
-    if VT in payload:
-        raise HL7Error(f"message contains a raw 0x0B (vertical tab) at byte {payload.index(VT)}: "
-                       "it would restart the MLLP frame; escape it as \\X0B\\")
-    if FS in payload and _END in payload:  # a 1-byte search first: memchr, not a 2-byte scan
-        raise HL7Error(f"message contains the MLLP end marker 0x1C 0x0D at byte "
-                       f"{payload.index(_END)}: it would end the frame early")
-    return VT + payload + _END
 
 
 def _readable_now(sock: socket.socket) -> bool:
@@ -78,203 +64,9 @@ def _readable_now(sock: socket.socket) -> bool:
     return bool(select.select([sock], [], [], 0)[0])
 
 
-class FrameTooLarge(ProtocolError):
-    """A frame grew past the configured maximum payload size.
-
-    ``size`` is the number of payload bytes seen so far (at least ``limit + 1``), ``limit`` the
-    maximum. ``payloads`` holds frames that completed earlier in the same ``feed()`` call and must
-    be handled before this error (usually empty).
-    """
-
-    def __init__(self, message: str, *, size: int | None = None, limit: int | None = None,
-                 payloads: list[bytes] | None = None):
-        self.size, self.limit = size, limit
-        self.payloads = list(payloads or [])
-        super().__init__(message)
-
-
-class FrameDecoder:
-    """Incremental MLLP frame reassembly: feed() whatever recv() gave, get back complete payloads.
-
-    Rules:
-
-    * Bytes outside a frame (before a VT) are dropped and counted in ``discarded``; not an error.
-    * A VT inside an unfinished frame restarts the frame; the aborted bytes (its VT and payload so
-      far) are counted in ``discarded``.
-    * The end is FS CR. A FS followed by any other byte is payload; a FS at the end of a chunk waits
-      for the next byte.
-    * When a frame in progress exceeds ``max_size`` payload bytes, ``feed`` raises
-      ``FrameTooLarge`` and resets: the rest of that frame (everything up to the next VT) is
-      discarded, so the caller can answer AR and decide whether to close. Input after the overflow
-      point that has not been decoded yet is kept and decoded by the next ``feed`` call
-      (``feed(b"")`` is fine). Frames completed earlier in the same call are on the exception's
-      ``payloads``.
-    """
-
-    def __init__(self, max_size: int | None = None):
-        if max_size is not None and max_size < 0:
-            raise ValueError("max_size must be >= 0 or None")
-        self.max_size = max_size
-        self._buf = bytearray()
-        self._in_frame = False
-        self._fs_seen = False        # last byte of the previous chunk was FS inside a frame
-        self._backlog = b""          # undecoded input left over after a FrameTooLarge
-        self._discarded = 0
-
-    @property
-    def pending(self) -> int:
-        """Bytes buffered of an incomplete frame (payload so far, without the VT), plus any
-        undecoded backlog left after a FrameTooLarge."""
-        return len(self._buf) + self._fs_seen + len(self._backlog)
-
-    @property
-    def in_frame(self) -> bool:
-        """True after a VT until the frame's FS CR."""
-        return self._in_frame
-
-    @property
-    def discarded(self) -> int:
-        """Bytes received outside a frame (or in an aborted frame) and dropped."""
-        return self._discarded
-
-    def reset(self) -> None:
-        """Forget any partial frame and backlog (counters are kept)."""
-        self._buf.clear()
-        self._in_frame = self._fs_seen = False
-        self._backlog = b""
-
-    def feed(self, data: bytes) -> list[bytes]:
-        n = len(data)
-        if (not self._in_frame and not self._backlog and n > 2 and data[0] == _VT
-                and data.find(FS, 1) == n - 2 and data[n - 1] == _CR and data.find(VT, 1) < 0
-                and (self.max_size is None or n - 3 <= self.max_size)):
-            return [bytes(data[1:n - 2])]  # the common case: exactly one whole frame in one read
-        if self._backlog:
-            data, self._backlog = self._backlog + bytes(data), b""
-        else:
-            data = bytes(data)
-        out: list[bytes] = []
-        buf = self._buf
-        i, n = 0, len(data)
-        while i < n:
-            if not self._in_frame:
-                j = data.find(VT, i)
-                if j < 0:
-                    self._discarded += n - i
-                    break
-                self._discarded += j - i
-                self._in_frame = True
-                i = j + 1
-                continue
-            if self._fs_seen:                      # FS ended the previous chunk
-                self._fs_seen = False
-                if data[i] == _CR:
-                    out.append(bytes(buf))
-                    buf.clear()
-                    self._in_frame = False
-                    i += 1
-                    continue
-                self._take(FS, data, i, out)       # lone FS is payload; data[i] is scanned next
-                continue
-            j_fs = data.find(FS, i)
-            j_vt = data.find(VT, i, j_fs if j_fs >= 0 else n)
-            j = j_vt if j_vt >= 0 else (j_fs if j_fs >= 0 else n)
-            if j > i:
-                self._take(data[i:j], data, j, out)
-            i = j
-            if j == n:
-                break
-            if data[j] == _VT:                     # restart: abort the unfinished frame
-                self._discarded += 1 + len(buf)
-                buf.clear()
-                i = j + 1
-                continue
-            # data[j] is FS
-            if j + 1 == n:
-                self._fs_seen = True
-                break
-            if data[j + 1] == _CR:
-                out.append(bytes(buf))
-                buf.clear()
-                self._in_frame = False
-                i = j + 2
-            else:
-                self._take(FS, data, j + 1, out)
-                i = j + 1
-        return out
-
-    def _take(self, chunk: bytes, data: bytes, resume: int, out: list[bytes]) -> None:
-        """Append payload bytes; on overflow reset, keep the undecoded rest and raise."""
-        size = len(self._buf) + len(chunk)
-        if self.max_size is None or size <= self.max_size:
-            self._buf += chunk
-            return
-        self.reset()
-        rest = data[resume:]
-        k = rest.find(VT)                          # the rest of the oversized frame is dropped
-        self._discarded += len(rest) if k < 0 else k
-        self._backlog = b"" if k < 0 else rest[k:]
-        raise FrameTooLarge(f"MLLP frame exceeds {self.max_size} bytes ({size} bytes seen so far)",
-                            size=size, limit=self.max_size, payloads=out)
-
-
-# -- matching answers to messages ---------------------------------------------------------------
+# -- connection policy and resend rule ----------------------------------------------------------
 CONNECTION_POLICIES = ("persistent", "per_message")
 RESEND_POLICIES = ("never", "unacknowledged")
-
-_HISTORY = 4096          # control ids remembered per client (sent, answered, committed), oldest dropped
-_SKIPPED_KEPT = 256      # skipped answers kept on the client for reports
-
-
-@dataclass(frozen=True)
-class SkippedAck:
-    """An answer frame that was not the answer to the message being sent: recorded, never taken.
-
-    ``reason``: ``duplicate`` (a second ACK for a message already answered), ``late`` (an ACK for a
-    message sent earlier and never answered), ``unknown`` (a control id this client never sent),
-    ``unnamed`` (an AA or CA whose MSA-2 is empty: it names no message), ``after_commit`` (the
-    application ACK for a message whose answer was its commit ACK: expected with MSH-16 ER or SU).
-    """
-
-    control_id: str
-    code: str
-    reason: str
-    payload: bytes = field(repr=False, default=b"")
-
-    @property
-    def flagged(self) -> bool:
-        """A sign the peer's answers are not aligned with the messages (a failure of its own kind);
-        an AA after a commit accept is the expected enhanced-mode sequence, nothing more."""
-        return not (self.reason == "after_commit" and self.code == "AA")
-
-    def describe(self) -> str:
-        what = {"duplicate": "a second ACK for {id}, already answered",
-                "late": "a late ACK for {id}, sent earlier and never answered",
-                "unknown": "an ACK for {id}, which this client never sent",
-                "unnamed": "an ACK naming no message (MSA-2 empty)",
-                "after_commit": "the application ACK for {id}, which had been answered with its commit ACK",
-                }[self.reason]
-        return f"{self.code or '?'}: " + what.format(id=repr(self.control_id))
-
-
-class AckMismatch(ProtocolError):
-    """The peer's answers are not aligned with the messages (message opens ``ack_mismatch: ``):
-    no ACK quoting the sent MSH-10 arrived by the deadline while others did, or the answer came
-    after ACKs for other messages (then ``answer`` holds it). ``skipped`` are the other frames."""
-
-    def __init__(self, message: str, *, control_id: str, skipped: tuple[SkippedAck, ...] = (),
-                 answer: bytes | None = None):
-        self.control_id, self.skipped, self.answer = control_id, tuple(skipped), answer
-        super().__init__(message)
-
-
-class NoApplicationAck(ReadTimeout):
-    """The peer committed the message (CA) but sent no application ACK by the deadline, though the
-    message asked for one (MSH-16 AL). ``commit`` holds the CA frame."""
-
-    def __init__(self, message: str, *, commit: bytes):
-        self.commit = commit
-        super().__init__(message)
 
 
 class _NotWritten(Exception):
@@ -284,21 +76,7 @@ class _NotWritten(Exception):
         self.error = error
 
 
-_AA = AckHeader("ACK", "AA", "")  # the fast path's answer (its control id is the one wanted)
-_SPECIAL_IN_ID = re.compile(r"[|^~\\&\r\n]|[^\x00-\xff]")  # delimiters (escaped on the wire) or not Latin-1
-
-
-def _batch_requests(data: bytes) -> list[AckRequest]:
-    """The requests of every complete frame in raw bytes (``send_raw``), in order."""
-    out = []
-    for payload in FrameDecoder().feed(data):
-        req = ack_request(payload)
-        if req is not None:
-            out.append(req)
-    return out
-
-
-class MLLPClient:
+class MLLPClient(AckMatching):
     """Sync, blocking MLLP client on a plain socket (works under gevent monkey-patching, which Locust needs).
 
     Every wait is bounded: ``connect_timeout`` for the TCP (and TLS) handshake, ``read_timeout`` as
@@ -619,110 +397,7 @@ class MLLPClient:
             return self._next_frame(deadline)
         return self._answer(AckRequest(control_id), deadline)
 
-    # -- answers --------------------------------------------------------------------------------
-    def _note(self, control_id: str, state: str) -> None:
-        history = self._history
-        history[control_id] = state
-        history.move_to_end(control_id)
-        if len(history) > _HISTORY:
-            history.popitem(last=False)
-
-    def _skip(self, header: AckHeader, payload: bytes, skipped: list[SkippedAck]) -> None:
-        state = self._history.get(header.control_id) if header.control_id else None
-        if not header.control_id:
-            reason = "unnamed"
-        elif state == "committed" and not header.is_commit:
-            reason = "after_commit"
-            self._note(header.control_id, "answered")
-        elif state in ("answered", "committed"):
-            reason = "duplicate"
-        elif state == "sent":
-            reason = "late"
-        else:
-            reason = "unknown"
-        entry = SkippedAck(header.control_id, header.code, reason, payload)
-        skipped.append(entry)
-        self.skipped.append(entry)
-        self.skipped_total += 1
-
-    def _answer(self, request: AckRequest | None, deadline: float) -> bytes:
-        """Read frames until the answer to ``request`` (see the class doc); None: the next frame."""
-        self.last_skipped, self.last_commit = (), None
-        if request is None:
-            return self._next_frame(deadline)
-        wanted = request.control_id
-        skipped: list[SkippedAck] = []
-        commit: bytes | None = None
-        held: list[bytes] = []             # answers to other messages of the same raw write
-        # the usual answer recognised with three byte searches (the load path answers thousands a
-        # second): standard field separator, the first MSA is "AA" and quotes our control id
-        aa = None if _SPECIAL_IN_ID.search(wanted) else b"MSA|AA|" + wanted.encode("latin-1", "replace")
-        try:
-            while True:
-                try:
-                    payload = self._next_frame(deadline)
-                except ReadTimeout as e:
-                    raise self._unanswered(request, skipped, commit, e) from e
-                if aa is not None and payload[:4] == b"MSH|":
-                    at = payload.find(b"\rMSA|") + 1
-                    end = at + len(aa)
-                    if at and payload.startswith(aa, at) and payload[end:end + 1] in (b"\r", b"|", b"\n", b""):
-                        if not skipped and commit is None:   # in step: the usual case, nothing to report
-                            self._pending.discard(wanted)
-                            self._note(wanted, "answered")
-                            return payload
-                        header = _AA
-                        break
-                header = read_ack_header(payload)
-                if header is None:         # not an acknowledgement: the caller's parse says what it is
-                    break
-                if header.control_id == wanted:
-                    if header.is_commit and commit is not None:
-                        self._skip(header, payload, skipped)   # a second commit ACK: a duplicate
-                        continue
-                    if header.code == "CA" and request.waits_for_application_ack:
-                        commit = payload
-                        self._note(wanted, "committed")
-                        continue
-                    break
-                if not header.control_id and header.code not in ("AA", "CA"):
-                    break                  # a refusal of a message the receiver could not read
-                if header.control_id in self._pending:
-                    held.append(payload)
-                    continue
-                self._skip(header, payload, skipped)
-        finally:
-            self._ready.extendleft(reversed(held))
-        self._pending.discard(wanted)
-        self._note(wanted, "committed" if header is not None and header.code == "CA" else "answered")
-        self.last_skipped, self.last_commit = tuple(skipped), commit
-        flagged = [s for s in skipped if s.flagged]
-        if flagged:
-            raise AckMismatch(
-                f"ack_mismatch: the answer to {wanted!r} from {self._label()} came after "
-                f"{len(flagged)} answer(s) to other messages: " + "; ".join(s.describe() for s in flagged),
-                control_id=wanted, skipped=tuple(skipped), answer=payload)
-        return payload
-
-    def _unanswered(self, request: AckRequest, skipped: list[SkippedAck], commit: bytes | None,
-                    timeout: ReadTimeout) -> TransportError:
-        """The error for a deadline passed without the answer: what came instead, if anything."""
-        self.last_skipped, self.last_commit = tuple(skipped), commit
-        wanted = request.control_id
-        if skipped:
-            self.close()               # the peer's answers are out of step: start afresh
-            return AckMismatch(
-                f"ack_mismatch: no ACK for control id {wanted!r} from {self._label()} within "
-                f"{self.read_timeout} s; instead {len(skipped)} answer(s) to other messages: "
-                + "; ".join(s.describe() for s in skipped),
-                control_id=wanted, skipped=tuple(skipped))
-        if commit is not None:
-            self.close()
-            return NoApplicationAck(
-                f"no_ack: {self._label()} committed {wanted!r} (CA) but sent no application ACK within "
-                f"{self.read_timeout} s, though MSH-16 asked for one (AL)", commit=commit)
-        return timeout
-
+    # -- frame reading --------------------------------------------------------------------------
     def _next_frame(self, deadline: float) -> bytes:
         """The next complete frame payload before ``deadline``; frames already decoded first."""
         if self._ready:
