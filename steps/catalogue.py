@@ -40,6 +40,7 @@ GROUP_NOTES = {
     "radiology_steps": "RIS -> EHR, HL7 v2 ORU^R01 over MLLP, read back over FHIR R4.",
     "medication_steps": "National medication list NLL -> the EHR's medication list, FHIR R4.",
     "multum_steps": "EHR -> Multum drug-interaction checks through a load balancer (failover, fail-safe).",
+    "referral_steps": "Referrals sent through the EHR to another unit, and the feedback the sender gets.",
     "journey_steps": "Care episodes that cross integrations: admission, referral, transfer, discharge.",
 }
 TYPES = ("given", "when", "then", "step")

@@ -40,12 +40,14 @@ from genrep.integrations.radiology import RadiologyClient
 from genrep.results.allure import label_scenario
 from genrep.sim.process import start_virtual_environment
 
+from .access_steps import *  # noqa: F401,F403
 from .generated_steps import *  # noqa: F401,F403
 from .journey_steps import *  # noqa: F401,F403  (registers the step fixtures)
 from .medication_steps import *  # noqa: F401,F403
 from .multum_steps import *  # noqa: F401,F403
 from .patient_steps import *  # noqa: F401,F403
 from .radiology_steps import *  # noqa: F401,F403
+from .referral_steps import *  # noqa: F401,F403
 
 INTEGRATION_TAGS = {
     "radiology": "radiology results RIS -> EHR (HL7 ORU over MLLP, FHIR read-back)",
@@ -54,6 +56,8 @@ INTEGRATION_TAGS = {
     "negative": "negative path: the integration misbehaves or gets bad input",
     "happy": "happy path",
     "registration": "patient registration and encounters (HL7 ADT)",
+    "referrals": "referrals sent through the EHR to another unit, and the sender's feedback (FHIR ServiceRequest, Task)",
+    "access": "access rights as a matrix: role x action, allowed or refused explicitly (contracts/access.yaml)",
     "journey": "end-to-end patient journey across integrations",
     "wip": "work in progress: excluded from the rehearsal",
 }
@@ -179,14 +183,35 @@ def pytest_collection_finish(session):
         json.dump(out, fh, ensure_ascii=False)
 
 
+#: frames of the test machinery, never of a step or of genrep: hidden from a failure's traceback
+_MACHINERY = ("/_pytest/", "/pluggy/", "/pytest_bdd/")
+
+
+def _hide_machinery(item, excinfo) -> None:
+    """Drop pytest's, pluggy's and pytest-bdd's own frames from a failure's traceback (pytest prints
+    ``fixture_result = fixturefunc(**kwargs)`` from ``_pytest/fixtures.py`` above every failing step
+    otherwise), before the report is made: the terminal and the report's traceback (which
+    allure-pytest-bdd saves as ``statusDetails.trace``) then start at the step definition, file:line,
+    with the library frames below it. A traceback with nothing but machinery is kept as it is (never
+    emptied), and ``--fulltrace`` keeps everything."""
+    if excinfo is None or item.config.getoption("fulltrace", False):
+        return
+    kept = excinfo.traceback.filter(
+        lambda entry: not any(part in str(entry.path).replace(os.sep, "/") for part in _MACHINERY))
+    if len(kept):
+        excinfo.traceback = kept
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """A scenario that could not reach its endpoint is marked ``environment_unavailable`` (before
     the report and Allure read the exception) and recorded in the outage latch; one that ran to an
-    outcome of its own records its endpoints as reachable.
+    outcome of its own records its endpoints as reachable. Its traceback loses pytest's own frames
+    (``_hide_machinery``).
 
     A refused identity stops the run: no further scenario starts (and none could send: the
     transports refuse everything once a refusal is recorded, in every process of the run)."""
+    _hide_machinery(item, call.excinfo)
     if call.when == "call":
         exc = call.excinfo.value if call.excinfo is not None else None
         profile = getattr(item.config, "_genrep_profile", None)

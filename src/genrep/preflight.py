@@ -40,7 +40,9 @@ INTEGRATION_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "registration": ("radiology_mllp", "ehr_fhir"),
     "nll": ("nll_fhir", "ehr_fhir", "radiology_mllp"),
     "multum": ("ehr_api",),
+    "access": ("ehr_fhir", "ehr_api", "radiology_mllp", "nll_fhir"),
     "journey": ("radiology_mllp", "ehr_fhir", "nll_fhir", "ehr_api"),
+    "referrals": ("radiology_mllp", "ehr_fhir", "ehr_referrals"),
 }
 OUTAGE_LATCH_ENV = "GENREP_OUTAGE_LATCH"     # a file in the run's results folder (genrep.rehearsal sets it)
 OUTAGE_LATCH_FILE = "genrep-outages.jsonl"

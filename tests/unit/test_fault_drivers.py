@@ -24,7 +24,7 @@ API = "http://toxiproxy.test.example:8474"
 
 def test_every_fault_has_a_meaning():
     assert FAULTS == ("stopped", "killed", "hang", "slow", "error503", "version", "partial", "malformed",
-                      "wrong-content-type", "oversized")
+                      "wrong-content-type", "oversized", "restarted")
     assert set(MEANINGS) == set(FAULTS)
     assert all(MEANINGS[f] and "\n" not in MEANINGS[f] for f in FAULTS)
 
@@ -130,7 +130,7 @@ def test_driver_for_external_profiles(external):
                                        "commands": {"multum-a": {"stopped": "true", "clear": "true"}}})
     assert isinstance(cmd, CommandFaultDriver) and cmd.timeout == 7 and cmd.supported == {"stopped"}
     toxi = driver_for(external, faults={"driver": "toxiproxy", "api": API, "proxies": {"multum-a": "multum_a"}})
-    assert isinstance(toxi, ToxiproxyDriver) and toxi.supported == {"stopped", "hang", "slow"}
+    assert isinstance(toxi, ToxiproxyDriver) and toxi.supported == {"stopped", "hang", "slow", "restarted"}
 
 
 def test_toxiproxy_host_must_be_allowed_by_the_profile(external):
@@ -388,7 +388,8 @@ def test_the_sim_driver_knows_which_simulator_can_do_what():
     from genrep.faults import TARGETS
     from genrep.faults.sim import TARGETS as SIM_TARGETS
 
-    assert set(SIM_TARGETS) == set(TARGETS) == {"multum-a", "multum-b", "nll"}
+    assert set(SIM_TARGETS) == set(TARGETS) >= {"multum-a", "multum-b", "nll", "radiology-listener"}
+    assert SIM_TARGETS["radiology-listener"].faults == {"restarted"}  # through a ListenerFront (route)
     assert all(spec.faults <= set(FAULTS) for spec in SIM_TARGETS.values())
     assert set().union(*(spec.faults for spec in SIM_TARGETS.values())) == set(FAULTS)
     assert "killed" not in SIM_TARGETS["nll"].faults  # a restarted NLL simulator would lose its content

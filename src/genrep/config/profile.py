@@ -146,6 +146,8 @@ class Profile:
     # integration -> test identities that already hold data there (real environments, where the
     # harness cannot plant data); numbers must be on the allowlist, checked when used
     test_patients: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # role (contracts/access.yaml) -> the user id of a test user with that role; never a real directory
+    test_users: dict[str, str] = field(default_factory=dict)
     # how faults are injected in a real environment (validated by genrep.faults.driver_for)
     faults: dict = field(default_factory=dict)
     virtual: VirtualOptions = field(default_factory=VirtualOptions)
@@ -225,7 +227,7 @@ class Profile:
 
 
 _TOP_KEYS = {"name", "kind", "description", "production", "endpoints", "timeouts", "allowed_hosts",
-             "test_patients", "faults", "virtual", "certificates"}
+             "test_patients", "test_users", "faults", "virtual", "certificates"}
 _EP_KEYS = {"protocol", "host", "port", "base_url", "tls", "credentials_env", "credentials_file", "connection",
             "resend"}
 #: an MLLP endpoint's ``connection:`` and ``resend:`` (the rules: MLLPClient, docs/robustness.md "Real peers")
@@ -404,6 +406,32 @@ def _parse_certificates(data) -> int:
     return days
 
 
+_ROLE = re.compile(r"[a-z][a-z0-9_]*")
+_USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
+
+
+def _parse_test_users(data, file: str) -> dict[str, str]:
+    """``test_users:`` role -> user id of a test user with that role (contracts/access.yaml names the
+    roles; the access client checks every role has one). Ids are test accounts the profile names,
+    never looked up in a real directory; one id serves one role (a shared id would test one role twice)."""
+    tu = require(data, "test_users", dict, default={})
+    out: dict[str, str] = {}
+    for role, user in tu.items():
+        line = tu.line_of(role)
+        if not _ROLE.fullmatch(role):
+            raise ConfigError("a role is lower case letters, digits and '_' as contracts/access.yaml names it "
+                              "(e.g. medical_secretary)", file=file, key=f"test_users.{role}", line=line)
+        if not isinstance(user, str) or not _USER_ID.fullmatch(user):
+            raise ConfigError(f"expected a test user id (letters, digits, . _ @ -, at most 128), got {user!r}",
+                              file=file, key=f"test_users.{role}", line=line)
+        other = next((r for r, u in out.items() if u == user), None)
+        if other is not None:
+            raise ConfigError(f"user {user!r} is already the test user of role {other!r}: one user per role",
+                              file=file, key=f"test_users.{role}", line=line)
+        out[role] = user
+    return out
+
+
 def _known_profiles() -> str:
     return ", ".join(sorted(p.stem for p in ENVIRONMENTS_DIR.glob("*.yaml"))) or "none"
 
@@ -490,6 +518,7 @@ def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | 
             raise ConfigError("expected a list of test personnummer", file=str(path),
                               key=f"test_patients.{integration}", line=tp.line_of(integration))
         test_patients[integration] = tuple(str(n) for n in numbers)
+    test_users = _parse_test_users(data, str(path))
     if defects is None:
         env_defects = os.environ.get("GENREP_DEFECTS", "")
         defects = tuple(d.strip() for d in env_defects.split(",") if d.strip())
@@ -498,6 +527,6 @@ def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | 
     return Profile(name=require(data, "name", str), kind=kind,
                    description=require(data, "description", str, default=""),
                    endpoints=endpoints, timeouts=timeouts, file=str(path), defects=tuple(defects),
-                   extra_hosts=extra, test_patients=test_patients,
+                   extra_hosts=extra, test_patients=test_patients, test_users=test_users,
                    faults=dict(require(data, "faults", dict, default={})),
                    virtual=_parse_virtual(data, kind), min_days_valid=_parse_certificates(data))

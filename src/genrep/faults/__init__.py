@@ -2,9 +2,10 @@
 run time (start-up defects are another thing: ``genrep.sim.defects``).
 
 Steps and load plans say *what* should go wrong with *which* target (``TARGETS``: the Multum
-servers ``multum-a`` and ``multum-b``, and ``nll``); the driver chosen for the environment profile
-knows *how*. In the style of Toxiproxy, each fault is one named thing, and ``clear`` (with no
-target: everything this driver injected) puts the environment back so the next test starts clean::
+servers ``multum-a`` and ``multum-b``, ``nll``, and the EHR's ``radiology-listener``); the driver
+chosen for the environment profile knows *how*. In the style of Toxiproxy, each fault is one named
+thing, and ``clear`` (with no target: everything this driver injected) puts the environment back so
+the next test starts clean::
 
     driver = driver_for(profile, venv)
     with injected(driver, "multum-a", "hang"):

@@ -17,10 +17,12 @@ TARGETS: dict[str, str] = {
     "multum-a": "the first Multum (drug database) server",
     "multum-b": "the second Multum server",
     "nll": "NLL (Nationella läkemedelslistan), the national medication list",
+    "radiology-listener": "the EHR's inbound radiology MLLP listener (ORU and ADT)",
+    "referral-receiver": "the receiving units' system that takes referrals sent from the EHR",
 }
 
 FAULTS: tuple[str, ...] = ("stopped", "killed", "hang", "slow", "error503", "version", "partial", "malformed",
-                           "wrong-content-type", "oversized")
+                           "wrong-content-type", "oversized", "restarted")
 
 MEANINGS: dict[str, str] = {
     "stopped": "the service port refuses connections (server stopped cleanly)",
@@ -33,9 +35,12 @@ MEANINGS: dict[str, str] = {
     "malformed": "answers are cut short: status 200 with truncated JSON",
     "wrong-content-type": "answers come as text/html instead of the API's JSON",
     "oversized": "answers are padded to more than 10 MB",
+    "restarted": "the listener restarts: open connections are dropped, new ones refused for `delay` seconds, "
+                 "then it listens again (inject returns once it is back)",
 }
 
 DEFAULT_SLOW_DELAY = 2.0  # seconds, when ``slow`` is injected without a ``delay``
+DEFAULT_RESTART_DOWN = 2.0  # seconds a ``restarted`` listener is down, when injected without a ``delay``
 
 # parameters a fault may take, and their types
 PARAMS: dict[str, type] = {"delay": float, "version": str, "check": str}
@@ -55,6 +60,15 @@ class FaultDriver(abc.ABC):
         """Raise (``UnsupportedFault``, ``GenrepError``) unless this driver can inject ``fault`` into
         ``target``; injects nothing. Lets a plan be refused before a run starts, not half-way."""
         self._require_supported(fault)
+
+    def route(self, profile, targets):
+        """The profile the harness should use so that faults into ``targets`` can be injected: the
+        same one, unless the driver must stand in front of a target itself (the virtual radiology
+        listener: see ``genrep.faults.sim``). Called once, before any client is built."""
+        return profile
+
+    def close(self) -> None:
+        """Release what ``route`` put in place (after the last ``clear``)."""
 
     @abc.abstractmethod
     def inject(self, target: str, fault: str, **params) -> None:

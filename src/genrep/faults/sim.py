@@ -1,11 +1,21 @@
 """Faults in the virtual environment: the simulators' admin API, and SIGKILL for ``killed``.
 
-Targets: ``multum-a``, ``multum-b`` (the Multum simulators) and ``nll`` (the NLL simulator).
+Targets: ``multum-a``, ``multum-b`` (the Multum simulators), ``nll`` (the NLL simulator) and
+``radiology-listener`` (the EHR's radiology MLLP listener) and ``referral-receiver`` (the receiving
+units' side of referrals).
 ``POST {admin}/fault`` with ``{"mode": fault, ...params}`` switches a simulator's behaviour (its
 admin port keeps answering whatever the service port does); clearing switches it back: a Multum
 simulator gets ``POST {admin}/reset``, NLL gets mode ``none`` (its reset would also drop the
 planted content and the release). ``killed`` is real: the process gets SIGKILL and is reaped;
 clearing it restarts the simulator on the same ports (``VirtualEnvironment.restart``).
+
+``radiology-listener`` ``restarted``: the virtual EHR cannot restart its MLLP listener alone, and
+restarting its process would lose its (in-memory) store, which a real EHR's listener restart does
+not. So ``route`` puts a ``ListenerFront`` in front of the EHR's MLLP port (the profile's
+``radiology_mllp`` then points at it) and the restart is done there: connections dropped, new ones
+refused for ``delay`` seconds (default 2), then listening again. What is tested is what the senders
+see and that nothing answered AA goes missing; a restart inside the EHR itself needs the simulator
+to offer one (see docs/performance.md).
 """
 
 from __future__ import annotations
@@ -19,7 +29,9 @@ from genrep.errors import GenrepError
 from genrep.transport.http import HttpTransport
 from genrep.secrets import redact
 from genrep.transport.endpoints import http_transport_for
-from genrep.faults.base import DEFAULT_SLOW_DELAY, FAULTS, FaultDriver, UnsupportedFault, check_params
+from genrep.faults.base import (DEFAULT_RESTART_DOWN, DEFAULT_SLOW_DELAY, FAULTS, FaultDriver, UnsupportedFault,
+                                check_params)
+from genrep.faults.listener_front import ListenerFront
 
 KILL_WAIT = 5.0  # seconds to wait for a SIGKILLed simulator to be gone
 ADMIN_TIMEOUTS = (1.0, 3.0)  # connect, read: the admin port answers at once whatever the fault
@@ -42,7 +54,15 @@ TARGETS: dict[str, SimTarget] = {
     # genrep.sim.nll's fault modes (its FHIR API only; admin always answers)
     "nll": SimTarget(frozenset({"hang", "slow", "error503", "malformed", "wrong-content-type", "oversized"}),
                      frozenset({"delay"}), modes={"error503": "unavailable"}, clear=("fault", {"mode": "none"})),
+    # through a ListenerFront (``route``), not the EHR's admin API
+    "radiology-listener": SimTarget(frozenset({"restarted"}), frozenset({"delay"})),
+    # genrep.sim.referral_receiver's fault modes (its service port; admin always answers); clearing keeps
+    # what it received
+    "referral-receiver": SimTarget(frozenset({"stopped", "killed", "hang", "error503"}), frozenset(),
+                                   clear=("fault", {"mode": "none"})),
 }
+#: targets that are a part of another simulator's process
+_PROCESS = {"radiology-listener": "ehr"}
 
 
 class SimFaultDriver(FaultDriver):
@@ -51,19 +71,38 @@ class SimFaultDriver(FaultDriver):
     def __init__(self, venv):
         self.venv = venv
         self._injected: dict[str, str] = {}  # target -> last fault injected (until cleared)
+        self.front: ListenerFront | None = None  # in front of the EHR's MLLP port, once routed
 
     def __repr__(self) -> str:
         return f"SimFaultDriver({', '.join(self.targets)})"
 
     @property
     def targets(self) -> tuple[str, ...]:
-        return tuple(t for t in TARGETS if t in self.venv.processes)
+        return tuple(t for t in TARGETS if _PROCESS.get(t, t) in self.venv.processes)
 
     def _process(self, target: str):
         if target not in self.targets:
             raise GenrepError(f"no fault target {target!r} in the virtual environment "
                               f"(known: {', '.join(self.targets) or 'none'})")
-        return self.venv.process(target)
+        return self.venv.process(_PROCESS.get(target, target))
+
+    def route(self, profile, targets):
+        """With ``radiology-listener`` among ``targets``: a ListenerFront in front of the EHR's
+        radiology MLLP port, and the profile with ``radiology_mllp`` pointing at it."""
+        if "radiology-listener" not in targets:
+            return profile
+        from dataclasses import replace
+        self._process("radiology-listener")
+        ep = profile.endpoint("radiology_mllp")
+        if self.front is None:
+            self.front = ListenerFront(ep.host, ep.port)
+            self.front.start()
+        return profile.with_endpoints({"radiology_mllp": replace(ep, port=self.front.port)})
+
+    def close(self) -> None:
+        if self.front is not None:
+            self.front.stop()
+            self.front = None
 
     def supported_by(self, target: str) -> frozenset[str]:
         """The faults this driver can inject into ``target``."""
@@ -90,6 +129,13 @@ class SimFaultDriver(FaultDriver):
             self._kill(target, sim)
             self._injected[target] = fault
             return
+        if target == "radiology-listener":
+            if self.front is None:
+                raise GenrepError("radiology-listener: no listener front in place (route the profile through "
+                                  "the driver before the senders connect)")
+            self._injected[target] = fault
+            self.front.restart(params.get("delay", DEFAULT_RESTART_DOWN))
+            return
         if not sim.alive:
             raise GenrepError(f"{target} is not running (killed or stopped?); clear it before "
                               f"injecting {fault!r}")
@@ -110,7 +156,10 @@ class SimFaultDriver(FaultDriver):
                 raise GenrepError("clearing faults failed: " + "; ".join(errors))
             return
         sim = self._process(target)
-        if self._injected.get(target) == "killed" or not sim.alive:
+        if target == "radiology-listener":
+            if self.front is not None:
+                self.front.up()
+        elif self._injected.get(target) == "killed" or not sim.alive:
             self.venv.restart(target)
         else:
             self._admin(target, sim, *TARGETS[target].clear)

@@ -7,11 +7,14 @@ removes it; ``POST /reset`` enables every proxy and removes every toxic.
 - ``stopped``: proxy disabled (its listener closes: connection refused);
 - ``hang``: a ``timeout`` toxic with timeout 0 on the downstream (answers are held, the connection
   stays open, nothing arrives);
-- ``slow``: a ``latency`` toxic of ``delay`` seconds on the downstream.
+- ``slow``: a ``latency`` toxic of ``delay`` seconds on the downstream;
+- ``restarted``: proxy disabled for ``delay`` seconds (default 2), then enabled again (the listener
+  behind it restarted, as its senders see it).
 
 The other faults (``killed``, ``error503``, ``version``, ``partial``, ``malformed``, ...) need the
 server itself (an HTTP status, content, a process): a TCP proxy cannot produce them, so they are
-``UnsupportedFault``. Targets are whatever ``proxies`` names: ``multum-a``, ``multum-b``, ``nll``.
+``UnsupportedFault``. Targets are whatever ``proxies`` names: ``multum-a``, ``multum-b``, ``nll``,
+``radiology-listener``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from collections.abc import Callable, Mapping
 from genrep.errors import ConfigError, GenrepError
 from genrep.transport.http import HttpTransport
 from genrep.secrets import redact
-from genrep.faults.base import DEFAULT_SLOW_DELAY, FaultDriver, check_params
+from genrep.faults.base import DEFAULT_RESTART_DOWN, DEFAULT_SLOW_DELAY, FaultDriver, check_params
 
 _TOXICS = {  # fault -> toxic type
     "hang": "timeout",
@@ -30,7 +33,7 @@ _TOXICS = {  # fault -> toxic type
 
 
 class ToxiproxyDriver(FaultDriver):
-    supported = frozenset({"stopped", "hang", "slow"})
+    supported = frozenset({"stopped", "hang", "slow", "restarted"})
 
     def __init__(self, api_url: str, proxies: Mapping[str, str], timeout: float = 5.0, *,
                  check_host: Callable[[str], None] | None = None):
@@ -73,6 +76,16 @@ class ToxiproxyDriver(FaultDriver):
         if fault == "stopped":
             self._disabled.add(target)
             self._call("POST", f"/proxies/{proxy}", {"enabled": False})
+            return
+        if fault == "restarted":
+            import time
+            self._disabled.add(target)
+            self._call("POST", f"/proxies/{proxy}", {"enabled": False})
+            try:
+                time.sleep(float(params.get("delay", DEFAULT_RESTART_DOWN)))
+            finally:
+                self._call("POST", f"/proxies/{proxy}", {"enabled": True})
+                self._disabled.discard(target)
             return
         if fault == "hang":
             attributes = {"timeout": 0}

@@ -200,6 +200,8 @@ _PREFIXED: tuple[FailureKind, ...] = (
     _k("sla_missed", PERFORMANCE, "high", "a load SLA threshold was missed (contracts/load.yaml)"),
     _k("no_requests", PERFORMANCE, "high", "an operation made no requests under load: nothing measured"),
     _k("load_run_failed", TEST_DEFECTS, "high", "the load profile did not complete: its requirements are untested"),
+    _k("load_inconclusive", TEST_DEFECTS, "high", "the figures measure a saturated generator or host, not the "
+       "system: inconclusive (or the run stopped early); its requirements are not verified, never a product defect"),
     _k("cert_invalid", CERTIFICATES, "critical", "a certificate is expired, untrusted, for another name or unusable"),
     _k("cert_expiring", CERTIFICATES, "high", "a certificate expires within the agreed days"),
     _k("cert_unreachable", UNREACHABLE, "high", "a TLS endpoint could not be reached to check its certificate"),

@@ -109,6 +109,28 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect("radiology-charset-ignored", "radiology", "ehr",
            "MSH-18 is ignored and every message is read as UTF-8, so 8859/1 text becomes garbage",
            None, ("RAD-R09",), ("mojibake",)),
+    # referrals to other units (contracts/referrals.yaml, sim.ehr_referrals)
+    Defect("referral-silent-failure", "referrals", "ehr",
+           "the 2024 defect: a referral that cannot be delivered (unit unknown, receiver down, rejected) "
+           "stays 'in-progress' (sent) forever, with no reason: no feedback to the sender",
+           None, ("REF-002", "REF-R01", "REF-R02", "REF-R03", "JRN-015", "JRN-016"), ("referral_silent_failure",)),
+    Defect("referral-feedback-late", "referrals", "ehr",
+           "a failed referral is told to the sender N seconds late (default 6, past the contract's 4 s bound), "
+           "as by a periodic error queue; delivered ones are told at once",
+           6, ("REF-002", "REF-R01", "REF-R02", "REF-R03", "JRN-015", "JRN-016"), ("referral_feedback_late",)),
+    # access rights (contracts/access.yaml, enforced by sim.ehr_access)
+    Defect("access-referral-physician-only", "access", "ehr",
+           "only physicians may create referrals: nurses, medical secretaries and physiotherapists are "
+           "refused (a right a role must have, missing; a legal requirement logged as a 2024 go-live risk)",
+           None, ("ACC-001", "ACC-003"), ("access_denied_wrongly",)),
+    Defect("access-secretary-reads-medications", "access", "ehr",
+           "the medical secretary is served the patient's medication list, which the matrix denies "
+           "(a role seeing data it must not)",
+           None, ("ACC-002", "ACC-R01"), ("access_granted_wrongly",)),
+    Defect("access-denied-as-empty", "access", "ehr",
+           "every denial is answered 200 with an empty Bundle instead of 403 and an OperationOutcome: a "
+           "refusal that reads as 'nothing there'",
+           None, ("ACC-002", "ACC-R02"), ("refusal_not_explicit",)),
 )}
 
 

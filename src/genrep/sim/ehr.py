@@ -11,7 +11,8 @@ the FHIR API, ``serve`` runs the listeners and ``main`` is ``python -m genrep.si
 - ``ehr_store``: the clinical state (patients, encounters, orders, reports) and what ADT, ORM
   and ORU do to it;
 - ``ehr_fhir``: the FHIR resources and the handlers that serve them;
-- ``ehr_medications`` (the NLL list) and ``ehr_prescribing`` (interaction checks via Multum).
+- ``ehr_medications`` (the NLL list) and ``ehr_prescribing`` (interaction checks via Multum);
+- ``ehr_referrals``: referrals sent to another unit (forwarded to ``referral_receiver``) and their feedback.
 Each part's docstring lists its clean behaviour; defects (``genrep.sim.defects``) change exactly
 one behaviour each.
 """
@@ -33,10 +34,12 @@ from aiohttp import web
 
 from genrep.errors import ConfigError
 from genrep.sim.defects import DEFECTS, parse_defects
+from genrep.sim.ehr_access import AccessControl, parse_users
 from genrep.sim.ehr_fhir import ACCESSION_SYSTEM, FHIR_JSON, PNR_SYSTEM, STATUS, FHIRApi, outcome
 from genrep.sim.ehr_medications import MedicationModule
 from genrep.sim.ehr_mllp import MLLPInbound, MLLPProtocol
 from genrep.sim.ehr_prescribing import PrescribingModule
+from genrep.sim.ehr_referrals import ReferralModule
 from genrep.sim.ehr_store import ACK_MEMORY, ClinicalMessages, EHRReportRecord, Store, derive_demographics
 from genrep.sim.lifecycle import install_stop_signals, run_until_stopped
 
@@ -52,11 +55,15 @@ class VirtualEHR:
     def __init__(self, *, defects: dict[str, int | None], max_message_bytes: int = 1048576,
                  accession_field: str = "OBR-3", accession_max_length: int = 20,
                  nll_url: str | None = None, nll_timeout: float = 3.0,
-                 multum_url: str | None = None, multum_timeout: float = 4.0):
+                 multum_url: str | None = None, multum_timeout: float = 4.0,
+                 access: AccessControl | None = None,
+                 referral_url: str | None = None, referral_timeout: float = 1.5):
         self.defects = defects
+        self.access = access  # the access matrix on the API (ehr_access); None: not enforced
         self.store = Store()
         self.medications = MedicationModule(nll_url, defects, timeout=nll_timeout)
         self.prescribing = PrescribingModule(multum_url, defects, timeout=multum_timeout)
+        self.referrals = ReferralModule(self.store, referral_url, defects, timeout=referral_timeout)
         self.clinical = ClinicalMessages(self.store, defects=defects, accession_field=accession_field,
                                          accession_max_length=accession_max_length)
         self.mllp = MLLPInbound(self.store, self.clinical.apply, defects=defects,
@@ -68,10 +75,13 @@ class VirtualEHR:
 
     def routes(self, app: web.Application) -> None:
         self.fhir.routes(app)
+        self.referrals.routes(app)  # referrals to other units (before the catch-all)
         app.router.add_post("/ehr/prescribe", self.prescribing.prescribe)
         app.router.add_get("/ehr/interaction-audit", self.prescribing.audit_log)
         app.router.add_get("/admin/health", self.health)
         app.router.add_post("/admin/reset", self.reset)
+        if self.access is not None:  # its stand-in creates, where no module serves the route
+            self.access.routes(app)
         app.router.add_route("*", "/fhir/{tail:.*}", self.fhir.not_found)
 
     async def health(self, request: web.Request) -> web.Response:
@@ -80,6 +90,7 @@ class VirtualEHR:
 
     async def reset(self, request: web.Request) -> web.Response:
         self.store.reset()
+        self.referrals.reset()
         return web.json_response({"status": "reset"})
 
 
@@ -123,6 +134,8 @@ async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, read
     tls_kwargs = {"ssl": ssl_context, "ssl_handshake_timeout": 10.0} if ssl_context is not None else {}
     server = await loop.create_server(ehr.mllp_protocol, host, mllp_port, **tls_kwargs)
     middlewares = [fhir_auth_middleware(require_token)] if require_token else []
+    if ehr.access is not None:  # after the token check: who acts is asked only of an authenticated caller
+        middlewares.append(ehr.access.middleware())
     app = web.Application(client_max_size=2 ** 20, middlewares=middlewares)
     ehr.routes(app)
     runner = web.AppRunner(app, access_log=None)
@@ -135,6 +148,7 @@ async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, read
             timeout=aiohttp.ClientTimeout(total=ehr.medications.timeout),
             connector=aiohttp.TCPConnector(ssl=nll_ssl_context))
     await ehr.prescribing.start()
+    await ehr.referrals.start()
     site = web.TCPSite(runner, host, fhir_port, ssl_context=ssl_context)
     await site.start()
     actual_mllp = server.sockets[0].getsockname()[1]
@@ -149,6 +163,7 @@ async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, read
     server.close()
     await ehr.medications.close()
     await ehr.prescribing.close()
+    await ehr.referrals.close()
     await runner.cleanup()
 
 
@@ -171,6 +186,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nll-ca-file", default=None, help="PEM CA that signed the NLL simulator's certificate")
     ap.add_argument("--nll-client-cert", default=None, help="client certificate for NLL (mutual TLS)")
     ap.add_argument("--nll-client-key", default=None, help="key of --nll-client-cert (unencrypted)")
+    ap.add_argument("--user", action="append", default=[], metavar="ID=ROLE",
+                    help="a user of the EHR and its role (contracts/access.yaml), repeatable; requests naming a "
+                         "user are checked against the access matrix")
+    ap.add_argument("--referral-url", default=None, help="the referral receiver's base URL (referrals to other units)")
+    ap.add_argument("--referral-timeout", type=float, default=1.5, help="bound for one referral delivery, seconds")
     ap.add_argument("--require-token-env", default=None, metavar="NAME",
                     help="the FHIR API requires 'Authorization: Bearer <value of env var NAME>' (401 otherwise)")
     args = ap.parse_args(argv)
@@ -186,7 +206,10 @@ def main(argv: list[str] | None = None) -> int:
     try:  # a bad defect name or contract is reported on the ready line, not as a bare traceback
         contract = load_radiology()
         defects = parse_defects(args.defect + env_defects)
-    except ConfigError as exc:
+        from genrep.config.access import load_access
+        access_contract = load_access()
+        access = AccessControl(access_contract, parse_users(args.user, access_contract), defects)
+    except (ConfigError, ValueError) as exc:
         print(json.dumps({"error": str(exc)}), flush=True)
         return 2
     try:  # TLS and token settings are checked before anything listens, and reported on the ready line
@@ -199,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
                      accession_field=contract.accession_field,
                      accession_max_length=contract.accession_max_length,
                      nll_url=args.nll_url, nll_timeout=args.nll_timeout,
-                     multum_url=args.multum_url, multum_timeout=args.multum_timeout)
+                     multum_url=args.multum_url, multum_timeout=args.multum_timeout, access=access,
+                     referral_url=args.referral_url, referral_timeout=args.referral_timeout)
     # The store holds every message received; the cyclic GC would rescan that growing heap again
     # and again (about 9 % of the server's CPU in ``genrep bench mllp``). Everything loaded so far
     # is frozen out of collection, and young collections run less often. Nothing here builds

@@ -30,8 +30,10 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 from genrep.config.profile import Endpoint, Profile, TLSOptions
 from genrep.errors import GenrepError
@@ -272,12 +274,15 @@ class VirtualEnvironment:
     """The running virtual environment and the profile pointing at it.
 
     ``processes`` maps a simulator's name (``ehr``, ``nll``, ``multum-a``, ``multum-b``,
-    ``multum-lb``) to its process; ``restart`` brings a stopped or killed one back on its ports."""
+    ``multum-lb``, ``referral-receiver``) to its process; ``restart`` brings a stopped or killed one back on its ports."""
 
     profile: Profile
     processes: dict[str, SimProcess]
     endpoints_info: dict
     tls_dir: str | None = None  # throw-away CA, certificates and keys (removed on stop)
+    #: the EHR's outbound paths given another URL at start-up (``outbound``): name -> {"upstream": the
+    #: service's own URL, "given": the URL the EHR was given instead}
+    outbound: dict = field(default_factory=dict)
 
     def process(self, name: str) -> SimProcess:
         try:
@@ -310,11 +315,26 @@ class VirtualEnvironment:
         self.stop()
 
 
+#: the EHR's outbound paths, in the order ``outbound`` is asked about them
+OUTBOUND_PATHS = {"nll": "NLL's FHIR base URL (the medication list)",
+                  "multum": "the Multum load balancer's base URL (interaction checks)"}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
 def start_virtual_environment(profile: Profile, *, host: str = "127.0.0.1", mllp_port: int = 0,
                               fhir_port: int = 0, nll_port: int = 0,
-                              defects: tuple[str, ...] | None = None) -> VirtualEnvironment:
+                              defects: tuple[str, ...] | None = None,
+                              outbound: Callable[[str, str], str] | None = None) -> VirtualEnvironment:
     """Start the simulators (NLL, the Multum servers and their load balancer, then the EHR that
     reads from them); return the filled profile.
+
+    ``outbound`` (optional) puts something between the EHR and the services it calls: it is called
+    with each outbound path's name and URL (``OUTBOUND_PATHS``: ``"nll"``, then ``"multum"``) once
+    those services run and before the EHR starts, and the EHR is given the URL it returns instead
+    (``genrep mutate`` returns a proxy of its own). The URL must be plain ``http`` on loopback; the
+    harness's endpoints still point at the services themselves, so the harness reads what NLL
+    really holds while the EHR reads it through the proxy. ``VirtualEnvironment.outbound`` records
+    both URLs; a restarted EHR keeps the URLs it was given.
 
     If any simulator fails to start, the ones already started are stopped before the error is
     raised: a failed start leaves nothing running.
@@ -334,7 +354,7 @@ def start_virtual_environment(profile: Profile, *, host: str = "127.0.0.1", mllp
             remove_stale_tls_dirs()
             tls_dir = make_tls_dir()
         return _start(profile, host=host, mllp_port=mllp_port, fhir_port=fhir_port, nll_port=nll_port,
-                      defects=defects, started=started, tls_dir=tls_dir)
+                      defects=defects, started=started, tls_dir=tls_dir, outbound=outbound)
     except BaseException:
         for p in reversed(list(started.values())):
             p.stop()
@@ -342,8 +362,22 @@ def start_virtual_environment(profile: Profile, *, host: str = "127.0.0.1", mllp
         raise
 
 
+def _outbound_url(outbound: Callable[[str, str], str] | None, name: str, url: str, given: dict) -> str:
+    """The URL the EHR is given for outbound path ``name`` (``url`` itself without ``outbound``)."""
+    if outbound is None:
+        return url
+    new = outbound(name, url)
+    parts = urlsplit(new) if isinstance(new, str) else None
+    if parts is None or parts.scheme != "http" or parts.hostname not in LOOPBACK:
+        raise SimStartError(f"the outbound {name} path must be given a plain http URL on loopback, "
+                            f"got {new!r}")
+    given[name] = {"upstream": url, "given": new}
+    return new
+
+
 def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_port: int,
-           defects: tuple[str, ...], started: dict[str, SimProcess], tls_dir: str | None) -> VirtualEnvironment:
+           defects: tuple[str, ...], started: dict[str, SimProcess], tls_dir: str | None,
+           outbound: Callable[[str, str], str] | None = None) -> VirtualEnvironment:
     vopts = profile.virtual
     pki = None
     server_tls: list[str] = []
@@ -380,9 +414,17 @@ def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_p
     # each defect goes to the simulator its entry names (sim.defects): its flags, or --defect NAME
     lb_args += startup_args(defects, "multum-lb")  # a later --policy overrides the one above
     lb = start("multum-lb", "genrep.sim.multum_lb", lb_args)
+    # the receiving units' side of referrals sent from the EHR (sim.referral_receiver; restarts on its ports)
+    referral_rx = start("referral-receiver", "genrep.sim.referral_receiver",
+                        ["--host", host, "--port", "0", "--admin-port", "0"])
+    given: dict[str, dict] = {}
     args = ["--host", host, "--mllp-port", str(mllp_port), "--fhir-port", str(fhir_port),
-            "--nll-url", nll["fhir_base"], "--multum-url", lb["base"]]
+            "--referral-url", referral_rx["base"],
+            "--nll-url", _outbound_url(outbound, "nll", nll["fhir_base"], given),
+            "--multum-url", _outbound_url(outbound, "multum", lb["base"], given)]
     args += startup_args(defects, "ehr")
+    for role, user in profile.test_users.items():  # the EHR's users: the profile's test users (access matrix)
+        args += ["--user", f"{user}={role}"]
     args += server_tls
     if pki is not None:
         args += ["--nll-ca-file", str(pki.ca_file)]
@@ -413,6 +455,11 @@ def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_p
         "nll_fhir": Endpoint("nll_fhir", "http", host, nll["port"], base_url=nll["fhir_base"], **tls),
         "nll_admin": Endpoint("nll_admin", "http", host, nll["port"], base_url=f"{nll_root}/admin", **tls),
         "multum_lb": Endpoint("multum_lb", "http", host, lb["port"], base_url=lb["base"]),
+        # referrals: the EHR's referral-sending API (its FHIR base here), the receiver's admin (faults, what arrived)
+        "ehr_referrals": Endpoint("ehr_referrals", "http", host, ehr["fhir_port"], base_url=ehr["fhir_base"],
+                                  **{**tls, **creds}),
+        "referral_receiver_admin": Endpoint("referral_receiver_admin", "http", host, referral_rx["admin_port"],
+                                            base_url=referral_rx["admin"]),
     }
     for name, info in multum.items():
         key = name.replace("-", "_")
@@ -420,4 +467,5 @@ def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_p
         endpoints[f"{key}_admin"] = Endpoint(f"{key}_admin", "http", host, info["admin_port"],
                                              base_url=info["admin"])
     return VirtualEnvironment(profile.with_endpoints(endpoints), started,
-                              {name: sim.info for name, sim in started.items()}, tls_dir=tls_dir)
+                              {name: sim.info for name, sim in started.items()}, tls_dir=tls_dir,
+                              outbound=given)
