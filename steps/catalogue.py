@@ -41,6 +41,8 @@ GROUP_NOTES = {
     "medication_steps": "National medication list NLL -> the EHR's medication list, FHIR R4.",
     "multum_steps": "EHR -> Multum drug-interaction checks through a load balancer (failover, fail-safe).",
     "referral_steps": "Referrals sent through the EHR to another unit, and the feedback the sender gets.",
+    "erx_steps": "E-prescriptions signed with the prescriber's SITHS card, sent through the EHR, and what arrived at the receiver.",
+    "parity_steps": "Every entry point of a system (nodes, desktop pools, members) alike: smoke journey and fingerprint.",
     "journey_steps": "Care episodes that cross integrations: admission, referral, transfer, discharge.",
 }
 TYPES = ("given", "when", "then", "step")

@@ -41,10 +41,12 @@ from genrep.results.allure import label_scenario
 from genrep.sim.process import start_virtual_environment
 
 from .access_steps import *  # noqa: F401,F403
+from .erx_steps import *  # noqa: F401,F403
 from .generated_steps import *  # noqa: F401,F403
 from .journey_steps import *  # noqa: F401,F403  (registers the step fixtures)
 from .medication_steps import *  # noqa: F401,F403
 from .multum_steps import *  # noqa: F401,F403
+from .parity_steps import *  # noqa: F401,F403
 from .patient_steps import *  # noqa: F401,F403
 from .radiology_steps import *  # noqa: F401,F403
 from .referral_steps import *  # noqa: F401,F403
@@ -57,7 +59,9 @@ INTEGRATION_TAGS = {
     "happy": "happy path",
     "registration": "patient registration and encounters (HL7 ADT)",
     "referrals": "referrals sent through the EHR to another unit, and the sender's feedback (FHIR ServiceRequest, Task)",
+    "erx": "e-prescriptions signed with the prescriber's SITHS card and sent to the receiver (contracts/erx.yaml)",
     "access": "access rights as a matrix: role x action, allowed or refused explicitly (contracts/access.yaml)",
+    "parity": "like-for-like entry points: every node, desktop pool or member alike (contracts/parity.yaml)",
     "journey": "end-to-end patient journey across integrations",
     "wip": "work in progress: excluded from the rehearsal",
 }

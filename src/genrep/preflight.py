@@ -43,6 +43,8 @@ INTEGRATION_ENDPOINTS: dict[str, tuple[str, ...]] = {
     "access": ("ehr_fhir", "ehr_api", "radiology_mllp", "nll_fhir"),
     "journey": ("radiology_mllp", "ehr_fhir", "nll_fhir", "ehr_api"),
     "referrals": ("radiology_mllp", "ehr_fhir", "ehr_referrals"),
+    "erx": ("radiology_mllp", "ehr_fhir", "ehr_erx"),
+    "parity": ("radiology_mllp", "ehr_fhir", "ehr_api"),
 }
 OUTAGE_LATCH_ENV = "GENREP_OUTAGE_LATCH"     # a file in the run's results folder (genrep.rehearsal sets it)
 OUTAGE_LATCH_FILE = "genrep-outages.jsonl"

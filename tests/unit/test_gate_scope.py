@@ -68,7 +68,8 @@ def test_shipped_scope_needs_the_feature_suite_and_the_performance_acceptance_te
         "radiology_restart_under_load": (30.0, 6000), "soak": (30.0, None)}
     functional = SCOPE.parts[0]
     assert set(functional.integrations) == {"radiology", "registration", "nll", "multum", "journeys", "access",
-                                            "referrals"}
+                                            "referrals", "parity", "erx"}
+    assert "environment parity" in functional.test_types
 
 
 @pytest.mark.parametrize("file, marker", [("Makefile", "LOAD ?="), ("docs/ci/github-actions.yml", "--load"),

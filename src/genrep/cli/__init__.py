@@ -33,6 +33,7 @@ from genrep.errors import ConfigError, GenrepError, TransportError
 from genrep.cli.environment import _cmd_certs_check, _cmd_contract_check, _cmd_defects, _cmd_sim_up
 from genrep.cli.explore import register as _register_explore
 from genrep.cli.mutate import register as _register_mutate
+from genrep.cli.parity import register as _register_parity
 from genrep.cli.performance import _cmd_bench, _cmd_bench_load, _cmd_load
 from genrep.cli.verdict import _cmd_gate, _cmd_lint, _cmd_rehearse, _cmd_report, _cmd_selftest, _cmd_steps
 
@@ -182,6 +183,16 @@ COMMAND_HELP: dict[tuple[str, ...], tuple[list[tuple[str, str]], list[str]]] = {
          _SIGNALS_HELP],
         ["genrep certs check --env virtual-tls",
          "genrep certs check --env region-test --warn-days 45 --results reports/allure-results --json"]),
+    ("parity",): (
+        [("0", "every entry point passed the smoke journey and is configured alike"),
+         ("1", "an entry point differs: its fingerprint, its own configuration rules or the smoke journey"),
+         ("2", "bad input or configuration: the profile names no entry points of the system, an unknown "
+               "system or defect, a --results folder genrep did not create"),
+         ("3", "an entry point could not be reached"),
+         _SIGNALS_HELP],
+        ["genrep parity",
+         "genrep parity --defect parity-node-b-no-multum",
+         "genrep parity --env region-test --results reports/allure-results --json"]),
     ("defects",): (
         [("0", "the defects were listed")],
         ["genrep defects",
@@ -206,11 +217,13 @@ COMMAND_HELP: dict[tuple[str, ...], tuple[list[tuple[str, str]], list[str]]] = {
          "genrep bench load --seconds 15 --rounds 5 --users 8"]),
     ("load",): (
         [("0", "SLA: MET, every threshold of contracts/load.yaml"),
-         ("1", "SLA: MISSED: a threshold missed, or a timing figure that could not be judged because the host "
-               "or the load generator was saturated (marked inconclusive, per threshold and in sla.json)"),
+         ("1", "SLA: MISSED: a threshold missed (a real miss stays one, whatever the host did)"),
          ("2", "bad input or configuration: an unknown profile, a bad --duration, the environment profile, a "
                "credential it names that is not set (pre-flight), a --results folder genrep did not create"),
          ("3", "an endpoint could not be reached (pre-flight, before Locust starts)"),
+         ("4", "SLA: INCONCLUSIVE (reason): the timing figures measure a saturated load generator or a host "
+               "busy with other work, or the run stopped early (a Locust worker lost): not verified, never "
+               "a product defect (per threshold and in sla.json)"),
          _SIGNALS_HELP],
         ["genrep load golive_morning --duration 120s",
          "genrep load steady_day --users 40 --duration 10m --results reports/allure-results",
@@ -413,6 +426,8 @@ def build_parser() -> argparse.ArgumentParser:
     cec.add_argument("--results", default=None, help="also write one Allure result per certificate (SEC-CERT-001)")
     cec.add_argument("--json", action="store_true", help="machine-readable report")
     cec.set_defaults(func=_cmd_certs_check)
+
+    _register_parity(sub)
 
     d = sub.add_parser("defects", help="list the switchable defects of the virtual environment")
     d.set_defaults(func=_cmd_defects)

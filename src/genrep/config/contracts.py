@@ -17,7 +17,7 @@ from genrep.yamlfile import Located, load_yaml, reject_unknown, require
 
 SEVERITIES = ("critical", "high", "medium", "low")
 TEST_TYPES = ("interface test", "functional test of requirements", "end-to-end patient journey",
-              "performance", "regression")
+              "performance", "regression", "environment parity")
 #: Test types of manual results (``genrep rehearse/gate --manual``, genrep.results.manual): a scope part
 #: and the thresholds may name them; the requirement catalogue's own test types are TEST_TYPES.
 MANUAL_TEST_TYPES = ("user acceptance test", "usability test", "peripherals test", "workstream verification")
@@ -540,3 +540,6 @@ def load_gate(path: str | Path | None = None, *, catalogue: dict[str, Requiremen
 
 # -- referrals (its own module; re-exported here with the other contracts) -------------------------
 from genrep.config.referrals import ReferralContract, load_referrals  # noqa: E402,F401
+
+# -- e-prescription signing (its own module; re-exported here with the other contracts) -------------
+from genrep.config.erx import ErxContract, load_erx  # noqa: E402,F401

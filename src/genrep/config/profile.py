@@ -134,6 +134,18 @@ class Timeouts:
 
 
 @dataclass(frozen=True)
+class EntryPoint:
+    """One way into a system (``entry_points:``): an application node, a desktop pool, a load-balancer
+    member. ``endpoints`` replace the profile's endpoints of the same name when the journey goes
+    through it (``Profile.through``); a virtual profile's are filled by the virtual environment."""
+
+    name: str
+    kind: str = "node"  # ENTRY_POINT_KINDS
+    description: str = ""
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Profile:
     name: str
     kind: str  # virtual | external
@@ -150,12 +162,15 @@ class Profile:
     test_users: dict[str, str] = field(default_factory=dict)
     # how faults are injected in a real environment (validated by genrep.faults.driver_for)
     faults: dict = field(default_factory=dict)
+    # system (contracts/parity.yaml systems) -> its entry points, in order (the first is the reference)
+    entry_points: dict[str, tuple[EntryPoint, ...]] = field(default_factory=dict)
     virtual: VirtualOptions = field(default_factory=VirtualOptions)
     min_days_valid: int = DEFAULT_MIN_DAYS_VALID  # certificates: {min_days_valid: N}
 
     @property
     def allowed_hosts(self) -> set[str]:
         hosts = {e.host for e in self.endpoints.values()} | set(self.extra_hosts)
+        hosts |= {e.host for eps in self.entry_points.values() for ep in eps for e in ep.endpoints.values()}
         if self.kind == "virtual":
             hosts |= set(LOOPBACK)
         return hosts
@@ -177,6 +192,16 @@ class Profile:
                               file=self.file or None, key=f"endpoints.{name}") from None
         self.check_host(ep.host)
         return ep
+
+    def through(self, system: str, name: str) -> "Profile":
+        """This profile with the endpoints of entry point ``name`` of ``system`` in place of its own
+        (the ones it does not name stay): every client built from it goes through that entry point."""
+        for ep in self.entry_points.get(system, ()):
+            if ep.name == name:
+                return replace(self, endpoints={**self.endpoints, **ep.endpoints})
+        known = ", ".join(e.name for e in self.entry_points.get(system, ())) or "none"
+        raise ConfigError(f"profile '{self.name}' names no entry point {name!r} of {system!r} (it has: {known})",
+                          file=self.file or None, key=f"entry_points.{system}")
 
     def with_endpoints(self, endpoints: dict[str, Endpoint]) -> "Profile":
         for ep in endpoints.values():
@@ -227,7 +252,7 @@ class Profile:
 
 
 _TOP_KEYS = {"name", "kind", "description", "production", "endpoints", "timeouts", "allowed_hosts",
-             "test_patients", "test_users", "faults", "virtual", "certificates"}
+             "test_patients", "test_users", "faults", "virtual", "certificates", "entry_points"}
 _EP_KEYS = {"protocol", "host", "port", "base_url", "tls", "credentials_env", "credentials_file", "connection",
             "resend"}
 #: an MLLP endpoint's ``connection:`` and ``resend:`` (the rules: MLLPClient, docs/robustness.md "Real peers")
@@ -432,6 +457,68 @@ def _parse_test_users(data, file: str) -> dict[str, str]:
     return out
 
 
+ENTRY_POINT_KINDS = ("node", "desktop_pool", "lb_member")
+_EP_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
+
+
+def _parse_entry_points(data, file: str, kind: str, endpoints: dict[str, Endpoint]) -> dict[str, tuple[EntryPoint, ...]]:
+    """``entry_points:`` system -> list of {name, kind, description, endpoints}. An external profile's
+    entry point names the endpoints that differ from the profile's (same name, same protocol); a
+    virtual profile's have none (the virtual environment fills them: two EHR nodes)."""
+    section = require(data, "entry_points", dict, default={})
+    out: dict[str, tuple[EntryPoint, ...]] = {}
+    for system, items in section.items():
+        where, line = f"entry_points.{system}", section.line_of(system)
+        if not isinstance(items, list) or not items:
+            raise ConfigError("expected a list of entry points ({name, kind, description, endpoints})",
+                              file=file, key=where, line=line)
+        seen: list[EntryPoint] = []
+        for i, item in enumerate(items):
+            at = f"{where}[{i}]"
+            if not isinstance(item, dict):
+                raise ConfigError("expected a mapping with name (and kind, description, endpoints)",
+                                  file=file, key=at, line=line)
+            reject_unknown(item, {"name", "kind", "description", "endpoints"}, where=at)
+            name = require(item, "name", str, where=at)
+            if not _EP_NAME.fullmatch(name):
+                raise ConfigError(f"an entry point name is lower case letters, digits, . _ - (got {name!r})",
+                                  file=file, key=f"{at}.name", line=item.line_of("name"))
+            if any(e.name == name for e in seen):
+                raise ConfigError(f"entry point {name!r} is named twice in {system}", file=file,
+                                  key=f"{at}.name", line=item.line_of("name"))
+            eps = require(item, "endpoints", dict, where=at, default={})
+            if kind == "virtual" and eps:
+                raise ConfigError("a virtual profile's entry points get their endpoints from the virtual "
+                                  "environment: leave endpoints out", file=file, key=f"{at}.endpoints",
+                                  line=item.line_of("endpoints"))
+            if kind == "external" and not eps:
+                raise ConfigError("an external entry point names the endpoints it is reached through "
+                                  "(e.g. ehr_fhir, ehr_api, radiology_mllp)", file=file, key=f"{at}.endpoints",
+                                  line=item.line_of("endpoints") or item.line_of("name"))
+            parsed: dict[str, Endpoint] = {}
+            for ep_name, ep_data in eps.items():
+                ep_where = f"{at}.endpoints.{ep_name}"
+                if ep_name not in endpoints:
+                    raise ConfigError(f"not an endpoint of this profile (it has: {', '.join(sorted(endpoints))}); "
+                                      "an entry point replaces endpoints the profile names", file=file,
+                                      key=ep_where, line=eps.line_of(ep_name))
+                if not isinstance(ep_data, dict):
+                    raise ConfigError("expected a mapping", file=file, key=ep_where, line=eps.line_of(ep_name))
+                ep = _parse_endpoint(ep_name, ep_data, ep_where)
+                if ep.protocol != endpoints[ep_name].protocol:
+                    raise ConfigError(f"protocol {ep.protocol} differs from endpoints.{ep_name} "
+                                      f"({endpoints[ep_name].protocol})", file=file, key=f"{ep_where}.protocol",
+                                      line=ep_data.line_of("protocol"))
+                parsed[ep_name] = ep
+            seen.append(EntryPoint(name, require(item, "kind", str, where=at, default="node", choices=ENTRY_POINT_KINDS),
+                                   require(item, "description", str, where=at, default=""), parsed))
+        if kind == "virtual" and len(seen) > 2:
+            raise ConfigError("the virtual environment runs two nodes of a system: name at most two entry points",
+                              file=file, key=where, line=line)
+        out[system] = tuple(seen)
+    return out
+
+
 def _known_profiles() -> str:
     return ", ".join(sorted(p.stem for p in ENVIRONMENTS_DIR.glob("*.yaml"))) or "none"
 
@@ -519,6 +606,7 @@ def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | 
                               key=f"test_patients.{integration}", line=tp.line_of(integration))
         test_patients[integration] = tuple(str(n) for n in numbers)
     test_users = _parse_test_users(data, str(path))
+    entry_points = _parse_entry_points(data, str(path), kind, endpoints)
     if defects is None:
         env_defects = os.environ.get("GENREP_DEFECTS", "")
         defects = tuple(d.strip() for d in env_defects.split(",") if d.strip())
@@ -528,5 +616,6 @@ def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | 
                    description=require(data, "description", str, default=""),
                    endpoints=endpoints, timeouts=timeouts, file=str(path), defects=tuple(defects),
                    extra_hosts=extra, test_patients=test_patients, test_users=test_users,
+                   entry_points=entry_points,
                    faults=dict(require(data, "faults", dict, default={})),
                    virtual=_parse_virtual(data, kind), min_days_valid=_parse_certificates(data))

@@ -19,6 +19,7 @@ TARGETS: dict[str, str] = {
     "nll": "NLL (Nationella läkemedelslistan), the national medication list",
     "radiology-listener": "the EHR's inbound radiology MLLP listener (ORU and ADT)",
     "referral-receiver": "the receiving units' system that takes referrals sent from the EHR",
+    "erx-receiver": "the national e-prescription receiver that takes signed prescriptions from the EHR",
 }
 
 FAULTS: tuple[str, ...] = ("stopped", "killed", "hang", "slow", "error503", "version", "partial", "malformed",

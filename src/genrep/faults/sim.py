@@ -60,6 +60,9 @@ TARGETS: dict[str, SimTarget] = {
     # what it received
     "referral-receiver": SimTarget(frozenset({"stopped", "killed", "hang", "error503"}), frozenset(),
                                    clear=("fault", {"mode": "none"})),
+    # genrep.sim.erx_receiver (the referral receiver's fault modes and admin API)
+    "erx-receiver": SimTarget(frozenset({"stopped", "killed", "hang", "error503"}), frozenset(),
+                              clear=("fault", {"mode": "none"})),
 }
 #: targets that are a part of another simulator's process
 _PROCESS = {"radiology-listener": "ehr"}

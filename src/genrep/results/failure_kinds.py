@@ -47,6 +47,8 @@ CERTIFICATES = "TLS certificates"
 PERFORMANCE = "Performance under load"
 TEST_DATA = "Test data missing (nothing was verified)"
 REFERRALS = "Referral feedback (a failed referral not told to its sender)"
+ERX = "E-prescription signing (wrong or too many certificates, sent but not received)"
+PARITY = "Entry points not alike (a node, pool or member configured unlike the others)"
 MANUAL = "Manual test failures (user acceptance, usability, peripherals, workstream verification)"
 UNREACHABLE = "Environment unreachable"
 OTHER_PRODUCT = "Other product defects"
@@ -64,6 +66,8 @@ CATEGORIES: tuple[Category, ...] = (
     Category(CERTIFICATES),
     Category(PERFORMANCE),
     Category(REFERRALS),
+    Category(PARITY),
+    Category(ERX),
     Category(MANUAL),
     Category(TEST_DATA, ("failed", "broken")),
     Category(UNREACHABLE, ("failed", "broken"),
@@ -196,6 +200,30 @@ _PREFIXED: tuple[FailureKind, ...] = (
        "side has no record of it"),
     _k("referral_api_error", OTHER_PRODUCT, "high", "the EHR's referral API answered something else than the "
        "contract says (HTTP error, no Task to follow the delivery)"),
+    # like-for-like entry points (genrep.parity)
+    _k("parity_differs", PARITY, "high", "an entry point's configuration fingerprint differs from the first "
+       "entry point's (version, integrations reachable, schedule templates, booking types)"),
+    _k("parity_misconfigured", PARITY, "high", "an entry point cannot reach an integration, has no schedule "
+       "templates or a booking type without resources"),
+    _k("parity_smoke_failed", PARITY, "critical", "the smoke journey failed through an entry point"),
+    # e-prescription signing (genrep.integrations.erx, contracts/erx.yaml)
+    _k("erx_wrong_certificate", ERX, "critical", "an e-prescription signed (or offered to be signed) with another "
+       "certificate than the prescriber's valid signing certificate (e.g. the authentication certificate)"),
+    _k("erx_too_many_certificates", ERX, "high", "the prescriber is offered more certificates to sign with than "
+       "the one valid signing certificate (2024: too many certificates were listed)"),
+    _k("erx_not_sent", ERX, "critical", "a prescriber with a valid signing certificate could not send an "
+       "e-prescription"),
+    _k("erx_not_received", ERX, "critical", "the EHR says an e-prescription was sent, but the receiver has no "
+       "record of it (or could not have it)"),
+    _k("erx_not_refused", ERX, "critical", "a card with no valid signing certificate was not refused: the EHR "
+       "signed and sent anyway"),
+    _k("erx_refusal_unclear", ERX, "high", "an e-prescription refused without naming the problem"),
+    _k("erx_wrong_reason", ERX, "medium", "an e-prescription refused or failed with another reason than the one "
+       "that happened"),
+    _k("erx_signature_invalid", ERX, "critical", "the receiver could not verify an e-prescription's signature"),
+    _k("erx_answer_late", ERX, "medium", "the EHR answered an e-prescription send after the contract's bound"),
+    _k("erx_api_error", OTHER_PRODUCT, "high", "the EHR's e-prescribing API answered something else than the "
+       "contract says (HTTP error, no record)"),
     # load (genrep.load.runner) and certificates (genrep.certs)
     _k("sla_missed", PERFORMANCE, "high", "a load SLA threshold was missed (contracts/load.yaml)"),
     _k("no_requests", PERFORMANCE, "high", "an operation made no requests under load: nothing measured"),

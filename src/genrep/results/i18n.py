@@ -113,7 +113,7 @@ SV.update({
     # words inside sentences
     "nobody": "ingen", "closed": "stängd", "open": "öppen",
     "interface test": "gränssnittstest", "functional test of requirements": "funktionstest av krav",
-    "end-to-end patient journey": "patientflöde från början till slut", "performance": "prestanda",
+    "end-to-end patient journey": "patientflöde från början till slut", "performance": "prestanda", "environment parity": "miljölikhet",
     "regression": "regressionstest", "user acceptance test": "användaracceptanstest",
     "usability test": "användbarhetstest", "peripherals test": "test av kringutrustning",
     "workstream verification": "verifiering i verksamhetsflöde",

@@ -18,7 +18,7 @@ from genrep.errors import ConfigError
 
 
 #: the simulators a defect can be built into (``genrep.sim.process`` names its processes so)
-TARGETS = ("ehr", "multum-lb")
+TARGETS = ("ehr", "multum-lb", "ehr-b")  # ehr-b: the second EHR node (entry points, genrep parity)
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,21 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            "a failed referral is told to the sender N seconds late (default 6, past the contract's 4 s bound), "
            "as by a periodic error queue; delivered ones are told at once",
            6, ("REF-002", "REF-R01", "REF-R02", "REF-R03", "JRN-015", "JRN-016"), ("referral_feedback_late",)),
+    # e-prescription signing (contracts/erx.yaml, sim.ehr_erx, sim.erx_receiver)
+    Defect("erx-signs-with-auth-cert", "erx", "ehr",
+           "the EHR signs e-prescriptions with the prescriber's authentication certificate (digitalSignature, "
+           "no nonRepudiation): the receiver refuses every one, and a card with no valid signing certificate is "
+           "not refused but signed and sent anyway",
+           None, ("ERX-001", "ERX-002", "ERX-003", "ERX-R01"), ("erx_wrong_certificate", "erx_not_sent",
+                                                                  "erx_not_refused")),
+    Defect("erx-offers-every-certificate", "erx", "ehr",
+           "the 2024 problem: the EHR lists every certificate on the card to the prescriber (authentication, "
+           "expired, not yet valid, a colleague's) instead of the one valid signing certificate",
+           None, ("ERX-003", "ERX-R02"), ("erx_too_many_certificates", "erx_wrong_certificate")),
+    Defect("erx-sent-never-received", "erx", "ehr",
+           "the EHR reports an e-prescription sent, with a receipt of its own, but nothing reaches the receiver "
+           "(an outbox never flushed)",
+           None, ("ERX-001", "ERX-004"), ("erx_not_received",)),
     # access rights (contracts/access.yaml, enforced by sim.ehr_access)
     Defect("access-referral-physician-only", "access", "ehr",
            "only physicians may create referrals: nurses, medical secretaries and physiotherapists are "
@@ -131,6 +146,15 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
            "every denial is answered 200 with an empty Bundle instead of 403 and an OperationOutcome: a "
            "refusal that reads as 'nothing there'",
            None, ("ACC-002", "ACC-R02"), ("refusal_not_explicit",)),
+    # like-for-like entry points (contracts/parity.yaml, sim.ehr_fingerprint): the second EHR node only
+    Defect("parity-node-b-no-multum", "parity", "ehr-b",
+           "the second EHR node cannot reach Multum (a firewall rule missing, as the extra desktop pool of "
+           "2024): interaction checks are not performed there, only there",
+           None, ("PAR-001", "PAR-002", "PAR-003"), ("parity_differs", "parity_smoke_failed", "parity_misconfigured")),
+    Defect("parity-node-b-no-schedule-templates", "parity", "ehr-b",
+           "the second EHR node has no schedule templates loaded and the patient portal's booking type "
+           "has no resources (2024: templates not loaded in production, no booking via the portal)",
+           None, ("PAR-001", "PAR-003"), ("parity_differs", "parity_misconfigured")),
 )}
 
 

@@ -12,7 +12,8 @@ the FHIR API, ``serve`` runs the listeners and ``main`` is ``python -m genrep.si
   and ORU do to it;
 - ``ehr_fhir``: the FHIR resources and the handlers that serve them;
 - ``ehr_medications`` (the NLL list) and ``ehr_prescribing`` (interaction checks via Multum);
-- ``ehr_referrals``: referrals sent to another unit (forwarded to ``referral_receiver``) and their feedback.
+- ``ehr_referrals``: referrals sent to another unit (forwarded to ``referral_receiver``) and their feedback;
+- ``ehr_erx``: e-prescriptions signed with the prescriber's virtual card (``erx_cards``), sent to ``erx_receiver``.
 Each part's docstring lists its clean behaviour; defects (``genrep.sim.defects``) change exactly
 one behaviour each.
 """
@@ -35,7 +36,9 @@ from aiohttp import web
 from genrep.errors import ConfigError
 from genrep.sim.defects import DEFECTS, parse_defects
 from genrep.sim.ehr_access import AccessControl, parse_users
+from genrep.sim.ehr_erx import ErxModule
 from genrep.sim.ehr_fhir import ACCESSION_SYSTEM, FHIR_JSON, PNR_SYSTEM, STATUS, FHIRApi, outcome
+from genrep.sim.ehr_fingerprint import NodeFingerprint, multum_url_for
 from genrep.sim.ehr_medications import MedicationModule
 from genrep.sim.ehr_mllp import MLLPInbound, MLLPProtocol
 from genrep.sim.ehr_prescribing import PrescribingModule
@@ -57,18 +60,21 @@ class VirtualEHR:
                  nll_url: str | None = None, nll_timeout: float = 3.0,
                  multum_url: str | None = None, multum_timeout: float = 4.0,
                  access: AccessControl | None = None,
-                 referral_url: str | None = None, referral_timeout: float = 1.5):
+                 referral_url: str | None = None, referral_timeout: float = 1.5,
+                 erx_cards: dict | None = None, erx_url: str | None = None, erx_timeout: float = 3.0):
         self.defects = defects
         self.access = access  # the access matrix on the API (ehr_access); None: not enforced
         self.store = Store()
         self.medications = MedicationModule(nll_url, defects, timeout=nll_timeout)
-        self.prescribing = PrescribingModule(multum_url, defects, timeout=multum_timeout)
+        self.prescribing = PrescribingModule(multum_url_for(multum_url, defects), defects, timeout=multum_timeout)
         self.referrals = ReferralModule(self.store, referral_url, defects, timeout=referral_timeout)
+        self.erx = ErxModule(self.store, erx_cards or {}, erx_url, defects, timeout=erx_timeout)  # e-prescriptions
         self.clinical = ClinicalMessages(self.store, defects=defects, accession_field=accession_field,
                                          accession_max_length=accession_max_length)
         self.mllp = MLLPInbound(self.store, self.clinical.apply, defects=defects,
                                 max_message_bytes=max_message_bytes)
         self.fhir = FHIRApi(self.store, self.medications)
+        self.fingerprint = NodeFingerprint(self, defects)  # GET /fhir/$fingerprint (ehr_fingerprint)
 
     def mllp_protocol(self) -> asyncio.Protocol:
         return self.mllp.protocol()
@@ -76,6 +82,8 @@ class VirtualEHR:
     def routes(self, app: web.Application) -> None:
         self.fhir.routes(app)
         self.referrals.routes(app)  # referrals to other units (before the catch-all)
+        self.fingerprint.routes(app)
+        self.erx.routes(app)  # e-prescriptions signed with the prescriber's card (ehr_erx)
         app.router.add_post("/ehr/prescribe", self.prescribing.prescribe)
         app.router.add_get("/ehr/interaction-audit", self.prescribing.audit_log)
         app.router.add_get("/admin/health", self.health)
@@ -91,6 +99,7 @@ class VirtualEHR:
     async def reset(self, request: web.Request) -> web.Response:
         self.store.reset()
         self.referrals.reset()
+        self.erx.reset()
         return web.json_response({"status": "reset"})
 
 
@@ -149,6 +158,7 @@ async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, read
             connector=aiohttp.TCPConnector(ssl=nll_ssl_context))
     await ehr.prescribing.start()
     await ehr.referrals.start()
+    await ehr.erx.start()
     site = web.TCPSite(runner, host, fhir_port, ssl_context=ssl_context)
     await site.start()
     actual_mllp = server.sockets[0].getsockname()[1]
@@ -164,6 +174,7 @@ async def serve(host: str, mllp_port: int, fhir_port: int, ehr: VirtualEHR, read
     await ehr.medications.close()
     await ehr.prescribing.close()
     await ehr.referrals.close()
+    await ehr.erx.close()
     await runner.cleanup()
 
 
@@ -191,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
                          "user are checked against the access matrix")
     ap.add_argument("--referral-url", default=None, help="the referral receiver's base URL (referrals to other units)")
     ap.add_argument("--referral-timeout", type=float, default=1.5, help="bound for one referral delivery, seconds")
+    ap.add_argument("--erx-url", default=None, help="the e-prescription receiver's base URL")
+    ap.add_argument("--erx-cards", default=None, help="folder of the prescribers' virtual cards (sim.erx_cards)")
+    ap.add_argument("--erx-timeout", type=float, default=3.0, help="bound for one e-prescription send, seconds")
+    ap.add_argument("--node", default="node-a", help="this node's name in its configuration fingerprint")
     ap.add_argument("--require-token-env", default=None, metavar="NAME",
                     help="the FHIR API requires 'Authorization: Bearer <value of env var NAME>' (401 otherwise)")
     args = ap.parse_args(argv)
@@ -209,7 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         from genrep.config.access import load_access
         access_contract = load_access()
         access = AccessControl(access_contract, parse_users(args.user, access_contract), defects)
-    except (ConfigError, ValueError) as exc:
+        from genrep.sim.erx_cards import load_card_store
+        erx_cards = load_card_store(args.erx_cards) if args.erx_cards else {}
+    except (ConfigError, ValueError, OSError, KeyError) as exc:
         print(json.dumps({"error": str(exc)}), flush=True)
         return 2
     try:  # TLS and token settings are checked before anything listens, and reported on the ready line
@@ -223,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
                      accession_max_length=contract.accession_max_length,
                      nll_url=args.nll_url, nll_timeout=args.nll_timeout,
                      multum_url=args.multum_url, multum_timeout=args.multum_timeout, access=access,
-                     referral_url=args.referral_url, referral_timeout=args.referral_timeout)
+                     referral_url=args.referral_url, referral_timeout=args.referral_timeout,
+                     erx_cards=erx_cards, erx_url=args.erx_url, erx_timeout=args.erx_timeout)
+    ehr.fingerprint.node = args.node
     # The store holds every message received; the cyclic GC would rescan that growing heap again
     # and again (about 9 % of the server's CPU in ``genrep bench mllp``). Everything loaded so far
     # is frozen out of collection, and young collections run less often. Nothing here builds

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NoReturn
 from urllib.parse import urlsplit
 
@@ -274,7 +274,7 @@ class VirtualEnvironment:
     """The running virtual environment and the profile pointing at it.
 
     ``processes`` maps a simulator's name (``ehr``, ``nll``, ``multum-a``, ``multum-b``,
-    ``multum-lb``, ``referral-receiver``) to its process; ``restart`` brings a stopped or killed one back on its ports."""
+    ``multum-lb``, ``referral-receiver``, ``erx-receiver``) to its process; ``restart`` brings a stopped or killed one back on its ports."""
 
     profile: Profile
     processes: dict[str, SimProcess]
@@ -375,6 +375,40 @@ def _outbound_url(outbound: Callable[[str, str], str] | None, name: str, url: st
     return new
 
 
+#: the endpoints an EHR node is reached through (each node of ``entry_points.ehr`` gets its own)
+NODE_ENDPOINTS = ("radiology_mllp", "ehr_fhir", "ehr_api", "ehr_admin", "ehr_referrals")
+
+
+def _second_node_args(args: list[str], defects: tuple[str, ...], node: str) -> list[str]:
+    """The EHR's start-up arguments for its second node: ports of its own, its name, and the defects
+    built into that node only (target ``ehr-b``) besides the EHR's own."""
+    out = list(args)
+    for flag in ("--mllp-port", "--fhir-port", "--node"):
+        out[out.index(flag) + 1] = node if flag == "--node" else "0"
+    return out + startup_args(defects, "ehr-b")
+
+
+def _with_nodes(profile: Profile, nodes, infos: list, endpoints: dict, host: str, scheme: str,
+                tls: dict, creds: dict) -> Profile:
+    """``profile`` with its EHR entry points filled: the first node's endpoints are the profile's own,
+    the second's are those of process ``ehr-b``."""
+    filled = []
+    for i, (node, info) in enumerate(zip(nodes, infos)):
+        if i == 0:
+            eps = {k: endpoints[k] for k in NODE_ENDPOINTS}
+        else:
+            root = f"{scheme}://{host}:{info['fhir_port']}"
+            eps = {"radiology_mllp": Endpoint("radiology_mllp", "mllp", host, info["mllp_port"], **tls),
+                   "ehr_fhir": Endpoint("ehr_fhir", "http", host, info["fhir_port"], base_url=info["fhir_base"],
+                                        **{**tls, **creds}),
+                   "ehr_api": Endpoint("ehr_api", "http", host, info["fhir_port"], base_url=f"{root}/ehr", **tls),
+                   "ehr_admin": Endpoint("ehr_admin", "http", host, info["fhir_port"], base_url=f"{root}/admin", **tls),
+                   "ehr_referrals": Endpoint("ehr_referrals", "http", host, info["fhir_port"],
+                                             base_url=info["fhir_base"], **{**tls, **creds})}
+        filled.append(replace(node, endpoints=eps))
+    return replace(profile, entry_points={**profile.entry_points, "ehr": tuple(filled)})
+
+
 def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_port: int,
            defects: tuple[str, ...], started: dict[str, SimProcess], tls_dir: str | None,
            outbound: Callable[[str, str], str] | None = None) -> VirtualEnvironment:
@@ -417,9 +451,18 @@ def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_p
     # the receiving units' side of referrals sent from the EHR (sim.referral_receiver; restarts on its ports)
     referral_rx = start("referral-receiver", "genrep.sim.referral_receiver",
                         ["--host", host, "--port", "0", "--admin-port", "0"])
+    # e-prescriptions: the prescribers' virtual cards (a throw-away SITHS-like CA, sim.erx_cards) in the
+    # environment's private folder, and the receiver that trusts that CA (sim.erx_receiver)
+    from genrep.config.erx import load_erx
+    from genrep.sim.erx_cards import CA_FILE, make_card_store
+    tls_dir = tls_dir or make_tls_dir()  # removed on stop, as the TLS material is
+    erx_cards = make_card_store(os.path.join(tls_dir, "erx-cards"), load_erx())
+    erx_rx = start("erx-receiver", "genrep.sim.erx_receiver",
+                   ["--host", host, "--port", "0", "--admin-port", "0", "--ca-file", str(erx_cards / CA_FILE)])
     given: dict[str, dict] = {}
     args = ["--host", host, "--mllp-port", str(mllp_port), "--fhir-port", str(fhir_port),
             "--referral-url", referral_rx["base"],
+            "--erx-url", erx_rx["base"], "--erx-cards", str(erx_cards),
             "--nll-url", _outbound_url(outbound, "nll", nll["fhir_base"], given),
             "--multum-url", _outbound_url(outbound, "multum", lb["base"], given)]
     args += startup_args(defects, "ehr")
@@ -433,7 +476,12 @@ def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_p
                      "--nll-client-key", str(pki.peer_client_key)]
     if vopts.require_token_env:
         args += ["--require-token-env", vopts.require_token_env]
+    nodes = profile.entry_points.get("ehr", ())  # entry points of the EHR: node a (this one), node b
+    if nodes:
+        args += ["--node", nodes[0].name]
     ehr = start("ehr", "genrep.sim.ehr", args)
+    # a second EHR node (genrep parity): the same software, services and users, its own store and ports
+    ehr_b = start("ehr-b", "genrep.sim.ehr", _second_node_args(args, defects, nodes[1].name)) if len(nodes) > 1 else None
     scheme = "https" if pki is not None else "http"
     ehr_root = f"{scheme}://{host}:{ehr['fhir_port']}"
     nll_root = nll["fhir_base"].rsplit("/fhir", 1)[0]
@@ -460,12 +508,19 @@ def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_p
                                   **{**tls, **creds}),
         "referral_receiver_admin": Endpoint("referral_receiver_admin", "http", host, referral_rx["admin_port"],
                                             base_url=referral_rx["admin"]),
+        # e-prescriptions: the EHR's e-prescribing API, the receiver's admin (what arrived and verified)
+        "ehr_erx": Endpoint("ehr_erx", "http", host, ehr["fhir_port"], base_url=f"{ehr_root}/ehr/erx", **tls),
+        "erx_receiver_admin": Endpoint("erx_receiver_admin", "http", host, erx_rx["admin_port"],
+                                       base_url=erx_rx["admin"]),
     }
     for name, info in multum.items():
         key = name.replace("-", "_")
         endpoints[key] = Endpoint(key, "http", host, info["port"], base_url=info["base"])
         endpoints[f"{key}_admin"] = Endpoint(f"{key}_admin", "http", host, info["admin_port"],
                                              base_url=info["admin"])
-    return VirtualEnvironment(profile.with_endpoints(endpoints), started,
+    filled = profile.with_endpoints(endpoints)
+    if nodes:
+        filled = _with_nodes(filled, nodes, [ehr, ehr_b], endpoints, host, scheme, tls, creds)
+    return VirtualEnvironment(filled, started,
                               {name: sim.info for name, sim in started.items()}, tls_dir=tls_dir,
                               outbound=given)

@@ -123,6 +123,42 @@ class ThrowawayCA:
             builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
         return Issued(builder.sign(self.key, hashes.SHA256()), key)
 
+    def issue_person(self, hsa_id: str, name: str, *, usage: str, not_before: _dt.datetime | None = None,
+                     not_after: _dt.datetime | None = None, days: float = 365) -> Issued:
+        """A SITHS-like personal certificate: subject CN ``name`` and serialNumber ``hsa_id`` (the
+        holder's HSA-id). ``usage="authentication"``: key usage digitalSignature, EKU clientAuth;
+        ``usage="signing"``: key usage nonRepudiation (contentCommitment) only, as a card's signing
+        certificate has. ``not_before``/``not_after`` make expired or not-yet-valid ones."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+        if usage not in ("authentication", "signing"):
+            raise ValueError(f"usage is authentication or signing, got {usage!r}")
+        key = ec.generate_private_key(ec.SECP256R1())
+        now = _utcnow()
+        start = not_before or (now - _dt.timedelta(hours=1))
+        end = not_after or (now + _dt.timedelta(days=days))
+        signing = usage == "signing"
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([
+                       x509.NameAttribute(NameOID.ORGANIZATION_NAME, "genrep (not for production)"),
+                       x509.NameAttribute(NameOID.SERIAL_NUMBER, hsa_id),
+                       x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+                   .issuer_name(self.name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(start).not_valid_after(end)
+                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                   .add_extension(x509.KeyUsage(digital_signature=not signing, content_commitment=signing,
+                                                key_encipherment=False, data_encipherment=False,
+                                                key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                                encipher_only=False, decipher_only=False), critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                                  critical=False))
+        if not signing:
+            builder = builder.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        return Issued(builder.sign(self.key, hashes.SHA256()), key)
+
 
 @dataclass
 class ThrowawayPKI:
