@@ -1,20 +1,13 @@
-"""Load profile: failover under load. A steady load of GENREP_LOAD_USERS users for GENREP_LOAD_DURATION
-seconds, while the runner kills Multum server "multum-a" at 40 % of the run through genrep.faults
-(the profile's faults in contracts/load.yaml). Judged by the Multum contract's objectives: failed checks
-during the failover and false "no interactions". Run through `genrep load failover_under_load`."""
+"""Load profile: failover at the go-live peak. The go-live morning's users, think times and shape
+(users log in over the ramp, then the steady peak: about 200 requests/s with 6,000 users), and the
+runner kills Multum server "multum-a" in the steady phase through genrep.faults (the profile's
+faults in contracts/load.yaml). Judged by the Multum contract's objectives (PERF-FAILOVER): failed
+interaction checks after the kill, false "no interactions", recovery time. Run through
+`genrep load failover_under_load`."""
 
-import os
-
-from locust import LoadTestShape
-
+import golive_morning
 from users import ClinicianUser, PrescriberUser, RegistrationUser, RisUser  # noqa: F401 - the users of this profile
 
 
-class FailoverUnderLoad(LoadTestShape):
-    users = int(os.environ.get("GENREP_LOAD_USERS", "10"))
-    duration = float(os.environ.get("GENREP_LOAD_DURATION", "60"))
-
-    def tick(self):
-        if self.get_run_time() >= self.duration:
-            return None
-        return self.users, max(1.0, float(self.users))
+class FailoverUnderLoad(golive_morning.GoLiveMorning):
+    """The go-live morning's shape (ramp, then the steady peak)."""

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import time
 from contextlib import contextmanager
 
 import gevent
-from locust import FastHttpUser, User, between, events
+from locust import FastHttpUser, User, between, events, task
 from locust.runners import MasterRunner, WorkerRunner
 
 from genrep.errors import IdentityViolation
 from genrep.load.contract import load_load_contract
-from genrep.load.workload import (IDENTITY_STOP_EXIT, AcceptedLog, HttpRoute, LoadEndpoints, LoadSettings, Payloads,
-                                  RequestRefused, ack_problem, exit_code, operation_cycle)
+from genrep.load.journey import JourneyFailed, ReportToPrescription
+from genrep.load.windows import STARTED_FILE, WINDOWS_FILE, WindowFigures, WindowRecorder
+from genrep.load.workload import (EMPTY, IDENTITY_STOP_EXIT, LIST, UNAVAILABLE, AcceptedLog, HttpRoute, LoadEndpoints,
+                                  LoadSettings, Payloads, RequestRefused, ack_problem, exit_code, medication_answer,
+                                  operation_cycle)
 
 CONTRACT = load_load_contract()
 SETTINGS = LoadSettings.from_env()
@@ -34,6 +38,9 @@ STOP_MESSAGE = "genrep_identity_stop"
 _refused: list[str] = []  # the identity refusal that stopped this run (its first), if any
 USERS = CONTRACT.users_for(SETTINGS.profile)  # the profile's weights and think times
 ACCEPTED = AcceptedLog(SETTINGS.out_dir)    # ORUs answered AA: the runner reads them back
+WINDOWS = WindowRecorder(SETTINGS.window_s)  # every request per window: the runner judges the phases from it
+WINDOWS_REPORT = "genrep_windows"           # a worker's recorder, drained into each report to the master
+_started: list[float] = []                  # the test's start (master or local process)
 
 
 def _weights(user: str) -> dict[str, int]:
@@ -108,6 +115,12 @@ class _Scheduled:
 
     def on_start(self):
         self._ops = operation_cycle(_weights(self.contract_user))
+        # The first operation after a random part of one think time, as if the user had been working
+        # for a while. Locust starts a ramp's users in one batch a second and runs a user's first task
+        # at once: without this, every second's new users (133 at the go-live peak ramp) send their
+        # first request at the same instant, and the ramp's figures measure that burst queueing in
+        # the generator and the EHR, not the system at that request rate (docs/performance.md).
+        gevent.sleep(random.uniform(0.0, self.wait_time()))
 
 
 class _HttpUser(_Scheduled, FastHttpUser):
@@ -180,15 +193,31 @@ class ClinicianUser(_HttpUser):
         self._read("read_report", f"/DiagnosticReport?identifier={SETTINGS.accession}")
 
     def read_medications(self):
-        self._read("read_medications", f"/MedicationRequest?patient={SETTINGS.patient_id}")
+        """The list as a clinician sees it: a list, or "unavailable" (NLL down: a failed read, and
+        noted so the runner can tell the EHR said so); an empty list is a failure of its own (the
+        load patient's list is planted: empty is never true), counted as ``empty_medication_list``."""
+        name = "read_medications"
+        with self._request("GET", f"/MedicationRequest?patient={SETTINGS.patient_id}", name=name) as resp:
+            if resp is None:
+                return
+            kind, why = medication_answer(resp.status_code, resp.content)
+            if kind == LIST:
+                return
+            resp.failure(why)
+            if kind == UNAVAILABLE:
+                WINDOWS.note("medications_unavailable", time.time())
+            elif kind == EMPTY:  # the fail-safe rule broken: a list nobody could read shown as empty
+                self.environment.events.request.fire(
+                    request_type="CHECK", name="empty_medication_list", response_time=0, response_length=0,
+                    exception=AssertionError("an empty medication list was shown"), context={})
 
 
 class _MLLPUser(_Scheduled, User):
     abstract = True
 
     def on_start(self):
+        self.mllp = ENDPOINTS.mllp_client(SETTINGS)  # before the first think: on_stop closes it
         super().on_start()
-        self.mllp = ENDPOINTS.mllp_client(SETTINGS)
 
     def on_stop(self):
         self.mllp.close()
@@ -238,11 +267,16 @@ class RisUser(_MLLPUser):
             self._log(AcceptedLog.ACCEPTED, accession)
 
     def _log(self, kind: str, accession: str) -> None:
-        runner = self.environment.runner
-        if isinstance(runner, WorkerRunner):  # distributed: the master keeps the one log
-            runner.send_message(ACCEPTED_MESSAGE, [kind, accession])
-        else:
-            ACCEPTED.add(accession, kind)
+        _log_oru(self, kind, accession)
+
+
+def _log_oru(user, kind: str, accession: str) -> None:
+    """An ORU sent or answered AA, for the runner's "AA is stored" check."""
+    runner = user.environment.runner
+    if isinstance(runner, WorkerRunner):  # distributed: the master keeps the one log
+        runner.send_message(ACCEPTED_MESSAGE, [kind, accession])
+    else:
+        ACCEPTED.add(accession, kind)
 
 
 class RegistrationUser(_MLLPUser):
@@ -267,9 +301,8 @@ class PrescriberUser(_HttpUser):
     ssl_context_factory = staticmethod(ENDPOINTS.ssl_context_factory("ehr_api"))
 
     def on_start(self):
+        self.current, self.new = _canary()
         super().on_start()
-        from genrep.config.contracts import load_multum
-        self.current, self.new = load_multum().canary
 
     def prescribe(self):
         body = {"patient": SETTINGS.patient_id, "current": [self.current], "new": self.new}
@@ -294,7 +327,92 @@ class PrescriberUser(_HttpUser):
                     context={})
 
 
+class JourneyUser(User):
+    """A clinician performing a whole task (contracts/load.yaml ``journeys.report_to_prescription``)
+    with the library's clients, timed end to end and reported as one request named after the
+    journey (PERF-JOURNEY-*): what a clinician waits for in all, not one operation at a time."""
+
+    _journey = CONTRACT.journeys.get("report_to_prescription")
+    weight = _journey.weight if _journey else 1
+    wait_time = between(_journey.think_min, _journey.think_max) if _journey else between(15.0, 45.0)
+
+    def on_start(self):
+        self.clinician_task = ReportToPrescription(
+            ENDPOINTS.profile, PAYLOADS.guard, PAYLOADS.allowlist, _canary(),
+            on_sent=lambda accession: _log_oru(self, AcceptedLog.SENT, accession),
+            on_accepted=lambda accession: _log_oru(self, AcceptedLog.JOURNEY, accession))
+        # like every user: its first task after a random part of one think time (see _Scheduled)
+        gevent.sleep(random.uniform(0.0, self.wait_time()))
+
+    def on_stop(self):
+        self.clinician_task.close()
+
+    @task
+    def report_to_prescription(self):
+        name = ReportToPrescription.name
+        if _stopped(self, "JOURNEY", name):
+            return
+        start = time.perf_counter()
+        exc = None
+        try:
+            self.clinician_task.run()
+        except IdentityViolation as e:
+            _stop_for_identity(self, "JOURNEY", name, e)
+            return
+        except JourneyFailed as e:
+            exc = e
+        except Exception as e:  # noqa: BLE001 - every failure is a failed journey in the stats
+            exc = JourneyFailed("journey", f"{type(e).__name__}: {e}")
+        self.environment.events.request.fire(
+            request_type="JOURNEY", name=name, response_time=(time.perf_counter() - start) * 1000,
+            response_length=0, exception=exc, context={})
+
+
+def _canary() -> tuple[str, str]:
+    """The Multum contract's known interacting pair, read once per process (a user's start-up must
+    stay cheap: at the go-live ramp 133 users start every second on one gevent loop)."""
+    global _CANARY
+    if _CANARY is None:
+        from genrep.config.contracts import load_multum
+        _CANARY = tuple(load_multum().canary)
+    return _CANARY
+
+
+_CANARY: tuple[str, str] | None = None
 ACCEPTED_MESSAGE = "genrep_accepted"
+
+
+@events.request.add_listener
+def _record(request_type, name, response_time, response_length, exception=None, **_kw):
+    WINDOWS.request(name, time.time(), response_time, exception is not None)
+
+
+@events.report_to_master.add_listener
+def _report_windows(client_id, data, **_kw):
+    data[WINDOWS_REPORT] = WINDOWS.drain()
+
+
+@events.worker_report.add_listener
+def _merge_windows(client_id, data, **_kw):
+    WINDOWS.merge(data.get(WINDOWS_REPORT))
+
+
+@events.test_start.add_listener
+def _mark_start(environment, **_kw):
+    """The test's t = 0 (the shape's): the runner times the faults and cuts the phases from it."""
+    if isinstance(environment.runner, WorkerRunner) or _started:
+        return
+    _started.append(time.time())
+    if SETTINGS.out_dir:
+        import os
+        path = os.path.join(SETTINGS.out_dir, STARTED_FILE)
+        try:
+            os.makedirs(SETTINGS.out_dir, exist_ok=True)
+            with open(path + ".tmp", "w", encoding="ascii") as f:
+                json.dump({"epoch": _started[0]}, f)
+            os.replace(path + ".tmp", path)
+        except OSError as exc:  # the runner then times the faults from Locust's start-up and says so
+            logging.warning("could not write %s: %s", path, exc)
 
 
 @events.init.add_listener
@@ -324,7 +442,17 @@ def _sla_gate(environment, **_kw):
         return
     if isinstance(environment.runner, WorkerRunner):
         return
+    if SETTINGS.out_dir:
+        import os
+        try:
+            os.makedirs(SETTINGS.out_dir, exist_ok=True)
+            WINDOWS.dump(os.path.join(SETTINGS.out_dir, WINDOWS_FILE))
+        except OSError as exc:  # the runner then judges the whole run and says so
+            logging.warning("could not write the per-window figures: %s", exc)
     # StatsEntry.serialize(), not RequestStats.serialize_stats(): the latter *resets* every entry
     # (get_stripped_report), and --json-file, written after this listener, would be "[]"
     entries = [e.serialize() for e in environment.stats.entries.values()]
-    environment.process_exit_code = exit_code(entries, CONTRACT)
+    steady = None
+    if _started:  # the steady phase, as the runner judges it (its fault windows aside)
+        steady = (WindowFigures(WINDOWS.to_dict(), _started[0]), SETTINGS.ramp_s, SETTINGS.duration_s)
+    environment.process_exit_code = exit_code(entries, CONTRACT, steady)

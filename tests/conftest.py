@@ -67,6 +67,7 @@ GROUPS = {
         SLA_LOAD_RUNS,
     "tests/e2e/test_load_failover.py": SLA_LOAD_RUNS,
     "tests/e2e/test_load_tls.py": SLA_LOAD_RUNS,
+    "tests/e2e/test_load_host.py": SLA_LOAD_RUNS,  # a CPU burner: no other SLA run beside it
     # one rehearsal over TLS that both files assert on (tests/e2e/conftest.py: tls_rehearsal)
     "tests/e2e/test_tls_rehearse.py": "tls-rehearsal",
     "tests/e2e/test_secrets_redaction.py": "tls-rehearsal",
@@ -83,6 +84,7 @@ GROUPS = {
     "tests/sim/test_tls_transport.py": MODULE,
     "tests/sim/test_tls_virtual.py": MODULE,
     "tests/sim/test_interop_matrix.py": MODULE,
+    "tests/sim/test_parity.py": MODULE,
     "tests/e2e/test_rehearse_subset.py": MODULE,
 }
 

@@ -1,39 +1,61 @@
-"""failover_under_load: a Multum server is killed mid-run; the clean environment meets the Multum
-objectives under load, and with multum-no-failover replayed the profile misses its SLA."""
+"""failover_under_load at the go-live peak: the morning's users, think times and shape (a ramp,
+then the steady peak), and Multum server multum-a killed in the steady phase through the fault
+drivers. Clean, the Multum objectives hold; with multum-no-failover replayed, the run misses
+PERF-FAILOVER and the gate says so. Timing results may be "inconclusive" on a busy machine (the
+figures then measure it, not the system): never met, never missed."""
 
 import json
 import subprocess
 import sys
 
+USERS, DURATION = 1000, 20.0  # ~33 requests/s at the peak (the morning's 6,000 users give ~200)
+
 
 def _load(tmp_path, *extra):
     out = tmp_path / "load"
-    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "load", "failover_under_load", "--users", "8",
-                           "--duration", "10s", "--out", str(out), "--results", str(tmp_path / "results"), *extra],
-                          capture_output=True, text=True, timeout=180)
+    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "load", "failover_under_load", "--users", str(USERS),
+                           "--duration", f"{DURATION:g}s", "--out", str(out), "--results", str(tmp_path / "results"),
+                           *extra], capture_output=True, text=True, timeout=240)
     sla = json.loads((out / "sla.json").read_text(encoding="utf-8"))
     return proc, sla
 
 
-def test_failover_under_load_meets_objectives_when_clean(tmp_path):
+def _outcomes(sla, rid):
+    return {o["metric"]: o for o in sla["outcomes"] if o["requirement"] == rid}
+
+
+def test_failover_at_the_peak_meets_the_multum_objectives_when_clean(tmp_path):
     proc, sla = _load(tmp_path)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert sla["run"]["fault_injected"] == "multum-a killed"
-    failover = {o["metric"]: o for o in sla["outcomes"] if o["requirement"] == "PERF-FAILOVER"}
+    assert sla["verdict"] in ("MET", "INCONCLUSIVE"), proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert proc.returncode == {"MET": 0, "MISSED": 1, "INCONCLUSIVE": 4}[sla["verdict"]]
+    assert not [o for o in sla["outcomes"] if o["status"] == "missed"], proc.stdout[-3000:]
+    run = sla["run"]
+    assert run["fault_injected"] == "multum-a killed" and run["users"] == USERS
+    # at the peak: the fault came in the steady phase, the SLAs are judged on it, the ramp apart
+    steady_from = run["phases"]["steady"]["from_s"]
+    assert sla["judged_on"] == {"phase": "steady", "from_s": steady_from, "to_s": DURATION} and steady_from == 10.0
+    (fault,) = run["faults"]
+    assert steady_from <= fault["at_s"] < steady_from + 3 and fault["failed_checks"] <= 2
+    assert run["phases"]["ramp"]["operations"]["prescribe"]["requests"] > 0
+    failover = _outcomes(sla, "PERF-FAILOVER")
     assert set(failover) == {"max_failed_checks", "max_false_no_interactions", "max_recovery_s"}
-    assert all(o["ok"] for o in failover.values()), failover
-    # the fault is on the plot's time axis, and the recovery time was measured from it
-    assert 0 < sla["run"]["fault_at_s"] < 12 and sla["run"]["recovery_s"] is not None
+    assert failover["max_failed_checks"]["status"] == failover["max_false_no_interactions"]["status"] == "met"
+    assert failover["max_recovery_s"]["status"] in ("met", "inconclusive") and run["recovery_s"] is not None
+    # the peak's rate: about one request per user per 30 s of thinking (not the 10-user trickle of before)
+    steady = [w for w in run["windows"] if w["phase"] == "steady"]
+    assert steady and sum(w["requests"] for w in steady) / (len(steady) * 5) > 0.4 * USERS / 30, steady
     assert (tmp_path / "load" / "load.png").read_bytes().startswith(b"\x89PNG")
 
 
-def test_failover_under_load_fails_with_no_failover_replayed(tmp_path):
+def test_failover_at_the_peak_misses_its_sla_with_no_failover_replayed(tmp_path):
     proc, sla = _load(tmp_path, "--defect", "multum-no-failover")
-    assert proc.returncode == 1, proc.stdout[-3000:]
-    failed = {o["metric"] for o in sla["outcomes"] if o["requirement"] == "PERF-FAILOVER" and not o["ok"]}
-    assert "max_failed_checks" in failed, sla["outcomes"]
-    # checks keep failing after the kill: no recovery within the objective (or none seen at all)
-    assert "max_recovery_s" in failed, (sla["run"]["recovery_s"], sla["outcomes"])
+    assert proc.returncode == 1 and sla["verdict"] == "MISSED", proc.stdout[-3000:]
+    failover = _outcomes(sla, "PERF-FAILOVER")
+    assert failover["max_failed_checks"]["status"] == "missed", failover  # whatever the machine's load
+    assert failover["max_failed_checks"]["measured"] > 2
+    # checks keep failing after the kill: never recovered (a failure, not a timing figure)
+    assert failover["max_recovery_s"]["status"] == "missed" and sla["run"]["recovery_s"] is None
+    assert "PERF-FAILOVER" in proc.stdout and "failed checks" in proc.stdout
     gate = subprocess.run([sys.executable, "-m", "genrep.cli", "gate", "--results", str(tmp_path / "results")],
                           capture_output=True, text=True, timeout=120)
     assert gate.returncode == 1 and "PERF-FAILOVER" in gate.stdout  # the gate counts the load result

@@ -1,5 +1,7 @@
-"""Ctrl-C during `genrep load` stops Locust and the virtual environment: no orphan process."""
+"""Ctrl-C during `genrep load` stops Locust and the virtual environment: no orphan process; and what
+the run measured is reported as incomplete, never as met (issue 18, bad input)."""
 
+import json
 import os
 import signal
 import subprocess
@@ -50,3 +52,7 @@ def test_ctrl_c_during_a_load_run_leaves_nothing_running(tmp_path):
     assert not _processes_under(str(out / "stats")), "Locust outlived Ctrl-C"
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"outlived Ctrl-C: {[' '.join(p.cmdline()) for p in alive]}"
+    sla = json.loads((out / "sla.json").read_text(encoding="utf-8"))
+    assert sla["verdict"] == "INCONCLUSIVE" and sla["incomplete"].startswith("interrupted after"), sla
+    assert sla["inconclusive"].startswith("run incomplete: interrupted after")
+    assert not [o for o in sla["outcomes"] if o["ok"] or o["status"] == "met"], sla["outcomes"]

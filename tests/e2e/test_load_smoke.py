@@ -24,18 +24,20 @@ def test_soak_smoke(tmp_path):
                           capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, PYTHONIOENCODING="utf-8"))
     assert time.monotonic() - start < 120
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
-    assert "SLA: MET" in proc.stdout
     stats = json.loads((out / "stats.json").read_text(encoding="utf-8"))
     assert isinstance(stats, list) and stats
     sla = json.loads((out / "sla.json").read_text(encoding="utf-8"))
-    assert sla["verdict"] == "MET" and sla["run"]["locust_exit_code"] == 0
+    # on a busy machine the timing results are "inconclusive: host saturated" (never met, never missed)
+    assert sla["verdict"] in ("MET", "INCONCLUSIVE"), proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert proc.returncode == {"MET": 0, "MISSED": 1, "INCONCLUSIVE": 4}[sla["verdict"]]
+    assert ("SLA: MET" in proc.stdout) == (sla["verdict"] == "MET") and sla["run"]["locust_exit_code"] == 0
     ops = sla["run"]["operations"]
     assert set(ops) == {"read_report", "read_medications", "send_oru", "register_adt", "prescribe"}
     for name, s in ops.items():
         assert s["requests"] > 0, name
         assert s["failures"] == 0, (name, s)
-    assert len(sla["outcomes"]) == 18 and all(o["ok"] for o in sla["outcomes"]), sla["outcomes"]
+    assert len(sla["outcomes"]) == 18 and not [o for o in sla["outcomes"] if o["status"] == "missed"], sla["outcomes"]
+    assert all(o["ok"] == (o["status"] == "met") for o in sla["outcomes"])
     assert len(list(results.glob("*-result.json"))) == 18
     drift = [o for o in sla["outcomes"] if o["requirement"] == "PERF-SOAK"]
     assert len(drift) == 1 and drift[0]["measured"] is not None
@@ -64,8 +66,10 @@ def test_golive_morning_with_workers_and_a_report_dropped_under_load(tmp_path):
     with the EHR dropping every 2nd report it acknowledged: "AA is stored" (PERF-STORED) is
     missed, and the gate counts it."""
     out, results = tmp_path / "load", tmp_path / "allure-results"
-    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "load", "golive_morning", "--users", "200",
-                           "--duration", "12s", "--workers", "2", "--defect", "radiology-drops-under-load:2",
+    # 600 users: their first requests are spread over a think time (15-45 s), so a short run needs
+    # enough of them for a dozen ORUs
+    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "load", "golive_morning", "--users", "600",
+                           "--duration", "16s", "--workers", "2", "--defect", "radiology-drops-under-load:2",
                            "--out", str(out), "--results", str(results), "--quiet"],
                           capture_output=True, text=True, timeout=150,
                           env=dict(os.environ, PYTHONIOENCODING="utf-8"))
@@ -75,7 +79,9 @@ def test_golive_morning_with_workers_and_a_report_dropped_under_load(tmp_path):
     failed = {(o["requirement"], o["metric"]) for o in sla["outcomes"] if not o["ok"]}
     assert ("PERF-STORED", "max_not_stored") in failed, sla["outcomes"]
     stored = sla["run"]["stored"]
-    assert stored["accepted"] == stored["aa_by_stats"]  # the workers' accessions all reached the master
+    # the workers' accessions all reached the master (a worker's last statistics report can miss the
+    # master's quitting, its accession messages do not: the log may hold a few more than the stats)
+    assert stored["aa_by_stats"] <= stored["accepted"] <= stored["sent"]
     n = stored["accepted"]  # every 2nd ORU the EHR received (the seed report was the 1st) is dropped
     # (reports still in flight when the users stopped may be stored, or dropped, without an ACK read)
     assert n >= 2 and 1 <= stored["not_stored"] <= (n + 1) // 2, stored
@@ -145,8 +151,9 @@ def test_multi_machine_form_master_waits_for_a_worker_started_from_worker_env(tm
             if p is not None and p.poll() is None:
                 p.kill()
                 p.wait(10)
-    assert master.returncode == 0, output[-3000:]
     sla = json.loads((out / "sla.json").read_text(encoding="utf-8"))
+    assert sla["verdict"] in ("MET", "INCONCLUSIVE"), output[-3000:]
+    assert master.returncode == {"MET": 0, "MISSED": 1, "INCONCLUSIVE": 4}[sla["verdict"]], output[-3000:]
     assert sum(op["requests"] for op in sla["run"]["operations"].values()) > 0
     assert sla["run"]["stored"]["accepted"] == sla["run"]["stored"]["aa_by_stats"]
     worker.wait(30)

@@ -10,7 +10,9 @@ from genrep.sim.defects import DEFECTS, TARGETS, Defect, startup_args
 
 
 def test_every_defect_names_its_simulator():
-    assert TARGETS == ("ehr", "multum-lb")
+    assert TARGETS == ("ehr", "multum-lb", "ehr-b")  # ehr-b: the second EHR node (parity)
+    assert {n for n, d in DEFECTS.items() if d.target == "ehr-b"} == {
+        "parity-node-b-no-multum", "parity-node-b-no-schedule-templates"}
     for d in DEFECTS.values():
         assert d.target in TARGETS
         assert not d.flags or d.default_param is None

@@ -8,7 +8,7 @@ import json
 import pytest
 import requests
 import requests_mock as rm
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from genrep.errors import (ConfigError, ConnectionClosed, ConnectionRefused, ConnectTimeout, FHIRError,
@@ -383,6 +383,7 @@ _B64TOKEN = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~+
        st.text(max_size=20), st.sampled_from([" ", "\n", ", ", "; "]))
 def test_redact_property(secret, shape, context, sep):
     """A credential in any of these shapes never survives redaction, whatever text surrounds it."""
+    assume(secret not in shape.format(""))  # e.g. "Authoriz": the header's own name is not the credential
     text = context + sep + shape.format(secret) + sep + context
     out = redact(text)
     assert out.count(secret) <= (context + sep + sep + context).count(secret)

@@ -35,9 +35,17 @@ def test_shipped_contract_loads_and_matches_the_catalogue():
     cat = load_catalogue()
     perf = {rid for rid, r in cat.items() if r.integration == "performance-load"}
     FAILOVER_REQUIREMENT = "PERF-FAILOVER"  # a planned fault's, judged by the Multum objectives, not an operation SLA
-    assert c.fault_requirements() == [FAILOVER_REQUIREMENT]
+    # the at-peak faults' requirements, each judged by its target's objectives (fault_objectives)
+    AT_PEAK = [FAILOVER_REQUIREMENT, "PERF-NLL-OUTAGE", "PERF-NLL-NEVER-EMPTY", "PERF-RADIOLOGY-RESTART"]
+    assert c.fault_requirements() == AT_PEAK
     assert perf == ({op.requirement for op in c.operations.values()}
-                    | {FAILOVER_REQUIREMENT, c.stored.requirement, c.soak.requirement})
+                    | set(AT_PEAK) | {c.stored.requirement, c.soak.requirement}
+                    | {j.requirement for j in c.journeys.values()})
+    for name in ("failover_under_load", "nll_outage_under_load", "radiology_restart_under_load"):
+        peak = c.profiles[name]  # at the go-live peak: the morning's users, think times and default users
+        assert peak.like == "golive_morning" and peak.users == c.users_for("golive_morning")
+        assert peak.default_users == 6000 and 0 < peak.ramp_s(60) < 60
+        assert all(f.requirement and f.at(60) >= peak.ramp_s(60) for f in peak.faults)  # in the steady phase
     assert all(cat[r].test_type == "performance" for r in perf)
     # the go-live morning is people, not request rates: one user per clinician, ~6,000 of them
     assert c.default_users("golive_morning") == 6000
@@ -46,6 +54,7 @@ def test_shipped_contract_loads_and_matches_the_catalogue():
     assert c.users_for("no_such_profile") == c.users
     assert all(cat[op.requirement].severity == "high" for op in c.operations.values())
     assert cat[FAILOVER_REQUIREMENT].severity == "critical"  # a false "no interactions" is patient harm
+    assert cat["PERF-NLL-NEVER-EMPTY"].severity == cat["PERF-RADIOLOGY-RESTART"].severity == "critical"
 
 
 @pytest.mark.parametrize("old, new, key, words", [

@@ -59,9 +59,16 @@ def test_no_oru_accepted_is_never_a_pass():
     assert "no requests" in got["max_not_stored"].describe()
 
 
+def _fault(profile: str, recovery, **counts):
+    from genrep.load.runner import FaultResult
+    (plan,) = CONTRACT.faults_for(profile)
+    return FaultResult(plan, at_s=36.0, back_s=36.0, recovery_s=recovery, left_out=(36.0, 39.0), counts=counts)
+
+
 @pytest.mark.parametrize("recovery,ok", [(0.0, True), (2.0, True), (9.0, False), (None, False)])
 def test_failover_recovery_time_is_judged_by_the_multum_objective(recovery, ok):
-    r = _result(profile="failover_under_load", fault="multum-a killed", fault_at_s=4.0, recovery_s=recovery)
+    r = _result(profile="failover_under_load", fault="multum-a killed", fault_at_s=36.0, recovery_s=recovery,
+                faults=[_fault("failover_under_load", recovery, failed_checks=0)])
     got = _by_metric(evaluate(r, CONTRACT), "PERF-FAILOVER")
     assert got["max_recovery_s"].ok is ok
     assert set(got) == {"max_failed_checks", "max_false_no_interactions", "max_recovery_s"}

@@ -56,10 +56,14 @@ def _cmd_load(args) -> int:
                       **({"out_dir": Path(args.out)} if args.out else {}))
     outcomes = evaluate(result, contract)
     sla_path = write_sla_json(result, outcomes, contract)
-    print(f"\n{'operation':18s} {'requests':>8s} {'failures':>8s} {'req/s':>7s} {'p50 ms':>7s} "
+    # the figures the SLAs judged: the steady phase (fault windows left out); the whole run without them
+    shown = result.judged if result.judged is not None else result.operations
+    print("\n" + (f"steady phase, judged ({result.ramp_s:g} s to {result.duration_s:g} s; the ramp apart in "
+                  "sla.json)" if result.judged is not None else "whole run"))
+    print(f"{'operation':18s} {'requests':>8s} {'failures':>8s} {'req/s':>7s} {'p50 ms':>7s} "
           f"{'p95 ms':>7s} {'p99 ms':>7s} {'max ms':>7s}")
     fmt = lambda v: "-" if v is None else f"{v:.0f}"  # noqa: E731
-    for s in result.operations.values():
+    for s in shown.values():
         print(f"{s.name:18s} {s.requests:8d} {s.failures:8d} {s.rps:7.1f} {fmt(s.p50_ms):>7s} "
               f"{fmt(s.p95_ms):>7s} {fmt(s.p99_ms):>7s} {fmt(s.max_ms):>7s}")
     print()
@@ -79,9 +83,14 @@ def _cmd_load(args) -> int:
         written = write_allure_results(args.results, result, outcomes, contract)
         print(f"Allure results: {len(written)} SLA result(s) in {args.results}")
     print(f"Statistics: {result.stats_path}   SLA: {sla_path}   Plot: {result.plot_path}")
-    met = all(o.ok for o in outcomes)
-    if (result.exit_code == 0) != met:
+    from genrep.load.runner import sla_verdict
+    verdict = sla_verdict(outcomes)  # MET | MISSED | INCONCLUSIVE (a real miss stays a miss)
+    met = verdict == "MET"
+    if verdict != "INCONCLUSIVE" and (result.exit_code == 0) != met:
         print(f"genrep: WARNING: Locust's own SLA gate exited {result.exit_code}, the JSON statistics "
               f"say {'met' if met else 'missed'}; the JSON statistics decide", file=sys.stderr)
-    print(f"SLA: {'MET' if met else 'MISSED'}")
+    if verdict == "INCONCLUSIVE":  # neither met nor a product defect: not verified (exit 4, like INCOMPLETE)
+        print(f"SLA: INCONCLUSIVE ({result.inconclusive or 'see sla.json'})")
+        return 4
+    print(f"SLA: {verdict}")
     return 0 if met else 1

@@ -192,13 +192,16 @@ def _rehearse_load(name: str, duration: float, users: int | None, *, env, defect
     outcomes = evaluate(result, contract)
     write_sla_json(result, outcomes, contract)
     write_allure_results(results_dir, result, outcomes, contract)
-    missed = [o for o in outcomes if not o.ok]
+    missed = [o for o in outcomes if o.status == "missed"]
+    unjudged = [o for o in outcomes if o.status == "inconclusive"]  # not verified, never a product defect
     for o in missed:
         print(f"  FAIL {o.requirement:22s} {o.describe()}")
     if result.generator is not None and result.generator.bottleneck:
         print(f"  {result.generator.verdict()}")
-    print(f"  load {name}: {'SLA MET' if not missed else f'{len(missed)} SLA threshold(s) missed'} "
-          f"(plot: {result.plot_path})", flush=True)
+    what = (f"{len(missed)} SLA threshold(s) missed" if missed else
+            f"SLA INCONCLUSIVE ({result.inconclusive}): {len(unjudged)} threshold(s) not verified" if unjudged
+            else "SLA MET")
+    print(f"  load {name}: {what} (plot: {result.plot_path})", flush=True)
 
 
 def _html_report_or_warn(results_dir: Path, out_dir: Path) -> None:

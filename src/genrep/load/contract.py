@@ -1,5 +1,9 @@
-"""The load contract: user classes (share, think time), operations (task weight, SLA), and the faults a
-load profile injects mid-run (target, fault, when, parameters; run through ``genrep.faults``).
+"""The load contract: user classes (share, think time), operations (task weight, SLA), the profiles
+(their users, default size, ramp: the SLAs are judged on the steady phase after it), the faults a
+load profile injects mid-run (target, fault, when, for how long, parameters; run through
+``genrep.faults``) and what each target's faults are judged by (``fault_objectives``), the
+journeys (a clinician's whole task timed end to end, with its SLA), and when a window's figures
+measure the generator or a saturated machine (``generator``).
 
 Data, not code: ``contracts/load.yaml``. Errors name the file, the key and the line, like every
 other contract loader (``genrep.config.contracts``).
@@ -22,6 +26,11 @@ OPERATIONS = ("read_report", "read_medications", "send_oru", "register_adt", "pr
 OPERATION_USER = {"read_report": "clinician", "read_medications": "clinician", "send_oru": "ris",
                   "register_adt": "registration", "prescribe": "prescriber"}
 METRICS = ("p95_ms", "p99_ms", "max_failure_ratio")
+#: fault targets grouped as their objectives are (``fault_objectives``): both Multum servers fail over alike
+FAULT_GROUPS = {"multum-a": "multum", "multum-b": "multum", "nll": "nll", "radiology-listener": "radiology-listener"}
+#: the operations a fault into each group affects, when ``fault_objectives`` does not say
+DEFAULT_AFFECTED = {"multum": ("prescribe",), "nll": ("read_medications",),
+                    "radiology-listener": ("send_oru", "register_adt")}
 MAX_FAULT_AT_S = 24 * 3600  # a fault planned at a second beyond any run's duration is a mistake
 _REQ_ID = re.compile(r"[A-Z][A-Z0-9]*-[A-Z0-9][A-Z0-9-]*")
 
@@ -60,13 +69,28 @@ class PlannedFault:
     at_s: float | None          # this many seconds after the load starts ...
     at_share: float | None      # ... or at this share of the run's duration ("at: 40%")
     params: dict
-    requirement: str | None     # judged against the failover objectives of contracts/multum.yaml
+    requirement: str | None     # judged by the target's objectives (``fault_objectives``, contracts/multum.yaml)
     file: str = ""
     key: str = ""               # profiles.NAME.faults[i], for errors found at run time
     line: int | None = None
+    for_s: float | None = None      # cleared this many seconds after it was injected ...
+    for_share: float | None = None  # ... or after this share of the run ("for: 20%"); neither: at the end
 
     def describe(self) -> str:
         return " ".join([self.target, self.fault, *(f"{k}={v}" for k, v in self.params.items())])
+
+    @property
+    def group(self) -> str:
+        """The objectives' name for the target (``multum-a`` and ``multum-b`` are both ``multum``)."""
+        return FAULT_GROUPS.get(self.target, self.target)
+
+    def lasts(self, duration_s: float) -> float | None:
+        """How long the fault stays injected before it is cleared mid-run; None: until the end."""
+        if self.for_s is not None:
+            return self.for_s
+        if self.for_share is not None:
+            return duration_s * self.for_share
+        return None
 
     def at(self, duration_s: float) -> float:
         """When to inject, in seconds after the load starts; a ConfigError when the run would
@@ -76,6 +100,11 @@ class PlannedFault:
             raise ConfigError(f"the fault {self.describe()} is planned at second {at:g}, but the run lasts "
                               f"{duration_s:g} s: run longer or plan it earlier", file=self.file or None,
                               key=f"{self.key}.at", line=self.line)
+        lasts = self.lasts(duration_s)
+        if lasts is not None and at + lasts >= duration_s:
+            raise ConfigError(f"the fault {self.describe()} is planned from second {at:g} for {lasts:g} s, but "
+                              f"the run lasts {duration_s:g} s: its end (and the recovery after it) would not "
+                              "be seen", file=self.file or None, key=f"{self.key}.for", line=self.line)
         return at
 
 
@@ -88,6 +117,17 @@ class ProfileSettings:
     default_users: int
     users: dict[str, UserClass]  # effective: the contract's users with this profile's overrides
     faults: tuple[PlannedFault, ...] = ()
+    ramp_at_s: float | None = None      # the ramp lasts this many seconds ...
+    ramp_share: float | None = None     # ... or this share of the run ("ramp: 75%")
+    ramp_max_s: float | None = None     # ... at most this long
+    like: str = ""                      # the profile whose users, default users and ramp it starts from
+
+    def ramp_s(self, duration_s: float) -> float:
+        """Seconds from the start until the peak is reached: the ramp; the steady phase follows."""
+        ramp = self.ramp_at_s if self.ramp_at_s is not None else duration_s * (self.ramp_share or 0.0)
+        if self.ramp_max_s is not None:
+            ramp = min(ramp, self.ramp_max_s)
+        return min(ramp, duration_s)
 
 
 @dataclass(frozen=True)
@@ -110,6 +150,41 @@ class SoakCheck:
 
 
 @dataclass(frozen=True)
+class Journey:
+    """A clinician's whole task timed as one transaction under load (``journeys``): its own virtual
+    users (weight and think time beside the operation users'), its SLA, the profiles that run it."""
+    name: str
+    requirement: str
+    description: str
+    weight: int
+    think_min: float
+    think_max: float
+    sla: SLA
+    profiles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FaultObjectives:
+    """What a planned fault into one group of targets is judged by (``fault_objectives``)."""
+    group: str                        # multum | nll | radiology-listener
+    operations: tuple[str, ...]       # the operations it affects: their SLAs skip the fault's window
+    max_recovery_s: float | None = None   # None for multum: contracts/multum.yaml max_failover_seconds
+    max_empty_lists: int | None = None    # nll: medication lists shown empty while NLL was down
+    empty_list_requirement: str | None = None  # nll: the requirement judging the empty lists
+
+
+@dataclass(frozen=True)
+class GeneratorCheck:
+    """When the figures of a window measure the generator or a saturated host, not the system."""
+    max_cpu_percent: float = 90.0        # a Locust process above this share of its core: generator-bound
+    window_s: float = 5.0                # the windows the check (and sla.json) uses
+    host_max_cpu_percent: float = 95.0   # the machine's total CPU above this: host-saturated (CPU times unread)
+    max_bound_share: float = 0.5         # a steady phase bound in more than this share: inconclusive
+    #: CPU used by other work than the run's (plus steal), % of all cores, above this: host-saturated
+    host_max_foreign_cpu_percent: float = 25.0
+
+
+@dataclass(frozen=True)
 class LoadContract:
     file: str
     version: str
@@ -119,6 +194,13 @@ class LoadContract:
     stored: StoredCheck | None = None
     generator_max_cpu_percent: float = 90.0
     soak: SoakCheck | None = None
+    fault_objectives: dict[str, FaultObjectives] = field(default_factory=dict)
+    generator: GeneratorCheck = field(default_factory=GeneratorCheck)
+    journeys: dict[str, Journey] = field(default_factory=dict)
+
+    def journeys_for(self, profile: str | None) -> list[Journey]:
+        """The journeys the profile runs (its users include a journey user)."""
+        return [j for j in self.journeys.values() if profile in j.profiles]
 
     def operations_of(self, user: str) -> list[Operation]:
         return [op for op in self.operations.values() if op.user == user]
@@ -138,10 +220,27 @@ class LoadContract:
         return settings.faults if settings is not None else ()
 
     def fault_requirements(self, profile: str | None = None) -> list[str]:
-        """Requirements judged by a planned fault: of ``profile``, or of every profile (None)."""
+        """Requirements judged by a planned fault: of ``profile``, or of every profile (None); an
+        NLL outage brings its empty-list requirement too."""
         plans = (self.faults_for(profile) if profile is not None
                  else [f for p in self.profiles.values() for f in p.faults])
-        return list(dict.fromkeys(f.requirement for f in plans if f.requirement))
+        rids = []
+        for f in plans:
+            if f.requirement:
+                rids.append(f.requirement)
+                objectives = self.fault_objectives.get(f.group)
+                if objectives is not None and objectives.empty_list_requirement:
+                    rids.append(objectives.empty_list_requirement)
+        return list(dict.fromkeys(rids))
+
+    def ramp_s(self, profile: str | None, duration_s: float) -> float:
+        """The profile's ramp in seconds for a run of ``duration_s`` (0: steady from the start)."""
+        settings = self.profiles.get(profile or "")
+        return settings.ramp_s(duration_s) if settings is not None else 0.0
+
+    def objectives_for(self, plan: PlannedFault) -> FaultObjectives:
+        return self.fault_objectives.get(plan.group) or FaultObjectives(plan.group,
+                                                                        DEFAULT_AFFECTED.get(plan.group, ()))
 
     @property
     def min_users(self) -> int:
@@ -168,7 +267,7 @@ def load_load_contract(path: str | Path | None = None) -> LoadContract:
     if not isinstance(d, dict):
         raise ConfigError("the load contract must be a mapping", file=str(path))
     reject_unknown(d, {"contract", "version", "title", "users", "operations", "profiles", "stored", "generator",
-                       "soak"})
+                       "soak", "fault_objectives", "journeys"})
     if require(d, "contract", str) != "load":
         raise ConfigError("not a load contract", file=str(path), key="contract", line=d.line_of("contract"))
     version = str(require(d, "version", (int, str)))
@@ -224,15 +323,29 @@ def load_load_contract(path: str | Path | None = None) -> LoadContract:
         if not isinstance(name, str) or not re.fullmatch(r"[a-z][a-z0-9_]*", name) or not isinstance(pd, dict):
             raise ConfigError("expected a profile name (a load/NAME.py file) with a mapping", file=str(path),
                               key=where, line=prof_data.line_of(name))
-        reject_unknown(pd, {"description", "default_users", "users", "faults"}, where=where)
-        default_users = require(pd, "default_users", int, where=where, default=10)
+        reject_unknown(pd, {"description", "default_users", "users", "faults", "like", "ramp", "ramp_max_s"},
+                       where=where)
+        like = require(pd, "like", str, where=where, default="")
+        base = profiles.get(like)
+        if like and base is None:
+            raise _bad(pd, "like", f"no profile {like!r} above this one to start from (known: "
+                                   f"{', '.join(profiles) or 'none'})", where)
+        default_users = require(pd, "default_users", int, where=where,
+                                default=base.default_users if base is not None else 10)
         if not 1 <= default_users <= 100_000:
             raise _bad(pd, "default_users", f"must be 1 to 100000; got {default_users}", where)
         overrides = require(pd, "users", dict, where=where, default={})
         faults = _planned_faults(pd, path, where, requirements) if "faults" in pd else ()
+        ramp_at, ramp_share = _ramp(pd, where) if "ramp" in pd else (
+            (base.ramp_at_s, base.ramp_share) if base is not None else (None, None))
+        ramp_max = (_number(pd, "ramp_max_s", where, low=0.0, high=MAX_FAULT_AT_S) if "ramp_max_s" in pd
+                    else base.ramp_max_s if base is not None else None)
         profiles[name] = ProfileSettings(name, require(pd, "description", str, where=where, default=""),
-                                         default_users, _user_classes(overrides, path, f"{where}.users", base=users),
-                                         faults)
+                                         default_users,
+                                         _user_classes(overrides, path, f"{where}.users",
+                                                       base=base.users if base is not None else users),
+                                         faults, ramp_at_s=ramp_at, ramp_share=ramp_share, ramp_max_s=ramp_max,
+                                         like=like)
     fault_rids = {f.requirement for p in profiles.values() for f in p.faults if f.requirement}
     stored = None
     if "stored" in d:
@@ -245,11 +358,21 @@ def load_load_contract(path: str | Path | None = None) -> LoadContract:
         if not 1 <= sample <= 10_000:
             raise _bad(sd, "sample", f"must be 1 to 10000; got {sample}", "stored")
         stored = StoredCheck(rid, sample)
-    max_cpu = 90.0
+    generator = GeneratorCheck()
     if "generator" in d:
         gd = require(d, "generator", dict)
-        reject_unknown(gd, {"max_cpu_percent"}, where="generator")
-        max_cpu = _number(gd, "max_cpu_percent", "generator", low=0.0, high=100.0)
+        reject_unknown(gd, {"max_cpu_percent", "window_s", "host_max_cpu_percent", "max_bound_share",
+                            "host_max_foreign_cpu_percent"}, where="generator")
+        generator = GeneratorCheck(
+            max_cpu_percent=_number(gd, "max_cpu_percent", "generator", low=0.0, high=100.0),
+            window_s=_number(gd, "window_s", "generator", low=0.0, high=3600.0) if "window_s" in gd else 5.0,
+            host_max_cpu_percent=(_number(gd, "host_max_cpu_percent", "generator", low=0.0, high=100.0)
+                                  if "host_max_cpu_percent" in gd else 95.0),
+            max_bound_share=(_number(gd, "max_bound_share", "generator", low=0.0, high=1.0, low_open=False)
+                             if "max_bound_share" in gd else 0.5),
+            host_max_foreign_cpu_percent=(_number(gd, "host_max_foreign_cpu_percent", "generator", low=0.0,
+                                                  high=100.0) if "host_max_foreign_cpu_percent" in gd else 25.0))
+    max_cpu = generator.max_cpu_percent
     soak = None
     if "soak" in d:
         sk = require(d, "soak", dict)
@@ -261,8 +384,122 @@ def load_load_contract(path: str | Path | None = None) -> LoadContract:
         soak = SoakCheck(rid, require(sk, "profile", str, where="soak", default="soak"),
                          _number(sk, "max_p95_growth", "soak", low=1.0, high=100.0, low_open=False),
                          _number(sk, "p95_noise_ms", "soak", low=0.0, high=600_000.0, low_open=False))
+    taken = set(requirements) | fault_rids | ({stored.requirement} if stored else set()) \
+        | ({soak.requirement} if soak else set())
+    objectives = _fault_objectives(d, path, taken) if "fault_objectives" in d else {}
+    for settings in profiles.values():
+        for plan in settings.faults:
+            if plan.group in objectives:
+                continue
+            if plan.requirement:  # multum without an entry: contracts/multum.yaml's objectives
+                if plan.group == "multum":
+                    continue
+                raise ConfigError(f"{plan.describe()} is judged under {plan.requirement}, but fault_objectives "
+                                  f"has no {plan.group!r} entry to judge it by", file=str(path),
+                                  key=f"{plan.key}.requirement", line=plan.line)
+    journeys = _journeys(d, path, taken | {o.empty_list_requirement for o in objectives.values()}, profiles) \
+        if "journeys" in d else {}
     return LoadContract(file=str(path), version=version, users=users, operations=operations,
-                        profiles=profiles, stored=stored, generator_max_cpu_percent=max_cpu, soak=soak)
+                        profiles=profiles, stored=stored, generator_max_cpu_percent=max_cpu, soak=soak,
+                        fault_objectives=objectives, generator=generator, journeys=journeys)
+
+
+def _sla(data: Located, where: str) -> SLA:
+    reject_unknown(data, set(METRICS), where=where)
+    p95 = _number(data, "p95_ms", where, low=0.0, high=600_000.0)
+    p99 = _number(data, "p99_ms", where, low=0.0, high=600_000.0)
+    if p99 < p95:
+        raise _bad(data, "p99_ms", f"must be at least p95_ms ({p95:g}); got {p99:g}", where)
+    return SLA(p95, p99, _number(data, "max_failure_ratio", where, low=0.0, high=1.0, low_open=False))
+
+
+def _journeys(d: Located, path: Path, taken: set, profiles: dict[str, ProfileSettings]) -> dict[str, Journey]:
+    """``journeys``: NAME -> {requirement, description, weight, think_time_seconds, sla, profiles}."""
+    from genrep.load.journey import JOURNEYS
+    data = require(d, "journeys", dict)
+    out: dict[str, Journey] = {}
+    for name, jd in data.items():
+        where = f"journeys.{name}"
+        if name not in JOURNEYS:
+            raise ConfigError(f"unknown journey (known: {', '.join(JOURNEYS)})", file=str(path), key=where,
+                              line=data.line_of(name))
+        if not isinstance(jd, dict):
+            raise ConfigError("expected a mapping", file=str(path), key=where, line=data.line_of(name))
+        reject_unknown(jd, {"requirement", "description", "weight", "think_time_seconds", "sla", "profiles"},
+                       where=where)
+        rid = require(jd, "requirement", str, where=where)
+        if not _REQ_ID.fullmatch(rid) or rid in taken:
+            raise _bad(jd, "requirement", f"requirement id {rid!r} must look like PERF-JOURNEY-... and be its own",
+                       where)
+        taken = taken | {rid}
+        weight = require(jd, "weight", int, where=where)
+        if weight <= 0:
+            raise _bad(jd, "weight", f"must be a positive integer; got {weight}", where)
+        think = require(jd, "think_time_seconds", dict, where=where)
+        tw = f"{where}.think_time_seconds"
+        reject_unknown(think, {"min", "max"}, where=tw)
+        tmin = _number(think, "min", tw, low=0.0, high=3600.0, low_open=False)
+        tmax = _number(think, "max", tw, low=0.0, high=3600.0, low_open=False)
+        if tmax < tmin:
+            raise _bad(think, "max", f"must be at least min ({tmin}); got {tmax}", tw)
+        runs = require(jd, "profiles", list, where=where)
+        unknown = [p for p in runs if p not in profiles]
+        if not runs or unknown:
+            raise _bad(jd, "profiles", f"must name profiles of this contract; unknown: {unknown or 'none given'}",
+                       where)
+        out[name] = Journey(name, rid, require(jd, "description", str, where=where, default=""), weight, tmin, tmax,
+                            _sla(require(jd, "sla", dict, where=where), f"{where}.sla"), tuple(runs))
+    return out
+
+
+def _ramp(pd: Located, where: str) -> tuple[float | None, float | None]:
+    """``ramp``: seconds (a number) or a share of the run (``75%``)."""
+    value = require(pd, "ramp", (int, float, str), where=where)
+    if isinstance(value, str):
+        m = _PERCENT.fullmatch(value.strip())
+        if not m or not 0 <= float(m.group(1)) < 100:
+            raise _bad(pd, "ramp", f"must be seconds (a number) or a share of the run from 0% to below 100% "
+                                   f"(e.g. 75%); got {value!r}", where)
+        return None, float(m.group(1)) / 100
+    if isinstance(value, bool) or not 0 <= value <= MAX_FAULT_AT_S:
+        raise _bad(pd, "ramp", f"must be 0 to {MAX_FAULT_AT_S} seconds; got {value!r}", where)
+    return float(value), None
+
+
+def _fault_objectives(d: Located, path: Path, taken: set[str]) -> dict[str, FaultObjectives]:
+    """``fault_objectives``: per target group, the operations a fault affects and its thresholds."""
+    data = require(d, "fault_objectives", dict)
+    allowed = {"multum": {"operations"},
+               "nll": {"operations", "max_recovery_s", "max_empty_lists", "empty_list_requirement"},
+               "radiology-listener": {"operations", "max_recovery_s"}}
+    out: dict[str, FaultObjectives] = {}
+    for group, od in data.items():
+        where = f"fault_objectives.{group}"
+        if group not in allowed:
+            raise ConfigError(f"unknown fault target group (known: {', '.join(allowed)})", file=str(path),
+                              key=where, line=data.line_of(group))
+        if not isinstance(od, dict):
+            raise ConfigError("expected a mapping", file=str(path), key=where, line=data.line_of(group))
+        reject_unknown(od, allowed[group], where=where)
+        ops = require(od, "operations", list, where=where, default=list(DEFAULT_AFFECTED[group]))
+        if not ops or not all(isinstance(o, str) and o in OPERATIONS for o in ops):
+            raise _bad(od, "operations", f"must be a non-empty list of operations ({', '.join(OPERATIONS)}); "
+                                         f"got {ops!r}", where)
+        recovery = _number(od, "max_recovery_s", where, low=0.0, high=3600.0) if "max_recovery_s" in od else None
+        if group != "multum" and recovery is None:
+            raise ConfigError("required key is missing", file=str(path), key=f"{where}.max_recovery_s",
+                              line=data.line_of(group))
+        empty = empty_rid = None
+        if group == "nll":
+            empty = require(od, "max_empty_lists", int, where=where, default=0)
+            if empty < 0:
+                raise _bad(od, "max_empty_lists", f"must be 0 or more; got {empty}", where)
+            empty_rid = require(od, "empty_list_requirement", str, where=where, default=None)
+            if empty_rid is not None and (not _REQ_ID.fullmatch(empty_rid) or empty_rid in taken):
+                raise _bad(od, "empty_list_requirement", f"requirement id {empty_rid!r} must look like "
+                                                         "PERF-NLL-NEVER-EMPTY and be its own", where)
+        out[group] = FaultObjectives(group, tuple(ops), recovery, empty, empty_rid)
+    return out
 
 
 _PERCENT = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*%")
@@ -281,7 +518,7 @@ def _planned_faults(pd: Located, path: Path, where: str, op_requirements: dict[s
             raise ConfigError("expected a mapping {target, fault, at}", file=str(path), key=fw,
                               line=pd.line_of("faults"))
         line = min(item.lines.values(), default=pd.line_of("faults"))
-        reject_unknown(item, {"target", "fault", "at", "params", "requirement"}, where=fw)
+        reject_unknown(item, {"target", "fault", "at", "params", "requirement", "for"}, where=fw)
         for required in ("target", "fault", "at"):
             if required not in item:  # named with the line of its entry
                 raise ConfigError("required key is missing", file=str(path), key=f"{fw}.{required}", line=line)
@@ -309,7 +546,21 @@ def _planned_faults(pd: Located, path: Path, where: str, op_requirements: dict[s
         if rid is not None and (not _REQ_ID.fullmatch(rid) or rid in op_requirements):
             raise _bad(item, "requirement", f"requirement id {rid!r} must look like PERF-FAILOVER and not be an "
                                             "operation's", fw)
-        out.append(PlannedFault(target, fault, at_s, at_share, params, rid, file=str(path), key=fw, line=line))
+        for_s = for_share = None
+        if "for" in item:
+            lasts = require(item, "for", (int, float, str), where=fw)
+            if isinstance(lasts, str):
+                m = _PERCENT.fullmatch(lasts.strip())
+                if not m or not 0 < float(m.group(1)) < 100:
+                    raise _bad(item, "for", f"must be seconds (a number) or a share of the run from 0% to 100% "
+                                            f"(e.g. 20%), both exclusive; got {lasts!r}", fw)
+                for_share = float(m.group(1)) / 100
+            elif isinstance(lasts, bool) or not 0 < lasts <= MAX_FAULT_AT_S:
+                raise _bad(item, "for", f"must be more than 0 and at most {MAX_FAULT_AT_S} seconds; got {lasts!r}", fw)
+            else:
+                for_s = float(lasts)
+        out.append(PlannedFault(target, fault, at_s, at_share, params, rid, file=str(path), key=fw, line=line,
+                                for_s=for_s, for_share=for_share))
     return tuple(out)
 
 
@@ -353,6 +604,10 @@ def check_requirements(contract: LoadContract, catalogue: dict) -> None:
         pairs.append((contract.soak.requirement, "soak.requirement"))
     for settings in contract.profiles.values():
         pairs += [(f.requirement, f"{f.key}.requirement") for f in settings.faults if f.requirement]
+    pairs += [(j.requirement, f"journeys.{j.name}.requirement") for j in contract.journeys.values()]
+    for group, objectives in contract.fault_objectives.items():
+        if objectives.empty_list_requirement:
+            pairs.append((objectives.empty_list_requirement, f"fault_objectives.{group}.empty_list_requirement"))
     for rid, key in pairs:
         req = catalogue.get(rid)
         if req is None:

@@ -343,11 +343,17 @@ def recovery_time(samples: Sequence[Sample], fault_at_s: float) -> float | None:
 
 
 def plot_history(samples: Sequence[Sample], png_path: str | Path, *, title: str,
-                 events: Iterable[tuple[float, str]] = ()) -> Path:
+                 events: Iterable[tuple[float, str]] = (), phases: Iterable[tuple[float, str]] = (),
+                 bound: Iterable[tuple[float, float, str]] = (),
+                 series: Iterable[tuple[str, Sequence[tuple[float, float]]]] = ()) -> Path:
     """A 1000 x 600 px PNG (10 x 6 in at 100 dpi) of the run: top, p50 and p95 response time (ms);
     bottom, users (left axis) and requests/s and failures/s (right axis); x in seconds, shared.
-    Each event (t, label) is a dashed vertical line with its label on both panels. No samples:
-    the same panels saying "no data". Returns the path written."""
+    Each event (t, label) is a dashed vertical line with its label on both panels; each phase
+    (t, label) a dotted line where the phase starts (the steady phase after the ramp); each bound
+    window (from, to, what) a shaded span on both panels: red where the generator was saturated,
+    grey where the machine was (those figures measure that, not the system); each series (label,
+    [(t, ms)]) one more line on the response-time panel (a journey's end-to-end time next to the
+    operations'). No samples: the same panels saying "no data". Returns the path written."""
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
@@ -389,6 +395,29 @@ def plot_history(samples: Sequence[Sample], png_path: str | Path, *, title: str,
             ax.axvline(t_event, linestyle="--", color="black", linewidth=1)
         top.text(t_event, 0.98, f" {label}", transform=blended_transform_factory(top.transData, top.transAxes),
                  ha="left", va="top", fontsize="small")
+    for t_phase, label in phases:
+        for ax in (top, bottom):
+            ax.axvline(float(t_phase), linestyle=":", color="tab:purple", linewidth=1.5)
+        top.text(float(t_phase), 0.02, f" {label}", transform=blended_transform_factory(top.transData, top.transAxes),
+                 ha="left", va="bottom", fontsize="small", color="tab:purple")
+    for (label, points), colour in zip(series, ("tab:purple", "tab:brown", "tab:pink", "tab:olive")):
+        points = list(points)
+        if points:
+            top.plot([p[0] for p in points], [p[1] for p in points], label=label, color=colour, marker=".")
+            top.autoscale(enable=True, axis="y")  # the limits were set for p50/p95 alone
+            top.relim()
+            top.autoscale_view()
+            top.set_ylim(bottom=0)
+            top.legend(loc="upper left", fontsize="small")
+    shown: set[str] = set()
+    for start, end, what in bound:
+        colour = "tab:red" if "generator" in what else "tab:gray"
+        for ax in (top, bottom):
+            ax.axvspan(float(start), float(end), color=colour, alpha=0.15, linewidth=0,
+                       label=None if (ax is not top or what in shown) else what)
+        shown.add(what)
+    if shown:
+        top.legend(loc="upper left", fontsize="small")
     for ax in (top, bottom):
         ax.grid(True, alpha=0.3)
     fig.savefig(png_path, format="png", dpi=100)

@@ -20,8 +20,9 @@ from pathlib import Path
 from genrep import outputs
 from genrep.paths import PROJECT_ROOT
 from genrep.errors import GenrepError
-from genrep.load.generator import GeneratorMonitor, GeneratorReport
+from genrep.load.generator import CpuSample, GeneratorMonitor, GeneratorReport
 from genrep.load.history import ProgressReporter, history_path
+from genrep.load.windows import STARTED_FILE, WINDOWS_FILE
 
 DEFAULT_MASTER_PORT = 5557  # Locust's
 #: How long a multi-machine master waits for its workers before giving up (seconds).
@@ -45,29 +46,104 @@ def kill_group(proc: subprocess.Popen) -> None:
             continue
 
 
+#: How long an interrupted Locust gets to write its statistics before its group is killed (seconds).
+INTERRUPT_WAIT_S = 10.0
+
+
+def interrupt_group(proc: subprocess.Popen, *, wait: float) -> None:
+    """SIGINT to the process group of ``proc`` and up to ``wait`` seconds for it to end (Locust's
+    Ctrl-C: a normal shutdown, statistics written); ``kill_group`` afterwards ends what is left."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=wait)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+
+
 @dataclass
 class LocustRun:
     code: int
     stats_json: Path
     log_path: Path
     history_csv: Path
-    started_epoch: float        # when the subprocess was started (the history's t = 0)
+    started_epoch: float        # when the subprocess was started
     generator: GeneratorReport | None = None
+    test_started_epoch: float | None = None  # when Locust's test started (the shape's t = 0): started.json
+    cpu_samples: tuple[CpuSample, ...] = ()  # the generator monitor's, for the windowed report
+    windows_json: Path | None = None
+    #: Ctrl-C or SIGTERM while Locust ran (``keep_interrupted``): Locust was stopped, what it wrote is
+    #: kept, and the caller reports it as incomplete, then raises this
+    interrupted: BaseException | None = None
+
+
+def read_started(out_dir: Path) -> float | None:
+    """The test-start epoch the Locust master wrote (``started.json``), or None."""
+    import json
+    try:
+        value = json.loads((out_dir / STARTED_FILE).read_text(encoding="utf-8"))["epoch"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+class StartWatcher:
+    """Calls ``on_start(epoch)`` once the Locust master has written ``started.json`` (its test
+    started): the faults are timed from the shape's own t = 0, not from the subprocess's start
+    (Locust takes a second or two to import). Polls every 50 ms in a daemon thread."""
+
+    def __init__(self, out_dir: Path, on_start, proc: subprocess.Popen):
+        import threading
+        self.out_dir = out_dir
+        self.on_start = on_start
+        self.proc = proc
+        self.epoch: float | None = None
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="genrep-locust-start", daemon=True)
+
+    def start(self) -> "StartWatcher":
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            epoch = read_started(self.out_dir)
+            if epoch is not None:
+                self.epoch = epoch
+                try:
+                    self.on_start(epoch)
+                except Exception as exc:  # noqa: BLE001 - reported by the run, never lost in a thread
+                    self.error = str(exc)
+                return
+            if self.proc.poll() is not None:
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
 
 
 def run_locust(locustfile: Path, env: dict, out_dir: Path, *, duration_s: float, workers: int = 0,
                timeout_s: float | None = None, progress=None, generator_limit: float = 90.0,
-               expect_workers: int = 0, master_bind_host: str = "", master_port: int = 0) -> LocustRun:
+               expect_workers: int = 0, master_bind_host: str = "", master_port: int = 0,
+               on_test_start=None, own_pids=None, keep_interrupted: bool = False) -> LocustRun:
     """Locust headless as a subprocess in its own process group.
 
     While it runs: ``progress`` (a callable taking one line) gets users, requests/s, failures and
-    p95 every 5 s from Locust's history CSV, and the Locust processes' CPU is sampled to tell
-    whether the generator was the bottleneck."""
+    p95 every 5 s from Locust's history CSV, the Locust processes' CPU (and the machine's) is
+    sampled to tell which windows were generator-bound, with the CPU time of the run's own
+    processes (Locust's, ``own_pids()``'s: the simulators) to tell the machine's foreign load, and
+    ``on_test_start(epoch)`` is called once Locust's test has started (``started.json``, written by
+    ``load/users.py``). Ctrl-C (or SIGTERM) stops Locust's whole group and raises, or, with
+    ``keep_interrupted``, returns what was measured with ``interrupted`` set (the caller raises it
+    once it has said the run is incomplete)."""
     out_dir = outputs.claim(out_dir, what="load statistics folder")
     stats_base = out_dir / "stats"
     stats_json = out_dir / "stats.json"
     history_csv = history_path(stats_base)
-    for old in (stats_json, history_csv):
+    for old in (stats_json, history_csv, out_dir / STARTED_FILE, out_dir / WINDOWS_FILE):
         old.unlink(missing_ok=True)   # an old file must never pass for this run's numbers
     log_path = out_dir / "locust.log"
     # --csv-full-history: percentiles per interval (not cumulative), so the plot shows a failover
@@ -84,13 +160,14 @@ def run_locust(locustfile: Path, env: dict, out_dir: Path, *, duration_s: float,
         if master_bind_host:
             cmd += ["--master-bind-host", master_bind_host]
     timeout_s = (duration_s + 60 + (WORKER_WAIT_S if expect_workers else 0)) if timeout_s is None else timeout_s
-    reporter = monitor = None
+    reporter = monitor = watcher = interrupted = None
     with open(log_path, "wb") as log:
         started = time.time()
         proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            monitor = GeneratorMonitor(proc.pid, limit_percent=generator_limit).start()
+            monitor = GeneratorMonitor(proc.pid, limit_percent=generator_limit, own_pids=own_pids).start()
+            watcher = StartWatcher(out_dir, on_test_start or (lambda epoch: None), proc).start()
             if progress is not None:
                 reporter = ProgressReporter(history_csv, echo=progress, duration_s=duration_s,
                                             t0=started).start()
@@ -99,12 +176,48 @@ def run_locust(locustfile: Path, env: dict, out_dir: Path, *, duration_s: float,
             kill_group(proc)
             raise GenrepError(f"Locust did not finish within {timeout_s:g} s and was stopped "
                               f"(log: {log_path})") from None
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM (genrep.cli's Terminated)
+            if not keep_interrupted:
+                raise
+            interrupted = exc
+            code = -1
+            # SIGINT first: Locust then shuts down as at its end and writes what it measured (its
+            # JSON statistics, the per-window figures); on SIGTERM it dies without them
+            interrupt_group(proc, wait=INTERRUPT_WAIT_S)
         finally:
             if reporter is not None:
                 reporter.stop()
+            if watcher is not None:
+                watcher.stop()
             kill_group(proc)  # interrupted (Ctrl-C), or leftovers of a finished run
     report = monitor.stop(log_path) if monitor is not None else None
-    return LocustRun(code, stats_json, log_path, history_csv, started, report)
+    if watcher is not None and watcher.error:
+        raise GenrepError(f"starting the run's timed faults failed: {watcher.error}")
+    return LocustRun(code, stats_json, log_path, history_csv, started, report,
+                     test_started_epoch=read_started(out_dir),
+                     cpu_samples=tuple(monitor.samples) if monitor is not None else (),
+                     windows_json=out_dir / WINDOWS_FILE, interrupted=interrupted)
+
+
+#: Locust master log lines saying a worker stopped mid-run (crashed, killed, or stopped answering);
+#: not "The last worker quit": every worker quits when the master stops them at the end
+_WORKER_MISSING = "failed to send heartbeat, setting state to missing"
+_ALL_WORKERS_MISSING = "The last worker went missing"
+_WORKER_HEALED = "self-healed with heartbeat"
+
+
+def lost_workers(log_path: Path) -> str | None:
+    """Why the run is incomplete when a Locust worker stopped mid-run (its users stopped sending,
+    so what was measured is not the load asked for); None when none did (or the log is unread).
+    A worker that missed its heartbeats and came back (a busy host) is not lost."""
+    try:
+        text = Path(log_path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if _ALL_WORKERS_MISSING in text:
+        return "every Locust worker stopped mid-run (the last worker went missing)"
+    lost = text.count(_WORKER_MISSING) - text.count(_WORKER_HEALED)
+    return f"{lost} Locust worker(s) stopped mid-run (missing, never back)" if lost > 0 else None
 
 
 def free_port() -> int:

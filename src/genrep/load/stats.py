@@ -40,21 +40,39 @@ class OperationStats:
 class SlaOutcome:
     operation: str
     requirement: str
-    metric: str            # p95_ms | p99_ms | max_failure_ratio
+    metric: str            # p95_ms | p99_ms | max_failure_ratio | ... (METRIC_LABELS)
     measured: float | None  # None: no request was made, nothing was measured
     threshold: float
     ok: bool
+    #: "generator saturated" / "host saturated": the figures measure the generator or the machine,
+    #: not the system under test, so this outcome is neither met nor missed (``ok`` is False)
+    inconclusive: str | None = None
+
+    @property
+    def status(self) -> str:
+        """met | missed | inconclusive"""
+        return "inconclusive" if self.inconclusive else "met" if self.ok else "missed"
 
     def describe(self) -> str:
+        text = self._describe()
+        return f"inconclusive ({self.inconclusive}), {text}" if self.inconclusive else text
+
+    def _describe(self) -> str:
         label = METRIC_LABELS[self.metric]
         if self.measured is None and self.metric == "max_p95_drift_ms":
             return f"{self.operation} {label}: not measured (the held load was too short to compare its thirds)"
         if self.measured is None and self.metric == "max_recovery_s":
             return (f"{self.operation} {label}: not recovered before the run ended "
                     f"(threshold {self._fmt(self.threshold)})")
+        if self.measured is None and self.metric in FAULT_METRICS:
+            return (f"{self.operation} {label}: not measured (the fault never happened, or nothing was "
+                    f"measured around it; threshold {self._fmt(self.threshold)})")
         if self.measured is None:
             return f"{self.operation} {label}: no requests were made (threshold {self._fmt(self.threshold)})"
-        op = "<=" if self.ok else ">"
+        if self.metric in MIN_METRICS:
+            op = ">=" if self.measured >= self.threshold else "<"
+            return f"{self.operation} {label}: {self._fmt(self.measured)} {op} {self._fmt(self.threshold)}"
+        op = "<=" if self.ok or self.measured <= self.threshold else ">"
         return f"{self.operation} {label}: {self._fmt(self.measured)} {op} {self._fmt(self.threshold)}"
 
     def _fmt(self, value: float) -> str:
@@ -72,9 +90,20 @@ METRIC_LABELS = {"p95_ms": "p95", "p99_ms": "p99", "max_failure_ratio": "failure
                  "max_failed_checks": "failed checks", "max_false_no_interactions": "false 'no interactions'",
                  "max_recovery_s": "recovery time", "max_not_stored": "AA'd but not stored",
                  "max_sample_missing": "sampled AA'd reports not readable",
-                 "max_p95_drift_ms": "p95 at the end of the held load"}
+                 "max_p95_drift_ms": "p95 at the end of the held load",
+                 "min_unavailable_answers": "reads that said 'NLL unavailable' during the outage",
+                 "max_empty_lists": "medication lists shown empty"}
 COUNT_METRICS = frozenset({"max_failed_checks", "max_false_no_interactions", "max_not_stored",
-                           "max_sample_missing"})
+                           "max_sample_missing", "min_unavailable_answers", "max_empty_lists"})
+#: met when the measured value is at least the threshold (every other metric: at most)
+MIN_METRICS = frozenset({"min_unavailable_answers"})
+#: measured around a planned fault (None: the fault never happened or nothing was measured)
+FAULT_METRICS = frozenset({"max_failed_checks", "min_unavailable_answers", "max_empty_lists"})
+#: figures that measure time or what timing causes (timeouts): inconclusive when the generator or the
+#: machine was saturated. The others (checks answered "not performed" after a kill, false "no
+#: interactions", empty lists, AA not stored, "NLL unavailable" said) are correctness: judged
+#: whatever the load generator's state.
+TIMING_METRICS = frozenset({"p95_ms", "p99_ms", "max_failure_ratio", "max_recovery_s", "max_p95_drift_ms"})
 
 
 def percentile(histogram: dict, percent: float) -> float | None:
@@ -138,7 +167,7 @@ def operation_stats(entries: list[dict], operations) -> dict[str, OperationStats
             name=name, requests=requests, failures=failures,
             p50_ms=percentile(hist, 0.50), p95_ms=percentile(hist, 0.95), p99_ms=percentile(hist, 0.99),
             max_ms=max_rt, avg_ms=(total_rt / requests) if requests else None,
-            rps=(requests / span) if span else 0.0)
+            rps=(requests / max(span, 1.0)) if span else 0.0)  # one request is not thousands a second
     return out
 
 

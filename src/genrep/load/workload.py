@@ -89,6 +89,8 @@ class LoadSettings:
     profile: str = ""      # load/NAME.py: selects the contract's per-profile users
     out_dir: str = ""      # where the users record what the runner checks afterwards (AA'd accessions)
     profile_file: str = ""  # the environment profile as the runner uses it (TLS, tokens): see write_effective_profile
+    ramp_s: float = 0.0    # the profile's ramp (contracts/load.yaml profiles.NAME.ramp): the steady phase after it
+    window_s: float = 1.0  # the window of the per-window figures (genrep.load.windows)
 
     @classmethod
     def from_env(cls, env=None) -> "LoadSettings":
@@ -105,7 +107,9 @@ class LoadSettings:
                 users=int(env.get("GENREP_LOAD_USERS", "1")),
                 duration_s=float(env.get("GENREP_LOAD_DURATION", "60")),
                 profile=env.get("GENREP_LOAD_PROFILE", ""), out_dir=env.get("GENREP_LOAD_OUT", ""),
-                profile_file=env.get("GENREP_LOAD_PROFILE_FILE", ""))
+                profile_file=env.get("GENREP_LOAD_PROFILE_FILE", ""),
+                ramp_s=float(env.get("GENREP_LOAD_RAMP", "0")),
+                window_s=float(env.get("GENREP_LOAD_WINDOW_S", "1")))
         for what, host in (("GENREP_LOAD_FHIR", urlsplit(s.fhir).hostname),
                            ("GENREP_LOAD_API", urlsplit(s.api).hostname),
                            ("GENREP_LOAD_MLLP_HOST", s.mllp_host)):
@@ -364,6 +368,7 @@ class AcceptedLog:
     never more than was sent."""
 
     SENT, ACCEPTED = "S", "A"
+    JOURNEY = "J"  # answered AA inside a journey (load/users.py JourneyUser): not a send_oru request
 
     PREFIX = "accepted-"
 
@@ -372,7 +377,7 @@ class AcceptedLog:
         self._file = None
 
     def add(self, accession: str, kind: str = "A") -> None:
-        if kind not in (self.SENT, self.ACCEPTED):
+        if kind not in (self.SENT, self.ACCEPTED, self.JOURNEY):
             raise ValueError(f"unknown ORU log kind {kind!r}")
         if not self.out_dir:
             return
@@ -421,8 +426,42 @@ def ack_problem(raw: bytes, control_id: str) -> str | None:
     return None
 
 
-def exit_code(entries: list[dict], contract) -> int:
-    """The ``quitting`` listener's gate: 0 when every SLA threshold is met, else 1."""
+#: what the EHR answers when it cannot read NLL (``integrations.medication_list``: 502, 503, 504)
+UNAVAILABLE_STATUSES = (502, 503, 504)
+LIST, EMPTY, UNAVAILABLE, OTHER = "list", "empty", "unavailable", "other"
+
+
+def medication_answer(status: int, body: bytes) -> tuple[str, str]:
+    """What a medication-list read showed a clinician: (``list`` | ``empty`` | ``unavailable`` |
+    ``other``, why). Fail-safe rule: a list NLL could not give is "unavailable" (an HTTP 502, 503 or
+    504 answer, as ``integrations.medication_list`` reads it), never an empty list; the load
+    patient's list is planted, so an empty one is always wrong."""
+    import json
+    if status in UNAVAILABLE_STATUSES:
+        return UNAVAILABLE, f"NLL unavailable (the EHR said so: HTTP {status})"
+    if status != 200:
+        return OTHER, f"HTTP {status}"
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return OTHER, "not JSON"
+    if not isinstance(doc, dict):
+        return OTHER, "not a JSON object"
+    if doc.get("resourceType", "Bundle") != "Bundle":
+        return OTHER, f"a {str(doc.get('resourceType'))[:40]}, not a FHIR Bundle"
+    if not doc.get("total"):  # the search's own count (what the read path has always checked)
+        return EMPTY, "empty medication list"
+    return LIST, ""
+
+
+def exit_code(entries: list[dict], contract, steady=None) -> int:
+    """The ``quitting`` listener's gate: 0 when every SLA threshold is met, else 1. ``steady``:
+    (WindowFigures, from_s, to_s) to judge the steady phase only, as the runner does."""
     from genrep.load.stats import evaluate_stats, operation_stats
-    outcomes = evaluate_stats(operation_stats(entries, contract.operations), contract)
+    if steady is not None:
+        figures, lo, hi = steady
+        stats = {name: figures.stats(name, lambda t: lo <= t < hi, span_s=hi - lo) for name in contract.operations}
+    else:
+        stats = operation_stats(entries, contract.operations)
+    outcomes = evaluate_stats(stats, contract)
     return 0 if all(o.ok for o in outcomes) else 1

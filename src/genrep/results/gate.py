@@ -264,6 +264,10 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
     # outages are not defects: a scenario that could not reach its endpoint verified nothing (never GO)
     unavailable = [r for r in results if r.failed and "environment_unavailable" in r.kinds]
     results = [r for r in results if not (r.failed and "environment_unavailable" in r.kinds)]
+    # nor are load figures that measure a saturated generator or host, or a run stopped early
+    # (load_inconclusive): not verified (never GO), never a product defect; the profile did run
+    inconclusive = [r for r in results if r.failed and "load_inconclusive" in r.kinds]
+    results = [r for r in results if not (r.failed and "load_inconclusive" in r.kinds)]
     failures: list[str] = []  # each one makes it NO-GO
     notes: list[str] = []  # reported, but within the programme's allowance
     results, stale_notes = _judge_age(results, today, manual_max_age_days)
@@ -353,9 +357,12 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
 
     defects, judged, notes = judge()
     failures += judged
-    gaps = _scope_gaps(results, catalogue, scope, statuses) if scope is not None else []
+    gaps = _scope_gaps(results + inconclusive, catalogue, scope, statuses) if scope is not None else []
     gaps += _manual_gaps(results, scope)
     gaps += [Gap("scenario", r.name, "verified nothing, environment unavailable (" + _unavailable_reason(r) + ")") for r in unavailable]
+    gaps += [Gap("scenario", r.name, "verified nothing, load figures inconclusive ("
+                 + (r.message.splitlines() or [""])[0].removeprefix("load_inconclusive: ")[:240] + ")")
+             for r in inconclusive]
     never_ran = {g.name for g in gaps if g.kind == "integration"}
     for rid, rs in statuses.items():
         req = rs.requirement

@@ -1,0 +1,307 @@
+"""Failover at the peak (issue 18, part 1): faults planned in the steady phase of the go-live shape,
+refused before Locust starts when they cannot happen as planned, and judged by their target's
+objectives: Multum (failed checks, false "no interactions", recovery), NLL ("unavailable", never an
+empty list; recovery once back), the radiology listener (nothing answered AA lost; recovery)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from genrep.errors import ConfigError, GenrepError
+from genrep.faults import FaultDriver
+from genrep.load.contract import OPERATIONS, load_load_contract
+from genrep.load.fault_plan import FaultEvent, FaultSchedule, check_timing
+from genrep.load.runner import FaultResult, LoadResult, StoredResult, evaluate, fault_results, run_load
+from genrep.load.stats import OperationStats
+from genrep.load.windows import WindowFigures, WindowRecorder
+from genrep.load.workload import EMPTY, LIST, OTHER, UNAVAILABLE, medication_answer
+from genrep.paths import CONTRACTS_DIR
+
+SHIPPED = (CONTRACTS_DIR / "load.yaml").read_text(encoding="utf-8")
+CONTRACT = load_load_contract()
+NLL_PLAN = "      - {target: nll, fault: error503, at: 60%, for: 15%, requirement: PERF-NLL-OUTAGE}\n"
+T0 = 1_800_000_000.0
+
+
+def with_plan(tmp_path, old: str, new: str) -> Path:
+    assert old in SHIPPED
+    p = tmp_path / "load.yaml"
+    p.write_text(SHIPPED.replace(old, new, 1), encoding="utf-8")
+    return p
+
+
+# -- the plans: refused before anything starts ---------------------------------------------------
+
+def test_the_at_peak_profiles_plan_their_faults_in_the_steady_phase():
+    for name in ("failover_under_load", "nll_outage_under_load", "radiology_restart_under_load"):
+        for duration in (20.0, 30.0, 60.0, 600.0):
+            check_timing(CONTRACT.faults_for(name), duration, CONTRACT.ramp_s(name, duration))
+    (nll,) = CONTRACT.faults_for("nll_outage_under_load")
+    assert nll.at(60) == 36.0 and nll.lasts(60) == 9.0  # down at 36 s, back at 45 s, of a 60 s run
+    (restart,) = CONTRACT.faults_for("radiology_restart_under_load")
+    assert restart.params == {"delay": 3.0} and restart.group == "radiology-listener"
+
+
+@pytest.mark.parametrize("plan, key, words", [
+    ("      - {target: ris-listener, fault: restarted, at: 60%}\n", "target", "must be one of"),
+    ("      - {target: nll, fault: error503, at: 60%, for: 0}\n", "for", "more than 0"),
+    ("      - {target: nll, fault: error503, at: 60%, for: 100%}\n", "for", "share of the run"),
+    ("      - {target: nll, fault: error503, at: 60%, for: soon}\n", "for", "share of the run"),
+])
+def test_a_plan_naming_an_unknown_target_or_a_bad_duration_is_refused_with_its_line(tmp_path, plan, key, words):
+    path = with_plan(tmp_path, NLL_PLAN, plan)
+    with pytest.raises(ConfigError) as info:
+        load_load_contract(path)
+    assert info.value.key == f"profiles.nll_outage_under_load.faults[0].{key}" and words in str(info.value)
+    assert info.value.line == SHIPPED[:SHIPPED.index(NLL_PLAN)].count("\n") + 1
+
+
+@pytest.mark.parametrize("plan, duration, words", [
+    # outside the run
+    ("      - {target: nll, fault: error503, at: 70, requirement: PERF-NLL-OUTAGE}\n", 60, "at second 70"),
+    # its end outside the run: the recovery after it would never be seen
+    ("      - {target: nll, fault: error503, at: 50, for: 15, requirement: PERF-NLL-OUTAGE}\n", 60, "for 15 s"),
+    # judged at the peak but planned in the ramp (the first 30 s of 60)
+    ("      - {target: nll, fault: error503, at: 20, requirement: PERF-NLL-OUTAGE}\n", 60, "during the ramp"),
+])
+def test_a_time_outside_the_run_or_the_steady_phase_is_refused(tmp_path, plan, duration, words):
+    plans = load_load_contract(with_plan(tmp_path, NLL_PLAN, plan)).faults_for("nll_outage_under_load")
+    with pytest.raises(ConfigError, match=words):
+        check_timing(plans, duration, ramp_s=30.0)
+    with pytest.raises(ConfigError, match=words):  # the schedule checks the same before it is built
+        FaultSchedule(plans, Recording(), duration, ramp_s=30.0)
+
+
+def test_a_fault_without_a_requirement_may_come_during_the_ramp(tmp_path):
+    plans = load_load_contract(with_plan(tmp_path, NLL_PLAN, "      - {target: nll, fault: hang, at: 5}\n")
+                               ).faults_for("nll_outage_under_load")
+    check_timing(plans, 60, ramp_s=30.0)
+
+
+def test_a_judged_fault_needs_objectives_to_be_judged_by(tmp_path):
+    text = SHIPPED.replace("  nll:\n    operations: [read_medications]\n", "  nllx:\n    operations: [read_medications]\n")
+    p = tmp_path / "load.yaml"
+    p.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown fault target group"):
+        load_load_contract(p)
+    start, end = SHIPPED.index("  nll:\n    operations"), SHIPPED.index("  radiology-listener:\n")
+    p.write_text(SHIPPED[:start] + SHIPPED[end:], encoding="utf-8")
+    with pytest.raises(ConfigError, match="has no 'nll' entry to judge it by") as info:
+        load_load_contract(p)
+    assert info.value.key == "profiles.nll_outage_under_load.faults[0].requirement"
+
+
+class _Proc:
+    alive = True
+    info: dict = {}
+
+
+class _Venv:
+    """A stand-in for the virtual environment: the EHR and NLL only, no Multum servers."""
+
+    def __init__(self, profile):
+        self.profile = profile
+        self.processes = {"ehr": _Proc(), "nll": _Proc()}
+        self.stopped = False
+
+    def stop(self):
+        self.stopped = True
+
+
+def _forbid_locust(monkeypatch):
+    calls = []
+
+    def run_locust(*a, **kw):
+        calls.append("locust")
+        raise AssertionError("Locust must not start")
+    monkeypatch.setattr("genrep.load.runner.run_locust", run_locust)
+    return calls
+
+
+def test_a_plan_in_the_ramp_is_refused_before_anything_starts(tmp_path, monkeypatch):
+    calls = _forbid_locust(monkeypatch)
+    started = []
+    monkeypatch.setattr("genrep.sim.process.start_virtual_environment", lambda p: started.append(p) or _Venv(p))
+    contract = load_load_contract(with_plan(tmp_path, NLL_PLAN,
+                                            "      - {target: nll, fault: error503, at: 10%, requirement: PERF-NLL-OUTAGE}\n"))
+    with pytest.raises(ConfigError, match="during the ramp"):
+        run_load("nll_outage_under_load", users=10, duration_s=20, out_dir=tmp_path / "out", contract=contract)
+    assert calls == [] and started == []
+
+
+def test_a_target_the_environment_does_not_have_is_refused_before_locust_starts(tmp_path, monkeypatch):
+    """multum-a is a known target, but this environment has no Multum server: the driver refuses
+    the plan once the environment is up, before Locust starts, and the environment is stopped."""
+    calls = _forbid_locust(monkeypatch)
+    venvs = []
+    monkeypatch.setattr("genrep.sim.process.start_virtual_environment", lambda p: venvs.append(_Venv(p)) or venvs[-1])
+    with pytest.raises(ConfigError, match="no fault target 'multum-a' in the virtual environment") as info:
+        run_load("failover_under_load", users=10, duration_s=20, out_dir=tmp_path / "out")
+    assert info.value.key == "profiles.failover_under_load.faults[0]"
+    assert calls == [] and venvs and venvs[0].stopped
+
+
+# -- the schedule ---------------------------------------------------------------------------------
+
+class Recording(FaultDriver):
+    supported = frozenset({"error503", "killed", "restarted", "hang"})
+
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    def inject(self, target, fault, **params):
+        self.calls.append(("inject", target, fault, time.time()))
+
+    def clear(self, target=None):
+        self.calls.append(("clear", target, None, time.time()))
+
+
+def test_a_fault_with_for_is_cleared_mid_run_and_timed_from_the_test_start(tmp_path):
+    plans = load_load_contract(with_plan(tmp_path, NLL_PLAN, "      - {target: nll, fault: error503, at: 0.6, for: 0.4}\n")
+                               ).faults_for("nll_outage_under_load")
+    driver = Recording()
+    origin = time.time() - 0.3  # Locust's test started 0.3 s ago: the fault comes 0.3 s from now
+    schedule = FaultSchedule(plans, driver, duration_s=5.0).start(origin)
+    time.sleep(1.3)
+    schedule.stop()
+    (event,) = schedule.events
+    assert [c[:3] for c in driver.calls] == [("inject", "nll", "error503"), ("clear", "nll", None),
+                                              ("clear", None, None)]
+    assert 0.5 <= event.injected - origin < 0.85 and 0.35 <= event.cleared - event.injected < 0.7
+    assert event.back() == event.cleared
+    schedule.raise_errors(completed=True)
+
+
+def test_a_planned_fault_that_never_happened_fails_the_run(tmp_path):
+    plans = CONTRACT.faults_for("failover_under_load")
+    schedule = FaultSchedule(plans, Recording(), duration_s=60.0, ramp_s=30.0)  # never started
+    schedule.raise_errors()  # the run did not complete: nothing to say
+    with pytest.raises(GenrepError, match="multum-a killed was never injected"):
+        schedule.raise_errors(completed=True)
+
+
+def test_when_the_service_is_back():
+    (kill,) = CONTRACT.faults_for("failover_under_load")
+    (restart,) = CONTRACT.faults_for("radiology_restart_under_load")
+    assert FaultEvent(kill, 10.0, returned=10.1).back() == 10.0        # failing over is the service's job
+    assert FaultEvent(restart, 10.0, returned=13.0).back() == 13.0     # listening again
+    (nll,) = CONTRACT.faults_for("nll_outage_under_load")
+    assert FaultEvent(nll, 10.0, returned=10.1, cleared=19.0).back() == 19.0
+
+
+# -- what the users see -----------------------------------------------------------------------------
+
+def _bundle(n: int) -> bytes:
+    return json.dumps({"resourceType": "Bundle", "total": n, "entry": [
+        {"resource": {"resourceType": "MedicationRequest", "id": str(i)}} for i in range(n)]}).encode()
+
+
+@pytest.mark.parametrize("status, body, kind", [
+    (200, _bundle(3), LIST),
+    (200, _bundle(0), EMPTY),  # nll-unavailable-empty: NLL down shown as "no medications"
+    (503, b'{"resourceType": "OperationOutcome"}', UNAVAILABLE),
+    (502, b"", UNAVAILABLE), (504, b"", UNAVAILABLE),
+    (500, b"", OTHER), (200, b"<html>", OTHER), (200, b'{"resourceType": "Patient"}', OTHER),
+])
+def test_a_medication_list_read_is_a_list_unavailable_or_a_failure(status, body, kind):
+    assert medication_answer(status, body)[0] == kind
+
+
+# -- the judgement ----------------------------------------------------------------------------------
+
+def _result(profile: str, faults=(), **kw) -> LoadResult:
+    ops = {n: OperationStats(n, 100, 0, 5.0, 10.0, 20.0, 30.0, 6.0, 10.0) for n in OPERATIONS}
+    return LoadResult(profile=profile, environment="virtual", users=1000, duration_s=60, workers=0, operations=ops,
+                      exit_code=0, wall_s=70, out_dir=Path("."), stats_path=Path("s.json"), log_path=Path("l.log"),
+                      ramp_s=30.0, faults=list(faults), **kw)
+
+
+def _fault(profile: str, recovery=0.5, **counts) -> FaultResult:
+    (plan,) = CONTRACT.faults_for(profile)
+    return FaultResult(plan, 36.0, 36.0, recovery, (36.0, 39.0), counts)
+
+
+def _by(outcomes, rid):
+    return {o.metric: o for o in outcomes if o.requirement == rid}
+
+
+@pytest.mark.parametrize("failed, false_neg, recovery, missed", [
+    (0, 0, 0.0, set()),                                   # clean failover at the peak
+    (81, 0, None, {"max_failed_checks", "max_recovery_s"}),  # multum-no-failover: checks keep failing
+    (1, 2, 1.0, {"max_false_no_interactions"}),              # multum-silent-empty
+])
+def test_failover_at_the_peak_is_judged_by_the_multum_objectives(failed, false_neg, recovery, missed):
+    r = _result("failover_under_load", [_fault("failover_under_load", recovery, failed_checks=failed)],
+                false_no_interactions=false_neg)
+    got = _by(evaluate(r, CONTRACT), "PERF-FAILOVER")
+    assert {m for m, o in got.items() if not o.ok} == missed
+
+
+def test_nll_down_at_the_peak_must_say_unavailable_never_empty():
+    clean = _result("nll_outage_under_load", [_fault("nll_outage_under_load", 0.7, unavailable_answers=23)])
+    outcomes = evaluate(clean, CONTRACT)
+    assert all(o.ok for o in outcomes if o.requirement in ("PERF-NLL-OUTAGE", "PERF-NLL-NEVER-EMPTY"))
+    # nll-unavailable-empty: every read during the outage showed an empty list, none said unavailable
+    empty = _result("nll_outage_under_load", [_fault("nll_outage_under_load", 0.7, unavailable_answers=0)],
+                    empty_lists=18)
+    outcomes = evaluate(empty, CONTRACT)
+    assert not _by(outcomes, "PERF-NLL-NEVER-EMPTY")["max_empty_lists"].ok
+    assert _by(outcomes, "PERF-NLL-NEVER-EMPTY")["max_empty_lists"].describe().endswith("18 > 0")
+    said = _by(outcomes, "PERF-NLL-OUTAGE")["min_unavailable_answers"]
+    assert not said.ok and said.describe().endswith("0 < 1")
+
+
+def test_nothing_aad_may_be_lost_across_a_listener_restart():
+    fault = _fault("radiology_restart_under_load", 0.7, failed_sends_after=7)
+    kept = _result("radiology_restart_under_load", [fault], stored=StoredResult(18, 1, 19, 18, [], sent=20))
+    assert all(o.ok for o in _by(evaluate(kept, CONTRACT), "PERF-RADIOLOGY-RESTART").values())
+    lost = _result("radiology_restart_under_load", [fault], stored=StoredResult(18, 1, 17, 18, ["LDX1"], sent=20))
+    got = _by(evaluate(lost, CONTRACT), "PERF-RADIOLOGY-RESTART")
+    assert not got["max_not_stored"].ok and not got["max_sample_missing"].ok and got["max_recovery_s"].ok
+
+
+def test_a_fault_that_never_happened_measures_nothing_and_fails():
+    for profile, rid in (("failover_under_load", "PERF-FAILOVER"), ("nll_outage_under_load", "PERF-NLL-OUTAGE")):
+        got = _by(evaluate(_result(profile), CONTRACT), rid)
+        assert got and not any(o.ok for o in got.values() if o.metric != "max_false_no_interactions")
+
+
+def _figures(rows: dict[str, list[tuple[int, int]]]) -> WindowFigures:
+    """name -> [(second, failures)], 5 requests a second."""
+    rec = WindowRecorder()
+    for name, seconds in rows.items():
+        for second, failures in seconds:
+            for i in range(5):
+                rec.request(name, T0 + second + 0.5, 1.0, failed=i < failures)
+    return WindowFigures(rec.to_dict(), T0)
+
+
+def test_recovery_runs_from_the_service_back_to_the_last_failing_second():
+    (nll,) = CONTRACT.faults_for("nll_outage_under_load")
+    fails = {s: 5 for s in range(36, 45)} | {45: 1}  # down 36..45 (unavailable), one failure after
+    reads = [(s, fails.get(s, 0)) for s in range(60)]
+    notes = WindowRecorder()
+    for s in range(36, 45):
+        notes.note("medications_unavailable", T0 + s + 0.5)
+    fig = _figures({"read_medications": reads, "prescribe": [(s, 0) for s in range(60)]})
+    fig_notes = WindowFigures(notes.to_dict(), T0)
+    fig.by_name.update(fig_notes.by_name)
+    (res,) = fault_results([FaultEvent(nll, T0 + 36.0, returned=T0 + 36.0, cleared=T0 + 45.0)], CONTRACT, fig, [],
+                           T0, 60.0)
+    assert res.at_s == 36.0 and res.back_s == 45.0 and res.recovery_s == pytest.approx(1.0)
+    assert res.counts["unavailable_answers"] == 9 and res.left_out == (36.0, pytest.approx(46.0))  # to recovered
+    # still failing when the load ended: not recovered
+    still = _figures({"read_medications": [(s, 5 if s >= 36 else 0) for s in range(60)]})
+    (res,) = fault_results([FaultEvent(nll, T0 + 36.0, cleared=T0 + 45.0)], CONTRACT, still, [], T0, 60.0)
+    assert res.recovery_s is None and res.left_out == (36.0, 50.0)  # never recovered: the whole allowance
+
+
+def test_failed_checks_count_from_the_kill_on():
+    (kill,) = CONTRACT.faults_for("failover_under_load")
+    fig = _figures({"prescribe": [(s, 2 if s in (5, 37, 38) else 0) for s in range(60)]})  # 2 in the ramp
+    (res,) = fault_results([FaultEvent(kill, T0 + 36.0)], CONTRACT, fig, [], T0, 60.0)
+    assert res.counts["failed_checks"] == 4 and res.recovery_s == pytest.approx(3.0)
