@@ -26,7 +26,7 @@ from genrep import hl7
 from genrep.config.contracts import load_multum, load_radiology
 from genrep.config.parity import ParityContract, load_parity
 from genrep.config.profile import EntryPoint, Profile
-from genrep.errors import ConfigError, ProtocolError, TransportError
+from genrep.errors import ConfigError, ConnectionClosed, FHIRError, ProtocolError, TransportError
 from genrep.integrations.multum import PrescribingClient
 from genrep.integrations.radiology import RadiologyClient, new_accession
 from genrep.text.identities import Allowlist, IdentityGuard
@@ -145,7 +145,9 @@ class SmokeResult:
 def smoke_journey(profile: Profile, contract: ParityContract, *, guard: IdentityGuard, allowlist: Allowlist,
                   seed: str) -> SmokeResult:
     """The smoke journey through ``profile`` (already ``through`` one entry point). Stops at the first
-    step that fails; a transport error is recorded as ``unreachable``."""
+    step that fails; a connection failure (refused, timed out, host not found) is recorded as
+    ``unreachable``; an answer that is wrong (HTTP error status, broken frame, connection dropped
+    after the request) is a failed step of the journey, never an outage."""
     result = SmokeResult()
     radiology = load_radiology()
     canary = load_multum().canary
@@ -189,7 +191,11 @@ def smoke_journey(profile: Profile, contract: ParityContract, *, guard: Identity
         result.steps.append((f"interaction check {canary[0]} + {canary[1]}", found,
                              f"interaction found ({answer.server})" if found else
                              f"{answer.status}: {answer.reason or 'the known interaction was not shown'}"))
-    except TransportError as exc:
+    except (ProtocolError, FHIRError, ConnectionClosed) as exc:
+        # it was reached and answered wrongly (an HTTP 500, a broken frame, a dropped connection after
+        # the request): the product at this entry point, never an outage
+        result.steps.append(("the entry point answered the journey", False, f"{type(exc).__name__}: {exc}"))
+    except TransportError as exc:  # refused, timed out, host not found: nothing verified
         result.unreachable = str(exc)
     finally:
         rc.close()

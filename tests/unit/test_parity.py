@@ -464,3 +464,39 @@ def test_allure_results_requirements_status_and_stable_history_ids(tmp_path):
     assert all(d["statusDetails"]["message"].startswith("environment_unavailable:") for d in down.values())
     other_env = parity.allure_results(_report(), load_catalogue(), "region-test (external)")
     assert {r.key for r in other_env}.isdisjoint({d["historyId"].removeprefix("genrep-") for d in clean.values()})
+
+
+# -- the smoke journey: an outage is not a wrong answer ----------------------------------------------
+
+@pytest.mark.parametrize("error, unreachable", [
+    ("ConnectionRefused", True), ("ConnectTimeout", True), ("ReadTimeout", True),
+    ("FHIRError", False), ("ProtocolError", False), ("ConnectionClosed", False),
+])
+def test_smoke_journey_an_outage_is_unreachable_a_wrong_answer_is_a_failed_step(monkeypatch, error, unreachable):
+    """Refused, timed out: the entry point was not reached (an outage, nothing verified). An HTTP error
+    status, a broken frame or a connection dropped after the request: it was reached and answered
+    wrongly, a failed step of the journey (the product at that entry point), never an outage."""
+    from genrep import errors
+    from genrep.text.identities import Allowlist, IdentityGuard
+
+    class Client:
+        def __init__(self, *a, **k):
+            pass
+
+        def register(self, *a, **k):
+            raise getattr(errors, error)("node-b answered badly" if not unreachable else "node-b: no answer")
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(parity, "RadiologyClient", Client)
+    monkeypatch.setattr(parity, "PrescribingClient", Client)
+    allowlist = Allowlist.load()
+    result = parity.smoke_journey(load_profile("virtual", defects=()), load_parity(),
+                                  guard=IdentityGuard(allowlist), allowlist=allowlist, seed="s")
+    assert not result.ok
+    if unreachable:
+        assert result.unreachable and not result.steps
+    else:
+        assert not result.unreachable and result.steps and result.steps[-1][1] is False
+        assert error in result.steps[-1][2]
