@@ -109,15 +109,26 @@ def check_credentials(profile: Profile, endpoints: Iterable[Endpoint] | None = N
     """Every credential the profile names (each endpoint's token and client key password), read now:
     one problem per one that is missing, empty or unreadable. Values are never shown."""
     problems: list[Problem] = []
+    failed: dict[str, tuple[int, list[str]]] = {}  # credential source -> (its problem, the other endpoints)
     for ep in (profile.endpoints.values() if endpoints is None else endpoints):
-        try:
-            if ep.credential_env or ep.credential_file:
-                profile.token(ep)
-            o = ep.tls_options
-            if ep.tls and (o.client_key_password_env or o.client_key_password_file):
-                profile.key_password(ep)
-        except ConfigError as exc:
-            problems.append(Problem("credentials", str(exc)))
+        o = ep.tls_options
+        for source, read in ((ep.credential_env or ep.credential_file, profile.token),
+                             ((o.client_key_password_env or o.client_key_password_file) if ep.tls else None,
+                              profile.key_password)):
+            if not source:
+                continue
+            if source in failed:  # one problem per missing variable or file, naming every endpoint needing it
+                failed[source][1].append(ep.name)
+                continue
+            try:
+                read(ep)
+            except ConfigError as exc:
+                failed[source] = (len(problems), [])
+                problems.append(Problem("credentials", str(exc)))
+    for index, others in failed.values():
+        if others:
+            p = problems[index]
+            problems[index] = Problem(p.kind, f"{p.text} (also needed by {', '.join(others)})")
     return problems
 
 

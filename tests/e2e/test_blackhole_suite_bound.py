@@ -199,5 +199,7 @@ def test_syn_drop_endpoint_stops_at_preflight(tmp_path):
     assert "did not accept a connection within" in proc.stderr, out
     assert "VERDICT: none" in proc.stdout, out
     assert not list(results.glob("*-result.json")), "no scenario may start"
-    assert elapsed < 10.0, f"{elapsed:.1f} s\n{out}"
+    # a loose bound against a hang (the pre-flight itself reports its own seconds; 6.6 s measured on a
+    # quiet machine, 11 s with `make test`'s 4 workers on 2 cores): the figure goes in the note, not here
+    assert elapsed < 30.0, f"{elapsed:.1f} s\n{out}"
     print(f"\nsyn-drop: exit 3 at the pre-flight in {elapsed:.1f} s")

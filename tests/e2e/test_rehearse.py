@@ -19,7 +19,8 @@ def test_clean_rehearsal_without_load_is_incomplete_never_go(tmp_path):
     proc, results = _rehearse(tmp_path)
     assert proc.returncode == 4, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "VERDICT: INCOMPLETE" in proc.stdout and "VERDICT: GO" not in proc.stdout
-    assert "golive_morning" in proc.stdout and "failover_under_load" in proc.stdout and "soak" in proc.stdout
+    assert all(p in proc.stdout for p in ("golive_morning", "failover_under_load", "nll_outage_under_load",
+                                          "radiology_restart_under_load", "soak"))
     assert len(list(results.glob("*-result.json"))) >= 25
     verdict = json.loads((tmp_path / "verdict.json").read_text(encoding="utf-8"))
     assert verdict["verdict"] == "INCOMPLETE" and verdict["failures"] == []
@@ -28,7 +29,8 @@ def test_clean_rehearsal_without_load_is_incomplete_never_go(tmp_path):
     assert all(r["status"] == "passed" for rid, r in verdict["requirements"].items() if rid not in perf)
     assert {(g["kind"], g["name"]) for g in verdict["scope"]["missing"]} == {
         ("integration", "performance-load"), ("load profile", "golive_morning"),
-        ("load profile", "failover_under_load"), ("load profile", "soak")}
+        ("load profile", "failover_under_load"), ("load profile", "nll_outage_under_load"),
+        ("load profile", "radiology_restart_under_load"), ("load profile", "soak")}
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
     assert "RAD-R12" in summary and ": INCOMPLETE" in summary and "PERF-STORED" in summary
     assert "Verdict: INCOMPLETE" in (tmp_path / "scorecard.html").read_text(encoding="utf-8")
@@ -40,7 +42,7 @@ def test_clean_rehearsal_without_load_is_incomplete_never_go(tmp_path):
     assert "VERDICT: PARTIAL GO (waived by --accept-partial performance" in gate.stdout
     verdict = json.loads((tmp_path / "verdict.json").read_text(encoding="utf-8"))
     assert verdict["verdict"] == "PARTIAL GO" and verdict["scope"]["accepted_partial"] == ["performance"]
-    assert len(verdict["scope"]["waived"]) == 4
+    assert len(verdict["scope"]["waived"]) == 6  # performance-load and its five load profiles
     assert "## Waived" in (tmp_path / "summary.md").read_text(encoding="utf-8")
 
 

@@ -78,8 +78,8 @@ def _cmd_rehearse(args) -> int:
     if not args.no_html:
         outputs.check(results_dir.parent / "html", what="HTML report folder")
         outputs.check(results_dir.parent / "history", what="report history folder")
-    for name, _, _ in loads:
-        outputs.check(REPORTS_DIR / "load" / name, what="load statistics folder")
+    for load_name, _, _ in loads:  # (never ``name``: that is the scenario title filter above)
+        outputs.check(REPORTS_DIR / "load" / load_name, what="load statistics folder")
     _lint_feature_files("genrep rehearse")
     from genrep.rehearsal import preflight  # credentials and endpoints, before anything starts (exit 2 / 3)
     code = preflight(profile, "genrep rehearse", select=args.k, marks=args.m, name=name)
