@@ -4,6 +4,8 @@ test that never ran; accepted as partial it is PARTIAL GO, recorded. With a repl
 NO-GO naming the requirement. (`make rehearse`, load included, is the GO: checked by hand, ~4 min.)"""
 
 import json
+
+import pytest
 import subprocess
 import sys
 
@@ -15,6 +17,7 @@ def _rehearse(tmp_path, *extra):
     return proc, results
 
 
+@pytest.mark.timeout(900)  # the whole feature suite and the explore pass: ~90 s quiet, more under make test
 def test_clean_rehearsal_without_load_is_incomplete_never_go(tmp_path):
     proc, results = _rehearse(tmp_path)
     assert proc.returncode == 4, proc.stdout[-3000:] + proc.stderr[-2000:]
