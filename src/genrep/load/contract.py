@@ -413,9 +413,28 @@ def _sla(data: Located, where: str) -> SLA:
     return SLA(p95, p99, _number(data, "max_failure_ratio", where, low=0.0, high=1.0, low_open=False))
 
 
+REPORT_TO_PRESCRIPTION = "report_to_prescription"
+#: every journey a load user can perform (genrep.load.journey), by its name in contracts/load.yaml ``journeys``
+JOURNEYS = (REPORT_TO_PRESCRIPTION,)
+
+
+def _seconds_or_share(item: Located, key: str, where: str, what: str, example: str) -> tuple[float | None, float | None]:
+    """A fault's ``at`` or ``for``: seconds (0 < s <= MAX_FAULT_AT_S) or a share of the run ("40%", both
+    ends exclusive). Returns (seconds, None) or (None, share)."""
+    value = require(item, key, (int, float, str), where=where)
+    if isinstance(value, str):
+        m = _PERCENT.fullmatch(value.strip())
+        if not m or not 0 < float(m.group(1)) < 100:
+            raise _bad(item, key, f"must be {what} from 0% to 100% (e.g. {example}), both exclusive; got {value!r}",
+                       where)
+        return None, float(m.group(1)) / 100
+    if isinstance(value, bool) or not 0 < value <= MAX_FAULT_AT_S:
+        raise _bad(item, key, f"must be more than 0 and at most {MAX_FAULT_AT_S} seconds; got {value!r}", where)
+    return float(value), None
+
+
 def _journeys(d: Located, path: Path, taken: set, profiles: dict[str, ProfileSettings]) -> dict[str, Journey]:
     """``journeys``: NAME -> {requirement, description, weight, think_time_seconds, sla, profiles}."""
-    from genrep.load.journey import JOURNEYS
     data = require(d, "journeys", dict)
     out: dict[str, Journey] = {}
     for name, jd in data.items():
@@ -524,18 +543,7 @@ def _planned_faults(pd: Located, path: Path, where: str, op_requirements: dict[s
                 raise ConfigError("required key is missing", file=str(path), key=f"{fw}.{required}", line=line)
         target = require(item, "target", str, where=fw, choices=tuple(TARGETS))
         fault = require(item, "fault", str, where=fw, choices=FAULTS)
-        at = require(item, "at", (int, float, str), where=fw)
-        at_s = at_share = None
-        if isinstance(at, str):
-            m = _PERCENT.fullmatch(at.strip())
-            if not m or not 0 < float(m.group(1)) < 100:
-                raise _bad(item, "at", f"must be a second of the run (a number) or a share of it from "
-                                       f"0% to 100% (e.g. 40%), both exclusive; got {at!r}", fw)
-            at_share = float(m.group(1)) / 100
-        elif isinstance(at, bool) or not 0 < at <= MAX_FAULT_AT_S:
-            raise _bad(item, "at", f"must be more than 0 and at most {MAX_FAULT_AT_S} seconds; got {at!r}", fw)
-        else:
-            at_s = float(at)
+        at_s, at_share = _seconds_or_share(item, "at", fw, "a second of the run (a number) or a share of it", "40%")
         params = require(item, "params", dict, where=fw, default={})
         try:
             params = check_params(fault, params)
@@ -548,17 +556,7 @@ def _planned_faults(pd: Located, path: Path, where: str, op_requirements: dict[s
                                             "operation's", fw)
         for_s = for_share = None
         if "for" in item:
-            lasts = require(item, "for", (int, float, str), where=fw)
-            if isinstance(lasts, str):
-                m = _PERCENT.fullmatch(lasts.strip())
-                if not m or not 0 < float(m.group(1)) < 100:
-                    raise _bad(item, "for", f"must be seconds (a number) or a share of the run from 0% to 100% "
-                                            f"(e.g. 20%), both exclusive; got {lasts!r}", fw)
-                for_share = float(m.group(1)) / 100
-            elif isinstance(lasts, bool) or not 0 < lasts <= MAX_FAULT_AT_S:
-                raise _bad(item, "for", f"must be more than 0 and at most {MAX_FAULT_AT_S} seconds; got {lasts!r}", fw)
-            else:
-                for_s = float(lasts)
+            for_s, for_share = _seconds_or_share(item, "for", fw, "seconds (a number) or a share of the run", "20%")
         out.append(PlannedFault(target, fault, at_s, at_share, params, rid, file=str(path), key=fw, line=line,
                                 for_s=for_s, for_share=for_share))
     return tuple(out)

@@ -28,12 +28,10 @@ from collections.abc import Callable
 
 from genrep import hl7
 from genrep.errors import GenrepError
+from genrep.load.contract import JOURNEYS, REPORT_TO_PRESCRIPTION  # noqa: F401 - the names live with the contract
 from genrep.load.workload import ORU_TEXT, load_identity
 
-REPORT_TO_PRESCRIPTION = "report_to_prescription"
 STEPS = ("register", "referral", "report_arrives", "read_report", "medication_list", "prescribe")
-#: every journey a load user can perform, by its name in contracts/load.yaml ``journeys``
-JOURNEYS = (REPORT_TO_PRESCRIPTION,)
 
 
 class JourneyFailed(GenrepError):
