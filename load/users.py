@@ -15,6 +15,7 @@ from contextlib import contextmanager
 import gevent
 from locust import FastHttpUser, User, between, events, task
 from locust.runners import MasterRunner, WorkerRunner
+from locust.stats import StatsCSVFileWriter
 
 from genrep.errors import IdentityViolation
 from genrep.load.contract import load_load_contract
@@ -41,6 +42,25 @@ ACCEPTED = AcceptedLog(SETTINGS.out_dir)    # ORUs answered AA: the runner reads
 WINDOWS = WindowRecorder(SETTINGS.window_s)  # every request per window: the runner judges the phases from it
 WINDOWS_REPORT = "genrep_windows"           # a worker's recorder, drained into each report to the master
 _started: list[float] = []                  # the test's start (master or local process)
+
+
+def _csv_writer_until_closed(original):
+    """Locust 2.47 closes the CSV files in shutdown() and then exits; with ``--processes`` its
+    atexit hook waits for the worker children (sleeping, so gevent runs other greenlets) and the
+    CSV writer greenlet, never stopped, seeks a closed file: a ValueError traceback in a log that
+    must read clean (the identity stop is judged from it). The writer ends quietly once its files
+    are closed; any other error is still raised."""
+    def stats_writer(self):
+        try:
+            original(self)
+        except ValueError:
+            if not self.requests_csv_filehandle.closed:
+                raise
+    stats_writer.__doc__ = original.__doc__
+    return stats_writer
+
+
+StatsCSVFileWriter.stats_writer = _csv_writer_until_closed(StatsCSVFileWriter.stats_writer)
 
 
 def _weights(user: str) -> dict[str, int]:
