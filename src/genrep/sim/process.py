@@ -38,6 +38,9 @@ from urllib.parse import urlsplit
 from genrep.config.profile import Endpoint, Profile, TLSOptions
 from genrep.errors import GenrepError
 from genrep.sim.defects import startup_args
+
+#: How long a simulator killed with SIGKILL may take to be reaped before stop() moves on.
+KILL_WAIT_S = 30.0
 from genrep.sim.lifecycle import OWNER_FILE, TLS_DIR_ENV, TLS_DIR_PREFIX
 
 _RUNNING: set["SimProcess"] = set()
@@ -151,7 +154,11 @@ class SimProcess:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                proc.wait(timeout)
+                try:  # SIGKILL cannot be refused, but a swamped host may take seconds to reap it
+                    proc.wait(KILL_WAIT_S)
+                except subprocess.TimeoutExpired:
+                    print(f"genrep: simulator {self.module} (pid {proc.pid}) not gone {KILL_WAIT_S:.0f} s "
+                          "after SIGKILL; left to the operating system", file=sys.stderr)
         if proc.stdout:
             proc.stdout.close()
         err, self._stderr = self._stderr, None
