@@ -18,13 +18,11 @@ from genrep.integrations.erx import (ErxClient, ErxSend, expect_arrived_verified
                                      expect_offered_none, expect_offered_only_signing, expect_refused,
                                      expect_sent)
 from genrep.results.allure import attach_text
+from steps.receivers import back_after, bring_back, take_down
 
 from .patient_steps import Subject
 
 TARGET = "erx-receiver"
-#: the receiver's faults, by their genrep.faults names or in Swedish
-FAULT_WORDS = {"stopped": "stopped", "killed": "killed", "hang": "hang", "error503": "error503",
-               "stoppad": "stopped", "dödad": "killed", "hänger": "hang", "svarar 503": "error503"}
 
 
 @dataclass
@@ -55,10 +53,7 @@ def erx_client(environment, erx_contract):
 
 @pytest.fixture
 def erx(subject, erx_client, fault_driver, erx_contract):
-    scenario = ErxScenario(subject, erx_client, fault_driver, erx_contract)
-    yield scenario
-    if scenario.faulted:
-        fault_driver.clear(TARGET)  # the receiver is back for the next scenario
+    yield from back_after(ErxScenario(subject, erx_client, fault_driver, erx_contract), fault_driver, TARGET)
 
 
 def _send(erx: ErxScenario, prescriber: str, medication: str, dosage: str) -> None:
@@ -74,24 +69,28 @@ def _sent(erx: ErxScenario) -> ErxSend:
     return erx.sent
 
 
+def _offered(erx: ErxScenario, prescriber: str):
+    """The prescriber (by name or id) and the certificates their card offers, attached to the report."""
+    who = erx.contract.prescriber(prescriber)
+    offered = erx.client.offered(who)
+    attach_text("Offered certificates", "\n".join(c.describe() for c in offered) or "none")
+    return who, offered
+
+
 # ---------------------------------------------------------------------------------- Given ---
 @given(parsers.parse("the e-prescription receiver is down ({fault})"))
 @when(parsers.parse("the e-prescription receiver is down ({fault})"))
 @given(parsers.parse("receptmottagaren är nere ({fault})"))
 @when(parsers.parse("receptmottagaren är nere ({fault})"))
 def given_receiver_down(erx, fault):
-    name = FAULT_WORDS.get(fault.strip().strip('"'))
-    assert name, f"unknown receiver fault {fault!r} (known: {', '.join(FAULT_WORDS)})"
-    erx.faults.inject(TARGET, name)
-    erx.faulted.append(name)
+    take_down(erx, TARGET, fault)
 
 
 # ----------------------------------------------------------------------------------- When ---
 @when("the e-prescription receiver is back")
 @when("receptmottagaren är uppe igen")
 def when_receiver_back(erx):
-    erx.faults.clear(TARGET)
-    erx.faulted.clear()
+    bring_back(erx, TARGET)
 
 
 @when(parsers.parse('"{prescriber}" e-prescribes "{medication}" with the dosage "{dosage}"'))
@@ -166,9 +165,7 @@ def then_nothing_arrived(erx):
 @then(parsers.parse('"{prescriber}" is offered only their one valid signing certificate'))
 @then(parsers.parse('erbjuds "{prescriber}" bara sitt enda giltiga underskriftscertifikat'))
 def then_offered_only_signing(erx, prescriber):
-    who = erx.contract.prescriber(prescriber)
-    offered = erx.client.offered(who)
-    attach_text("Offered certificates", "\n".join(c.describe() for c in offered) or "none")
+    who, offered = _offered(erx, prescriber)
     problem = expect_offered_only_signing(offered, who, erx.contract)
     assert problem is None, problem
 
@@ -176,8 +173,6 @@ def then_offered_only_signing(erx, prescriber):
 @then(parsers.parse('"{prescriber}" is offered no certificate to sign with'))
 @then(parsers.parse('erbjuds "{prescriber}" inget certifikat att signera med'))
 def then_offered_none(erx, prescriber):
-    who = erx.contract.prescriber(prescriber)
-    offered = erx.client.offered(who)
-    attach_text("Offered certificates", "\n".join(c.describe() for c in offered) or "none")
+    who, offered = _offered(erx, prescriber)
     problem = expect_offered_none(offered, who)
     assert problem is None, problem

@@ -17,13 +17,11 @@ from genrep.config.contracts import load_referrals
 from genrep.integrations.referrals import (ReferralClient, ReferralOutcome, SentReferral, expect_delivered,
                                            expect_failed)
 from genrep.results.allure import attach_text
+from steps.receivers import back_after, bring_back, take_down
 
 from .patient_steps import Subject
 
 TARGET = "referral-receiver"
-#: the receiver's faults, by their genrep.faults names or in Swedish
-FAULT_WORDS = {"stopped": "stopped", "killed": "killed", "hang": "hang", "error503": "error503",
-               "stoppad": "stopped", "dödad": "killed", "hänger": "hang", "svarar 503": "error503"}
 
 
 @dataclass
@@ -54,10 +52,8 @@ def referral_client(environment, referral_contract):
 
 @pytest.fixture
 def ref(subject, referral_client, fault_driver, referral_contract):
-    scenario = ReferralScenario(subject, referral_client, fault_driver, referral_contract)
-    yield scenario
-    if scenario.faulted:
-        fault_driver.clear(TARGET)  # the receiver is back for the next scenario
+    yield from back_after(ReferralScenario(subject, referral_client, fault_driver, referral_contract), fault_driver,
+                          TARGET)
 
 
 def _send(ref: ReferralScenario, unit, question: str) -> None:
@@ -79,18 +75,14 @@ def _feedback(ref: ReferralScenario) -> ReferralOutcome:
 @given(parsers.parse("remissmottagaren är nere ({fault})"))
 @when(parsers.parse("remissmottagaren är nere ({fault})"))
 def given_receiver_down(ref, fault):
-    name = FAULT_WORDS.get(fault.strip().strip('"'))
-    assert name, f"unknown receiver fault {fault!r} (known: {', '.join(FAULT_WORDS)})"
-    ref.faults.inject(TARGET, name)
-    ref.faulted.append(name)
+    take_down(ref, TARGET, fault)
 
 
 # ----------------------------------------------------------------------------------- When ---
 @when("the referral receiver is back")
 @when("remissmottagaren är uppe igen")
 def when_receiver_back(ref):
-    ref.faults.clear(TARGET)
-    ref.faulted.clear()
+    bring_back(ref, TARGET)
 
 
 @when(parsers.parse('the clinician sends a referral to "{unit}" with the question "{question}"'))
