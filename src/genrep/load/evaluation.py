@@ -1,0 +1,139 @@
+"""A load run judged against ``contracts/load.yaml``: ``evaluate`` gives every SLA outcome (each
+operation and journey on the steady phase, each planned fault by its target's objectives, the
+soak's drift, "AA is stored"), ``mark_inconclusive`` turns the timing outcomes of a saturated or
+stopped-early run into inconclusive ones, ``sla_verdict`` sums them up (MET | MISSED | INCONCLUSIVE).
+
+Its own module because judging is pure: it reads a ``LoadResult`` and the contract, starts nothing
+and writes nothing (what a run measured is ``load.measurements``, the files the verdict goes to
+are ``load.result_files``). Split from ``load.runner`` (issue 13), which re-exports every public
+name here.
+"""
+
+from __future__ import annotations
+
+from genrep.load.contract import LoadContract
+from genrep.load.run_result import RUN_INCOMPLETE, FaultResult, LoadResult, StoredResult
+from genrep.load.stats import TIMING_METRICS, SlaOutcome, evaluate_stats
+
+
+def _recovery_outcome(operation: str, rid: str, fault: FaultResult | None, threshold: float) -> SlaOutcome:
+    # None (nothing measured after the fault, or still failing at the end) is a failure, never a pass
+    measured = fault.recovery_s if fault is not None else None
+    return SlaOutcome(operation, rid, "max_recovery_s", measured, float(threshold),
+                      measured is not None and measured <= threshold)
+
+
+def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
+    """Each planned fault with a requirement, judged by its target's objectives (``fault_objectives``;
+    a Multum server by contracts/multum.yaml). A fault that never happened measures nothing: failed."""
+    outcomes: list[SlaOutcome] = []
+    happened = {id(f.plan): f for f in result.faults}
+    for plan in contract.faults_for(result.profile):
+        rid = plan.requirement
+        if not rid:
+            continue
+        fault = happened.get(id(plan))
+        if fault is None:  # matched by what it is when the plans were loaded twice (tests, rehearse)
+            fault = next((f for f in result.faults if f.plan.key == plan.key), None)
+        counts = fault.counts if fault is not None else {}
+        objectives = contract.objectives_for(plan)
+        if plan.group == "multum":
+            from genrep.config.contracts import load_multum
+            multum = load_multum()
+            failed = counts.get("failed_checks")
+            false_neg = float(result.false_no_interactions)
+            outcomes += [
+                SlaOutcome("prescribe", rid, "max_failed_checks", None if failed is None else float(failed),
+                           float(multum.max_failed_checks_during_failover),
+                           failed is not None and failed <= multum.max_failed_checks_during_failover),
+                SlaOutcome("prescribe", rid, "max_false_no_interactions", false_neg,
+                           float(multum.max_false_no_interactions), false_neg <= multum.max_false_no_interactions),
+                _recovery_outcome("prescribe", rid, fault, multum.max_failover_seconds)]
+        elif plan.group == "nll":
+            said = counts.get("unavailable_answers")
+            outcomes += [
+                SlaOutcome("read_medications", rid, "min_unavailable_answers", None if said is None else float(said),
+                           1.0, said is not None and said >= 1),
+                _recovery_outcome("read_medications", rid, fault, objectives.max_recovery_s or 0.0)]
+            if objectives.empty_list_requirement:
+                empty = float(result.empty_lists)
+                outcomes.append(SlaOutcome("read_medications", objectives.empty_list_requirement, "max_empty_lists",
+                                           None if fault is None else empty, float(objectives.max_empty_lists or 0),
+                                           fault is not None and empty <= (objectives.max_empty_lists or 0)))
+        elif plan.group == "radiology-listener":
+            st = result.stored
+            outcomes += _stored_outcomes(st, rid)
+            outcomes.append(_recovery_outcome("send_oru", rid, fault, objectives.max_recovery_s or 0.0))
+    return outcomes
+
+
+def _stored_outcomes(st: StoredResult | None, rid: str) -> list[SlaOutcome]:
+    """"AA is stored": nothing answered AA missing from the count, the sample all readable."""
+    if st is None:
+        return [SlaOutcome("send_oru", rid, "max_not_stored", None, 0.0, False),
+                SlaOutcome("send_oru", rid, "max_sample_missing", None, 0.0, False)]
+    return [SlaOutcome("send_oru", rid, "max_not_stored", None if st.accepted == 0 else float(st.mismatch), 0.0,
+                       st.accepted > 0 and st.mismatch == 0),
+            SlaOutcome("send_oru", rid, "max_sample_missing",
+                       None if st.sampled == 0 else float(len(st.sample_missing)), 0.0,
+                       st.sampled > 0 and not st.sample_missing)]
+
+
+def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None) -> list[SlaOutcome]:
+    """With a saturated generator or machine (``reason``), every timing outcome is inconclusive:
+    never met and never missed. Correctness outcomes (false "no interactions", empty lists, AA not
+    stored) stand as measured: a saturated generator does not make them happen or hide them.
+    A run stopped early (``reason`` "run incomplete: ...") measured part of what it should: every
+    outcome it met is inconclusive (never met), a miss it measured stays a miss."""
+    if not reason:
+        return outcomes
+    from dataclasses import replace
+    if reason.startswith(RUN_INCOMPLETE):
+        return [replace(o, ok=False, inconclusive=reason) if o.ok
+                or (o.metric in TIMING_METRICS and o.measured is not None) else o for o in outcomes]
+    # a figure that was never measured (no requests, still failing at the end) is not a timing figure
+    return [replace(o, ok=False, inconclusive=reason) if o.metric in TIMING_METRICS and o.measured is not None
+            else o for o in outcomes]
+
+
+def evaluate(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
+    outcomes = evaluate_stats(result.judged if result.judged is not None else result.operations, contract)
+    outcomes += journey_outcomes(result, contract)
+    outcomes += _fault_outcomes(result, contract)
+    soak = contract.soak
+    if soak is not None and result.profile == soak.profile:
+        start, end = result.drift if result.drift else (None, None)
+        outcomes.append(SlaOutcome("all", soak.requirement, "max_p95_drift_ms", end,
+                                   soak.threshold_ms(start) if start is not None else 0.0,
+                                   start is not None and end is not None and end <= soak.threshold_ms(start)))
+    if contract.stored is not None and result.stored is not None:
+        outcomes += _stored_outcomes(result.stored, contract.stored.requirement)
+    return mark_inconclusive(outcomes, result.inconclusive)
+
+
+def journey_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
+    """Each journey the profile runs, end to end, against its SLA (PERF-JOURNEY-*); no journey
+    completed or failed is a failure (nothing measured)."""
+    stats = result.judged if result.judged is not None else result.operations
+    out = []
+    for j in contract.journeys_for(result.profile):
+        s = stats.get(j.name)
+        measured = {"p95_ms": s.p95_ms if s else None, "p99_ms": s.p99_ms if s else None,
+                    "max_failure_ratio": s.failure_ratio if s else None}
+        for metric in ("p95_ms", "p99_ms", "max_failure_ratio"):
+            value = measured[metric] if s and s.requests else None
+            threshold = getattr(j.sla, metric)
+            out.append(SlaOutcome(j.name, j.requirement, metric, value, threshold,
+                                  value is not None and value <= threshold))
+    return out
+
+
+def sla_verdict(outcomes: list[SlaOutcome]) -> str:
+    """MISSED when any outcome was missed (a saturated generator never turns a miss into anything
+    else for a correctness outcome, and timing outcomes are not missed then: inconclusive);
+    otherwise INCONCLUSIVE when any outcome is; otherwise MET."""
+    if any(o.status == "missed" for o in outcomes):
+        return "MISSED"
+    if any(o.status == "inconclusive" for o in outcomes):
+        return "INCONCLUSIVE"
+    return "MET"
