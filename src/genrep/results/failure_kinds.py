@@ -270,7 +270,11 @@ KINDS: dict[str, FailureKind] = _registry()
 
 # -- reading and writing the classification -------------------------------------------------------------
 
-PREFIX_RE = re.compile(r"^(?:[A-Za-z.]*Error: )?([a-z][a-z_]+): ", re.M)
+#: the exception's name a message may open with: ``AssertionError: `` as pytest writes it, or a
+#: module-qualified class as allure writes a library exception raised through a step
+#: (``genrep.transport.mllp_answers.AckMismatch: ack_mismatch: ...``)
+EXCEPTION_PREFIX = r"(?:[A-Za-z.]*Error: |(?:[A-Za-z_]\w*\.)+[A-Z]\w*: )?"
+PREFIX_RE = re.compile(rf"^{EXCEPTION_PREFIX}([a-z][a-z_]+): ", re.M)
 TAG_RE = re.compile(r"\[([a-z_]+)/(critical|high|medium|low)\]")
 
 
@@ -305,7 +309,7 @@ def allure_categories() -> list[dict]:
             names = "|".join(k.name for k in KINDS.values() if k.category == cat.name and k.source != "derived")
             parts = []
             if names:
-                parts += [rf"(?:.*\n)?(?:[A-Za-z.]*Error: )?(?:{names}): ", rf".*\[(?:{names})/"]
+                parts += [rf"(?:.*\n)?{EXCEPTION_PREFIX}(?:{names}): ", rf".*\[(?:{names})/"]
             parts += [f".*(?:{'|'.join(cat.texts)})"] if cat.texts else []
             if not parts:
                 continue

@@ -55,6 +55,10 @@ DEFECTS: dict[str, Defect] = {d.name: d for d in (
     Defect("radiology-ack-without-store", "radiology", "ehr",
            "ACK AA for every report, but nothing is stored (a vendor-FAQ case: AA is not stored)",
            None, ("RAD-001", "RAD-R21"), ("not_stored",)),
+    Defect("radiology-ack-misaligned", "radiology", "ehr",
+           "each message on a connection is answered with the ACK of the message before it (the first "
+           "with an AA naming no message), as node-hl7-server was seen to do; every message is stored",
+           None, ("RAD-001", "RAD-R21"), ("ack_mismatch",)),
     Defect("radiology-drops-under-load", "performance-load", "ehr",
            "ACK AA for every report, but every Nth one (default 25) is not stored: a queue behind the "
            "listener that drops under load. Too rare for the functional scenarios; the load profiles' "

@@ -12,6 +12,9 @@ Clean behaviour (what a correct receiver does on the wire):
 - a resent MSH-10 gets the same ACK and stores nothing twice; a different message under a used
   control id gets AE.
 Defect ``radiology-charset-ignored`` decodes everything as UTF-8 whatever MSH-18 says.
+Defect ``radiology-ack-misaligned`` answers one message behind on each connection, as node-hl7-server
+was seen to (docs/interop.md): each message gets the ACK of the message before it on that connection,
+the first an AA naming no message (MSA-2 empty); every message is still processed and stored as usual.
 """
 
 from __future__ import annotations
@@ -36,6 +39,15 @@ class MLLPInbound:
 
     def protocol(self) -> asyncio.Protocol:
         return MLLPProtocol(self)
+
+    @property
+    def misaligned(self) -> bool:
+        """Defect ``radiology-ack-misaligned``: each connection answers one message behind."""
+        return "radiology-ack-misaligned" in self.defects
+
+    def unnamed_ack(self) -> bytes:
+        """The answer a one-behind connection gives its first message: an AA naming no message."""
+        return hl7.build_ack(None, "AA").encode("ascii")
 
     def too_large_ack(self) -> bytes:
         self.store.counters["frames_too_large"] += 1
@@ -118,6 +130,8 @@ class MLLPProtocol(asyncio.BufferedProtocol):
         self.decoder = FrameDecoder(max_size=inbound.max_message_bytes)
         self.transport: asyncio.Transport | None = None
         self._buffer = memoryview(bytearray(self.READ_BUFFER))
+        # defect radiology-ack-misaligned: the ACK held back for the next message on this connection
+        self._behind: bytes | None = inbound.unnamed_ack() if inbound.misaligned else None
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -149,6 +163,8 @@ class MLLPProtocol(asyncio.BufferedProtocol):
             commit()  # ... then the store, before this event loop serves anything else
 
     def write(self, ack: bytes) -> None:
+        if self._behind is not None:  # defect radiology-ack-misaligned: send the one held, hold this one
+            ack, self._behind = self._behind, ack
         if self.transport is not None:
             self.transport.write(frame(ack))
 
