@@ -17,6 +17,7 @@ every public name.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 
 from genrep.errors import ProtocolError, ReadTimeout, TransportError
@@ -27,6 +28,11 @@ __all__ = ["AckMatching", "AckMismatch", "NoApplicationAck", "SkippedAck"]
 
 _HISTORY = 4096          # control ids remembered per client (sent, answered, committed), oldest dropped
 _SKIPPED_KEPT = 256      # skipped answers kept on the client for reports
+#: Once an answer to another message arrived (the peer is out of step), how long the answer to the
+#: message just sent is still waited for: a peer that answers one behind never sends it, and the
+#: whole read timeout (10-30 s) per message would turn one misaligned peer into a stalled suite.
+#: A peer that sends the stale answers and then its own (node-hl7-server) sends them in one burst.
+STRAY_GRACE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,7 @@ class AckMatching:
             return self._next_frame(deadline)
         wanted = request.control_id
         skipped: list[SkippedAck] = []
+        grace = False                      # the deadline cut to STRAY_GRACE_S after a stray answer
         commit: bytes | None = None
         held: list[bytes] = []             # answers to other messages of the same raw write
         # the usual answer recognised with three byte searches (the load path answers thousands a
@@ -139,7 +146,7 @@ class AckMatching:
                 try:
                     payload = self._next_frame(deadline)
                 except ReadTimeout as e:
-                    raise self._unanswered(request, skipped, commit, e) from e
+                    raise self._unanswered(request, skipped, commit, e, grace) from e
                 if aa is not None and payload[:4] == b"MSH|":
                     at = payload.find(b"\rMSA|") + 1
                     end = at + len(aa)
@@ -168,6 +175,9 @@ class AckMatching:
                     held.append(payload)
                     continue
                 self._skip(header, payload, skipped)
+                if skipped[-1].flagged and deadline > time.monotonic() + STRAY_GRACE_S:
+                    deadline = time.monotonic() + STRAY_GRACE_S
+                    grace = True
         finally:
             self._ready.extendleft(reversed(held))
         self._pending.discard(wanted)
@@ -182,7 +192,7 @@ class AckMatching:
         return payload
 
     def _unanswered(self, request: AckRequest, skipped: list[SkippedAck], commit: bytes | None,
-                    timeout: ReadTimeout) -> TransportError:
+                    timeout: ReadTimeout, grace: bool = False) -> TransportError:
         """The error for a deadline passed without the answer: what came instead, if anything."""
         self.last_skipped, self.last_commit = tuple(skipped), commit
         wanted = request.control_id
@@ -190,7 +200,9 @@ class AckMatching:
             self.close()               # the peer's answers are out of step: start afresh
             return AckMismatch(
                 f"ack_mismatch: no ACK for control id {wanted!r} from {self._label()} within "
-                f"{self.read_timeout} s; instead {len(skipped)} answer(s) to other messages: "
+                + (f"{STRAY_GRACE_S:g} s of the first answer to another message" if grace
+                   else f"{self.read_timeout} s")
+                + f"; instead {len(skipped)} answer(s) to other messages: "
                 + "; ".join(s.describe() for s in skipped),
                 control_id=wanted, skipped=tuple(skipped))
         if commit is not None:
