@@ -34,7 +34,7 @@ import json
 import aiohttp
 from aiohttp import web
 
-from genrep.sim.body import read_capped
+from genrep.sim.ehr_outbound import OutboundSession, answer_object
 from genrep.sim.ehr_store import Store
 
 MAX_BODY = 64 * 1024
@@ -82,7 +82,7 @@ def _bad(status: int, text: str) -> web.Response:
         content_type="application/fhir+json")
 
 
-class ErxModule:
+class ErxModule(OutboundSession):
     def __init__(self, store: Store, cards: dict, receiver_url: str | None, defects: dict, *,
                  timeout: float = 3.0):
         self.store = store
@@ -96,13 +96,6 @@ class ErxModule:
     def reset(self) -> None:
         self.records: dict[str, dict] = {}
         self._ids = itertools.count(1)
-
-    async def start(self) -> None:
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-
-    async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/ehr/erx/prescriptions", self.create)
@@ -212,12 +205,7 @@ class ErxModule:
                    "signature": base64.b64encode(signature).decode("ascii"), "certificate": card.cert_pem()}
         try:
             async with self.session.post(f"{self.receiver_url}/prescriptions", json=payload) as resp:
-                raw = await read_capped(resp, MAX_BODY)
-                try:
-                    answer = json.loads(raw)
-                except ValueError:
-                    answer = None
-                answer = answer if isinstance(answer, dict) else {}
+                answer = await answer_object(resp, MAX_BODY)
                 if resp.status == 200 and answer.get("outcome") == "accepted":
                     return "sent", "", "accepted by the receiver", str(answer.get("receipt", ""))
                 if resp.status == 422 and answer.get("outcome") == "rejected":

@@ -14,7 +14,6 @@ Defects (``genrep.sim.defects``) each break one of these.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 
@@ -22,6 +21,7 @@ import aiohttp
 from aiohttp import web
 
 from genrep.sim.body import read_capped
+from genrep.sim.ehr_outbound import OutboundSession, call_failures
 
 FHIR_JSON = "application/fhir+json"
 PNR_SYSTEM = "http://electronichealth.se/identifier/personnummer"
@@ -58,20 +58,13 @@ def wrap_dropping_boundary_word(text: str, width: int = WRAP_WIDTH) -> str:
     return "\n".join(out_lines)
 
 
-class MedicationModule:
+class MedicationModule(OutboundSession):
     def __init__(self, nll_url: str | None, defects: dict, timeout: float = 3.0):
         self.nll_url = nll_url.rstrip("/") if nll_url else None
         self.defects = defects
         self.timeout = timeout
         self.session: aiohttp.ClientSession | None = None
         self.fetches = {"ok": 0, "failed": 0}
-
-    async def start(self) -> None:
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-
-    async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
 
     async def fetch_nll(self, identifier: str) -> list[dict]:
         """The patient's MedicationRequests from NLL; NLLUnavailable on any failure."""
@@ -80,7 +73,7 @@ class MedicationModule:
         headers = {"x-request-id": str(uuid.uuid4()), "x-user-agent": "genrep-virtual-ehr/0.1",
                    "Accept": FHIR_JSON}
         url = f"{self.nll_url}/MedicationRequest"
-        try:
+        with call_failures("NLL", self.timeout, NLLUnavailable):
             async with self.session.get(url, params={"patient.identifier": f"{PNR_SYSTEM}|{identifier}"},
                                         headers=headers) as resp:
                 raw = await read_capped(resp, MAX_NLL_BODY)
@@ -92,12 +85,6 @@ class MedicationModule:
                 if ctype not in (FHIR_JSON, "application/json"):
                     raise NLLUnavailable(f"NLL answered content type {ctype or 'none'}")
                 body = json.loads(raw)
-        except asyncio.TimeoutError:
-            raise NLLUnavailable(f"NLL did not answer within {self.timeout} s") from None
-        except aiohttp.ClientError as exc:
-            raise NLLUnavailable(f"cannot reach NLL ({type(exc).__name__})") from None
-        except ValueError:
-            raise NLLUnavailable("NLL answered malformed JSON") from None
         if not isinstance(body, dict) or body.get("resourceType") != "Bundle":
             raise NLLUnavailable("NLL answered something that is not a FHIR Bundle")
         return [e["resource"] for e in body.get("entry") or []

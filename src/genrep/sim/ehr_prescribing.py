@@ -14,7 +14,6 @@ are its start-up flags (see ``sim.process``).
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import time
@@ -23,12 +22,13 @@ import aiohttp
 from aiohttp import web
 
 from genrep.sim.body import read_capped
+from genrep.sim.ehr_outbound import OutboundSession, call_failures
 
 MAX_BODY = 1024 * 1024
 EXPECTED_CHECKS = {"drug-drug": "interactions", "duplication": "duplicates"}  # check -> its list
 
 
-class PrescribingModule:
+class PrescribingModule(OutboundSession):
     def __init__(self, multum_url: str | None, defects: dict, timeout: float = 4.0):
         self.multum_url = multum_url.rstrip("/") if multum_url else None
         self.defects = defects
@@ -37,18 +37,11 @@ class PrescribingModule:
         self.audit: list[dict] = []
         self._ids = itertools.count(1)
 
-    async def start(self) -> None:
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-
-    async def close(self) -> None:
-        if self.session is not None:
-            await self.session.close()
-
     async def check(self, drugs: list[str]) -> tuple[dict, str]:
         """(Multum answer, answering server); raises RuntimeError(reason) when not performed."""
         if not self.multum_url or self.session is None:
             raise RuntimeError("no Multum endpoint is configured for this EHR")
-        try:
+        with call_failures("Multum", self.timeout, RuntimeError):
             async with self.session.post(f"{self.multum_url}/interactions", json={"drugs": drugs}) as resp:
                 raw = await read_capped(resp, MAX_BODY)
                 server = resp.headers.get("X-Multum-Server", "")
@@ -63,12 +56,6 @@ class PrescribingModule:
                 if len(raw) > MAX_BODY:
                     raise RuntimeError("Multum answer too large")
                 body = json.loads(raw)
-        except asyncio.TimeoutError:
-            raise RuntimeError(f"Multum did not answer within {self.timeout} s") from None
-        except aiohttp.ClientError as exc:
-            raise RuntimeError(f"cannot reach Multum ({type(exc).__name__})") from None
-        except ValueError:
-            raise RuntimeError("Multum answered malformed JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("checks"), dict):
             raise RuntimeError("Multum answered without check results")
         body["_versions_differ"] = differ

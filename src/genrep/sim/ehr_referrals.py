@@ -30,8 +30,8 @@ import json
 import aiohttp
 from aiohttp import web
 
-from genrep.sim.body import read_capped
 from genrep.sim.ehr_fhir import FHIR_JSON, bundle, outcome
+from genrep.sim.ehr_outbound import OutboundSession, answer_object
 from genrep.sim.ehr_store import Store
 
 MAX_BODY = 64 * 1024
@@ -45,7 +45,7 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
-class ReferralModule:
+class ReferralModule(OutboundSession):
     def __init__(self, store: Store, receiver_url: str | None, defects: dict, *, timeout: float = 1.5):
         self.store = store
         self.receiver_url = receiver_url.rstrip("/") if receiver_url else None
@@ -61,14 +61,10 @@ class ReferralModule:
         self.tasks: dict[str, dict] = {}      # Task id -> Task resource
         self._ids = itertools.count(1)
 
-    async def start(self) -> None:
-        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout))
-
     async def close(self) -> None:
         for t in list(self._tasks):
             t.cancel()
-        if self.session is not None:
-            await self.session.close()
+        await super().close()
 
     def routes(self, app: web.Application) -> None:
         app.router.add_post("/fhir/ServiceRequest", self.create)
@@ -159,12 +155,7 @@ class ReferralModule:
             async with self.session.post(f"{self.receiver_url}/referrals",
                                          json={"referral": sr["id"], "unit": unit, "patient": f"Patient/{patient_id}",
                                                "reason": question}) as resp:
-                raw = await read_capped(resp, MAX_BODY)
-                try:
-                    answer = json.loads(raw)
-                except ValueError:
-                    answer = None
-                answer = answer if isinstance(answer, dict) else {}
+                answer = await answer_object(resp, MAX_BODY)
                 if resp.status == 200 and answer.get("outcome") == "received":
                     return "received", "", f"received by {unit} (receipt {answer.get('receipt', '?')})"
                 if resp.status == 404 and answer.get("outcome") == "unit-unknown":

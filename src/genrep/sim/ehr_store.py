@@ -4,7 +4,9 @@ ADT, ORM^O01 or ORU^R01 does to them.
 ``Store`` holds the records (and the MLLP side's ACK memory and counters, so one ``reset`` gives a
 test a clean EHR); ``ClinicalMessages`` applies one parsed message to it and says AA, AE or AR.
 Protocol checks (framing, charset, resends) are ``ehr_mllp``'s; how the records are shown is
-``ehr_fhir``'s.
+``ehr_fhir``'s. What a message holds as a report (text, ED documents, NTE comments, ``refusal``) is
+read by ``ehr_report_content``, and a report's renditions (``ReportViews``) are made by
+``ehr_views``; their public names are re-exported here.
 
 Clean behaviour (what a correct receiver does with a valid message):
 - ADT A01/A04 open an encounter, A02 moves it, A03 ends it, A08 updates; A02/A03 need a
@@ -26,19 +28,23 @@ Defects (``genrep.sim.defects``) change exactly one of these behaviours each.
 
 from __future__ import annotations
 
-import base64
 import datetime
-import html
 import itertools
-import re
 import time
 from dataclasses import dataclass, field
 
 from genrep import hl7
 from genrep.errors import HL7Error
-from genrep.hl7.parse import CODED_TYPES, TEXT_TYPES
 from genrep.sim.defects import truncate_bytes
-from genrep.text.representations import CONCLUSION_HEADINGS, conclusion_paragraph  # noqa: F401
+from genrep.sim.ehr_report_content import (Document, attachments_of, documents_of, note_lines, refusal,
+                                           report_text)
+from genrep.sim.ehr_views import ReportViews, conclusion_of, html_document, render_views
+from genrep.text.representations import CONCLUSION_HEADINGS, conclusion_paragraph
+
+# the report reading (ehr_report_content) and the renditions (ehr_views) are importable from here as before
+__all__ = ["ACK_MEMORY", "CONCLUSION_HEADINGS", "ClinicalMessages", "Document", "EHRReportRecord", "ReportViews",
+           "Store", "attachments_of", "conclusion_of", "conclusion_paragraph", "derive_demographics",
+           "documents_of", "html_document", "note_lines", "refusal", "render_views", "report_text"]
 
 #: How many control ids (with their ACK) the EHR remembers for resend detection.
 ACK_MEMORY = 100_000
@@ -52,180 +58,6 @@ def _utc_now() -> str:
     if _NOW[0] != second:
         _NOW[:] = [second, time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(second))]
     return _NOW[1]
-
-
-_NEGATION = re.compile(r"\b(?:ingen|inga|inget|ej|inte|utan|icke)\b[ \t]*", re.I)
-
-#: the conclusion the virtual EHR shows: the report's headed conclusion paragraph (one definition,
-#: shared with the read-back check)
-conclusion_of = conclusion_paragraph
-
-
-def html_document(text: str, title: str) -> str:
-    """The report as the EHR's HTML view shows it: one ``<br>`` per line break inside a
-    ``white-space: pre-wrap`` block, so spaces and tabs show as sent; ``<``, ``>`` and ``&`` of
-    the text escaped (pasted markup is text, never markup)."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    body = "<br>".join(html.escape(line, quote=False) for line in lines)
-    return ('<!DOCTYPE html><html><head><meta charset="utf-8"><title>' + html.escape(title)
-            + '</title></head><body><div class="report" style="white-space: pre-wrap">' + body
-            + "</div></body></html>")
-
-
-@dataclass(frozen=True, slots=True)
-class ReportViews:
-    """What the EHR shows of one report version besides the Binary text, rendered once: the text
-    inline (base64 UTF-8), the HTML view (base64 UTF-8) and the conclusion ("" = none)."""
-
-    inline_data: str
-    html_data: str
-    conclusion: str
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode("utf-8")).decode("ascii")
-
-
-def render_views(text: str, title: str, defects: dict | None = None) -> ReportViews:
-    """The renditions of a stored text; the rendition defects (``genrep.sim.defects``) change one
-    rendition each and leave the stored text (the Binary) whole."""
-    defects = defects or {}
-    inline = text
-    if "radiology-inline-truncated" in defects:
-        inline = truncate_bytes(inline, defects["radiology-inline-truncated"])
-    shown = text
-    if "radiology-html-drops-lines" in defects:
-        shown = "\n".join(shown.replace("\r\n", "\n").split("\n")[: defects["radiology-html-drops-lines"]])
-    conclusion = conclusion_of(text)
-    if "radiology-conclusion-negation-dropped" in defects:
-        conclusion = _NEGATION.sub("", conclusion).strip()
-    return ReportViews(inline_data=_b64(inline) if inline else "",
-                       html_data=_b64(html_document(shown, title)) if text else "",
-                       conclusion=conclusion)
-
-
-@dataclass(frozen=True, slots=True)
-class Document:
-    """An encapsulated document of a report (an ED OBX): shown as a presentedForm of its own type."""
-
-    content_type: str  # e.g. application/pdf
-    data: str  # base64 of the document's bytes
-    title: str
-
-
-_TEXT_VALUE_TYPES = TEXT_TYPES | CODED_TYPES  # OBX-2 values whose OBX-5 is report text (hl7.report_text)
-#: ED type of data (HL7 table 0191, or a MIME type) -> the MIME top-level type
-_ED_TYPES = {"ap": "application", "application": "application", "im": "image", "image": "image",
-             "tx": "text", "text": "text", "au": "audio", "audio": "audio", "multipart": "multipart",
-             "video": "video"}
-
-
-def _holds_text(message, raw: str) -> bool:
-    """A raw value holds text: more than whitespace, separators and formatting commands."""
-    if message.delimiters.escape in raw:
-        raw = message.unescape(raw)
-    return bool(raw.replace(message.delimiters.repetition, "").strip())
-
-
-def _obx_holds_text(message, obx) -> bool:
-    d = message.delimiters
-    value_type = obx.field(2).split(d.repetition, 1)[0].split(d.component, 1)[0].strip().upper()
-    return value_type in _TEXT_VALUE_TYPES and _holds_text(message, obx.field(5))
-
-
-def _document(message, obx, number: int) -> Document:
-    """An ED OBX-5 (source ^ type of data ^ subtype ^ encoding ^ data; repetitions are one
-    document's data continued) as a Document; HL7Error saying what is wrong with it."""
-    d = message.delimiters
-    reps = obx.repetitions(5)
-    if not reps:
-        raise HL7Error(f"OBX {number} is ED but OBX-5 holds no document")
-    first = reps[0].split(d.component)
-    kind, subtype, encoding = [(first[i] if len(first) > i else "").strip() for i in (1, 2, 3)]
-    chunks = []
-    for rep in reps:
-        comps = rep.split(d.component)
-        chunks.append(message.unescape(comps[4]) if len(comps) > 4 else "")
-    raw = "".join("".join(chunks).split())
-    if not raw:
-        raise HL7Error(f"OBX {number} is ED but OBX-5.5 (the data) is empty")
-    try:
-        if encoding.lower() == "base64":
-            data = base64.b64decode(raw, validate=True)
-        elif encoding.lower() == "hex":
-            data = bytes.fromhex(raw)
-        else:
-            raise HL7Error(f"OBX {number}: ED encoding {encoding or '(empty)'!r} is not supported (Base64, Hex)")
-    except ValueError as exc:
-        raise HL7Error(f"OBX {number}: ED data is not valid {encoding} ({exc})") from None
-    top = _ED_TYPES.get(kind.lower(), "application")
-    content_type = f"{top}/{(subtype or 'octet-stream').lower()}"
-    if content_type == "application/pdf" and not data.startswith(b"%PDF-"):
-        raise HL7Error(f"OBX {number}: ED says PDF but the data does not start with %PDF-")
-    title = message.unescape(obx.component(3, 2)) or message.unescape(obx.component(3, 1)) or "Report"
-    return Document(content_type, base64.b64encode(data).decode("ascii"), title)
-
-
-def documents_of(message) -> tuple[tuple[Document, ...], list[str]]:
-    """The ED documents of a message, decoded, and what was wrong with any that could not be."""
-    d = message.delimiters
-    documents, problems = [], []
-    for n, obx in enumerate(message.all("OBX"), 1):
-        if obx.field(2).split(d.component, 1)[0].strip().upper() == "ED":
-            try:
-                documents.append(_document(message, obx, n))
-            except HL7Error as exc:
-                problems.append(str(exc))
-    return tuple(documents), problems
-
-
-def refusal(message) -> str | None:
-    """Why an ORU is not a report the EHR can store (None when it is): no OBX text (TX, FT, ST,
-    CE/CWE/CF with text), no NTE text and no ED document; or an ED that is not a valid document.
-    Cheap for the usual message: when its first OBX holds text the answer is None at once (an ED
-    beside that text is decoded when the report is first read, off the ACK path like the text)."""
-    first = message.first("OBX")
-    if first is not None and _obx_holds_text(message, first):
-        return None
-    documents, problems = documents_of(message)
-    if problems:
-        return problems[0]
-    if documents or any(_obx_holds_text(message, obx) for obx in message.all("OBX")) \
-            or any(_holds_text(message, nte.field(3)) for nte in message.all("NTE")):
-        return None
-    return "the report holds no text: no OBX with text (TX, FT, ST, CE), no NTE, no ED document"
-
-
-def note_lines(message) -> list[str]:
-    """The NTE-3 lines of a message: each repetition a line (``\\.br\\`` a line break); an empty
-    NTE-3 an empty line, as an empty OBX-5 is."""
-    lines: list[str] = []
-    for nte in message.all("NTE"):
-        lines += [message.unescape(r) for r in (nte.repetitions(3) or [""])]
-    return lines
-
-
-def report_text(message) -> str:
-    """The report text as the EHR stores it: the OBX text (``hl7.report_text``), or the NTE lines
-    when no OBX holds text (a report sent as notes)."""
-    text = hl7.report_text(message)
-    if text and not text.isspace():
-        return text
-    notes = "\n".join(note_lines(message))
-    return notes if notes and not notes.isspace() else text
-
-
-def attachments_of(message) -> tuple[tuple[Document, ...], tuple[str, ...]]:
-    """What the EHR keeps beside the text: the ED documents (one that cannot be decoded is kept
-    as a Document with no data, its title saying why: shown, never silently dropped) and the NTE
-    comments when OBX text exists (NTE without OBX text are the text itself)."""
-    fs = message.delimiters.field
-    documents, problems = documents_of(message) if f"{fs}ED" in message.text else ((), [])
-    documents += tuple(Document("application/octet-stream", "", f"document not stored: {p}") for p in problems)
-    comments: tuple[str, ...] = ()
-    if f"NTE{fs}" in message.text and any(_obx_holds_text(message, obx) for obx in message.all("OBX")):
-        comments = tuple(note_lines(message))
-    return documents, comments
 
 
 @dataclass(slots=True)

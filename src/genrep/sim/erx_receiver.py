@@ -24,8 +24,6 @@ signer: what the harness checks "sent" against), ``GET /admin/health``.
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import base64
 import binascii
 import datetime as _dt
@@ -35,7 +33,8 @@ import time
 
 from aiohttp import web
 
-from genrep.sim.referral_receiver import LOOPBACK, RECEIVED_MAX, ReferralReceiver, serve as _serve
+from genrep.sim.referral_receiver import RECEIVED_MAX, ReferralReceiver, serve as _serve
+from genrep.sim.two_port import address_problem, fail, run_serving, two_port_parser
 
 
 def verify(ca_cert, body: bytes, signature: bytes, cert_pem: bytes, prescriber: str,
@@ -88,6 +87,8 @@ def signer_of(cert) -> dict:
 
 
 class ErxReceiver(ReferralReceiver):
+    RECEIVED_KEY = "prescription"
+
     def __init__(self, ca_cert):
         super().__init__({})
         self.ca_cert = ca_cert
@@ -127,31 +128,14 @@ class ErxReceiver(ReferralReceiver):
         self.received.append(record)
         return web.json_response({"outcome": "accepted", "receipt": record["receipt"]})
 
-    async def received_handler(self, request: web.Request) -> web.Response:
-        wanted = request.query.get("prescription")
-        items = [r for r in self.received if wanted is None or r["prescription"] == wanted]
-        return web.json_response({"received": items, "mode": self.mode, "requests": self.requests})
-
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m genrep.sim.erx_receiver", description=__doc__.splitlines()[0])
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0, help="service port (0: any free port)")
-    ap.add_argument("--admin-port", type=int, default=0, help="admin port (0: any free port)")
+    ap = two_port_parser("python -m genrep.sim.erx_receiver", __doc__.splitlines()[0])
     ap.add_argument("--ca-file", required=True, help="PEM CA the prescribers' certificates must chain to")
     args = ap.parse_args(argv)
-
-    def fail(text: str) -> int:
-        print(json.dumps({"error": text}), flush=True)
-        return 2
-
-    if args.host not in LOOPBACK:
-        return fail("the e-prescription receiver listens on loopback only")
-    for flag, value in (("--port", args.port), ("--admin-port", args.admin_port)):
-        if not 0 <= value <= 65535:
-            return fail(f"{flag} must be 0..65535, got {value}")
-    if args.port and args.port == args.admin_port:
-        return fail("--port and --admin-port must differ")
+    problem = address_problem(args, "the e-prescription receiver")
+    if problem:
+        return fail(problem)
     from cryptography import x509
     try:
         with open(args.ca_file, "rb") as f:
@@ -165,11 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         info.pop("units", None)
         print(json.dumps(info), flush=True)
 
-    try:
-        asyncio.run(_serve(args.host, args.port, args.admin_port, receiver, ready))
-    except OSError as exc:
-        return fail(f"cannot listen on {args.host}:{args.port}/{args.admin_port}: {exc}")
-    return 0
+    return run_serving(_serve(args.host, args.port, args.admin_port, receiver, ready), args)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,6 @@ check answers ``{"status": "error"}``), malformed (200 with truncated JSON), clo
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import collections
 import json
@@ -43,7 +42,9 @@ from aiohttp import web
 
 from genrep.paths import FIXTURES_DIR
 
-from genrep.sim.lifecycle import install_stop_signals, run_until_stopped, wait_or_stop
+from genrep.sim.lifecycle import wait_or_stop
+from genrep.sim.two_port import LOOPBACK  # noqa: F401 - genrep.sim.multum_lb imports it from here
+from genrep.sim.two_port import TwoPortServer, address_problem, fail, run_serving, two_port_parser
 
 KNOWLEDGE_PATH = FIXTURES_DIR / "multum" / "knowledge.json"
 CHECKS = ("drug-drug", "duplication")
@@ -55,7 +56,6 @@ MAX_DRUGS = 200
 TIMELINE_MAX = 10_000
 NAME_RE = re.compile(r"[A-Za-z0-9._-]{1,64}")
 VERSION_RE = re.compile(r"[A-Za-z0-9._-]{1,40}")
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 class BadRequest(ValueError):
@@ -183,7 +183,7 @@ def parse_request(body) -> tuple[list[str], list[str]]:
 
 # -- the server --------------------------------------------------------------------------------
 
-class MultumServer:
+class MultumServer(TwoPortServer):
     def __init__(self, *, name: str, content_version: str, knowledge: Knowledge):
         self.name, self.start_version, self.knowledge = name, content_version, knowledge
         self.stop_event: asyncio.Event | None = None
@@ -214,13 +214,7 @@ class MultumServer:
         async with self._switch:
             was_stopped = self.mode == "stopped"
             self.fault = fault
-            old, self._fault_changed = self._fault_changed, asyncio.Event()
-            if old is not None:
-                old.set()
-            if fault["mode"] == "stopped" and not was_stopped:
-                await self.close_service()
-            elif fault["mode"] != "stopped" and was_stopped:
-                await self.open_service()
+            await self._fault_switched(was_stopped)
 
     # -- service port ---------------------------------------------------------------------------
     def service_app(self) -> web.Application:
@@ -229,36 +223,8 @@ class MultumServer:
         app.router.add_get("/health", self.health)
         return app
 
-    async def open_service(self) -> None:
-        runner = web.AppRunner(self.service_app(), access_log=None, shutdown_timeout=0.5,
-                               handler_cancellation=True)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.service_runner = runner
-
-    async def close_service(self) -> None:
-        runner, self.service_runner = self.service_runner, None
-        if runner is not None:
-            await runner.cleanup()  # closes the listening socket and every open connection
-
     async def _wait(self, event: asyncio.Event, timeout: float | None) -> None:
         await wait_or_stop(event, self.stop_event, timeout)
-
-    def _stopping(self) -> bool:
-        return self.stop_event is not None and self.stop_event.is_set()
-
-    @staticmethod
-    def _drop(request: web.Request) -> web.Response:
-        """Close the connection without an answer (a stopped server)."""
-        if request.transport is not None:
-            request.transport.abort()
-        raise asyncio.CancelledError  # nothing can be sent on an aborted connection
 
     @web.middleware
     async def middleware(self, request: web.Request, handler):
@@ -414,53 +380,22 @@ class MultumServer:
 
 
 async def serve(host: str, port: int, admin_port: int, server: MultumServer, ready) -> None:
-    # The parent is read before announcing ready (see genrep.sim.ehr.serve).
-    stop, parent = install_stop_signals()
-    server.stop_event = stop
-    server._switch = asyncio.Lock()
-    server._fault_changed = asyncio.Event()
-    server.host, server.port = host, port
-    admin = web.AppRunner(server.admin_app(), access_log=None, shutdown_timeout=0.5)
-    await admin.setup()
-    try:
-        site = web.TCPSite(admin, host, admin_port)
-        await site.start()
-        actual_admin = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        await server.open_service()
-        ready({"service": "multum", "name": server.name, "host": host, "port": server.port,
-               "admin_port": actual_admin, "base": f"http://{host}:{server.port}",
-               "admin": f"http://{host}:{actual_admin}/admin",
-               "content_version": server.content_version, "pid": os.getpid()})
-
-        await run_until_stopped(stop, parent)
-        if server._fault_changed is not None:
-            server._fault_changed.set()
-        await server.close_service()
-    finally:
-        await admin.cleanup()
+    await server.serve_ports(host, port, admin_port, lambda actual_admin: ready({
+        "service": "multum", "name": server.name, "host": host, "port": server.port,
+        "admin_port": actual_admin, "base": f"http://{host}:{server.port}",
+        "admin": f"http://{host}:{actual_admin}/admin",
+        "content_version": server.content_version, "pid": os.getpid()}))
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m genrep.sim.multum", description=__doc__.splitlines()[0])
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0, help="service port (0: any free port)")
-    ap.add_argument("--admin-port", type=int, default=0, help="admin port (0: any free port)")
+    ap = two_port_parser("python -m genrep.sim.multum", __doc__.splitlines()[0])
     ap.add_argument("--name", default="multum-a")
     ap.add_argument("--content-version", default="2024.11")
     ap.add_argument("--knowledge", default=str(KNOWLEDGE_PATH), help="drug knowledge JSON")
     args = ap.parse_args(argv)
-
-    def fail(text: str) -> int:
-        print(json.dumps({"error": text}), flush=True)
-        return 2
-
-    if args.host not in LOOPBACK:
-        return fail("the Multum simulator listens on loopback only")
-    for flag, value in (("--port", args.port), ("--admin-port", args.admin_port)):
-        if not 0 <= value <= 65535:
-            return fail(f"{flag} must be 0..65535, got {value}")
-    if args.port and args.port == args.admin_port:
-        return fail("--port and --admin-port must differ")
+    problem = address_problem(args, "the Multum simulator")
+    if problem:
+        return fail(problem)
     if not NAME_RE.fullmatch(args.name):
         return fail(f"--name must be 1-64 of letters, digits . _ -, got {args.name!r}")
     if not VERSION_RE.fullmatch(args.content_version):
@@ -470,12 +405,8 @@ def main(argv: list[str] | None = None) -> int:
     except KnowledgeError as exc:
         return fail(str(exc))
     server = MultumServer(name=args.name, content_version=args.content_version, knowledge=knowledge)
-    try:
-        asyncio.run(serve(args.host, args.port, args.admin_port, server,
-                          lambda info: print(json.dumps(info), flush=True)))
-    except OSError as exc:  # e.g. a port is taken
-        return fail(f"cannot listen on {args.host}:{args.port}/{args.admin_port}: {exc}")
-    return 0
+    return run_serving(serve(args.host, args.port, args.admin_port, server,
+                             lambda info: print(json.dumps(info), flush=True)), args)
 
 
 if __name__ == "__main__":

@@ -14,157 +14,34 @@ left. A process that is SIGKILLed (the OOM killer, a stop grace period run out) 
 simulators, which notice their parent is gone, remove the folder that names it as owner
 (``owner.json``: pid, process start time, host), and the next start removes any such folder whose
 owner is gone.
+
+Here: the virtual environment (what is started, in which order, with which arguments, and the
+profile pointing at it) and the exit hook; one simulator process is ``genrep.sim.child_process``'s,
+the throw-away TLS folders are ``genrep.sim.tls_dirs``'s (their names are re-exported here).
 """
 
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import secrets
-import selectors
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import tempfile
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import NoReturn
 from urllib.parse import urlsplit
 
 from genrep.config.profile import Endpoint, Profile, TLSOptions
 from genrep.errors import GenrepError
+from genrep.sim.child_process import KILL_WAIT_S, _RUNNING, SimProcess, SimStartError
 from genrep.sim.defects import startup_args
-
-#: How long a simulator killed with SIGKILL may take to be reaped before stop() moves on.
-KILL_WAIT_S = 30.0
 from genrep.sim.lifecycle import OWNER_FILE, TLS_DIR_ENV, TLS_DIR_PREFIX
+from genrep.sim.tls_dirs import (_TLS_DIRS, _owner_alive, _remove_tls_dir, _start_time, make_tls_dir,
+                                 remove_stale_tls_dirs)
 
-_RUNNING: set["SimProcess"] = set()
-_TLS_DIRS: set[str] = set()  # throw-away certificate folders of running virtual environments
-
-
-class SimStartError(GenrepError):
-    pass
-
-
-class SimProcess:
-    def __init__(self, module: str, args: list[str], *, ready_timeout: float = 20.0, env: dict | None = None):
-        self.module, self.args = module, args
-        self.ready_timeout = ready_timeout
-        self.env = env
-        self.proc: subprocess.Popen | None = None
-        self.info: dict = {}
-        self.stderr_tail = ""  # last lines the child wrote to stderr (filled on stop)
-        self._stderr = None
-
-    def start(self) -> dict:
-        cmd = [sys.executable, "-m", self.module, *self.args]
-        env = dict(os.environ if self.env is None else self.env)
-        env.pop("GENREP_DEFECTS", None)  # defects are passed explicitly on the command line
-        # stderr goes to a temporary file, not a pipe: nobody reads a pipe while the simulator
-        # runs, so a chatty child (tracebacks, warnings) would fill it and block mid-write.
-        self._stderr = tempfile.TemporaryFile()
-        self.stderr_tail = ""
-        try:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
-                                         start_new_session=True)
-        except OSError:
-            self._stderr.close()
-            self._stderr = None
-            raise
-        _RUNNING.add(self)
-        line, eof = self._read_line(self.ready_timeout)
-        if not line:
-            if eof:  # stdout closed: the child exited (or closed stdout) without reporting ready
-                code = self._exit_code(2.0)
-                what = f"exited with code {code}" if code is not None else "closed its output"
-                self._fail(f"{self.module} {what} before reporting ready")
-            self._fail(f"{self.module} did not report ready within {self.ready_timeout} s")
-        try:
-            info = json.loads(line)
-        except ValueError:
-            info = None
-        if not isinstance(info, dict):
-            self._fail(f"{self.module} printed {line[:200]!r} instead of its endpoints")
-        if "error" in info:
-            self._fail(f"{self.module}: {info['error']}")
-        self.info = info
-        return self.info
-
-    def _fail(self, message: str) -> NoReturn:
-        """Stop the child and raise SimStartError with the tail of what it wrote to stderr."""
-        self.stop()
-        err = self.stderr_tail
-        raise SimStartError(message + (f": {err}" if err else ""))
-
-    def _exit_code(self, timeout: float) -> int | None:
-        assert self.proc is not None
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            return None
-
-    def _read_line(self, timeout: float) -> tuple[str, bool]:
-        """The first stdout line within ``timeout`` s; ("", True) when stdout hit EOF first."""
-        assert self.proc and self.proc.stdout
-        sel = selectors.DefaultSelector()
-        sel.register(self.proc.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        buf = b""
-        fd = self.proc.stdout.fileno()
-        try:
-            while b"\n" not in buf:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not sel.select(remaining):
-                    return "", False
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    return "", True
-                buf += chunk
-        finally:
-            sel.close()
-        return buf.split(b"\n", 1)[0].decode("utf-8", errors="replace"), False
-
-    @staticmethod
-    def _read_tail(f, limit: int = 600) -> str:
-        try:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - 4 * limit))
-            return f.read().decode("utf-8", errors="replace").strip()[-limit:]
-        except (OSError, ValueError):
-            return ""
-
-    @property
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout: float = 5.0) -> None:
-        proc, self.proc = self.proc, None
-        _RUNNING.discard(self)
-        if proc is None:
-            return
-        if proc.poll() is None:
-            try:
-                proc.send_signal(signal.SIGTERM)
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                try:  # SIGKILL cannot be refused, but a swamped host may take seconds to reap it
-                    proc.wait(KILL_WAIT_S)
-                except subprocess.TimeoutExpired:
-                    print(f"genrep: simulator {self.module} (pid {proc.pid}) not gone {KILL_WAIT_S:.0f} s "
-                          "after SIGKILL; left to the operating system", file=sys.stderr)
-        if proc.stdout:
-            proc.stdout.close()
-        err, self._stderr = self._stderr, None
-        if err is not None:
-            self.stderr_tail = self._read_tail(err)
-            err.close()
+# the process mechanics (child_process) and the TLS folders (tls_dirs) are importable from here as before
+__all__ = ["KILL_WAIT_S", "LOOPBACK", "NODE_ENDPOINTS", "OUTBOUND_PATHS", "OWNER_FILE", "SimProcess", "SimStartError",
+           "TLS_DIR_ENV", "TLS_DIR_PREFIX", "VirtualEnvironment", "make_tls_dir", "remove_stale_tls_dirs",
+           "same_port_args", "start_virtual_environment", "_RUNNING", "_TLS_DIRS", "_owner_alive",
+           "_remove_tls_dir", "_start_time"]
 
 
 @atexit.register
@@ -173,82 +50,6 @@ def _stop_all() -> None:
         sim.stop(timeout=2.0)
     for d in list(_TLS_DIRS):
         _remove_tls_dir(d)
-
-
-def _remove_tls_dir(path: str | None) -> None:
-    if path:
-        shutil.rmtree(path, ignore_errors=True)
-        _TLS_DIRS.discard(path)
-
-
-def _start_time(pid: int) -> str | None:
-    """When process ``pid`` started (clock ticks since boot, from /proc), or None if unknown: with
-    the pid it tells the owner from a later process that got the same pid."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat_line = f.read().decode("ascii", errors="replace")
-        return stat_line.rsplit(")", 1)[1].split()[19]  # field 22, counted after the "(comm)" field
-    except (OSError, IndexError):
-        return None
-
-
-def _owner_alive(owner: dict) -> bool:
-    pid = owner.get("pid")
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # a process of another user has that pid now: not ours, but keep the folder
-    started = owner.get("start")
-    return started is None or _start_time(pid) in (None, started)
-
-
-def make_tls_dir() -> str:
-    """A new private folder for throw-away TLS material (0700), registered for removal at exit and
-    naming its owner (this process) for ``remove_stale_tls_dirs``."""
-    path = tempfile.mkdtemp(prefix=TLS_DIR_PREFIX)  # mode 0700: only this user reads the keys
-    _TLS_DIRS.add(path)
-    try:
-        owner = {"pid": os.getpid(), "start": _start_time(os.getpid()), "host": socket.gethostname()}
-        fd = os.open(os.path.join(path, OWNER_FILE), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(owner, f)
-    except BaseException:
-        _remove_tls_dir(path)
-        raise
-    return path
-
-
-def remove_stale_tls_dirs(tmp: str | None = None) -> list[str]:
-    """Remove ``genrep-tls-*`` folders in the temporary directory that belong to this user and
-    this host and whose owner process is gone (it was SIGKILLed, or its machine lost power);
-    return their paths. Folders without an owner file, of another user or host, or of a live
-    process are left alone."""
-    tmp = tmp or tempfile.gettempdir()
-    removed = []
-    try:
-        entries = list(os.scandir(tmp))
-    except OSError:
-        return removed
-    host = socket.gethostname()
-    for entry in entries:
-        if not entry.name.startswith(TLS_DIR_PREFIX) or entry.path in _TLS_DIRS:
-            continue
-        try:
-            if not entry.is_dir(follow_symlinks=False) or entry.stat(follow_symlinks=False).st_uid != os.getuid():
-                continue
-            with open(os.path.join(entry.path, OWNER_FILE), encoding="utf-8") as f:
-                owner = json.load(f)
-        except (OSError, ValueError):
-            continue
-        if not isinstance(owner, dict) or owner.get("host") != host or _owner_alive(owner):
-            continue
-        shutil.rmtree(entry.path, ignore_errors=True)
-        removed.append(entry.path)
-    return removed
 
 
 def _throwaway_secret(env_name: str) -> str:

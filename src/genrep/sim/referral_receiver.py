@@ -10,8 +10,8 @@ never calls the service port itself):
   404 ``{"outcome": "unit-unknown"}`` for a unit identifier it does not know.
 - ``GET /health``.
 
-Two listening ports, as the Multum simulator has, so that a "stopped" receiver really refuses
-connections while its admin port still answers:
+Two listening ports, as the Multum simulator has (``genrep.sim.two_port``), so that a "stopped"
+receiver really refuses connections while its admin port still answers:
 ``POST /admin/fault`` ``{"mode": none|stopped|hang|error503}``, ``POST /admin/reset`` (mode none,
 nothing received), ``GET /admin/received`` (``?referral=ID``: what arrived, for the harness's check that
 "delivered" is true), ``GET /admin/health``. ``killed`` is a SIGKILL from the fault driver; a restart
@@ -20,7 +20,6 @@ comes back on the same ports (``genrep.sim.process.same_port_args``).
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import os
@@ -29,14 +28,18 @@ import time
 
 from aiohttp import web
 
-from genrep.sim.lifecycle import install_stop_signals, run_until_stopped, wait_or_stop
+from genrep.sim.lifecycle import wait_or_stop
+from genrep.sim.two_port import LOOPBACK  # noqa: F401 - importable from here as before
+from genrep.sim.two_port import TwoPortServer, address_problem, fail, run_serving, two_port_parser
 
 FAULT_MODES = ("none", "stopped", "hang", "error503")
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 RECEIVED_MAX = 10_000
 
 
-class ReferralReceiver:
+class ReferralReceiver(TwoPortServer):
+    #: what ``GET /admin/received?KEY=ID`` filters on (the key of the item's id in a request body)
+    RECEIVED_KEY = "referral"
+
     def __init__(self, units: dict[str, tuple[str, str]]):
         """``units``: unit id -> (answer, reject reason)."""
         self.units = units
@@ -53,13 +56,7 @@ class ReferralReceiver:
         async with self._switch:
             was_stopped = self.mode == "stopped"
             self.mode = mode
-            old, self._fault_changed = self._fault_changed, asyncio.Event()
-            if old is not None:
-                old.set()  # wakes the requests held by "hang"
-            if mode == "stopped" and not was_stopped:
-                await self.close_service()
-            elif mode != "stopped" and was_stopped:
-                await self.open_service()
+            await self._fault_switched(was_stopped)
 
     # -- service port -----------------------------------------------------------------------------
     def service_app(self) -> web.Application:
@@ -68,36 +65,13 @@ class ReferralReceiver:
         app.router.add_get("/health", self.health)
         return app
 
-    async def open_service(self) -> None:
-        runner = web.AppRunner(self.service_app(), access_log=None, shutdown_timeout=0.5,
-                               handler_cancellation=True)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
-        try:
-            await site.start()
-        except BaseException:
-            await runner.cleanup()
-            raise
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        self.service_runner = runner
-
-    async def close_service(self) -> None:
-        runner, self.service_runner = self.service_runner, None
-        if runner is not None:
-            await runner.cleanup()
-
-    def _stopping(self) -> bool:
-        return self.stop_event is not None and self.stop_event.is_set()
-
     @web.middleware
     async def middleware(self, request: web.Request, handler):
         self.requests += 1
         while self.mode == "hang" and not self._stopping():
             await wait_or_stop(self._fault_changed, self.stop_event, None)
         if self.mode == "stopped" or self._stopping():
-            if request.transport is not None:
-                request.transport.abort()
-            raise asyncio.CancelledError
+            return self._drop(request)
         if self.mode == "error503":
             return web.json_response({"error": "the referral receiver is temporarily unavailable (simulated "
                                                "fault)"}, status=503)
@@ -164,8 +138,8 @@ class ReferralReceiver:
         return web.json_response({"status": "ok", "port": self.port})
 
     async def received_handler(self, request: web.Request) -> web.Response:
-        wanted = request.query.get("referral")
-        items = [r for r in self.received if wanted is None or r["referral"] == wanted]
+        wanted = request.query.get(self.RECEIVED_KEY)
+        items = [r for r in self.received if wanted is None or r[self.RECEIVED_KEY] == wanted]
         return web.json_response({"received": items, "mode": self.mode, "requests": self.requests})
 
     async def admin_health(self, request: web.Request) -> web.Response:
@@ -173,48 +147,19 @@ class ReferralReceiver:
 
 
 async def serve(host: str, port: int, admin_port: int, receiver: ReferralReceiver, ready) -> None:
-    stop, parent = install_stop_signals()  # before the ready line (see genrep.sim.ehr.serve)
-    receiver.stop_event = stop
-    receiver._switch = asyncio.Lock()
-    receiver._fault_changed = asyncio.Event()
-    receiver.host, receiver.port = host, port
-    admin = web.AppRunner(receiver.admin_app(), access_log=None, shutdown_timeout=0.5)
-    await admin.setup()
-    try:
-        site = web.TCPSite(admin, host, admin_port)
-        await site.start()
-        actual_admin = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        await receiver.open_service()
-        ready({"service": "referral-receiver", "host": host, "port": receiver.port, "admin_port": actual_admin,
-               "base": f"http://{host}:{receiver.port}", "admin": f"http://{host}:{actual_admin}/admin",
-               "units": len(receiver.units), "pid": os.getpid()})
-        await run_until_stopped(stop, parent)
-        if receiver._fault_changed is not None:
-            receiver._fault_changed.set()
-        await receiver.close_service()
-    finally:
-        await admin.cleanup()
+    await receiver.serve_ports(host, port, admin_port, lambda actual_admin: ready({
+        "service": "referral-receiver", "host": host, "port": receiver.port, "admin_port": actual_admin,
+        "base": f"http://{host}:{receiver.port}", "admin": f"http://{host}:{actual_admin}/admin",
+        "units": len(receiver.units), "pid": os.getpid()}))
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m genrep.sim.referral_receiver", description=__doc__.splitlines()[0])
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, default=0, help="service port (0: any free port)")
-    ap.add_argument("--admin-port", type=int, default=0, help="admin port (0: any free port)")
+    ap = two_port_parser("python -m genrep.sim.referral_receiver", __doc__.splitlines()[0])
     ap.add_argument("--contract", default=None, help="referral contract (default contracts/referrals.yaml)")
     args = ap.parse_args(argv)
-
-    def fail(text: str) -> int:
-        print(json.dumps({"error": text}), flush=True)
-        return 2
-
-    if args.host not in LOOPBACK:
-        return fail("the referral receiver listens on loopback only")
-    for flag, value in (("--port", args.port), ("--admin-port", args.admin_port)):
-        if not 0 <= value <= 65535:
-            return fail(f"{flag} must be 0..65535, got {value}")
-    if args.port and args.port == args.admin_port:
-        return fail("--port and --admin-port must differ")
+    problem = address_problem(args, "the referral receiver")
+    if problem:
+        return fail(problem)
     from genrep.config.referrals import load_referrals
     from genrep.errors import ConfigError
     try:
@@ -222,12 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         return fail(str(exc))
     receiver = ReferralReceiver({u.id: (u.answer, u.reject_reason) for u in contract.units})
-    try:
-        asyncio.run(serve(args.host, args.port, args.admin_port, receiver,
-                          lambda info: print(json.dumps(info), flush=True)))
-    except OSError as exc:
-        return fail(f"cannot listen on {args.host}:{args.port}/{args.admin_port}: {exc}")
-    return 0
+    return run_serving(serve(args.host, args.port, args.admin_port, receiver,
+                             lambda info: print(json.dumps(info), flush=True)), args)
 
 
 if __name__ == "__main__":
