@@ -124,3 +124,32 @@ def pytest_xdist_make_scheduler(config, log):
             return group_of(nodeid) or super()._split_scope(nodeid)
 
     return GroupScheduling(config, log)
+
+
+# -- where the suite's CPU goes (`make test` is CPU-bound on 2 cores) ------------------------------
+#
+# GENREP_TEST_CPU=FILE appends one JSON line per test: its wall time and the CPU its worker and the
+# child processes it waited for used meanwhile (simulators, rehearsals, Locust; a child reaped
+# later, e.g. by a module fixture's teardown, counts for the test that reaped it). Measured, not
+# estimated: under contention wall time inflates, CPU time barely does.
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    import os
+    path = os.environ.get("GENREP_TEST_CPU")
+    if not path:
+        yield
+        return
+    import json
+    import resource
+    import time
+
+    def cpu() -> float:
+        s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+    wall, used = time.monotonic(), cpu()
+    yield
+    row = {"test": item.nodeid, "wall": round(time.monotonic() - wall, 2), "cpu": round(cpu() - used, 2)}
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(row) + "\n")
