@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from genrep.config.contract_parts import load_contract, section
 from genrep.errors import ConfigError
-from genrep.paths import CONTRACTS_DIR
-from genrep.yamlfile import Located, load_yaml, reject_unknown, require
+from genrep.yamlfile import Located, reject_unknown, require
 
 ALLOW, DENY = "allow", "deny"
 METHODS = ("GET", "POST", "PUT")
@@ -137,18 +137,15 @@ def _cell(role: str, action: str, value, row: Located) -> Cell:
 
 def load_access(path: str | Path | None = None) -> AccessContract:
     """Load ``contracts/access.yaml``; every error names the file, the key and the line."""
-    path = Path(path) if path else CONTRACTS_DIR / "access.yaml"
-    d = load_yaml(path)
-    if not isinstance(d, dict):
-        raise ConfigError("expected a mapping at the top level", file=str(path))
-    reject_unknown(d, {"contract", "version", "title", "acting_user_header", "denial", "roles", "actions", "matrix"})
-    if require(d, "contract", str) != "access":
-        raise ConfigError("not an access contract", file=str(path), key="contract", line=d.line_of("contract"))
+    path, d = load_contract(path, "access.yaml", contract="access",
+                            keys={"contract", "version", "title", "acting_user_header", "denial", "roles", "actions",
+                                  "matrix"},
+                            not_a_mapping="expected a mapping at the top level",
+                            not_this_contract="not an access contract")
     header = require(d, "acting_user_header", str)
     if not _HEADER.fullmatch(header):
         raise _bad(d, "acting_user_header", "", f"must be an HTTP header name; got {header!r}")
-    den = require(d, "denial", dict)
-    reject_unknown(den, {"status", "issue_code", "right_system"}, where="denial")
+    den = section(d, "denial", {"status", "issue_code", "right_system"})
     status = require(den, "status", int, where="denial")
     if status not in (401, 403):
         raise _bad(den, "status", "denial", f"a denial is 403 (or 401); got {status} (a 200 is never a denial)")

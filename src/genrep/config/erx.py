@@ -13,9 +13,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from genrep.config.contract_parts import error_at, load_contract, reason_by_word, reason_entries, section
 from genrep.errors import ConfigError
-from genrep.paths import CONTRACTS_DIR
-from genrep.yamlfile import Located, load_yaml, reject_unknown, require
+from genrep.yamlfile import reject_unknown, require
 
 USAGES = ("authentication", "signing")
 VALIDITIES = ("valid", "expired", "not-yet-valid")
@@ -25,7 +25,6 @@ KEY_USAGES = ("digital_signature", "content_commitment", "key_encipherment", "da
 #: the reasons the negative paths need
 NEEDED_REASONS = ("no-signing-certificate", "signing-certificate-expired", "signing-certificate-not-yet-valid",
                   "wrong-key-usage", "receiver-unavailable")
-_CODE_RE = re.compile(r"[a-z][a-z0-9-]{0,63}")
 _HSA_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:_-]{0,99}")
 _LABEL_RE = re.compile(r"[a-z][a-z0-9-]{0,39}")
 
@@ -99,123 +98,102 @@ class ErxContract:
 
     def reason(self, word: str) -> ErxReason:
         """A reason by its code or its Swedish name."""
-        want = word.strip().strip('"').casefold()
-        for r in self.reasons.values():
-            if want in (r.code, r.sv.casefold()):
-                return r
-        raise ConfigError(f"no reason {word!r} in the e-prescription contract (known: "
-                          + ", ".join(f"{r.code} ({r.sv})" if r.sv else r.code for r in self.reasons.values())
-                          + ")", file=self.file, key="reasons")
-
-
-def _bad(path: Path, key: str, line: int | None, message: str) -> ConfigError:
-    return ConfigError(message, file=str(path), key=key, line=line)
+        return reason_by_word(self.reasons, word.strip().strip('"').casefold(),
+                              unknown=f"no reason {word!r} in the e-prescription contract", file=self.file)
 
 
 def _card(items, where: str, path: Path, owner: str, line: int | None) -> tuple[CardCertificate, ...]:
     if not isinstance(items, list) or not items:
-        raise _bad(path, where, line, "a card lists at least one certificate")
+        raise error_at(path, where, line, "a card lists at least one certificate")
     out: list[CardCertificate] = []
     for i, item in enumerate(items):
         w = f"{where}[{i}]"
         if not isinstance(item, dict):
-            raise _bad(path, w, line, "each certificate is a mapping (label, usage, validity, holder)")
+            raise error_at(path, w, line, "each certificate is a mapping (label, usage, validity, holder)")
         reject_unknown(item, {"label", "usage", "validity", "holder"}, where=w)
         label = require(item, "label", str, where=w)
         if not _LABEL_RE.fullmatch(label):
-            raise _bad(path, f"{w}.label", line, f"a label is lower-case letters, digits and '-', got {label!r}")
+            raise error_at(path, f"{w}.label", line, f"a label is lower-case letters, digits and '-', got {label!r}")
         if any(c.label == label for c in out):
-            raise _bad(path, f"{w}.label", line, f"label {label!r} is on this card twice")
+            raise error_at(path, f"{w}.label", line, f"label {label!r} is on this card twice")
         holder = require(item, "holder", str, where=w, default=owner)
         if not _HSA_RE.fullmatch(holder):
-            raise _bad(path, f"{w}.holder", line, f"a holder is an HSA-id, got {holder!r}")
+            raise error_at(path, f"{w}.holder", line, f"a holder is an HSA-id, got {holder!r}")
         out.append(CardCertificate(label, require(item, "usage", str, where=w, choices=USAGES),
                                    require(item, "validity", str, where=w, choices=VALIDITIES), holder))
     return tuple(out)
 
 
 def load_erx(path: str | Path | None = None) -> ErxContract:
-    path = Path(path) if path else CONTRACTS_DIR / "erx.yaml"
-    d = load_yaml(path)
-    if not isinstance(d, Located):
-        raise ConfigError("a contract must be a mapping", file=str(path))
-    reject_unknown(d, {"contract", "version", "title", "api", "signing", "send", "reasons", "prescribers"})
-    if require(d, "contract", str) != "erx":
-        raise _bad(path, "contract", d.line_of("contract"), "not an e-prescription contract")
-    api = require(d, "api", dict)
-    reject_unknown(api, {"send", "read", "offered", "reason_system"}, where="api")
-    sig = require(d, "signing", dict)
-    reject_unknown(sig, {"signing_key_usage", "authentication_key_usage", "identity_attribute", "offered_at_most"},
-                   where="signing")
+    path, d = load_contract(path, "erx.yaml", contract="erx",
+                            keys={"contract", "version", "title", "api", "signing", "send", "reasons", "prescribers"},
+                            not_a_mapping="a contract must be a mapping",
+                            not_this_contract="not an e-prescription contract")
+    api = section(d, "api", {"send", "read", "offered", "reason_system"})
+    sig = section(d, "signing", {"signing_key_usage", "authentication_key_usage", "identity_attribute",
+                                 "offered_at_most"})
     signing_ku = require(sig, "signing_key_usage", str, where="signing", choices=KEY_USAGES)
     auth_ku = require(sig, "authentication_key_usage", str, where="signing", choices=KEY_USAGES)
     if signing_ku == auth_ku:
-        raise _bad(path, "signing.signing_key_usage", sig.line_of("signing_key_usage"),
-                   "the signing and the authentication key usage must differ (that is how they are told apart)")
+        raise error_at(path, "signing.signing_key_usage", sig.line_of("signing_key_usage"),
+                       "the signing and the authentication key usage must differ (that is how they are told apart)")
     identity = require(sig, "identity_attribute", str, where="signing", choices=("serialNumber", "commonName"))
     at_most = require(sig, "offered_at_most", int, where="signing", default=1)
     if not 1 <= at_most <= 100:
-        raise _bad(path, "signing.offered_at_most", sig.line_of("offered_at_most"),
-                   f"must be 1 to 100, got {at_most}")
-    send = require(d, "send", dict)
-    reject_unknown(send, {"within_seconds"}, where="send")
+        raise error_at(path, "signing.offered_at_most", sig.line_of("offered_at_most"),
+                       f"must be 1 to 100, got {at_most}")
+    send = section(d, "send", {"within_seconds"})
     within = require(send, "within_seconds", float, where="send")
     if not 0 < within <= 600:
-        raise _bad(path, "send.within_seconds", send.line_of("within_seconds"),
-                   f"must be more than 0 and at most 600 seconds, got {within}")
+        raise error_at(path, "send.within_seconds", send.line_of("within_seconds"),
+                       f"must be more than 0 and at most 600 seconds, got {within}")
 
     rs = require(d, "reasons", dict)
     reasons: dict[str, ErxReason] = {}
-    for code, body in rs.items():
-        where = f"reasons.{code}"
-        if not isinstance(code, str) or not _CODE_RE.fullmatch(code):
-            raise _bad(path, where, rs.line_of(code), "a reason code is lower-case letters, digits and '-'")
-        if not isinstance(body, dict):
-            raise _bad(path, where, rs.line_of(code), "a reason is a mapping (kind, meaning, sv)")
-        reject_unknown(body, {"kind", "meaning", "sv"}, where=where)
+    for code, where, body in reason_entries(rs, path, ("kind", "meaning", "sv")):
         reasons[code] = ErxReason(code, require(body, "kind", str, where=where, choices=REASON_KINDS),
                                   require(body, "meaning", str, where=where),
                                   require(body, "sv", str, where=where, default=""))
     for needed in NEEDED_REASONS:
         if needed not in reasons:
-            raise _bad(path, "reasons", d.line_of("reasons"),
-                       f"reason {needed!r} is missing (the negative paths need {', '.join(NEEDED_REASONS)})")
+            raise error_at(path, "reasons", d.line_of("reasons"),
+                           f"reason {needed!r} is missing (the negative paths need {', '.join(NEEDED_REASONS)})")
     for r in reasons.values():
         if r.code.startswith("signing-certificate") or r.code == "no-signing-certificate":
             if r.kind != "refusal":
-                raise _bad(path, f"reasons.{r.code}.kind", rs.line_of(r.code),
-                           "a missing or invalid signing certificate is a refusal (nothing may be sent)")
+                raise error_at(path, f"reasons.{r.code}.kind", rs.line_of(r.code),
+                               "a missing or invalid signing certificate is a refusal (nothing may be sent)")
 
     items = require(d, "prescribers", list)
     if not items:
-        raise _bad(path, "prescribers", d.line_of("prescribers"), "name at least one test prescriber")
+        raise error_at(path, "prescribers", d.line_of("prescribers"), "name at least one test prescriber")
     prescribers: list[Prescriber] = []
     seen: dict[str, str] = {}
     for i, item in enumerate(items):
         where = f"prescribers[{i}]"
         if not isinstance(item, dict):
-            raise _bad(path, where, d.line_of("prescribers"), "each prescriber is a mapping (id, name, card)")
+            raise error_at(path, where, d.line_of("prescribers"), "each prescriber is a mapping (id, name, card)")
         reject_unknown(item, {"id", "name", "card"}, where=where)
         pid = require(item, "id", str, where=where)
         if not _HSA_RE.fullmatch(pid):
-            raise _bad(path, f"{where}.id", item.line_of("id"), f"a prescriber id is an HSA-id, got {pid!r}")
+            raise error_at(path, f"{where}.id", item.line_of("id"), f"a prescriber id is an HSA-id, got {pid!r}")
         name = require(item, "name", str, where=where).strip()
         if not name:
-            raise _bad(path, f"{where}.name", item.line_of("name"), "a prescriber needs a name")
+            raise error_at(path, f"{where}.name", item.line_of("name"), "a prescriber needs a name")
         for key in (pid.casefold(), name.casefold()):
             if key in seen:
-                raise _bad(path, where, item.line_of("id"), f"{key!r} is named twice (also by {seen[key]})")
+                raise error_at(path, where, item.line_of("id"), f"{key!r} is named twice (also by {seen[key]})")
             seen[key] = where
         card = _card(item.get("card"), f"{where}.card", path, pid, item.line_of("card"))
         valid_own = [c for c in card if c.holder == pid and c.usage == "signing" and c.validity == "valid"]
         if len(valid_own) > 1:
-            raise _bad(path, f"{where}.card", item.line_of("card"),
-                       "at most one valid signing certificate of the prescriber per card (which one to sign "
-                       "with must be unambiguous)")
+            raise error_at(path, f"{where}.card", item.line_of("card"),
+                           "at most one valid signing certificate of the prescriber per card (which one to sign "
+                           "with must be unambiguous)")
         prescribers.append(Prescriber(pid, name, card))
     if not any(p.expected == "sent" for p in prescribers):
-        raise _bad(path, "prescribers", d.line_of("prescribers"),
-                   "at least one prescriber must have a valid signing certificate (the happy path)")
+        raise error_at(path, "prescribers", d.line_of("prescribers"),
+                       "at least one prescriber must have a valid signing certificate (the happy path)")
     return ErxContract(
         file=str(path), send=require(api, "send", str, where="api"), read=require(api, "read", str, where="api"),
         offered=require(api, "offered", str, where="api"),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from genrep.config.contract_parts import section
 from genrep.errors import ConfigError
 from genrep.paths import CONTRACTS_DIR
 from genrep.yamlfile import load_yaml, reject_unknown, require
@@ -43,8 +44,7 @@ def load_parity(path: str | Path | None = None) -> ParityContract:
     if not systems or not all(isinstance(s, str) and s for s in systems):
         raise ConfigError("expected a list of system names (the profile's entry_points keys)", file=file,
                           key="systems", line=data.line_of("systems"))
-    fp = require(data, "fingerprint", dict)
-    reject_unknown(fp, {"path", "compare", "require"}, where="fingerprint")
+    fp = section(data, "fingerprint", {"path", "compare", "require"})
     fp_path = require(fp, "path", str, where="fingerprint").strip().lstrip("/")
     if not fp_path or "://" in fp_path or ".." in fp_path:
         raise ConfigError("expected a path relative to the entry point's FHIR base (e.g. $fingerprint)",
@@ -63,8 +63,7 @@ def load_parity(path: str | Path | None = None) -> ParityContract:
             raise ConfigError(f"unknown integration {name!r} (known: {', '.join(INTEGRATIONS)})", file=file,
                               key="fingerprint.require.integrations_reachable",
                               line=rules.line_of("integrations_reachable"))
-    smoke = require(data, "smoke", dict)
-    reject_unknown(smoke, {"report_text", "within_seconds"}, where="smoke")
+    smoke = section(data, "smoke", {"report_text", "within_seconds"})
     within = require(smoke, "within_seconds", float, where="smoke")
     if not 0 < within <= 120:
         raise ConfigError(f"must be more than 0 and at most 120 seconds, got {within}", file=file,

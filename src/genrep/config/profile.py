@@ -12,6 +12,11 @@ key, with the password masked, before anything prints or writes the profile.
 ``--env`` is typed by hand, so every form of it that is not a readable profile (an empty value, a
 directory, a FIFO, a symbolic link loop, a missing path, a file that is not UTF-8, not YAML or not
 a mapping) is a ``ConfigError`` (exit 2 with one line), never a traceback or a hang.
+
+This module holds the profile, how it is found and loaded, and the refusals every profile gets first;
+an endpoint and how it is read are in ``genrep.config.endpoints``, the other sections (``virtual``,
+``certificates``, ``test_users``, ``entry_points``) in ``genrep.config.profile_sections``. Both are
+re-exported here.
 """
 
 from __future__ import annotations
@@ -20,129 +25,31 @@ import os
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from urllib.parse import urlsplit
 
+from genrep.config.endpoints import MLLP_CONNECTIONS, MLLP_RESENDS, TLS_VERSIONS, Endpoint, TLSOptions, parse_endpoint
+from genrep.config.profile_sections import (DEFAULT_MIN_DAYS_VALID, ENTRY_POINT_KINDS, EntryPoint, VirtualOptions,
+                                            parse_certificates, parse_entry_points, parse_test_users, parse_virtual)
 from genrep.errors import ConfigError
 from genrep.yamlfile import Located, load_yaml, reject_unknown, require
 
 from genrep.paths import ENVIRONMENTS_DIR
 from genrep.secrets import register_secret
+
+__all__ = [
+    "DEFAULT_MIN_DAYS_VALID", "ENTRY_POINT_KINDS", "LOOPBACK", "MLLP_CONNECTIONS", "MLLP_RESENDS", "TLS_VERSIONS",
+    "Endpoint", "EntryPoint", "Profile", "TLSOptions", "Timeouts", "VirtualOptions", "load_profile", "profile_path",
+]
+
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
-TLS_VERSIONS = ("TLSv1.2", "TLSv1.3")
-DEFAULT_MIN_DAYS_VALID = 30
-_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # scheme://userinfo@ : the authority part (no "/", "?", "#" before the last "@") holds a user or
 # password; greedy, so a raw "@" typed inside a password is masked with the rest of it
 _URL_USERINFO = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#\s]*)@")
 
 
 @dataclass(frozen=True)
-class TLSOptions:
-    """Client TLS settings of one endpoint. Paths are absolute (resolved when the profile loads);
-    secrets are never held here, only where to read them (an env var name or a file path)."""
-
-    ca_file: str = ""                   # PEM trust anchors; "" = the system trust store
-    client_cert: str = ""               # PEM client certificate (and chain) for mutual TLS
-    client_key: str = ""                # PEM private key; "" = the key is in client_cert
-    client_key_password_env: str = ""   # env var holding the key's password
-    client_key_password_file: str = ""  # or a file holding it
-    server_name: str = ""               # name the server certificate must carry (and SNI); "" = host
-    min_version: str = "TLSv1.2"
-
-    @property
-    def mutual(self) -> bool:
-        return bool(self.client_cert)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One integration endpoint: MLLP (host, port) or HTTP (base_url)."""
-
-    name: str
-    protocol: str  # mllp | http
-    host: str
-    port: int
-    base_url: str = ""
-    tls: bool = False
-    credential_env: str = ""  # name of the env var holding a bearer token (http only)
-    credential_file: str = ""  # or the path of a file holding it (read at use, whitespace stripped)
-    tls_options: TLSOptions = field(default_factory=TLSOptions)
-    origin: str = ""  # where it was configured, for error keys ("endpoints.NAME"; "" = derived)
-    # MLLP only: the connection policy and the resend rule (genrep.transport.mllp.MLLPClient)
-    connection: str = "persistent"    # persistent | per_message (a peer that closes after each ACK)
-    resend: str = "never"             # never | unacknowledged (the receiver deduplicates by MSH-10)
-
-    @property
-    def address(self) -> str:
-        return self.base_url or f"{self.host}:{self.port}"
-
-    @property
-    def config_key(self) -> str:
-        return self.origin or f"endpoints.{self.name}"
-
-    @property
-    def server_name(self) -> str:
-        """The name the server certificate must match (and SNI)."""
-        return self.tls_options.server_name or self.host
-
-    def as_profile_data(self) -> dict:
-        """This endpoint as a profile's ``endpoints.NAME`` mapping (what ``load_profile`` reads back):
-        for the profiles genrep writes for its own subprocesses (the load users, mutate's suite).
-        Paths and variable names only, never a secret."""
-        d: dict = {"protocol": self.protocol}
-        if self.protocol == "mllp":
-            d.update(host=self.host, port=self.port)
-            if self.connection != "persistent":
-                d["connection"] = self.connection
-            if self.resend != "never":
-                d["resend"] = self.resend
-        else:
-            d["base_url"] = self.base_url
-        if self.tls:
-            t = self.tls_options
-            opts = {k: v for k, v in (("ca_file", t.ca_file), ("client_cert", t.client_cert),
-                                      ("client_key", t.client_key),
-                                      ("client_key_password_env", t.client_key_password_env),
-                                      ("client_key_password_file", t.client_key_password_file),
-                                      ("server_name", t.server_name)) if v}
-            if t.min_version and t.min_version != "TLSv1.2":
-                opts["min_version"] = t.min_version
-            d["tls"] = opts or True
-        if self.credential_env:
-            d["credentials_env"] = self.credential_env
-        elif self.credential_file:
-            d["credentials_file"] = self.credential_file
-        return d
-
-
-@dataclass(frozen=True)
-class VirtualOptions:
-    """The ``virtual:`` section of a virtual profile: how the simulators are started."""
-
-    tls: bool = False                 # every EHR and NLL listener speaks TLS (throw-away CA)
-    mutual_tls: bool = False          # ... and requires a client certificate from that CA
-    client_key_password_env: str = ""  # the harness's generated client key is encrypted with this
-    require_token_env: str = ""       # the EHR's FHIR API requires the bearer token in this env var
-    credentials_env: str = ""         # where the harness reads the token it sends (default: the same)
-    credentials_file: str = ""        # or a file holding it
-
-
-@dataclass(frozen=True)
 class Timeouts:
     connect: float = 3.0
     read: float = 10.0
-
-
-@dataclass(frozen=True)
-class EntryPoint:
-    """One way into a system (``entry_points:``): an application node, a desktop pool, a load-balancer
-    member. ``endpoints`` replace the profile's endpoints of the same name when the journey goes
-    through it (``Profile.through``); a virtual profile's are filled by the virtual environment."""
-
-    name: str
-    kind: str = "node"  # ENTRY_POINT_KINDS
-    description: str = ""
-    endpoints: dict[str, Endpoint] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -253,15 +160,6 @@ class Profile:
 
 _TOP_KEYS = {"name", "kind", "description", "production", "endpoints", "timeouts", "allowed_hosts",
              "test_patients", "test_users", "faults", "virtual", "certificates", "entry_points"}
-_EP_KEYS = {"protocol", "host", "port", "base_url", "tls", "credentials_env", "credentials_file", "connection",
-            "resend"}
-#: an MLLP endpoint's ``connection:`` and ``resend:`` (the rules: MLLPClient, docs/robustness.md "Real peers")
-MLLP_CONNECTIONS = ("persistent", "per_message")
-MLLP_RESENDS = ("never", "unacknowledged")
-_TLS_KEYS = {"ca_file", "client_cert", "client_key", "client_key_password_env", "client_key_password_file",
-             "server_name", "min_version"}
-_VIRTUAL_KEYS = {"tls", "mutual_tls", "client_key_password_env", "require_token_env", "credentials_env",
-                 "credentials_file"}
 
 
 def _mask_userinfo(text: str) -> str:
@@ -286,237 +184,6 @@ def _refuse_url_credentials(data, file: str, where: str = "", line: int | None =
                           "the credentials in an environment variable (credentials_env) or a file "
                           "(credentials_file) and name that in the profile (see docs/security.md, Secrets)",
                           file=file, key=where or None, line=line)
-
-
-def _env_name(data, key: str, where: str) -> str:
-    """An environment variable *name* (a pasted secret value is refused, naming the key)."""
-    value = require(data, key, str, where=where, default="")
-    if value and not _ENV_NAME.fullmatch(value):
-        raise ConfigError("expected the NAME of an environment variable (letters, digits, _), not a value; "
-                          "secrets never go in the profile", file=getattr(data, "file", None) or None,
-                          key=f"{where}.{key}", line=data.line_of(key))
-    return value
-
-
-def _path(data, key: str, where: str, *, must_exist: bool = True) -> str:
-    """A file path, relative to the profile's folder; it must exist and be readable."""
-    value = require(data, key, str, where=where, default="")
-    if not value:
-        return ""
-    file = getattr(data, "file", "") or ""
-    path = Path(value).expanduser()
-    if not path.is_absolute() and file:
-        path = Path(file).resolve().parent / path
-    if must_exist and not (path.is_file() and os.access(path, os.R_OK)):
-        why = "does not exist" if not path.exists() else "is not a readable file"
-        raise ConfigError(f"{path} {why}", file=file or None, key=f"{where}.{key}", line=data.line_of(key))
-    return str(path)
-
-
-def _parse_tls(data, where: str) -> TLSOptions:
-    """``tls:`` of an endpoint: true/false or a mapping of TLSOptions."""
-    if not isinstance(data, dict):
-        raise ConfigError(f"expected true, false or a mapping ({', '.join(sorted(_TLS_KEYS))}), "
-                          f"got {type(data).__name__}", file=getattr(data, "file", None), key=where)
-    reject_unknown(data, _TLS_KEYS, where=where)
-    file = getattr(data, "file", None) or None
-    opts = TLSOptions(
-        ca_file=_path(data, "ca_file", where), client_cert=_path(data, "client_cert", where),
-        client_key=_path(data, "client_key", where),
-        client_key_password_env=_env_name(data, "client_key_password_env", where),
-        client_key_password_file=_path(data, "client_key_password_file", where),
-        server_name=require(data, "server_name", str, where=where, default="").strip(),
-        min_version=require(data, "min_version", str, where=where, default="TLSv1.2", choices=TLS_VERSIONS))
-    if (opts.client_key or opts.client_key_password_env or opts.client_key_password_file) and not opts.client_cert:
-        key = next(k for k in ("client_key", "client_key_password_env", "client_key_password_file") if data.get(k))
-        raise ConfigError("needs client_cert (the certificate this key belongs to)", file=file,
-                          key=f"{where}.{key}", line=data.line_of(key))
-    if opts.client_key_password_env and opts.client_key_password_file:
-        raise ConfigError("give the key password either from an environment variable or from a file, "
-                          "not both", file=file, key=f"{where}.client_key_password_file",
-                          line=data.line_of("client_key_password_file"))
-    if "server_name" in data and not opts.server_name:
-        raise ConfigError("server_name is empty", file=file, key=f"{where}.server_name",
-                          line=data.line_of("server_name"))
-    return opts
-
-
-def _parse_endpoint(name: str, data, where: str) -> Endpoint:
-    reject_unknown(data, _EP_KEYS, where=where)
-    protocol = require(data, "protocol", str, where=where, choices=("mllp", "http"))
-    tls_value = require(data, "tls", (bool, dict), where=where, default=False)
-    tls = tls_value is not False
-    opts = _parse_tls(tls_value, f"{where}.tls") if isinstance(tls_value, dict) else TLSOptions()
-    cred = _env_name(data, "credentials_env", where)
-    cred_file = _path(data, "credentials_file", where)
-    if cred and cred_file:
-        raise ConfigError("give the credentials either from an environment variable or from a file, not both",
-                          file=data.file, key=f"{where}.credentials_file", line=data.line_of("credentials_file"))
-    if protocol == "mllp" and (cred or cred_file):
-        key = "credentials_env" if cred else "credentials_file"
-        raise ConfigError("MLLP carries no bearer token; credentials apply to http endpoints only",
-                          file=data.file, key=f"{where}.{key}", line=data.line_of(key))
-    for key in ("connection", "resend"):
-        if protocol != "mllp" and key in data:
-            raise ConfigError(f"{key} is an MLLP connection setting; it does not apply to http endpoints",
-                              file=data.file, key=f"{where}.{key}", line=data.line_of(key))
-    if protocol == "mllp":
-        connection = require(data, "connection", str, where=where, default="persistent", choices=MLLP_CONNECTIONS)
-        resend = require(data, "resend", str, where=where, default="never", choices=MLLP_RESENDS)
-        host = require(data, "host", str, where=where)
-        port = require(data, "port", int, where=where)
-        if not host.strip():
-            raise ConfigError("host is empty", file=data.file, key=f"{where}.host", line=data.line_of("host"))
-        if not 1 <= port <= 65535:
-            raise ConfigError(f"port {port} out of range (1-65535)", file=data.file, key=f"{where}.port",
-                              line=data.line_of("port"))
-        return Endpoint(name, protocol, host, port, tls=tls, tls_options=opts, origin=where,
-                        connection=connection, resend=resend)
-    base_url = require(data, "base_url", str, where=where)
-    parts = urlsplit(base_url)
-    try:
-        url_port = parts.port  # raises ValueError for ":99999" or ":abc"
-    except ValueError:
-        url_port = -1
-    if parts.scheme not in ("http", "https") or not parts.hostname or url_port == -1 or url_port == 0:
-        raise ConfigError(f"not an http(s) URL with a valid host and port: {base_url!r}", file=data.file,
-                          key=f"{where}.base_url", line=data.line_of("base_url"))
-    if tls and parts.scheme != "https":
-        # never a silent plaintext connection to an endpoint the profile says is TLS
-        raise ConfigError(f"tls is set but base_url {base_url!r} is plain http: use https://", file=data.file,
-                          key=f"{where}.base_url", line=data.line_of("base_url"))
-    return Endpoint(name, protocol, parts.hostname, url_port or (443 if parts.scheme == "https" else 80),
-                    base_url=base_url.rstrip("/"), tls=parts.scheme == "https", credential_env=cred,
-                    credential_file=cred_file, tls_options=opts, origin=where)
-
-
-def _parse_virtual(data, kind: str) -> VirtualOptions:
-    v = require(data, "virtual", dict, default=None)
-    if v is None:
-        return VirtualOptions()
-    if kind != "virtual":
-        raise ConfigError("the virtual section applies to kind: virtual only; an external profile "
-                          "configures TLS per endpoint", file=data.file, key="virtual", line=data.line_of("virtual"))
-    reject_unknown(v, _VIRTUAL_KEYS, where="virtual")
-    opts = VirtualOptions(
-        tls=require(v, "tls", bool, where="virtual", default=False),
-        mutual_tls=require(v, "mutual_tls", bool, where="virtual", default=False),
-        client_key_password_env=_env_name(v, "client_key_password_env", "virtual"),
-        require_token_env=_env_name(v, "require_token_env", "virtual"),
-        credentials_env=_env_name(v, "credentials_env", "virtual"),
-        credentials_file=_path(v, "credentials_file", "virtual"))
-    if opts.mutual_tls and not opts.tls:
-        raise ConfigError("mutual_tls needs tls: true", file=v.file, key="virtual.mutual_tls",
-                          line=v.line_of("mutual_tls"))
-    if opts.client_key_password_env and not opts.mutual_tls:
-        raise ConfigError("a client key password needs mutual_tls: true (there is no client key otherwise)",
-                          file=v.file, key="virtual.client_key_password_env", line=v.line_of("client_key_password_env"))
-    if opts.credentials_env and opts.credentials_file:
-        raise ConfigError("give the credentials either from an environment variable or from a file, not both",
-                          file=v.file, key="virtual.credentials_file", line=v.line_of("credentials_file"))
-    if opts.require_token_env and not (opts.credentials_env or opts.credentials_file):
-        opts = replace(opts, credentials_env=opts.require_token_env)  # the harness sends what the EHR wants
-    return opts
-
-
-def _parse_certificates(data) -> int:
-    c = require(data, "certificates", dict, default=None)
-    if c is None:
-        return DEFAULT_MIN_DAYS_VALID
-    reject_unknown(c, {"min_days_valid"}, where="certificates")
-    days = require(c, "min_days_valid", int, where="certificates", default=DEFAULT_MIN_DAYS_VALID)
-    if not 0 <= days <= 3650:
-        raise ConfigError(f"must be 0..3650 days, got {days}", file=c.file, key="certificates.min_days_valid",
-                          line=c.line_of("min_days_valid"))
-    return days
-
-
-_ROLE = re.compile(r"[a-z][a-z0-9_]*")
-_USER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,127}")
-
-
-def _parse_test_users(data, file: str) -> dict[str, str]:
-    """``test_users:`` role -> user id of a test user with that role (contracts/access.yaml names the
-    roles; the access client checks every role has one). Ids are test accounts the profile names,
-    never looked up in a real directory; one id serves one role (a shared id would test one role twice)."""
-    tu = require(data, "test_users", dict, default={})
-    out: dict[str, str] = {}
-    for role, user in tu.items():
-        line = tu.line_of(role)
-        if not _ROLE.fullmatch(role):
-            raise ConfigError("a role is lower case letters, digits and '_' as contracts/access.yaml names it "
-                              "(e.g. medical_secretary)", file=file, key=f"test_users.{role}", line=line)
-        if not isinstance(user, str) or not _USER_ID.fullmatch(user):
-            raise ConfigError(f"expected a test user id (letters, digits, . _ @ -, at most 128), got {user!r}",
-                              file=file, key=f"test_users.{role}", line=line)
-        other = next((r for r, u in out.items() if u == user), None)
-        if other is not None:
-            raise ConfigError(f"user {user!r} is already the test user of role {other!r}: one user per role",
-                              file=file, key=f"test_users.{role}", line=line)
-        out[role] = user
-    return out
-
-
-ENTRY_POINT_KINDS = ("node", "desktop_pool", "lb_member")
-_EP_NAME = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
-
-
-def _parse_entry_points(data, file: str, kind: str, endpoints: dict[str, Endpoint]) -> dict[str, tuple[EntryPoint, ...]]:
-    """``entry_points:`` system -> list of {name, kind, description, endpoints}. An external profile's
-    entry point names the endpoints that differ from the profile's (same name, same protocol); a
-    virtual profile's have none (the virtual environment fills them: two EHR nodes)."""
-    section = require(data, "entry_points", dict, default={})
-    out: dict[str, tuple[EntryPoint, ...]] = {}
-    for system, items in section.items():
-        where, line = f"entry_points.{system}", section.line_of(system)
-        if not isinstance(items, list) or not items:
-            raise ConfigError("expected a list of entry points ({name, kind, description, endpoints})",
-                              file=file, key=where, line=line)
-        seen: list[EntryPoint] = []
-        for i, item in enumerate(items):
-            at = f"{where}[{i}]"
-            if not isinstance(item, dict):
-                raise ConfigError("expected a mapping with name (and kind, description, endpoints)",
-                                  file=file, key=at, line=line)
-            reject_unknown(item, {"name", "kind", "description", "endpoints"}, where=at)
-            name = require(item, "name", str, where=at)
-            if not _EP_NAME.fullmatch(name):
-                raise ConfigError(f"an entry point name is lower case letters, digits, . _ - (got {name!r})",
-                                  file=file, key=f"{at}.name", line=item.line_of("name"))
-            if any(e.name == name for e in seen):
-                raise ConfigError(f"entry point {name!r} is named twice in {system}", file=file,
-                                  key=f"{at}.name", line=item.line_of("name"))
-            eps = require(item, "endpoints", dict, where=at, default={})
-            if kind == "virtual" and eps:
-                raise ConfigError("a virtual profile's entry points get their endpoints from the virtual "
-                                  "environment: leave endpoints out", file=file, key=f"{at}.endpoints",
-                                  line=item.line_of("endpoints"))
-            if kind == "external" and not eps:
-                raise ConfigError("an external entry point names the endpoints it is reached through "
-                                  "(e.g. ehr_fhir, ehr_api, radiology_mllp)", file=file, key=f"{at}.endpoints",
-                                  line=item.line_of("endpoints") or item.line_of("name"))
-            parsed: dict[str, Endpoint] = {}
-            for ep_name, ep_data in eps.items():
-                ep_where = f"{at}.endpoints.{ep_name}"
-                if ep_name not in endpoints:
-                    raise ConfigError(f"not an endpoint of this profile (it has: {', '.join(sorted(endpoints))}); "
-                                      "an entry point replaces endpoints the profile names", file=file,
-                                      key=ep_where, line=eps.line_of(ep_name))
-                if not isinstance(ep_data, dict):
-                    raise ConfigError("expected a mapping", file=file, key=ep_where, line=eps.line_of(ep_name))
-                ep = _parse_endpoint(ep_name, ep_data, ep_where)
-                if ep.protocol != endpoints[ep_name].protocol:
-                    raise ConfigError(f"protocol {ep.protocol} differs from endpoints.{ep_name} "
-                                      f"({endpoints[ep_name].protocol})", file=file, key=f"{ep_where}.protocol",
-                                      line=ep_data.line_of("protocol"))
-                parsed[ep_name] = ep
-            seen.append(EntryPoint(name, require(item, "kind", str, where=at, default="node", choices=ENTRY_POINT_KINDS),
-                                   require(item, "description", str, where=at, default=""), parsed))
-        if kind == "virtual" and len(seen) > 2:
-            raise ConfigError("the virtual environment runs two nodes of a system: name at most two entry points",
-                              file=file, key=where, line=line)
-        out[system] = tuple(seen)
-    return out
 
 
 def _known_profiles() -> str:
@@ -580,7 +247,7 @@ def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | 
         if not isinstance(ep_data, dict):
             raise ConfigError("expected a mapping", file=str(path), key=f"endpoints.{ep_name}",
                               line=eps.line_of(ep_name))
-        endpoints[ep_name] = _parse_endpoint(ep_name, ep_data, f"endpoints.{ep_name}")
+        endpoints[ep_name] = parse_endpoint(ep_name, ep_data, f"endpoints.{ep_name}")
     if kind == "external" and not endpoints:
         raise ConfigError("an external profile needs endpoints", file=str(path), key="endpoints",
                           line=data.line_of("endpoints") or data.line_of("kind"))
@@ -605,8 +272,8 @@ def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | 
             raise ConfigError("expected a list of test personnummer", file=str(path),
                               key=f"test_patients.{integration}", line=tp.line_of(integration))
         test_patients[integration] = tuple(str(n) for n in numbers)
-    test_users = _parse_test_users(data, str(path))
-    entry_points = _parse_entry_points(data, str(path), kind, endpoints)
+    test_users = parse_test_users(data, str(path))
+    entry_points = parse_entry_points(data, str(path), kind, endpoints)
     if defects is None:
         env_defects = os.environ.get("GENREP_DEFECTS", "")
         defects = tuple(d.strip() for d in env_defects.split(",") if d.strip())
@@ -618,4 +285,4 @@ def load_profile(name_or_path: str | None = None, *, defects: tuple[str, ...] | 
                    extra_hosts=extra, test_patients=test_patients, test_users=test_users,
                    entry_points=entry_points,
                    faults=dict(require(data, "faults", dict, default={})),
-                   virtual=_parse_virtual(data, kind), min_days_valid=_parse_certificates(data))
+                   virtual=parse_virtual(data, kind), min_days_valid=parse_certificates(data))

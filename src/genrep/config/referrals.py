@@ -11,16 +11,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from genrep.config.contract_parts import error_at, load_contract, reason_by_word, reason_entries, section
 from genrep.errors import ConfigError
-from genrep.paths import CONTRACTS_DIR
-from genrep.yamlfile import Located, load_yaml, reject_unknown, require
+from genrep.yamlfile import reject_unknown, require
 
 #: FHIR R4 task-status codes [D]
 TASK_STATUSES = ("draft", "requested", "received", "accepted", "rejected", "ready", "cancelled", "in-progress",
                  "on-hold", "failed", "completed", "entered-in-error")
 STATUS_CLASSES = ("delivered", "failed", "pending")
 ANSWERS = ("accept", "reject")
-_CODE_RE = re.compile(r"[a-z][a-z0-9-]{0,63}")
 _UNIT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.:_-]{0,99}")
 
 
@@ -70,120 +69,98 @@ class ReferralContract:
 
     def reason(self, word: str) -> ReferralReason:
         """A failure reason by its code or its Swedish name."""
-        want = word.strip().casefold()
-        for r in self.reasons.values():
-            if want in (r.code, r.sv.casefold()):
-                return r
-        raise ConfigError(f"no failure reason {word!r} in the referral contract (known: "
-                          + ", ".join(f"{r.code} ({r.sv})" if r.sv else r.code for r in self.reasons.values())
-                          + ")", file=self.file, key="reasons")
-
-
-def _bad(path: Path, key: str, line: int | None, message: str) -> ConfigError:
-    return ConfigError(message, file=str(path), key=key, line=line)
+        return reason_by_word(self.reasons, word.strip().casefold(),
+                              unknown=f"no failure reason {word!r} in the referral contract", file=self.file)
 
 
 def _unit(item, where: str, path: Path, *, with_answer: bool) -> ReferralUnit:
     if not isinstance(item, dict):
-        raise _bad(path, where, None, "each unit must be a mapping (id, name, answer)")
+        raise error_at(path, where, None, "each unit must be a mapping (id, name, answer)")
     allowed = {"id", "name", "answer", "reject_reason"} if with_answer else {"id", "name"}
     reject_unknown(item, allowed, where=where)
     uid = require(item, "id", str, where=where)
     if not _UNIT_ID_RE.fullmatch(uid):
-        raise _bad(path, f"{where}.id", item.line_of("id"),
-                   f"a unit id is 1-100 letters, digits and . : _ - (an HSA-id), got {uid!r}")
+        raise error_at(path, f"{where}.id", item.line_of("id"),
+                       f"a unit id is 1-100 letters, digits and . : _ - (an HSA-id), got {uid!r}")
     name = require(item, "name", str, where=where).strip()
     if not name:
-        raise _bad(path, f"{where}.name", item.line_of("name"), "a unit needs a name")
+        raise error_at(path, f"{where}.name", item.line_of("name"), "a unit needs a name")
     if not with_answer:
         return ReferralUnit(uid, name)
     answer = require(item, "answer", str, where=where, default="accept", choices=ANSWERS)
     reason = require(item, "reject_reason", str, where=where, default="").strip()
     if answer == "reject" and not reason:
-        raise _bad(path, f"{where}.reject_reason", item.line_of("answer"),
-                   "a unit that rejects needs the reject_reason it gives")
+        raise error_at(path, f"{where}.reject_reason", item.line_of("answer"),
+                       "a unit that rejects needs the reject_reason it gives")
     if answer == "accept" and reason:
-        raise _bad(path, f"{where}.reject_reason", item.line_of("reject_reason"),
-                   "only a unit with answer: reject gives a reject_reason")
+        raise error_at(path, f"{where}.reject_reason", item.line_of("reject_reason"),
+                       "only a unit with answer: reject gives a reject_reason")
     return ReferralUnit(uid, name, answer, reason)
 
 
 def load_referrals(path: str | Path | None = None) -> ReferralContract:
-    path = Path(path) if path else CONTRACTS_DIR / "referrals.yaml"
-    d = load_yaml(path)
-    if not isinstance(d, Located):
-        raise ConfigError("a contract must be a mapping", file=str(path))
-    reject_unknown(d, {"contract", "version", "title", "api", "feedback", "statuses", "reasons", "units",
-                       "unknown_unit"})
-    if require(d, "contract", str) != "referrals":
-        raise _bad(path, "contract", d.line_of("contract"), "not a referral contract")
-    api = require(d, "api", dict)
-    reject_unknown(api, {"send", "status", "unit_system", "reason_system"}, where="api")
-    fb = require(d, "feedback", dict)
-    reject_unknown(fb, {"within_seconds", "observe_late_seconds", "poll_interval_seconds"}, where="feedback")
+    path, d = load_contract(path, "referrals.yaml", contract="referrals",
+                            keys={"contract", "version", "title", "api", "feedback", "statuses", "reasons", "units",
+                                  "unknown_unit"},
+                            not_a_mapping="a contract must be a mapping", not_this_contract="not a referral contract")
+    api = section(d, "api", {"send", "status", "unit_system", "reason_system"})
+    fb = section(d, "feedback", {"within_seconds", "observe_late_seconds", "poll_interval_seconds"})
     within = require(fb, "within_seconds", float, where="feedback")
     if not 0 < within <= 3600:
-        raise _bad(path, "feedback.within_seconds", fb.line_of("within_seconds"),
-                   f"must be more than 0 and at most 3600 seconds, got {within}")
+        raise error_at(path, "feedback.within_seconds", fb.line_of("within_seconds"),
+                       f"must be more than 0 and at most 3600 seconds, got {within}")
     late = require(fb, "observe_late_seconds", float, where="feedback", default=within)
     if not 0 <= late <= 3600:
-        raise _bad(path, "feedback.observe_late_seconds", fb.line_of("observe_late_seconds"),
-                   f"must be 0 to 3600 seconds, got {late}")
+        raise error_at(path, "feedback.observe_late_seconds", fb.line_of("observe_late_seconds"),
+                       f"must be 0 to 3600 seconds, got {late}")
     poll = require(fb, "poll_interval_seconds", float, where="feedback", default=0.2)
     if not 0 < poll <= within:
-        raise _bad(path, "feedback.poll_interval_seconds", fb.line_of("poll_interval_seconds"),
-                   f"must be more than 0 and at most within_seconds ({within}), got {poll}")
+        raise error_at(path, "feedback.poll_interval_seconds", fb.line_of("poll_interval_seconds"),
+                       f"must be more than 0 and at most within_seconds ({within}), got {poll}")
 
-    st = require(d, "statuses", dict)
-    reject_unknown(st, set(STATUS_CLASSES), where="statuses")
+    st = section(d, "statuses", set(STATUS_CLASSES))
     statuses: dict[str, str] = {}
     for klass in STATUS_CLASSES:
         values = require(st, klass, list, where="statuses")
         if not values:
-            raise _bad(path, f"statuses.{klass}", st.line_of(klass), "name at least one Task.status")
+            raise error_at(path, f"statuses.{klass}", st.line_of(klass), "name at least one Task.status")
         for value in values:
             if value not in TASK_STATUSES:
-                raise _bad(path, f"statuses.{klass}", st.line_of(klass),
-                           f"{value!r} is not a FHIR Task.status (known: {', '.join(TASK_STATUSES)})")
+                raise error_at(path, f"statuses.{klass}", st.line_of(klass),
+                               f"{value!r} is not a FHIR Task.status (known: {', '.join(TASK_STATUSES)})")
             if value in statuses:
-                raise _bad(path, f"statuses.{klass}", st.line_of(klass),
-                           f"{value!r} is already in statuses.{statuses[value]}: a status is in one class")
+                raise error_at(path, f"statuses.{klass}", st.line_of(klass),
+                               f"{value!r} is already in statuses.{statuses[value]}: a status is in one class")
             statuses[value] = klass
 
     rs = require(d, "reasons", dict)
     if not rs:
-        raise _bad(path, "reasons", d.line_of("reasons"), "name at least one failure reason")
+        raise error_at(path, "reasons", d.line_of("reasons"), "name at least one failure reason")
     reasons: dict[str, ReferralReason] = {}
-    for code, body in rs.items():
-        where = f"reasons.{code}"
-        if not isinstance(code, str) or not _CODE_RE.fullmatch(code):
-            raise _bad(path, where, rs.line_of(code), "a reason code is lower-case letters, digits and '-'")
-        if not isinstance(body, dict):
-            raise _bad(path, where, rs.line_of(code), "a reason is a mapping (meaning, sv)")
-        reject_unknown(body, {"meaning", "sv"}, where=where)
+    for code, where, body in reason_entries(rs, path, ("meaning", "sv")):
         reasons[code] = ReferralReason(code, require(body, "meaning", str, where=where),
                                        require(body, "sv", str, where=where, default=""))
     for needed in ("unit-unknown", "receiver-unavailable", "rejected"):
         if needed not in reasons:
-            raise _bad(path, "reasons", d.line_of("reasons"),
-                       f"reason {needed!r} is missing (the negative paths need unit-unknown, "
-                       "receiver-unavailable and rejected)")
+            raise error_at(path, "reasons", d.line_of("reasons"),
+                           f"reason {needed!r} is missing (the negative paths need unit-unknown, "
+                           "receiver-unavailable and rejected)")
 
     items = require(d, "units", list)
     units = tuple(_unit(item, f"units[{i}]", path, with_answer=True) for i, item in enumerate(items))
     if not any(u.answer == "accept" for u in units):
-        raise _bad(path, "units", d.line_of("units"), "at least one test unit must accept referrals")
+        raise error_at(path, "units", d.line_of("units"), "at least one test unit must accept referrals")
     seen: dict[str, str] = {}
     for i, u in enumerate(units):
         for key in (u.id.casefold(), u.name.casefold()):
             if key in seen:
-                raise _bad(path, f"units[{i}]", d.line_of("units"),
-                           f"{key!r} is named twice (also by {seen[key]})")
+                raise error_at(path, f"units[{i}]", d.line_of("units"),
+                               f"{key!r} is named twice (also by {seen[key]})")
             seen[key] = f"units[{i}]"
     unknown = _unit(require(d, "unknown_unit", dict), "unknown_unit", path, with_answer=False)
     if unknown.id.casefold() in seen or unknown.name.casefold() in seen:
-        raise _bad(path, "unknown_unit", d.line_of("unknown_unit"),
-                   "the unknown unit must not be one of the test units")
+        raise error_at(path, "unknown_unit", d.line_of("unknown_unit"),
+                       "the unknown unit must not be one of the test units")
     return ReferralContract(
         file=str(path), send=require(api, "send", str, where="api"), status=require(api, "status", str, where="api"),
         unit_system=require(api, "unit_system", str, where="api"),
