@@ -247,6 +247,8 @@ def _render(shown: ShownList) -> str:
                   f"  instruction: {rx.patient_instruction!r}" if rx.patient_instruction is not None
                   else f"  instruction: ABSENT ({rx.absent_reason})",
                   f"  administration: {rx.administration_instruction!r}"]
+        if len(rx.steps) > 1:  # a taper: every step, as the comparison sees them
+            lines += [f"  step {n}: {step.text!r} / {step.patient_instruction!r}" for n, step in enumerate(rx.steps, 1)]
     lines += [f"warning: {w}" for w in shown.warnings]
     return "\n".join(lines)
 
@@ -279,6 +281,18 @@ def then_faithful(med):
     nll_items = med.nll.prescriptions(med.subject.patient.identifier)
     assert nll_items, "no_data: NLL holds no prescription for the patient: nothing was verified"
     _assert_faithful(med, med.shown, nll_items)
+
+
+@then(parsers.parse("NLL holds a prescription with {count:d} dosage steps"))
+@then(parsers.parse("NLL har en förskrivning med {count:d} doseringssteg"))
+def then_nll_steps(med, count):
+    """Guards a multi-step comparison against passing on nothing: a real NLL without the golden
+    corpus (or one that merges the steps) holds no such prescription, and then nothing multi-step
+    was verified."""
+    items = med.nll.prescriptions(med.subject.patient.identifier)
+    assert any(len(rx.dosage) == count for rx in items), (
+        f"no_data: NLL holds no prescription with {count} dosage steps (steps per prescription: "
+        f"{[len(rx.dosage) for rx in items]}): nothing multi-step was verified")
 
 
 @then("NLL's formatted dosage directions keep every word")

@@ -17,3 +17,12 @@ Egenskap: Journalen visar läkemedelslistan från NLL utan att text går förlor
       """
     När läkaren öppnar läkemedelslistan i journalen
     Så journalen visar varje förskrivning så som NLL har den
+
+  @NLL-001 @happy
+  Scenario: Varje steg i en nedtrappning visas, inte bara det första
+    # den gyllene korpusen har en nedtrappning i tre steg (gc-7: 2 tabletter, sedan 1, sedan 1/2,
+    # 3 dagar var): tre dosageInstruction, var och en jämförd med journalens steg på samma plats
+    Givet patienten har förskrivningarna ur den gyllene korpusen i NLL
+    När läkaren öppnar läkemedelslistan i journalen
+    Så journalen visar varje förskrivning så som NLL har den
+    Och NLL har en förskrivning med 3 doseringssteg

@@ -20,6 +20,15 @@ Feature: The EHR shows the national medication list (NLL) exactly as NLL holds i
     When the clinician opens the medication list in the EHR
     Then the EHR shows every prescription as NLL holds it
 
+  @NLL-001 @happy
+  Scenario: Every step of a tapering dose is shown, not only the first
+    # the golden corpus holds a three-step taper (gc-7: 2 tablets, then 1, then 1/2, 3 days each):
+    # three dosageInstructions, each compared with the EHR's step in the same place
+    Given the patient has the golden corpus prescriptions in NLL
+    When the clinician opens the medication list in the EHR
+    Then the EHR shows every prescription as NLL holds it
+    And NLL holds a prescription with 3 dosage steps
+
   @NLL-N01 @negative
   Scenario Outline: Line breaks written as <convention> keep every line and word
     Given the patient has a prescription in NLL whose instruction, with <convention> line breaks, is:

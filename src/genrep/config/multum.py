@@ -12,10 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrep.config.contract_parts import section
+from genrep.config.contract_parts import load_contract, section
 from genrep.errors import ConfigError
-from genrep.paths import CONTRACTS_DIR
-from genrep.yamlfile import load_yaml, reject_unknown, require
+from genrep.yamlfile import require
 
 
 @dataclass(frozen=True)
@@ -34,11 +33,9 @@ class MultumContract:
 
 
 def load_multum(path: str | Path | None = None) -> MultumContract:
-    path = Path(path) if path else CONTRACTS_DIR / "multum.yaml"
-    d = load_yaml(path)
-    reject_unknown(d, {"contract", "version", "title", "canary", "objectives"})
-    if require(d, "contract", str) != "multum":
-        raise ConfigError("not a Multum contract", file=str(path), key="contract", line=d.line_of("contract"))
+    path, d = load_contract(path, "multum.yaml", contract="multum", keys={"contract", "version", "title", "canary", "objectives"},
+                            not_a_mapping="a Multum contract is a YAML mapping (contract: multum, ...)",
+                            not_this_contract="not a Multum contract")
     canary = require(d, "canary", list)
     if len(canary) != 2 or not all(isinstance(c, str) and c for c in canary):
         raise ConfigError("canary must be two drug names", file=str(path), key="canary", line=d.line_of("canary"))

@@ -11,10 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from genrep.config.contract_parts import section
+from genrep.config.contract_parts import load_contract, section
 from genrep.errors import ConfigError
-from genrep.paths import CONTRACTS_DIR
-from genrep.yamlfile import load_yaml, reject_unknown, require
+from genrep.yamlfile import require
 
 
 @dataclass(frozen=True)
@@ -44,12 +43,10 @@ class RadiologyContract:
 
 
 def load_radiology(path: str | Path | None = None) -> RadiologyContract:
-    path = Path(path) if path else CONTRACTS_DIR / "radiology.yaml"
-    d = load_yaml(path)
-    reject_unknown(d, {"contract", "version", "title", "transport", "message", "text", "accession",
-                       "read_back", "acknowledgement"})
-    if require(d, "contract", str) != "radiology":
-        raise ConfigError("not a radiology contract", file=str(path), key="contract", line=d.line_of("contract"))
+    path, d = load_contract(path, "radiology.yaml", contract="radiology", keys={"contract", "version", "title", "transport", "message", "text", "accession",
+                       "read_back", "acknowledgement"},
+                            not_a_mapping="a radiology contract is a YAML mapping (contract: radiology, ...)",
+                            not_this_contract="not a radiology contract")
     transport = section(d, "transport", {"protocol", "max_message_bytes"})
     message = section(d, "message", {"hl7_version", "charset", "charsets_supported"})
     text = section(d, "text", {"conventions", "default_convention", "comparison"})

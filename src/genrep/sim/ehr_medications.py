@@ -102,13 +102,16 @@ class MedicationModule(OutboundSession):
             value = wrap_dropping_boundary_word(value)
         return value
 
-    def to_ehr(self, nll: dict, patient_id: str) -> dict:
-        dosage = (nll.get("dosageInstruction") or [{}])[0]
+    def to_ehr_dosage(self, dosage: dict) -> dict:
+        """One NLL Dosage as the EHR shows it: its sequence and timing as NLL has them, its texts."""
         admin = next((a.get("text") for a in dosage.get("additionalInstruction") or [] if a.get("text")), None)
         if "nll-release-drift" not in self.defects:  # release N+1 moved it into an extension
             admin = next((e.get("valueString") for e in dosage.get("extension") or []
                           if e.get("url") == ADMIN_EXTENSION), admin)
         out_dosage: dict = {}
+        for key in ("sequence", "timing"):  # a step of a schedule keeps its place and its days
+            if key in dosage:
+                out_dosage[key] = dosage[key]
         if dosage.get("text"):
             out_dosage["text"] = self.text(dosage["text"])
         if dosage.get("patientInstruction") is not None:
@@ -119,13 +122,18 @@ class MedicationModule(OutboundSession):
             out_dosage["_patientInstruction"] = {"extension": [{"url": DATA_ABSENT, "valueCode": reason}]}
         if admin:
             out_dosage["additionalInstruction"] = [{"text": self.text(admin)}]
+        return out_dosage
+
+    def to_ehr(self, nll: dict, patient_id: str) -> dict:
+        # every dosage step (a taper is three steps, never its first one); none: one "absent" step
+        dosages = [d for d in nll.get("dosageInstruction") or [] if isinstance(d, dict)] or [{}]
         res = {"resourceType": "MedicationRequest", "id": f"nll-{nll.get('id', '')}",
                "meta": {"versionId": str((nll.get("meta") or {}).get("versionId", "1")),
                         "source": "NLL"},
                "status": nll.get("status", "active"), "intent": "plan",
                "medicationCodeableConcept": {"text": (nll.get("medicationCodeableConcept") or {}).get("text", "")},
                "subject": {"reference": f"Patient/{patient_id}"},
-               "dosageInstruction": [out_dosage]}
+               "dosageInstruction": [self.to_ehr_dosage(d) for d in dosages]}
         notes = [{"text": self.text(n["text"])} for n in nll.get("note") or [] if n.get("text")]
         if notes:
             res["note"] = notes

@@ -42,12 +42,62 @@ PNR_RE = re.compile(r"\d{12}")
 FHIR_ID_RE = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 RX_STRINGS = ("patient_instruction", "dosage_text", "administration_instruction", "note")
 RX_KEYS = {"id", "medication", "version", "status", "modifier_extension", "patient_instruction_absent",
-           *RX_STRINGS}
+           "dosage_steps", *RX_STRINGS}
+STEP_KEYS = {"text", "patient_instruction", "days", "when", "frequency"}
+MAX_STEPS = 20
 REQUIRED_HEADERS = ("x-request-id", "x-user-agent")
 
 
 class BadRequest(ValueError):
     pass
+
+
+def _object(value, where: str, allowed: set[str]) -> dict:
+    """``value`` as an object with no key outside ``allowed``; BadRequest naming the first problem."""
+    if not isinstance(value, dict):
+        raise BadRequest(f"{where} must be an object")
+    unknown = sorted(set(value) - allowed)
+    if unknown:
+        raise BadRequest(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
+    return value
+
+
+def _required_text(value, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"{where} must be a non-empty string")
+    return value
+
+
+def _positive_int(value, where: str) -> int | None:
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise BadRequest(f"{where} must be a positive integer or null")
+    return value
+
+
+def validate_steps(steps, where: str) -> list[dict] | None:
+    """``dosage_steps`` -> clean steps (each ``text`` required; ``patient_instruction``,
+    ``days``, ``when``, ``frequency`` optional); None when not given."""
+    if steps is None:
+        return None
+    if not isinstance(steps, list) or not 1 <= len(steps) <= MAX_STEPS:
+        raise BadRequest(f"{where} must be a list of 1 to {MAX_STEPS} steps")
+    out = []
+    for n, step in enumerate(steps):
+        at = f"{where}[{n}]"
+        _object(step, at, STEP_KEYS)
+        text = _required_text(step.get("text"), f"{at}.text")
+        instruction = step.get("patient_instruction")
+        if instruction is not None and not isinstance(instruction, str):
+            raise BadRequest(f"{at}.patient_instruction must be a string or null")
+        when = step.get("when")
+        if when is not None and when not in rel.EVENT_TIMINGS:
+            raise BadRequest(f"{at}.when must be null or one of {', '.join(rel.EVENT_TIMINGS)}")
+        out.append({"text": text, "patient_instruction": instruction or None, "when": when,
+                    "days": _positive_int(step.get("days"), f"{at}.days"),
+                    "frequency": _positive_int(step.get("frequency"), f"{at}.frequency")})
+    return out
 
 
 def validate_prescriptions(body) -> list[dict]:
@@ -61,14 +111,9 @@ def validate_prescriptions(body) -> list[dict]:
     seen: set[str] = set()
     for i, rx in enumerate(items):
         where = f"prescriptions[{i}]"
-        if not isinstance(rx, dict):
-            raise BadRequest(f"{where} must be an object")
-        unknown = sorted(set(rx) - RX_KEYS)
-        if unknown:
-            raise BadRequest(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(RX_KEYS))})")
+        _object(rx, where, RX_KEYS)
         for key in ("id", "medication"):
-            if not isinstance(rx.get(key), str) or not rx[key].strip():
-                raise BadRequest(f"{where}.{key} must be a non-empty string")
+            _required_text(rx.get(key), f"{where}.{key}")
         if not FHIR_ID_RE.fullmatch(rx["id"]):
             raise BadRequest(f"{where}.id {rx['id']!r} is not a FHIR id (A-Z a-z 0-9 - ., at most 64)")
         if rx["id"] in seen:
@@ -99,8 +144,15 @@ def validate_prescriptions(body) -> list[dict]:
         clean = {k: rx.get(k) or None for k in RX_STRINGS}
         if absent is not None and clean["patient_instruction"] is not None:
             raise BadRequest(f"{where}: patient_instruction and patient_instruction_absent exclude each other")
+        steps = validate_steps(rx.get("dosage_steps"), f"{where}.dosage_steps")
+        if steps is not None:
+            given = [k for k in ("dosage_text", "patient_instruction") if clean[k] is not None]
+            given += ["patient_instruction_absent"] if absent is not None else []
+            if given:
+                raise BadRequest(f"{where}: dosage_steps gives every step its own text and instruction; "
+                                 f"drop {', '.join(given)}")
         clean.update(id=rx["id"], medication=rx["medication"], version=version, status=status,
-                     modifier_extension=modifier, patient_instruction_absent=absent)
+                     modifier_extension=modifier, patient_instruction_absent=absent, dosage_steps=steps)
         out.append(clean)
     return out
 

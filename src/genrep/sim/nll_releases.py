@@ -16,7 +16,13 @@ The StructureDefinition of N+1 shows (a), (b) and (d); (c) is visible only in th
 The model (one prescription): ``id`` and ``medication`` (required strings), ``patient_instruction``
 (text whose line breaks are ``\\n``), ``dosage_text``, ``administration_instruction``, ``note``,
 ``version`` (meta.versionId), ``status``, ``modifier_extension`` (bool), and
-``patient_instruction_absent`` (``"masked"`` | ``"unknown"``: NLL withholds / does not have it).
+``patient_instruction_absent`` (``"masked"`` | ``"unknown"``: NLL withholds / does not have it),
+and ``dosage_steps``: a schedule of several steps (a taper, a loading dose then a maintenance
+dose), each ``{"text", "patient_instruction", "days", "when", "frequency"}``, served as one
+``dosageInstruction`` per step with ``sequence`` 1..n and a ``timing`` (``frequency`` per day,
+``when`` an EventTiming code, ``boundsDuration`` ``days``). A prescription with steps has no
+``dosage_text`` / ``patient_instruction`` of its own; its administration instruction goes on every
+step.
 Only ``\\n`` is a line break of the model; any other control character (a lone ``\\r``) is data and
 reaches the consumer unchanged, so line-break edge cases can still be served on purpose.
 """
@@ -37,6 +43,9 @@ UNKNOWN_MODIFIER = f"{SD_BASE}/NLLUnknownModifier"
 DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
 PNR_SYSTEM = "http://electronichealth.se/identifier/personnummer"
 ABSENT_REASONS = ("masked", "unknown")
+UCUM = "http://unitsofmeasure.org"
+#: FHIR EventTiming codes a dosage step's ``when`` may name (a subset: the ones a label says).
+EVENT_TIMINGS = ("MORN", "NOON", "AFT", "EVE", "NIGHT", "HS", "WAKE", "C", "CM", "CD", "CV")
 STATUSES = ("active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft",
             "unknown")
 
@@ -88,6 +97,47 @@ def format_label(text: str, release: str, width: int = LABEL_WIDTH) -> str:
 
 # -- MedicationRequest -------------------------------------------------------------------------
 
+def _timing(step: dict) -> dict | None:
+    """A step's ``frequency`` (per day), ``when`` and ``days`` as a FHIR Timing; None without them."""
+    repeat: dict = {}
+    if step.get("days"):
+        repeat["boundsDuration"] = {"value": step["days"], "unit": "d", "system": UCUM, "code": "d"}
+    if step.get("frequency") or step.get("when"):
+        repeat.update(frequency=step.get("frequency") or 1, period=1, periodUnit="d")
+    if step.get("when"):
+        repeat["when"] = [step["when"]]
+    return {"repeat": repeat} if repeat else None
+
+
+def _step_dosage(rx: dict, step: dict, sequence: int, release: str) -> dict:
+    """One step of a multi-step schedule as a Dosage: ``sequence``, ``text``, ``timing``, the
+    prescription's administration instruction, the step's patient instruction."""
+    dosage: dict = {"sequence": sequence, "text": step["text"]}
+    timing = _timing(step)
+    if timing:
+        dosage["timing"] = timing
+    one = _dosage({"administration_instruction": rx.get("administration_instruction"),
+                   "patient_instruction": step.get("patient_instruction")}, release)
+    dosage.update(one or {})
+    return dosage
+
+
+def _dosages(rx: dict, release: str) -> list[dict]:
+    """Every Dosage of a prescription: one per step of ``dosage_steps``, else the single one."""
+    if rx.get("dosage_steps"):
+        return [_step_dosage(rx, step, n, release) for n, step in enumerate(rx["dosage_steps"], 1)]
+    dosage = _dosage(rx, release)
+    return [dosage] if dosage else []
+
+
+def patient_instruction_of(rx: dict) -> str | None:
+    """The patient's whole instruction: the steps' instructions one per line for a schedule."""
+    if rx.get("dosage_steps"):
+        texts = [s["patient_instruction"] for s in rx["dosage_steps"] if s.get("patient_instruction")]
+        return "\n".join(texts) if texts else None
+    return rx.get("patient_instruction")
+
+
 def _dosage(rx: dict, release: str) -> dict | None:
     dosage: dict = {}
     if rx.get("dosage_text"):
@@ -119,9 +169,9 @@ def medication_request(rx: dict, patient: str, release: str) -> dict:
     res.update({"status": rx.get("status") or "active", "intent": "order",
                 "medicationCodeableConcept": {"text": rx["medication"]},
                 "subject": {"identifier": {"system": PNR_SYSTEM, "value": patient}}})
-    dosage = _dosage(rx, release)
-    if dosage:
-        res["dosageInstruction"] = [dosage]
+    dosages = _dosages(rx, release)
+    if dosages:
+        res["dosageInstruction"] = dosages
     if rx.get("note"):
         res["note"] = [{"text": rx["note"]}]
     return res
@@ -141,10 +191,11 @@ def dosage_directions(rx: dict, release: str) -> dict:
     ``patientInstruction`` (release line breaks), ``patientInstructionFormatted`` (label text
     wrapped at 40 columns, release line breaks), ``administrationInstruction`` when there is one.
     A withheld/unknown instruction gives ``dataAbsentReason`` (valueCode) instead of the two texts;
-    a prescription with neither an instruction nor a reason gives neither."""
+    a prescription with neither an instruction nor a reason gives neither. A multi-step schedule's
+    instruction is its steps' instructions, one after the other, in step order."""
     check_release(release)
     params: list[dict] = []
-    text = rx.get("patient_instruction")
+    text = patient_instruction_of(rx)
     if text is not None:
         params.append({"name": "patientInstruction", "valueString": render_text(text, release)})
         formatted = format_label(text, release)
