@@ -65,8 +65,14 @@ def test_selftest_row_is_not_caught_by_an_unclassified_error():
 
 def test_allure_category_regex_reads_the_qualified_class_too():
     message = _as_allure_writes(_mismatch())
-    (other,) = [c for c in fk.allure_categories() if c["name"] == fk.OTHER_PRODUCT]
-    assert "messageRegex" not in other  # the catch-all: by status only
+    broken_other, other = [c for c in fk.allure_categories() if c["name"] == fk.OTHER_PRODUCT]
+    assert "messageRegex" not in other and other["matchedStatuses"] == ["failed"]  # the catch-all: by status
+    # a scenario "broken" by an uncaught AckMismatch is a product failure, not a test defect: the
+    # catch-all's own kinds match when broken too, in an entry placed before the test-defect catch-all
+    assert broken_other["matchedStatuses"] == ["broken"] and re.fullmatch(broken_other["messageRegex"], message)
+    names = [c["name"] for c in fk.allure_categories()]
+    assert names.index(fk.OTHER_PRODUCT) < names.index(fk.TEST_DEFECTS)
+    assert not re.fullmatch(broken_other["messageRegex"], "AttributeError: 'NoneType' object has no attribute 'x'\n")
     (certs,) = [c for c in fk.allure_categories() if c["name"] == fk.CERTIFICATES]
     tls_kind = next(k.name for k in fk.KINDS.values() if k.category == fk.CERTIFICATES and k.source != "derived")
     assert re.fullmatch(certs["messageRegex"], f"genrep.transport.tls_errors.TLSProblem: {tls_kind}: x\n")
