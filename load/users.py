@@ -27,8 +27,8 @@ from genrep.load.workload import (EMPTY, IDENTITY_STOP_EXIT, LIST, UNAVAILABLE, 
 
 CONTRACT = load_load_contract()
 SETTINGS = LoadSettings.from_env()
-PAYLOADS = Payloads()
 ENDPOINTS = LoadEndpoints(SETTINGS.profile_file)  # TLS and tokens, as the steps use them
+PAYLOADS = Payloads(ack_mode=ENDPOINTS.ack_mode())  # MSH-15/16 as the profile's MLLP endpoint says
 # what each HTTP user may send and where (constant headers scanned once, here; the token never)
 FHIR_ROUTE = HttpRoute(SETTINGS.fhir, allowed_hosts=SETTINGS.allowed_hosts, payloads=PAYLOADS,
                        tls=ENDPOINTS.tls("ehr_fhir"), headers={"Accept": "application/fhir+json"},

@@ -8,6 +8,12 @@ import subprocess
 import sys
 import textwrap
 
+from genrep.paths import PROJECT_ROOT
+
+#: the golden corpus the virtual NLL is planted with: every prescription is a sample checked
+GOLDEN_COUNT = len(json.loads((PROJECT_ROOT / "fixtures" / "nll" / "golden.json").read_text(encoding="utf-8"))
+                   ["prescriptions"])
+
 
 def genrep(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("GENREP_ENV", "GENREP_DEFECTS")}
@@ -20,7 +26,7 @@ def test_release_n_has_no_drift():
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "DRIFT: none" in proc.stdout
     assert "BREAKING" not in proc.stdout
-    assert "release N:" in proc.stdout and "6 sample prescription(s)" in proc.stdout
+    assert "release N:" in proc.stdout and f"{GOLDEN_COUNT} sample prescription(s)" in proc.stdout
 
 
 def test_release_n_plus_1_breaks_the_contract():
@@ -40,7 +46,7 @@ def test_json_report():
     report = json.loads(proc.stdout)  # nothing but the JSON on stdout
     assert report["breaking"] is True
     assert report["provider_release"] == "N+1" and report["contract_release"] == "N"
-    assert report["samples_checked"] == 6
+    assert report["samples_checked"] == GOLDEN_COUNT
     breaking = {c["kind"] for c in report["changes"] if c["breaking"]}
     assert {"limit-changed", "line-breaks-changed", "removed"} <= breaking
     assert any("maxLength 512 -> 256" in c["detail"] for c in report["changes"])

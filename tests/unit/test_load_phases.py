@@ -212,3 +212,19 @@ def test_the_plot_marks_bound_windows_the_steady_phase_and_shows_journey_time(tm
                           bound=[(5.0, 10.0, GENERATOR_SATURATED), (10.0, 15.0, HOST_SATURATED)],
                           series=[("journey report_to_prescription p95", [(22.5, 240.0), (27.5, 60.0)])])
     assert marked.read_bytes().startswith(b"\x89PNG") and marked.read_bytes() != plain.read_bytes()
+
+
+def test_a_saturated_host_that_starved_an_operation_of_its_steady_phase_is_inconclusive():
+    """On a saturated machine an operation with requests in the run but none in the steady phase was
+    starved by the machine (a CI failure: read_report 0 requests in a 5 s steady phase, the host 96 %
+    busy with other work); one that made no request in the whole run stays a miss."""
+    outcomes = [SlaOutcome("read_report", "PERF-READ-REPORT", "p95_ms", None, 1000.0, False),
+                SlaOutcome("read_report", "PERF-READ-REPORT", "max_failure_ratio", None, 0.01, False),
+                SlaOutcome("send_oru", "PERF-SEND-ORU", "p95_ms", 4.0, 1000.0, True)]
+    starved = mark_inconclusive(outcomes, HOST_SATURATED, frozenset({"read_report", "send_oru"}))
+    assert [o.status for o in starved] == ["inconclusive", "inconclusive", "inconclusive"]
+    assert sla_verdict(starved) == "INCONCLUSIVE"
+    never = mark_inconclusive(outcomes, HOST_SATURATED, frozenset({"send_oru"}))
+    assert [o.status for o in never] == ["missed", "missed", "inconclusive"]
+    assert sla_verdict(never) == "MISSED"
+    assert mark_inconclusive(outcomes, None, frozenset({"read_report"})) == outcomes  # a quiet host: as measured

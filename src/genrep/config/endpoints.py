@@ -1,6 +1,7 @@
 """A profile's endpoints: what one endpoint is (``Endpoint``: MLLP host and port or an HTTP base URL,
-TLS options, where its credentials are read from, an MLLP peer's connection and resend rules) and
-how an ``endpoints.NAME`` mapping of a profile is read and checked.
+TLS options, where its credentials are read from, an MLLP peer's connection and resend rules, its
+acknowledgement mode and documented code pages) and how an ``endpoints.NAME`` mapping of a profile
+is read and checked.
 
 Its own module because an endpoint is read in two places of a profile (``endpoints:`` and each entry
 point's ``endpoints:``) and is what every client is built from (``genrep.transport.endpoints``);
@@ -58,6 +59,11 @@ class Endpoint:
     # MLLP only: the connection policy and the resend rule (genrep.transport.mllp.MLLPClient)
     connection: str = "persistent"    # persistent | per_message (a peer that closes after each ACK)
     resend: str = "never"             # never | unacknowledged (the receiver deduplicates by MSH-10)
+    # MLLP only: original (MSH-15/16 empty) | enhanced (MSH-15/16 AL: a commit ACK, then the application ACK)
+    ack_mode: str = "original"
+    # MLLP only: the peer's documented deviation from HL7 table 0211, MSH-18 value (upper case) ->
+    # the Windows code page genrep reads and writes it with, e.g. (("8859/1", "cp1252"),); () = strict
+    code_pages: tuple[tuple[str, str], ...] = ()
 
     @property
     def address(self) -> str:
@@ -72,6 +78,18 @@ class Endpoint:
         """The name the server certificate must match (and SNI)."""
         return self.tls_options.server_name or self.host
 
+    @property
+    def code_page_map(self) -> dict[str, str]:
+        """``code_pages`` as the mapping ``hl7.encode``, ``hl7.decode`` and ``hl7.parse_ack`` take."""
+        return dict(self.code_pages)
+
+    @property
+    def deviations(self) -> tuple[str, ...]:
+        """What this endpoint's settings make genrep do outside the HL7 standard, one line each, for
+        the reports (recorded, never silent): today the documented code pages."""
+        return tuple(f"{self.config_key}: MSH-18 {label!r} is read and written as {page} (code_pages: the peer's "
+                     f"documented deviation from HL7 table 0211)" for label, page in self.code_pages)
+
     def as_profile_data(self) -> dict:
         """This endpoint as a profile's ``endpoints.NAME`` mapping (what ``load_profile`` reads back):
         for the profiles genrep writes for its own subprocesses (the load users, mutate's suite).
@@ -83,6 +101,10 @@ class Endpoint:
                 d["connection"] = self.connection
             if self.resend != "never":
                 d["resend"] = self.resend
+            if self.ack_mode != "original":
+                d["ack_mode"] = self.ack_mode
+            if self.code_pages:
+                d["code_pages"] = dict(self.code_pages)
         else:
             d["base_url"] = self.base_url
         if self.tls:
@@ -103,12 +125,24 @@ class Endpoint:
 
 
 _EP_KEYS = {"protocol", "host", "port", "base_url", "tls", "credentials_env", "credentials_file", "connection",
-            "resend"}
+            "resend", "ack_mode", "code_pages"}
 #: an MLLP endpoint's ``connection:`` and ``resend:`` (the rules: MLLPClient, docs/robustness.md "Real peers")
 MLLP_CONNECTIONS = ("persistent", "per_message")
 MLLP_RESENDS = ("never", "unacknowledged")
+#: an MLLP endpoint's ``ack_mode:`` (``hl7.build.ACK_MODES``: what MSH-15/16 genrep's messages carry)
+MLLP_ACK_MODES = ("original", "enhanced")
+#: the settings that apply to MLLP endpoints only
+_MLLP_ONLY = ("connection", "resend", "ack_mode", "code_pages")
 _TLS_KEYS = {"ca_file", "client_cert", "client_key", "client_key_password_env", "client_key_password_file",
              "server_name", "min_version"}
+
+
+def recorded_deviations(profile) -> tuple[str, ...]:
+    """Every ``Endpoint.deviations`` of a profile (its endpoints, then its entry points'), for the
+    reports: a documented deviation from the standard is recorded, never silent."""
+    endpoints = list(profile.endpoints.values())
+    endpoints += [e for eps in profile.entry_points.values() for ep in eps for e in ep.endpoints.values()]
+    return tuple(dict.fromkeys(line for ep in endpoints for line in ep.deviations))
 
 
 def env_name(data, key: str, where: str) -> str:
@@ -164,6 +198,35 @@ def _parse_tls(data, where: str) -> TLSOptions:
     return opts
 
 
+def _parse_code_pages(data, where: str) -> tuple[tuple[str, str], ...]:
+    """``code_pages:`` of an MLLP endpoint: {MSH-18 value: Windows code page}. Keys are table 0211's
+    single-byte sets (``hl7.charsets.CODE_PAGE_LABELS``), values ``hl7.charsets.WINDOWS_CODE_PAGES``."""
+    if "code_pages" not in data:
+        return ()
+    from genrep.hl7.charsets import CODE_PAGE_LABELS, WINDOWS_CODE_PAGES
+    file = getattr(data, "file", None) or None
+    value = data["code_pages"]
+    key = f"{where}.code_pages"
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f"expected a mapping of MSH-18 value to code page, e.g. {{\"8859/1\": \"cp1252\"}}, "
+                          f"got {value!r}", file=file, key=key, line=data.line_of("code_pages"))
+    out: dict[str, str] = {}
+    for label, page in value.items():
+        line = (value.line_of(label) if hasattr(value, "line_of") else None) or data.line_of("code_pages")
+        norm = str(label).strip().upper()
+        if norm not in CODE_PAGE_LABELS:
+            raise ConfigError(f"{label!r} is not an MSH-18 value a code page can stand for (HL7 table 0211's "
+                              f"single-byte sets: {', '.join(CODE_PAGE_LABELS)})", file=file,
+                              key=f"{key}.{label}", line=line)
+        if not isinstance(page, str) or page.strip().lower() not in WINDOWS_CODE_PAGES:
+            raise ConfigError(f"must be one of {', '.join(WINDOWS_CODE_PAGES)}; got {page!r}", file=file,
+                              key=f"{key}.{label}", line=line)
+        if norm in out:
+            raise ConfigError(f"{label!r} is named twice", file=file, key=f"{key}.{label}", line=line)
+        out[norm] = page.strip().lower()
+    return tuple(out.items())
+
+
 def parse_endpoint(name: str, data, where: str) -> Endpoint:
     reject_unknown(data, _EP_KEYS, where=where)
     protocol = require(data, "protocol", str, where=where, choices=("mllp", "http"))
@@ -179,13 +242,16 @@ def parse_endpoint(name: str, data, where: str) -> Endpoint:
         key = "credentials_env" if cred else "credentials_file"
         raise ConfigError("MLLP carries no bearer token; credentials apply to http endpoints only",
                           file=data.file, key=f"{where}.{key}", line=data.line_of(key))
-    for key in ("connection", "resend"):
+    for key in _MLLP_ONLY:
         if protocol != "mllp" and key in data:
-            raise ConfigError(f"{key} is an MLLP connection setting; it does not apply to http endpoints",
+            kind = "connection setting" if key in ("connection", "resend") else "setting (HL7 v2 over MLLP)"
+            raise ConfigError(f"{key} is an MLLP {kind}; it does not apply to http endpoints",
                               file=data.file, key=f"{where}.{key}", line=data.line_of(key))
     if protocol == "mllp":
         connection = require(data, "connection", str, where=where, default="persistent", choices=MLLP_CONNECTIONS)
         resend = require(data, "resend", str, where=where, default="never", choices=MLLP_RESENDS)
+        ack_mode = require(data, "ack_mode", str, where=where, default="original", choices=MLLP_ACK_MODES)
+        code_pages = _parse_code_pages(data, where)
         host = require(data, "host", str, where=where)
         port = require(data, "port", int, where=where)
         if not host.strip():
@@ -194,7 +260,7 @@ def parse_endpoint(name: str, data, where: str) -> Endpoint:
             raise ConfigError(f"port {port} out of range (1-65535)", file=data.file, key=f"{where}.port",
                               line=data.line_of("port"))
         return Endpoint(name, protocol, host, port, tls=tls, tls_options=opts, origin=where,
-                        connection=connection, resend=resend)
+                        connection=connection, resend=resend, ack_mode=ack_mode, code_pages=code_pages)
     base_url = require(data, "base_url", str, where=where)
     parts = urlsplit(base_url)
     try:

@@ -9,8 +9,8 @@
 """
 
 from genrep.hl7.ack import ACK_CODES, ERROR_CODES, build_ack, parse_ack
-from genrep.hl7.build import (ACCESSION_FIELDS, CHARSETS, CONVENTIONS, HL7_VERSION, build_adt, build_orm, build_oru,
-                    encode, split_lines, validate_structure)
+from genrep.hl7.build import (ACCESSION_FIELDS, ACK_MODES, CHARSETS, CONVENTIONS, HL7_VERSION, build_adt, build_orm,
+                    build_oru, encode, split_lines, validate_structure)
 from genrep.hl7.escape import FT_LINE_BREAK, escape, unescape
 from genrep.hl7.model import PERSONNUMMER_OID, Ack, Order, Patient, Report
 from genrep.hl7.parse import (CharsetMismatch, Delimiters, Message, Segment, accession_from, accession_reader, decode,
@@ -18,7 +18,7 @@ from genrep.hl7.parse import (CharsetMismatch, Delimiters, Message, Segment, acc
                     report_text)
 
 __all__ = [
-    "ACCESSION_FIELDS", "ACK_CODES", "CHARSETS", "CONVENTIONS", "ERROR_CODES", "FT_LINE_BREAK",
+    "ACCESSION_FIELDS", "ACK_CODES", "ACK_MODES", "CHARSETS", "CONVENTIONS", "ERROR_CODES", "FT_LINE_BREAK",
     "HL7_VERSION", "PERSONNUMMER_OID", "Ack", "CharsetMismatch", "Delimiters", "Message",
     "Order", "Patient", "Report", "Segment", "accession_from", "accession_reader", "build_ack", "build_adt", "build_orm", "build_oru",
     "decode", "detect_charset", "encode", "escape", "parent_accession_from", "parse",

@@ -151,14 +151,15 @@ def build_ack(message: Message | None, code: str, text: str = "", *,
     return "\r".join(segments) + "\r"
 
 
-def _decode_tolerant(data: bytes) -> tuple[str, str]:
+def _decode_tolerant(data: bytes, code_pages=None) -> tuple[str, str]:
     """(text, problem) of an answer's bytes: strictly by its MSH-18 when that works; otherwise as
     UTF-8 when the bytes are UTF-8 (the usual mislabel), else by the declared codec with
     replacement characters (when it is in table 0211 and is not ASCII), else as Windows-1252 when
     it has C1 bytes that Windows-1252 prints, else as Latin-1 (every byte a character). The MSA code and control id are ASCII in every table 0211 character set
-    that MLLP carries, so they read the same whichever reading is chosen."""
+    that MLLP carries, so they read the same whichever reading is chosen. ``code_pages``: the
+    endpoint's documented code pages (``decode``), tried first like the declared set."""
     try:
-        return decode(data), ""
+        return decode(data, code_pages), ""
     except HL7Error as exc:
         problem = str(exc)
     if data.startswith(b"\xef\xbb\xbf"):
@@ -178,15 +179,17 @@ def _decode_tolerant(data: bytes) -> tuple[str, str]:
     return data.decode("latin-1"), problem
 
 
-def parse_ack(data: bytes | str) -> Ack:
+def parse_ack(data: bytes | str, code_pages=None) -> Ack:
     """Parse an acknowledgement.  HL7Error when it is not an ACK (MSH-9.1) with an MSA segment.
 
     Bytes are read tolerantly (``_decode_tolerant``): an answer whose bytes contradict its MSH-18,
     or whose MSH-18 is not one Python can decode, is still read (``charset_problem`` says what was
-    wrong), because what it answers matters more than how its text is spelled."""
+    wrong), because what it answers matters more than how its text is spelled. ``code_pages``: a
+    profile endpoint's ``code_pages`` (MSH-18 value, upper case -> Windows code page), the peer's
+    documented deviation from table 0211: an answer labelled with such a value is read with it."""
     problem = ""
     if isinstance(data, (bytes, bytearray)):
-        text, problem = _decode_tolerant(bytes(data))
+        text, problem = _decode_tolerant(bytes(data), code_pages)
     else:
         text = data
     message = parse(text)

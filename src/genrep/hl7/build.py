@@ -35,7 +35,7 @@ from genrep.hl7.escape import FT_LINE_BREAK, escape
 from genrep.hl7.model import Order, Patient, Report
 from genrep.hl7.parse import parse
 
-__all__ = ["CHARSETS", "CONVENTIONS", "ACCESSION_FIELDS", "build_adt", "build_oru", "encode",
+__all__ = ["ACK_MODES", "CHARSETS", "CONVENTIONS", "ACCESSION_FIELDS", "build_adt", "build_oru", "encode",
            "validate_structure", "split_lines", "HL7_VERSION"]
 
 CONVENTIONS = ("obx-per-line", "repetitions", "ft-br")
@@ -43,6 +43,10 @@ ACCESSION_FIELDS = ("OBR-3", "OBR-18", "both")
 ADT_EVENTS = ("A01", "A02", "A03", "A04", "A08")
 _ADT_STRUCTURE = {"A01": "ADT_A01", "A02": "ADT_A02", "A03": "ADT_A03", "A04": "ADT_A01", "A08": "ADT_A01"}
 HL7_VERSION = "2.5"
+#: A profile endpoint's ``ack_mode`` -> (MSH-15, MSH-16) of the messages genrep builds for it:
+#: original mode leaves both empty (one ACK per message); enhanced asks for a commit ACK (CA/CE/CR)
+#: always and then the application ACK (AA/AE/AR) always (``hl7.ack.ack_request`` reads them back).
+ACK_MODES: dict[str, tuple[str, str]] = {"original": ("", ""), "enhanced": ("AL", "AL")}
 
 _LINE_SPLIT = re.compile(r"\r\n|\r|\n")
 # what ``escape`` changes inside one line (CR and LF are line breaks here, split off first);
@@ -69,6 +73,13 @@ def _check_charset(charset: str) -> None:
         codec_for(charset)  # raises HL7Error naming the supported values
 
 
+def _ack_types(ack_mode: str) -> tuple[str, str]:
+    try:
+        return ACK_MODES[ack_mode]
+    except KeyError:
+        raise HL7Error(f"unknown ack_mode {ack_mode!r} (supported: {', '.join(ACK_MODES)})") from None
+
+
 def _segment(seg_id: str, fields: dict[int, str]) -> str:
     """Join already-escaped field values into one segment (field n at position n)."""
     last = max(fields) if fields else 0
@@ -78,7 +89,8 @@ def _segment(seg_id: str, fields: dict[int, str]) -> str:
 
 def _msh(*, message_type: str, control_id: str, charset: str, sending_app: str,
          sending_facility: str, receiving_app: str, receiving_facility: str,
-         timestamp: str, processing_id: str = "P", version: str = HL7_VERSION) -> str:
+         timestamp: str, processing_id: str = "P", version: str = HL7_VERSION,
+         ack_mode: str = "original") -> str:
     if not control_id:
         raise HL7Error("control_id (MSH-10) must not be empty")
     fields = {
@@ -87,6 +99,9 @@ def _msh(*, message_type: str, control_id: str, charset: str, sending_app: str,
         7: escape(timestamp), 9: message_type, 10: escape(control_id),
         11: escape(processing_id), 12: escape(version),
     }
+    accept_ack, application_ack = _ack_types(ack_mode)
+    if accept_ack:
+        fields[15], fields[16] = accept_ack, application_ack
     if charset:
         fields[18] = escape(charset)
     last = max(fields)
@@ -121,8 +136,10 @@ def build_adt(event: str, patient: Patient, *, control_id: str, charset: str = "
               sending_app: str = "GENREP", sending_facility: str = "RIS",
               receiving_app: str = "EHR", receiving_facility: str = "REGION",
               timestamp: str | None = None, segment_terminator: str = "\r",
-              patient_class: str = "E", location: str = "", prior_location: str = "") -> str:
+              patient_class: str = "E", location: str = "", prior_location: str = "",
+              ack_mode: str = "original") -> str:
     """ADT^A01/A02/A03/A04/A08: MSH, EVN, PID, PV1 (class, location; A02 also the prior location).
+    ``ack_mode`` (``ACK_MODES``, as every builder): ``enhanced`` values MSH-15 and MSH-16 ``AL``.
 
     PID-7/PID-8 are left empty when the patient has no birth date/sex: the EHR must then derive
     them from the personnummer (as a Swedish EHR does from the population register's number)."""
@@ -133,7 +150,8 @@ def build_adt(event: str, patient: Patient, *, control_id: str, charset: str = "
     segments = [
         _msh(message_type=f"ADT^{event}^{_ADT_STRUCTURE[event]}", control_id=control_id, charset=charset,
              sending_app=sending_app, sending_facility=sending_facility,
-             receiving_app=receiving_app, receiving_facility=receiving_facility, timestamp=ts),
+             receiving_app=receiving_app, receiving_facility=receiving_facility, timestamp=ts,
+             ack_mode=ack_mode),
         _segment("EVN", {1: event, 2: escape(ts)}),
         _pid(patient),
         _pv1(patient_class, location, prior_location),
@@ -144,7 +162,7 @@ def build_adt(event: str, patient: Patient, *, control_id: str, charset: str = "
 def build_orm(patient: Patient, order: Order, *, control_id: str, charset: str = "UNICODE UTF-8",
               sending_app: str = "GENREP", sending_facility: str = "ORDER",
               receiving_app: str = "EHR", receiving_facility: str = "REGION",
-              timestamp: str | None = None, segment_terminator: str = "\r") -> str:
+              timestamp: str | None = None, segment_terminator: str = "\r", ack_mode: str = "original") -> str:
     """ORM^O01 new order (a radiology referral): MSH, PID, PV1, ORC (NW, placer), OBR (placer,
     examination, clinical question in OBR-13)."""
     _check_charset(charset)
@@ -153,7 +171,8 @@ def build_orm(patient: Patient, order: Order, *, control_id: str, charset: str =
     segments = [
         _msh(message_type="ORM^O01^ORM_O01", control_id=control_id, charset=charset,
              sending_app=sending_app, sending_facility=sending_facility,
-             receiving_app=receiving_app, receiving_facility=receiving_facility, timestamp=ts),
+             receiving_app=receiving_app, receiving_facility=receiving_facility, timestamp=ts,
+             ack_mode=ack_mode),
         _pid(patient),
         _pv1(),
         _segment("ORC", {1: "NW", 2: placer, 5: "SC", 9: escape(ts)}),
@@ -179,7 +198,8 @@ def build_oru(patient: Patient, report: Report, *, control_id: str,
               accession_field: str = "OBR-3", escape_cr: bool = True,
               segment_terminator: str = "\r", timestamp: str | None = None,
               sending_app: str = "GENREP", sending_facility: str = "RIS",
-              receiving_app: str = "EHR", receiving_facility: str = "REGION") -> str:
+              receiving_app: str = "EHR", receiving_facility: str = "REGION",
+              ack_mode: str = "original") -> str:
     """ORU^R01 (structure ORU_R01): MSH, PID, PV1, ORC, OBR, OBX... with the report text under
     ``convention`` (see the module docstring).
 
@@ -218,7 +238,8 @@ def build_oru(patient: Patient, report: Report, *, control_id: str,
     segments = [
         _msh(message_type="ORU^R01^ORU_R01", control_id=control_id, charset=charset,
              sending_app=sending_app, sending_facility=sending_facility,
-             receiving_app=receiving_app, receiving_facility=receiving_facility, timestamp=ts),
+             receiving_app=receiving_app, receiving_facility=receiving_facility, timestamp=ts,
+             ack_mode=ack_mode),
         _pid(patient),
         _pv1(),
         _segment("ORC", orc),
@@ -239,10 +260,13 @@ def build_oru(patient: Patient, report: Report, *, control_id: str,
     return segment_terminator.join(segments) + segment_terminator
 
 
-def encode(message: str) -> bytes:
+def encode(message: str, code_pages=None) -> bytes:
     """Encode with the codec named by the message's own MSH-18 (ASCII when absent).
 
     HL7Error naming the character, its position and the charset when it cannot be encoded.
+    ``code_pages`` (a profile endpoint's ``code_pages``: MSH-18 value, upper case -> Windows code
+    page) encodes a value it names with that code page, MSH-18 unchanged: the peer's documented
+    deviation from table 0211 (``{"8859/1": "cp1252"}`` carries "–" and "€" as 0x96 and 0x80).
     """
     first = message.split("\r", 1)[0].split("\n", 1)[0]
     if not first.startswith("MSH") or len(first) < 4:
@@ -252,12 +276,14 @@ def encode(message: str) -> bytes:
     if len(fields) > 1 and len(fields[1]) > 1:
         declared = declared.split(fields[1][1])[0]
     declared = declared.strip()
-    codec = codec_for(declared)
+    codec = codec_for(declared, code_pages)
     try:
         return message.encode(codec)
     except UnicodeEncodeError as exc:
         ch = message[exc.start]
         label = repr(declared) if declared else "ASCII (no MSH-18)"
+        if code_pages and declared.upper() in code_pages:
+            label += f" (written as {codec}: the endpoint's code_pages)"
         raise HL7Error(f"character {ch!r} (U+{ord(ch):04X}) at offset {exc.start} cannot be "
                        f"encoded in the message charset {label}") from None
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from genrep.errors import HL7Error
 
-__all__ = ["CHARSETS", "ISO2022_CODECS", "TABLE_0211", "codec_for", "reading_codec"]
+__all__ = ["CHARSETS", "CODE_PAGE_LABELS", "ISO2022_CODECS", "TABLE_0211", "WINDOWS_CODE_PAGES", "codec_for",
+           "reading_codec"]
 
 #: The MSH-18 values genrep *builds* messages in (a contract's ``charset``) -> Python codec.
 #: "" (MSH-18 absent) means the HL7 default, 7-bit ASCII.
@@ -68,9 +69,31 @@ TABLE_0211: dict[str, str | None] = {
 ISO2022_CODECS = frozenset({"iso2022_jp", "iso2022_jp_1", "iso2022_jp_ext"})
 
 
-def codec_for(msh18: str) -> str:
+#: The code pages a profile's MLLP endpoint may name for an MSH-18 value (``code_pages:``, e.g.
+#: ``{"8859/1": "cp1252"}``): the peer's documented deviation from table 0211, which has no Windows
+#: (or DOS) code page, though real senders label cp1252 bytes 8859/1. Nothing else: a code page
+#: stands in for a single-byte set only.
+WINDOWS_CODE_PAGES = ("cp1250", "cp1251", "cp1252", "cp1253", "cp1254", "cp1255", "cp1256", "cp1257", "cp1258",
+                      "cp850")
+_SINGLE_BYTE = frozenset({"ascii", "latin-1", "iso8859-2", "iso8859-3", "iso8859-4", "iso8859-5", "iso8859-6",
+                          "iso8859-7", "iso8859-8", "iso8859-9", "iso8859-15"})
+#: The MSH-18 values a code page may stand for: table 0211's single-byte sets (upper case).
+CODE_PAGE_LABELS = tuple(k for k, c in TABLE_0211.items() if k and c in _SINGLE_BYTE)
+
+
+def _code_page(msh18: str, code_pages) -> str | None:
+    """The endpoint's code page for an MSH-18 value (keys upper case), None when it names none."""
+    return code_pages.get(msh18.strip().upper()) if code_pages else None
+
+
+def codec_for(msh18: str, code_pages=None) -> str:
     """Python codec for an MSH-18 value genrep *builds* messages in (``CHARSETS``); HL7Error for any
-    other (the builder and the generated texts stay within what a contract may choose)."""
+    other (the builder and the generated texts stay within what a contract may choose).
+    ``code_pages`` (a profile endpoint's ``code_pages``: MSH-18 value, upper case -> one of
+    ``WINDOWS_CODE_PAGES``) overrides the table for the values it names."""
+    page = _code_page(msh18, code_pages)
+    if page:
+        return page
     try:
         return CHARSETS[msh18.strip()]
     except KeyError:
@@ -79,13 +102,17 @@ def codec_for(msh18: str) -> str:
                        f"(supported: {supported})") from None
 
 
-def reading_codec(msh18: str) -> str:
+def reading_codec(msh18: str, code_pages=None) -> str:
     """Python codec that *reads* an MSH-18 value of HL7 table 0211 (any case, surrounding spaces
     ignored): what a receiver, and the harness reading an answer, accept.
 
     HL7Error, naming the value, for one that is not in table 0211 (a Windows code page label such
     as ``CP1252`` is not: a sender using one says so in its interface agreement, not in MSH-18) and
-    for the table's one value Python cannot decode (``CNS 11643-1992``)."""
+    for the table's one value Python cannot decode (``CNS 11643-1992``). ``code_pages`` as for
+    ``codec_for``: the endpoint's documented code page is what the value is read with."""
+    page = _code_page(msh18, code_pages)
+    if page:
+        return page
     key = msh18.strip().upper()
     try:
         codec = TABLE_0211[key]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 
 from genrep.errors import HL7Error
-from genrep.hl7.charsets import ISO2022_CODECS, reading_codec
+from genrep.hl7.charsets import ISO2022_CODECS, WINDOWS_CODE_PAGES, reading_codec
 
 __all__ = ["CharsetMismatch", "decode", "detect_charset"]
 
@@ -128,7 +128,26 @@ def _c1_problem(data: bytes, label: str) -> str | None:
             f"{label} text{shown}; {count} such byte(s): likely Windows-1252 labelled {label}")
 
 
-def decode(data: bytes) -> str:
+def _decode_code_page(data: bytes, declared: str, codec: str) -> str:
+    """Bytes whose MSH-18 the profile maps to a Windows code page (``decode``'s ``code_pages``)."""
+    label = f"{declared!r} (read as {codec}: the endpoint's code_pages)"
+    if not data.isascii():
+        try:
+            as_utf8 = data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+        else:  # the UTF-8 signature ("â€“" for "–") is no more cp1252 text than it is 8859 text
+            if not _genuine_8859(as_utf8):
+                raise CharsetMismatch(f"declared {label} but the content is UTF-8 (multi-byte sequences); "
+                                      f"refusing to decode as {codec}")
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as exc:
+        raise CharsetMismatch(f"declared {label} but byte 0x{data[exc.start]:02X} at offset {exc.start} is "
+                              f"not defined in {codec}") from None
+
+
+def decode(data: bytes, code_pages=None) -> str:
     """Decode a message's bytes with the codec its own MSH-18 names (HL7 table 0211).
 
     HL7Error for an empty message, one not starting with MSH, or an MSH-18 that is not in table
@@ -136,6 +155,10 @@ def decode(data: bytes) -> str:
     the declared codec, non-ASCII with no MSH-18, UTF-8 declared as 8859 (its signature, see
     ``_genuine_8859``), C1 control characters declared as 8859 (Windows-1252 mislabelled), UTF-16
     declared as anything else or the other way round.
+
+    ``code_pages`` (a profile endpoint's ``code_pages``, MSH-18 value upper case -> Windows code
+    page): a value it names is read with that code page, the peer's documented deviation from table
+    0211 (C1 bytes are then text); UTF-8 bytes under such a label are still refused.
     """
     if not data:
         raise HL7Error("empty message")
@@ -148,7 +171,9 @@ def decode(data: bytes) -> str:
         raise HL7Error(f"message does not start with MSH: {data[:20]!r}")
     reps = _msh18_repetitions(data)
     declared = reps[0] if reps else ""
-    codec = reading_codec(declared)
+    codec = reading_codec(declared, code_pages)
+    if codec in WINDOWS_CODE_PAGES:
+        return _decode_code_page(data, declared, codec)
     if codec == "utf-8":  # the common case: decoding is the validation
         try:
             return data.decode("utf-8")

@@ -296,8 +296,11 @@ class RadiologyClient:
 
     def __init__(self, profile: Profile, contract: RadiologyContract, guard: IdentityGuard):
         self.profile, self.contract, self.guard = profile, contract, guard
-        self.mllp = mllp_client_for(profile, "radiology_mllp",
-                                    max_frame=max(contract.max_message_bytes * 2, 1 << 20))
+        # the MLLP endpoint's ack_mode (MSH-15/16 of every message built here) and documented code
+        # pages (how MSH-18 values are written and the answers read): the one place they apply
+        endpoint = profile.endpoint("radiology_mllp")
+        self.ack_mode, self.code_pages = endpoint.ack_mode, endpoint.code_page_map
+        self.mllp = mllp_client_for(profile, endpoint, max_frame=max(contract.max_message_bytes * 2, 1 << 20))
         self.fhir = FHIRClient(http_transport_for(profile, "ehr_fhir"))
 
     def __repr__(self) -> str:
@@ -309,24 +312,25 @@ class RadiologyClient:
 
     # -- sending ----------------------------------------------------------------------------
     def _send(self, message: str, payload: bytes | None = None) -> Exchange:
-        payload = hl7.encode(message) if payload is None else payload
+        payload = hl7.encode(message, self.code_pages) if payload is None else payload
         self.guard.check(payload, destination=self.mllp.endpoint)  # before any byte leaves
         start = time.monotonic()
         raw = self.mllp.send(payload)
-        return Exchange(message, payload, hl7.parse_ack(raw), raw, time.monotonic() - start)
+        return Exchange(message, payload, hl7.parse_ack(raw, self.code_pages), raw, time.monotonic() - start)
 
     def register(self, patient: hl7.Patient, event: str = "A04", *, charset: str | None = None,
                  patient_class: str = "E", location: str = "", prior_location: str = "") -> Exchange:
         """ADT: A04 register, A01 admit, A02 transfer, A03 discharge, A08 update."""
         msg = hl7.build_adt(event, patient, control_id=new_control_id(),
                             charset=self.contract.charset if charset is None else charset,
-                            patient_class=patient_class, location=location, prior_location=prior_location)
+                            patient_class=patient_class, location=location, prior_location=prior_location,
+                            ack_mode=self.ack_mode)
         return self._send(msg)
 
     def send_order(self, patient: hl7.Patient, order: hl7.Order) -> Exchange:
         """ORM^O01: a radiology referral placed in the EHR's order list."""
         return self._send(hl7.build_orm(patient, order, control_id=new_control_id(),
-                                        charset=self.contract.charset))
+                                        charset=self.contract.charset, ack_mode=self.ack_mode))
 
     def encounter(self, patient_id: str) -> dict | None:
         found = self.fhir.search("Encounter", {"patient": patient_id})
@@ -342,7 +346,7 @@ class RadiologyClient:
                              convention=convention or self.contract.default_convention,
                              charset=self.contract.charset if charset is None else charset,
                              accession_field=self.contract.accession_field, escape_cr=escape_cr,
-                             segment_terminator=segment_terminator)
+                             segment_terminator=segment_terminator, ack_mode=self.ack_mode)
 
     def send_message(self, message: str, payload: bytes | None = None) -> Exchange:
         return self._send(message, payload)
@@ -358,7 +362,7 @@ class RadiologyClient:
         finally:
             if close_after:
                 self.mllp.close()
-        ack = hl7.parse_ack(raw) if raw else None
+        ack = hl7.parse_ack(raw, self.code_pages) if raw else None
         return Exchange(message, b"".join(chunks), ack, raw, time.monotonic() - start)
 
     def expect_no_answer(self, chunks: list[bytes], wait: float) -> bytes | None:

@@ -79,12 +79,16 @@ def _stored_outcomes(st: StoredResult | None, rid: str) -> list[SlaOutcome]:
                        st.sampled > 0 and not st.sample_missing)]
 
 
-def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None) -> list[SlaOutcome]:
+def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
+                      ran: frozenset[str] = frozenset()) -> list[SlaOutcome]:
     """With a saturated generator or machine (``reason``), every timing outcome is inconclusive:
     never met and never missed. Correctness outcomes (false "no interactions", empty lists, AA not
     stored) stand as measured: a saturated generator does not make them happen or hide them.
     A run stopped early (``reason`` "run incomplete: ...") measured part of what it should: every
-    outcome it met is inconclusive (never met), a miss it measured stays a miss."""
+    outcome it met is inconclusive (never met), a miss it measured stays a miss.
+    ``ran``: the operations that made requests in the whole run. On a saturated machine one of them
+    with no request in the judged (steady) phase was starved by the machine, not broken: inconclusive
+    too; one that made no request at all in the whole run stays a miss."""
     if not reason:
         return outcomes
     from dataclasses import replace
@@ -92,7 +96,8 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None) -> list[Sl
         return [replace(o, ok=False, inconclusive=reason) if o.ok
                 or (o.metric in TIMING_METRICS and o.measured is not None) else o for o in outcomes]
     # a figure that was never measured (no requests, still failing at the end) is not a timing figure
-    return [replace(o, ok=False, inconclusive=reason) if o.metric in TIMING_METRICS and o.measured is not None
+    return [replace(o, ok=False, inconclusive=reason)
+            if o.metric in TIMING_METRICS and (o.measured is not None or o.operation in ran)
             else o for o in outcomes]
 
 
@@ -108,7 +113,8 @@ def evaluate(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
                                    start is not None and end is not None and end <= soak.threshold_ms(start)))
     if contract.stored is not None and result.stored is not None:
         outcomes += _stored_outcomes(result.stored, contract.stored.requirement)
-    return mark_inconclusive(outcomes, result.inconclusive)
+    ran = frozenset(name for name, op in result.operations.items() if op.requests)
+    return mark_inconclusive(outcomes, result.inconclusive, ran)
 
 
 def journey_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:

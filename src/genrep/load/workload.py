@@ -162,6 +162,11 @@ class LoadEndpoints:
         token = self.profile.token(ep) if ep is not None else None
         return {"Authorization": f"Bearer {token}"} if token else {}
 
+    def ack_mode(self, name: str = "radiology_mllp") -> str:
+        """The MLLP endpoint's ``ack_mode`` (``Payloads(ack_mode=...)``); original without a profile."""
+        ep = self._endpoint(name)
+        return ep.ack_mode if ep is not None else "original"
+
     def mllp_client(self, settings: "LoadSettings"):
         from genrep.transport.mllp import MLLPClient
         if self.profile is None:
@@ -173,9 +178,11 @@ class LoadEndpoints:
 
 
 class Payloads:
-    """Builds the outbound messages for the load users; each passes the identity guard."""
+    """Builds the outbound messages for the load users; each passes the identity guard.
+    ``ack_mode``: the MLLP endpoint's (``LoadEndpoints.ack_mode``), MSH-15/16 of every message."""
 
-    def __init__(self, allowlist: Allowlist | None = None):
+    def __init__(self, allowlist: Allowlist | None = None, *, ack_mode: str = "original"):
+        self.ack_mode = ack_mode
         self.allowlist = allowlist or Allowlist.load()
         self.guard = IdentityGuard(self.allowlist)
         self.patient = patient_for(load_identity(self.allowlist), seed="load")
@@ -217,7 +224,7 @@ class Payloads:
         if self._template is None or self._template[0] != second:
             ts = time.strftime("%Y%m%d%H%M%S", time.localtime(second))
             report = hl7.Report(accession=_ACCESSION_SLOT, text=ORU_TEXT)
-            text = hl7.build_oru(self.patient, report, control_id=_CONTROL_SLOT, timestamp=ts)
+            text = hl7.build_oru(self.patient, report, control_id=_CONTROL_SLOT, timestamp=ts, ack_mode=self.ack_mode)
             if text.count(_CONTROL_SLOT) != 1 or _ACCESSION_SLOT not in text:
                 raise ConfigError("the ORU template lost its control id or accession slot")
             pieces = re.split(f"({re.escape(_CONTROL_SLOT)}|{re.escape(_ACCESSION_SLOT)})", text)
@@ -230,7 +237,8 @@ class Payloads:
         """ADT^A04 for the next allowlisted personnummer identity (rotating)."""
         identity = self.allowlist.pick(next(self._adt_index), kind="personnummer")
         control_id = new_id("LR")
-        payload = hl7.encode(hl7.build_adt("A04", patient_for(identity, seed="load"), control_id=control_id))
+        payload = hl7.encode(hl7.build_adt("A04", patient_for(identity, seed="load"), control_id=control_id,
+                                           ack_mode=self.ack_mode))
         self.check(payload, destination=destination)
         return payload, control_id
 

@@ -31,13 +31,17 @@ CATEGORIES = [VERDICT_CATEGORY, *allure_categories()]
 
 
 def write_metadata(results_dir: Path, *, profile_name: str, profile_kind: str, defects: tuple[str, ...],
-                   contracts: dict[str, str]) -> None:
+                   contracts: dict[str, str], deviations: tuple[str, ...] = ()) -> None:
+    """``deviations``: what the profile's settings make genrep do outside the standards
+    (``config.endpoints.recorded_deviations``: an endpoint's documented code pages), one
+    ``Recorded deviation N`` entry each, so a report says so instead of passing silently."""
     results_dir = outputs.claim(results_dir, what="Allure results folder")
     (results_dir / "categories.json").write_text(json.dumps(CATEGORIES, indent=2), encoding="utf-8")
     env = {"Environment profile": f"{profile_name} ({profile_kind})",
            "Defects switched on": ", ".join(defects) or "none (clean)",
            "genrep": __version__, "Python": platform.python_version()}
     env.update({f"Contract {name}": version for name, version in contracts.items()})
+    env.update({f"Recorded deviation {i}": line for i, line in enumerate(deviations, start=1)})
     lines = [f"{k.replace(' ', '.')}={v}" for k, v in env.items()]
     (results_dir / "environment.properties").write_text("\n".join(lines) + "\n", encoding="utf-8")
     build = os.environ.get("GITHUB_RUN_ID") or os.environ.get("CI_PIPELINE_ID") or ""

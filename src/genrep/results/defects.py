@@ -10,7 +10,9 @@ failing scenario is put under one defect candidate, keyed by
 * its **failure family**: the primary kind of its failure (``genrep.results.failure_kinds``), and
   that kind's Allure category (text truncation, line breaks, failover, patient identity, ...) as the
   family. A truncation explains the words, lines and negations lost after it, so ``truncated`` (or
-  ``empty``) is primary whenever it is present; otherwise the most severe kind, the first named
+  ``empty``) is primary whenever it is present, unless words were lost too (the comparison never
+  counts the words after a cut as lost: those were lost elsewhere, and the cut is one of their
+  symptoms); otherwise the most severe kind, the first named
   on a tie. Kinds of the catch-all categories, and the fail-safe violations (a failure shown as a
   normal answer), are families of their own;
 * for a failure with no kind at all, its **signature**: the first line of its message with the
@@ -41,8 +43,12 @@ from genrep.config.contracts import SEVERITIES, Requirement
 from genrep.results import failure_kinds
 from genrep.results.reader import ScenarioResult
 
-#: Kinds that explain the losses after them: primary whenever present.
+#: Kinds that explain the losses after them: primary whenever present, unless ...
 CAUSES = ("empty", "truncated")
+#: ... a loss no cut explains is there too: the fidelity comparison never reports the words after a
+#: cut as lost (they are the cut), so words lost as well were lost elsewhere, and that is the problem
+#: (a display that drops the word at each wrap also drops a text's last word: it reads as a cut)
+NOT_EXPLAINED_BY_A_CUT = ("lost_words",)
 #: Fail-safe violations: a failure shown as a normal answer. Never folded into a wider family.
 OWN_FAMILY = frozenset({"false_no_interactions", "empty_list_on_failure"})
 #: A requirement of this test type crosses integrations: its failure joins another integration's.
@@ -59,12 +65,17 @@ _PYTEST_E = re.compile(r"^E\s+")
 
 
 def primary_kind(kinds: list[str]) -> str | None:
-    """The kind a scenario's failure is filed under: a cause (truncation) if present, else the most
-    severe, the first named on a tie; None when the message names no kind."""
+    """The kind a scenario's failure is filed under: a cause (nothing stored, a truncation) if present
+    (for a truncation: unless words were lost too, which no cut explains), else the most severe, the
+    first named on a tie; None when the message names no kind."""
     if not kinds:
         return None
     for cause in CAUSES:
         if cause in kinds:
+            if cause == "truncated":
+                unexplained = [k for k in NOT_EXPLAINED_BY_A_CUT if k in kinds]
+                if unexplained:
+                    return unexplained[0]
             return cause
     return min(kinds, key=lambda k: (SEVERITIES.index(failure_kinds.lookup(k).severity), kinds.index(k)))
 

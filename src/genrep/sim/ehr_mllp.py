@@ -11,6 +11,12 @@ Clean behaviour (what a correct receiver does on the wire):
 - a malformed message gets AE (or AR when it is not HL7 at all), the connection stays usable;
 - a resent MSH-10 gets the same ACK and stores nothing twice; a different message under a used
   control id gets AE.
+- enhanced mode when the message asks for it (MSH-15 or MSH-16 valued, HL7 table 0155): a commit
+  ACK first, CA, once the message is safely received (its frame complete and its MSH readable; this
+  receiver never refuses at commit level), when MSH-15 is AL or SU; then the application ACK
+  (AA/AE/AR, the same one original mode sends) per MSH-16: AL always, ER only on error, SU only on
+  success, NE (or empty) never. A resend gets its CA and the remembered answer again. Original-mode
+  messages (both empty) and frames whose MSH cannot be read get one ACK, as before.
 Defect ``radiology-charset-ignored`` decodes everything as UTF-8 whatever MSH-18 says.
 Defect ``radiology-ack-misaligned`` answers one message behind on each connection, as node-hl7-server
 was seen to (docs/interop.md): each message gets the ACK of the message before it on that connection,
@@ -23,6 +29,7 @@ import asyncio
 
 from genrep import hl7
 from genrep.errors import HL7Error
+from genrep.hl7.ack import ack_request
 from genrep.transport.mllp import FrameDecoder, FrameTooLarge, frame
 from genrep.sim.ehr_store import Store
 
@@ -56,15 +63,17 @@ class MLLPInbound:
                             "bytes; nothing stored", error_code="207")
         return ack.encode("ascii", errors="replace")
 
-    def process(self, payload: bytes) -> bytes:
-        """One inbound message -> the ACK bytes (encoded in the message's own charset)."""
-        ack, commit = self.receive(payload)
+    def process(self, payload: bytes) -> tuple[bytes, ...]:
+        """One inbound message -> its answer frames' payloads (encoded in the message's own charset):
+        one ACK in original mode; in enhanced mode the commit ACK and/or the application ACK."""
+        acks, commit = self.receive(payload)
         if commit is not None:
             commit()
-        return ack
+        return acks
 
     def receive(self, payload: bytes):
-        """Validate one message and build its ACK; return (ack bytes, commit or None).
+        """Validate one message and build its answers; return (answer payloads, commit or None):
+        original mode one ACK, enhanced mode what MSH-15/16 ask for (``_enhanced``).
 
         Everything that can refuse a message is checked before the ACK is built; the commit
         (extracting the report text and storing it) cannot fail and runs right after the ACK is
@@ -88,7 +97,7 @@ class MLLPInbound:
             seen = self.store.acks.get(key)
             if seen is not None and seen[0] == text:  # a resend (the sender lost our ACK)
                 counters["duplicates"] += 1
-                return seen[1].encode(charset, errors="replace"), None
+                return self._enhanced(payload, header, "AA", seen[1].encode(charset, errors="replace"), charset), None
             if seen is not None:
                 code, note = "AE", (f"control id {message.control_id!r} was already used by this sender "
                                     "for a different message: refused, nothing stored")
@@ -111,9 +120,32 @@ class MLLPInbound:
         else:
             commit = None
         try:
-            return ack.encode(charset), commit
+            data = ack.encode(charset)
         except UnicodeEncodeError:
-            return ack.encode(charset, errors="replace"), commit
+            data = ack.encode(charset, errors="replace")
+        return self._enhanced(payload, header, code, data, charset), commit
+
+    @staticmethod
+    def _enhanced(payload: bytes, header, code: str, ack: bytes, charset: str) -> tuple[bytes, ...]:
+        """The answers to one message: ``(ack,)`` in original mode (MSH-15 and MSH-16 empty, or no
+        readable MSH); in enhanced mode the commit ACK (CA: the message is safely received) when
+        MSH-15 is AL or SU, then ``ack``, the application ACK, as MSH-16 asks (AL always, ER on
+        error only, SU on success only, NE or empty never)."""
+        if header is None:
+            return (ack,)
+        fields = header.msh.fields  # MSH-n at index n: the common case, MSH-15/16 empty, without a scan
+        if not any(fields[15:17]):
+            return (ack,)
+        request = ack_request(payload)
+        if request is None or not request.enhanced:
+            return (ack,)
+        out = []
+        if request.accept_ack in ("AL", "SU"):
+            out.append(hl7.build_ack(header, "CA").encode(charset, errors="replace"))
+        wanted = request.application_ack
+        if wanted == "AL" or (wanted == "ER" and code != "AA") or (wanted == "SU" and code == "AA"):
+            out.append(ack)
+        return tuple(out)
 
 
 class MLLPProtocol(asyncio.BufferedProtocol):
@@ -157,8 +189,9 @@ class MLLPProtocol(asyncio.BufferedProtocol):
             return
 
     def answer(self, payload: bytes) -> None:
-        ack, commit = self.inbound.receive(payload)
-        self.write(ack)  # the ACK goes out first ...
+        acks, commit = self.inbound.receive(payload)
+        for ack in acks:
+            self.write(ack)  # the ACK (enhanced mode: the CA, then the application ACK) goes out first ...
         if commit is not None:
             commit()  # ... then the store, before this event loop serves anything else
 

@@ -129,6 +129,16 @@ OUTBOUND_PATHS = {"nll": "NLL's FHIR base URL (the medication list)",
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
+def _mllp_settings(profile: Profile) -> dict:
+    """The MLLP endpoint's own settings a virtual profile gives (``connection``, ``resend``,
+    ``ack_mode``, ``code_pages``): kept on the endpoint rebuilt with the simulator's port."""
+    given = profile.endpoints.get("radiology_mllp")
+    if given is None or given.protocol != "mllp":
+        return {}
+    return {"connection": given.connection, "resend": given.resend, "ack_mode": given.ack_mode,
+            "code_pages": given.code_pages}
+
+
 def start_virtual_environment(profile: Profile, *, host: str = "127.0.0.1", mllp_port: int = 0,
                               fhir_port: int = 0, nll_port: int = 0,
                               defects: tuple[str, ...] | None = None,
@@ -303,7 +313,7 @@ def _start(profile: Profile, *, host: str, mllp_port: int, fhir_port: int, nll_p
     creds = {"credential_env": vopts.credentials_env, "credential_file": vopts.credentials_file,
              "origin": "virtual"}
     endpoints = {
-        "radiology_mllp": Endpoint("radiology_mllp", "mllp", host, ehr["mllp_port"], **tls),
+        "radiology_mllp": Endpoint("radiology_mllp", "mllp", host, ehr["mllp_port"], **tls, **_mllp_settings(profile)),
         "ehr_fhir": Endpoint("ehr_fhir", "http", host, ehr["fhir_port"], base_url=ehr["fhir_base"],
                              **{**tls, **creds}),
         "ehr_api": Endpoint("ehr_api", "http", host, ehr["fhir_port"], base_url=f"{ehr_root}/ehr", **tls),
