@@ -56,3 +56,40 @@ def test_ctrl_c_during_a_load_run_leaves_nothing_running(tmp_path):
     assert sla["verdict"] == "INCONCLUSIVE" and sla["incomplete"].startswith("interrupted after"), sla
     assert sla["inconclusive"].startswith("run incomplete: interrupted after")
     assert not [o for o in sla["outcomes"] if o["ok"] or o["status"] == "met"], sla["outcomes"]
+
+
+def test_a_crashed_locust_worker_makes_the_run_incomplete_never_met(tmp_path):
+    """A Locust worker killed mid-run (SIGKILL: a crash, an OOM kill) leaves the run short of the
+    load it was asked for: the master notices the missing heartbeats, and genrep reports what was
+    measured as incomplete (exit 4), never as met."""
+    out = tmp_path / "load"
+    proc = subprocess.Popen([sys.executable, "-m", "genrep.cli", "load", "steady_day", "--users", "8",
+                             "--workers", "2", "--duration", "40s", "--out", str(out),
+                             "--results", str(tmp_path / "allure-results")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, PYTHONIOENCODING="utf-8"))
+    lines = []
+    try:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:  # Locust is really running: a progress line
+            line = proc.stdout.readline()
+            lines.append(line)
+            if "users" in line and "req/s" in line:
+                break
+        # `--processes 2`: the master forks its workers, which keep its command line
+        locusts = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                   if "--processes" in " ".join(p.cmdline())]
+        workers = [p for p in locusts if p.ppid() in {q.pid for q in locusts}]
+        assert len(workers) == 2, "".join(lines)
+        workers[0].kill()
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    output = "".join(lines) + (rest or "")
+    assert proc.returncode == 4, output[-3000:]
+    assert "Locust worker(s) stopped mid-run" in output, output[-3000:]
+    sla = json.loads((out / "sla.json").read_text(encoding="utf-8"))
+    assert sla["verdict"] == "INCONCLUSIVE" and "stopped mid-run" in sla["inconclusive"], sla
+    assert not [o for o in sla["outcomes"] if o["status"] == "met"], sla["outcomes"]

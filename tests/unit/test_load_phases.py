@@ -228,3 +228,10 @@ def test_a_saturated_host_that_starved_an_operation_of_its_steady_phase_is_incon
     assert [o.status for o in never] == ["missed", "missed", "inconclusive"]
     assert sla_verdict(never) == "MISSED"
     assert mark_inconclusive(outcomes, None, frozenset({"read_report"})) == outcomes  # a quiet host: as measured
+
+
+def test_a_recovery_never_measured_stays_a_miss_on_a_saturated_host():
+    """The starved-operation rule is for an operation's own figures: a failover that never recovered
+    (max_recovery_s not measured, prescribe ran all along) is a failure whatever the machine did."""
+    outcomes = [SlaOutcome("prescribe", "PERF-FAILOVER", "max_recovery_s", None, 3.0, False)]
+    assert mark_inconclusive(outcomes, HOST_SATURATED, frozenset({"prescribe"}))[0].status == "missed"

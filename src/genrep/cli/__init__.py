@@ -51,6 +51,12 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
+def _load_profiles() -> list[str]:
+    """The profiles in load/ (one Locust file each; users.py is the users they share), for --help."""
+    from genrep.paths import PROJECT_ROOT
+    return sorted(p.stem for p in (PROJECT_ROOT / "load").glob("*.py") if p.stem != "users")
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="genrep", description="Go-live dress-rehearsal harness for EHR integrations.",
                                  formatter_class=HelpFormatter)
@@ -179,7 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     lo = sub.add_parser("load", help="run a Locust load profile (load/PROFILE.py) and check the SLAs "
                                      "of contracts/load.yaml")
-    lo.add_argument("profile", help="load profile: golive_morning, steady_day, failover_under_load, soak")
+    lo.add_argument("profile", help="load profile: " + ", ".join(_load_profiles()))
     lo.add_argument("--users", type=int, default=None,
                     help="peak number of virtual users (default: the profile's, contracts/load.yaml)")
     lo.add_argument("--quiet", action="store_true", help="no progress lines while the profile runs")

@@ -79,6 +79,11 @@ def _stored_outcomes(st: StoredResult | None, rid: str) -> list[SlaOutcome]:
                        st.sampled > 0 and not st.sample_missing)]
 
 
+#: An operation's own figures over the judged phase: empty when the machine starved it of that
+#: phase. (A recovery never measured is a failover that never recovered: a failure, not starvation.)
+STEADY_PHASE_METRICS = frozenset({"p95_ms", "p99_ms", "max_failure_ratio"})
+
+
 def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
                       ran: frozenset[str] = frozenset()) -> list[SlaOutcome]:
     """With a saturated generator or machine (``reason``), every timing outcome is inconclusive:
@@ -97,7 +102,8 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
                 or (o.metric in TIMING_METRICS and o.measured is not None) else o for o in outcomes]
     # a figure that was never measured (no requests, still failing at the end) is not a timing figure
     return [replace(o, ok=False, inconclusive=reason)
-            if o.metric in TIMING_METRICS and (o.measured is not None or o.operation in ran)
+            if o.metric in TIMING_METRICS and (o.measured is not None
+                                               or (o.operation in ran and o.metric in STEADY_PHASE_METRICS))
             else o for o in outcomes]
 
 

@@ -163,9 +163,11 @@ class LoadEndpoints:
         return {"Authorization": f"Bearer {token}"} if token else {}
 
     def ack_mode(self, name: str = "radiology_mllp") -> str:
-        """The MLLP endpoint's ``ack_mode`` (``Payloads(ack_mode=...)``); original without a profile."""
-        ep = self._endpoint(name)
-        return ep.ack_mode if ep is not None else "original"
+        """The MLLP endpoint's ``ack_mode`` (``Payloads(ack_mode=...)``); original without a profile
+        or without that endpoint (a profile of HTTP endpoints only: no MLLP user can run on it)."""
+        if self.profile is None or name not in self.profile.endpoints:
+            return "original"
+        return self.profile.endpoints[name].ack_mode
 
     def mllp_client(self, settings: "LoadSettings"):
         from genrep.transport.mllp import MLLPClient
