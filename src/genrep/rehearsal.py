@@ -185,6 +185,9 @@ def _pump_masked(pipe, lines: list[str], stream: bool) -> None:
         if stream:
             sys.stdout.write(safe)
             sys.stdout.flush()
+    if stream and lines and not lines[-1].endswith("\n"):  # a suite stopped mid-line (its progress
+        sys.stdout.write("\n")                            # dots): what follows starts a line of its own
+        sys.stdout.flush()
     pipe.close()
 
 
