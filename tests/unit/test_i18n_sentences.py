@@ -149,3 +149,15 @@ def test_an_unknown_sentence_is_shown_as_it_is():
     assert i18n.tr("sv", "something nobody templated: 42") == "something nobody templated: 42"
     assert i18n.tr("en", "requirement RAD-001 (critical) failed: x") == "requirement RAD-001 (critical) failed: x"
     assert i18n.tr("sv", "requirement RAD-001 (critical) failed: x") == "krav RAD-001 (kritisk) ej uppfyllt: x"
+
+
+def test_a_load_run_with_inconclusive_figures_is_said_in_swedish_too():
+    """The gap a load run leaves when its figures cannot be judged (a saturated host) was shown in
+    English in the Swedish summary and scorecard."""
+    from genrep.results.gate_verdict import Gap
+    gap = Gap("scenario", "golive_morning: SLA", "verified nothing, load figures inconclusive (INCONCLUSIVE: "
+              "host saturated)").describe()
+    sv = i18n.tr("sv", gap)
+    assert sv == ("scenario golive_morning: SLA verifierade ingenting, lastmätningens siffror går inte att bedöma "
+                  "(INCONCLUSIVE: host saturated)"), sv
+    assert i18n.tr("en", gap) == gap

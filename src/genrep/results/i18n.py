@@ -191,6 +191,8 @@ SENTENCES: list[tuple[str, str]] = [
     ("ran {u} users, needs at least {m}", "körde {u} användare, kräver minst {m}"),
     ("scenario {=name} verified nothing, environment unavailable ({=reason})",
      "scenario {name} verifierade ingenting, miljön var inte tillgänglig ({reason})"),
+    ("scenario {=name} verified nothing, load figures inconclusive ({=reason})",
+     "scenario {name} verifierade ingenting, lastmätningens siffror går inte att bedöma ({reason})"),
     ("{gap} (waived by --accept-partial {=part})", "{gap} (undantaget med --accept-partial {part})"),
     ("{gap} (accepted as partial: --accept-partial {=part})", "{gap} (accepterat som delvis: --accept-partial {part})"),
     # manual results
