@@ -88,7 +88,8 @@ def _cmd_rehearse(args) -> int:
     print(f"genrep rehearse: environment '{profile.name}' ({profile.kind})"
           + (f", defects: {', '.join(profile.defects)}" if profile.defects else ", clean"), flush=True)
     from genrep.config.endpoints import recorded_deviations
-    for deviation in recorded_deviations(profile):  # also in the Allure environment: never silent
+    deviations = recorded_deviations(profile)  # a peer's documented deviations from the standards
+    for deviation in deviations:  # also in the Allure environment: never silent
         print(f"  recorded deviation: {deviation}", flush=True)
     # the profile as resolved here: the suite runs from the project root, where a relative --env
     # path would name another file (or none)
@@ -116,10 +117,9 @@ def _cmd_rehearse(args) -> int:
         _rehearse_load(name, duration, users, env=args.env, defects=profile.defects, results_dir=results_dir,
                        out_dir=REPORTS_DIR / "load" / name)
     _write_manual(manual, results_dir)  # manual results join the verdict (issue 15, part 4)
-    from genrep.config.endpoints import recorded_deviations
     from genrep.results.allure_meta import write_metadata
     write_metadata(results_dir, profile_name=profile.name, profile_kind=profile.kind, defects=profile.defects,
-                   contracts=_contract_versions(), deviations=recorded_deviations(profile))
+                   contracts=_contract_versions(), deviations=deviations)
     verdict, out_dir = _verdict_outputs(results_dir, environment=f"{profile.name} ({profile.kind})"
                                         + (f", defects: {', '.join(profile.defects)}" if profile.defects else ""),
                                         accept_partial=args.accept_partial,

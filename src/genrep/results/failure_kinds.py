@@ -301,6 +301,14 @@ def failure(kind: str, message: str) -> str:
     return f"{kind}: {message}"
 
 
+def _message_regex(names: str, texts: tuple[str, ...] = ()) -> str | None:
+    """A whole-message regex for kinds ``names`` ("a|b") in either form (``kind: ...`` after an
+    optional exception name, ``[kind/severity]``) or any of ``texts``; None when there is nothing."""
+    parts = [rf"(?:.*\n)?{EXCEPTION_PREFIX}(?:{names}): ", rf".*\[(?:{names})/"] if names else []
+    parts += [f".*(?:{'|'.join(texts)})"] if texts else []
+    return "(?s)(?:" + "|".join(parts) + ").*" if parts else None
+
+
 def allure_categories() -> list[dict]:
     """Allure's ``categories.json``: one entry per category, matching its kinds in either form
     (Allure matches ``messageRegex`` against the whole message, as Python's ``re.fullmatch`` does)."""
@@ -311,15 +319,11 @@ def allure_categories() -> list[dict]:
         if cat.catch_all and names and "broken" not in cat.statuses:
             # a broken result naming one of this catch-all's kinds is still this category's, not
             # a test defect: one more entry of the same name (Allure groups by name), before the rest
-            out.append({"name": cat.name, "matchedStatuses": ["broken"],
-                        "messageRegex": rf"(?s)(?:(?:.*\n)?{EXCEPTION_PREFIX}(?:{names}): |.*\[(?:{names})/).*"})
+            out.append({"name": cat.name, "matchedStatuses": ["broken"], "messageRegex": _message_regex(names)})
         if not cat.catch_all:
-            parts = []
-            if names:
-                parts += [rf"(?:.*\n)?{EXCEPTION_PREFIX}(?:{names}): ", rf".*\[(?:{names})/"]
-            parts += [f".*(?:{'|'.join(cat.texts)})"] if cat.texts else []
-            if not parts:
+            regex = _message_regex(names, cat.texts)
+            if regex is None:
                 continue
-            entry["messageRegex"] = "(?s)(?:" + "|".join(parts) + ").*"
+            entry["messageRegex"] = regex
         out.append(entry)
     return out
