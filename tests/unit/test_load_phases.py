@@ -235,3 +235,12 @@ def test_a_recovery_never_measured_stays_a_miss_on_a_saturated_host():
     (max_recovery_s not measured, prescribe ran all along) is a failure whatever the machine did."""
     outcomes = [SlaOutcome("prescribe", "PERF-FAILOVER", "max_recovery_s", None, 3.0, False)]
     assert mark_inconclusive(outcomes, HOST_SATURATED, frozenset({"prescribe"}))[0].status == "missed"
+
+
+def test_an_operation_whose_users_died_with_a_crashed_worker_is_incomplete_not_missed():
+    """A worker killed mid-run took the only RisUser: send_oru ran before the crash and has no
+    request in the judged phase. The run is incomplete; that is not a product miss (CI found it)."""
+    reason = "run incomplete: 1 Locust worker(s) stopped mid-run (missing, never back)"
+    outcomes = [SlaOutcome("send_oru", "PERF-SEND-ORU", "p95_ms", None, 1000.0, False)]
+    assert mark_inconclusive(outcomes, reason, frozenset({"send_oru"}))[0].status == "inconclusive"
+    assert mark_inconclusive(outcomes, reason, frozenset())[0].status == "missed"  # it never ran at all

@@ -91,7 +91,8 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
     stored) stand as measured: a saturated generator does not make them happen or hide them.
     A run stopped early (``reason`` "run incomplete: ...") measured part of what it should: every
     outcome it met is inconclusive (never met), a miss it measured stays a miss.
-    ``ran``: the operations that made requests in the whole run. On a saturated machine one of them
+    ``ran``: the operations that made requests in the whole run. On a saturated machine (or in a run
+    stopped early: a crashed worker took its users) one of them
     with no request in the judged (steady) phase was starved by the machine, not broken: inconclusive
     too; one that made no request at all in the whole run stays a miss."""
     if not reason:
@@ -99,7 +100,8 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
     from dataclasses import replace
     if reason.startswith(RUN_INCOMPLETE):
         return [replace(o, ok=False, inconclusive=reason) if o.ok
-                or (o.metric in TIMING_METRICS and o.measured is not None) else o for o in outcomes]
+                or (o.metric in TIMING_METRICS and o.measured is not None)
+                or (o.operation in ran and o.metric in STEADY_PHASE_METRICS) else o for o in outcomes]
     # a figure that was never measured (no requests, still failing at the end) is not a timing figure
     return [replace(o, ok=False, inconclusive=reason)
             if o.metric in TIMING_METRICS and (o.measured is not None
