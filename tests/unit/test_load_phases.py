@@ -244,3 +244,25 @@ def test_an_operation_whose_users_died_with_a_crashed_worker_is_incomplete_not_m
     outcomes = [SlaOutcome("send_oru", "PERF-SEND-ORU", "p95_ms", None, 1000.0, False)]
     assert mark_inconclusive(outcomes, reason, frozenset({"send_oru"}))[0].status == "inconclusive"
     assert mark_inconclusive(outcomes, reason, frozenset())[0].status == "missed"  # it never ran at all
+
+
+def test_an_operation_of_a_user_class_that_ran_counts_as_run_one_of_a_silent_class_does_not():
+    """CI: 4 users for 6 s on a host 96 % busy with other work; the clinician read a report twice
+    and never reached read_medications (0 requests in the whole run). Its user class ran: starved,
+    inconclusive. A user class that made no request at all stays a miss."""
+    from genrep.load.evaluation import operations_that_ran
+    ops = {name: OperationStats(name, 2, 0, 7.0, 7.0, 7.0, 7.0, 7.0, 0.4) for name in ("read_report", "send_oru")}
+    ops["read_medications"] = OperationStats("read_medications", 0, 0, None, None, None, None, None, 0.0)
+    result = LoadResult(profile="steady_day", environment="virtual", users=4, duration_s=6.0, workers=0,
+                        operations=ops, exit_code=1, wall_s=8, out_dir=Path("."), stats_path=Path("s.json"),
+                        log_path=Path("l.log"), generator=_report([30.0] * 40, pressure=None, host=99.0))
+    assert result.inconclusive == HOST_SATURATED
+    ran = operations_that_ran(result, CONTRACT)
+    clinician = {op.name for op in CONTRACT.operations_of(CONTRACT.operations["read_report"].user)}
+    assert "read_medications" in clinician and clinician <= ran
+    assert "register_adt" not in ran and "prescribe" not in ran  # their users made no request
+    by_op = {}
+    for o in evaluate(result, CONTRACT):
+        by_op.setdefault(o.operation, set()).add(o.status)
+    assert by_op["read_medications"] == {"inconclusive"}
+    assert "missed" in by_op["register_adt"]

@@ -91,10 +91,10 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
     stored) stand as measured: a saturated generator does not make them happen or hide them.
     A run stopped early (``reason`` "run incomplete: ...") measured part of what it should: every
     outcome it met is inconclusive (never met), a miss it measured stays a miss.
-    ``ran``: the operations that made requests in the whole run. On a saturated machine (or in a run
-    stopped early: a crashed worker took its users) one of them
-    with no request in the judged (steady) phase was starved by the machine, not broken: inconclusive
-    too; one that made no request at all in the whole run stays a miss."""
+    ``ran``: the operations the run exercised (:func:`operations_that_ran`). On a saturated machine
+    (or in a run stopped early: a crashed worker took its users) one of them with no request in the
+    judged (steady) phase was starved by the machine, not broken: inconclusive too; an operation of
+    a user class that made no request at all in the whole run stays a miss."""
     if not reason:
         return outcomes
     from dataclasses import replace
@@ -121,8 +121,16 @@ def evaluate(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
                                    start is not None and end is not None and end <= soak.threshold_ms(start)))
     if contract.stored is not None and result.stored is not None:
         outcomes += _stored_outcomes(result.stored, contract.stored.requirement)
-    ran = frozenset(name for name, op in result.operations.items() if op.requests)
-    return mark_inconclusive(outcomes, result.inconclusive, ran)
+    return mark_inconclusive(outcomes, result.inconclusive, operations_that_ran(result, contract))
+
+
+def operations_that_ran(result: LoadResult, contract: LoadContract) -> frozenset[str]:
+    """The operations the run exercised: each that made a request, and each of a user class that
+    made one (a short run on a starved machine may pick one task of a user and never reach the
+    other). An operation whose user class made no request at all did not run."""
+    made = {name for name, op in result.operations.items() if op.requests}
+    users = {contract.operations[name].user for name in made if name in contract.operations}
+    return frozenset(made | {name for name, op in contract.operations.items() if op.user in users})
 
 
 def journey_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
