@@ -32,6 +32,7 @@ import pytest
 from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from genrep import preflight
+from genrep.cli.interrupts import deferred_where_swallowed
 from genrep.config.profile import load_profile
 from genrep.config.contracts import load_catalogue, load_radiology
 from genrep.faults import driver_for
@@ -81,6 +82,8 @@ def _interrupt_on_sigterm() -> None:
         return
 
     def _on_sigterm(signum, frame):
+        if deferred_where_swallowed(signum, frame):  # in a gc callback or __del__: in a moment
+            return
         signal.signal(signal.SIGTERM, lambda *_: None)
         raise KeyboardInterrupt(f"stopped by signal {signum} (SIGTERM)")
 

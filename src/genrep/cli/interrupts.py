@@ -8,6 +8,8 @@ catches as a KeyboardInterrupt (re-exported as ``genrep.cli.Terminated``).
 
 from __future__ import annotations
 
+import gc
+import os
 import signal
 import threading
 
@@ -21,6 +23,8 @@ class Terminated(KeyboardInterrupt):
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
+#: how soon a signal that arrived where its exception would be swallowed is delivered again
+_RETRY_S = 0.02
 
 
 def _interrupt_on_signals() -> dict | None:
@@ -31,8 +35,34 @@ def _interrupt_on_signals() -> dict | None:
         return None
 
     def _on_signal(signum, frame):
+        if deferred_where_swallowed(signum, frame):
+            return
         for sig in _SIGNALS:
             signal.signal(sig, lambda *_: None)
         raise Terminated(signum) if signum == signal.SIGTERM else KeyboardInterrupt()
 
     return {sig: signal.signal(sig, _on_signal) for sig in _SIGNALS}
+
+
+def deferred_where_swallowed(signum: int, frame) -> bool:
+    """For a signal handler that raises: True (and the same signal sent again in a moment, from a
+    thread) when an exception raised at ``frame`` would be swallowed. Raised there, it would be
+    printed as "Exception ignored" and the run would go on (make test saw a SIGTERM lost in
+    Hypothesis's gc callback); raised by the handler again at once, it would still be there."""
+    if not _would_be_swallowed(frame):
+        return False
+    again = threading.Timer(_RETRY_S, os.kill, (os.getpid(), signum))
+    again.daemon = True
+    again.start()
+    return True
+
+
+def _would_be_swallowed(frame) -> bool:
+    """True when an exception raised at ``frame`` never reaches the program: inside a garbage
+    collector callback or a ``__del__`` (Python prints "Exception ignored in ..." and goes on)."""
+    callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
+    while frame is not None:
+        if frame.f_code in callbacks or frame.f_code.co_name == "__del__":
+            return True
+        frame = frame.f_back
+    return False
