@@ -129,7 +129,8 @@ def pytest_xdist_make_scheduler(config, log):
 # -- where the suite's CPU goes (`make test` is CPU-bound on 2 cores) ------------------------------
 #
 # GENREP_TEST_CPU=FILE appends one JSON line per test: its wall time and the CPU its worker and the
-# child processes it waited for used meanwhile (simulators, rehearsals, Locust; a child reaped
+# child processes it waited for used meanwhile (simulators, also those the simulator launcher forked,
+# rehearsals, Locust; a child reaped
 # later, e.g. by a module fixture's teardown, counts for the test that reaped it). Measured, not
 # estimated: under contention wall time inflates, CPU time barely does.
 
@@ -144,9 +145,12 @@ def pytest_runtest_protocol(item, nextitem):
     import resource
     import time
 
+    from genrep.sim import launcher
+
     def cpu() -> float:
+        # a simulator forked by the launcher is the launcher's child: its CPU comes back with its exit code
         s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+        return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime + launcher.reaped_cpu_s
 
     wall, used = time.monotonic(), cpu()
     yield

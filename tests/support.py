@@ -5,6 +5,8 @@ sim tests, as ``import support``): one copy of each, so that a fix reaches every
 touch the work tree (a feature file written for the test, a run whose outputs are searched).
 ``LoopbackListener``: a TCP listener in a thread that records every connection and byte it gets,
 where a test shows that nothing (or exactly something) reaches an address.
+``descendants``: this process's child processes (recursively) but its simulator launcher, which
+lives as long as this process; what is left after a run was left behind.
 """
 
 from __future__ import annotations
@@ -80,3 +82,12 @@ class LoopbackListener:
         self._stop.set()
         self._thread.join(5)
         self.sock.close()
+
+
+def descendants() -> set:
+    """This process's descendants but its simulator launcher (``genrep.sim.launcher``: it lives as
+    long as this process); the simulators it forked are among them."""
+    import psutil
+
+    from genrep.sim import launcher
+    return {p for p in psutil.Process().children(recursive=True) if p.pid != launcher.running_pid()}

@@ -23,6 +23,7 @@ from genrep.mutate.proxy import HTTPProxy, MLLPProxy, Switch
 from genrep.mutate.run import CAUGHT, NEVER, run_mutation, write_allure
 from genrep.paths import PROJECT_ROOT
 from genrep.results.allure import safe_text
+from support import descendants
 
 VT, FS, CR = b"\x0b", b"\x1c", b"\r"
 ORU = ("MSH|^~\\&|GENREP|RIS|EHR|REGION|20240101120000||ORU^R01^ORU_R01|C1|P|2.5|||||UNICODE UTF-8\r"
@@ -191,7 +192,7 @@ def test_proxies_listen_on_loopback_only():
 
 
 def _children() -> set[psutil.Process]:
-    return set(psutil.Process().children(recursive=True))
+    return descendants()
 
 
 def _proxy_threads() -> list[str]:

@@ -21,6 +21,7 @@ from genrep.mutate.message import NLL_RESPONSE
 from genrep.mutate.operators.base import LINE_BREAK, NLLTextOperator
 from genrep.mutate.run import CAUGHT, NEVER, SURVIVED, run_mutation, write_allure
 from genrep.results.allure import safe_text
+from support import descendants
 
 
 class NLLLineBreaksAsCRLF(NLLTextOperator):
@@ -35,7 +36,7 @@ class NLLLineBreaksAsCRLF(NLLTextOperator):
 
 
 def _children() -> set[psutil.Process]:
-    return set(psutil.Process().children(recursive=True))
+    return descendants()
 
 
 def _threads() -> list[str]:

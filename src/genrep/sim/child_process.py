@@ -51,8 +51,8 @@ class SimProcess:
         self._stderr = tempfile.TemporaryFile()
         self.stderr_tail = ""
         try:
-            self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr, env=env,
-                                         start_new_session=True)
+            self.proc = self._launch(env) or subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self._stderr,
+                                                              env=env, start_new_session=True)
         except OSError:
             self._stderr.close()
             self._stderr = None
@@ -75,6 +75,17 @@ class SimProcess:
             self._fail(f"{self.module}: {info['error']}")
         self.info = info
         return self.info
+
+    def _launch(self, env: dict):
+        """The simulator forked by this process's launcher (``genrep.sim.launcher``), or None when the
+        launcher is off, cannot start or does not preload this module (then: a new interpreter)."""
+        from genrep.sim import launcher
+        if self.module not in launcher.PRELOAD or not launcher.enabled():
+            return None
+        try:
+            return launcher.launcher().spawn(self.module, self.args, env, self._stderr.fileno())
+        except launcher.LauncherError:
+            return None
 
     def _fail(self, message: str) -> NoReturn:
         """Stop the child and raise SimStartError with the tail of what it wrote to stderr."""

@@ -16,6 +16,9 @@ import shutil
 import signal
 
 TLS_DIR_ENV = "GENREP_TLS_DIR"
+#: the harness that started a simulator through the fork launcher (``genrep.sim.launcher``): the
+#: simulator's parent is the launcher, which ends when the harness does; the TLS folder names the harness
+HARNESS_ENV = "GENREP_SIM_HARNESS_PID"
 TLS_DIR_PREFIX = "genrep-tls-"
 OWNER_FILE = "owner.json"
 
@@ -45,7 +48,8 @@ async def run_until_stopped(stop: asyncio.Event, parent: int, poll: float = 0.5)
     finally:
         watcher.cancel()
     if os.getppid() != parent:
-        remove_orphaned_tls_dir(parent)
+        harness = os.environ.get(HARNESS_ENV, "")
+        remove_orphaned_tls_dir(int(harness) if harness.isdigit() else parent)
 
 
 def remove_orphaned_tls_dir(parent: int) -> bool:
