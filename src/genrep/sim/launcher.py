@@ -169,7 +169,7 @@ def _serve(sock: socket.socket) -> int:
             except OSError as exc:
                 for fd in fds:
                     os.close(fd)
-                sock.send(json.dumps({"error": f"fork: {exc}"}).encode())
+                sock.send(json.dumps({"error": f"the fork failed ({exc})"}).encode())
                 continue
             if pid == 0:
                 _child(sock, req["module"], list(req["argv"]), dict(req["env"]), req["cwd"], fds[0], fds[1])
