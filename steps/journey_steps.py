@@ -190,7 +190,7 @@ def when_nll_release(med, release):
 
 @when(parsers.parse('Multum-servern "{target}" slutar svara mitt i ronden'))
 def when_multum_lost(mul, target):
-    mul.faults.inject(target, "stopped")
+    mul.inject(target, "stopped")
     mul.faulted.append(target)
 
 

@@ -108,7 +108,10 @@ def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), resul
 
 def _pytest_command(*, env: str | None, defects: tuple[str, ...], select: str | None,
                     marks: str | None) -> list[str]:
-    cmd = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "steps"), "-p", "no:cacheprovider"]
+    # without Hypothesis's pytest plugin: the steps use Hypothesis as a library (generated texts),
+    # never @given, and the plugin's import is about 1 s of every suite run's start (a selftest is 38)
+    cmd = [sys.executable, "-m", "pytest", str(PROJECT_ROOT / "steps"), "-p", "no:cacheprovider",
+           "-p", "no:hypothesispytest"]
     if env:
         cmd += ["--env", env]
     for d in defects:

@@ -50,6 +50,9 @@ def _stop_all() -> None:
         sim.stop(timeout=2.0)
     for d in list(_TLS_DIRS):
         _remove_tls_dir(d)
+    # last: the simulator launcher, waited for (its children's CPU is then counted as ours)
+    from genrep.sim import launcher
+    launcher.shutdown()
 
 
 def _throwaway_secret(env_name: str) -> str:
