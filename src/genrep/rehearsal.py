@@ -47,6 +47,10 @@ SUITE_PARENT_ENV = "GENREP_SUITE_PARENT_PID"
 IDENTITY_LATCH_FILE = "genrep-identity-refused.txt"  # written by the first identity refusal of the run
 SCENARIO_NAME_ENV = "GENREP_SCENARIO_NAME"  # --name: only scenarios whose title contains it (casefolded)
 SCENARIO_LIST_ENV = "GENREP_SCENARIO_LIST"  # a file: the suite writes the scenarios it selected (JSON)
+#: seconds (0 to 600) the suite's generated-text scenarios shrink a failing text for (default 10;
+#: 0: the first failing text as it is); ``genrep selftest`` sets 0 for its defect rows, which prove
+#: detection, not a minimal example (tests/e2e/test_generated_steps.py proves shrinking)
+SHRINK_SECONDS_ENV = "GENREP_SHRINK_SECONDS"
 
 _LIVE: set[subprocess.Popen] = set()  # suite runs in progress (selftest runs several in threads)
 _LIVE_LOCK = threading.Lock()
@@ -64,7 +68,7 @@ def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), resul
                  paths: tuple[str, ...] = ("features",), select: str | None = None,
                  marks: str | None = None, workers: int = 0, timeout: float = 1800.0,
                  quiet: bool = True, stream: bool = False, name: str | None = None,
-                 block_after: int | None = None) -> RunOutcome:
+                 block_after: int | None = None, extra_env: dict[str, str] | None = None) -> RunOutcome:
     results_dir = outputs.clear(results_dir, what="Allure results folder")
     cmd = _pytest_command(env=env, defects=defects, select=select, marks=marks)
     cmd += ["--alluredir", str(results_dir), "-o", "console_output_style=classic", "-rfE"]
@@ -74,7 +78,7 @@ def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), resul
     cmd += ["-q" if quiet else "-v", "--tb=short"]
     if workers:
         cmd += ["-n", str(workers)]
-    child_env = _child_env(name)
+    child_env = {**_child_env(name), **(extra_env or {})}
     latch = results_dir / IDENTITY_LATCH_FILE
     child_env[LATCH_ENV] = str(latch)  # a refusal in any process of the suite stops all of them
     child_env[OUTAGE_LATCH_ENV] = str(results_dir / OUTAGE_LATCH_FILE)  # shared by every suite process
@@ -164,7 +168,7 @@ def collect_scenarios(*, env: str | None = None, select: str | None = None, mark
     with tempfile.TemporaryDirectory(prefix="genrep-collect-") as tmp:
         listing = Path(tmp) / "scenarios.json"
         cmd = _pytest_command(env=env, defects=(), select=select, marks=marks) + ["--collect-only", "-q"]
-        child_env = _child_env(name)
+        child_env = {**_child_env(name), **(extra_env or {})}
         child_env[SCENARIO_LIST_ENV] = str(listing)
         try:
             proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env, stdout=subprocess.PIPE,

@@ -8,7 +8,9 @@ written to ``reports/selftest/matrix.json``.
 
 By default a defect run selects only the scenarios of the requirements meant to catch it (fast:
 scenarios that wait out a read-back deadline are few); ``full=True`` runs the whole suite per
-defect and reports every extra scenario that also caught it.
+defect and reports every extra scenario that also caught it. A defect run reports the first failing
+generated text as it is (``GENREP_SHRINK_SECONDS=0``): the matrix proves detection; shrinking to
+a minimal example costs about 10 s of CPU per failing scenario and is proven by its own tests.
 
 The runs go to ``reports/selftest/<defect>/allure-results``, cleared through ``genrep.outputs``
 like every output folder. Interrupted (Ctrl-C, SIGTERM), every suite run still going is stopped
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from genrep import outputs
 from genrep.results.reader import ScenarioResult, read_results
 from genrep.paths import REPORTS_DIR
-from genrep.rehearsal import run_features, stop_all_suite_runs
+from genrep.rehearsal import SHRINK_SECONDS_ENV, run_features, stop_all_suite_runs
 from genrep.sim.defects import DEFECTS, Defect
 
 
@@ -73,8 +75,11 @@ def _run_one(defect: Defect | None, full: bool) -> DefectOutcome:
     results_dir = REPORTS_DIR / "selftest" / name / "allure-results"
     marks = None if (defect is None or full) else " or ".join(defect.detected_by)
     try:
+        # a defect row proves detection: the first failing generated text is reported as it is,
+        # not shrunk (10 s of CPU per failing scenario; tests/e2e/test_generated_steps.py proves shrinking)
         outcome = run_features(defects=(defect.name,) if defect else (), results_dir=results_dir,
-                               marks=marks, timeout=900)
+                               marks=marks, timeout=900,
+                               extra_env={SHRINK_SECONDS_ENV: "0"} if defect is not None else None)
         if outcome.returncode not in (0, 1):
             tail = "\n".join(outcome.output.strip().splitlines()[-15:])
             return DefectOutcome(defect, [], error=f"suite run failed (exit {outcome.returncode}):\n{tail}")

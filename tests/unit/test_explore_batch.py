@@ -193,3 +193,25 @@ def test_a_batch_cut_short_by_its_budget_is_not_a_pass():
     assert result.first is None and result.budget_spent and not result.ok
     assert result.message().startswith("Not every generated text was verified: ")
     assert f"{result.examples_run} of 50 were sent" in result.message() and kinds_in(result.message()) == []
+
+
+# ------------------------------------------------------------- the shrink time setting ---
+
+def test_the_environment_sets_the_shrink_time_zero_reports_the_first_failing_text(monkeypatch):
+    """``GENREP_SHRINK_SECONDS=0`` (genrep selftest's defect rows): the scenario still fails with
+    its kind; the first failing text is reported as it is, and nothing more is sent after it."""
+    from genrep.rehearsal import SHRINK_SECONDS_ENV
+    monkeypatch.setenv(SHRINK_SECONDS_ENV, "0")
+    target = StandIn(limit=4000)
+    result = run_batch(target, text_request("tables and negations", 25, SCENARIO))
+    assert not result.ok and result.kind == "truncated"
+    assert len(target.sent) == result.first.index  # not one text sent after the first failure
+    assert result.smallest.example == result.first.example
+
+
+@pytest.mark.parametrize("value", ["-1", "601", "ten", "nan"])
+def test_a_bad_shrink_time_setting_is_refused_naming_it(monkeypatch, value):
+    from genrep.rehearsal import SHRINK_SECONDS_ENV
+    monkeypatch.setenv(SHRINK_SECONDS_ENV, value)
+    with pytest.raises(ConfigError, match="GENREP_SHRINK_SECONDS"):
+        run_batch(StandIn(limit=4000), text_request("tables", 5, SCENARIO))

@@ -27,6 +27,7 @@ hl7 generator for radiology: typed delimiters and already-escaped OBX-5 values a
 from __future__ import annotations
 
 import json
+import os
 import time
 import zlib
 from collections.abc import Callable
@@ -37,12 +38,27 @@ from genrep.explore.examples import GENERATORS, Example, example_strategy
 from genrep.explore.findings import Finding, requirement_for
 from genrep.explore.scenario import regression_feature
 from genrep.explore.shrink import search
+from genrep.rehearsal import SHRINK_SECONDS_ENV
 from genrep.explore.targets import Outcome
 
 #: seconds for a whole batch (sending, reading back, shrinking) and for shrinking after the first failure
 DEFAULT_BATCH_BUDGET = 180.0
 DEFAULT_SHRINK_SECONDS = 10.0
 MAX_COUNT = 1000
+
+
+def shrink_seconds_setting() -> float:
+    """The shrink time the environment asks for (``GENREP_SHRINK_SECONDS``), else the default."""
+    raw = os.environ.get(SHRINK_SECONDS_ENV, "").strip()
+    if not raw:
+        return DEFAULT_SHRINK_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 600:
+        raise ConfigError(f"{SHRINK_SECONDS_ENV}={raw!r}: a number of seconds from 0 to 600")
+    return value
 
 
 def seed_for(name: str) -> int:
@@ -194,11 +210,14 @@ class BatchResult:
 
 
 def run_batch(target, req: Request, *, budget_seconds: float = DEFAULT_BATCH_BUDGET,
-              shrink_seconds: float = DEFAULT_SHRINK_SECONDS, environment: str = "", defects: tuple[str, ...] = (),
+              shrink_seconds: float | None = None, environment: str = "", defects: tuple[str, ...] = (),
               progress: Callable[[str], None] | None = None) -> BatchResult:
     """Send the request's texts through ``target`` (``run(example) -> Outcome``) and read each back;
-    shrink the first failing kind for at most ``shrink_seconds`` (the whole batch within
-    ``budget_seconds``). Transport, configuration and identity errors are raised, never findings."""
+    shrink the first failing kind for at most ``shrink_seconds`` (default: :func:`shrink_seconds_setting`;
+    the whole batch within ``budget_seconds``). Transport, configuration and identity errors are
+    raised, never findings."""
+    if shrink_seconds is None:
+        shrink_seconds = shrink_seconds_setting()
     if budget_seconds <= 0 or shrink_seconds < 0:
         raise ConfigError("generated texts: the budget must be positive seconds")
     strategy = example_strategy(req.integration, req.generator, require=req.features)
