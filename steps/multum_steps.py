@@ -20,12 +20,14 @@ import pytest
 from pytest_bdd import given, parsers, then, when
 
 from genrep.config.contracts import load_multum
-from genrep.integrations.multum import CheckResult, FailoverMeasurement, FailoverProbe, PrescribingClient
+from genrep.integrations.multum import (CheckResult, FailoverMeasurement, FailoverProbe, PrescribingClient,
+                                        await_content_version, await_good_probes)
 from genrep.results.allure import attach_text
 
 from .patient_steps import Subject
 
 OBSERVE_SECONDS = 4.0  # how long the probe watches after a fault (> the failover objective)
+BASELINE_CHECKS = 10  # normal checks the probe makes before a fault (their median latency is the "slow" baseline)
 
 
 @dataclass
@@ -34,6 +36,7 @@ class MultumScenario:
     client: PrescribingClient
     faults: object
     contract: object
+    environment: object = None  # the profile (the virtual load balancer's status, where there is one)
     result: CheckResult | None = None
     results: list[CheckResult] = field(default_factory=list)
     measurement: FailoverMeasurement | None = None
@@ -64,8 +67,8 @@ def prescribing_client(environment):
 
 
 @pytest.fixture
-def mul(subject, prescribing_client, fault_driver, multum_contract):
-    scenario = MultumScenario(subject, prescribing_client, fault_driver, multum_contract)
+def mul(subject, prescribing_client, fault_driver, multum_contract, environment):
+    scenario = MultumScenario(subject, prescribing_client, fault_driver, multum_contract, environment)
     yield scenario
     if scenario.probe is not None:
         scenario.probe.stop()
@@ -75,9 +78,16 @@ def mul(subject, prescribing_client, fault_driver, multum_contract):
 
 
 def _wait_until_balanced_healthy(mul: MultumScenario, timeout: float = 10.0) -> None:
-    """After clearing faults: wait until checks succeed again (failback needs N probes)."""
+    """After clearing faults: wait until checks succeed again (failback needs N probes).
+
+    The wait for the N good probes is bounded as it always was (N probe intervals and 0.5 s); in the
+    virtual environment it ends as soon as the load balancer's status shows N consecutive good probes
+    of both servers (the condition the fixed wait stood for), else, or against a real environment
+    whose load balancer shows no such status, the bound is waited out."""
     wait = mul.contract.failback_after_healthy_probes * mul.contract.probe_interval_seconds + 0.5
-    time.sleep(wait)
+    began = time.monotonic()
+    if not await_good_probes(mul.environment, mul.contract.failback_after_healthy_probes, wait):
+        time.sleep(max(0.0, began + wait - time.monotonic()))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if mul.client.prescribe(mul.subject.fhir_id, [mul.contract.canary[0]], mul.contract.canary[1]).status == "checked":
@@ -89,6 +99,15 @@ def _probe(mul: MultumScenario) -> FailoverProbe:
     probe = FailoverProbe(mul.client, mul.subject.fhir_id, mul.contract.canary, interval=0.05)
     mul.probe = probe
     return probe
+
+
+def _baseline(probe: FailoverProbe, bound: float) -> None:
+    """A baseline of normal checks before the fault: until the probe has ``BASELINE_CHECKS`` good
+    checks, at most ``bound`` seconds (the fixed wait this replaces; a baseline that is not there by
+    then is what it was: the measurement falls back to its default latency)."""
+    deadline = time.monotonic() + bound
+    while time.monotonic() < deadline and sum(1 for s in list(probe.samples) if s.ok) < BASELINE_CHECKS:
+        time.sleep(0.01)
 
 
 # ---------------------------------------------------------------------------------- Given ---
@@ -111,7 +130,12 @@ def given_both_down(mul):
 @given(parsers.parse('Multum-servern "{target}" svarar med innehållsversion "{version}"'))
 def given_version(mul, target, version):
     mul.inject(target, "version", version=version)
-    time.sleep(mul.contract.probe_interval_seconds * 3)  # the load balancer learns versions from its probes
+    # the load balancer learns versions from its probes: three probe intervals at most, less once its
+    # status (virtual environment) shows it has learned this one
+    wait = mul.contract.probe_interval_seconds * 3
+    began = time.monotonic()
+    if not await_content_version(mul.environment, target, version, wait):
+        time.sleep(max(0.0, began + wait - time.monotonic()))
 
 
 @given(parsers.parse('both Multum servers fail their "{check}" check'))
@@ -134,7 +158,7 @@ def when_prescribe(mul, new, current):
 def when_fault_under_traffic(mul, target, fault):
     probe = _probe(mul)
     probe.start()
-    time.sleep(1.0)  # a baseline of normal checks first
+    _baseline(probe, 1.0)  # a baseline of normal checks first
     fault_at = time.monotonic()
     mul.inject(target, fault)
     mul.faulted.append(target)
@@ -149,7 +173,7 @@ def when_fault_under_traffic(mul, target, fault):
 def when_fail_and_recover(mul, target):
     probe = _probe(mul)
     probe.start()
-    time.sleep(0.8)
+    _baseline(probe, 0.8)  # the server in rotation, answering, before it goes down
     mul.inject(target, "stopped")
     mul.faulted.append(target)
     time.sleep(1.5)

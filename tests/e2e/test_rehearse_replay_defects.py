@@ -15,7 +15,7 @@ import pytest
 from genrep.sim.defects import DEFECTS, REPLAY_2024
 
 
-@pytest.mark.timeout(900)  # the whole feature suite with five defects: ~80 s quiet, over 120 s under make test
+@pytest.mark.timeout(900)  # the whole feature suite with five defects: ~55 s quiet, about twice that under make test
 def test_replay_2024_names_each_incident_as_one_defect(tmp_path):
     results = tmp_path / "allure-results"
     proc = subprocess.run([sys.executable, "-m", "genrep.cli", "rehearse", "--replay-2024", "--no-html",

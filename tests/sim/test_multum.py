@@ -472,3 +472,48 @@ def test_lb_responsive_while_backend_hangs(servers, start_lb):
 def test_lb_bad_arguments(args):
     with pytest.raises(SimStartError):
         SimProcess("genrep.sim.multum_lb", args, ready_timeout=10).start()
+
+
+def _lb_profile(lb: dict, kind: str = "virtual"):
+    from dataclasses import replace
+    from urllib.parse import urlsplit
+
+    from genrep.config.endpoints import Endpoint
+    from genrep.config.profile import load_profile
+    port = urlsplit(lb["base"]).port
+    profile = load_profile("virtual", defects=()).with_endpoints(
+        {"multum_lb": Endpoint("multum_lb", "http", "127.0.0.1", port, base_url=lb["base"])})
+    return profile if kind == "virtual" else replace(profile, kind=kind)
+
+
+def test_await_good_probes_ends_when_the_load_balancer_has_them(servers, start_lb):
+    """The steps' teardown wait (steps/multum_steps.py): it ends once the load balancer's status shows N
+    good probes of every backend after a fault is cleared, not after a fixed sleep; never before."""
+    from genrep.integrations.multum import await_good_probes
+    interval, n = 0.1, 4
+    lb = start_lb("--policy", "round-robin", "--probe-interval", str(interval), "--failback-after", str(n),
+                  "--timeout", "0.5")
+    profile = _lb_profile(lb)
+    fault(servers["a"], "stopped")
+    assert wait_until(lambda: not backend(lb, "multum-a")["healthy"], 3.0)
+    assert await_good_probes(profile, n, 0.3) is False  # still down: the bound is waited out
+    admin(servers["a"], "reset")
+    t0 = time.monotonic()
+    assert await_good_probes(profile, n, 5.0) is True
+    waited = time.monotonic() - t0
+    assert (n - 1) * interval - 0.05 <= waited < 3.0, waited
+    a = backend(lb, "multum-a")
+    assert a["consecutive_ok"] >= n and a["healthy"] is True
+
+
+def test_await_content_version_and_no_status_outside_the_virtual_environment(servers, start_lb):
+    from genrep.integrations.multum import await_content_version, await_good_probes
+    lb = start_lb("--policy", "round-robin", *FAST)
+    fault(servers["b"], "version", version="2024.10")
+    assert await_content_version(_lb_profile(lb), "multum-b", "2024.10", 3.0) is True
+    assert lb_status(lb)["content_versions_differ"] is True
+    # an external profile: no status is read, the caller waits its own bound out
+    t0 = time.monotonic()
+    assert await_good_probes(_lb_profile(lb, "external"), 1, 2.0) is False
+    assert await_content_version(_lb_profile(lb, "external"), "multum-b", "2024.10", 2.0) is False
+    assert time.monotonic() - t0 < 0.5

@@ -207,6 +207,7 @@ def test_the_environment_sets_the_shrink_time_zero_reports_the_first_failing_tex
     assert not result.ok and result.kind == "truncated"
     assert len(target.sent) == result.first.index  # not one text sent after the first failure
     assert result.smallest.example == result.first.example
+    assert not result.budget_spent and "Shrinking not tried (GENREP_SHRINK_SECONDS=0)" in result.message()
 
 
 @pytest.mark.parametrize("value", ["-1", "601", "ten", "nan"])

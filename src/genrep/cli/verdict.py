@@ -93,9 +93,14 @@ def _cmd_rehearse(args) -> int:
         print(f"  recorded deviation: {deviation}", flush=True)
     # the profile as resolved here: the suite runs from the project root, where a relative --env
     # path would name another file (or none)
+    # --replay-2024 shows that each 2024 incident is caught: a failing generated text is reported as
+    # it is, not shrunk (about 20 s of the replay), unless GENREP_SHRINK_SECONDS says otherwise
+    from genrep.rehearsal import SHRINK_SECONDS_ENV
+    extra_env = {SHRINK_SECONDS_ENV: "0"} if args.replay_2024 and SHRINK_SECONDS_ENV not in os.environ else None
     outcome = run_features(env=str(profile.file) if profile.file else args.env, defects=profile.defects,
                            results_dir=results_dir, select=args.k, marks=args.m, workers=args.workers,
-                           quiet=not args.verbose, stream=True, timeout=args.timeout, name=name)
+                           quiet=not args.verbose, stream=True, timeout=args.timeout, name=name,
+                           extra_env=extra_env)
     if outcome.identity_refusal:
         print(f"genrep: IDENTITY REFUSED, the run was stopped: {outcome.identity_refusal}", file=sys.stderr)
         print("VERDICT: none (a stopped run gets no GO or NO-GO; remove the number from the feature or "

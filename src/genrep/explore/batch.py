@@ -242,5 +242,7 @@ def run_batch(target, req: Request, *, budget_seconds: float = DEFAULT_BATCH_BUD
         if shrunk is not None:
             example, outcome, how = shrunk
             result.smallest, result.shrinking = Failing(0, example, outcome), how
+        if shrink_seconds == 0:  # stopped at the first failure on purpose: no budget ran out
+            result.shrinking, result.budget_spent = f"not tried ({SHRINK_SECONDS_ENV}=0)", False
     result.seconds = round(time.monotonic() - started, 1)
     return result

@@ -82,6 +82,50 @@ class PrescribingClient:
         self.http.close()
 
 
+def await_load_balancer(profile: Profile, condition, within: float, *, poll: float = 0.05) -> bool:
+    """Virtual environment only: wait until ``condition(backends)`` holds for the Multum load
+    balancer's backends (``GET /lb/status`` of the virtual ``multum_lb``: name, healthy,
+    consecutive_ok, content_version, ...), for at most ``within`` seconds.
+
+    True once it does; False when that was not seen within the bound, or when there is no such status
+    to read (an external profile): the caller then waits its bound out, as it would without this.
+    """
+    if profile is None or profile.kind != "virtual" or "multum_lb" not in profile.endpoints:
+        return False
+    deadline = time.monotonic() + within
+    http = http_transport_for(profile, "multum_lb", with_token=False, user_agent="genrep-multum-status",
+                              connect_timeout=1.0, read_timeout=1.0)
+    try:
+        while True:
+            try:
+                resp = http.request("GET", "lb/status")
+                backends = resp.json().get("backends") if resp.status_code == 200 else None
+            except (TransportError, ValueError, AttributeError):
+                backends = None
+            if (isinstance(backends, list) and backends and all(isinstance(b, dict) for b in backends)
+                    and condition(backends)):
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(poll, left))
+    finally:
+        http.close()
+
+
+def await_good_probes(profile: Profile, probes: int, within: float) -> bool:
+    """``await_load_balancer``: every backend has ``probes`` consecutive good canary probes (what the
+    load balancer's failback needs)."""
+    return await_load_balancer(profile, lambda backends: all(
+        isinstance(b.get("consecutive_ok"), int) and b["consecutive_ok"] >= probes for b in backends), within)
+
+
+def await_content_version(profile: Profile, server: str, version: str, within: float) -> bool:
+    """``await_load_balancer``: the load balancer's probes have learned ``server``'s content version."""
+    return await_load_balancer(profile, lambda backends: any(
+        b.get("name") == server and b.get("content_version") == version for b in backends), within)
+
+
 @dataclass
 class Sample:
     started: float  # monotonic seconds

@@ -61,7 +61,7 @@ class VirtualEHR:
                  multum_url: str | None = None, multum_timeout: float = 4.0,
                  access: AccessControl | None = None,
                  referral_url: str | None = None, referral_timeout: float = 1.5,
-                 erx_cards: dict | None = None, erx_url: str | None = None, erx_timeout: float = 3.0):
+                 erx_cards: dict | None = None, erx_url: str | None = None, erx_timeout: float = 1.5):
         self.defects = defects
         self.access = access  # the access matrix on the API (ehr_access); None: not enforced
         self.store = Store()
@@ -204,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--referral-timeout", type=float, default=1.5, help="bound for one referral delivery, seconds")
     ap.add_argument("--erx-url", default=None, help="the e-prescription receiver's base URL")
     ap.add_argument("--erx-cards", default=None, help="folder of the prescribers' virtual cards (sim.erx_cards)")
-    ap.add_argument("--erx-timeout", type=float, default=3.0, help="bound for one e-prescription send, seconds")
+    ap.add_argument("--erx-timeout", type=float, default=1.5,
+                    help="bound for one e-prescription send, seconds (the receiver answers in milliseconds; "
+                         "as --referral-timeout)")
     ap.add_argument("--node", default="node-a", help="this node's name in its configuration fingerprint")
     ap.add_argument("--require-token-env", default=None, metavar="NAME",
                     help="the FHIR API requires 'Authorization: Bearer <value of env var NAME>' (401 otherwise)")

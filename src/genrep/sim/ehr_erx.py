@@ -84,7 +84,7 @@ def _bad(status: int, text: str) -> web.Response:
 
 class ErxModule(OutboundSession):
     def __init__(self, store: Store, cards: dict, receiver_url: str | None, defects: dict, *,
-                 timeout: float = 3.0):
+                 timeout: float = 1.5):
         self.store = store
         self.cards = cards  # prescriber HSA-id -> [erx_cards.Card]
         self.receiver_url = receiver_url.rstrip("/") if receiver_url else None
