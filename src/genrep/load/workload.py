@@ -216,7 +216,9 @@ class Payloads:
             raise ConfigError(f"load ids must be letters and digits: {control_id!r}, {accession!r}")
         values = {_CONTROL_SLOT: control_id.encode("ascii"), _ACCESSION_SLOT: accession.encode("ascii")}
         parts = self._oru_template()  # encoded pieces and slot names, alternating
-        payload = b"".join(values[part] if i % 2 else part for i, part in enumerate(parts))
+        pieces = list(parts)
+        pieces[1::2] = [values[slot] for slot in parts[1::2]]
+        payload = b"".join(pieces)
         self.check(payload, destination=destination)
         return payload, control_id, accession
 

@@ -192,12 +192,17 @@ class IdentityGuard:
     def check(self, payload: str | bytes, *, destination: str = "", kind: str = "") -> None:
         """Raise ``IdentityViolation`` when ``payload`` holds a refused number, or an earlier check
         of this run refused one. ``kind``: ``"url"`` names URL parts in the message; HL7 and JSON
-        are recognised by their content."""
+        are recognised by their content.
+
+        A payload of an immutable type (exactly ``bytes`` or ``str``) that passed is remembered as
+        *vetted* (``is_vetted``): the same object checked again against the same allowlist (a
+        load user's builder, then the transport's choke point) is not scanned a second time. Any
+        other object (a copy, a changed message, a ``bytearray``, a ``memoryview`` or a subclass)
+        is scanned in full, and the run's refusal latch is consulted before anything else."""
         stop_if_refused()
-        global _LAST_PASSED
-        last = _LAST_PASSED
-        if last is not None and payload is last[0] and last[1] == self.allowlist._numbers:
-            return  # this very object passed a moment ago (a client's check, then its transport's)
+        allowed = self.allowlist._numbers
+        if _vetted_against(payload, allowed):
+            return  # this very immutable object passed a moment ago (a client's check, then its transport's)
         if isinstance(payload, (bytes, bytearray, memoryview)):
             raw = bytes(payload)
             try:
@@ -207,13 +212,12 @@ class IdentityGuard:
         else:
             text = payload
         self.checked += 1
-        allowed = self.allowlist._numbers
         refused: set[str] | None = None
         if needs_decoding(text):
             refused = {n for n in numbers_in(text) if n not in allowed}
         else:
             for m in find_shapes(text):
-                number = canonical_from_match(m)
+                number = _canonical_cached(m)
                 if number is not None and number not in allowed:
                     refused = (refused or set()) | {number}
         if refused:
@@ -228,12 +232,97 @@ class IdentityGuard:
                            f"({self.allowlist.source}){more}; nothing was sent, and this run sends nothing more")
                 record_refusal(message)
                 raise IdentityViolation(message)
-        _LAST_PASSED = (payload, self.allowlist._numbers)
+        _remember_vetted(payload, allowed)
 
 
-# The last payload object a guard passed, with the allowlist it passed: a client that scans what
-# it built and the transport that scans what it sends then pay for one scan, not two.
-_LAST_PASSED: tuple[object, set[str]] | None = None
+# Vetted payloads: the objects a guard passed, by identity, each with a snapshot of the allowlist it
+# passed. Only exactly ``bytes`` and ``str`` (immutable: the bytes that were scanned are the bytes
+# that will be sent; a bytearray or memoryview could change after its check, a subclass could be
+# anything). The entry holds the object itself, so its id cannot be reused while it is remembered.
+# Bounded (count and size; payloads under 128 characters are not kept): the oldest is forgotten first (then
+# it is simply scanned again). A load user builds a
+# message and sends it a moment later; other users' messages may be built in between under gevent.
+_VETTED_KEPT = 256
+_VETTED_MIN_LEN = 128  # shorter payloads (URLs, headers) are not remembered (their scan is a few microseconds)
+_VETTED_MAX_HELD = 16 * 1024 * 1024  # characters or bytes held in all (the oldest go first)
+_VETTED_HELD = 0
+_VETTED: dict[int, tuple[object, frozenset[str]]] = {}
+_SNAPSHOT: tuple[set[str], frozenset[str]] | None = None  # the last allowlist set and its snapshot
+
+
+def _snapshot(allowed: set[str]) -> frozenset[str]:
+    global _SNAPSHOT
+    last = _SNAPSHOT
+    if last is not None and last[0] is allowed and last[1] == allowed:
+        return last[1]
+    frozen = frozenset(allowed)
+    _SNAPSHOT = (allowed, frozen)
+    return frozen
+
+
+def _remember_vetted(payload: object, allowed: set[str]) -> None:
+    global _VETTED_HELD
+    if type(payload) is not bytes and type(payload) is not str:
+        return
+    size = len(payload)
+    if size < _VETTED_MIN_LEN:
+        return                     # a URL or a header: scanning it again costs less than remembering it
+    vetted = _VETTED
+    try:
+        old = vetted.pop(id(payload), None)
+        if old is not None:
+            _VETTED_HELD -= len(old[0])
+        while vetted and (len(vetted) >= _VETTED_KEPT or _VETTED_HELD + size > _VETTED_MAX_HELD):
+            _VETTED_HELD -= len(vetted.pop(next(iter(vetted)))[0])
+    except (RuntimeError, StopIteration, KeyError):  # another thread changed it meanwhile: start afresh
+        vetted.clear()
+        _VETTED_HELD = 0
+    if size <= _VETTED_MAX_HELD:
+        vetted[id(payload)] = (payload, _snapshot(allowed))
+        _VETTED_HELD += size
+
+
+def _vetted_against(payload: object, allowed: set[str]) -> bool:
+    """Whether this very object (exactly bytes or str) passed a guard whose allowlist was the
+    same set of numbers as ``allowed``."""
+    entry = _VETTED.get(id(payload))
+    return entry is not None and entry[0] is payload and entry[1] == allowed
+
+
+def is_vetted(payload: object, allowlist: Allowlist | None = None) -> bool:
+    """Whether ``payload`` is an immutable object that passed an identity guard (with
+    ``allowlist``'s numbers, when given; the transport guard's otherwise). Tests and diagnostics."""
+    allowed = (allowlist or outbound_guard().allowlist)._numbers
+    return _vetted_against(payload, allowed)
+
+
+def forget_vetted() -> None:
+    """Forget every vetted payload (tests: each starts from nothing vetted)."""
+    global _VETTED_HELD
+    _VETTED.clear()
+    _VETTED_HELD = 0
+
+
+_CANONICAL: dict = {}  # a matched spelling (and today's date, for a 10-digit one) -> its 12-digit form or None
+_CANONICAL_KEPT = 4096
+
+
+def _canonical_cached(m) -> str | None:
+    """``canonical_from_match``, remembered per matched text: the load path scans the same
+    patient's number thousands of times a second. A 10-digit spelling's century depends on
+    today's date, so its key holds the date."""
+    key = m.group(0)
+    if len(m.group(1)) != 8:
+        key = (key, date.today())
+    cache = _CANONICAL
+    hit = cache.get(key, cache)
+    if hit is not cache:
+        return hit
+    number = canonical_from_match(m)
+    if len(cache) >= _CANONICAL_KEPT:
+        cache.clear()
+    cache[key] = number
+    return number
 
 
 def record_refusal(message: str) -> None:

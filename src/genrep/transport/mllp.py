@@ -53,6 +53,34 @@ __all__ = ["VT", "FS", "CR", "frame", "FrameTooLarge", "FrameDecoder", "MLLPClie
 
 _RECV_SIZE = 65536
 
+# Linux: the kernel's view of an idle connection without a read (``_idle_and_open``)
+try:
+    import fcntl
+    import termios
+    _FIONREAD: int | None = termios.FIONREAD
+except ImportError:                        # not POSIX
+    fcntl = None  # type: ignore[assignment]
+    _FIONREAD = None
+_TCP_INFO: int | None = getattr(socket, "TCP_INFO", None)
+_TCP_ESTABLISHED = 1                       # tcp_info.tcpi_state (include/net/tcp_states.h)
+_NOTHING = b"\0\0\0\0"
+
+
+def _idle_and_open(sock: socket.socket) -> bool:
+    """True only when the kernel says the (plain TCP) connection is still ESTABLISHED (neither a
+    FIN nor a reset came from the peer) and nothing waits to be read; False when it cannot tell or
+    something else is the case (then the caller reads the socket to find out). Two syscalls that
+    never raise on the common path, where a non-blocking peek raises BlockingIOError every time
+    (~15 us per message under gevent, genrep bench load)."""
+    if _TCP_INFO is None or _FIONREAD is None:
+        return False
+    try:
+        if sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)[0] != _TCP_ESTABLISHED:
+            return False
+        return fcntl.ioctl(sock.fileno(), _FIONREAD, _NOTHING) == _NOTHING
+    except (OSError, ValueError, TypeError, IndexError):
+        return False
+
 
 def _readable_now(sock: socket.socket) -> bool:
     """Whether ``sock`` has data (or EOF) to read right now, without waiting. Uses poll (any
@@ -232,9 +260,12 @@ class MLLPClient(AckMatching):
         """
         sock = self._sock
         assert sock is not None
+        is_tls = isinstance(sock, ssl.SSLSocket)
+        if not is_tls and _idle_and_open(sock):
+            return False                   # the common case, asked of the kernel without a read
         try:
             sock.settimeout(0.0)
-            if isinstance(sock, ssl.SSLSocket):
+            if is_tls:
                 # TLS allows no MSG_PEEK: poll (not select, which fails for descriptors above
                 # 1023, and a load run with thousands of users has them), then TLS's own buffer
                 if not _readable_now(sock) and not sock.pending():

@@ -34,7 +34,7 @@ def frame(payload: bytes) -> bytes:
     if FS in payload and _END in payload:  # a 1-byte search first: memchr, not a 2-byte scan
         raise HL7Error(f"message contains the MLLP end marker 0x1C 0x0D at byte "
                        f"{payload.index(_END)}: it would end the frame early")
-    return VT + payload + _END
+    return b"".join((VT, payload, _END))  # one copy of the payload, not two
 
 
 class FrameTooLarge(ProtocolError):
