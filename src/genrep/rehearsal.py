@@ -168,7 +168,7 @@ def collect_scenarios(*, env: str | None = None, select: str | None = None, mark
     with tempfile.TemporaryDirectory(prefix="genrep-collect-") as tmp:
         listing = Path(tmp) / "scenarios.json"
         cmd = _pytest_command(env=env, defects=(), select=select, marks=marks) + ["--collect-only", "-q"]
-        child_env = {**_child_env(name), **(extra_env or {})}
+        child_env = _child_env(name)
         child_env[SCENARIO_LIST_ENV] = str(listing)
         try:
             proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env, stdout=subprocess.PIPE,
