@@ -73,3 +73,43 @@ def test_a_second_signal_while_unwinding_is_ignored(handlers):
         _busy()
     os.kill(os.getpid(), signal.SIGTERM)  # the first one is unwinding: not cut short
     _busy()
+
+
+def test_sigterm_in_a_weakref_finalizer_run_by_gc_is_not_swallowed(handlers):
+    """make test: the signal arrived in a ``weakref.finalize`` callback that a gc pass ran."""
+    import weakref
+
+    class Thing:
+        pass
+
+    def finalizer():
+        os.kill(os.getpid(), signal.SIGTERM)
+        _busy(0.05)
+
+    thing = Thing()
+    thing.cycle = thing  # only a gc pass frees it
+    weakref.finalize(thing, finalizer)
+    del thing
+    with pytest.raises(Terminated):
+        gc.collect()
+        _busy(5.0)
+
+
+def test_a_swallowed_signal_exception_is_delivered_again(handlers):
+    """A plain weakref callback cannot be told from its frame: the exception is swallowed, reaches
+    sys.unraisablehook, and the signal is sent again."""
+    import weakref
+
+    class Thing:
+        pass
+
+    def callback(_ref):
+        os.kill(os.getpid(), signal.SIGTERM)
+        _busy(0.05)
+
+    thing = Thing()
+    ref = weakref.ref(thing, callback)
+    with pytest.raises(Terminated):
+        del thing
+        _busy(5.0)
+    assert ref() is None

@@ -11,7 +11,9 @@ from __future__ import annotations
 import gc
 import os
 import signal
+import sys
 import threading
+import weakref
 
 
 class Terminated(KeyboardInterrupt):
@@ -39,9 +41,46 @@ def _interrupt_on_signals() -> dict | None:
             return
         for sig in _SIGNALS:
             signal.signal(sig, lambda *_: None)
-        raise Terminated(signum) if signum == signal.SIGTERM else KeyboardInterrupt()
+        exc = Terminated(signum) if signum == signal.SIGTERM else KeyboardInterrupt()
+        exc.genrep_signum = signum  # if Python swallows it after all, _on_unraisable delivers it again
+        _ARMED["handler"] = _on_signal
+        raise exc
 
+    _install_unraisable_net()
     return {sig: signal.signal(sig, _on_signal) for sig in _SIGNALS}
+
+
+#: the handler to put back when the exception it raised was swallowed (``_on_unraisable``)
+_ARMED: dict = {}
+_PREVIOUS_UNRAISABLE = None
+
+
+def _install_unraisable_net() -> None:
+    """The safety net behind ``deferred_where_swallowed``: an exception Python swallows (in a
+    ``__del__``, a gc or weakref callback: make test lost one in a ``weakref.finalize`` run by a gc
+    pass) reaches ``sys.unraisablehook``; when it is a signal's, the handler is put back and the same
+    signal sent again in a moment. Every other unraisable exception goes to the hook that was there."""
+    global _PREVIOUS_UNRAISABLE
+    if sys.unraisablehook is not _on_unraisable:
+        _PREVIOUS_UNRAISABLE = sys.unraisablehook
+        sys.unraisablehook = _on_unraisable
+
+
+def _on_unraisable(unraisable) -> None:
+    signum = getattr(unraisable.exc_value, "genrep_signum", None)
+    handler = _ARMED.get("handler")
+    if signum is not None and handler is not None and threading.current_thread() is threading.main_thread():
+        for sig in _SIGNALS:
+            signal.signal(sig, handler)
+        _send_again(signum)
+        return
+    (_PREVIOUS_UNRAISABLE or sys.__unraisablehook__)(unraisable)
+
+
+def _send_again(signum: int) -> None:
+    again = threading.Timer(_RETRY_S, os.kill, (os.getpid(), signum))
+    again.daemon = True
+    again.start()
 
 
 def deferred_where_swallowed(signum: int, frame) -> bool:
@@ -51,18 +90,22 @@ def deferred_where_swallowed(signum: int, frame) -> bool:
     Hypothesis's gc callback); raised by the handler again at once, it would still be there."""
     if not _would_be_swallowed(frame):
         return False
-    again = threading.Timer(_RETRY_S, os.kill, (os.getpid(), signum))
-    again.daemon = True
-    again.start()
+    _send_again(signum)
     return True
 
 
 def _would_be_swallowed(frame) -> bool:
     """True when an exception raised at ``frame`` never reaches the program: inside a garbage
-    collector callback or a ``__del__`` (Python prints "Exception ignored in ..." and goes on)."""
+    collector callback, a ``__del__`` or a ``weakref.finalize`` callback (Python prints "Exception
+    ignored in ..." and goes on). Other weakref callbacks cannot be told from their frames: the
+    unraisable hook catches those (``_on_unraisable``)."""
     callbacks = {getattr(cb, "__code__", None) for cb in gc.callbacks}
     while frame is not None:
-        if frame.f_code in callbacks or frame.f_code.co_name == "__del__":
+        code = frame.f_code
+        if code in callbacks or code.co_name == "__del__" or code is _FINALIZE_CALL:
             return True
         frame = frame.f_back
     return False
+
+
+_FINALIZE_CALL = weakref.finalize.__call__.__code__
