@@ -140,21 +140,32 @@ def _cpu(p: subprocess.Popen) -> float:
 
 def test_own_cpu_counts_the_locust_tree_and_the_simulators_not_other_work():
     """The Locust root and a simulator (with a child of its own) are the run's; a spinner beside them
-    (a child of this process, as a test's burner is) is not."""
-    own_root = subprocess.Popen([sys.executable, "-c", SPIN.format(s=1.5)])
+    (a child of this process, as a test's burner is) is not. The spinners run until killed, and the
+    sample is taken once each has had enough CPU (bounded): a fixed second was 0.29 s of CPU for a
+    spinner on a busy CI host."""
+    spin = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
+    own_root = subprocess.Popen([sys.executable, "-c", spin])
     sim = subprocess.Popen([sys.executable, "-c", "import subprocess, sys\n"
-                            f"subprocess.run([sys.executable, '-c', {SPIN.format(s=1.5)!r}])\n"])
-    other = subprocess.Popen([sys.executable, "-c", SPIN.format(s=1.5)])
+                            f"subprocess.run([sys.executable, '-c', {spin!r}])\n"])
+    other = subprocess.Popen([sys.executable, "-c", spin])
     try:
         own = OwnCpu(own_root.pid, lambda: [sim.pid])
         own.sample()
-        time.sleep(1.0)
-        sim_child = psutil.Process(sim.pid).children()
+        deadline = time.monotonic() + 30
+        sim_child = []
+        while time.monotonic() < deadline:
+            sim_child = psutil.Process(sim.pid).children()
+            child_cpu = sum(c.cpu_times().user + c.cpu_times().system for c in sim_child)
+            if sim_child and child_cpu > 0.2 and _cpu(own_root) > 0.6 and _cpu(other) > 0.6:
+                break
+            time.sleep(0.2)
         used = own.sample()
         spent_own = _cpu(own_root) + sum(c.cpu_times().user + c.cpu_times().system for c in sim_child)
         spent_other = _cpu(other)
     finally:
         for p in (own_root, sim, other):
+            for q in ([*psutil.Process(p.pid).children(recursive=True)] if p.poll() is None else []):
+                q.kill()
             p.kill()
             p.wait(10)
     assert sim_child, "the simulator's child did not start"
