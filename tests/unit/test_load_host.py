@@ -194,10 +194,13 @@ def test_the_simulator_pids_follow_a_restarted_simulator():
 
 def test_the_monitor_samples_machine_and_own_cpu_times():
     assert machine_cpu_times() is not None
-    busy = subprocess.Popen([sys.executable, "-c", SPIN.format(s=2.5)])
+    busy = subprocess.Popen([sys.executable, "-c", SPIN.format(s=60)])
     try:
         mon = GeneratorMonitor(busy.pid, interval_s=0.5).start()
         time.sleep(2.0)
+        deadline = time.monotonic() + 30  # a busy host gives the spinner less than a core: until it had 0.5 s
+        while _cpu(busy) < 0.5 and time.monotonic() < deadline:
+            time.sleep(0.2)
         mon.stop()
     finally:
         busy.kill()
