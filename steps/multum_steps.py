@@ -85,14 +85,20 @@ def _wait_until_balanced_healthy(mul: MultumScenario, timeout: float = 10.0) -> 
     of both servers (the condition the fixed wait stood for), else, or against a real environment
     whose load balancer shows no such status, the bound is waited out."""
     wait = mul.contract.failback_after_healthy_probes * mul.contract.probe_interval_seconds + 0.5
-    began = time.monotonic()
-    if not await_good_probes(mul.environment, mul.contract.failback_after_healthy_probes, wait):
-        time.sleep(max(0.0, began + wait - time.monotonic()))
+    _or_wait_out(wait, lambda: await_good_probes(mul.environment, mul.contract.failback_after_healthy_probes, wait))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if mul.client.prescribe(mul.subject.fhir_id, [mul.contract.canary[0]], mul.contract.canary[1]).status == "checked":
             return
         time.sleep(0.2)
+
+
+def _or_wait_out(bound: float, seen) -> None:
+    """``seen()`` (a bounded wait for a condition, True once it holds); when it did not, the rest of
+    ``bound`` is waited out, as the fixed wait it replaces did."""
+    began = time.monotonic()
+    if not seen():
+        time.sleep(max(0.0, began + bound - time.monotonic()))
 
 
 def _probe(mul: MultumScenario) -> FailoverProbe:
@@ -133,9 +139,7 @@ def given_version(mul, target, version):
     # the load balancer learns versions from its probes: three probe intervals at most, less once its
     # status (virtual environment) shows it has learned this one
     wait = mul.contract.probe_interval_seconds * 3
-    began = time.monotonic()
-    if not await_content_version(mul.environment, target, version, wait):
-        time.sleep(max(0.0, began + wait - time.monotonic()))
+    _or_wait_out(wait, lambda: await_content_version(mul.environment, target, version, wait))
 
 
 @given(parsers.parse('both Multum servers fail their "{check}" check'))
