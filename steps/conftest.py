@@ -41,7 +41,11 @@ from genrep.integrations.radiology import RadiologyClient
 from genrep.results.allure import label_scenario
 from genrep.sim.process import start_virtual_environment
 
-from .access_steps import *  # noqa: F401,F403
+from . import bdd_lookup
+
+bdd_lookup.install()  # pytest-bdd's step lookup, the cheap question first (steps/bdd_lookup.py)
+
+from .access_steps import *  # noqa: E402,F401,F403
 from .erx_steps import *  # noqa: F401,F403
 from .generated_steps import *  # noqa: F401,F403
 from .journey_steps import *  # noqa: F401,F403  (registers the step fixtures)

@@ -21,6 +21,7 @@ with a ``ConfigError`` naming the file, the line and the limit:
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import stat
@@ -188,11 +189,28 @@ def read_bounded(path: str | Path) -> bytes:
     return data
 
 
+#: Parsed files by (path, exact bytes): a rehearsal reads the same contracts again and again (the
+#: requirement catalogue five times, the gate three: about 0.5 s each in PyYAML's pure-Python parser,
+#: whose C parser cannot carry the limits above). The file is read every time and its bytes are the
+#: key, so an edited file is parsed again; each caller gets its own deep copy, never shared data.
+_PARSED: dict[tuple[str, bytes], Any] = {}
+_PARSED_MAX = 32
+
+
 def load_yaml(path: str | Path) -> Any:
     """Parse a YAML file into plain data whose mappings are ``Located`` dicts (within the limits
     above: size, nodes with alias expansions, nesting)."""
     path = Path(path)
     raw = read_bounded(path)
+    key = (str(path), raw)
+    if key not in _PARSED:
+        if len(_PARSED) >= _PARSED_MAX:
+            _PARSED.pop(next(iter(_PARSED)))
+        _PARSED[key] = _parse(path, raw)
+    return copy.deepcopy(_PARSED[key])
+
+
+def _parse(path: Path, raw: bytes) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:

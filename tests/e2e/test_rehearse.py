@@ -4,16 +4,19 @@ test that never ran; accepted as partial it is PARTIAL GO, recorded. With a repl
 NO-GO naming the requirement. (`make rehearse`, load included, is the GO: checked by hand, ~4 min.)"""
 
 import json
-
-import pytest
+import os
 import subprocess
 import sys
 
+import pytest
 
-def _rehearse(tmp_path, *extra):
+from genrep.rehearsal import SHRINK_SECONDS_ENV
+
+
+def _rehearse(tmp_path, *extra, env=None):
     results = tmp_path / "allure-results"
     proc = subprocess.run([sys.executable, "-m", "genrep.cli", "rehearse", "--results", str(results), *extra],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=env)
     return proc, results
 
 
@@ -50,7 +53,11 @@ def test_clean_rehearsal_without_load_is_incomplete_never_go(tmp_path):
 
 
 def test_rehearsal_with_defect_is_no_go_naming_requirement(tmp_path):
-    proc, results = _rehearse(tmp_path, "--defect", "radiology-truncation", "-m", "RAD-R01 or RAD-001")
+    # the verdict is what is checked here (the HTML report: the clean run above, tests/e2e/test_allure_html.py),
+    # not the smallest failing text: the generated-text scenarios report their first failing text
+    # unshrunk (shrinking, ~20 s of CPU, is tests/e2e/test_generated_steps.py's)
+    proc, results = _rehearse(tmp_path, "--defect", "radiology-truncation", "-m", "RAD-R01 or RAD-001", "--no-html",
+                              env=dict(os.environ, **{SHRINK_SECONDS_ENV: "0"}))
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "VERDICT: NO-GO" in proc.stdout
     assert "RAD-R01" in proc.stdout and "critical" in proc.stdout
@@ -71,7 +78,7 @@ def test_unknown_defect_is_a_clear_error(tmp_path):
 def test_a_load_profile_that_cannot_run_is_a_no_go_never_silence(tmp_path):
     """`rehearse --load` with a load that cannot complete (2 users cannot cover the 4 user classes):
     its requirements are failed with the reason, so the verdict cannot pass them by omission."""
-    proc, results = _rehearse(tmp_path, "-m", "RAD-001", "--load", "steady_day:5s:2")
+    proc, results = _rehearse(tmp_path, "-m", "RAD-001", "--load", "steady_day:5s:2", "--no-html")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "did not complete" in proc.stderr
     broken = [json.loads(p.read_text(encoding="utf-8")) for p in results.glob("*-result.json")]

@@ -5,6 +5,7 @@ wrote, so a selftest that printed PASS but verified nothing would still fail her
 """
 
 import json
+import os
 import subprocess
 import sys
 
@@ -12,12 +13,16 @@ import pytest
 
 from genrep.paths import REPORTS_DIR
 from genrep.sim.defects import DEFECTS
+from steps import bdd_lookup
 
 
 @pytest.mark.timeout(900)  # the subprocess's own bound; pytest's default 120 s is for one test, not 15 runs
 def test_selftest_detects_every_defect_and_no_false_alarm():
+    # every step of every scenario of every run is also looked up pytest-bdd's own way, and a different
+    # answer fails that scenario (steps/bdd_lookup.py): so the matrix also proves the faster lookup
     proc = subprocess.run([sys.executable, "-m", "genrep.cli", "selftest", "--jobs", "2"],
-                          capture_output=True, text=True, timeout=900)
+                          capture_output=True, text=True, timeout=900,
+                          env=dict(os.environ, **{bdd_lookup.CHECK_ENV: "1"}))
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     matrix = {row["defect"]: row for row in
               json.loads((REPORTS_DIR / "selftest" / "matrix.json").read_text(encoding="utf-8"))}

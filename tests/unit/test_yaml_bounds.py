@@ -188,3 +188,21 @@ def test_every_shipped_profile_still_loads(monkeypatch):
     monkeypatch.delenv("GENREP_DEFECTS", raising=False)
     for path in sorted((ROOT / "environments").glob("*.yaml")):
         assert load_profile(str(path), defects=()).name
+
+
+def test_a_file_read_again_is_its_current_content_and_never_shared_data(tmp_path):
+    """load_yaml remembers parsed files by their bytes: an edit is seen at once, and a caller that
+    changes what it got changes nothing another caller gets."""
+    path = tmp_path / "c.yaml"
+    path.write_text("a:\n  b: [1, 2]\n", encoding="utf-8")
+    first = load_yaml(path)
+    first["a"]["b"].append(3)
+    first["a"]["new"] = 1
+    again = load_yaml(path)
+    assert again == {"a": {"b": [1, 2]}} and again.line_of("a") == 1 and again["a"].line_of("b") == 2
+    assert again.file == str(path) and again["a"] is not first["a"]
+    path.write_text("a:\n  b: [1, 2]\n  c: x\n", encoding="utf-8")
+    assert load_yaml(path) == {"a": {"b": [1, 2], "c": "x"}}
+    path.write_text("a: [\n", encoding="utf-8")  # broken after it was read fine: refused, never the old data
+    with pytest.raises(ConfigError):
+        load_yaml(path)
