@@ -244,6 +244,48 @@ def _independent_checks(g: GeneratedText) -> None:
         assert sum(1 for line in split_lines(text) if "\t" in line or re.search(r"\S {2,}\S", line)) >= 2
 
 
+def test_a_table_pick_has_the_distribution_of_the_two_step_choice():
+    """``draws.table``: one pick stands for "a group (by weight), then an item of it": the
+    generators' vocabulary depends on it being exact."""
+    from fractions import Fraction
+
+    from genrep.text.generated.draws import table
+    groups, weights = [("a", "b", "c", "d"), ("e",), ("f", "g", "h")], [1, 2, 3]
+    items = table(groups, weights)
+    assert items[0] == "a"  # the first item of the first group stays the simplest
+    for group, weight in zip(groups, weights):
+        for item in group:
+            assert Fraction(items.count(item), len(items)) == Fraction(weight, sum(weights) * len(group))
+    with pytest.raises(ValueError):
+        table([("a",), ()])
+
+
+def test_a_pick_from_a_large_table_keeps_its_proportions():
+    """Hypothesis favours small indices past 256 items (a third of its draws from 2,520 land in the
+    first tenth): a table that large (the sentence mix: a negation phrase one time in three) must
+    still come out in its proportions."""
+    from genrep.text.generated.draws import pick, table
+    items = table([[f"negation {i}" for i in range(120)], [f"neutral {i}" for i in range(14)]], [1, 2])
+    assert len(items) > 256
+    drawn: list[str] = []
+
+    @settings(max_examples=100, derandomize=True, database=None, deadline=None)
+    @given(st.lists(st.composite(lambda draw: pick(draw, items))(), min_size=30, max_size=30))
+    def run(xs):
+        drawn.extend(xs)
+
+    run()
+    share = sum(x.startswith("negation") for x in drawn) / len(drawn)
+    assert len(drawn) == 3000 and 0.28 < share < 0.40, share
+
+
+def test_several_picks_in_one_draw_read_the_index_in_base_n():
+    from genrep.text.generated.draws import picks
+    items = ("x", "y", "z")
+    seen = [picks(lambda _strategy, code=code: code.to_bytes(4, "big"), items, 2) for code in range(9)]
+    assert seen == [[a, b] for a in items for b in items]  # every pair once: uniform, in order
+
+
 def test_declared_features_are_really_there():
     _, examples = _collect(st.one_of(hl7_texts(), nll_texts()), 200)
     for g in examples:

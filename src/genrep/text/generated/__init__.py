@@ -54,7 +54,9 @@ constants), ``vocabulary`` (Swedish clinical words and character classes, ``clin
 ``clinical`` (``clinical_texts`` and the assembly the others start from), ``hl7_alphabet``
 (``hl7_texts``: typed delimiters, escapes and the wire encoder), ``fhir_strings`` (``nll_texts``),
 ``words`` (the English and Swedish words a feature file asks for features with: "tables and
-negations", "tabeller och negationer"; ``features_for`` and, for a linter, ``problem``).
+negations", "tabeller och negationer"; ``features_for`` and, for a linter, ``problem``), ``draws``
+(cheap draws: strategies built once, independent coin flips as one draw, a two-step choice as one
+pick from a table; the distributions kept, about half the Hypothesis draws per text).
 Import from the package: the names below are its interface.
 """
 

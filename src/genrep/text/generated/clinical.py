@@ -13,11 +13,13 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from hypothesis import assume
 from hypothesis import strategies as st
 
 from genrep.text.fidelity import NEGATION_WORDS
+from genrep.text.generated.draws import chances, coin, index_sets, integer, permutations, pick, picks, table
 from genrep.text.generated.model import (CLINICAL_FEATURES, REPORT_FEATURES, WRAP_COLUMNS, GeneratedText,
                                          _ordered)
 from genrep.text.generated.vocabulary import (
@@ -49,10 +51,12 @@ def _ok(token: str, codec: str | None) -> bool:
     return True
 
 
-def _pool(items: Iterable[str], codec: str | None) -> tuple[str, ...]:
+@lru_cache(maxsize=256)
+def _pool(items: tuple[str, ...], codec: str | None) -> tuple[str, ...]:
     return tuple(i for i in items if _ok(i, codec))
 
 
+@lru_cache(maxsize=64)
 def _available(codec: str | None) -> frozenset[str]:
     """Clinical features that can be written in ``codec``."""
     missing = set()
@@ -78,9 +82,20 @@ def _check_require(require: Iterable[str], known: tuple[str, ...], available: fr
     return req
 
 
-def _cap(draw, word: str) -> str:
-    style = draw(st.sampled_from(("lower", "capital", "upper")))
-    return word.upper() if style == "upper" else word.capitalize() if style == "capital" else word
+@lru_cache(maxsize=64)
+def _shown_words(words: tuple[str, ...]) -> tuple[str, ...]:
+    """The negation words as written, for one pick: a word, then lower case, Capitalised or UPPER."""
+    return tuple(style for w in words for style in (w, w.capitalize(), w.upper()))
+
+
+def _negation_word(draw, spec: _Spec) -> str:
+    return pick(draw, _shown_words(spec.negation_words))
+
+
+@lru_cache(maxsize=None)
+def _fillers(longest: int) -> tuple[str, ...]:
+    """Filler words for one pick: a length from 1 to ``longest`` uniformly, then a word of it."""
+    return table([_BY_LENGTH[length] for length in range(1, longest + 1)])
 
 
 def _fill(draw, n: int) -> str:
@@ -88,87 +103,102 @@ def _fill(draw, n: int) -> str:
     parts: list[str] = []
     remaining = n
     while remaining > 0:
-        if remaining <= _MAX_FILL and (remaining <= 3 or draw(st.booleans())):
-            parts.append(draw(st.sampled_from(_BY_LENGTH[remaining])))
+        if remaining <= _MAX_FILL and (remaining <= 3 or coin(draw)):
+            parts.append(pick(draw, _BY_LENGTH[remaining]))
             break
-        longest = min(_MAX_FILL, remaining - 2)
-        length = draw(st.integers(1, longest))
-        parts.append(draw(st.sampled_from(_BY_LENGTH[length])))
-        remaining -= length + 1
+        # while k words of the longest length would still leave over _MAX_FILL + 1 characters, the
+        # next k words are each of any length (no coin before them): draw them together, up to 3
+        # (192**3 choices)
+        k = min(3, (remaining - 1) // (_MAX_FILL + 1))
+        words = (picks(draw, _fillers(_MAX_FILL), k) if k > 1
+                 else [pick(draw, _fillers(min(_MAX_FILL, remaining - 2)))])
+        parts += words
+        remaining -= sum(len(w) + 1 for w in words)
     return " ".join(parts)
 
 
 def _number(draw, decimal: bool | None = None) -> str:
     if decimal is None:
-        decimal = draw(st.booleans())
-    whole = draw(st.integers(0, 250))
-    return f"{whole},{draw(st.integers(1, 9))}" if decimal else str(whole)
+        decimal = coin(draw)
+    whole = integer(draw, 0, 250)
+    return f"{whole},{integer(draw, 1, 9)}" if decimal else str(whole)
+
+
+@lru_cache(maxsize=64)
+def _negation_phrases(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Negation phrases for one pick: a word of ``words`` uniformly, then one of its phrases."""
+    return table([_NEGATION_PHRASES.get(word, (f"{word.capitalize()} anmärkning.",)) for word in words])
+
+
+@lru_cache(maxsize=64)
+def _sentences(words: tuple[str, ...]) -> tuple[str, ...]:
+    """Sentences for one pick: a negation phrase one time in three, else a neutral sentence."""
+    return table([_negation_phrases(words), _NEUTRAL], weights=[1, 2])
 
 
 def _negation_phrase(draw, spec: _Spec) -> str:
-    word = draw(st.sampled_from(spec.negation_words))
-    phrases = _NEGATION_PHRASES.get(word, (f"{word.capitalize()} anmärkning.",))
-    return draw(st.sampled_from(phrases))
+    return pick(draw, _negation_phrases(spec.negation_words))
 
 
 def _sentence_line(draw, spec: _Spec) -> str:
-    sentences = []
-    for _ in range(draw(st.integers(1, 3))):
-        if draw(st.integers(0, 2)) == 0:
-            sentences.append(_negation_phrase(draw, spec))
-        else:
-            sentences.append(draw(st.sampled_from(_NEUTRAL)))
-    return " ".join(sentences)
+    sentences = _sentences(spec.negation_words)
+    return " ".join(pick(draw, sentences) for _ in range(integer(draw, 1, 3)))
+
+
+_LONGEST_PART = max(map(len, _COMPOUND_PARTS))
 
 
 def _long_word(draw, soft_hyphen: bool) -> str:
+    """Compound parts until the word is over 40 letters (two at a time while the second would be
+    drawn anyway)."""
     parts: list[str] = []
-    while sum(map(len, parts)) <= 40:
-        parts.append(draw(st.sampled_from(_COMPOUND_PARTS)))
+    while (length := sum(map(len, parts))) <= 40:
+        parts += (picks(draw, _COMPOUND_PARTS, 2) if length <= 40 - _LONGEST_PART
+                  else [pick(draw, _COMPOUND_PARTS)])
     if soft_hyphen:
-        cuts = draw(st.sets(st.integers(1, len(parts) - 1), min_size=1, max_size=3))
+        cuts = draw(index_sets(1, len(parts) - 1, 1, 3))
         word = "".join(("\xad" if i in cuts else "") + p for i, p in enumerate(parts))
     else:
         word = "".join(parts)
-    return word.capitalize() if draw(st.booleans()) else word
+    return word.capitalize() if coin(draw) else word
 
 
 def _fragment(draw, feature: str, spec: _Spec) -> str:
     """An inline snippet that exercises ``feature``."""
     codec = spec.codec
     if feature == "unit":
-        space = draw(st.sampled_from((" ", "")))
-        return f"{_number(draw)}{space}{draw(st.sampled_from(_pool(_UNITS, codec)))}"
+        space = pick(draw, (" ", ""))
+        return f"{_number(draw)}{space}{pick(draw, _pool(_UNITS, codec))}"
     if feature == "comparison":
-        sign, space = draw(st.sampled_from(_pool(_COMPARISONS, codec))), draw(st.sampled_from((" ", "")))
-        return f"{sign}{space}{_number(draw)} {draw(st.sampled_from(('mm', 'cm', 'mmol/L')))}"
+        sign, space = pick(draw, _pool(_COMPARISONS, codec)), pick(draw, (" ", ""))
+        return f"{sign}{space}{_number(draw)} {pick(draw, ('mm', 'cm', 'mmol/L'))}"
     if feature == "arrow":
-        arrow = draw(st.sampled_from(_pool(_ARROWS, codec)))
-        return draw(st.sampled_from((f"CRP {_number(draw, False)} {arrow} {_number(draw, False)}",
-                                     f"{arrow} kontroll", f"Hb {arrow}")))
+        arrow = pick(draw, _pool(_ARROWS, codec))
+        return pick(draw, (f"CRP {_number(draw, False)} {arrow} {_number(draw, False)}",
+                           f"{arrow} kontroll", f"Hb {arrow}"))
     if feature == "ampersand":
-        return draw(st.sampled_from(_AMPERSANDS))
+        return pick(draw, _AMPERSANDS)
     if feature == "quote":
-        return draw(st.sampled_from(_pool(_QUOTES, codec)))
+        return pick(draw, _pool(_QUOTES, codec))
     if feature == "markup":
-        return draw(st.sampled_from(_MARKUP))
+        return pick(draw, _MARKUP)
     if feature == "nbsp":
-        return draw(st.sampled_from((f"{_number(draw)}\xa0{draw(st.sampled_from(('mm', 'mg', 'ml/h')))}",
-                                     "kl.\xa014.30", "s.k.\xa0ground glass", "ingen\xa0fraktur")))
+        return pick(draw, (f"{_number(draw)}\xa0{pick(draw, ('mm', 'mg', 'ml/h'))}",
+                           "kl.\xa014.30", "s.k.\xa0ground glass", "ingen\xa0fraktur"))
     if feature == "decimal_comma":
-        return f"{_number(draw, True)} {draw(st.sampled_from(('mg', 'cm', 'ml')))}"
+        return f"{_number(draw, True)} {pick(draw, ('mg', 'cm', 'ml'))}"
     if feature == "date":
-        year, month, day = draw(st.integers(2015, 2025)), draw(st.integers(1, 12)), draw(st.integers(1, 28))
-        return draw(st.sampled_from((f"{year}-{month:02d}-{day:02d}", f"{day}/{month}",
-                                     f"{day}/{month}-{year % 100:02d}")))
+        year, month, day = integer(draw, 2015, 2025), integer(draw, 1, 12), integer(draw, 1, 28)
+        return pick(draw, (f"{year}-{month:02d}-{day:02d}", f"{day}/{month}",
+                           f"{day}/{month}-{year % 100:02d}"))
     if feature == "dosage":
-        return draw(st.sampled_from(_pool(_DOSAGES, codec)))
+        return pick(draw, _pool(_DOSAGES, codec))
     if feature == "soft_hyphen":
         return _long_word(draw, True)
     if feature == "long_word":
-        return _long_word(draw, _ok("\xad", codec) and draw(st.booleans()))
+        return _long_word(draw, _ok("\xad", codec) and coin(draw))
     if feature == "nfd":
-        return unicodedata.normalize("NFD", draw(st.sampled_from(_SWEDISH_WORDS)))
+        return unicodedata.normalize("NFD", pick(draw, _SWEDISH_WORDS))
     raise AssertionError(feature)
 
 
@@ -177,63 +207,62 @@ _INLINE = ("unit", "comparison", "arrow", "ampersand", "quote", "markup", "nbsp"
 
 
 def _bullet_block(draw, spec: _Spec) -> list[str]:
-    marker = draw(st.sampled_from(_pool(_BULLETS, spec.codec)))
-    indent = draw(st.sampled_from(("", "  ", "\t")))
-    items = [_sentence_line(draw, spec) if draw(st.booleans()) else _negation_phrase(draw, spec)
-             for _ in range(draw(st.integers(2, 4)))]
+    marker = pick(draw, _pool(_BULLETS, spec.codec))
+    indent = pick(draw, ("", "  ", "\t"))
+    items = [_sentence_line(draw, spec) if coin(draw) else _negation_phrase(draw, spec)
+             for _ in range(integer(draw, 2, 4))]
     return [f"{indent}{marker} {item}" for item in items]
 
 
 def _numbered_block(draw, spec: _Spec) -> list[str]:
-    style = draw(st.sampled_from(("{}.", "{})", "({})", "alpha")))
+    style = pick(draw, ("{}.", "{})", "({})", "alpha"))
     lines = []
-    for i in range(1, draw(st.integers(2, 4)) + 1):
+    for i in range(1, integer(draw, 2, 4) + 1):
         marker = f"{'abcdefgh'[i - 1]})" if style == "alpha" else style.format(i)
-        item = draw(st.sampled_from(_NEUTRAL)) if draw(st.booleans()) else _negation_phrase(draw, spec)
+        item = pick(draw, _NEUTRAL) if coin(draw) else _negation_phrase(draw, spec)
         lines.append(f"{marker} {item}")
     return lines
 
 
 def _table_block(draw, spec: _Spec) -> list[str]:
-    sep = draw(st.sampled_from(("\t", "  ", "\t\t", "    ")))
-    indent = draw(st.sampled_from(("\t", "  ", "    ", " \t")))
-    unit = draw(st.sampled_from(("cm", "mm", "ml")))
-    lines = [draw(st.sampled_from(("Mätvärden:", "Mått (vänster/höger):", "Tabell:")))]
-    header = ["Vänster", "Höger"] if draw(st.booleans()) else ["Organ", "Vänster", "Höger"]
+    sep = pick(draw, ("\t", "  ", "\t\t", "    "))
+    indent = pick(draw, ("\t", "  ", "    ", " \t"))
+    unit = pick(draw, ("cm", "mm", "ml"))
+    lines = [pick(draw, ("Mätvärden:", "Mått (vänster/höger):", "Tabell:"))]
+    header = ["Vänster", "Höger"] if coin(draw) else ["Organ", "Vänster", "Höger"]
     lines.append(indent + sep.join(header))
-    for _ in range(draw(st.integers(2, 4))):
-        label = draw(st.sampled_from(_TABLE_LABELS))
+    for _ in range(integer(draw, 2, 4)):
+        label = pick(draw, _TABLE_LABELS)
         cells = [f"{_number(draw, True)} {unit}" for _ in range(2)]
         lines.append(indent + sep.join([label, *cells]))
     return lines
 
 
 def _negation_block(draw, feature: str, spec: _Spec) -> list[str]:
-    word = draw(st.sampled_from(spec.negation_words))
     if feature == "negation":
         return [_negation_phrase(draw, spec)]
+    word = _negation_word(draw, spec)
     if feature == "negation_alone":
-        return [_cap(draw, word) + draw(st.sampled_from(("", ".", ":", "!")))]
+        return [word + pick(draw, ("", ".", ":", "!"))]
     if feature in ("negation_line_start", "negation_first_word"):
-        return [f"{_cap(draw, word)} {draw(st.sampled_from(_AFTER_NEGATION))}"]
+        return [f"{word} {pick(draw, _AFTER_NEGATION)}"]
     if feature in ("negation_line_end", "negation_last_word"):
-        return [f"{draw(st.sampled_from(_BEFORE_NEGATION))} {_cap(draw, word)}{draw(st.sampled_from(('', '.', '!')))}"]
+        return [f"{pick(draw, _BEFORE_NEGATION)} {word}{pick(draw, ('', '.', '!'))}"]
     if feature == "negation_wrap_column":
         return [_wrap_column_line(draw, spec, word)]
     raise AssertionError(feature)
 
 
-def _wrap_column_line(draw, spec: _Spec, word: str, lead: str = "") -> str:
-    """A line (starting with ``lead``, e.g. a conclusion heading) whose negation ``word`` starts at,
-    ends at or spans one of the wrap columns; filler words before it, optionally after it."""
-    column = draw(st.sampled_from(spec.wrap_columns))
-    shown = _cap(draw, word)
-    start = draw(st.integers(max(len(lead), column - len(shown)), max(len(lead), column)))
+def _wrap_column_line(draw, spec: _Spec, shown: str, lead: str = "") -> str:
+    """A line (starting with ``lead``, e.g. a conclusion heading) whose negation word ``shown``
+    starts at, ends at or spans one of the wrap columns; filler words before it, optionally after it."""
+    column = pick(draw, spec.wrap_columns)
+    start = integer(draw, max(len(lead), column - len(shown)), max(len(lead), column))
     gap = start - len(lead)
     prefix = lead + ((_fill(draw, gap - 1) + " ") if gap >= 2 else " " * gap)
-    suffix = draw(st.sampled_from(("", ".", "suffix")))
+    suffix = pick(draw, ("", ".", "suffix"))
     if suffix == "suffix":
-        suffix = " " + _fill(draw, draw(st.integers(1, 30))) + "."
+        suffix = " " + _fill(draw, integer(draw, 1, 30)) + "."
     return prefix + shown + suffix
 
 
@@ -242,18 +271,18 @@ def _conclusion_block(draw, spec: _Spec) -> list[str]:
     ``Bedömning:``) with the first statement on its line or alone above it, then up to two more
     lines; negation words in it, also across a wrap column, as required or drawn. An EHR lifts the
     paragraph (to the next blank line) out as ``DiagnosticReport.conclusion``."""
-    heading = draw(st.sampled_from(_CONCLUSION_HEADINGS))
-    inline = draw(st.booleans())
-    kinds = [draw(st.sampled_from(("negation", "wrap", "sentence"))) for _ in range(draw(st.integers(1, 3)))]
+    heading = pick(draw, _CONCLUSION_HEADINGS)
+    inline = coin(draw)
+    kinds = [pick(draw, ("negation", "wrap", "sentence")) for _ in range(integer(draw, 1, 3))]
     if "conclusion_negation_wrap_column" in spec.require and "wrap" not in kinds:
-        kinds[draw(st.integers(0, len(kinds) - 1))] = "wrap"
+        kinds[integer(draw, 0, len(kinds) - 1)] = "wrap"
     if "conclusion_negation" in spec.require and kinds == ["sentence"] * len(kinds):
-        kinds[draw(st.integers(0, len(kinds) - 1))] = "negation"
+        kinds[integer(draw, 0, len(kinds) - 1)] = "negation"
     lines = [] if inline else [heading]
     for i, kind in enumerate(kinds):
         lead = heading + " " if inline and i == 0 else ""
         if kind == "wrap":
-            lines.append(_wrap_column_line(draw, spec, draw(st.sampled_from(spec.negation_words)), lead))
+            lines.append(_wrap_column_line(draw, spec, _negation_word(draw, spec), lead))
         elif kind == "negation":
             lines.append(lead + _negation_phrase(draw, spec))
         else:
@@ -263,33 +292,44 @@ def _conclusion_block(draw, spec: _Spec) -> list[str]:
 
 _NEGATION_BLOCKS = ("negation", "negation_alone", "negation_line_start", "negation_line_end",
                     "negation_wrap_column")
+# the features a text has one time in four unless required, and the one-in-four chance of a report
+# without a conclusion: one byte each, drawn together (``draws.chances``)
+_OPTIONAL = _INLINE + ("bullet_list", "numbered_list", "table") + _NEGATION_BLOCKS + (
+    "negation_first_word", "negation_last_word", "blank_line")
+_CHANCE = {feature: i for i, feature in enumerate(_OPTIONAL)}
+_NO_CONCLUSION = len(_OPTIONAL)
+_GAPS = (0, 0, 1, 1, 2)  # blank lines between blocks of a text with blank lines
+# an inline fragment goes inside a sentence (None) or, half the time, on a line of its own after a lead
+_PLACES: tuple[str | None, ...] = table([(None,), _LEADS])
 
 
 @st.composite
 def _clinical_text(draw, spec: _Spec) -> str:
     """Clinical text (lines joined by LF) exercising every feature of ``spec.require``."""
     available = _available(spec.codec)
+    chance = chances(draw, _NO_CONCLUSION + 1)
 
     def wanted(feature: str) -> bool:
         if feature not in available:
             return False
-        return feature in spec.require or draw(st.integers(0, 3)) == 0
+        return feature in spec.require or chance[_CHANCE[feature]] % 4 == 0
 
     # blocks: (lines, required?)
     blocks: list[tuple[list[str], bool]] = []
-    paragraphs = [[_sentence_line(draw, spec)] for _ in range(draw(st.integers(1, 3)))]
+    paragraphs = [[_sentence_line(draw, spec)] for _ in range(integer(draw, 1, 3))]
     blocks += [(p, False) for p in paragraphs]
     for feature in _INLINE:
         if not wanted(feature):
             continue
         fragment = _fragment(draw, feature, spec)
-        if draw(st.booleans()):  # on its own line
-            blocks.append(([f"{draw(st.sampled_from(_LEADS))} {fragment}"], feature in spec.require))
+        place = pick(draw, _PLACES)
+        if place is not None:  # on its own line, after a lead word
+            blocks.append(([f"{place} {fragment}"], feature in spec.require))
         else:  # inside a sentence line
-            target = draw(st.integers(0, len(paragraphs) - 1))
+            target = integer(draw, 0, len(paragraphs) - 1)
             line = paragraphs[target][0]
             spaces = [i for i, c in enumerate(line) if c == " "] + [len(line)]
-            at = draw(st.sampled_from(spaces))
+            at = pick(draw, spaces)
             paragraphs[target][0] = line[:at] + " " + fragment + line[at:]
             if feature in spec.require:  # now needed: keep it
                 idx = next(i for i, (b, _) in enumerate(blocks) if b is paragraphs[target])
@@ -304,12 +344,12 @@ def _clinical_text(draw, spec: _Spec) -> str:
     while sum(len(b) for b, _ in blocks) < spec.min_lines:
         blocks.append(([_sentence_line(draw, spec)], True))
 
-    order = draw(st.permutations(range(len(blocks))))
+    order = draw(permutations(len(blocks)))
     blocks = [blocks[i] for i in order]
     first = _negation_block(draw, "negation_first_word", spec) if wanted("negation_first_word") else None
     last = _negation_block(draw, "negation_last_word", spec) if wanted("negation_last_word") else None
     # a report ends with its conclusion paragraph, three times in four (before a last-word negation)
-    concluded = spec.report and (bool(spec.require & set(REPORT_FEATURES)) or draw(st.integers(0, 3)) != 3)
+    concluded = spec.report and (bool(spec.require & set(REPORT_FEATURES)) or chance[_NO_CONCLUSION] % 4 != 3)
     conclusion = _conclusion_block(draw, spec) if concluded else None
     tail = ([conclusion] if conclusion else []) + ([last] if last else [])
 
@@ -324,14 +364,14 @@ def _clinical_text(draw, spec: _Spec) -> str:
     blank = wanted("blank_line")
     lead = trail = 0
     if blank and not spec.strip:
-        lead, trail = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+        lead, trail = integer(draw, 0, 2), integer(draw, 0, 2)
 
     def gaps_for(n: int) -> list[int]:
         if not blank:
             return [0] * n
-        gaps = [draw(st.sampled_from((0, 0, 1, 1, 2))) for _ in range(n)]
+        gaps = [_GAPS[b % len(_GAPS)] for b in chances(draw, n)]
         if n and not any(gaps) and (lead + trail == 0 or spec.strip):
-            gaps[draw(st.integers(0, n - 1))] = 1
+            gaps[integer(draw, 0, n - 1)] = 1
         return gaps
 
     parts = ([first] if first else []) + [b for b, _ in blocks] + tail

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from genrep.text.fidelity import NEGATION_WORDS
 from genrep.text.generated.clinical import _clean, _clinical_text, _fill, _Spec, _spec
+from genrep.text.generated.draws import integer
 from genrep.text.generated.model import (NLL_FEATURES, NLL_LINE_BREAK, NLL_MAX_LENGTH, WRAP_COLUMNS,
                                          GeneratedText, _ordered)
 from genrep.text.generated.vocabulary import clinical_features
@@ -30,14 +31,16 @@ def nll_texts(*, require: Iterable[str] = (), max_length: int = NLL_MAX_LENGTH,
         raise ValueError(f"line_break must be LF, CR LF or CR; got {line_break!r}")
     spec = _spec(require, NLL_FEATURES, negation_words, wrap_columns, None, max_length, strip=True,
                  what="nll_texts")
-    return _nll_text(spec, line_break).filter(lambda g: g is not None)
+    return _nll_text(spec, _clinical_text(spec), line_break).filter(lambda g: g is not None)
 
 
 @st.composite
-def _nll_text(draw, spec: _Spec, line_break: str) -> GeneratedText | None:
-    text = draw(_clinical_text(spec)).strip()  # FHIR: no leading/trailing whitespace
+def _nll_text(draw, spec: _Spec, clinical: st.SearchStrategy[str], line_break: str) -> GeneratedText | None:
+    text = draw(clinical).strip()  # FHIR: no leading/trailing whitespace
     lines = text.split("\n")
-    if "at_max_length" in spec.require or draw(st.integers(0, 3)) == 0:
+    # filled to the maximum length one time in four, and always when it (or more bytes than
+    # characters allowed, which a Swedish text then has) is required
+    if spec.require & {"at_max_length", "bytes_over_max_length"} or integer(draw, 0, 3) == 0:
         missing = spec.max_length - len(text)
         if missing == 1:
             lines[0] += "."

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from genrep.hl7.charsets import CHARSETS, codec_for
 from genrep.text.fidelity import NEGATION_WORDS
 from genrep.text.generated.clinical import _clean, _clinical_text, _ok, _Spec, _spec
+from genrep.text.generated.draws import chances, coin, index_lists, integer, pick
 from genrep.text.generated.model import (_FT_ONLY, _TX_ONLY, CLINICAL_FEATURES, HL7_FEATURES,
                                          HL7_WIRE_FEATURES, WRAP_COLUMNS, GeneratedText, _ordered)
 from genrep.text.generated.vocabulary import clinical_features
@@ -74,33 +75,42 @@ def hl7_texts(*, require: Iterable[str] = (), charset: str = "UNICODE UTF-8", wi
                  what=f"hl7_texts(charset={charset!r})", min_lines=breaks_needed + 1)
     clinical = _Spec(spec.require & frozenset(CLINICAL_FEATURES), spec.negation_words,
                      spec.wrap_columns, codec, None, False, spec.min_lines)
-    return _hl7_text(spec, clinical, charset, codec, wire).filter(lambda g: g is not None)
+    # a required named escape needs its delimiter in the text: type it rather than hope for it
+    typed = spec.require | {_DELIMITER_OF[f] for f in spec.require if f in _DELIMITER_OF}
+    return _hl7_text(spec, typed, _clinical_text(clinical), charset, codec, wire).filter(lambda g: g is not None)
+
+
+_TRAILING_SPACE = len(_PLAIN_TOKENS)  # its byte of the chances after the plain tokens'
+_DELIMITER_OF = {"esc_F": "field_sep", "esc_S": "component_sep", "esc_T": "subcomponent_sep",
+                 "esc_R": "repetition_sep", "esc_E": "escape_char"}
+_TYPED_BREAKS = ("\n", "\n", "\r\n", "\r")
 
 
 @st.composite
-def _hl7_text(draw, spec: _Spec, clinical: _Spec, charset: str, codec: str,
-              wire_mode: bool | None) -> GeneratedText | None:
-    lines = draw(_clinical_text(clinical)).split("\n")
+def _hl7_text(draw, spec: _Spec, typed: frozenset[str], clinical: st.SearchStrategy[str], charset: str,
+              codec: str, wire_mode: bool | None) -> GeneratedText | None:
+    lines = draw(clinical).split("\n")
     # typed delimiters and escape look-alikes, each on a line of its own (inserted between lines,
-    # so columns, first and last words stay where the clinical text put them)
-    for feature, tokens in _PLAIN_TOKENS.items():
-        if feature in spec.require or draw(st.integers(0, 3)) == 0:
-            token = draw(st.sampled_from(tokens))
-            line = draw(st.sampled_from((f"Jfr {token} ovan.", token, f"{token} se bilaga", f"Ref: {token}")))
-            at = draw(st.integers(1, len(lines) - 1)) if len(lines) >= 2 else 1
+    # so columns, first and last words stay where the clinical text put them); each one time in four
+    chance = chances(draw, _TRAILING_SPACE + 1)
+    for k, (feature, tokens) in enumerate(_PLAIN_TOKENS.items()):
+        if feature in typed or chance[k] % 4 == 0:
+            token = pick(draw, tokens)
+            line = pick(draw, (f"Jfr {token} ovan.", token, f"{token} se bilaga", f"Ref: {token}"))
+            at = integer(draw, 1, len(lines) - 1) if len(lines) >= 2 else 1
             lines.insert(at, line)
-    if "trailing_space" in spec.require or draw(st.integers(0, 3)) == 0:
-        i = draw(st.integers(0, len(lines) - 1))
-        lines[i] += draw(st.sampled_from((" ", "  ", "\t", " \t ")))
+    if "trailing_space" in spec.require or chance[_TRAILING_SPACE] % 4 == 0:
+        i = integer(draw, 0, len(lines) - 1)
+        lines[i] += pick(draw, (" ", "  ", "\t", " \t "))
     expected = "\n".join(lines)
 
     # the typed line endings: LF, CR LF or CR; a CR never directly before an LF of the next break
-    seps = [draw(st.sampled_from(("\n", "\n", "\r\n", "\r"))) for _ in range(len(lines) - 1)]
+    seps = [_TYPED_BREAKS[b % 4] for b in chances(draw, len(lines) - 1)]
     if seps:
         if "crlf" in spec.require and "\r\n" not in seps:
-            seps[draw(st.integers(0, len(seps) - 1))] = "\r\n"
+            seps[integer(draw, 0, len(seps) - 1)] = "\r\n"
         if "cr" in spec.require and "\r" not in seps:
-            seps[draw(st.integers(0, len(seps) - 1))] = "\r"
+            seps[integer(draw, 0, len(seps) - 1)] = "\r"
     for i in range(len(seps) - 1):
         if seps[i] == "\r" and lines[i + 1] == "" and seps[i + 1].startswith("\n"):
             seps[i + 1] = "\r"  # "\r" + "\r\n" or "\r" + "\n" would read as one CR LF
@@ -111,7 +121,7 @@ def _hl7_text(draw, spec: _Spec, clinical: _Spec, charset: str, codec: str,
     features |= _hl7_plain_features(plain)
 
     wire_req = spec.require & frozenset(HL7_WIRE_FEATURES)
-    use_wire = wire_mode if wire_mode is not None else (bool(wire_req) or draw(st.booleans()))
+    use_wire = wire_mode if wire_mode is not None else (bool(wire_req) or coin(draw))
     wire = wire_type = None
     if use_wire:
         if wire_req & _FT_ONLY:
@@ -119,7 +129,7 @@ def _hl7_text(draw, spec: _Spec, clinical: _Spec, charset: str, codec: str,
         elif wire_req & _TX_ONLY:
             dialect = "TX"
         else:
-            dialect = draw(st.sampled_from(("FT", "TX")))
+            dialect = pick(draw, ("FT", "TX"))
         encoded = _encode_wire(draw, expected, dialect, codec, wire_req)
         if encoded is None:
             return None
@@ -148,25 +158,25 @@ def _encode_wire(draw, expected: str, dialect: str, codec: str,
     as ``expected`` (line breaks: CR LF and CR decode as such; see the package docstring)."""
     features: set[str] = set()
     n = len(expected)
-    lower = draw(st.booleans())
+    lower = coin(draw)
     chars = [i for i, c in enumerate(expected) if c != "\n"]
     non_ascii = [i for i in chars if ord(expected[i]) > 127]
     delims = [i for i in chars if expected[i] in _NAMED]
     newline_idx = [i for i, c in enumerate(expected) if c == "\n"]
 
     # hex-escaped characters (and whether a multi-byte one is split)
-    hexed = set(draw(st.lists(st.sampled_from(chars), max_size=6))) if chars else set()
+    hexed = {chars[k] for k in draw(index_lists(len(chars), 6))} if chars else set()
     if "hex_non_ascii" in require or "hex_split" in require:
         if not non_ascii:
             return None
         if not hexed & set(non_ascii):
-            hexed.add(draw(st.sampled_from(non_ascii)))
+            hexed.add(pick(draw, non_ascii))
     if "hex" in require and not hexed and not ({"hex_line_break"} & require):
         if not chars:
             return None
-        hexed.add(draw(st.sampled_from(chars)))
+        hexed.add(pick(draw, chars))
     split_ok = [i for i in hexed if len(expected[i].encode(codec)) > 1]
-    split = set(draw(st.lists(st.sampled_from(split_ok), max_size=2))) if split_ok else set()
+    split = {split_ok[k] for k in draw(index_lists(len(split_ok), 2))} if split_ok else set()
     if "hex_split" in require and not split:
         if not split_ok:
             return None
@@ -183,7 +193,7 @@ def _encode_wire(draw, expected: str, dialect: str, codec: str,
 
     # highlighted words
     words = [m.span() for m in re.finditer(r"[^\s]+", expected)]
-    highlighted = set(draw(st.lists(st.integers(0, len(words) - 1), max_size=3))) if words else set()
+    highlighted = set(draw(index_lists(len(words), 3))) if words else set()
     if "highlight" in require and not highlighted:
         if not words:
             return None
@@ -202,32 +212,33 @@ def _encode_wire(draw, expected: str, dialect: str, codec: str,
     if dialect == "FT":
         for cmd in ("in", "ti", "ce"):
             feat = f"fmt_{cmd}"
-            chosen = set(draw(st.lists(st.sampled_from(line_starts), max_size=1)))
+            chosen = {line_starts[k] for k in draw(index_lists(len(line_starts), 1))}
             if feat in require and not chosen:
                 chosen = {line_starts[0]}
             for pos in chosen:
                 if cmd == "ce":
                     put(pos, "\\.ce\\")
                 else:
-                    sign = draw(st.sampled_from(("", "+", "-", " ", " +", " -")))
-                    put(pos, f"\\.{cmd}{sign}{draw(st.integers(1, 8))}\\")
+                    sign = pick(draw, ("", "+", "-", " ", " +", " -"))
+                    put(pos, f"\\.{cmd}{sign}{integer(draw, 1, 8)}\\")
                 features.add(feat)
         spots = sorted(set(line_starts) | set(after_space))
         for cmd in ("fi", "nf"):
             feat = f"fmt_{cmd}"
-            chosen = set(draw(st.lists(st.sampled_from(spots), max_size=1)))
+            chosen = {spots[k] for k in draw(index_lists(len(spots), 1))}
             if feat in require and not chosen:
                 chosen = {spots[0]}
             for pos in chosen:
                 put(pos, f"\\.{cmd}\\")
                 features.add(feat)
-        chosen = set(draw(st.lists(st.sampled_from(after_space), max_size=1))) if after_space else set()
+        chosen = ({after_space[k] for k in draw(index_lists(len(after_space), 1))} if after_space
+                  else set())
         if "fmt_sk" in require and not chosen:
             if not after_space:
                 return None
             chosen = {after_space[0]}
         for pos in chosen:
-            put(pos, f"\\.sk{draw(st.sampled_from(('', ' ', '+', ' +')))}{draw(st.integers(1, 8))}\\")
+            put(pos, f"\\.sk{pick(draw, ('', ' ', '+', ' +'))}{integer(draw, 1, 8)}\\")
             features.add("fmt_sk")
 
     # line breaks: runs of consecutive LFs
@@ -238,15 +249,19 @@ def _encode_wire(draw, expected: str, dialect: str, codec: str,
         else:
             runs.append([i])
     break_code: dict[int, str] = {}   # index of an LF -> its encoding ("" = covered by a .sp)
-    run_sp = [dialect == "FT" and draw(st.integers(0, 3)) == 0 for _ in runs]
-    lf_mode = {i: draw(st.sampled_from(("br", "br", "hex") if dialect == "FT" else ("rep", "rep", "hex")))
-               for i in newline_idx}
+    # a run of LFs is one .sp one time in four (FT); each other LF a .br (FT) or ~ (TX) two times in three,
+    # else hex
+    run_sp = [b % 4 == 0 for b in chances(draw, len(runs))] if dialect == "FT" else [False] * len(runs)
+    modes = ("br", "br", "hex") if dialect == "FT" else ("rep", "rep", "hex")
+    lf_mode = {i: modes[b % 3] for i, b in zip(newline_idx, chances(draw, len(newline_idx)))}
     needed = [m for feat, m in (("fmt_sp", "sp"), ("fmt_br", "br"), ("hex_line_break", "hex"),
                                 ("repetition", "rep")) if feat in require]
     if "sp" in needed and not any(run_sp):
         if not runs:
             return None
-        run_sp[draw(st.integers(0, len(runs) - 1))] = True
+        run_sp[integer(draw, 0, len(runs) - 1)] = True
+    if runs and all(run_sp) and any(m != "sp" for m in needed) and ("sp" not in needed or len(runs) > 1):
+        run_sp[-1] = False  # leave LFs for the line break asked for
     for mode in needed:
         if mode == "sp":
             continue
@@ -261,8 +276,8 @@ def _encode_wire(draw, expected: str, dialect: str, codec: str,
     for k, run in enumerate(runs):
         if run_sp[k]:
             count = len(run)
-            form = draw(st.sampled_from(("", " ", "+")))
-            if count == 1 and draw(st.booleans()):
+            form = pick(draw, ("", " ", "+"))
+            if count == 1 and coin(draw):
                 break_code[run[0]] = "\\.sp\\"  # no number: one line
             else:
                 break_code[run[0]] = f"\\.sp{form}{count}\\"
@@ -280,7 +295,7 @@ def _encode_wire(draw, expected: str, dialect: str, codec: str,
                 features.add("repetition")
             else:  # a lone CR only ends a run: CR + the next LF would read as one CR LF
                 last_of_run = pos == len(run) - 1
-                form = draw(st.sampled_from(("0A", "0D0A", "0D") if last_of_run else ("0A", "0D0A")))
+                form = pick(draw, ("0A", "0D0A", "0D") if last_of_run else ("0A", "0D0A"))
                 break_code[i] = _hex(bytes.fromhex(form), lower)
                 features |= {"hex", "hex_line_break"}
 
@@ -298,7 +313,7 @@ def _encode_wire(draw, expected: str, dialect: str, codec: str,
         if i in hexed:
             data = c.encode(codec)
             if i in split and len(data) > 1:
-                cut = draw(st.integers(1, len(data) - 1))
+                cut = integer(draw, 1, len(data) - 1)
                 out.append(_hex(data[:cut], lower) + _hex(data[cut:], lower))
                 features.add("hex_split")
             else:

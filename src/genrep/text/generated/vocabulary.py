@@ -135,7 +135,7 @@ def clinical_features(text: str, *, negation_words: Iterable[str] = NEGATION_WOR
         found.add("soft_hyphen")
     if any(len(m.group().replace("\xad", "")) > 40 for m in _LONG_WORD_RE.finditer(text)):
         found.add("long_word")
-    if any(unicodedata.combining(c) for c in text):
+    if any(map(unicodedata.combining, text)):
         found.add("nfd")
     lines = text.split("\n")
     if sum(1 for line in lines if _TABLE_ROW_RE.search(line)) >= 2:
