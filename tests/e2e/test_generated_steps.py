@@ -1,12 +1,13 @@
 """Generated texts asked for from a feature file (``steps/generated_steps.py``), end to end through
 ``genrep rehearse -k``: the English and the Swedish scenario pass on the clean virtual environment,
 and both fail with ``--defect radiology-truncation``, classified ``truncated`` under RAD-R01, naming
-the first failing generated text (with its seed) and the smallest one shrinking reached, every
-attachment masked; the same scenario sends the same texts on every run."""
+the first failing generated text (with its seed) and the smallest one shrinking reached (at the
+limit: complete), every attachment masked; the same scenario sends the same texts on every run."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 
@@ -37,6 +38,20 @@ def _generated_texts(results) -> list[str]:
     return sorted(out)
 
 
+LIMIT = 4000  # the defect's default byte limit (see tests/e2e/test_explore.py for the window above it)
+
+
+def _smallest_bytes(message: str) -> int:
+    """The size of the smallest failing example a scenario's message names (complete shrinking:
+    each kind is cut to the limit in a few live examples, well inside GENREP_SHRINK_SECONDS)."""
+    smallest = re.search(r"Smallest failing example \(shrinking complete\): \d+ lines?, (\d+) bytes", message)
+    first = re.search(r"failed first, as \w+ \(\d+ lines?, (\d+) bytes", message)
+    if smallest:
+        return int(smallest.group(1))
+    assert "Shrinking complete: the first failing example is the smallest found." in message and first, message
+    return int(first.group(1))
+
+
 def test_both_scenarios_pass_on_the_clean_virtual_environment(tmp_path):
     proc, results, scenarios = _rehearse(tmp_path)
     assert len(scenarios) == 2, proc.stdout[-3000:] + proc.stderr[-2000:]
@@ -54,6 +69,7 @@ def test_both_scenarios_fail_on_truncation_naming_the_first_and_the_smallest_fai
         assert r.kinds[0] == "truncated" and "RAD-R01" in r.requirements, r.message[:800]
         assert "failed first, as truncated" in r.message and "Generated text " in r.message
         assert ("Smallest failing example (shrinking" in r.message or "Shrinking " in r.message)
+        assert LIMIT < _smallest_bytes(r.message) <= LIMIT + 64, r.message[-800:]  # shrunk to the limit
     names = set()
     for path in results.glob("*-result.json"):
         data = json.loads(path.read_text(encoding="utf-8"))

@@ -5,7 +5,9 @@ or ``nll_texts``) as it is sent, with the exact text a correct receiver must sho
 example may have neutral report lines appended up to a drawn total length (0 to 70,000 characters,
 past RAD-R01's 64 KiB): a limit on a report's length is part of what is explored, and the
 strategy orders its choices so that the shrinker brings the length down to a limit early, while
-it simplifies the generated text. Kept apart from the sending and the search so that the
+it simplifies the generated text. :func:`padding_cuts` and :func:`cut_padding` cut a padded
+example's padding shorter exactly as the strategy builds it with a shorter length: what the search
+bisects to a length limit (``shrink.settle``). Kept apart from the sending and the search so that the
 strategy can be checked without a live system, and a saved finding rebuilt without Hypothesis.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from genrep.errors import ConfigError
 
@@ -115,6 +117,34 @@ def _with_padding(g, charset: str, convention: str, length: int, generator: str)
             wire_type = "TX" if wire_type == "ST" else wire_type  # ST holds one line
     return Example("radiology", plain, expected, wire, wire_type, charset, convention, tuple(g.features),
                    len(filler), generator)
+
+
+def padding_cuts(example: Example) -> list[int]:
+    """The lengths ``example``'s padding can be cut to, shortest first, its own last: every whole
+    word of it (as :func:`padding_text` cuts), never none (without padding a wire value's type is
+    not known again: ST is sent as TX once padded). Empty for an example without padding."""
+    if example.padding <= 0:
+        return []
+    filler = example.expected[-example.padding:]
+    return [i for i in range(1, len(filler)) if filler[i] in " \n" and filler[i - 1] not in " \n"] + [len(filler)]
+
+
+def cut_padding(example: Example, length: int) -> Example:
+    """``example`` with its padding cut to its first ``length`` characters (one of
+    :func:`padding_cuts`): the very example the strategy builds from the same generated text with
+    a shorter target length (``_with_padding``), so a valid example by construction."""
+    filler = example.expected[-example.padding:] if example.padding > 0 else ""
+    if not 0 < length <= len(filler) or length not in padding_cuts(example):
+        raise ValueError(f"cannot cut the padding of {example.describe()} to {length} characters")
+    drop = len(filler) - length
+    if drop == 0:
+        return example
+    wire = example.wire
+    if wire is not None:
+        brk = "\\.br\\" if example.wire_type == "FT" else "~"
+        wire = wire[:len(wire) - len(filler[length:].replace("\n", brk))]
+    return replace(example, plain=example.plain[:-drop], expected=example.expected[:-drop], wire=wire,
+                   padding=length)
 
 
 def _first_lines(g, keep: int):
