@@ -10,7 +10,8 @@ By default a defect run selects only the scenarios of the requirements meant to 
 scenarios that wait out a read-back deadline are few); ``full=True`` runs the whole suite per
 defect and reports every extra scenario that also caught it. A defect run reports the first failing
 generated text as it is (``GENREP_SHRINK_SECONDS=0``): the matrix proves detection; shrinking to
-a minimal example costs about 10 s of CPU per failing scenario and is proven by its own tests.
+a minimal example costs up to 10 s of CPU per failing scenario (a length limit about 2 s: bisection)
+and is proven by its own tests.
 
 The runs go to ``reports/selftest/<defect>/allure-results``, cleared through ``genrep.outputs``
 like every output folder. Interrupted (Ctrl-C, SIGTERM), every suite run still going is stopped
@@ -76,7 +77,7 @@ def _run_one(defect: Defect | None, full: bool) -> DefectOutcome:
     marks = None if (defect is None or full) else " or ".join(defect.detected_by)
     try:
         # a defect row proves detection: the first failing generated text is reported as it is,
-        # not shrunk (10 s of CPU per failing scenario; tests/e2e/test_generated_steps.py proves shrinking)
+        # not shrunk (up to 10 s of CPU per failing scenario; tests/e2e/test_generated_steps.py proves shrinking)
         outcome = run_features(defects=(defect.name,) if defect else (), results_dir=results_dir,
                                marks=marks, timeout=900,
                                extra_env={SHRINK_SECONDS_ENV: "0"} if defect is not None else None)
