@@ -5,6 +5,7 @@ FHIR user reads (``/DiagnosticReport?identifier=<accession>``)."""
 
 import os
 
+import cpu_meter  # noqa: F401 - the Locust process's CPU per request (bench/cpu_meter.py)
 from locust import FastHttpUser, constant, task
 
 PATH = f"/DiagnosticReport?identifier={os.environ['GENREP_LOAD_ACCESSION']}"

@@ -10,6 +10,7 @@ import os
 import socket
 import time
 
+import cpu_meter  # noqa: F401 - the Locust process's CPU per request (bench/cpu_meter.py)
 from locust import User, constant, task
 
 from genrep.load.workload import Payloads

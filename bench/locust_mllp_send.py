@@ -13,6 +13,7 @@ import itertools
 import sys
 from pathlib import Path
 
+import cpu_meter  # noqa: F401 - the Locust process's CPU per request (bench/cpu_meter.py)
 from locust import constant, events
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "load"))

@@ -1,16 +1,18 @@
 """`bench_load` end to end, short: every path (bare and harness FHIR users, raw and harness MLLP,
-the `_send`-only diagnostic) measures a positive rate, the JSON's medians and ratios agree with its
-per-round figures, and nothing is left running. The floors are not asserted: they are a benchmark
+the `_send`-only diagnostic) measures a positive rate and a positive CPU per request (the Locust
+process's, from bench/cpu_meter.py), the JSON's medians and paired ratios agree with its per-round
+figures, the verdict is the judged figure against the floor, and nothing is left running. The floors are not asserted: they are a benchmark
 on a shared 2-core machine, not a timed test (`genrep bench load` judges them)."""
 
 import json
+import os
 import statistics
 import subprocess
 
 import pytest
 
 import genrep.benchmarks.load
-from genrep.benchmarks.load import FHIR_FLOOR, MLLP_FLOOR, bench_load
+from genrep.benchmarks.load import FHIR_FLOOR, JUDGED_ON, MLLP_FLOOR, bench_load
 
 
 def _leftovers(marker: str) -> list[str]:
@@ -25,6 +27,10 @@ def test_bench_load_short_run(tmp_path, monkeypatch):
     assert code in (0, 1)
     data = json.loads((tmp_path / "bench" / "load.json").read_text(encoding="utf-8"))
     assert data["rounds"] == 1 and data["seconds_per_run"] == 2
+    assert (FHIR_FLOOR, MLLP_FLOOR) == (0.80, 0.60)  # the issue's floors (issue 18)
+    if len(os.sched_getaffinity(0)) >= 2:          # servers and generators pinned, to one CPU
+        placement = data["placement"]
+        assert placement["servers"] == placement["generator"] == [max(os.sched_getaffinity(0))]
 
     for key, base, harness, floor, users in (("fhir", "fhir_bare", "fhir_harness", FHIR_FLOOR, 2),
                                              ("mllp", "mllp_bare", "mllp_harness", MLLP_FLOOR, 1)):
@@ -36,8 +42,17 @@ def test_bench_load_short_run(tmp_path, monkeypatch):
             run = data["runs"][p][0]
             assert run["requests"] > 0 and run["failures"] == 0 and run["span_s"] > 0, (p, run)
             assert c["per_round"][p][0] == pytest.approx(run["requests"] / run["span_s"], rel=0.01)
-        assert c["ratio"] > 0
-        assert c["ratio"] == pytest.approx(c["median"][harness] / c["median"][base], rel=1e-3, abs=1e-3)
+            assert run["cpu_per_request_us"] > 0 and run["cpu"]["requests"] > 0, (p, run)
+            assert (tmp_path / "bench" / "load" / f"round1-{p}" / "cpu.json").is_file()
+        b_run, h_run = data["runs"][base][0], data["runs"][harness][0]
+        thr = c["throughput"]
+        assert thr["paired"]["per_round"] == [pytest.approx(h_run["rate"] / b_run["rate"], abs=1e-3)]
+        assert thr["ratio_of_medians"] == pytest.approx(c["median"][harness] / c["median"][base], rel=1e-3, abs=1e-3)
+        eff = c["cpu_efficiency"]
+        assert eff["paired"]["per_round"] == [pytest.approx(b_run["cpu_per_request_us"] / h_run["cpu_per_request_us"],
+                                                            abs=1e-3)]
+        assert c["judged_on"] == data["judged_on"] == JUDGED_ON
+        assert c["ratio"] > 0 and c["ratio"] == c[JUDGED_ON]["paired"]["median"]
         assert c["pass"] is (c["ratio"] >= floor)
 
     # each Locust run measured only its own path's requests
