@@ -129,6 +129,20 @@ def _stopped(user, request_type: str, name: str) -> bool:
     return True
 
 
+def _first_wait(user) -> None:
+    """A random part of one think time before the user's first task, waited as Locust waits between
+    tasks (``User.wait``): when the run ends meanwhile, the user stops at once. A plain sleep here
+    counted as a running task, so every user started within the last think time held the end of
+    every run for the whole ``--stop-timeout`` (5 s: "Not all users finished their tasks"), while
+    the users actually in a request, which that timeout is for, still get it."""
+    delay = random.uniform(0.0, user.wait_time())
+    user.wait_time = lambda: delay  # this once: the class's think time from the first task on
+    try:
+        user.wait()
+    finally:
+        del user.wait_time
+
+
 class _Scheduled:
     contract_user = ""
     tasks = [_next_operation]
@@ -140,7 +154,7 @@ class _Scheduled:
         # at once: without this, every second's new users (133 at the go-live peak ramp) send their
         # first request at the same instant, and the ramp's figures measure that burst queueing in
         # the generator and the EHR, not the system at that request rate (docs/performance.md).
-        gevent.sleep(random.uniform(0.0, self.wait_time()))
+        _first_wait(self)
 
 
 class _HttpUser(_Scheduled, FastHttpUser):
@@ -362,7 +376,7 @@ class JourneyUser(User):
             on_sent=lambda accession: _log_oru(self, AcceptedLog.SENT, accession),
             on_accepted=lambda accession: _log_oru(self, AcceptedLog.JOURNEY, accession))
         # like every user: its first task after a random part of one think time (see _Scheduled)
-        gevent.sleep(random.uniform(0.0, self.wait_time()))
+        _first_wait(self)
 
     def on_stop(self):
         self.clinician_task.close()
