@@ -25,8 +25,11 @@ LOAD ?= --load golive_morning:60s --load failover_under_load:30s --load nll_outa
 # GNU make exits 2 whenever a recipe fails, whatever genrep's own code: the recipe names genrep's code
 # (0 GO, 1 NO-GO, 2 bad input, 3 unreachable, ...; README "Exit codes"); pipelines that branch on the
 # code run `make setup` and then `.venv/bin/genrep rehearse` directly (docs/ci/)
+# the feature suite on pytest-xdist workers: its scenarios mostly wait (read-back deadlines, failover
+# watches), so 4 workers on 2 cores take it from ~55 s to ~26 s (docs/performance.md); 0 = one process
+REHEARSE_WORKERS ?= 4
 rehearse: $(STAMP)
-	@$(BIN)/genrep rehearse $(LOAD) $(ARGS); code=$$?; \
+	@$(BIN)/genrep rehearse --workers $(REHEARSE_WORKERS) $(LOAD) $(ARGS); code=$$?; \
 	  [ $$code -eq 0 ] || echo "genrep exited $$code (make reports any failure as 2; call .venv/bin/genrep rehearse to get the code itself)" >&2; \
 	  exit $$code
 
