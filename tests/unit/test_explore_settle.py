@@ -142,3 +142,32 @@ def test_the_budget_bounds_the_settling(monkeypatch):
     example, _, shrinking = state.results()["truncated"]
     assert shrinking == "cut short by the budget" and example == min(
         (c for c in calls if len(c.expected) > 4000), key=lambda c: len(c.expected))
+
+
+def test_hypothesis_s_shrinker_is_not_run_once_its_generation_is_over_however_many_examples_were_asked():
+    """Hypothesis stops generating soon after a failure (at least 10 calls, twice the call of the
+    last new kind): the calls after that are its shrinker's, which a settled kind does not need."""
+    calls: list = []
+    state = ex.search(_fails_over(4000, calls), PADDED, examples=300, seed=0, deadline=time.monotonic() + 120,
+                      progress=lambda line: None)
+    example, _, shrinking = state.results()["truncated"]
+    assert shrinking == "complete" and not state.minimal and state.is_settled("truncated")
+    assert 4000 < len(example.expected.encode("utf-8")) <= 4000 + 16
+    assert len(calls) < 100  # Hypothesis's full shrink of the text: hundreds
+
+
+def test_a_smaller_failure_of_a_settled_kind_from_another_text_is_not_complete():
+    """A limit that shows as a kind (here lost_negation at 4,000 bytes) and, later, a smaller text that
+    fails as that kind on its own: the settled example is not the smallest failure of the kind, so
+    the kind is not settled (Hypothesis is to shrink it) and never reported complete from the cut."""
+    lost = ex.Outcome("lost_negation", "critical", "[lost_negation/critical] lost")
+    state = ex.Search()
+    at_limit = _padded(PLAIN, 4010)
+    state.record(at_limit, lost)
+    state.settled["lost_negation"] = (at_limit, lost)
+    assert state.is_settled("lost_negation") and state.results()["lost_negation"][2] == "complete"
+    smaller = _padded(NEGATION, 600)
+    state.record(smaller, lost)
+    assert not state.is_settled("lost_negation")
+    example, _, shrinking = state.results()["lost_negation"]
+    assert example == smaller and shrinking == "incomplete"

@@ -12,13 +12,17 @@ It knows nothing of integrations: it calls ``run_example`` and reads the :class:
 
 **Settling a length limit (our own code, beside Hypothesis's shrinker).** A failing example whose
 text is padded to a length (``examples.padding_cuts``) is first cut down by *bisecting its padding*
-with live probes: the shortest cut that still fails (everything shorter passes), then upwards word
+with live probes: the shortest cut that still fails (the cut one word shorter passes, and so does
+the shortest cut of all: in between, failing is taken to grow with the length, as a limit does; a
+cut that passes above a failing one ends the settling), then upwards word
 by word to the first cut that fails as the example's own kind: the smallest failing example of
 that kind this text makes, found in O(log n) round trips (about 15 for 70,000 characters). Every
 cut is the example the strategy itself builds from the same generated text with a shorter length
 (``examples.cut_padding``), so valid by construction, and the search stays deterministic for a
-seed. A kind so cut to a limit is *settled* (shrinking "complete"); once generation is over and
-every failing kind is settled, Hypothesis's shrinker is not run. Why not leave it to Hypothesis:
+seed. A kind so cut to a limit is *settled* (shrinking "complete") while no smaller failing example
+of it is known (a text that fails as that kind on its own is Hypothesis's to shrink); once
+Hypothesis's generation is over (its own rule, ``generation_over``) and every failing kind is
+settled, Hypothesis's shrinker is not run. The generated text before the padding is not simplified. Why not leave it to Hypothesis:
 its shrinker rebuilds every candidate through the whole text strategy (three quarters of a shrink's
 CPU; measured: a full shrink of ``--defect radiology-truncation`` took ~120 s of CPU and 1,198 live
 examples, 15 of them generated) and works through the text's hundreds of choices before it lowers
@@ -94,6 +98,13 @@ class Search:
         if best is None or _size_key(example) < _size_key(best[0]):
             self.smallest[outcome.kind] = (example, outcome)
 
+    def is_settled(self, kind: str) -> bool:
+        """``kind`` was cut to a length limit, and no smaller failing example of it is known (one from
+        another text, e.g. a content failure found later or in another scan, is Hypothesis's to shrink)."""
+        settled, smallest = self.settled.get(kind), self.smallest.get(kind)
+        return (settled is not None and smallest is not None
+                and _size_key(settled[0]) <= _size_key(smallest[0]))
+
     def results(self) -> dict[str, tuple[Example, Outcome, str]]:
         """kind -> (minimal example, its outcome, how far shrinking got)."""
         out = {}
@@ -101,7 +112,8 @@ class Search:
             if kind in self.minimal:
                 example, outcome = self.minimal[kind]
                 out[kind] = (example, outcome, "complete")
-            elif kind in self.settled:  # at a limit: the smallest failing example of the kind is complete
+            elif self.is_settled(kind):  # at a limit, and nothing smaller of the kind known: complete
+                example, outcome = self.settled[kind]
                 out[kind] = (example, outcome, "complete")
             else:
                 out[kind] = (example, outcome, "cut short by the budget" if self.budget_spent
@@ -176,6 +188,24 @@ def search(run_example: Callable[[Example], Outcome], strategy, *, examples: int
 
     tried: dict[str, list[str]] = {}  # kind -> digests of the examples cut so far
     calls = [0]
+    kinds_at: dict[str, int] = {}  # kind -> the call that first failed as it
+    first_failure_at = [0.0]
+
+    def generation_over() -> bool:
+        """Whether Hypothesis has stopped generating and only its shrinker calls now: its own rule
+        (``ConjectureRunner.should_generate_more``, Hypothesis 6) after a failure, on our count of
+        calls, which leaves out the invalid examples Hypothesis counts too, so this ends no earlier
+        than Hypothesis does: ``examples`` calls; or at least 10 calls and twice the call at which
+        the last new kind appeared (at most 1,000 after the first); or 10 s after the first failure
+        (11 here: our clock starts before Hypothesis records the failure)."""
+        if calls[0] >= examples:
+            return True
+        if not kinds_at:
+            return False
+        if time.monotonic() - first_failure_at[0] > 11.0:
+            return True
+        first, last = min(kinds_at.values()), max(kinds_at.values())
+        return calls[0] >= 10 and calls[0] >= min(first + 1000, last * 2)
 
     def settle_all() -> None:
         """Cut each failing kind's smallest padded example to its limit (see the module docstring),
@@ -185,14 +215,15 @@ def search(run_example: Callable[[Example], Outcome], strategy, *, examples: int
             progress_made = False
             for kind, (example, _) in list(state.smallest.items()):
                 done = tried.setdefault(kind, [])
-                if (kind in state.settled or example.padding <= 0 or len(done) >= SETTLE_TRIES
+                if (state.is_settled(kind) or example.padding <= 0 or len(done) >= SETTLE_TRIES
                         or example.digest() in done):
                     continue
                 done.append(example.digest())
                 progress_made = True
                 before = state.examples_run
                 for other, (cut, outcome) in settle(send, example, kind).items():
-                    if other not in state.settled:
+                    known = state.settled.get(other)
+                    if known is None or _size_key(cut) < _size_key(known[0]):
                         state.settled[other] = (cut, outcome)
                         progress(f"  {other}: cut to a length limit in {state.examples_run - before} live examples "
                                  f"({cut.describe()})")
@@ -207,12 +238,13 @@ def search(run_example: Callable[[Example], Outcome], strategy, *, examples: int
             raise _OutOfBudget()
         calls[0] += 1
         outcome = send(example)
-        if len(state.settled) < len(state.smallest):
+        if outcome.failed and outcome.kind not in kinds_at:
+            kinds_at[outcome.kind] = calls[0]
+            first_failure_at[0] = first_failure_at[0] or time.monotonic()
+        if not all(state.is_settled(k) for k in state.smallest):
             settle_all()
-        # generation is over once ``examples`` examples were tried (Hypothesis generates no more
-        # valid ones; only its shrinker calls again), or at the first failure when only its kind counts
         wanted = ({state.first_kind} if first_kind_only else set(state.failing)) - {None}
-        if wanted and wanted <= set(state.settled) and (first_kind_only or calls[0] >= examples):
+        if wanted and all(state.is_settled(k) for k in wanted) and (first_kind_only or generation_over()):
             raise _Settled()
         if outcome.failed:
             raise failure_type(outcome.kind)(outcome.message, example, outcome)
