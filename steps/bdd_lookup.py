@@ -12,12 +12,14 @@ pytest's registry), and skips a name none of whose definitions is a step definit
 type that parses the step. Only the few names left go through pytest-bdd's own lookup, unchanged, so
 visibility, overriding and order stay pytest's and pytest-bdd's. The answer is the same definitions
 in the same order: with ``GENREP_CHECK_BDD_LOOKUP=1`` every lookup is also made the original way and
-a difference fails the scenario (tests/e2e/test_bdd_lookup.py runs part of the suite so).
+a difference fails the scenario (tests/e2e/test_selftest.py runs every selftest suite so: every
+step of every scenario; tests/unit/test_bdd_lookup.py covers the registry layouts).
 
 Why not upstream or a plugin: this is pytest-bdd's own hot path and no option changes it; the patch
-is installed by ``steps/conftest.py`` only where pytest's registry has a layout known here (pytest
-< 9.2: ``_arg2fixturedefs``; 9.2 and later: ``_arg2node2fixturedefs`` and
-``_arg2nodeid2fixturedefs``); anywhere else pytest-bdd's lookup is left as it is.
+is installed by ``steps/conftest.py``; it skips names only where pytest's registry has a layout
+known here (pytest < 9.2: ``_arg2fixturedefs``; 9.2 and later: ``_arg2node2fixturedefs`` and
+``_arg2nodeid2fixturedefs``), checked on every lookup; with any other layout it asks about every
+name, as pytest-bdd does.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ def test_bench_load_short_run(tmp_path, monkeypatch):
                                                             abs=1e-3)]
         assert c["judged_on"] == data["judged_on"] == JUDGED_ON
         assert c["ratio"] > 0 and c["ratio"] == c[JUDGED_ON]["paired"]["median"]
-        assert c["pass"] is (c["ratio"] >= floor)
+        assert c["pass"] is (c["ratio"] >= floor and c["throughput"]["paired"]["median"] >= floor)
 
     # each Locust run measured only its own path's requests
     names = {p: data["runs"][p][0]["names"] for p in data["runs"]}

@@ -75,3 +75,21 @@ def test_an_unknown_registry_layout_skips_nothing(world, monkeypatch):
     step = SimpleNamespace(type="given", name="a patient")
     assert bdd_lookup.find_fixturedefs_for_step(step, unknown, node="item") == [given]
     assert manager.visibility_asked == ["given_a", "when_b", "tmp_path"]  # every name asked, as pytest-bdd does
+
+
+def test_the_older_registry_and_the_node_id_registry_are_read_too(world, monkeypatch):
+    """pytest < 9.2 keeps ``name -> [fixturedefs]``; 9.2 also keeps definitions registered by node id
+    (``_arg2nodeid2fixturedefs``): a step definition found only there is never skipped."""
+    manager, given, when = world
+    monkeypatch.delenv(bdd_lookup.CHECK_ENV, raising=False)
+    step = SimpleNamespace(type="when", name="the report is sent")
+    by_id = Manager({"given_a": {"root": [given]}})
+    by_id._arg2nodeid2fixturedefs = {"when_b": {"": [when]}}
+    by_id.getfixturedefs = lambda name, node: [given] if name == "given_a" else [when]
+    monkeypatch.setattr(bdd_lookup.bdd_scenario, "get_fixture_names",
+                        lambda fixturemanager: ["given_a", "when_b"])
+    assert bdd_lookup.find_fixturedefs_for_step(step, by_id, node="item") == [when]
+    older = SimpleNamespace(_arg2fixturedefs={"given_a": [given], "when_b": [when]}, asked=[])
+    older.getfixturedefs = lambda name, node: (older.asked.append(name), older._arg2fixturedefs[name])[1]
+    assert bdd_lookup.find_fixturedefs_for_step(step, older, node="item") == [when]
+    assert older.asked == ["when_b"]  # given_a skipped: no definition of it parses a when-step

@@ -52,6 +52,10 @@ def test_compare_judges_cpu_efficiency_bare_over_harness_and_reports_throughput(
     assert c["throughput"]["ratio_of_medians"] == round(2900 / 4000, 3)
     assert c["cpu_per_request_us"] == {"baseline": [100.0, 110.0, 90.0], "harness": [150.0, 220.0, 120.0]}
     assert compare(bare, harness, floor=0.67, judged_on="cpu_efficiency")["pass"] is False
+    # the CPU figure alone never passes: a harness as cheap in CPU but waiting longer fails on its rate
+    slow = [_run(1000, 150.0), _run(900, 220.0), _run(1000, 120.0)]
+    c = compare(bare, slow, floor=0.6, judged_on="cpu_efficiency")
+    assert c["ratio"] == round(100 / 150, 3) and c["throughput_pass"] is False and c["pass"] is False
 
 
 def test_compare_on_throughput_and_a_missing_cpu_figure():

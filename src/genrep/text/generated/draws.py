@@ -15,7 +15,7 @@ Hypothesis draws such an index uniformly up to 256, apart from a few percent ext
 item (its simplest value), but favours small indices beyond that (over 2,520 items, a third of the
 draws land in the first tenth). A table must keep its items' proportions, so :func:`pick` takes an
 index into more than :data:`UNIFORM_UP_TO` items, and :func:`picks` every index, from uniform random
-bytes instead (modulo bias under 0.2 %). A byte ``% 4`` (or ``% 2``) is exactly uniform, ``% 3`` and
+bytes instead (modulo bias under 0.4 %). A byte ``% 4`` (or ``% 2``) is exactly uniform, ``% 3`` and
 ``% 5`` within half a percent. Shrinking still works: an index shrinks to the first item (a table
 keeps the groups' order), a byte towards 0, the end an integer shrinks to, so "one in four" is
 ``b % 4 == 0`` as ``draw(st.integers(0, 3)) == 0`` was.
