@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from genrep.explore import DEFAULT_BUDGET, DEFAULT_EXAMPLES, GENERATORS, INTEGRATIONS
+    from genrep.explore.names import DEFAULT_BUDGET, DEFAULT_EXAMPLES, GENERATORS, INTEGRATIONS  # light: every command builds this
     ex = subparsers.add_parser(
         "explore", help="property-based rehearsal: generated texts through the live integration, "
                         "every failure shrunk against the live system to a minimal example")

@@ -13,8 +13,7 @@ from pathlib import Path
 
 
 def register(subparsers) -> None:
-    from genrep.mutate.operators import INTEGRATIONS
-    from genrep.mutate.run import TARGET_SCORE
+    from genrep.mutate.names import INTEGRATIONS, TARGET_SCORE  # not the operators: every command builds this parser
     mu = subparsers.add_parser(
         "mutate", help="mutation analysis: corrupt the EHR's traffic through proxies, one operator at a time, "
                        "and score the scenarios by the corruptions they catch")

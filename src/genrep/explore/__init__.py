@@ -32,18 +32,40 @@ The names below are the package's interface (the CLI and the tests import them f
 
 from __future__ import annotations
 
-from genrep.explore.allure import allure_result, write_allure
-from genrep.explore.batch import BatchResult, Request, run_batch, seed_for
-from genrep.explore.examples import (GENERATORS, INTEGRATIONS, PADDING_MAX, Example, check_generator,
-                                     example_strategy, padding_text)
-from genrep.explore.findings import FORMAT, REQUIREMENTS, Finding, load_finding, requirement_for, save_finding
-from genrep.explore.run import (DEFAULT_BUDGET, DEFAULT_EXAMPLES, DEFAULT_OUT, Replay, Report,
-                                describe_environment, environment, explore, replay)
-from genrep.explore.rehearsal_budget import (PASS_BUDGET, PASS_EXAMPLES, IntegrationPass, PassSummary,
-                                           rehearsal_pass)
-from genrep.explore.scenario import regression_feature
-from genrep.explore.shrink import ExploreFailure, Search, failure_type, search
-from genrep.explore.targets import NLLTarget, Outcome, RadiologyTarget, require_virtual_nll
+import importlib
+
+#: each public name and its module: imported on first use (PEP 562), so that ``genrep explore --help``
+#: and every other command, which build the argument parser from ``genrep.explore.names``, do not
+#: import Hypothesis, the generators and the targets (~0.2 s of every CLI process)
+_HOMES = {
+    **dict.fromkeys(["allure_result", "write_allure"], "allure"),
+    **dict.fromkeys(["BatchResult", "Request", "run_batch", "seed_for"], "batch"),
+    **dict.fromkeys(["Example", "PADDING_MAX", "check_generator", "example_strategy", "padding_text"], "examples"),
+    **dict.fromkeys(["DEFAULT_BUDGET", "DEFAULT_EXAMPLES", "GENERATORS", "INTEGRATIONS"], "names"),
+    **dict.fromkeys(["FORMAT", "Finding", "REQUIREMENTS", "load_finding", "requirement_for", "save_finding"],
+                    "findings"),
+    **dict.fromkeys(["IntegrationPass", "PASS_BUDGET", "PASS_EXAMPLES", "PassSummary", "rehearsal_pass"],
+                    "rehearsal_budget"),
+    **dict.fromkeys(["DEFAULT_OUT", "Replay", "Report", "describe_environment", "environment", "explore",
+                     "replay"], "run"),
+    **dict.fromkeys(["regression_feature"], "scenario"),
+    **dict.fromkeys(["ExploreFailure", "Search", "failure_type", "search"], "shrink"),
+    **dict.fromkeys(["NLLTarget", "Outcome", "RadiologyTarget", "require_virtual_nll"], "targets"),
+}
+
+
+def __getattr__(name: str):
+    module = _HOMES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genrep.explore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"genrep.explore.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "DEFAULT_BUDGET", "DEFAULT_EXAMPLES", "DEFAULT_OUT", "FORMAT", "GENERATORS", "INTEGRATIONS",

@@ -19,10 +19,8 @@ import math
 from dataclasses import asdict, dataclass, replace
 
 from genrep.errors import ConfigError
+from genrep.explore.names import GENERATORS, INTEGRATIONS  # one home: the CLI reads them there
 
-INTEGRATIONS = ("radiology", "nll")
-#: generators per integration (the first is the default)
-GENERATORS = {"radiology": ("hl7", "clinical"), "nll": ("nll",)}
 PADDING_MAX = 70_000  # characters: the longest report an example is padded to, past RAD-R01's 64 KiB
 _LENGTH_SCALE = 70    # an example's length is x * x / 70 characters (see example_strategy)
 

@@ -21,13 +21,12 @@ from genrep.errors import ConfigError
 from genrep.explore.allure import write_allure
 from genrep.explore.examples import INTEGRATIONS, example_strategy
 from genrep.explore.findings import Finding, load_finding, requirement_for, save_finding
+from genrep.explore.names import DEFAULT_BUDGET, DEFAULT_EXAMPLES  # one home: the CLI reads them there
 from genrep.explore.shrink import search
 from genrep.explore.targets import NLLTarget, Outcome, RadiologyTarget, require_virtual_nll
 from genrep.paths import REPORTS_DIR
 
 DEFAULT_OUT = REPORTS_DIR / "explore"
-DEFAULT_EXAMPLES = 50
-DEFAULT_BUDGET = 300.0
 
 
 @dataclass

@@ -16,13 +16,13 @@ import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from genrep.mutate.names import TARGET_SCORE
 from genrep.mutate.operators.base import Operator
 from genrep.results.allure import safe_text
 
 __all__ = ["CAUGHT", "CHANNEL_WORDS", "ERROR", "NEVER", "NOT_APPLICABLE", "NOT_RUN", "STATUSES", "SURVIVED",
            "TARGET_SCORE", "Outcome", "Report", "survivor_note", "write_allure", "write_json"]
 
-TARGET_SCORE = 0.95  # the goal per integration
 CAUGHT, SURVIVED, NEVER, NOT_RUN, ERROR = "caught", "survived", "never_triggered", "not_run", "error"
 NOT_APPLICABLE = "not_applicable"
 STATUSES = (CAUGHT, SURVIVED, NEVER, NOT_RUN, ERROR, NOT_APPLICABLE)

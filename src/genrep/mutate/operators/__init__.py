@@ -9,6 +9,7 @@ proxy sit there (the virtual one); elsewhere ``genrep mutate`` reports them as n
 from __future__ import annotations
 
 from genrep.errors import ConfigError
+from genrep.mutate.names import INTEGRATIONS
 from genrep.mutate.operators.base import Operator
 from genrep.mutate.operators.text_cut_chars import TextCutChars
 from genrep.mutate.operators.value_cut_bytes import ValueCutBytes
@@ -102,7 +103,9 @@ OPERATORS: tuple[type[Operator], ...] = (
 )
 
 NAMES = tuple(op.name for op in OPERATORS)
-INTEGRATIONS = tuple(dict.fromkeys(op.integration for op in OPERATORS))
+if tuple(dict.fromkeys(op.integration for op in OPERATORS)) != INTEGRATIONS:
+    raise AssertionError("genrep.mutate.names.INTEGRATIONS must list the operators' integrations in their order: "
+                         f"{tuple(dict.fromkeys(op.integration for op in OPERATORS))}")
 assert len(set(NAMES)) == len(NAMES), "operator names must be unique"
 
 
