@@ -58,18 +58,19 @@ def test_clean_virtual_environment_has_no_finding(tmp_path):
     print(f"clean run: wall time {wall:.1f} s")
 
 
-@pytest.mark.timeout(480)  # a 30 s budget and three more runs; more under make test
+@pytest.mark.timeout(480)  # a 120 s budget (used: a few seconds) and three more runs; more under make test
 def test_truncation_is_found_shrunk_to_the_limit_replayed_and_reported(tmp_path):
     """Each failing kind is cut to the limit by bisecting its example's padding against the live
     system (``genrep.explore.shrink``): measured 2.7 s of CPU, 5 s wall, 23 examples (15 of them
     generated) for ``--examples 15 --seed 0``, where Hypothesis's own shrinker took 34-120 s of CPU
     and ~1,250 examples, and within a 60 s budget was often cut short (at 15 KB on a busy CI host).
-    So the shrinking must now complete, at the limit, well inside a 30 s budget; the slow path (a
-    kind left to Hypothesis's shrinker) would take hundreds of examples. Shrinking to the limit
+    So the shrinking must now complete, at the limit, inside the budget (120 s: a bound, not a goal,
+    wide enough for a saturated CI host); the slow path (a kind left to Hypothesis's shrinker) would
+    take hundreds of examples, which the example count below tells apart. Shrinking to the limit
     without a clock: tests/unit/test_explore_settle.py."""
     out, results = tmp_path / "explore", tmp_path / "allure"
     started = time.monotonic()
-    proc = genrep("explore", "--defect", "radiology-truncation", "--examples", 15, "--seed", 0, "--budget", 30,
+    proc = genrep("explore", "--defect", "radiology-truncation", "--examples", 15, "--seed", 0, "--budget", 120,
                   "--out", out, "--results", results)
     wall = time.monotonic() - started
     text = proc.stdout + proc.stderr
