@@ -14,7 +14,7 @@ from genrep.cli import main
 from genrep.cli.verdict import VERDICT_EXIT
 from genrep.config.contracts import (LoadProfileScope, Scope, ScopePart, load_catalogue, load_gate)
 from genrep.errors import ConfigError
-from genrep.results.gate import decide, summary_markdown, verdict_line
+from genrep.results.gate import Gap, decide, summary_markdown, verdict_line
 from genrep.results.readiness import scorecard_html
 from genrep.results.reader import ScenarioResult
 
@@ -355,3 +355,22 @@ def test_gate_command_refuses_an_unknown_part(tmp_path, capsys):
     assert main(["gate", "--results", str(results), "--accept-partial", "load"]) == 2
     assert "no such part" in capsys.readouterr().err
     assert not (tmp_path / "verdict.json").exists()
+
+
+def test_the_verdict_line_names_a_few_gaps_of_each_kind_and_counts_the_rest():
+    """A saturated host leaves every load threshold unjudged: 80 gaps of kind 'scenario'. The CI line
+    names the first few of each kind and counts the rest; every load profile is still named, and
+    summary.md and verdict.json keep every gap."""
+    v = judge(complete_run(without_integrations=("performance-load",)))
+    unjudged = [Gap("scenario", f"send_oru under load ({i}): p95 <= 1000 ms", "verified nothing, load figures "
+                    "inconclusive (host saturated)", "performance") for i in range(80)]
+    v.missing = v.missing + unjudged
+    line = verdict_line(v)
+    assert all(p in line for p in LOAD_PROFILES) and "performance-load" in line
+    assert "send_oru under load (4)" in line and "send_oru under load (5)" not in line
+    assert "75 more of kind 'scenario' (every one in summary.md and verdict.json)" in line
+    assert len(line) < 1500
+    assert all(g.name in summary_markdown(v) for g in unjudged)
+    v.missing = v.missing[:-74]  # six of a kind: every one named
+    line = verdict_line(v)
+    assert "send_oru under load (5)" in line and "more of kind" not in line
