@@ -217,7 +217,7 @@ class IdentityGuard:
             refused = {n for n in numbers_in(text) if n not in allowed}
         else:
             for m in find_shapes(text):
-                number = _canonical_cached(m)
+                number = canonical_from_match(m)
                 if number is not None and number not in allowed:
                     refused = (refused or set()) | {number}
         if refused:
@@ -301,28 +301,6 @@ def forget_vetted() -> None:
     global _VETTED_HELD
     _VETTED.clear()
     _VETTED_HELD = 0
-
-
-_CANONICAL: dict = {}  # a matched spelling (and today's date, for a 10-digit one) -> its 12-digit form or None
-_CANONICAL_KEPT = 4096
-
-
-def _canonical_cached(m) -> str | None:
-    """``canonical_from_match``, remembered per matched text: the load path scans the same
-    patient's number thousands of times a second. A 10-digit spelling's century depends on
-    today's date, so its key holds the date."""
-    key = m.group(0)
-    if len(m.group(1)) != 8:
-        key = (key, date.today())
-    cache = _CANONICAL
-    hit = cache.get(key, cache)
-    if hit is not cache:
-        return hit
-    number = canonical_from_match(m)
-    if len(cache) >= _CANONICAL_KEPT:
-        cache.clear()
-    cache[key] = number
-    return number
 
 
 def record_refusal(message: str) -> None:

@@ -98,8 +98,27 @@ def full_date(century_or_none: str, yymmdd: str, sep: str) -> date | None:
         return None
 
 
+_CANONICAL: dict = {}  # a matched spelling (and today's date, for a 10-digit one) -> its 12-digit form or None
+_CANONICAL_KEPT = 4096
+
+
 def canonical_from_match(m: re.Match) -> str | None:
-    """The 12-digit form of a ``SHAPE`` match, or None when the checksum or the date is wrong."""
+    """The 12-digit form of a ``SHAPE`` match, or None when the checksum or the date is wrong.
+    Remembered per matched text: the load path scans the same patient's number thousands of times a
+    second. A 10-digit spelling's century depends on today's date, so its key holds the date."""
+    key = m.group(0) if len(m.group(1)) == 8 else (m.group(0), date.today())
+    cache = _CANONICAL
+    hit = cache.get(key, cache)
+    if hit is not cache:
+        return hit
+    number = _canonical(m)
+    if len(cache) >= _CANONICAL_KEPT:
+        cache.clear()
+    cache[key] = number
+    return number
+
+
+def _canonical(m: re.Match) -> str | None:
     datepart, sep, tail = m.group(1), m.group(2), m.group(3)
     century = datepart[:2] if len(datepart) == 8 else ""
     yymmdd = datepart[-6:]
