@@ -6,6 +6,15 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.genrep-installed
 
+# Every command starts many Python processes (simulators, suite runs, Locust, rehearsals): each
+# compiles what it imports again unless bytecode is cached, and pytest rewrites every test module
+# again on each worker. Cache it in .venv (never in the work tree), also where the environment says
+# not to write bytecode (PYTHONDONTWRITEBYTECODE, set on the machines genrep's CI runs on: there
+# every process of `make rehearse` compiled its imports, ~2x their CPU: `import locust` 0.6 -> 1.4 s).
+PYCACHE := $(abspath $(VENV))/pycache
+export PYTHONPYCACHEPREFIX := $(PYCACHE)
+export PYTHONDONTWRITEBYTECODE :=
+
 .PHONY: setup rehearse test test-fast selftest bench sim clean chromium
 
 $(STAMP): pyproject.toml
@@ -43,16 +52,13 @@ chromium:
 TEST_JOBS ?= 4
 XDIST     := -n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder
 
-# The tests start hundreds of Python processes (simulators, rehearsals and their suites, Locust):
-# each compiles the project's sources again unless bytecode is cached, and pytest rewrites every
-# test module again on each worker. Cache it in .venv (never in the work tree), also where the
-# environment says not to write bytecode (PYTHONDONTWRITEBYTECODE).
-test test-fast: export PYTHONPYCACHEPREFIX := $(abspath $(VENV))/pycache
-test test-fast: export PYTHONDONTWRITEBYTECODE :=
-
-# the layers of docs/architecture.md (import-linter contracts in pyproject.toml), then the tests
+# the layers of docs/architecture.md (import-linter contracts in pyproject.toml), then the tests.
+# In a fresh clone pytest's rewritten test modules are not cached yet: every xdist worker would
+# rewrite all of them at once (~9 s of CPU each); one collection first writes the cache they all read.
 test: $(STAMP) chromium
 	$(BIN)/lint-imports
+	@test -d "$(PYCACHE)$(abspath tests)" || { echo "caching the rewritten test modules (once per clone)"; \
+	  $(BIN)/python -m pytest tests --collect-only -qq -p no:cacheprovider >/dev/null || true; }
 	$(BIN)/python -m pytest tests $(XDIST) -p no:cacheprovider -q $(ARGS)
 
 # day-to-day: unit and simulator tests only (about 80 s on 2 cores); `make test` is what CI runs

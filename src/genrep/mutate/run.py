@@ -61,7 +61,7 @@ from genrep.mutate.operators.base import Operator
 from genrep.mutate.report import (CAUGHT, CHANNEL_WORDS, ERROR, NEVER, NOT_APPLICABLE, NOT_RUN, STATUSES, SURVIVED,
                                   TARGET_SCORE, Outcome, Report, survivor_note, write_allure, write_json)
 from genrep.paths import REPORTS_DIR
-from genrep.rehearsal import run_features
+from genrep.rehearsal import forked_suite_runs, run_features
 from genrep.results.allure import safe_text
 
 __all__ = ["CAUGHT", "CHANNEL_WORDS", "DEFAULT_MARKS", "DEFAULT_OUT", "ERROR", "FHIR_ENDPOINT", "INTEGRATION_MARKS",
@@ -188,10 +188,11 @@ def run_mutation(*, env: str | None = None, operator_names: tuple[str, ...] = ()
             count, failed = _failures(results)
             return count, failed, time.monotonic() - t0, outcome.returncode
 
-        for n, (k, m, indices) in enumerate(groups):
-            _run_group(n, k, m, [(ops[i], report.operators[i]) for i in indices], report, environment, suite,
-                       out_dir, deadline=deadline, prescreen=prescreen, all_scenarios=all_scenarios,
-                       progress=progress)
+        with forked_suite_runs():  # dozens of suite runs: each forked by one suite server (~2 s of CPU less)
+            for n, (k, m, indices) in enumerate(groups):
+                _run_group(n, k, m, [(ops[i], report.operators[i]) for i in indices], report, environment, suite,
+                           out_dir, deadline=deadline, prescreen=prescreen, all_scenarios=all_scenarios,
+                           progress=progress)
         report.complete = all(o.status != NOT_RUN for o in report.operators) and not report.control.get("note")
     except _BudgetSpent:
         report.control.setdefault("note", f"the budget of {budget:.0f} s ran out")

@@ -16,8 +16,9 @@ is small: one request (spawn), one question (has it exited, with which code).
 Protocol (an ``AF_UNIX`` ``SOCK_SEQPACKET`` socket pair, one JSON message per packet, file
 descriptors as ``SCM_RIGHTS``):
 
-* ``{"op": "spawn", "module", "argv", "env", "cwd"}`` with two descriptors (stdout, stderr)
-  -> ``{"pid": N}`` or ``{"error": "..."}``;
+* ``{"op": "spawn", "module", "call", "argv", "env", "cwd"}`` with two descriptors (stdout, stderr;
+  the same pipe twice for ``stderr=STDOUT``) -> ``{"pid": N}`` or ``{"error": "..."}``; the child
+  runs ``module.call()`` (default ``main``) and ends as an interpreter does (exit handlers, flush);
 * ``{"op": "status", "pid"}`` -> ``{"returncode": int | null, "cpu_s": float}`` (the launcher is the
   parent: it reaps its children and keeps their exit codes).
 
@@ -27,14 +28,24 @@ TLS folder of the harness that is gone, as they do when they were started withou
 A simulator's "harness" for its throw-away TLS folder is the starter, named by
 ``GENREP_SIM_HARNESS_PID`` (the launcher's parent, not the simulator's).
 
+Another preload (``python -m genrep.sim.launcher FD MODULE...``) makes the same server fork other
+programs: ``genrep.suite_launcher`` preloads pytest and the feature suite's imports, and forks the
+suite runs of ``genrep selftest`` and ``genrep mutate``. A process forked by a server that imported
+the simulators starts its own simulator launcher as a fork of itself (``_fork_server``), not as a
+new interpreter importing them again.
+
 ``spawn`` (client side) hands back a :class:`LaunchedProcess`: the part of ``subprocess.Popen``
 that ``SimProcess``, the fault drivers and the tests use (pid, poll, wait, send_signal, kill,
-terminate, returncode, stdout). ``GENREP_SIM_LAUNCHER=off`` starts every simulator with
-``subprocess.Popen`` as before (and so does any platform without ``fork`` or ``SCM_RIGHTS``).
+terminate, returncode, stdout). ``GENREP_SIM_LAUNCHER=off`` starts every simulator (and suite
+run) with ``subprocess.Popen`` as before (and so does any platform without ``fork`` or ``SCM_RIGHTS``).
+
+Over 500 lines on purpose: both sides of one small protocol, and the two ways to start its server
+(a new interpreter, a fork), read together; split, each half would need the other to be understood.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -54,6 +65,9 @@ SWITCH_ENV = "GENREP_SIM_LAUNCHER"
 READY_TIMEOUT_S = 30.0
 REPLY_TIMEOUT_S = 10.0
 _MAX_PACKET = 1 << 20
+#: set in a launcher once it has imported PRELOAD: its children that start simulators fork their launcher
+_PRELOADED = False
+_START_DIR = ""  # sys.path[0] of this launcher (python -m: its working directory)
 
 
 class LauncherError(OSError):
@@ -62,9 +76,10 @@ class LauncherError(OSError):
 
 # ----------------------------------------------------------------------------------------- server side
 
-def _child(sock: socket.socket, module: str, argv: list[str], env: dict, cwd: str, out_fd: int,
+def _child(sock: socket.socket, module: str, call: str, argv: list[str], env: dict, cwd: str, out_fd: int,
            err_fd: int) -> None:
-    """In the forked child: become the simulator (never returns)."""
+    """In the forked child: become ``python -m module argv`` (its ``call``: ``main``, or pytest's
+    ``console_main``), then end the way that interpreter would: exit handlers, flushed streams (never returns)."""
     code = 1
     try:
         sock.close()
@@ -73,37 +88,71 @@ def _child(sock: socket.socket, module: str, argv: list[str], env: dict, cwd: st
         os.dup2(devnull, 0)
         os.dup2(out_fd, 1)
         os.dup2(err_fd, 2)
-        for fd in (devnull, out_fd, err_fd):
+        for fd in {devnull, out_fd, err_fd}:
             if fd > 2:
                 os.close(fd)
-        for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_DFL)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        _default_signals()
+        start_dir = sys.path[0] if sys.path else ""
         os.chdir(cwd)
+        if sys.path and start_dir == _START_DIR:  # python -m puts its working directory first on sys.path
+            sys.path[0] = cwd
         os.environ.clear()
         os.environ.update(env)
         sys.argv = [module, *argv]
         _set_title(f"{sys.executable} -m {module} {' '.join(argv)}".rstrip())
         import importlib
-        code = importlib.import_module(module).main()
+        code = getattr(importlib.import_module(module), call)()
     except SystemExit as exc:
         code = exc.code
-    except BaseException:  # noqa: BLE001 - the simulator's own crash, told on its stderr
+    except BaseException:  # noqa: BLE001 - the program's own crash, told on its stderr
         import traceback
         traceback.print_exc()
         code = 1
     finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except Exception:  # noqa: BLE001 - a closed pipe: nothing more to say
-                pass
-        if code is None:
-            code = 0
-        elif not isinstance(code, int):
-            print(code, file=sys.stderr)
-            code = 1
-        os._exit(code & 0xFF)
+        code = _finish(code)
+        os._exit(code)
+
+
+def _finish(code) -> int:
+    """What an interpreter does when its program returns: wait for its non-daemon threads, run the
+    exit handlers (a suite's ``genrep.sim.process`` hook stops its simulators and waits for their
+    launcher), flush stdout and stderr; the exit code as ``sys.exit`` would make it."""
+    if code is None:
+        code = 0
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    for step in (threading._shutdown, atexit._run_exitfuncs):  # noqa: SLF001 - what Py_Finalize runs
+        try:
+            step()
+        except BaseException:  # noqa: BLE001 - as the interpreter does: reported, the exit goes on
+            import traceback
+            traceback.print_exc()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001 - a closed pipe: nothing more to say
+            pass
+    return code & 0xFF
+
+
+def _default_signals() -> None:
+    """Every signal as a new interpreter has it: no handler of the forking process is left (a suite's
+    SIGTERM handler, pytest-timeout's SIGALRM), SIGINT raises KeyboardInterrupt, no wakeup fd."""
+    try:
+        signal.set_wakeup_fd(-1)
+    except ValueError:  # not the main thread: cannot happen after fork() in the main thread
+        pass
+    for sig in signal.valid_signals():
+        try:
+            handler = signal.getsignal(sig)
+        except (OSError, ValueError):
+            continue
+        if callable(handler) and handler is not signal.default_int_handler:
+            signal.signal(sig, signal.SIG_DFL)
+    for sig in (signal.SIGTERM, signal.SIGCHLD, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def _set_title(title: str) -> None:
@@ -115,14 +164,18 @@ def _set_title(title: str) -> None:
     setproctitle.setproctitle(title)
 
 
-def _serve(sock: socket.socket) -> int:
+def _serve(sock: socket.socket, preload: tuple[str, ...] = PRELOAD, what: str = "genrep's simulators") -> int:
+    global _PRELOADED, _START_DIR
     import importlib
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the starter stops us (end of file), not a Ctrl-C
     # set up here, before any child clears its environment: setproctitle needs the untouched
     # argv and environ area it takes its room from
-    _set_title(f"{sys.executable} -m genrep.sim.launcher (forks genrep's simulators)")
-    for module in PRELOAD:
+    _set_title(f"{sys.executable} -m genrep.sim.launcher (forks {what})")
+    _START_DIR = sys.path[0] if sys.path else ""
+    for module in preload:
         importlib.import_module(module)
+    # a child of ours that starts simulators can fork its launcher from itself (Launcher: _fork_server)
+    _PRELOADED = all(m in sys.modules for m in PRELOAD)
     sock.send(b'{"ready": true}')
     children: dict[int, int | None] = {}
     cpu: dict[int, float] = {}
@@ -172,7 +225,8 @@ def _serve(sock: socket.socket) -> int:
                 sock.send(json.dumps({"error": f"the fork failed ({exc})"}).encode())
                 continue
             if pid == 0:
-                _child(sock, req["module"], list(req["argv"]), dict(req["env"]), req["cwd"], fds[0], fds[1])
+                _child(sock, req["module"], req.get("call", "main"), list(req["argv"]), dict(req["env"]), req["cwd"],
+                       fds[0], fds[1])
             for fd in fds:
                 os.close(fd)
             children[pid] = None
@@ -185,40 +239,72 @@ def _serve(sock: socket.socket) -> int:
 
 
 def main() -> int:
+    """``python -m genrep.sim.launcher FD [MODULE ...]``: serve on socket FD; preload the modules
+    named (default: the simulators)."""
     fd = int(sys.argv[1])
     sock = socket.socket(fileno=fd)
-    return _serve(sock)
+    preload = tuple(sys.argv[2:])
+    return _serve(sock, preload, "genrep's feature suite runs") if preload else _serve(sock)
 
 
 # ----------------------------------------------------------------------------------------- client side
 
 class LaunchedProcess:
-    """A simulator the launcher forked, with the ``subprocess.Popen`` surface genrep uses. The
+    """A process the launcher forked, with the ``subprocess.Popen`` surface genrep uses. The
     launcher is its parent: exit codes come from it; signals go straight to the pid, and only while
-    the process has not been seen to exit (a reaped pid may be reused)."""
+    the process has not been seen to exit (a reaped pid may be reused). A wait sleeps on a pidfd
+    (readable when the process exits) instead of asking the launcher every few milliseconds."""
 
     def __init__(self, launcher: "Launcher", pid: int, args: list[str], stdout):
         self._launcher, self.pid, self.args, self.stdout = launcher, pid, args, stdout
         self.returncode: int | None = None
         self.cpu_s = 0.0  # user + system CPU, known once it has exited
+        try:
+            self._pidfd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # no pidfd (old kernel, not Linux), or already gone: polling
+            self._pidfd = None
 
     def poll(self) -> int | None:
         if self.returncode is None:
             code, cpu = self._launcher.status(self.pid)
             if code is not None:
                 self.returncode, self.cpu_s = code, cpu
-                _note_cpu(cpu)
+                self._close_pidfd()
+                if self._launcher.note_cpu:
+                    _note_cpu(cpu)
         return self.returncode
 
     def wait(self, timeout: float | None = None) -> int:
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = 0.002
         while self.poll() is None:
-            if deadline is not None and time.monotonic() >= deadline:
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
                 raise subprocess.TimeoutExpired(self.args, timeout)
-            time.sleep(pause if deadline is None else max(0.0, min(pause, deadline - time.monotonic())))
+            pidfd = self._pidfd
+            if pidfd is not None:
+                import select
+                try:
+                    readable, _, _ = select.select([pidfd], [], [], remaining)
+                except (OSError, ValueError):  # closed meanwhile (another thread saw it exit)
+                    readable = [pidfd]
+                if readable and self.poll() is None:
+                    time.sleep(pause)  # exited, not yet reaped by the launcher: a moment
+                continue
+            time.sleep(pause if remaining is None else max(0.0, min(pause, remaining)))
             pause = min(pause * 2, 0.05)
         return self.returncode
+
+    def _close_pidfd(self) -> None:
+        pidfd, self._pidfd = self._pidfd, None
+        if pidfd is not None:
+            os.close(pidfd)
+
+    def __del__(self):
+        try:
+            self._close_pidfd()
+        except (AttributeError, OSError):
+            pass
 
     def send_signal(self, sig: int) -> None:
         if self.poll() is None:
@@ -246,23 +332,107 @@ def _note_cpu(cpu: float) -> None:
         reaped_cpu_s += cpu
 
 
-class Launcher:
-    """This process's launcher (started on first use, one per process: a forked harness starts its own)."""
+class _ForkedServer:
+    """The ``Popen`` part ``Launcher`` needs (pid, poll, wait, kill) of a launcher forked from this process."""
 
-    def __init__(self):
+    def __init__(self, pid: int):
+        self.pid, self.returncode = pid, None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            try:
+                got, status = os.waitpid(self.pid, os.WNOHANG)
+            except ChildProcessError:
+                self.returncode = 255
+            else:
+                if got:
+                    self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.poll() is None:
+            if time.monotonic() >= deadline:
+                raise subprocess.TimeoutExpired(["genrep.sim.launcher"], timeout)
+            time.sleep(0.005)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+
+def _fork_server(sock: socket.socket, env: dict) -> _ForkedServer:
+    """This process's launcher as a fork of itself, for a process that already imported PRELOAD (a
+    suite run forked by the suite server): no new interpreter importing the simulators again (~0.5 s
+    of CPU a run). The child keeps nothing of this process but memory: only its socket (a leaked
+    write end of the suite's output pipe would keep the harness waiting for end of file), 0/1/2 on
+    /dev/null, no exit handlers, no signal handlers, no cyclic garbage to collect (whose file objects
+    would close descriptor numbers reused since)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return _ForkedServer(pid)
+    code = 1
+    try:
+        import gc
+        gc.freeze()  # what the starter left is never collected here (its descriptors are closed below)
+        atexit._clear()  # noqa: SLF001 - the starter's exit handlers are not ours (nor our simulators')
+        os.setsid()
+        keep = sock.fileno()
+        devnull = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(devnull, fd)
+        os.closerange(3, keep)
+        os.closerange(keep + 1, 1 << 16)
+        import io
+        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False))
+        sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
+        sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
+        try:
+            import faulthandler
+            faulthandler.disable()  # it wrote to a descriptor just closed
+        except ImportError:
+            pass
+        _default_signals()
+        os.environ.clear()
+        os.environ.update(env)
+        code = _serve(sock)
+    except BaseException:  # noqa: BLE001 - its starter sees end of file and starts simulators itself
+        code = 1
+    finally:
+        os._exit(code)
+
+
+class Launcher:
+    """A launcher process and the socket to it. This process's simulator launcher (``launcher()``)
+    is started on first use, one per process (a forked harness starts its own); ``preload`` other
+    modules for another launcher (``genrep.suite_launcher``: the feature suite's runs).
+    ``note_cpu``: add its children's CPU to ``reaped_cpu_s`` (a launcher that lives as long as this
+    process; one closed, so reaped, earlier has that CPU counted in RUSAGE_CHILDREN already)."""
+
+    def __init__(self, preload: tuple[str, ...] = (), env: dict | None = None, cwd: str | None = None,
+                 note_cpu: bool = True):
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         self._lock = threading.Lock()
         self._sock = parent
-        try:
-            child.set_inheritable(True)
+        self.note_cpu = note_cpu
+        if env is None:
             env = {k: v for k, v in os.environ.items() if k != "GENREP_DEFECTS"}
-            self._proc = subprocess.Popen([sys.executable, "-m", "genrep.sim.launcher", str(child.fileno())],
-                                          pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                          env=env, start_new_session=True)
+        try:
+            if _PRELOADED and not preload:
+                parent.set_inheritable(False)
+                self._proc = _fork_server(child, env)
+            else:
+                child.set_inheritable(True)
+                self._proc = subprocess.Popen([sys.executable, "-m", "genrep.sim.launcher", str(child.fileno()),
+                                               *preload], pass_fds=(child.fileno(),), stdin=subprocess.DEVNULL,
+                                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                              env=env, cwd=cwd, start_new_session=True)
         except OSError as exc:
             parent.close()
-            raise LauncherError(f"the simulator launcher could not start: {exc}") from exc
+            raise LauncherError(f"the launcher could not start: {exc}") from exc
         finally:
             child.close()
         self.pid = self._proc.pid
@@ -271,10 +441,10 @@ class Launcher:
             ready = parent.recv(_MAX_PACKET)
         except OSError as exc:
             self.close()
-            raise LauncherError(f"the simulator launcher did not report ready: {exc}") from exc
+            raise LauncherError(f"the launcher did not report ready: {exc}") from exc
         if not ready:
             self.close()
-            raise LauncherError("the simulator launcher exited before reporting ready")
+            raise LauncherError("the launcher exited before reporting ready")
         parent.settimeout(REPLY_TIMEOUT_S)
 
     def _ask(self, request: dict, fds: tuple[int, ...] = ()) -> dict:
@@ -283,17 +453,22 @@ class Launcher:
                 socket.send_fds(self._sock, [json.dumps(request).encode()], list(fds))
                 reply = self._sock.recv(_MAX_PACKET)
             except OSError as exc:
-                raise LauncherError(f"the simulator launcher stopped answering: {exc}") from exc
+                raise LauncherError(f"the launcher stopped answering: {exc}") from exc
         if not reply:
-            raise LauncherError("the simulator launcher has exited")
+            raise LauncherError("the launcher has exited")
         return json.loads(reply)
 
-    def spawn(self, module: str, argv: list[str], env: dict, stderr_fd: int) -> LaunchedProcess:
+    def spawn(self, module: str, argv: list[str], env: dict, stderr_fd: int | None, *, cwd: str | None = None,
+              call: str = "main", text: bool = False) -> LaunchedProcess:
+        """Fork ``python -m module argv`` (its function ``call``) with this environment and working
+        directory; its stdout is the returned process's ``stdout`` pipe (``text``: read as UTF-8), its
+        stderr goes to ``stderr_fd``, or with None into the same pipe (``stderr=STDOUT``)."""
         read_fd, write_fd = os.pipe()
         try:
             env = {**env, HARNESS_ENV: str(os.getpid())}
-            reply = self._ask({"op": "spawn", "module": module, "argv": argv, "env": env, "cwd": os.getcwd()},
-                              (write_fd, stderr_fd))
+            reply = self._ask({"op": "spawn", "module": module, "call": call, "argv": argv, "env": env,
+                               "cwd": cwd or os.getcwd()},
+                              (write_fd, write_fd if stderr_fd is None else stderr_fd))
         except BaseException:
             os.close(read_fd)
             raise
@@ -301,15 +476,16 @@ class Launcher:
             os.close(write_fd)
         if "pid" not in reply:
             os.close(read_fd)
-            raise LauncherError(f"the simulator launcher could not start {module}: {reply.get('error')}")
-        return LaunchedProcess(self, int(reply["pid"]), [sys.executable, "-m", module, *argv],
-                               os.fdopen(read_fd, "rb", buffering=0))
+            raise LauncherError(f"the launcher could not start {module}: {reply.get('error')}")
+        stdout = (os.fdopen(read_fd, "r", encoding="utf-8", errors="replace") if text
+                  else os.fdopen(read_fd, "rb", buffering=0))
+        return LaunchedProcess(self, int(reply["pid"]), [sys.executable, "-m", module, *argv], stdout)
 
     def status(self, pid: int) -> tuple[int | None, float]:
         try:
             reply = self._ask({"op": "status", "pid": pid})
         except LauncherError:
-            # the launcher is gone: the simulator was reparented; alive or not is all that can be known
+            # the launcher is gone: the child was reparented; alive or not is all that can be known
             try:
                 os.kill(pid, 0)
             except ProcessLookupError:
@@ -320,6 +496,7 @@ class Launcher:
         return reply.get("returncode"), float(reply.get("cpu_s") or 0.0)
 
     def close(self) -> None:
+        """End it (end of file on its socket) and reap it, so its children's CPU is counted as ours."""
         try:
             self._sock.close()
         finally:
@@ -374,4 +551,6 @@ def shutdown() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # the module's own copy, not this __main__ one: its children read the state _serve sets (_PRELOADED)
+    from genrep.sim.launcher import main as _main
+    sys.exit(_main())
