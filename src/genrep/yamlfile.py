@@ -31,6 +31,7 @@ from typing import Any
 import yaml
 
 from genrep.errors import ConfigError
+from genrep.paths import PROJECT_ROOT
 
 MAX_BYTES = 1024 * 1024
 MAX_NODES = 100_000
@@ -206,8 +207,139 @@ def load_yaml(path: str | Path) -> Any:
     if key not in _PARSED:
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.pop(next(iter(_PARSED)))
-        _PARSED[key] = _parse(path, raw)
+        parsed = _stored(key)
+        if parsed is _MISSING:
+            parsed = _parse(path, raw)
+            _store(key, parsed)
+        _PARSED[key] = parsed
     return copy.deepcopy(_PARSED[key])
+
+
+# -- parsed documents on disk ---------------------------------------------------------------------
+#
+# Every genrep process parses the contracts again (the requirement catalogue alone is ~65 ms in
+# PyYAML's pure-Python parser; all of contracts/ ~140 ms), and a rehearsal, a selftest or the project's
+# tests start hundreds of processes: each CLI, suite run, simulator and Locust process. So a parsed
+# document is also kept on disk, in the virtual environment genrep runs from (``sys.prefix``, never
+# the work tree; outside a virtual environment nothing is kept): only files of the project itself
+# (``CACHED_ROOTS``: contracts, profiles), not a profile from elsewhere nor a test's temporary file,
+# so the folder holds one entry per version of each file. The key is a hash of
+# the file's path, its exact bytes, this module's own source and PyYAML's version: an edited file,
+# or a changed loader, is parsed again. Only documents that parsed without error are kept. Read back
+# with a restricted unpickler (only this module's ``Located`` and ``datetime``'s types, what
+# ``_construct`` makes besides builtins); anything unreadable is parsed again and rewritten.
+# ``GENREP_YAML_CACHE``: ``off`` (or 0, no, false) keeps nothing; a directory puts it there.
+
+CACHE_ENV = "GENREP_YAML_CACHE"
+CACHED_ROOTS: tuple[Path, ...] = (PROJECT_ROOT,)
+_MISSING = object()
+_SALT: bytes | None = None
+_ALLOWED_CLASSES = {("genrep.yamlfile", "Located"), ("datetime", "date"), ("datetime", "datetime"),
+                    ("datetime", "timezone"), ("datetime", "timedelta")}
+
+
+def cache_dir() -> Path | None:
+    """Where parsed documents are kept, or None (switched off, or not in a virtual environment)."""
+    import sys
+    setting = os.environ.get(CACHE_ENV, "").strip()
+    if setting.lower() in ("off", "0", "no", "false"):
+        return None
+    if setting:
+        return Path(setting)
+    if sys.prefix == sys.base_prefix:
+        return None
+    return Path(sys.prefix) / "genrep-cache" / "yaml"
+
+
+def _cache_file(key: tuple[str, bytes]) -> Path | None:
+    global _SALT
+    where = cache_dir()
+    if where is None:
+        return None
+    try:
+        resolved = Path(key[0]).resolve()
+    except (OSError, RuntimeError):
+        return None
+    if not any(resolved.is_relative_to(root) for root in CACHED_ROOTS):
+        return None
+    import hashlib
+    if _SALT is None:
+        try:
+            own = Path(__file__).read_bytes()
+        except OSError:
+            return None
+        _SALT = hashlib.sha256(own + yaml.__version__.encode()).digest()
+    digest = hashlib.sha256(_SALT + key[0].encode("utf-8", "surrogateescape") + b"\0" + key[1]).hexdigest()
+    return where / f"{digest}.pickle"
+
+
+def _stored(key: tuple[str, bytes]) -> Any:
+    """The document parsed earlier from exactly this path and these bytes, or ``_MISSING``."""
+    import io
+    import pickle
+    target = _cache_file(key)
+    if target is None:
+        return _MISSING
+
+    class _Restricted(pickle.Unpickler):
+        def find_class(self, module, name):
+            if (module, name) not in _ALLOWED_CLASSES:
+                raise pickle.UnpicklingError(f"{module}.{name} is not kept in a parsed YAML document")
+            return super().find_class(module, name)
+
+    try:
+        data = target.read_bytes()
+        return _Restricted(io.BytesIO(data)).load()
+    except FileNotFoundError:
+        return _MISSING
+    except Exception:  # noqa: BLE001 - unreadable, truncated or foreign: parsed again (and rewritten)
+        return _MISSING
+
+
+#: entries older than this go when a process next writes one (a project copied to a temporary
+#: folder, as some of genrep's own tests do, leaves entries that no file will ask for again)
+CACHE_KEEP_S = 7 * 24 * 3600
+_PRUNED = False
+
+
+def _prune(folder: Path) -> None:
+    """Once per process: remove entries written more than ``CACHE_KEEP_S`` ago."""
+    global _PRUNED
+    if _PRUNED:
+        return
+    _PRUNED = True
+    import time
+    oldest = time.time() - CACHE_KEEP_S
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    if entry.stat().st_mtime < oldest:
+                        os.unlink(entry.path)
+                except OSError:
+                    pass
+    except OSError:
+        pass
+
+
+def _store(key: tuple[str, bytes], parsed: Any) -> None:
+    """Keep ``parsed`` for the next process (atomically: a reader sees the whole file or none);
+    a folder that cannot be written keeps nothing, silently: the cache only saves time."""
+    import pickle
+    target = _cache_file(key)
+    if target is None:
+        return
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _prune(target.parent)
+        tmp.write_bytes(pickle.dumps(parsed, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(tmp, target)
+    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
 
 
 def _parse(path: Path, raw: bytes) -> Any:
