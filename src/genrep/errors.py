@@ -27,6 +27,11 @@ class ConfigError(GenrepError):
         super().__init__(prefix + message)
 
 
+class RunIncomplete(GenrepError):
+    """A run ended without figures that can be judged (a load run whose statistics Locust left empty
+    or unreadable): not a configuration error and never a verdict; the CLI exits 4 (INCOMPLETE)."""
+
+
 class IdentityViolation(GenrepError):
     """A personnummer-shaped value that is not on the test-identity allowlist was about to leave
     the harness. The run must stop before anything is sent."""

@@ -29,7 +29,7 @@ import argparse
 import signal
 import sys
 
-from genrep.errors import ConfigError, GenrepError, TransportError
+from genrep.errors import ConfigError, GenrepError, RunIncomplete, TransportError
 from genrep.cli.command_help import COMMAND_HELP, HelpFormatter, _finish
 from genrep.cli.environment import _cmd_certs_check, _cmd_contract_check, _cmd_defects, _cmd_sim_up
 from genrep.cli.explore import register as _register_explore
@@ -253,6 +253,9 @@ def _main(argv: list[str] | None) -> int:
     except TransportError as exc:
         print(f"genrep: system under test unreachable: {exc}", file=sys.stderr)
         return 3
+    except RunIncomplete as exc:
+        print(f"genrep: incomplete: {exc}", file=sys.stderr)
+        return 4
     except GenrepError as exc:
         print(f"genrep: {exc}", file=sys.stderr)
         return 2

@@ -31,7 +31,7 @@ from pathlib import Path
 from genrep import outputs
 from genrep.paths import PROJECT_ROOT
 from genrep.config.profile import load_profile
-from genrep.errors import ConfigError, GenrepError, IdentityViolation
+from genrep.errors import ConfigError, GenrepError, IdentityViolation, RunIncomplete
 from genrep.secrets import redact
 from genrep.text.identities import mask
 from genrep.load.contract import LoadContract, check_requirements, load_load_contract
@@ -193,9 +193,24 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
         raise GenrepError(f"Locust ended with exit code {run.code} (log: {run.log_path}):\n{redact(mask(tail))}")
     if schedule is not None:  # a fault that never happened must not pass for one survived
         schedule.raise_errors(completed=True)
-    result = collect()
+    result = collected_or_incomplete(collect, run, out_dir, profile_name, contract)
     result.incomplete = lost_workers(run.log_path)  # a worker crashed: what it measured is not the run's
     return result
+
+
+def collected_or_incomplete(collect, run, out_dir: Path, profile_name: str, contract: LoadContract) -> LoadResult:
+    """``collect()``, or, when Locust ended but left its statistics file empty or cut off (seen once
+    under a saturated host with ``--processes``), an INCONCLUSIVE incomplete ``sla.json`` and
+    ``RunIncomplete`` (exit 4): no figures is no verdict, and not the tester's configuration error."""
+    try:
+        return collect()
+    except ConfigError as exc:
+        if not str(exc).startswith(str(run.stats_json)):
+            raise
+        why = (f"Locust ended (exit {run.code}) but its statistics could not be read ({exc}); the run measured "
+               f"nothing that can be judged (log: {run.log_path})")
+        write_incomplete_sla(out_dir, profile_name, why, contract)
+        raise RunIncomplete(why) from None
 
 
 def users_env(profile, profile_name: str, out_dir: Path, patient_id: str, accession: str, users: int,
