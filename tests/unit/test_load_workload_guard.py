@@ -137,11 +137,22 @@ def test_only_3xx_answers_are_redirects_and_a_location_is_shown_masked(payloads)
     assert FOREIGN not in problem and "19640823****" in problem
 
 
-def test_the_mllp_payloads_pass_payloads_check():
+def test_the_mllp_payloads_are_vetted_by_the_guard():
+    """Every MLLP payload is vetted by the load users' guard before it is returned: the ADT through
+    ``Payloads.check``, each ORU by its vetted template (``VettedTemplate.fill``: by its values, or
+    scanned whole when the rule does not apply), so the transport's ``guard_outbound`` finds that
+    very object vetted (issue 18: the ORU no longer passes ``Payloads.check`` a second time)."""
+    from genrep.text.identities import forget_vetted, is_vetted
+    forget_vetted()
     p = Recording()
-    oru, _cid, _acc = p.oru_with_accession("127.0.0.1:2575")
+    for _ in range(3):
+        before = p.guard.checked
+        oru, _cid, _acc = p.oru_with_accession("127.0.0.1:2575")
+        assert p.guard.checked == before + 1        # vetted once, by this guard
+        assert is_vetted(oru, p.allowlist)           # the object the transport will be given
     adt, _cid = p.adt("127.0.0.1:2575")
-    assert [(c[0], c[1]) for c in p.checked] == [(oru, "127.0.0.1:2575"), (adt, "127.0.0.1:2575")]
+    assert [(c[0], c[1]) for c in p.checked] == [(adt, "127.0.0.1:2575")]
+    assert is_vetted(adt, p.allowlist)
 
 
 # -- generated spellings (issue 12): the load users' paths refuse every spelling the steps' do ----

@@ -31,7 +31,7 @@ from genrep.hl7.model import Ack
 from genrep.hl7.parse import Message, decode, detect_charset, parse
 
 __all__ = ["ACK_CODES", "APPLICATION_CODES", "COMMIT_CODES", "ERROR_CODES", "AckHeader", "AckRequest",
-           "ack_request", "build_ack", "parse_ack", "read_ack_header"]
+           "ack_request", "build_ack", "is_plain_aa", "parse_ack", "read_ack_header"]
 
 ACK_CODES = ("AA", "AE", "AR", "CA", "CE", "CR")
 #: Enhanced mode's commit acknowledgements (the receiver has the message safely) ...
@@ -293,9 +293,29 @@ def _condition(fields: list[bytes], n: int, comp: bytes) -> str:
     return raw.split(comp, 1)[0].decode("latin-1").strip().upper() if raw else ""
 
 
+# The last standard-delimiter MSH line read, cut around its MSH-10: (the line up to MSH-10, the line
+# from the field separator after MSH-10 to its CR, MSH-15, MSH-16). A load user's messages share
+# their MSH but for MSH-10 (a per-second template): the next one is read with two prefix tests.
+_LAST_MSH: tuple[bytes, bytes, str, str] | None = None
+
+
 def ack_request(payload: bytes) -> AckRequest | None:
     """What ``payload`` asks for (see ``AckRequest``); None when it is not an HL7 message with an
-    MSH-10 (framing tests send such bytes: any answer is then taken as it comes)."""
+    MSH-10 (framing tests send such bytes: any answer is then taken as it comes).
+
+    A payload whose MSH line is the last one read here but for MSH-10 is answered from that line's
+    MSH-15/16: ``head`` + MSH-10 + ``tail`` where MSH-10 holds no field separator, CR, LF or escape
+    character is exactly the line the split below would read, with the same fields but MSH-10."""
+    last = _LAST_MSH
+    if last is not None and payload.startswith(last[0]):
+        at = len(last[0])
+        j = payload.find(b"|", at)
+        if j > at and payload.startswith(last[1], j):
+            raw = payload[at:j]
+            if b"\r" not in raw and b"\n" not in raw and b"\\" not in raw:
+                control_id = raw.decode("latin-1").strip(" \t")
+                if control_id:
+                    return AckRequest(control_id, last[2], last[3])
     if payload[:9] == b"MSH|^~\\&|":  # the usual delimiters, CR-terminated MSH: one split (load path)
         end = payload.find(b"\r", 9)
         line = payload[:end] if end >= 0 else payload
@@ -306,8 +326,10 @@ def ack_request(payload: bytes) -> AckRequest | None:
                 control_id = raw.decode("latin-1").strip(" \t")
                 if len(fields) < 15:
                     return AckRequest(control_id) if control_id else None
-                return AckRequest(control_id, _condition(fields, 15, b"^"), _condition(fields, 16, b"^")) \
-                    if control_id else None
+                request = AckRequest(control_id, _condition(fields, 15, b"^"), _condition(fields, 16, b"^"))
+                if control_id and end >= 0:
+                    _remember_msh(fields, request)
+                return request if control_id else None
     found = _msh_fields(payload)
     if found is None:
         return None
@@ -318,6 +340,12 @@ def ack_request(payload: bytes) -> AckRequest | None:
     if not control_id:
         return None
     return AckRequest(control_id, _condition(fields, 15, comp), _condition(fields, 16, comp))
+
+
+def _remember_msh(fields: list[bytes], request: AckRequest) -> None:
+    global _LAST_MSH
+    _LAST_MSH = (b"|".join(fields[:9]) + b"|", b"|" + b"|".join(fields[10:]) + b"\r",
+                 request.accept_ack, request.application_ack)
 
 
 def read_ack_header(data: bytes) -> AckHeader | None:
@@ -350,3 +378,18 @@ def read_ack_header(data: bytes) -> AckHeader | None:
     code = msa[1].split(comp, 1)[0].decode("latin-1").strip().upper() if len(msa) > 1 else ""
     control_id = _text(msa[2], esc, sep, fields[1]) if len(msa) > 2 else ""
     return AckHeader(message_type, code, control_id)
+
+
+def is_plain_aa(raw: bytes, control_id: str) -> bool:
+    """The usual answer, recognised without a full parse (a load user checks thousands a second):
+    an ACK (MSH-9 ``ACK``, standard delimiters) whose MSA is exactly ``AA`` and ``control_id``,
+    with no ERR segment. False says only "not proven": ``parse_ack`` gives the full verdict."""
+    if not raw.startswith(b"MSH|^~\\&|") or b"\rERR|" in raw:
+        return False
+    end = raw.find(b"\r")
+    fields = raw[:end].split(b"|")
+    if len(fields) < 10 or fields[8].split(b"^")[0] != b"ACK":
+        return False
+    msa = b"\rMSA|AA|" + control_id.encode("ascii", "replace")
+    at = raw.find(msa)
+    return at >= 0 and raw[at + len(msa):at + len(msa) + 1] in (b"\r", b"|", b"")

@@ -206,6 +206,17 @@ _ALL_WORKERS_MISSING = "The last worker went missing"
 _WORKER_HEALED = "self-healed with heartbeat"
 
 
+def workers_write_no_statistics(options, is_worker: bool) -> None:
+    """Called by every Locust process at start-up (``load/users.py``, ``events.init``): only the master
+    (or a local runner) writes ``--json-file``. Locust 2.47 writes it at the end of *every* process,
+    workers included, each opening it truncating: in ``--processes`` mode a worker ending after the
+    master replaced the run's totals with its own (a fraction of the run, judged as the whole), and one
+    killed mid-write left the file empty (seen in ``make test`` on a saturated host: "stats.json: not
+    valid JSON"). The workers' figures reach the master in their reports, as Locust intends."""
+    if is_worker and options is not None and getattr(options, "json_file", None):
+        options.json_file = None
+
+
 def lost_workers(log_path: Path) -> str | None:
     """Why the run is incomplete when a Locust worker stopped mid-run (its users stopped sending,
     so what was measured is not the load asked for); None when none did (or the log is unread).

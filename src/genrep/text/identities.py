@@ -309,7 +309,7 @@ def record_refusal(message: str) -> None:
     global _REFUSAL
     if _REFUSAL is None:
         _REFUSAL = message
-    latch = os.environ.get(LATCH_ENV)
+    latch = _latch_path()
     if latch and not os.path.exists(latch):
         try:
             with open(latch, "x", encoding="utf-8") as fh:
@@ -318,11 +318,33 @@ def record_refusal(message: str) -> None:
             pass  # another process wrote it first, or the folder is gone: the process latch still holds
 
 
+# ``os.environ.get`` of an unset variable costs ~1.5 us here (it raises and catches KeyError), and
+# the latch is asked before every message a load user sends. ``os.environ`` keeps its values in
+# ``_data`` (encoded keys): a lookup there reads the same live store, changed by every
+# ``os.environ[...] =``/``del``/``putenv`` through os.environ, in ~0.1 us. Anything else (a replaced
+# ``os.environ``, a platform without ``_data``) reads ``os.environ.get``.
+_ENVIRON = os.environ
+_ENV_DATA = getattr(_ENVIRON, "_data", None)
+try:
+    _LATCH_KEY = _ENVIRON.encodekey(LATCH_ENV)  # type: ignore[attr-defined]
+except (AttributeError, TypeError, ValueError):
+    _ENV_DATA = None
+
+
+def _latch_path() -> str | None:
+    """``os.environ.get(LATCH_ENV)``, read from os.environ's own store when it is the same object."""
+    environ = os.environ
+    if environ is _ENVIRON and type(_ENV_DATA) is dict:
+        raw = _ENV_DATA.get(_LATCH_KEY)
+        return None if raw is None else _ENVIRON.decodevalue(raw)  # type: ignore[attr-defined]
+    return environ.get(LATCH_ENV)
+
+
 def refusal() -> str | None:
     """The run's first identity refusal (this process or the latch file), or None."""
     if _REFUSAL is not None:
         return _REFUSAL
-    latch = os.environ.get(LATCH_ENV)
+    latch = _latch_path()
     if latch and os.path.exists(latch):
         try:
             with open(latch, encoding="utf-8") as fh:

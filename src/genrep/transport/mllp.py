@@ -47,6 +47,7 @@ from genrep.text.identities import guard_outbound
 from genrep.transport.mllp_answers import (_SKIPPED_KEPT, AckMatching, AckMismatch, NoApplicationAck,
                                            SkippedAck, _batch_requests)
 from genrep.transport.mllp_framing import CR, FS, VT, FrameDecoder, FrameTooLarge, frame
+from genrep.transport.mllp_lean import LeanAnswer
 
 __all__ = ["VT", "FS", "CR", "frame", "FrameTooLarge", "FrameDecoder", "MLLPClient", "AckMismatch",
            "NoApplicationAck", "SkippedAck", "CONNECTION_POLICIES", "RESEND_POLICIES"]
@@ -66,18 +67,20 @@ _TCP_ESTABLISHED = 1                       # tcp_info.tcpi_state (include/net/tc
 _NOTHING = b"\0\0\0\0"
 
 
-def _idle_and_open(sock: socket.socket) -> bool:
-    """True only when the kernel says the (plain TCP) connection is still ESTABLISHED (neither a
-    FIN nor a reset came from the peer) and nothing waits to be read; False when it cannot tell or
-    something else is the case (then the caller reads the socket to find out). Two syscalls that
-    never raise on the common path, where a non-blocking peek raises BlockingIOError every time
-    (~15 us per message under gevent, genrep bench load)."""
-    if _TCP_INFO is None or _FIONREAD is None:
+def _idle_and_open(sock: socket.socket, fd: int | None = None) -> bool:
+    """True only when the kernel says the (plain TCP) connection ``fd`` of ``sock`` is still
+    ESTABLISHED (neither a FIN nor a reset came from the peer) and nothing waits to be read; False
+    when it cannot tell (``fd`` -1: TLS, or not Linux; None: ``sock``'s) or something else is the case (then the
+    caller reads the socket to find out). Two syscalls that never raise on the common path, where a
+    non-blocking peek raises BlockingIOError every time (~15 us per message under gevent)."""
+    if fd is None:
+        fd = sock.fileno() if _TCP_INFO is not None and _FIONREAD is not None else -1
+    if fd < 0:
         return False
     try:
         if sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, 1)[0] != _TCP_ESTABLISHED:
             return False
-        return fcntl.ioctl(sock.fileno(), _FIONREAD, _NOTHING) == _NOTHING
+        return fcntl.ioctl(fd, _FIONREAD, _NOTHING) == _NOTHING
     except (OSError, ValueError, TypeError, IndexError):
         return False
 
@@ -104,7 +107,7 @@ class _NotWritten(Exception):
         self.error = error
 
 
-class MLLPClient(AckMatching):
+class MLLPClient(AckMatching, LeanAnswer):
     """Sync, blocking MLLP client on a plain socket (works under gevent monkey-patching, which Locust needs).
 
     Every wait is bounded: ``connect_timeout`` for the TCP (and TLS) handshake, ``read_timeout`` as
@@ -169,6 +172,10 @@ class MLLPClient(AckMatching):
         self.skipped_total = 0
         self.last_skipped: tuple[SkippedAck, ...] = ()
         self.last_commit: bytes | None = None
+        #: the control id whose answer the last send proved a plain AA (transport.mllp_lean), else None
+        self.last_plain_aa: str | None = None
+        self._timeout: float | None = None  # the socket's timeout as last set here
+        self._idle_fd = -1                  # a plain TCP socket's descriptor (_idle_and_open)
         self._history: OrderedDict[str, str] = OrderedDict()  # control id -> sent|answered|committed
         self._pending: set[str] = set()  # sent in one raw batch and not yet answered (send_raw)
 
@@ -229,6 +236,8 @@ class MLLPClient(AckMatching):
                 raise self._tls_error(e, reason="peer_closed") from e
             raise ProtocolError(f"cannot set up the connection to MLLP endpoint {ep}: {e}") from e
         self._sock = sock
+        self._timeout = self.connect_timeout
+        self._idle_fd = sock.fileno() if self.ssl_context is None and _TCP_INFO is not None and _FIONREAD is not None else -1
         self._decoder = FrameDecoder(self.max_frame)
         self._ready.clear()
         self._pending.clear()
@@ -238,6 +247,7 @@ class MLLPClient(AckMatching):
 
     def close(self) -> None:
         sock, self._sock = self._sock, None
+        self._timeout, self._idle_fd = None, -1
         self._ready.clear()
         self._pending.clear()
         self._decoder = FrameDecoder(self.max_frame)
@@ -260,10 +270,11 @@ class MLLPClient(AckMatching):
         """
         sock = self._sock
         assert sock is not None
-        is_tls = isinstance(sock, ssl.SSLSocket)
-        if not is_tls and _idle_and_open(sock):
+        if _idle_and_open(sock, self._idle_fd):
             return False                   # the common case, asked of the kernel without a read
+        is_tls = isinstance(sock, ssl.SSLSocket)
         try:
+            self._timeout = 0.0
             sock.settimeout(0.0)
             if is_tls:
                 # TLS allows no MSG_PEEK: poll (not select, which fails for descriptors above
@@ -302,7 +313,11 @@ class MLLPClient(AckMatching):
 
     def _write(self, sock: socket.socket, data: bytes) -> None:
         try:
-            sock.settimeout(self.read_timeout)
+            # not set again (~0.6 us) when already within 1 ms under it (the last answer's remaining)
+            timeout = self.read_timeout
+            if not timeout - 0.001 < (self._timeout or -1.0) <= timeout:
+                self._timeout = timeout
+                sock.settimeout(timeout)
             sock.sendall(data)
         except TimeoutError as e:
             self.close()
@@ -335,6 +350,7 @@ class MLLPClient(AckMatching):
                            f"(MSH-15 {request.accept_ack}, MSH-16 {request.application_ack}): send() waits for "
                            "one; use send_raw(..., expect_response=False)")
         self.last_resent = False
+        self.last_plain_aa = None
         while True:
             sock = self._ensure_connected()
             reused = self._answers > 0
@@ -350,7 +366,9 @@ class MLLPClient(AckMatching):
                 self._pending = {request.control_id}
                 self._note(request.control_id, "sent")
             try:
-                answer = self._answer(request, time.monotonic() + self.read_timeout)
+                deadline = time.monotonic() + self.read_timeout
+                answer = (self._answer(request, deadline) if request is None
+                          else self._lean_answer(request, deadline))
             except ConnectionClosed as e:
                 if self._received != before:
                     raise                  # something came back after our write: never resent
@@ -433,48 +451,57 @@ class MLLPClient(AckMatching):
         """The next complete frame payload before ``deadline``; frames already decoded first."""
         if self._ready:
             return self._ready.popleft()
-        sock = self._sock
-        ep = self.endpoint
-        if sock is None:
-            raise ConnectionClosed(f"not connected to MLLP endpoint {ep}: nothing to receive")
+        if self._sock is None:
+            raise ConnectionClosed(f"not connected to MLLP endpoint {self.endpoint}: nothing to receive")
         while True:
-            remaining = deadline - time.monotonic()
-            try:
-                if remaining <= 0:
-                    raise TimeoutError
-                sock.settimeout(remaining)
-                data = sock.recv(_RECV_SIZE)
-            except TimeoutError as e:
-                dec = self._decoder
-                extra = f" ({dec.pending} bytes of an unfinished frame)" if dec.in_frame else ""
-                self.close()
-                raise ReadTimeout(f"no MLLP answer from {ep} within {self.read_timeout} s"
-                                  f"{extra}") from e
-            except ssl.SSLError as e:      # TLS 1.3: a refused client certificate shows up here
-                self.close()
-                if isinstance(e, ssl.SSLEOFError) and self._answers:
-                    raise ConnectionClosed(f"MLLP endpoint {ep} cut the TLS session (no close_notify) "
-                                           "before a complete answer arrived") from e
-                raise self._tls_error(e) from e
-            except OSError as e:
-                self.close()
-                raise ConnectionClosed(f"MLLP endpoint {ep} broke the connection before a "
-                                       f"complete answer arrived: {e}") from e
-            if not data:
-                dec = self._decoder
-                what = (f"in the middle of a frame ({dec.pending} payload bytes received)"
-                        if dec.in_frame else "without answering")
-                self.close()
-                raise ConnectionClosed(f"MLLP endpoint {ep} closed the connection {what}")
-            self._received += len(data)
-            try:
-                frames = self._decoder.feed(data)
-            except FrameTooLarge as e:
-                self.close()
-                raise FrameTooLarge(f"MLLP endpoint {ep} sent a frame larger than {self.max_frame}"
-                                    f" bytes ({e.size} bytes seen so far)", size=e.size,
-                                    limit=e.limit, payloads=e.payloads) from e
+            frames = self._ingest(self._recv_once(deadline))
             if frames:
                 self._answers += len(frames)
                 self._ready.extend(frames[1:])
                 return frames[0]
+
+    def _recv_once(self, deadline: float) -> bytes:
+        """One read before ``deadline``: bytes (never empty); a timeout, close or break closes and raises."""
+        sock = self._sock
+        assert sock is not None
+        ep = self.endpoint
+        try:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            self._timeout = remaining
+            sock.settimeout(remaining)
+            data = sock.recv(_RECV_SIZE)
+        except TimeoutError as e:
+            dec = self._decoder
+            extra = f" ({dec.pending} bytes of an unfinished frame)" if dec.in_frame else ""
+            self.close()
+            raise ReadTimeout(f"no MLLP answer from {ep} within {self.read_timeout} s{extra}") from e
+        except ssl.SSLError as e:          # TLS 1.3: a refused client certificate shows up here
+            self.close()
+            if isinstance(e, ssl.SSLEOFError) and self._answers:
+                raise ConnectionClosed(f"MLLP endpoint {ep} cut the TLS session (no close_notify) "
+                                       "before a complete answer arrived") from e
+            raise self._tls_error(e) from e
+        except OSError as e:
+            self.close()
+            raise ConnectionClosed(f"MLLP endpoint {ep} broke the connection before a "
+                                   f"complete answer arrived: {e}") from e
+        if not data:
+            dec = self._decoder
+            what = (f"in the middle of a frame ({dec.pending} payload bytes received)"
+                    if dec.in_frame else "without answering")
+            self.close()
+            raise ConnectionClosed(f"MLLP endpoint {ep} closed the connection {what}")
+        return data
+
+    def _ingest(self, data: bytes) -> list[bytes]:
+        """Bytes just read, counted and decoded: the frames they completed (not yet in ``_answers``)."""
+        self._received += len(data)
+        try:
+            return self._decoder.feed(data)
+        except FrameTooLarge as e:
+            self.close()
+            raise FrameTooLarge(f"MLLP endpoint {self.endpoint} sent a frame larger than {self.max_frame}"
+                                f" bytes ({e.size} bytes seen so far)", size=e.size,
+                                limit=e.limit, payloads=e.payloads) from e

@@ -130,7 +130,7 @@ class AckMatching:
 
     def _answer(self, request: AckRequest | None, deadline: float) -> bytes:
         """Read frames until the answer to ``request`` (see the class doc); None: the next frame."""
-        self.last_skipped, self.last_commit = (), None
+        self.last_skipped, self.last_commit, self.last_plain_aa = (), None, None
         if request is None:
             return self._next_frame(deadline)
         wanted = request.control_id
