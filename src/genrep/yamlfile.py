@@ -231,6 +231,18 @@ def load_yaml(path: str | Path) -> Any:
 # ``GENREP_YAML_CACHE``: ``off`` (or 0, no, false) keeps nothing; a directory puts it there.
 
 CACHE_ENV = "GENREP_YAML_CACHE"
+
+
+def _read_own_source() -> bytes | None:
+    """This module's source as it was when imported (a long-lived process must not key what its old
+    code parsed under the new code's hash, should the file be edited meanwhile)."""
+    try:
+        return Path(__file__).read_bytes()
+    except OSError:
+        return None
+
+
+_OWN_SOURCE = _read_own_source()
 CACHED_ROOTS: tuple[Path, ...] = (PROJECT_ROOT,)
 _MISSING = object()
 _SALT: bytes | None = None
@@ -264,11 +276,9 @@ def _cache_file(key: tuple[str, bytes]) -> Path | None:
         return None
     import hashlib
     if _SALT is None:
-        try:
-            own = Path(__file__).read_bytes()
-        except OSError:
+        if _OWN_SOURCE is None:
             return None
-        _SALT = hashlib.sha256(own + yaml.__version__.encode()).digest()
+        _SALT = hashlib.sha256(_OWN_SOURCE + yaml.__version__.encode()).digest()
     digest = hashlib.sha256(_SALT + key[0].encode("utf-8", "surrogateescape") + b"\0" + key[1]).hexdigest()
     return where / f"{digest}.pickle"
 

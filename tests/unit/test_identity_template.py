@@ -193,3 +193,24 @@ def test_the_load_orus_take_the_fast_path():
     assert template.fast >= 1 and is_vetted(payload, payloads.allowlist)
     assert control_id.encode() in payload and payload.count(accession.encode()) == 2
     IdentityGuard(payloads.allowlist).check(bytes(payload))  # a copy, scanned whole: passes too
+
+
+def test_a_template_vetted_yesterday_is_scanned_whole_today(monkeypatch):
+    """A 10-digit number's century follows today's date: the template rule holds for the day it was
+    vetted on; across midnight every fill goes through the whole scan."""
+    from genrep.text import identity_template
+    from genrep.load.workload import Payloads
+    payloads = Payloads()
+    template, slots = payloads._oru_template()
+    assert template.eligible
+    before = template.fast
+    template.fill([b"A1" for _ in slots])
+    assert template.fast == before + 1
+
+    class Tomorrow(identity_template.date):
+        @classmethod
+        def today(cls):
+            return identity_template.date.fromordinal(super().today().toordinal() + 1)
+    monkeypatch.setattr(identity_template, "date", Tomorrow)
+    template.fill([b"A2" for _ in slots])
+    assert template.fast == before + 1  # not by the rule: scanned whole

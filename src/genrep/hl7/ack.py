@@ -20,6 +20,7 @@ read as the AE it is, with ``Ack.charset_problem`` saying what was wrong with it
 from __future__ import annotations
 
 import itertools
+import os
 import time
 import uuid
 from typing import NamedTuple
@@ -61,6 +62,17 @@ ERROR_CODES = {
 
 _ACK_PREFIX = "ACK" + uuid.uuid4().hex[:7].upper()
 _ACK_SEQ = itertools.count(1)
+
+
+def _new_prefix() -> None:
+    """A prefix of its own for a forked process (each simulator is a fork of its launcher): drawn at
+    import, every simulator would otherwise number its ACKs exactly as its siblings do."""
+    global _ACK_PREFIX, _ACK_SEQ
+    _ACK_PREFIX, _ACK_SEQ = "ACK" + uuid.uuid4().hex[:7].upper(), itertools.count(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_prefix)
 
 
 def _new_control_id() -> str:

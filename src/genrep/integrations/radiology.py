@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -58,6 +59,17 @@ from genrep.text.representations import TEXT_TYPES, conclusion_paragraph, decode
 
 _RUN = run_tag()  # letters only: ids never hold a personnummer-shaped digit run
 _SEQ = itertools.count(1)
+
+
+def _new_run() -> None:
+    """A run tag of its own for a forked process (a suite run forked by the suite server, a simulator
+    forked by its launcher): drawn at import, it would otherwise repeat the parent's ids exactly."""
+    global _RUN, _SEQ
+    _RUN, _SEQ = run_tag(), itertools.count(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_run)
 
 
 def new_control_id() -> str:

@@ -32,6 +32,17 @@ ORU_TEXT = "\n".join(f"{i:02d} Ingen fraktur. Inga tecken till blödning i höge
 _RUN = run_tag()  # letters only: ids never hold a personnummer-shaped digit run
 _SEQ = itertools.count(1)
 
+
+def _new_run() -> None:
+    """A run tag of its own for a forked process (Locust's --processes workers): drawn at import,
+    it would otherwise repeat the parent's ids exactly."""
+    global _RUN, _SEQ
+    _RUN, _SEQ = run_tag(), itertools.count(1)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_run)
+
 # open slots of the ORU template (control characters: never in a built message otherwise;
 # MSH-18 is UTF-8, so the filled-in text is encoded as UTF-8)
 _CONTROL_SLOT, _ACCESSION_SLOT = "\x01CID\x01", "\x01ACC\x01"

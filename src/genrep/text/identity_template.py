@@ -23,7 +23,9 @@ every ``SHAPE`` match found by ``find_shapes``. Preconditions (checked):
    layer folds: then this check fails and the template is not used);
 3. every number in every layer of ``T`` (all ``MAX_LAYERS`` layers, not only those the guard would
    take) is on the allowlist (no HL7 timestamp exemption is relied on), and every number a value
-   holds is (a value has no escape, so its only view is as written).
+   holds is (a value has no escape, so its only view is as written). A 10-digit number's century
+   follows today's date, so (3) holds for the day the template was vetted on: a fill on another day
+   is scanned whole.
 
 Claim: then every layer ``k`` of ``C`` is ``T``'s layer ``k`` with each value between its two
 boundary characters, and its ``SHAPE`` matches are ``T``'s plus each value's. By induction on ``k``:
@@ -56,6 +58,7 @@ The composed message is registered as vetted (``identities._remember_vetted``) s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from genrep.text.identities import IdentityGuard, _remember_vetted, stop_if_refused
 from genrep.text.identity_scan import MAX_LAYERS, canonical_from_match, decode_once, find_shapes
@@ -89,6 +92,9 @@ class VettedTemplate:
         self.slots = len(self.pieces) - 1
         allowed = guard.allowlist._numbers
         self._allowed = frozenset(allowed)
+        # a 10-digit number's century follows today's date (identity_scan.full_date): the vetting holds
+        # for the day it was made on, and a fill on another day is scanned whole
+        self._day = date.today()
         self.why_not = self._vet()
         self.eligible = self.why_not == ""
         self.fast = 0  # fills decided by the template rule (diagnostics, tests)
@@ -154,7 +160,7 @@ class VettedTemplate:
             out.append(piece)
         payload = b"".join(out)
         allowed = self.guard.allowlist._numbers
-        if plain and allowed == self._allowed:
+        if plain and allowed == self._allowed and date.today() == self._day:
             self.fast += 1
             self.guard.checked += 1  # vetted (by its values), as a scan would count it
             _remember_vetted(payload, allowed)
