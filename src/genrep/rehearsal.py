@@ -258,7 +258,14 @@ def stop_process_tree(proc: subprocess.Popen, grace: float = STOP_GRACE_S) -> No
             break
         try:
             os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
+        except ProcessLookupError:
+            # no such group yet: a run forked by the suite server an instant ago has not called
+            # setsid() (Popen returns only after exec); the process itself still gets the signal
+            try:
+                os.kill(proc.pid, sig)
+            except (ProcessLookupError, PermissionError):
+                break
+        except PermissionError:
             break
         try:
             proc.wait(timeout=wait)
