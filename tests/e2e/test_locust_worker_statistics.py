@@ -13,6 +13,8 @@ import sys
 
 import pytest
 
+from genrep.load.locust_process import free_port
+
 LOCUSTFILE = '''
 import os
 from locust import User, constant, events, stats as locust_stats, task
@@ -53,8 +55,12 @@ def test_only_the_master_writes_the_statistics(tmp_path, rule):
     locustfile = tmp_path / "locustfile.py"
     locustfile.write_text(LOCUSTFILE, encoding="utf-8")
     log = tmp_path / "writers.log"
+    port = free_port()
     proc = subprocess.run([sys.executable, "-m", "locust", "-f", str(locustfile), "--headless", "-u", "4", "-r", "4",
                            "--run-time", "1s", "--processes", "2", "--json-file", str(tmp_path / "stats"),
+                           # a port of its own, as genrep's runner takes: Locust's default 5557 is shared by
+                           # every run on the machine (another test's workers would join this master)
+                           "--master-bind-port", str(port), "--master-port", str(port),
                            "--only-summary", "--stop-timeout", "2"],
                           capture_output=True, text=True, timeout=90, cwd=tmp_path,
                           env=dict(os.environ, WRITERS_LOG=str(log), APPLY_RULE=rule))
