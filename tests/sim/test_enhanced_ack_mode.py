@@ -114,6 +114,7 @@ def test_on_the_wire_ca_comes_first_then_the_application_ack_per_msh16(ehr, pati
 
 def test_an_application_error_is_ca_then_ae_when_msh16_asks_for_errors(ehr, enhanced, patient):
     _profile, info = ehr
+    enhanced.register(patient)  # its own patient: the refusal must be for the missing text, not an unknown patient
     built = enhanced.build_report(patient, hl7.Report(accession=new_accession(), text="x"))
     no_text = "\r".join(s for s in built.split("\r") if s and not s.startswith("OBX|")) + "\r"
     msh, rest = no_text.split("\r", 1)
