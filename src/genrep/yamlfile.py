@@ -24,6 +24,7 @@ from __future__ import annotations
 import copy
 import errno
 import os
+import pickle
 import stat
 from pathlib import Path
 from typing import Any
@@ -207,10 +208,11 @@ def load_yaml(path: str | Path) -> Any:
     if key not in _PARSED:
         if len(_PARSED) >= _PARSED_MAX:
             _PARSED.pop(next(iter(_PARSED)))
-        parsed = _stored(key)
+        kept = _cache_file(key)  # where this exact document is kept on disk, or None
+        parsed = _stored(kept)
         if parsed is _MISSING:
             parsed = _parse(path, raw)
-            _store(key, parsed)
+            _store(kept, parsed)
         _PARSED[key] = parsed
     return copy.deepcopy(_PARSED[key])
 
@@ -233,19 +235,20 @@ def load_yaml(path: str | Path) -> Any:
 CACHE_ENV = "GENREP_YAML_CACHE"
 
 
-def _read_own_source() -> bytes | None:
-    """This module's source as it was when imported (a long-lived process must not key what its old
-    code parsed under the new code's hash, should the file be edited meanwhile)."""
+def _loader_salt() -> bytes | None:
+    """A hash of this module's source as imported and PyYAML's version (a long-lived process must not
+    key what its old code parsed under the new code's hash, should the file be edited meanwhile);
+    None (nothing kept) when the source cannot be read."""
+    import hashlib
     try:
-        return Path(__file__).read_bytes()
+        return hashlib.sha256(Path(__file__).read_bytes() + yaml.__version__.encode()).digest()
     except OSError:
         return None
 
 
-_OWN_SOURCE = _read_own_source()
+_SALT = _loader_salt()
 CACHED_ROOTS: tuple[Path, ...] = (PROJECT_ROOT,)
 _MISSING = object()
-_SALT: bytes | None = None
 _ALLOWED_CLASSES = {("genrep.yamlfile", "Located"), ("datetime", "date"), ("datetime", "datetime"),
                     ("datetime", "timezone"), ("datetime", "timedelta")}
 
@@ -264,9 +267,9 @@ def cache_dir() -> Path | None:
 
 
 def _cache_file(key: tuple[str, bytes]) -> Path | None:
-    global _SALT
+    """The file ``key`` (path, exact bytes) is kept in, or None when nothing is kept for it."""
     where = cache_dir()
-    if where is None:
+    if where is None or _SALT is None:
         return None
     try:
         resolved = Path(key[0]).resolve()
@@ -275,31 +278,26 @@ def _cache_file(key: tuple[str, bytes]) -> Path | None:
     if not any(resolved.is_relative_to(root) for root in CACHED_ROOTS):
         return None
     import hashlib
-    if _SALT is None:
-        if _OWN_SOURCE is None:
-            return None
-        _SALT = hashlib.sha256(_OWN_SOURCE + yaml.__version__.encode()).digest()
     digest = hashlib.sha256(_SALT + key[0].encode("utf-8", "surrogateescape") + b"\0" + key[1]).hexdigest()
     return where / f"{digest}.pickle"
 
 
-def _stored(key: tuple[str, bytes]) -> Any:
-    """The document parsed earlier from exactly this path and these bytes, or ``_MISSING``."""
-    import io
-    import pickle
-    target = _cache_file(key)
+class _PlainDataUnpickler(pickle.Unpickler):
+    """Only the classes a parsed document holds (``_ALLOWED_CLASSES``); anything else is refused."""
+
+    def find_class(self, module, name):
+        if (module, name) not in _ALLOWED_CLASSES:
+            raise pickle.UnpicklingError(f"{module}.{name} is not kept in a parsed YAML document")
+        return super().find_class(module, name)
+
+
+def _stored(target: Path | None) -> Any:
+    """The document kept in ``target`` (``_cache_file``), or ``_MISSING``."""
     if target is None:
         return _MISSING
-
-    class _Restricted(pickle.Unpickler):
-        def find_class(self, module, name):
-            if (module, name) not in _ALLOWED_CLASSES:
-                raise pickle.UnpicklingError(f"{module}.{name} is not kept in a parsed YAML document")
-            return super().find_class(module, name)
-
     try:
-        data = target.read_bytes()
-        return _Restricted(io.BytesIO(data)).load()
+        with open(target, "rb") as f:
+            return _PlainDataUnpickler(f).load()
     except FileNotFoundError:
         return _MISSING
     except Exception:  # noqa: BLE001 - unreadable, truncated or foreign: parsed again (and rewritten)
@@ -332,11 +330,9 @@ def _prune(folder: Path) -> None:
         pass
 
 
-def _store(key: tuple[str, bytes], parsed: Any) -> None:
-    """Keep ``parsed`` for the next process (atomically: a reader sees the whole file or none);
-    a folder that cannot be written keeps nothing, silently: the cache only saves time."""
-    import pickle
-    target = _cache_file(key)
+def _store(target: Path | None, parsed: Any) -> None:
+    """Keep ``parsed`` in ``target`` for the next process (atomically: a reader sees the whole file or
+    none); a folder that cannot be written keeps nothing, silently: the cache only saves time."""
     if target is None:
         return
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")

@@ -146,7 +146,8 @@ _IDS = st.text(alphabet="ABC123", min_size=1, max_size=8)
 def test_fast_aa_check_agrees_with_the_full_ack_parse(code, sent, answered, text):
     """``ack_problem``'s fast path for the usual AA never accepts what the full parse would not."""
     from genrep import hl7
-    from genrep.load.workload import _plain_aa, ack_problem
+    from genrep.hl7.ack import is_plain_aa as _plain_aa
+    from genrep.load.workload import ack_problem
     patient = hl7.Patient(identifier="191212121212", family="Test", given="T", birth_date="19121212", sex="F")
     msg = hl7.parse(hl7.build_oru(patient, hl7.Report(accession="ACC1", text="x"), control_id=answered))
     raw = hl7.build_ack(msg, code, text).encode("utf-8")

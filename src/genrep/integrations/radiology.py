@@ -42,8 +42,6 @@ scenario that registers its patient proves the registration, not only its AA.
 from __future__ import annotations
 
 import difflib
-import itertools
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -54,31 +52,19 @@ from genrep.errors import ConnectionClosed, FHIRError, ProtocolError, ReadTimeou
 from genrep.transport.fhir import FHIRClient, validate
 from genrep.text.fidelity import FidelityResult, TextRules, compare, normalise
 from genrep.transport.endpoints import http_transport_for, mllp_client_for
-from genrep.text.identities import IdentityGuard, run_tag
+from genrep.text.identities import IdentityGuard, RunIds
 from genrep.text.representations import TEXT_TYPES, conclusion_paragraph, decode_inline, html_to_text, media_type
 
-_RUN = run_tag()  # letters only: ids never hold a personnummer-shaped digit run
-_SEQ = itertools.count(1)
-
-
-def _new_run() -> None:
-    """A run tag of its own for a forked process (a suite run forked by the suite server, a simulator
-    forked by its launcher): drawn at import, it would otherwise repeat the parent's ids exactly."""
-    global _RUN, _SEQ
-    _RUN, _SEQ = run_tag(), itertools.count(1)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_run)
+_IDS = RunIds()  # letters only in the tag: ids never hold a personnummer-shaped digit run
 
 
 def new_control_id() -> str:
-    return f"GR{_RUN}{next(_SEQ):06d}"
+    return f"GR{_IDS.tag}{_IDS.next():06d}"
 
 
 def new_accession() -> str:
     """Unique per run, 14 characters: well inside a VARCHAR(20) accession."""
-    return f"GR{_RUN}{next(_SEQ):06d}"
+    return f"GR{_IDS.tag}{_IDS.next():06d}"
 
 
 @dataclass

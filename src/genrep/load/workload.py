@@ -22,26 +22,14 @@ from urllib.parse import urlsplit
 from genrep import hl7
 from genrep.errors import ConfigError, GenrepError
 from genrep.hl7.ack import is_plain_aa
-from genrep.text.identities import Allowlist, IdentityGuard, TestIdentity, run_tag
+from genrep.text.identities import Allowlist, IdentityGuard, RunIds, TestIdentity
 from genrep.text.identity_template import VettedTemplate
 from genrep.text.testdata import patient_for
 
 # The ORU sent under load: 55 lines with å/ä/ö, 9.7 KB encoded (the size of the 2024 reports [A4]).
 ORU_TEXT = "\n".join(f"{i:02d} Ingen fraktur. Inga tecken till blödning i höger lårben; ej luxation, "
                      f"oförändrat sedan {2000 + i}. Normalstort hjärta utan anmärkning." for i in range(55))
-_RUN = run_tag()  # letters only: ids never hold a personnummer-shaped digit run
-_SEQ = itertools.count(1)
-
-
-def _new_run() -> None:
-    """A run tag of its own for a forked process (Locust's --processes workers): drawn at import,
-    it would otherwise repeat the parent's ids exactly."""
-    global _RUN, _SEQ
-    _RUN, _SEQ = run_tag(), itertools.count(1)
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_run)
+_IDS = RunIds()  # letters only in the tag: ids never hold a personnummer-shaped digit run
 
 # open slots of the ORU template (control characters: never in a built message otherwise;
 # MSH-18 is UTF-8, so the filled-in text is encoded as UTF-8)
@@ -96,7 +84,7 @@ if hasattr(os, "register_at_fork"):  # Locust --processes forks: each child tags
 
 def new_id(prefix: str = "LD") -> str:
     """Unique per process and run, 14 characters (fits a VARCHAR(20) accession)."""
-    return f"{prefix}{_RUN}{next(_SEQ) % 1_000_000:06d}{_PID_TAG}"[:20]  # at most 6 digits in a row
+    return f"{prefix}{_IDS.tag}{_IDS.next() % 1_000_000:06d}{_PID_TAG}"[:20]  # at most 6 digits in a row
 
 
 @dataclass(frozen=True)
@@ -383,13 +371,6 @@ class HttpRoute:
         return f"redirect not followed ({status}, {_shown(target)})"
 
 
-def _plain_aa(raw: bytes, control_id: str) -> bool:
-    """The usual answer, recognised without a full parse (``hl7.ack.is_plain_aa``: an ACK with
-    standard delimiters whose MSA is exactly ``AA`` and our control id, no ERR segment). Anything
-    else goes through ``hl7.parse_ack`` for the full verdict."""
-    return is_plain_aa(raw, control_id)
-
-
 class AcceptedLog:
     """The ORUs sent (``S <accession>``, written before sending) and answered AA (``A <accession>``),
     one per line in ``<out_dir>/accepted-<pid>.txt`` (one file per Locust process), for the runner's
@@ -443,7 +424,7 @@ class AcceptedLog:
 
 def ack_problem(raw: bytes, control_id: str) -> str | None:
     """None when the answer is an AA for ``control_id``; otherwise what is wrong with it."""
-    if _plain_aa(raw, control_id):
+    if is_plain_aa(raw, control_id):  # the usual answer, without a full parse
         return None
     try:
         ack = hl7.parse_ack(raw)

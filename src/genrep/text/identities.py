@@ -18,6 +18,7 @@ process of the run), so a refused number never fails one scenario while the next
 from __future__ import annotations
 
 import csv
+import itertools
 import os
 import re
 from dataclasses import dataclass, field
@@ -26,8 +27,8 @@ from pathlib import Path
 
 from genrep.errors import ConfigError, IdentityViolation
 from genrep.paths import FIXTURES_DIR
-from genrep.text.identity_scan import (SHAPE, canonical_from_match, find_shapes, full_date, locate, luhn_ok,
-                            mask_spans, needs_decoding, numbers_in)
+from genrep.text.identity_scan import (SHAPE, canonical_from_match, find_shapes, full_date, locate, luhn_ok,  # noqa: F401 - find_shapes: importable from here as before
+                            mask_spans, needs_decoding, numbers_in, numbers_of)
 
 DEFAULT_ALLOWLIST = FIXTURES_DIR / "identities" / "testpersonnummer.csv"
 
@@ -53,6 +54,24 @@ def run_tag(length: int = 6) -> str:
     in digits, followed by a 6-digit counter, once made an accession the identity guard read as
     a samordningsnummer (and rightly refused to send)."""
     return os.urandom((length + 1) // 2).hex().upper().translate(_DIGIT_TO_LETTER)[:length]
+
+
+class RunIds:
+    """A run tag (``run_tag``) and a counter for the ids one process generates, both drawn again in
+    a forked child: drawn once at import, every fork (a suite run forked by the suite server, a
+    simulator by its launcher, a Locust ``--processes`` worker) repeated its parent's ids exactly.
+    Meant for module-level instances (the fork hook keeps the instance alive)."""
+
+    def __init__(self):
+        self.new()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self.new)
+
+    def new(self) -> None:
+        self.tag, self._seq = run_tag(), itertools.count(1)
+
+    def next(self) -> int:
+        return next(self._seq)
 
 
 def canonical(value: str) -> str | None:
@@ -212,14 +231,10 @@ class IdentityGuard:
         else:
             text = payload
         self.checked += 1
-        refused: set[str] | None = None
         if needs_decoding(text):
             refused = {n for n in numbers_in(text) if n not in allowed}
         else:
-            for m in find_shapes(text):
-                number = canonical_from_match(m)
-                if number is not None and number not in allowed:
-                    refused = (refused or set()) | {number}
+            refused = numbers_of(text) - allowed
         if refused:
             findings = locate(text, refused, kind=kind)
             if findings:

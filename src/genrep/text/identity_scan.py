@@ -326,15 +326,24 @@ def views(text: str, *, track: bool = False) -> Iterator[tuple[str, Decoded]]:
             return
 
 
+def numbers_of(text: str) -> set[str]:
+    """Every checksum-valid personnummer/samordningsnummer of ``text`` as it is written (one view),
+    canonical 12-digit."""
+    found = set()
+    for m in find_shapes(text):
+        number = canonical_from_match(m)
+        if number is not None:
+            found.add(number)
+    return found
+
+
 def numbers_in(text: str) -> dict[str, str]:
     """Every checksum-valid personnummer/samordningsnummer in any view of ``text``: canonical
     12-digit number -> the view it was first seen in."""
     found: dict[str, str] = {}
     for name, view in views(text):
-        for m in find_shapes(view.text):
-            number = canonical_from_match(m)
-            if number is not None and number not in found:
-                found[number] = name
+        for number in numbers_of(view.text):
+            found.setdefault(number, name)
     return found
 
 

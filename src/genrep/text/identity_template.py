@@ -61,7 +61,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from genrep.text.identities import IdentityGuard, _remember_vetted, stop_if_refused
-from genrep.text.identity_scan import MAX_LAYERS, canonical_from_match, decode_once, find_shapes
+from genrep.text.identity_scan import MAX_LAYERS, decode_once, numbers_of
 
 __all__ = ["HARD", "VettedTemplate"]
 
@@ -70,15 +70,6 @@ __all__ = ["HARD", "VettedTemplate"]
 HARD = frozenset("|^\r")
 _DIGITS = bytes(0x30 if 0x30 <= b <= 0x39 else 0x78 for b in range(256))
 _TEN = b"0" * 10  # the shortest SHAPE with no separator (values have none) holds ten digits in a row
-
-
-def _numbers(text: str) -> set[str]:
-    out = set()
-    for m in find_shapes(text):
-        number = canonical_from_match(m)
-        if number is not None:
-            out.add(number)
-    return out
 
 
 class VettedTemplate:
@@ -130,7 +121,7 @@ class VettedTemplate:
                         return f"slot {k + 1}'s boundary is consumed in decoding layer {layer}"
                 if current[a] not in HARD or current[b] not in HARD:
                     return f"slot {k + 1} is not bounded by | ^ or CR in layer {layer}"
-            refused = _numbers(current) - self._allowed
+            refused = numbers_of(current) - self._allowed
             if refused:
                 return f"the template holds a number not on the allowlist (layer {layer})"
             if layer == MAX_LAYERS:
@@ -154,7 +145,7 @@ class VettedTemplate:
         plain = self.eligible
         for value, piece in zip(values, pieces[1:]):
             if plain and not (type(value) is bytes and value.isalnum()
-                              and (_TEN not in value.translate(_DIGITS) or _numbers(value.decode()) <= self._allowed)):
+                              and (_TEN not in value.translate(_DIGITS) or numbers_of(value.decode()) <= self._allowed)):
                 plain = False
             out.append(value)
             out.append(piece)
