@@ -238,12 +238,22 @@ def test_a_recovery_never_measured_stays_a_miss_on_a_saturated_host():
 
 
 def test_an_operation_whose_users_died_with_a_crashed_worker_is_incomplete_not_missed():
-    """A worker killed mid-run took the only RisUser: send_oru ran before the crash and has no
-    request in the judged phase. The run is incomplete; that is not a product miss (CI found it)."""
+    """A worker killed mid-run took the only RisUser: send_oru has no request in the judged phase
+    (CI, session 8), or none at all when the worker died before its first report (CI, session 9:
+    judged MISSED, exit 1, a product miss claimed from a crash). The run is incomplete: nothing it
+    did not measure is a miss; a correctness miss it measured stays one."""
     reason = "run incomplete: 1 Locust worker(s) stopped mid-run (missing, never back)"
-    outcomes = [SlaOutcome("send_oru", "PERF-SEND-ORU", "p95_ms", None, 1000.0, False)]
-    assert mark_inconclusive(outcomes, reason, frozenset({"send_oru"}))[0].status == "inconclusive"
-    assert mark_inconclusive(outcomes, reason, frozenset())[0].status == "missed"  # it never ran at all
+    outcomes = [SlaOutcome("send_oru", "PERF-SEND-ORU", "p95_ms", None, 1000.0, False),
+                SlaOutcome("send_oru", "PERF-SEND-ORU", "max_failure_ratio", 0.5, 0.001, False),
+                SlaOutcome("prescribe", "PERF-FAILOVER", "max_recovery_s", None, 3.0, False),
+                SlaOutcome("send_oru", "PERF-STORED", "max_not_stored", None, 0.0, False),
+                SlaOutcome("prescribe", "PERF-FAILOVER", "max_false_no_interactions", 2.0, 0.0, False),
+                SlaOutcome("read_report", "PERF-READ-REPORT", "p95_ms", 5.0, 1000.0, True)]
+    for ran in (frozenset({"send_oru"}), frozenset()):  # ran before the crash, or never reported
+        marked = mark_inconclusive(outcomes, reason, ran)
+        assert [o.status for o in marked] == ["inconclusive"] * 4 + ["missed", "inconclusive"]
+        assert sla_verdict(marked) == "MISSED"  # the measured false "no interactions"
+        assert sla_verdict(marked[:4] + marked[5:]) == "INCONCLUSIVE"
 
 
 def test_an_operation_of_a_user_class_that_ran_counts_as_run_one_of_a_silent_class_does_not():

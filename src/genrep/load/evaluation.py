@@ -90,18 +90,21 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
     never met and never missed. Correctness outcomes (false "no interactions", empty lists, AA not
     stored) stand as measured: a saturated generator does not make them happen or hide them.
     A run stopped early (``reason`` "run incomplete: ...") measured part of what it should: every
-    outcome it met is inconclusive (never met), a miss it measured stays a miss.
+    outcome it met is inconclusive (never met), and so is every timing figure (a dying worker slows
+    what it runs) and every figure it never measured: a crashed worker may have held every user of
+    a class before its first report (CI: the only RisUser died with its worker, send_oru "no
+    requests"), and an early stop ends a recovery before it could be seen. Only a correctness miss
+    it measured (false "no interactions", AA not stored ...) stays a miss.
     ``ran``: the operations the run exercised (:func:`operations_that_ran`). On a saturated machine
-    (or in a run stopped early: a crashed worker took its users) one of them with no request in the
-    judged (steady) phase was starved by the machine, not broken: inconclusive too; an operation of
-    a user class that made no request at all in the whole run stays a miss."""
+    one of them with no request in the judged (steady) phase was starved by the machine, not
+    broken: inconclusive too; an operation of a user class that made no request at all in the whole
+    run stays a miss."""
     if not reason:
         return outcomes
     from dataclasses import replace
     if reason.startswith(RUN_INCOMPLETE):
-        return [replace(o, ok=False, inconclusive=reason) if o.ok
-                or (o.metric in TIMING_METRICS and o.measured is not None)
-                or (o.operation in ran and o.metric in STEADY_PHASE_METRICS) else o for o in outcomes]
+        return [replace(o, ok=False, inconclusive=reason) if o.ok or o.measured is None
+                or o.metric in TIMING_METRICS else o for o in outcomes]
     # a figure that was never measured (no requests, still failing at the end) is not a timing figure
     return [replace(o, ok=False, inconclusive=reason)
             if o.metric in TIMING_METRICS and (o.measured is not None
