@@ -117,6 +117,53 @@ def test_the_suite_stops_when_rehearse_is_killed(tmp_path, cleanup):
     assert not alive, f"outlived a killed genrep: {cmdlines(alive)}"
 
 
+MIDDLE = """\
+import os, subprocess, sys, time
+cmd, log = sys.argv[1:-1], sys.argv[-1]
+env = dict(os.environ, PYTHONIOENCODING="utf-8")
+if os.environ.get("WATCHED") == "1":
+    env["GENREP_SUITE_PARENT_PID"] = str(os.getpid())
+suite = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                         env=env, start_new_session=True)
+print(suite.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def test_the_suite_watch_alone_stops_it_when_its_harness_is_killed(tmp_path, cleanup):
+    """The test above passes as long as the suite stops somehow, and a killed genrep also breaks the
+    suite's output pipe (pytest dies writing its next dot). Here the harness is a stand-in whose suite
+    writes to a file and has its own session: nothing reaches the suite but the parent watch
+    (``GENREP_SUITE_PARENT_PID``, steps/conftest.py). Shown red: without the variable the suite
+    outlives its killed parent (checked by hand; the same run with WATCHED unset fails here)."""
+    from genrep.rehearsal import _pytest_command
+    cmd = _pytest_command(env=None, defects=(), select=None, marks=None)
+    cmd += ["--alluredir", str(tmp_path / "r"), "-q"]
+    middle = subprocess.Popen([sys.executable, "-c", MIDDLE, *cmd, str(tmp_path / "suite.log")], cwd=PROJECT_ROOT,
+                              stdout=subprocess.PIPE, text=True, env=dict(os.environ, WATCHED="1"))
+    cleanup.append(middle)
+    suite = psutil.Process(int(middle.stdout.readline()))
+    try:
+        deadline = time.monotonic() + 45
+        procs: list[psutil.Process] = []
+        while time.monotonic() < deadline:  # the simulators are up: the suite is running scenarios
+            procs = [suite, *suite.children(recursive=True)]
+            if any("genrep.sim.ehr" in line for line in cmdlines(procs)):
+                break
+            time.sleep(0.2)
+        assert any("genrep.sim.ehr" in line for line in cmdlines(procs)), (tmp_path / "suite.log").read_text()
+        middle.kill()
+        middle.wait(10)
+        _, alive = psutil.wait_procs(procs, timeout=30)
+        assert not alive, f"outlived its killed harness: {cmdlines(alive)}"
+    finally:
+        for p in [suite, *(suite.children(recursive=True) if suite.is_running() else [])]:
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+
+
 def test_load_stops_locust_and_the_simulators(tmp_path, cleanup):
     proc, log = start(tmp_path, "load", "steady_day", "--duration", "30s", "--users", "6", "--out", tmp_path / "load")
     cleanup.append(proc)
