@@ -48,8 +48,9 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 # pytest-xdist: much of the suite waits (subprocesses, simulators, timeouts), so more workers than
-# cores; the longest tests go first and groups keep together what must not be split (tests/conftest.py)
-TEST_JOBS ?= 4
+# cores (6 on this machine's 2: 326 s against 353 s with 4, the CPU then ~94 % busy; docs/testing.md);
+# the longest tests go first and groups keep together what must not be split (tests/conftest.py)
+TEST_JOBS ?= 6
 XDIST     := -n $(TEST_JOBS) --dist loadgroup --no-loadscope-reorder
 
 # the layers of docs/architecture.md (import-linter contracts in pyproject.toml), then the tests.

@@ -17,7 +17,7 @@ def _fresh_identity_latch(monkeypatch):
     identities.install_outbound_guard(None)
 
 
-# -- scheduling for pytest-xdist (`make test`: -n 4 --dist loadgroup --no-loadscope-reorder) ----------
+# -- scheduling for pytest-xdist (`make test`: -n 6 --dist loadgroup --no-loadscope-reorder) ----------
 #
 # The suite mostly waits (subprocesses, simulators, timeouts), so `make test` runs more workers than
 # cores. Two things keep that packed and fair, and neither changes what a test checks:
