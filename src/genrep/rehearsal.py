@@ -60,6 +60,7 @@ SHRINK_SECONDS_ENV = "GENREP_SHRINK_SECONDS"
 _LIVE: set[subprocess.Popen] = set()  # suite runs in progress (selftest runs several in threads)
 _LIVE_LOCK = threading.Lock()
 _SERVER = None  # the suite server while forked_suite_runs() is active (genrep.suite_launcher)
+_SERVER_USERS = 0  # forked_suite_runs() contexts open now, in any thread: the last one out closes it
 _SERVER_LOCK = threading.RLock()
 
 
@@ -136,24 +137,26 @@ def forked_suite_runs():
     """Inside: every ``run_features`` (from any thread) is forked by one suite server
     (``genrep.suite_launcher``), saving ~2 s of CPU a run, for callers that run the suite many times
     (``selftest``, ``mutate``); one run alone gains nothing. Yields whether the server is running
-    (if it cannot start, runs are new interpreters as without it). On the way out the server is
-    closed and reaped: its runs' CPU then counts in this process's RUSAGE_CHILDREN."""
-    global _SERVER
+    (if it cannot start, runs are new interpreters as without it). Contexts may nest or overlap (in
+    several threads): the first one in starts the server, the last one out closes and reaps it (its
+    runs' CPU then counts in this process's RUSAGE_CHILDREN); one closing while another is still
+    inside would pull the server from under the other's runs."""
+    global _SERVER, _SERVER_USERS
     from genrep import suite_launcher
     with _SERVER_LOCK:
-        nested = _SERVER is not None  # the outer one serves
-        if not nested:
+        if _SERVER_USERS == 0:
             _SERVER = suite_launcher.start({k: v for k, v in _child_env(None).items() if k != SUITE_PARENT_ENV})
+        _SERVER_USERS += 1
         server = _SERVER
-    if nested:
-        yield True
-        return
     try:
         yield server is not None
     finally:
         with _SERVER_LOCK:
-            _SERVER = None
-        if server is not None:
+            _SERVER_USERS -= 1
+            last = _SERVER_USERS == 0
+            if last:
+                _SERVER = None
+        if last and server is not None:
             server.close()
 
 
