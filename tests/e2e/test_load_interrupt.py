@@ -81,6 +81,12 @@ def test_a_crashed_locust_worker_makes_the_run_incomplete_never_met(tmp_path):
                    if "--processes" in " ".join(p.cmdline())]
         workers = [p for p in locusts if p.ppid() in {q.pid for q in locusts}]
         assert len(workers) == 2, "".join(lines)
+        # a free port, never Locust's 5557 (the CLI passed 5557 until session 9: two runs on one
+        # host then shared a port, and one run's workers could join the other's master)
+        (master,) = set(locusts) - set(workers)
+        command = master.cmdline()
+        port = command[command.index("--master-port") + 1]
+        assert port == command[command.index("--master-bind-port") + 1] and port != "5557", command
         workers[0].kill()
         rest, _ = proc.communicate(timeout=120)
     finally:

@@ -133,6 +133,17 @@ def _locust(tmp_path: Path, source: str, env: dict, *, run_s: int = 4, users: in
     return proc.returncode, time.monotonic() - start, stats
 
 
+def _processes(workers: int) -> tuple[str, ...]:
+    """``--processes N`` with the master on a free port: Locust's default 5557 is shared by every
+    run on the host, and another test's forked workers could join this master (seen under make test:
+    a worker given user classes its locustfile does not have)."""
+    if not workers:
+        return ()
+    from genrep.load.locust_process import free_port
+    port = str(free_port())
+    return ("--processes", str(workers), "--master-bind-port", port, "--master-port", port)
+
+
 def _stats(stats: Path) -> tuple[dict[str, dict], list[dict]]:
     entries = {e["name"]: e for e in json.loads(stats.with_suffix(".json").read_text(encoding="utf-8"))}
     with open(f"{stats}_failures.csv", encoding="utf-8", newline="") as fh:
@@ -239,7 +250,7 @@ def test_a_refused_personnummer_stops_the_run_before_it_is_sent(tmp_path, worker
         code, took, stats = _locust(tmp_path, HARNESS_LOCUSTFILE,
                                     _env(base, tmp_path, GENREP_LOAD_PATIENT_ID=FOREIGN), run_s=30,
                                     users=4 if workers else 2,
-                                    extra=("--processes", str(workers)) if workers else ())
+                                    extra=_processes(workers))
     finally:
         server.shutdown()
         recorder.close()

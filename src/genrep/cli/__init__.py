@@ -209,7 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="multi-machine: wait for N Locust workers started on other machines "
                          "(settings for them in OUT/worker.env)")
     lo.add_argument("--master-bind-host", default="", help="multi-machine: interface the master listens on")
-    lo.add_argument("--master-port", type=int, default=5557, help="multi-machine: the master's port (default 5557)")
+    lo.add_argument("--master-port", type=int, default=None,
+                    help="the master's port: multi-machine (default 5557); with --workers a free port unless given")
     lo.add_argument("--defect", action="append", default=[], metavar="NAME[:PARAM]",
                     help="virtual-environment defect to replay under load (repeatable, e.g. multum-no-failover)")
     lo.add_argument("--env", default=None, help="environment profile (default GENREP_ENV or virtual)")

@@ -83,7 +83,7 @@ def _simulator_pids(venv):
 
 
 def run_load(profile_name: str, *, users: int, duration_s: float, workers: int = 0, expect_workers: int = 0,
-             master_bind_host: str = "", master_port: int = DEFAULT_MASTER_PORT,
+             master_bind_host: str = "", master_port: int | None = None,
              out_dir: str | Path = DEFAULT_OUT, env_name: str | None = None,
              contract: LoadContract | None = None, defects: tuple[str, ...] = (),
              progress=None) -> LoadResult:
@@ -103,6 +103,11 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
     if workers and expect_workers:
         raise ConfigError("--workers (processes on this machine) and --expect-workers (workers on other "
                           "machines) are two ways of running distributed: choose one")
+    # the master's port: the given one; else Locust's 5557 for workers on other machines (they must be
+    # told it) and a free one for --workers (0 here: run_locust picks it). 5557 for --workers put two
+    # runs on one host on one port, and the second run's workers could join the first run's master
+    if master_port is None:
+        master_port = DEFAULT_MASTER_PORT if expect_workers else 0
     plans = contract.faults_for(profile_name)
     ramp_s = contract.ramp_s(profile_name, duration_s)
     # a fault planned after the run ends, or judged at the peak but planned in the ramp, is refused
