@@ -87,6 +87,9 @@ def test_a_crashed_locust_worker_makes_the_run_incomplete_never_met(tmp_path):
         command = master.cmdline()
         port = command[command.index("--master-port") + 1]
         assert port == command[command.index("--master-bind-port") + 1] and port != "5557", command
+        # on loopback only: Locust's own default is every interface (anyone could join as a worker)
+        listening = [c.laddr for c in master.net_connections("tcp") if c.status == psutil.CONN_LISTEN]
+        assert [(a.ip, a.port) for a in listening] == [("127.0.0.1", int(port))], listening
         workers[0].kill()
         rest, _ = proc.communicate(timeout=120)
     finally:

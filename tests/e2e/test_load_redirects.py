@@ -141,7 +141,8 @@ def _processes(workers: int) -> tuple[str, ...]:
         return ()
     from genrep.load.locust_process import free_port
     port = str(free_port())
-    return ("--processes", str(workers), "--master-bind-port", port, "--master-port", port)
+    return ("--processes", str(workers), "--master-bind-host", "127.0.0.1", "--master-bind-port", port,
+            "--master-port", port)
 
 
 def _stats(stats: Path) -> tuple[dict[str, dict], list[dict]]:

@@ -150,15 +150,18 @@ def run_locust(locustfile: Path, env: dict, out_dir: Path, *, duration_s: float,
     cmd = [sys.executable, "-m", "locust", "-f", str(locustfile), "--headless",
            "--json-file", str(stats_base), "--csv", str(stats_base), "--csv-full-history",
            "--run-time", f"{int(duration_s) + 10}s", "--only-summary", "--stop-timeout", "5"]
+    # Locust's master listens on every interface unless told otherwise: anyone who can reach this
+    # machine could join the run as a worker and report figures of its own. On loopback unless the
+    # tester names an interface (multi-machine: --master-bind-host)
+    bind_host = master_bind_host or "127.0.0.1"
     if workers:  # the forked workers connect to the master's port: a free one, not 5557 (two runs at once)
         port = master_port or free_port()
-        cmd += ["--processes", str(workers), "--master-bind-port", str(port), "--master-port", str(port)]
+        cmd += ["--processes", str(workers), "--master-bind-host", bind_host, "--master-bind-port", str(port),
+                "--master-host", "127.0.0.1", "--master-port", str(port)]
     if expect_workers:  # multi-machine: workers on other hosts connect to this master
         cmd += ["--master", "--expect-workers", str(expect_workers),
                 "--expect-workers-max-wait", str(int(WORKER_WAIT_S)), "--master-bind-port",
-                str(master_port or DEFAULT_MASTER_PORT)]
-        if master_bind_host:
-            cmd += ["--master-bind-host", master_bind_host]
+                str(master_port or DEFAULT_MASTER_PORT), "--master-bind-host", bind_host]
     timeout_s = (duration_s + 60 + (WORKER_WAIT_S if expect_workers else 0)) if timeout_s is None else timeout_s
     reporter = monitor = watcher = interrupted = None
     with open(log_path, "wb") as log:
