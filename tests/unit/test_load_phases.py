@@ -276,3 +276,22 @@ def test_an_operation_of_a_user_class_that_ran_counts_as_run_one_of_a_silent_cla
         by_op.setdefault(o.operation, set()).add(o.status)
     assert by_op["read_medications"] == {"inconclusive"}
     assert "missed" in by_op["register_adt"]
+
+
+def test_reports_stored_beyond_those_logged_as_sent_are_no_miss_in_a_stopped_run():
+    """A worker SIGKILLed mid-run loses the "sent" notes still queued for the master: the store holds
+    more reports than the log says were sent. In a run stopped early that excess is inconclusive,
+    never a product miss (exit 1); an AA'd report missing from the store stays one, and in a run that
+    ran to its end the excess is a miss as before (something stored reports nobody sent)."""
+    def stored_outcome(incomplete, stored):
+        result = _result(_ramp_then_steady(steady_ms=5.0), stored=stored, incomplete=incomplete)
+        (o,) = [o for o in evaluate(result, CONTRACT) if o.metric == "max_not_stored"]
+        return o
+    excess = StoredResult(10, 0, 12, 5, [], sent=10)           # 2 stored beyond the 10 logged as sent
+    lost_aa = StoredResult(10, 0, 9, 5, [], sent=10)           # 1 answered AA and not stored
+    crash = "1 Locust worker(s) stopped mid-run (missing, never back)"
+    o = stored_outcome(crash, excess)
+    assert o.status == "inconclusive" and "stored beyond the ORUs logged as sent" in o.inconclusive
+    assert stored_outcome(crash, lost_aa).status == "missed"
+    assert stored_outcome(None, excess).status == "missed"
+    assert stored_outcome(None, StoredResult(10, 0, 10, 5, [], sent=10)).status == "met"

@@ -124,7 +124,25 @@ def evaluate(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
                                    start is not None and end is not None and end <= soak.threshold_ms(start)))
     if contract.stored is not None and result.stored is not None:
         outcomes += _stored_outcomes(result.stored, contract.stored.requirement)
-    return mark_inconclusive(outcomes, result.inconclusive, operations_that_ran(result, contract))
+    marked = mark_inconclusive(outcomes, result.inconclusive, operations_that_ran(result, contract))
+    return _stored_beyond_sent_after_a_stop(marked, result)
+
+
+def _stored_beyond_sent_after_a_stop(outcomes: list[SlaOutcome], result: LoadResult) -> list[SlaOutcome]:
+    """In a run stopped early, reports stored beyond those logged as sent are no evidence of a
+    defect: a Locust worker killed mid-run loses the "sent" notes still queued for the master (the
+    ORUs reached the EHR, their notes never reached the log), so the count of sent ORUs is short.
+    Such a "stored but never sent" excess alone makes the AA-is-stored figure inconclusive. An ORU
+    answered AA and missing from the store (``not_stored``) stays a miss: a lost note can only make
+    that count smaller, never larger."""
+    st = result.stored
+    if not result.incomplete or st is None or st.not_stored or not st.unexplained:
+        return outcomes
+    from dataclasses import replace
+    why = (f"{result.inconclusive}; {st.unexplained} report(s) stored beyond the ORUs logged as sent: "
+           "a stopped worker's notes never reached the log")
+    return [replace(o, ok=False, inconclusive=why) if o.metric == "max_not_stored" and o.status == "missed" else o
+            for o in outcomes]
 
 
 def operations_that_ran(result: LoadResult, contract: LoadContract) -> frozenset[str]:
