@@ -305,3 +305,25 @@ def test_failed_checks_count_from_the_kill_on():
     fig = _figures({"prescribe": [(s, 2 if s in (5, 37, 38) else 0) for s in range(60)]})  # 2 in the ramp
     (res,) = fault_results([FaultEvent(kill, T0 + 36.0)], CONTRACT, fig, [], T0, 60.0)
     assert res.counts["failed_checks"] == 4 and res.recovery_s == pytest.approx(3.0)
+
+
+def test_no_list_read_during_the_outage_is_not_measured_and_on_a_busy_host_inconclusive():
+    """The NLL outage with no medication list read while NLL was down (the generator starved, or a
+    crashed worker held the clinicians): nothing could say "unavailable", so the figure is not
+    measured, never "0 < 1"; on a saturated host or in a stopped run that is inconclusive, never a
+    product miss. Reads that came and never said "unavailable" stay a miss."""
+    from genrep.load.evaluation import mark_inconclusive, operations_that_ran
+    unread = _result("nll_outage_under_load", [_fault("nll_outage_under_load", 0.7, unavailable_answers=0,
+                                                      reads_during_outage=0)])
+    said = _by(evaluate(unread, CONTRACT), "PERF-NLL-OUTAGE")["min_unavailable_answers"]
+    assert said.measured is None and said.status == "missed" and "not measured" in said.describe()
+    ran = operations_that_ran(unread, CONTRACT)
+    assert "read_medications" in ran
+    for reason in ("host saturated", "run incomplete: 1 Locust worker(s) stopped mid-run (missing, never back)"):
+        assert mark_inconclusive([said], reason, ran)[0].status == "inconclusive"
+    assert mark_inconclusive([said], "host saturated", frozenset())[0].status == "missed"  # it never ran
+    read = _result("nll_outage_under_load", [_fault("nll_outage_under_load", 0.7, unavailable_answers=0,
+                                                    reads_during_outage=12)])
+    said = _by(evaluate(read, CONTRACT), "PERF-NLL-OUTAGE")["min_unavailable_answers"]
+    assert said.measured == 0.0 and said.describe().endswith("0 < 1")
+    assert mark_inconclusive([said], "host saturated", ran)[0].status == "missed"

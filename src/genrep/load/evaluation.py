@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from genrep.load.contract import LoadContract
 from genrep.load.run_result import RUN_INCOMPLETE, FaultResult, LoadResult, StoredResult
-from genrep.load.stats import TIMING_METRICS, SlaOutcome, evaluate_stats
+from genrep.load.stats import FAULT_METRICS, TIMING_METRICS, SlaOutcome, evaluate_stats
 
 
 def _recovery_outcome(operation: str, rid: str, fault: FaultResult | None, threshold: float) -> SlaOutcome:
@@ -51,6 +51,8 @@ def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutco
                 _recovery_outcome("prescribe", rid, fault, multum.max_failover_seconds)]
         elif plan.group == "nll":
             said = counts.get("unavailable_answers")
+            if said == 0 and counts.get("reads_during_outage") == 0:
+                said = None  # no list was read during the outage: nothing could say "unavailable"
             outcomes += [
                 SlaOutcome("read_medications", rid, "min_unavailable_answers", None if said is None else float(said),
                            1.0, said is not None and said >= 1),
@@ -96,19 +98,23 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
     requests"), and an early stop ends a recovery before it could be seen. Only a correctness miss
     it measured (false "no interactions", AA not stored ...) stays a miss.
     ``ran``: the operations the run exercised (:func:`operations_that_ran`). On a saturated machine
-    one of them with no request in the judged (steady) phase was starved by the machine, not
-    broken: inconclusive too; an operation of a user class that made no request at all in the whole
-    run stays a miss."""
+    one of them with no request in the judged (steady) phase, or none around a planned fault (no
+    medication list read during the NLL outage), was starved by the machine, not broken:
+    inconclusive too; an operation of a user class that made no request at all in the whole run
+    stays a miss."""
     if not reason:
         return outcomes
     from dataclasses import replace
     if reason.startswith(RUN_INCOMPLETE):
         return [replace(o, ok=False, inconclusive=reason) if o.ok or o.measured is None
                 or o.metric in TIMING_METRICS else o for o in outcomes]
-    # a figure that was never measured (no requests, still failing at the end) is not a timing figure
+    # a figure that was never measured (no requests, still failing at the end) is not a timing figure;
+    # a fault figure nothing was measured for (no list read during the NLL outage) while its
+    # operation ran is the starved machine's, like a steady phase without requests
     return [replace(o, ok=False, inconclusive=reason)
-            if o.metric in TIMING_METRICS and (o.measured is not None
-                                               or (o.operation in ran and o.metric in STEADY_PHASE_METRICS))
+            if (o.metric in TIMING_METRICS and (o.measured is not None
+                                                or (o.operation in ran and o.metric in STEADY_PHASE_METRICS)))
+            or (o.metric in FAULT_METRICS and o.measured is None and o.operation in ran)
             else o for o in outcomes]
 
 
