@@ -307,6 +307,17 @@ def test_failed_checks_count_from_the_kill_on():
     assert res.counts["failed_checks"] == 4 and res.recovery_s == pytest.approx(3.0)
 
 
+def test_no_check_after_the_kill_is_not_measured_never_zero_failed():
+    """No prescription checked after the Multum kill (a starved generator): "0 failed checks" would
+    be met with nothing measured. Not counted: the outcome says "not measured", never met."""
+    (kill,) = CONTRACT.faults_for("failover_under_load")
+    fig = _figures({"prescribe": [(s, 0) for s in range(30)], "read_report": [(s, 0) for s in range(60)]})
+    (res,) = fault_results([FaultEvent(kill, T0 + 36.0)], CONTRACT, fig, [], T0, 60.0)
+    assert "failed_checks" not in res.counts and res.counts["checks_after"] == 0
+    got = _by(evaluate(_result("failover_under_load", [res]), CONTRACT), "PERF-FAILOVER")["max_failed_checks"]
+    assert got.measured is None and not got.ok and "not measured" in got.describe()
+
+
 def test_no_list_read_during_the_outage_is_not_measured_and_on_a_busy_host_inconclusive():
     """The NLL outage with no medication list read while NLL was down (the generator starved, or a
     crashed worker held the clinicians): nothing could say "unavailable", so the figure is not

@@ -127,7 +127,10 @@ def fault_results(events: list[FaultEvent], contract: LoadContract, figures: Win
             else:
                 recovery = max(0.0, last - back)
             if plan.group == "multum":
-                counts["failed_checks"] = figures.count("prescribe", after)[1]
+                checks, failed = figures.count("prescribe", after)
+                if checks:  # no check made after the kill: "0 failed" would be a pass nothing measured
+                    counts["failed_checks"] = failed
+                counts["checks_after"] = checks
             if plan.group == "nll":
                 outage = lambda t: at - w / 2 < t < back + w  # noqa: E731
                 counts["unavailable_answers"] = figures.count("medications_unavailable", outage)[0]
