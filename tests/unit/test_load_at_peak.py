@@ -318,6 +318,18 @@ def test_no_check_after_the_kill_is_not_measured_never_zero_failed():
     assert got.measured is None and not got.ok and "not measured" in got.describe()
 
 
+def test_no_prescription_checked_in_the_run_is_no_proof_of_no_false_no_interactions():
+    """'0 false "no interactions"' with no prescription checked at all would be met with nothing
+    measured: not measured, never met."""
+    fault = _fault("failover_under_load", 0.5, failed_checks=0)
+    none = _result("failover_under_load", [fault])
+    none.operations["prescribe"] = OperationStats("prescribe", 0, 0, None, None, None, None, None, 0.0)
+    got = _by(evaluate(none, CONTRACT), "PERF-FAILOVER")["max_false_no_interactions"]
+    assert got.measured is None and not got.ok and "no prescription was checked" in got.describe()
+    checked = _by(evaluate(_result("failover_under_load", [fault]), CONTRACT), "PERF-FAILOVER")
+    assert checked["max_false_no_interactions"].ok and checked["max_false_no_interactions"].measured == 0.0
+
+
 def test_no_list_read_during_the_outage_is_not_measured_and_on_a_busy_host_inconclusive():
     """The NLL outage with no medication list read while NLL was down (the generator starved, or a
     crashed worker held the clinicians): nothing could say "unavailable", so the figure is not

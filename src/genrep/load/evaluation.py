@@ -41,13 +41,16 @@ def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutco
             from genrep.config.contracts import load_multum
             multum = load_multum()
             failed = counts.get("failed_checks")
-            false_neg = float(result.false_no_interactions)
+            prescribed = result.operations.get("prescribe")
+            # no prescription checked in the whole run: "0 false 'no interactions'" measured nothing
+            false_neg = float(result.false_no_interactions) if prescribed and prescribed.requests else None
             outcomes += [
                 SlaOutcome("prescribe", rid, "max_failed_checks", None if failed is None else float(failed),
                            float(multum.max_failed_checks_during_failover),
                            failed is not None and failed <= multum.max_failed_checks_during_failover),
                 SlaOutcome("prescribe", rid, "max_false_no_interactions", false_neg,
-                           float(multum.max_false_no_interactions), false_neg <= multum.max_false_no_interactions),
+                           float(multum.max_false_no_interactions),
+                           false_neg is not None and false_neg <= multum.max_false_no_interactions),
                 _recovery_outcome("prescribe", rid, fault, multum.max_failover_seconds)]
         elif plan.group == "nll":
             said = counts.get("unavailable_answers")
