@@ -326,6 +326,10 @@ def test_no_prescription_checked_in_the_run_is_no_proof_of_no_false_no_interacti
     none.operations["prescribe"] = OperationStats("prescribe", 0, 0, None, None, None, None, None, 0.0)
     got = _by(evaluate(none, CONTRACT), "PERF-FAILOVER")["max_false_no_interactions"]
     assert got.measured is None and not got.ok and "no prescription was checked" in got.describe()
+    unread = _result("nll_outage_under_load", [_fault("nll_outage_under_load", 0.7, unavailable_answers=3)])
+    unread.operations["read_medications"] = OperationStats("read_medications", 0, 0, None, None, None, None, None, 0)
+    empty = _by(evaluate(unread, CONTRACT), "PERF-NLL-NEVER-EMPTY")["max_empty_lists"]
+    assert empty.measured is None and not empty.ok  # no list read: "0 shown empty" proves nothing
     checked = _by(evaluate(_result("failover_under_load", [fault]), CONTRACT), "PERF-FAILOVER")
     assert checked["max_false_no_interactions"].ok and checked["max_false_no_interactions"].measured == 0.0
 

@@ -61,10 +61,12 @@ def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutco
                            1.0, said is not None and said >= 1),
                 _recovery_outcome("read_medications", rid, fault, objectives.max_recovery_s or 0.0)]
             if objectives.empty_list_requirement:
-                empty = float(result.empty_lists)
+                reads = result.operations.get("read_medications")
+                # no list read in the whole run: "0 shown empty" measured nothing
+                empty = float(result.empty_lists) if fault is not None and reads and reads.requests else None
                 outcomes.append(SlaOutcome("read_medications", objectives.empty_list_requirement, "max_empty_lists",
-                                           None if fault is None else empty, float(objectives.max_empty_lists or 0),
-                                           fault is not None and empty <= (objectives.max_empty_lists or 0)))
+                                           empty, float(objectives.max_empty_lists or 0),
+                                           empty is not None and empty <= (objectives.max_empty_lists or 0)))
         elif plan.group == "radiology-listener":
             st = result.stored
             outcomes += _stored_outcomes(st, rid)
