@@ -174,6 +174,13 @@ def _serve(sock: socket.socket, preload: tuple[str, ...] = PRELOAD, what: str = 
     _START_DIR = sys.path[0] if sys.path else ""
     for module in preload:
         importlib.import_module(module)
+    # Everything preloaded lives as long as we do: out of the collector's sight, here and in every
+    # fork. A forked run's full collections (pytest collects twice at its end) otherwise walk the
+    # whole inherited heap, writing to every object's header: copy-on-write faults on every page.
+    # Measured: six one-scenario suite runs forked by the suite server, 7.1-8.5 -> 6.7-7.3 s of CPU.
+    import gc
+    gc.collect()
+    gc.freeze()
     # a child of ours that starts simulators can fork its launcher from itself (Launcher: _fork_server)
     _PRELOADED = all(m in sys.modules for m in PRELOAD)
     sock.send(b'{"ready": true}')
