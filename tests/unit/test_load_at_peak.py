@@ -354,3 +354,37 @@ def test_no_list_read_during_the_outage_is_not_measured_and_on_a_busy_host_incon
     said = _by(evaluate(read, CONTRACT), "PERF-NLL-OUTAGE")["min_unavailable_answers"]
     assert said.measured == 0.0 and said.describe().endswith("0 < 1")
     assert mark_inconclusive([said], "host saturated", ran)[0].status == "missed"
+
+
+def test_a_recovery_nobody_saw_is_not_measured_never_zero_seconds():
+    """Multum killed at 36 s and no prescription answered from then until its allowance (3 s) ran out:
+    "recovered in 0 s" would be a pass nobody saw (review, session 9). Not measured: a miss on a quiet
+    host, inconclusive on a saturated one (the machine starved the checks). Checks seen through the
+    failover measure it as before, and a recovery seen late stays a measured miss."""
+    from genrep.load.evaluation import mark_inconclusive
+    (kill,) = CONTRACT.faults_for("failover_under_load")
+    gap = _figures({"prescribe": [(s, 0) for s in list(range(36)) + list(range(50, 60))]})
+    (res,) = fault_results([FaultEvent(kill, T0 + 36.0)], CONTRACT, gap, [], T0, 60.0)
+    assert res.recovery_s is None and res.counts["recovery_unobserved"] == 1
+    got = _by(evaluate(_result("failover_under_load", [res]), CONTRACT), "PERF-FAILOVER")["max_recovery_s"]
+    assert got.status == "missed" and "nobody saw it recover" in got.describe()
+    assert mark_inconclusive([got], "host saturated", frozenset({"prescribe"}))[0].status == "inconclusive"
+    seen = _figures({"prescribe": [(s, 0) for s in range(60)]})
+    (res,) = fault_results([FaultEvent(kill, T0 + 36.0)], CONTRACT, seen, [], T0, 60.0)
+    assert res.recovery_s == 0.0 and "recovery_unobserved" not in res.counts
+    late = _figures({"prescribe": [(s, 5 if 36 <= s < 44 else 0) for s in range(60)]})  # failing for 8 s
+    (res,) = fault_results([FaultEvent(kill, T0 + 36.0)], CONTRACT, late, [], T0, 60.0)
+    assert res.recovery_s == pytest.approx(8.0)
+
+
+def test_nll_down_with_no_list_read_meanwhile_proves_no_list_was_shown_empty():
+    """PERF-NLL-NEVER-EMPTY over an outage during which no list was read: "0 shown empty" is not
+    measured (review, session 9); a list shown empty is a miss whenever it was shown."""
+    unread = _result("nll_outage_under_load", [_fault("nll_outage_under_load", 0.7, reads_during_outage=0)])
+    got = _by(evaluate(unread, CONTRACT), "PERF-NLL-NEVER-EMPTY")["max_empty_lists"]
+    assert got.measured is None and got.status == "missed"
+    shown = _result("nll_outage_under_load", [_fault("nll_outage_under_load", 0.7, reads_during_outage=0)],
+                    empty_lists=2)
+    assert _by(evaluate(shown, CONTRACT), "PERF-NLL-NEVER-EMPTY")["max_empty_lists"].describe().endswith("2 > 0")
+    read = _result("nll_outage_under_load", [_fault("nll_outage_under_load", 0.7, reads_during_outage=7)])
+    assert _by(evaluate(read, CONTRACT), "PERF-NLL-NEVER-EMPTY")["max_empty_lists"].status == "met"

@@ -68,7 +68,10 @@ def _cmd_load(args) -> int:
               f"{fmt(s.p95_ms):>7s} {fmt(s.p99_ms):>7s} {fmt(s.max_ms):>7s}")
     print()
     if result.fault:
-        rec = "not recovered before the run ended" if result.recovery_s is None else f"{result.recovery_s:.1f} s"
+        unseen = any(f.counts.get("recovery_unobserved") for f in result.faults)
+        rec = (f"{result.recovery_s:.1f} s" if result.recovery_s is not None
+               else "not seen (no request answered in time after the fault)" if unseen
+               else "not recovered before the run ended")
         print(f"Fault: {result.fault} at {result.fault_at_s:.1f} s; recovery {rec}")
     if result.stored is not None:
         st = result.stored

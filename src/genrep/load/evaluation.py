@@ -19,8 +19,11 @@ from genrep.load.stats import FAULT_METRICS, TIMING_METRICS, SlaOutcome, evaluat
 def _recovery_outcome(operation: str, rid: str, fault: FaultResult | None, threshold: float) -> SlaOutcome:
     # None (nothing measured after the fault, or still failing at the end) is a failure, never a pass
     measured = fault.recovery_s if fault is not None else None
+    unseen = fault is not None and measured is None and fault.counts.get("recovery_unobserved")
     return SlaOutcome(operation, rid, "max_recovery_s", measured, float(threshold),
-                      measured is not None and measured <= threshold)
+                      measured is not None and measured <= threshold,
+                      unmeasured="no request of the affected operations answered between the fault and the "
+                                 "end of its allowance: nobody saw it recover" if unseen else None)
 
 
 def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:
@@ -62,8 +65,14 @@ def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutco
                 _recovery_outcome("read_medications", rid, fault, objectives.max_recovery_s or 0.0)]
             if objectives.empty_list_requirement:
                 reads = result.operations.get("read_medications")
-                # no list read in the whole run: "0 shown empty" measured nothing
-                empty = float(result.empty_lists) if fault is not None and reads and reads.requests else None
+                if fault is None:
+                    empty = None
+                elif result.empty_lists:  # a list shown empty is a miss, whenever it was shown
+                    empty = float(result.empty_lists)
+                elif counts.get("reads_during_outage") == 0 or not (reads and reads.requests):
+                    empty = None  # no list read while NLL was down: "0 shown empty" measured nothing
+                else:
+                    empty = 0.0
                 outcomes.append(SlaOutcome("read_medications", objectives.empty_list_requirement, "max_empty_lists",
                                            empty, float(objectives.max_empty_lists or 0),
                                            empty is not None and empty <= (objectives.max_empty_lists or 0)))
@@ -119,7 +128,7 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
     return [replace(o, ok=False, inconclusive=reason)
             if (o.metric in TIMING_METRICS and (o.measured is not None
                                                 or (o.operation in ran and o.metric in STEADY_PHASE_METRICS)))
-            or (o.metric in FAULT_METRICS and o.measured is None and o.operation in ran)
+            or (o.measured is None and (o.metric in FAULT_METRICS or o.unmeasured) and o.operation in ran)
             else o for o in outcomes]
 
 

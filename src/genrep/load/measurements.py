@@ -120,12 +120,19 @@ def fault_results(events: list[FaultEvent], contract: LoadContract, figures: Win
             end = min(duration_s, loaded) if loaded is not None else duration_s
             if loaded is None or loaded <= at:
                 recovery = None  # nothing measured after the fault
-            elif last is None:
-                recovery = 0.0
-            elif last >= end - RECOVERY_SETTLE_S:
+            elif last is not None and last >= end - RECOVERY_SETTLE_S:
                 recovery = None  # still failing when the load ended: not recovered
             else:
-                recovery = max(0.0, last - back)
+                recovery = 0.0 if last is None else max(0.0, last - back)
+                # "recovered in time" needs an answer seen in time: an affected operation's request
+                # that succeeded after the last failure (or the fault) and by the end of the allowance
+                # (to the window: one window's grace). Without one nobody was looking (a short or
+                # starved run): not measured, never 0 s. A recovery measured beyond the allowance
+                # stays a miss.
+                seen_by = back + allowance + w
+                if recovery <= allowance and not _answer_seen(figures, ops, max(at, last or at), seen_by):
+                    recovery = None
+                    counts["recovery_unobserved"] = 1
             if plan.group == "multum":
                 checks, failed = figures.count("prescribe", after)
                 if checks:  # no check made after the kill: "0 failed" would be a pass nothing measured
@@ -147,6 +154,13 @@ def fault_results(events: list[FaultEvent], contract: LoadContract, figures: Win
         out.append(FaultResult(plan, at, back, recovery, (at, back + (allowance if recovery is None else recovery)),
                                counts))
     return out
+
+
+def _answer_seen(figures: WindowFigures, ops, since: float, by: float) -> bool:
+    """Whether a request of ``ops`` succeeded in a window that overlaps (``since``, ``by``)."""
+    w = figures.window_s
+    return any(win.count > win.failures for op in ops for win in figures.windows(op)
+               if win.t < by and win.t + w > since)
 
 
 def _last_failure(figures: WindowFigures, op: str, at: float, end: float) -> float | None:

@@ -47,6 +47,8 @@ class SlaOutcome:
     #: "generator saturated" / "host saturated": the figures measure the generator or the machine,
     #: not the system under test, so this outcome is neither met nor missed (``ok`` is False)
     inconclusive: str | None = None
+    #: why nothing was measured, where the metric's own words would mislead (``describe``)
+    unmeasured: str | None = None
 
     @property
     def status(self) -> str:
@@ -61,6 +63,8 @@ class SlaOutcome:
         label = METRIC_LABELS[self.metric]
         if self.measured is None and self.metric == "max_p95_drift_ms":
             return f"{self.operation} {label}: not measured (the held load was too short to compare its thirds)"
+        if self.measured is None and self.unmeasured:
+            return f"{self.operation} {label}: not measured ({self.unmeasured}; threshold {self._fmt(self.threshold)})"
         if self.measured is None and self.metric == "max_recovery_s":
             return (f"{self.operation} {label}: not recovered before the run ended "
                     f"(threshold {self._fmt(self.threshold)})")
