@@ -388,3 +388,18 @@ def test_nll_down_with_no_list_read_meanwhile_proves_no_list_was_shown_empty():
     assert _by(evaluate(shown, CONTRACT), "PERF-NLL-NEVER-EMPTY")["max_empty_lists"].describe().endswith("2 > 0")
     read = _result("nll_outage_under_load", [_fault("nll_outage_under_load", 0.7, reads_during_outage=7)])
     assert _by(evaluate(read, CONTRACT), "PERF-NLL-NEVER-EMPTY")["max_empty_lists"].status == "met"
+
+
+@pytest.mark.parametrize("kw, message", [
+    (dict(expect_workers=2), "--expect-workers: the workers must reach the master"),
+    (dict(workers=2, master_bind_host="0.0.0.0"), "--master-bind-host is for --expect-workers"),
+])
+def test_a_master_nobody_could_reach_or_everybody_could_is_refused_before_locust_starts(tmp_path, monkeypatch,
+                                                                                         kw, message):
+    """--expect-workers without --master-bind-host would wait 120 s for workers that cannot reach a
+    master on loopback; --master-bind-host with local --workers would open the master to every
+    interface. Both refused before anything starts (review, session 9)."""
+    calls = _forbid_locust(monkeypatch)
+    with pytest.raises(ConfigError, match=message):
+        run_load("steady_day", users=10, duration_s=20, out_dir=tmp_path / "out", **kw)
+    assert calls == []

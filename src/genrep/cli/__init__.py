@@ -209,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="multi-machine: wait for N Locust workers started on other machines "
                          "(settings for them in OUT/worker.env)")
     lo.add_argument("--master-bind-host", default="",
-                    help="multi-machine: interface the master listens on (default 127.0.0.1: loopback only)")
+                    help="multi-machine (required with --expect-workers): interface the master listens on")
     lo.add_argument("--master-port", type=int, default=None,
                     help="the master's port: multi-machine (default 5557); with --workers a free port unless given")
     lo.add_argument("--defect", action="append", default=[], metavar="NAME[:PARAM]",

@@ -152,7 +152,7 @@ def run_locust(locustfile: Path, env: dict, out_dir: Path, *, duration_s: float,
            "--run-time", f"{int(duration_s) + 10}s", "--only-summary", "--stop-timeout", "5"]
     # Locust's master listens on every interface unless told otherwise: anyone who can reach this
     # machine could join the run as a worker and report figures of its own. On loopback unless the
-    # tester names an interface (multi-machine: --master-bind-host)
+    # tester names an interface (multi-machine: --master-bind-host, which run_load requires there)
     bind_host = master_bind_host or "127.0.0.1"
     if workers:  # the forked workers connect to the master's port: a free one, not 5557 (two runs at once)
         port = master_port or free_port()

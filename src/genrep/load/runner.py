@@ -103,6 +103,13 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
     if workers and expect_workers:
         raise ConfigError("--workers (processes on this machine) and --expect-workers (workers on other "
                           "machines) are two ways of running distributed: choose one")
+    if expect_workers and not master_bind_host:
+        raise ConfigError("--expect-workers: the workers must reach the master, which listens on loopback unless "
+                          "told otherwise; give --master-bind-host (an interface of this machine, e.g. 0.0.0.0, or "
+                          "127.0.0.1 for workers started on this machine)")
+    if workers and master_bind_host:
+        raise ConfigError("--master-bind-host is for --expect-workers (workers on other machines); with --workers "
+                          "the master and its worker processes talk over loopback only")
     # the master's port: the given one; else Locust's 5557 for workers on other machines (they must be
     # told it) and a free one for --workers (0 here: run_locust picks it). 5557 for --workers put two
     # runs on one host on one port, and the second run's workers could join the first run's master
