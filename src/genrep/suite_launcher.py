@@ -40,6 +40,13 @@ from genrep.sim import launcher
 #: pytest's own, and the plugins every suite run loads (the installed pytest11 entry points are added)
 BASE_PRELOAD = ("pytest", "_pytest.config", "pytest_bdd", "pytest_bdd.plugin", "allure_pytest_bdd.plugin",
                 "allure_commons")
+#: what a run imports at its first FHIR validation (``transport.fhir.validate`` imports each model on
+#: first use): the R4B package (fhir_core and pydantic, ~0.22 s of CPU) and the models of the
+#: resources the EHR answers with (~0.08 s); and the X.509 module the e-prescription simulators
+#: load when they start. ~0.3 s of CPU a run otherwise (py-spy of forked selftest rows)
+RUN_IMPORTS = ("fhir.resources.R4B", "fhir.resources.R4B.patient", "fhir.resources.R4B.medicationrequest",
+               "fhir.resources.R4B.diagnosticreport", "fhir.resources.R4B.bundle",
+               "fhir.resources.R4B.operationoutcome", "cryptography.x509", "cryptography.x509.oid")
 #: plugins a suite run never loads (disabled on its command line) or that must not be imported here
 NOT_PRELOADED = ("_hypothesis_pytestplugin", "pytest_locust")
 _STEP_IMPORT = re.compile(r"^\s*(?:from|import)\s+(genrep(?:\.\w+)*)", re.MULTILINE)
@@ -48,7 +55,7 @@ _STEP_IMPORT = re.compile(r"^\s*(?:from|import)\s+(genrep(?:\.\w+)*)", re.MULTIL
 def preload_modules() -> tuple[str, ...]:
     """What the server imports: ``BASE_PRELOAD``, pytest's default plugins, the pytest11 plugins
     installed, the genrep modules ``steps/*.py`` import (read as text: the library never imports
-    the steps), and the simulators (``launcher.PRELOAD``)."""
+    the steps), the simulators (``launcher.PRELOAD``) and ``RUN_IMPORTS``."""
     from importlib.metadata import entry_points
 
     from _pytest.config import default_plugins
@@ -58,6 +65,7 @@ def preload_modules() -> tuple[str, ...]:
     for path in sorted((PROJECT_ROOT / "steps").glob("*.py")):
         names += _STEP_IMPORT.findall(path.read_text(encoding="utf-8"))
     names += launcher.PRELOAD
+    names += RUN_IMPORTS
     seen: dict[str, None] = {}
     for name in names:
         if not name.startswith(NOT_PRELOADED) and name not in seen:
@@ -84,4 +92,4 @@ def spawn(server: launcher.Launcher, cmd: list[str], env: dict[str, str]) -> lau
     return server.spawn("pytest", cmd[3:], env, None, cwd=str(PROJECT_ROOT), call="console_main", text=True)
 
 
-__all__ = ["BASE_PRELOAD", "NOT_PRELOADED", "preload_modules", "spawn", "start"]
+__all__ = ["BASE_PRELOAD", "NOT_PRELOADED", "RUN_IMPORTS", "preload_modules", "spawn", "start"]
