@@ -13,6 +13,7 @@ import time
 from contextlib import contextmanager
 
 import gevent
+import locust.runners
 from locust import FastHttpUser, User, between, events, task
 from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import StatsCSVFileWriter
@@ -20,7 +21,7 @@ from locust.stats import StatsCSVFileWriter
 from genrep.errors import IdentityViolation
 from genrep.load.contract import load_load_contract
 from genrep.load.journey import JourneyFailed, ReportToPrescription
-from genrep.load.locust_process import workers_write_no_statistics
+from genrep.load.locust_process import HEARTBEAT_LIVENESS, workers_write_no_statistics
 from genrep.load.windows import STARTED_FILE, WINDOWS_FILE, WindowFigures, WindowRecorder
 from genrep.load.workload import (EMPTY, IDENTITY_STOP_EXIT, LIST, UNAVAILABLE, AcceptedLog, HttpRoute, LoadEndpoints,
                                   LoadSettings, Payloads, RequestRefused, ack_problem, exit_code, medication_answer,
@@ -62,6 +63,9 @@ def _csv_writer_until_closed(original):
 
 
 StatsCSVFileWriter.stats_writer = _csv_writer_until_closed(StatsCSVFileWriter.stats_writer)
+# a stall on a busy host is not a lost worker (locust_process.HEARTBEAT_LIVENESS); read by the
+# master's heartbeat checks at run time, so set before any runner exists
+locust.runners.HEARTBEAT_LIVENESS = HEARTBEAT_LIVENESS
 
 
 def _weights(user: str) -> dict[str, int]:

@@ -209,6 +209,14 @@ _ALL_WORKERS_MISSING = "The last worker went missing"
 _WORKER_HEALED = "self-healed with heartbeat"
 
 
+#: missed 1 s heartbeats before Locust's master calls a worker missing (Locust's own: 3). On a
+#: saturated 2-core host a worker spawning a few hundred users, or the master, stalls for longer:
+#: both workers of a `make test` run went "missing" at the same instant mid-spawn and the master
+#: stopped the test (an incomplete run from a stall, not a crash). 10 s still finds a killed worker
+#: well within a run (tests/e2e/test_load_interrupt.py). Set by load/users.py, which imports Locust.
+HEARTBEAT_LIVENESS = 10
+
+
 def workers_write_no_statistics(options, is_worker: bool) -> None:
     """Called by every Locust process at start-up (``load/users.py``, ``events.init``): only the master
     (or a local runner) writes ``--json-file``. Locust 2.47 writes it at the end of *every* process,
