@@ -44,33 +44,33 @@ def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutco
             from genrep.config.contracts import load_multum
             multum = load_multum()
             failed = counts.get("failed_checks")
-            prescribed = result.operations.get("prescribe")
             # no prescription checked in the whole run: "0 false 'no interactions'" measured nothing
-            false_neg = float(result.false_no_interactions) if prescribed and prescribed.requests else None
+            false_neg = float(result.false_no_interactions) if _made_requests(result, "prescribe") else None
             outcomes += [
                 SlaOutcome("prescribe", rid, "max_failed_checks", None if failed is None else float(failed),
                            float(multum.max_failed_checks_during_failover),
                            failed is not None and failed <= multum.max_failed_checks_during_failover),
                 SlaOutcome("prescribe", rid, "max_false_no_interactions", false_neg,
                            float(multum.max_false_no_interactions),
-                           false_neg is not None and false_neg <= multum.max_false_no_interactions),
+                           false_neg is not None and false_neg <= multum.max_false_no_interactions,
+                           unmeasured=None if false_neg is not None else "no prescription was checked"),
                 _recovery_outcome("prescribe", rid, fault, multum.max_failover_seconds)]
         elif plan.group == "nll":
             said = counts.get("unavailable_answers")
-            if said == 0 and counts.get("reads_during_outage") == 0:
-                said = None  # no list was read during the outage: nothing could say "unavailable"
+            unread = counts.get("reads_during_outage") == 0  # no list was read while NLL was down
+            if said == 0 and unread:
+                said = None  # nothing could say "unavailable"
             outcomes += [
                 SlaOutcome("read_medications", rid, "min_unavailable_answers", None if said is None else float(said),
                            1.0, said is not None and said >= 1),
                 _recovery_outcome("read_medications", rid, fault, objectives.max_recovery_s or 0.0)]
             if objectives.empty_list_requirement:
-                reads = result.operations.get("read_medications")
                 if fault is None:
                     empty = None
                 elif result.empty_lists:  # a list shown empty is a miss, whenever it was shown
                     empty = float(result.empty_lists)
-                elif counts.get("reads_during_outage") == 0 or not (reads and reads.requests):
-                    empty = None  # no list read while NLL was down: "0 shown empty" measured nothing
+                elif unread or not _made_requests(result, "read_medications"):
+                    empty = None  # "0 shown empty" measured nothing
                 else:
                     empty = 0.0
                 outcomes.append(SlaOutcome("read_medications", objectives.empty_list_requirement, "max_empty_lists",
@@ -81,6 +81,11 @@ def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutco
             outcomes += _stored_outcomes(st, rid)
             outcomes.append(_recovery_outcome("send_oru", rid, fault, objectives.max_recovery_s or 0.0))
     return outcomes
+
+
+def _made_requests(result: LoadResult, operation: str) -> bool:
+    stats = result.operations.get(operation)
+    return stats is not None and stats.requests > 0
 
 
 def _stored_outcomes(st: StoredResult | None, rid: str) -> list[SlaOutcome]:

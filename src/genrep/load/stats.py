@@ -68,9 +68,6 @@ class SlaOutcome:
         if self.measured is None and self.metric == "max_recovery_s":
             return (f"{self.operation} {label}: not recovered before the run ended "
                     f"(threshold {self._fmt(self.threshold)})")
-        if self.measured is None and self.metric == "max_false_no_interactions":
-            return (f"{self.operation} {label}: not measured (no prescription was checked; "
-                    f"threshold {self._fmt(self.threshold)})")
         if self.measured is None and self.metric in FAULT_METRICS:
             return (f"{self.operation} {label}: not measured (the fault never happened, or nothing was "
                     f"measured around it; threshold {self._fmt(self.threshold)})")

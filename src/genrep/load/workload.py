@@ -70,21 +70,9 @@ def operation_cycle(weights: dict[str, int], rng: random.Random | None = None):
     return itertools.cycle(cycle[start:] + cycle[:start])
 
 
-def _pid_tag() -> None:
-    """``P`` and the process id's last two digits: set at import and in every forked child."""
-    global _PID_TAG
-    _PID_TAG = f"P{os.getpid() % 100:02d}"
-
-
-_PID_TAG = ""
-_pid_tag()
-if hasattr(os, "register_at_fork"):  # Locust --processes forks: each child tags its own ids
-    os.register_at_fork(after_in_child=_pid_tag)
-
-
 def new_id(prefix: str = "LD") -> str:
     """Unique per process and run, 14 characters (fits a VARCHAR(20) accession)."""
-    return f"{prefix}{_IDS.tag}{_IDS.next() % 1_000_000:06d}{_PID_TAG}"[:20]  # at most 6 digits in a row
+    return f"{prefix}{_IDS.tag}{_IDS.next() % 1_000_000:06d}P{_IDS.pid % 100:02d}"[:20]  # at most 6 digits in a row
 
 
 @dataclass(frozen=True)

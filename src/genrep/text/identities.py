@@ -57,10 +57,11 @@ def run_tag(length: int = 6) -> str:
 
 
 class RunIds:
-    """A run tag (``run_tag``) and a counter for the ids one process generates, both drawn again in
-    a forked child: drawn once at import, every fork (a suite run forked by the suite server, a
-    simulator by its launcher, a Locust ``--processes`` worker) repeated its parent's ids exactly.
-    Meant for module-level instances (the fork hook keeps the instance alive)."""
+    """A run tag (``run_tag``), a counter for the ids one process generates and the process id
+    (``pid``), all drawn again in a forked child: drawn once at import, every fork (a suite run
+    forked by the suite server, a simulator by its launcher, a Locust ``--processes`` worker)
+    repeated its parent's ids exactly. Meant for module-level instances (the fork hook keeps the
+    instance alive)."""
 
     def __init__(self):
         self.new()
@@ -68,7 +69,7 @@ class RunIds:
             os.register_at_fork(after_in_child=self.new)
 
     def new(self) -> None:
-        self.tag, self._seq = run_tag(), itertools.count(1)
+        self.tag, self._seq, self.pid = run_tag(), itertools.count(1), os.getpid()
 
     def next(self) -> int:
         return next(self._seq)
