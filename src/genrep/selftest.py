@@ -16,6 +16,15 @@ and is proven by its own tests.
 The runs are forked by one suite server (``rehearsal.forked_suite_runs``, ``genrep.suite_launcher``):
 each skips a new interpreter's start-up and imports (~2 s of CPU a run, of ~3).
 
+The runs start longest first (``run_order``): a row's time is mostly waiting (the referral rows
+wait out the contract's 4 s bound and 5 s more per scenario to tell late feedback from none: about
+two minutes each), so with rows started in the matrix's order the two referral rows began last and
+the matrix took their time on top of everyone else's. The order comes from the durations of an
+earlier matrix, measured and checked in like pytest-split's ``.test_durations``
+(``selftest_durations.json``, refreshed with ``genrep selftest --store-durations``); a row it does not
+know starts first (it may be long). The durations order the runs and nothing else: the matrix and
+its verdict are the same in any order. Each row's seconds are in ``matrix.json``.
+
 The runs go to ``reports/selftest/<defect>/allure-results``, cleared through ``genrep.outputs``
 like every output folder. Interrupted (Ctrl-C, SIGTERM), every suite run still going is stopped
 before the interruption goes on (the runs wait in threads, which an interruption never reaches).
@@ -27,12 +36,16 @@ import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from genrep import outputs
 from genrep.results.reader import ScenarioResult, read_results
 from genrep.paths import REPORTS_DIR
 from genrep.rehearsal import SHRINK_SECONDS_ENV, forked_suite_runs, run_features, stop_all_suite_runs
 from genrep.sim.defects import DEFECTS, Defect
+
+#: each row's seconds in an earlier full matrix (``--store-durations``): the order runs start in
+DURATIONS_FILE = Path(__file__).with_name("selftest_durations.json")
 
 
 @dataclass
@@ -42,6 +55,7 @@ class DefectOutcome:
     missed: list[str] = field(default_factory=list)  # requirement ids that did not catch it
     wrong_kind: list[str] = field(default_factory=list)
     error: str = ""
+    seconds: float = 0.0  # the row's suite run, start to results read
 
     @property
     def name(self) -> str:
@@ -74,7 +88,51 @@ def evaluate(defect: Defect | None, results: list[ScenarioResult]) -> DefectOutc
     return out
 
 
+def run_order(names: list[str], durations: dict[str, float]) -> list[str]:
+    """``names`` in the order their runs should start: the rows ``durations`` does not know first (a
+    new row may be long), then longest first (ties and the unknown in the given order). Started
+    this way on N parallel slots, the longest rows overlap each other instead of ending the matrix
+    (longest processing time first)."""
+    known = [n for n in names if isinstance(durations.get(n), (int, float))]
+    unknown = [n for n in names if n not in known]
+    return unknown + sorted(known, key=lambda n: -durations[n])
+
+
+def load_durations(path: Path = DURATIONS_FILE, echo=print) -> dict[str, float]:
+    """The stored row durations; an unreadable or malformed file orders nothing (every row
+    unknown: the matrix's own order), and says so once: ordering is never a reason to fail."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        echo(f"genrep selftest: row durations not read ({path.name}: {exc}); rows start in the matrix's order")
+        return {}
+    if not isinstance(data, dict):
+        echo(f"genrep selftest: row durations not read ({path.name}: not a JSON object); rows start in "
+             "the matrix's order")
+        return {}
+    return {k: float(v) for k, v in data.items()
+            if isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0}
+
+
+def store_durations(outcomes: list["DefectOutcome"], path: Path = DURATIONS_FILE) -> Path:
+    """Each row's measured seconds, for the next matrix's order (rows that errored are left out:
+    their time says nothing about the row)."""
+    old = load_durations(path)
+    old.update({o.name: round(o.seconds, 1) for o in outcomes if not o.error})
+    path.write_text(json.dumps(dict(sorted(old.items())), indent=1) + "\n", encoding="utf-8")
+    return path
+
+
 def _run_one(defect: Defect | None, full: bool) -> DefectOutcome:
+    start = time.monotonic()
+    outcome = _run_row(defect, full)
+    outcome.seconds = time.monotonic() - start
+    return outcome
+
+
+def _run_row(defect: Defect | None, full: bool) -> DefectOutcome:
     name = defect.name if defect else "clean"
     results_dir = REPORTS_DIR / "selftest" / name / "allure-results"
     marks = None if (defect is None or full) else " or ".join(defect.detected_by)
@@ -116,7 +174,7 @@ def render(outcomes: list[DefectOutcome]) -> str:
 
 
 def run_selftest(*, defects: list[str] | None = None, integration: str | None = None, jobs: int = 2,
-                 full: bool = False, echo=print) -> int:
+                 full: bool = False, store: bool = False, echo=print) -> int:
     # load defects (performance-load) are too rare for the functional scenarios: the load tests prove them
     # (tests/e2e/test_load_*.py), so the feature-suite matrix leaves them out unless named
     chosen = [DEFECTS[d] for d in defects] if defects else [
@@ -131,7 +189,11 @@ def run_selftest(*, defects: list[str] | None = None, integration: str | None = 
     out = outputs.claim(REPORTS_DIR / "selftest", what="selftest folder")
     with forked_suite_runs():  # one suite server forks every run: ~2 s of CPU less a run
         pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-        futures = [pool.submit(_run_one, d, full) for d in runs]
+        by_name = {(d.name if d else "clean"): d for d in runs}
+        # longest first (run_order); the matrix keeps its own order
+        started = {n: pool.submit(_run_one, by_name[n], full)
+                   for n in run_order(list(by_name), {} if full else load_durations(echo=echo))}
+        futures = [started[n] for n in by_name]
         try:
             outcomes = [f.result() for f in futures]
         except BaseException:  # interrupted: stop the runs in progress (and one just starting)
@@ -147,9 +209,17 @@ def run_selftest(*, defects: list[str] | None = None, integration: str | None = 
     (out / "matrix.txt").write_text(text + "\n", encoding="utf-8")
     (out / "matrix.json").write_text(json.dumps([{
         "defect": o.name, "ok": o.ok, "missed": o.missed, "wrong_kind": o.wrong_kind, "error": o.error,
-        "scenarios": len(o.results),
+        "scenarios": len(o.results), "seconds": round(o.seconds, 1),
         "failed": [{"name": r.name, "requirements": r.requirements, "kinds": r.kinds} for r in o.failures],
     } for o in outcomes], indent=2, ensure_ascii=False), encoding="utf-8")
     ok = all(o.ok for o in outcomes)
+    if store:
+        if full:
+            echo("genrep selftest: --store-durations ignored with --full (the rows run the whole suite)")
+        else:
+            try:
+                echo(f"row durations stored: {store_durations(outcomes)}")
+            except OSError as exc:
+                echo(f"genrep selftest: row durations not stored ({DURATIONS_FILE}: {exc})")
     echo(f"SELFTEST: {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1

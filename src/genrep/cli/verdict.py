@@ -351,7 +351,7 @@ def _cmd_selftest(args) -> int:
     from genrep.selftest import run_selftest
     _lint_feature_files("genrep selftest")
     return run_selftest(defects=args.defect or None, integration=args.integration, jobs=args.jobs,
-                        full=args.full)
+                        full=args.full, store=args.store_durations)
 
 
 def _run_steps_tool(module: str, argv: list[str], *, capture: bool = False):
