@@ -96,7 +96,8 @@ COMMAND_HELP: dict[tuple[str, ...], tuple[list[tuple[str, str]], list[str]]] = {
          _SIGNALS_HELP],
         ["genrep selftest",
          "genrep selftest --integration radiology --jobs 2",
-         "genrep selftest --defect nll-linebreaks --full"]),
+         "genrep selftest --defect nll-linebreaks --full",
+         "genrep selftest --jobs 3 --store-durations"]),
     ("contract",): (
         [("0, 1, 2, 3, 130, 143", "those of the subcommand: genrep contract check --help"),
          ("2", "no subcommand, or an unknown one")],
