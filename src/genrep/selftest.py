@@ -22,7 +22,8 @@ two minutes each), so with rows started in the matrix's order the two referral r
 the matrix took their time on top of everyone else's. The order comes from the durations of an
 earlier matrix, measured and checked in like pytest-split's ``.test_durations``
 (``selftest_durations.json``, refreshed with ``genrep selftest --store-durations``); a row it does not
-know starts first (it may be long). The durations order the runs and nothing else: the matrix and
+know starts first (it may be long); ``--full`` rows run the whole suite and start in the matrix's
+order. The durations order the runs and nothing else: the matrix and
 its verdict are the same in any order. Each row's seconds are in ``matrix.json``.
 
 The runs go to ``reports/selftest/<defect>/allure-results``, cleared through ``genrep.outputs``
@@ -33,6 +34,7 @@ before the interruption goes on (the runs wait in threads, which an interruption
 from __future__ import annotations
 
 import json
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -98,30 +100,50 @@ def run_order(names: list[str], durations: dict[str, float]) -> list[str]:
     return unknown + sorted(known, key=lambda n: -durations[n])
 
 
-def load_durations(path: Path = DURATIONS_FILE, echo=print) -> dict[str, float]:
-    """The stored row durations; an unreadable or malformed file orders nothing (every row
-    unknown: the matrix's own order), and says so once: ordering is never a reason to fail."""
+class DurationsUnreadable(ValueError):
+    """The stored durations exist but cannot be read: nothing is stored over them."""
+
+
+def _read_durations(path: Path) -> dict[str, float]:
+    """The stored row durations ({} when there is no file); ``DurationsUnreadable`` when the file
+    exists but is not a JSON object of names to seconds."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
-        echo(f"genrep selftest: row durations not read ({path.name}: {exc}); rows start in the matrix's order")
-        return {}
+        raise DurationsUnreadable(f"{path.name}: {exc}") from None
     if not isinstance(data, dict):
-        echo(f"genrep selftest: row durations not read ({path.name}: not a JSON object); rows start in "
-             "the matrix's order")
-        return {}
+        raise DurationsUnreadable(f"{path.name}: not a JSON object")
     return {k: float(v) for k, v in data.items()
             if isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0}
 
 
-def store_durations(outcomes: list["DefectOutcome"], path: Path = DURATIONS_FILE) -> Path:
-    """Each row's measured seconds, for the next matrix's order (rows that errored are left out:
-    their time says nothing about the row)."""
-    old = load_durations(path)
-    old.update({o.name: round(o.seconds, 1) for o in outcomes if not o.error})
-    path.write_text(json.dumps(dict(sorted(old.items())), indent=1) + "\n", encoding="utf-8")
+def load_durations(path: Path | None = None, echo=print) -> dict[str, float]:
+    """The stored row durations (``DURATIONS_FILE`` unless ``path``); an unreadable or malformed
+    file orders nothing (every row unknown: the matrix's own order), and says so: ordering is never
+    a reason to fail."""
+    try:
+        return _read_durations(path or DURATIONS_FILE)
+    except DurationsUnreadable as exc:
+        echo(f"genrep selftest: row durations not read ({exc}); rows start in the matrix's order")
+        return {}
+
+
+def store_durations(outcomes: list["DefectOutcome"], path: Path | None = None) -> Path:
+    """Each row's measured seconds, merged into the stored ones, for the next matrix's order: only
+    rows that passed (an errored or failing row's time says nothing about the row), and only names
+    that are rows of the feature-suite matrix today (a removed or renamed defect is dropped; a
+    performance-load defect named with ``--defect`` is not a matrix row). A file that exists but
+    cannot be read is never overwritten (``DurationsUnreadable``): a subset run would replace every
+    other row's figure. Written whole to a temporary file, then renamed over the old one."""
+    path = path or DURATIONS_FILE
+    rows = {"clean", *(n for n, d in DEFECTS.items() if d.integration != "performance-load")}
+    merged = {k: v for k, v in _read_durations(path).items() if k in rows}
+    merged.update({o.name: round(o.seconds, 1) for o in outcomes if o.ok and o.name in rows})
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(dict(sorted(merged.items())), indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
     return path
 
 
@@ -177,13 +199,14 @@ def run_selftest(*, defects: list[str] | None = None, integration: str | None = 
                  full: bool = False, store: bool = False, echo=print) -> int:
     # load defects (performance-load) are too rare for the functional scenarios: the load tests prove them
     # (tests/e2e/test_load_*.py), so the feature-suite matrix leaves them out unless named
-    chosen = [DEFECTS[d] for d in defects] if defects else [
-        d for d in DEFECTS.values()
-        if (integration is None and d.integration != "performance-load") or d.integration == integration]
     unknown = [d for d in (defects or []) if d not in DEFECTS]
     if unknown:
         echo(f"unknown defect(s): {', '.join(unknown)}; known: {', '.join(sorted(DEFECTS))}")
         return 2
+    # a defect named twice is one row (one results folder per row)
+    chosen = [DEFECTS[d] for d in dict.fromkeys(defects)] if defects else [
+        d for d in DEFECTS.values()
+        if (integration is None and d.integration != "performance-load") or d.integration == integration]
     runs: list[Defect | None] = [None, *chosen]
     echo(f"genrep selftest: {len(runs)} suite runs (clean + {len(chosen)} defects), {jobs} at a time")
     out = outputs.claim(REPORTS_DIR / "selftest", what="selftest folder")
@@ -218,8 +241,8 @@ def run_selftest(*, defects: list[str] | None = None, integration: str | None = 
             echo("genrep selftest: --store-durations ignored with --full (the rows run the whole suite)")
         else:
             try:
-                echo(f"row durations stored: {store_durations(outcomes)}")
-            except OSError as exc:
+                echo(f"row durations of the rows that passed stored: {store_durations(outcomes)}")
+            except (OSError, DurationsUnreadable) as exc:
                 echo(f"genrep selftest: row durations not stored ({DURATIONS_FILE}: {exc})")
     echo(f"SELFTEST: {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1

@@ -10,8 +10,9 @@ import threading
 import pytest
 
 from genrep import selftest
-from genrep.selftest import DefectOutcome, load_durations, run_order, store_durations
+from genrep.selftest import DefectOutcome, DurationsUnreadable, load_durations, run_order, store_durations
 from genrep.sim.defects import DEFECTS
+
 
 
 def test_longest_first_and_unknown_rows_before_them():
@@ -38,12 +39,29 @@ def test_a_malformed_durations_file_orders_nothing_and_says_so(tmp_path):
     assert load_durations(tmp_path / "absent.json") == {}
 
 
-def test_stored_durations_leave_errored_rows_out_and_keep_the_others(tmp_path):
+def test_stored_durations_only_of_passing_rows_and_only_of_todays_rows(tmp_path):
     path = tmp_path / "d.json"
-    path.write_text(json.dumps({"old": 5.0, "clean": 1.0}), encoding="utf-8")
-    store_durations([DefectOutcome(None, [], seconds=52.24),
-                     DefectOutcome(DEFECTS["nll-linebreaks"], [], error="boom", seconds=0.1)], path)
-    assert json.loads(path.read_text(encoding="utf-8")) == {"clean": 52.2, "old": 5.0}
+    path.write_text(json.dumps({"removed-defect": 5.0, "clean": 1.0, "nll-word-loss": 3.0}), encoding="utf-8")
+    caught = DefectOutcome(DEFECTS["registration-dob"], [], seconds=2.04)
+    assert caught.ok
+    store_durations([DefectOutcome(None, [], seconds=52.24),  # clean with no results: not ok
+                     caught,
+                     DefectOutcome(DEFECTS["nll-linebreaks"], [], error="boom", seconds=0.1),
+                     DefectOutcome(DEFECTS["nll-release-drift"], [], missed=["NLL-003"], seconds=9.0),
+                     DefectOutcome(DEFECTS["radiology-drops-under-load"], [], seconds=4.0)], path)
+    # kept: today's rows from before; added: the row that passed; dropped: a defect that no longer
+    # exists, the load-only defect (not a matrix row), the errored and the failing rows
+    assert json.loads(path.read_text(encoding="utf-8")) == {"clean": 1.0, "nll-word-loss": 3.0,
+                                                            "registration-dob": 2.0}
+    assert not path.with_name("d.json.tmp").exists()
+
+
+def test_an_unreadable_durations_file_is_never_overwritten(tmp_path):
+    path = tmp_path / "d.json"
+    path.write_text("{half", encoding="utf-8")
+    with pytest.raises(DurationsUnreadable):
+        store_durations([DefectOutcome(DEFECTS["registration-dob"], [], seconds=2.0)], path)
+    assert path.read_text(encoding="utf-8") == "{half"
 
 
 def test_the_checked_in_durations_know_every_feature_suite_row():
@@ -64,12 +82,11 @@ def test_run_selftest_starts_the_longest_row_first_and_writes_the_matrix_in_its_
         return DefectOutcome(defect, [], error="not run", seconds=0.0)
 
     monkeypatch.setattr(selftest, "DURATIONS_FILE", durations)
-    monkeypatch.setattr(selftest.load_durations, "__defaults__", (durations, print))
     monkeypatch.setattr(selftest, "_run_one", fake_run)
     monkeypatch.setattr(selftest, "forked_suite_runs", contextlib.nullcontext)
     monkeypatch.setattr(selftest, "REPORTS_DIR", tmp_path)
     monkeypatch.setattr(selftest.outputs, "claim", lambda path, what: path.mkdir(parents=True) or path)
-    assert selftest.run_selftest(defects=chosen, jobs=1, echo=lambda *_: None) == 1
+    assert selftest.run_selftest(defects=[*chosen, chosen[0]], jobs=1, echo=lambda *_: None) == 1
     assert started == ["referral-silent-failure", "clean", "radiology-truncation", "nll-linebreaks"]
     matrix = json.loads((tmp_path / "selftest" / "matrix.json").read_text(encoding="utf-8"))
     assert [row["defect"] for row in matrix] == ["clean", *chosen]
@@ -80,8 +97,6 @@ def test_run_selftest_starts_the_longest_row_first_and_writes_the_matrix_in_its_
 def test_store_durations_only_from_the_selected_rows_run(monkeypatch, tmp_path, full):
     path = tmp_path / "d.json"
     monkeypatch.setattr(selftest, "DURATIONS_FILE", path)
-    monkeypatch.setattr(selftest.store_durations, "__defaults__", (path,))
-    monkeypatch.setattr(selftest.load_durations, "__defaults__", (path, print))
     monkeypatch.setattr(selftest, "_run_one", lambda d, f: DefectOutcome(d, [], seconds=2.0))
     monkeypatch.setattr(selftest, "forked_suite_runs", contextlib.nullcontext)
     monkeypatch.setattr(selftest, "REPORTS_DIR", tmp_path)
@@ -91,4 +106,11 @@ def test_store_durations_only_from_the_selected_rows_run(monkeypatch, tmp_path, 
     if full:  # a full row runs the whole suite: its time orders nothing
         assert not path.exists() and any("ignored" in s for s in said)
     else:
-        assert json.loads(path.read_text(encoding="utf-8")) == {"clean": 2.0, "nll-linebreaks": 2.0}
+        # the clean row here has no results (not ok): only the caught defect's time is stored
+        assert json.loads(path.read_text(encoding="utf-8")) == {"nll-linebreaks": 2.0}
+
+
+def test_an_unknown_defect_is_refused_with_exit_2_not_a_key_error():
+    said = []
+    assert selftest.run_selftest(defects=["no-such-defect"], echo=said.append) == 2
+    assert "unknown defect" in said[0]

@@ -157,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--full", action="store_true",
                     help="run the whole suite per defect (slower; shows every scenario that catches it)")
     st.add_argument("--store-durations", action="store_true",
-                    help="store each row's seconds in selftest_durations.json: the order the next matrix starts "
-                         "its runs in (longest first)")
+                    help="store the seconds of each row that passed in selftest_durations.json: the order the "
+                         "next matrix starts its runs in (longest first; --full runs ignore it)")
     st.set_defaults(func=_cmd_selftest)
 
     c = sub.add_parser("contract", help="integration contracts")
