@@ -18,7 +18,7 @@ import pytest
 
 from genrep.errors import ConfigError
 from genrep.load.contract import OPERATIONS, load_load_contract
-from genrep.load.generator import (HOST_SATURATED, CpuSample, GeneratorMonitor, OwnCpu, foreign_share,
+from genrep.load.generator import (HOST_NOT_MEASURED, HOST_SATURATED, CpuSample, GeneratorMonitor, OwnCpu, foreign_share,
                                    machine_cpu_times, windowed_report)
 from genrep.load.locust_process import lost_workers
 from genrep.load.runner import (RUN_INCOMPLETE, LoadResult, StoredResult, _simulator_pids, evaluate,
@@ -64,6 +64,23 @@ def test_the_runs_own_load_with_high_pressure_is_not_a_saturated_host():
     assert row["host_cpu_pressure_percent"] == 60.0 and row["host_saturated"] is False
     assert report.to_dict()["steady_foreign_cpu_percent"] == 2.5
     assert "the load generator and the machine were not saturated" in report.verdict()
+
+
+def test_no_sample_in_the_steady_phase_is_inconclusive_never_not_saturated():
+    """Seen under `make test`: the monitor's windows ended 10 s into the run (the machine 90 % busy
+    with other work, the wall clock then 86 s ahead), the steady phase had no window, and "0 % of 0
+    windows saturated" read as "not saturated": every operation "no requests were made", MISSED."""
+    report = _report(_samples(10, own=0.1, other=1.8))  # windows [0, 10), the steady phase [20, 40)
+    assert report.windows and not report.steady_windows()
+    assert report.inconclusive == HOST_NOT_MEASURED
+    assert "INCONCLUSIVE: machine not measured in the steady phase" in report.verdict()
+    outcomes = evaluate(_result(generator=report), CONTRACT)
+    assert sla_verdict(outcomes) == "INCONCLUSIVE"
+    # a steady phase shorter than one window may hold no window's midpoint: that alone says nothing
+    short = _report(_samples(10, own=0.1, other=0.1), steady=(20.0, 24.0), end_s=24.0)
+    assert short.inconclusive is None
+    # and a measured steady phase is judged as before
+    assert _report(_samples(40, own=0.3, other=0.1)).inconclusive is None
 
 
 def test_other_work_on_the_machine_saturates_it_and_the_timing_is_inconclusive_never_missed():

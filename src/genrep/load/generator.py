@@ -39,6 +39,10 @@ import psutil
 
 GENERATOR_SATURATED = "generator saturated"
 HOST_SATURATED = "host saturated"
+#: the monitor took no sample in a steady phase at least one window long: nobody can say whether the
+#: figures measure the system (seen under `make test`: the monitor's last window ended 10 s into a
+#: 30 s run while the machine was 90 % busy with other work and the wall clock jumped 86 s)
+HOST_NOT_MEASURED = "machine not measured in the steady phase"
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,9 @@ class GeneratorReport:
         steady phase was; None otherwise (the figures measure the system under test)."""
         if not self.windows:
             return GENERATOR_SATURATED if self._old_rule() else None
+        if (self.steady is not None and self.steady[1] - self.steady[0] >= self.window_s
+                and not self.steady_windows()):
+            return HOST_NOT_MEASURED  # "0 % of 0 windows saturated" is not "not saturated"
         if self.generator_bound_share > self.max_bound_share:
             return GENERATOR_SATURATED
         if self.host_bound_share > self.max_bound_share:
@@ -182,6 +189,11 @@ class GeneratorReport:
         if self.windows:
             n = len(self.steady_windows())
             reason = self.inconclusive
+            if reason == HOST_NOT_MEASURED:
+                return (f"INCONCLUSIVE: {reason}: no sample of the load generator or the machine fell in it "
+                        f"({len(self.windows)} window(s) of {self.window_s:g} s measured, none in the steady "
+                        "phase: a stalled or paused machine), so nothing says the figures measure the system "
+                        "under test")
             head = (f"INCONCLUSIVE: {reason}: the figures measure the "
                     f"{'load generator' if reason == GENERATOR_SATURATED else 'saturated machine'}, "
                     "not the system under test" if reason else "the load generator and the machine were not saturated")
