@@ -8,6 +8,7 @@ gate: an inconclusive load result is "not verified" (INCOMPLETE), never a produc
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -18,7 +19,7 @@ import pytest
 
 from genrep.errors import ConfigError
 from genrep.load.contract import OPERATIONS, load_load_contract
-from genrep.load.generator import (HOST_NOT_MEASURED, HOST_SATURATED, CpuSample, GeneratorMonitor, OwnCpu, foreign_share,
+from genrep.load.generator import (GENERATOR_SATURATED, HOST_NOT_MEASURED, HOST_SATURATED, CpuSample, GeneratorMonitor, OwnCpu, foreign_share,
                                    machine_cpu_times, windowed_report)
 from genrep.load.locust_process import lost_workers
 from genrep.load.runner import (RUN_INCOMPLETE, LoadResult, StoredResult, _simulator_pids, evaluate,
@@ -45,9 +46,10 @@ def _samples(n: int, *, own: float, other: float, steal: float = 0.0, pressure: 
     return out
 
 
-def _report(samples, *, steady=(20.0, 40.0), end_s=40.0, limit=25.0):
+def _report(samples, *, steady=(20.0, 40.0), end_s=40.0, limit=25.0, worker_warnings=0, remote=False):
     return windowed_report(samples, t0_epoch=T0, window_s=5.0, limit_percent=90.0, host_limit_percent=95.0,
-                           max_bound_share=0.5, steady=steady, end_s=end_s, host_foreign_limit_percent=limit)
+                           max_bound_share=0.5, steady=steady, end_s=end_s, host_foreign_limit_percent=limit,
+                           worker_warnings=worker_warnings, remote_workers=remote)
 
 
 def test_the_runs_own_load_with_high_pressure_is_not_a_saturated_host():
@@ -304,3 +306,31 @@ def test_inconclusive_results_are_broken_load_inconclusive_and_the_gate_says_inc
     assert verdict.status == "INCOMPLETE", verdict.reasons
     assert not verdict.failures and not verdict.defect_candidates
     assert any("load figures inconclusive (inconclusive (host saturated)" in g.describe() for g in verdict.missing)
+
+
+# what Locust 2.x's master logs (runners.py), once per worker, and at the end of the test
+WORKER_LINE = ("[2026-11-30 18:31:54,175] vm/WARNING/locust.runners: Worker vm_1a2b (index 0) exceeded cpu "
+               "threshold (will only log this once per worker)\n"
+               "[2026-11-30 18:32:24,175] vm/WARNING/locust.runners: CPU usage threshold was exceeded on workers "
+               "during the test!\n")
+
+
+def test_a_remote_workers_cpu_warning_makes_the_run_inconclusive_never_trusted(tmp_path):
+    """--expect-workers: the workers run on other machines, which this monitor never samples; the
+    master's log is all that says a worker was saturated. Its windows here (the master's) look idle:
+    without the log's word the figures of a saturated worker were judged as the system's."""
+    log = tmp_path / "locust.log"
+    log.write_text(WORKER_LINE, encoding="utf-8")
+    mon = GeneratorMonitor(os.getpid(), interval_s=0.05).start()
+    report = mon.stop(log)
+    assert report.worker_warnings == 1 and report.locust_warnings == 0
+    quiet = _samples(40, own=0.2, other=0.05)
+    remote = _report(quiet, worker_warnings=1, remote=True)
+    assert remote.inconclusive == GENERATOR_SATURATED and remote.bottleneck
+    assert "1 worker(s) on other machines went above Locust's CPU threshold" in remote.verdict()
+    assert remote.to_dict()["worker_warnings"] == 1 and remote.to_dict()["remote_workers"] is True
+    outcomes = evaluate(_result(generator=remote), CONTRACT)
+    assert sla_verdict(outcomes) == "INCONCLUSIVE"
+    # local --workers: the monitor samples them itself, window by window, so the windowed rule decides
+    assert _report(quiet, worker_warnings=1, remote=False).inconclusive is None
+    assert _report(quiet, worker_warnings=0, remote=True).inconclusive is None

@@ -93,6 +93,8 @@ def read_cpu_pressure_us(path: Path = PSI_CPU) -> int | None:
 #: Share of the samples above the limit from which the generator counts as the bottleneck.
 BUSY_SHARE = 0.5
 _LOCUST_CPU_WARNING = "CPU usage above"
+#: what a Locust master logs, once per worker, when a worker's own CPU report is above 90 %
+_LOCUST_WORKER_CPU_WARNING = "exceeded cpu threshold"
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,8 @@ class GeneratorReport:
     host_foreign_limit_percent: float = 25.0
     max_bound_share: float = 0.5
     steady: tuple[float, float] | None = None  # the steady phase [from, to), seconds since the test started
+    worker_warnings: int = 0  # workers the master logged above Locust's CPU threshold (once per worker)
+    remote_workers: bool = False  # workers on other machines (--expect-workers): this monitor never samples them
 
     def steady_windows(self) -> list[LoadWindow]:
         if self.steady is None:
@@ -150,6 +154,9 @@ class GeneratorReport:
     def inconclusive(self) -> str | None:
         """"generator saturated" / "host saturated" when more than ``max_bound_share`` of the
         steady phase was; None otherwise (the figures measure the system under test)."""
+        if self.remote_workers and self.worker_warnings:
+            # no window of theirs was measured here: Locust's word is all there is, for the whole run
+            return GENERATOR_SATURATED
         if not self.windows:
             return GENERATOR_SATURATED if self._old_rule() else None
         if (self.steady is not None and self.steady[1] - self.steady[0] >= self.window_s
@@ -184,6 +191,11 @@ class GeneratorReport:
         return [tuple(x) for x in out]
 
     def verdict(self) -> str:
+        if self.remote_workers and self.worker_warnings:
+            return (f"INCONCLUSIVE: {GENERATOR_SATURATED}: {self.worker_warnings} worker(s) on other machines went "
+                    "above Locust's CPU threshold (its master's log: \"exceeded cpu threshold\"); this machine "
+                    "does not measure them, so no window of the run can be trusted to measure the system "
+                    "under test")
         if self.samples == 0:
             return "load generator CPU not measured (the run was too short)"
         if self.windows:
@@ -226,7 +238,8 @@ class GeneratorReport:
                 "window_s": self.window_s, "max_bound_share": self.max_bound_share,
                 "steady_generator_bound_share": round(self.generator_bound_share, 3),
                 "steady_host_saturated_share": round(self.host_bound_share, 3),
-                "locust_warnings": self.locust_warnings, "cpu_count": self.cpu_count, "verdict": self.verdict(),
+                "locust_warnings": self.locust_warnings, "worker_warnings": self.worker_warnings,
+                "remote_workers": self.remote_workers, "cpu_count": self.cpu_count, "verdict": self.verdict(),
                 "windows": [w.to_dict() for w in self.windows]}
 
 
@@ -261,7 +274,8 @@ def foreign_share(busy_s: float, own_s: float, steal_s: float, capacity_s: float
 def windowed_report(samples: list[CpuSample], *, t0_epoch: float, window_s: float, limit_percent: float,
                     host_limit_percent: float, max_bound_share: float, steady: tuple[float, float] | None,
                     end_s: float | None = None, locust_warnings: int = 0, processes: int = 0,
-                    host_foreign_limit_percent: float = 25.0) -> GeneratorReport:
+                    host_foreign_limit_percent: float = 25.0, worker_warnings: int = 0,
+                    remote_workers: bool = False) -> GeneratorReport:
     """The samples cut into windows of ``window_s`` from ``t0_epoch`` (the test's start; samples
     before it are the start-up, left out), up to ``end_s`` seconds (the end of the run: the stop
     afterwards is left out too). A window's generator CPU is, per process, the mean of its samples
@@ -327,7 +341,8 @@ def windowed_report(samples: list[CpuSample], *, t0_epoch: float, window_s: floa
                            limit_percent=limit_percent, locust_warnings=locust_warnings,
                            cpu_count=psutil.cpu_count() or 1, windows=tuple(windows), window_s=window_s,
                            host_limit_percent=host_limit_percent, max_bound_share=max_bound_share, steady=steady,
-                           host_foreign_limit_percent=host_foreign_limit_percent)
+                           host_foreign_limit_percent=host_foreign_limit_percent, worker_warnings=worker_warnings,
+                           remote_workers=remote_workers)
 
 
 #: cpu_times fields that are not busy time (guest time is already inside user and nice on Linux)
@@ -494,12 +509,14 @@ class GeneratorMonitor:
     def stop(self, log_path: Path | None = None) -> GeneratorReport:
         self._stop.set()
         self._thread.join(self.interval + 1.0)
-        warnings = 0
+        warnings = worker_warnings = 0
         if log_path is not None:
             try:
-                warnings = Path(log_path).read_text(encoding="utf-8", errors="replace").count(_LOCUST_CPU_WARNING)
+                text = Path(log_path).read_text(encoding="utf-8", errors="replace")
             except OSError:
-                pass
+                text = ""
+            warnings = text.count(_LOCUST_CPU_WARNING)
+            worker_warnings = text.count(_LOCUST_WORKER_CPU_WARNING)
         self.locust_warnings = warnings
         samples = list(self._busiest)
         n = len(samples)
@@ -508,4 +525,4 @@ class GeneratorMonitor:
                                max_cpu_percent=max(samples, default=0.0),
                                busy_share=sum(v > self.limit for v in samples) / n if n else 0.0,
                                limit_percent=self.limit, locust_warnings=warnings,
-                               cpu_count=psutil.cpu_count() or 1)
+                               cpu_count=psutil.cpu_count() or 1, worker_warnings=worker_warnings)

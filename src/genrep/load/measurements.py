@@ -53,7 +53,7 @@ def p95_drift(samples) -> tuple[float, float] | None:
 
 def collect_result(run, *, profile_name: str, profile, contract: LoadContract, schedule, plans, users: int,
                    duration_s: float, ramp_s: float, workers: int, out_dir: Path, started: float, t0: float,
-                   stored) -> LoadResult:
+                   stored, remote_workers: int = 0) -> LoadResult:
     """The run's result from what Locust and the monitor wrote: statistics, phases, faults,
     windows, the plot."""
     entries = read_stats(run.stats_json)
@@ -74,7 +74,12 @@ def collect_result(run, *, profile_name: str, profile, contract: LoadContract, s
                                     host_foreign_limit_percent=gen.host_max_foreign_cpu_percent,
                                     end_s=duration_s,
                                     locust_warnings=run.generator.locust_warnings if run.generator else 0,
-                                    processes=run.generator.processes if run.generator else 0)
+                                    processes=run.generator.processes if run.generator else 0,
+                                    worker_warnings=run.generator.worker_warnings if run.generator else 0,
+                                    remote_workers=remote_workers > 0)
+    elif generator is not None and remote_workers:
+        from dataclasses import replace
+        generator = replace(generator, remote_workers=True)
     events = [(f.at_s, f.plan.describe()) for f in faults]
     events += [(f.back_s, f"{f.plan.target} back") for f in faults if f.back_s - f.at_s >= 0.5]
     plot = plot_history(samples, out_dir / "load.png",

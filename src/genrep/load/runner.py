@@ -183,7 +183,8 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
     def collect() -> LoadResult:
         return collect_result(run, profile_name=profile_name, profile=profile, contract=contract,
                               schedule=schedule, plans=plans, users=users, duration_s=duration_s, ramp_s=ramp_s,
-                              workers=workers, out_dir=out_dir, started=started, t0=t0, stored=stored)
+                              workers=workers, out_dir=out_dir, started=started, t0=t0, stored=stored,
+                              remote_workers=expect_workers)
 
     if run.interrupted is not None:  # Ctrl-C, SIGTERM: what was measured, incomplete, then the interruption
         stopped = time.time() - (run.test_started_epoch or run.started_epoch)
