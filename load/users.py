@@ -22,10 +22,11 @@ from genrep.errors import IdentityViolation
 from genrep.load.contract import load_load_contract
 from genrep.load.journey import JourneyFailed, ReportToPrescription
 from genrep.load.locust_process import HEARTBEAT_LIVENESS, workers_write_no_statistics
-from genrep.load.windows import STARTED_FILE, WINDOWS_FILE, WindowFigures, WindowRecorder
+from genrep.load.windows import (PRESCRIBE_UNANSWERED, STARTED_FILE, WINDOWS_FILE, WindowFigures,
+                                 WindowRecorder)
 from genrep.load.workload import (EMPTY, IDENTITY_STOP_EXIT, LIST, UNAVAILABLE, AcceptedLog, HttpRoute, LoadEndpoints,
                                   LoadSettings, Payloads, RequestRefused, ack_problem, exit_code, medication_answer,
-                                  operation_cycle)
+                                  operation_cycle, unanswered_in_time)
 
 CONTRACT = load_load_contract()
 SETTINGS = LoadSettings.from_env()
@@ -38,6 +39,7 @@ FHIR_ROUTE = HttpRoute(SETTINGS.fhir, allowed_hosts=SETTINGS.allowed_hosts, payl
 API_ROUTE = HttpRoute(SETTINGS.api, allowed_hosts=SETTINGS.allowed_hosts, payloads=PAYLOADS,
                       tls=ENDPOINTS.tls("ehr_api"), secret_headers=ENDPOINTS.headers("ehr_api"))
 STOP_MESSAGE = "genrep_identity_stop"
+CLIENT_TIMEOUTS = (TimeoutError, gevent.Timeout)  # what FastHttpUser's client raises when no answer came in time
 _refused: list[str] = []  # the identity refusal that stopped this run (its first), if any
 USERS = CONTRACT.users_for(SETTINGS.profile)  # the profile's weights and think times
 ACCEPTED = AcceptedLog(SETTINGS.out_dir)    # ORUs answered AA: the runner reads them back
@@ -352,6 +354,8 @@ class PrescriberUser(_HttpUser):
         with self._request("POST", "/prescribe", name="prescribe", json=body) as resp:
             if resp is None:
                 return
+            if unanswered_in_time(resp.status_code, getattr(resp, "error", None), CLIENT_TIMEOUTS):
+                WINDOWS.note(PRESCRIBE_UNANSWERED, time.time())  # a failed check the runner can tell apart
             body = _json_answer(resp)
             if body is None:
                 return

@@ -15,10 +15,13 @@ from genrep.errors import ConfigError, GenrepError
 from genrep.faults import FaultDriver
 from genrep.load.contract import OPERATIONS, load_load_contract
 from genrep.load.fault_plan import FaultEvent, FaultSchedule, check_timing
-from genrep.load.runner import FaultResult, LoadResult, StoredResult, evaluate, fault_results, run_load
+from genrep.load.runner import (RUN_INCOMPLETE, FaultResult, LoadResult, StoredResult, evaluate, fault_results,
+                                run_load)
 from genrep.load.stats import OperationStats
-from genrep.load.windows import WindowFigures, WindowRecorder
-from genrep.load.workload import EMPTY, LIST, OTHER, UNAVAILABLE, medication_answer
+from genrep.load.evaluation import mark_inconclusive
+from genrep.load.generator import HOST_SATURATED
+from genrep.load.windows import PRESCRIBE_UNANSWERED, WindowFigures, WindowRecorder
+from genrep.load.workload import EMPTY, LIST, OTHER, UNAVAILABLE, medication_answer, unanswered_in_time
 from genrep.paths import CONTRACTS_DIR
 
 SHIPPED = (CONTRACTS_DIR / "load.yaml").read_text(encoding="utf-8")
@@ -403,3 +406,49 @@ def test_a_master_nobody_could_reach_or_everybody_could_is_refused_before_locust
     with pytest.raises(ConfigError, match=message):
         run_load("steady_day", users=10, duration_s=20, out_dir=tmp_path / "out", **kw)
     assert calls == []
+
+
+def test_failed_checks_the_client_gave_up_waiting_for_are_counted_apart():
+    (kill,) = CONTRACT.faults_for("failover_under_load")
+    rec = WindowRecorder()
+    for s in range(60):
+        for i in range(5):
+            rec.request("prescribe", T0 + s + 0.5, 1.0, failed=s in (37, 38) and i < 3)
+    for s in (37, 38):
+        for _ in range(2):
+            rec.note(PRESCRIBE_UNANSWERED, T0 + s + 0.5)
+    rec.note(PRESCRIBE_UNANSWERED, T0 + 5.5)  # in the ramp, before the kill: not this fault's
+    (res,) = fault_results([FaultEvent(kill, T0 + 36.0)], CONTRACT, WindowFigures(rec.to_dict(), T0), [], T0, 60.0)
+    assert res.counts["failed_checks"] == 6 and res.counts["failed_checks_unanswered"] == 4
+
+
+@pytest.mark.parametrize("failed, unanswered, quiet, saturated, stopped", [
+    (6, 4, "missed", "inconclusive", "inconclusive"),  # 2 answered failures: within the limit without the timeouts
+    (6, 3, "missed", "missed", "missed"),              # 3 answered failures: a miss whatever the machine
+    (6, 0, "missed", "missed", "missed"),              # every failed check answered (multum-no-failover's kind)
+    (1, 1, "met", "met", "inconclusive"),              # met is met on a saturated machine; never in a stopped run
+])
+def test_a_failed_checks_miss_that_rests_on_client_timeouts_is_the_machines_when_it_was_saturated(
+        failed, unanswered, quiet, saturated, stopped):
+    """A starved generator times out requests it never got to read: on a saturated machine (or in a
+    run stopped early) a failed-checks miss that is within the limit once those are left out is
+    inconclusive, never a product miss; on a quiet machine a check nobody answered in time is a
+    failed check like any other (a clinician waited in vain)."""
+    fault = _fault("failover_under_load", 0.5, failed_checks=failed, failed_checks_unanswered=unanswered)
+    got = _by(evaluate(_result("failover_under_load", [fault]), CONTRACT), "PERF-FAILOVER")["max_failed_checks"]
+    assert got.status == quiet
+    if quiet == "missed" and failed - unanswered <= 2:
+        assert f"{unanswered} of them unanswered within the client's timeout" in got.describe()
+    ran = frozenset({"prescribe"})
+    assert mark_inconclusive([got], HOST_SATURATED, ran)[0].status == saturated
+    assert mark_inconclusive([got], f"{RUN_INCOMPLETE}: a worker died", ran)[0].status == stopped
+
+
+def test_only_a_client_timeout_is_unanswered_in_time():
+    import gevent  # the Locust side's client raises gevent's Timeout: load/users.py passes it
+    assert unanswered_in_time(0, TimeoutError("timed out"))
+    assert unanswered_in_time(0, gevent.Timeout(1.0), (TimeoutError, gevent.Timeout))
+    assert not unanswered_in_time(0, gevent.Timeout(1.0))
+    assert not unanswered_in_time(0, ConnectionRefusedError("refused"))  # the system's, whatever the machine
+    assert not unanswered_in_time(0, None)
+    assert not unanswered_in_time(503, TimeoutError("x"))  # an answer came

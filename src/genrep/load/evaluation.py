@@ -44,12 +44,17 @@ def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutco
             from genrep.config.contracts import load_multum
             multum = load_multum()
             failed = counts.get("failed_checks")
+            limit = multum.max_failed_checks_during_failover
+            # of the failed checks, those the client gave up waiting for: when the miss rests on them,
+            # a saturated machine or a stopped run may have made it (``mark_inconclusive``)
+            unanswered = counts.get("failed_checks_unanswered", 0)
+            on_timeouts = (f"{unanswered} of them unanswered within the client's timeout"
+                           if failed is not None and failed > limit and failed - unanswered <= limit else None)
             # no prescription checked in the whole run: "0 false 'no interactions'" measured nothing
             false_neg = float(result.false_no_interactions) if _made_requests(result, "prescribe") else None
             outcomes += [
                 SlaOutcome("prescribe", rid, "max_failed_checks", None if failed is None else float(failed),
-                           float(multum.max_failed_checks_during_failover),
-                           failed is not None and failed <= multum.max_failed_checks_during_failover),
+                           float(limit), failed is not None and failed <= limit, timing_dependent=on_timeouts),
                 SlaOutcome("prescribe", rid, "max_false_no_interactions", false_neg,
                            float(multum.max_false_no_interactions),
                            false_neg is not None and false_neg <= multum.max_false_no_interactions,
@@ -116,6 +121,9 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
     a class before its first report (CI: the only RisUser died with its worker, send_oru "no
     requests"), and an early stop ends a recovery before it could be seen. Only a correctness miss
     it measured (false "no interactions", AA not stored ...) stays a miss.
+    A correctness miss that rests on requests the client gave up waiting for (``timing_dependent``:
+    failed checks after a Multum kill that are within the limit without the unanswered ones) is
+    judged like a timing figure: a starved generator times out requests it never got to read.
     ``ran``: the operations the run exercised (:func:`operations_that_ran`). On a saturated machine
     one of them with no request in the judged (steady) phase, or none around a planned fault (no
     medication list read during the NLL outage), was starved by the machine, not broken:
@@ -126,7 +134,7 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
     from dataclasses import replace
     if reason.startswith(RUN_INCOMPLETE):
         return [replace(o, ok=False, inconclusive=reason) if o.ok or o.measured is None
-                or o.metric in TIMING_METRICS else o for o in outcomes]
+                or o.metric in TIMING_METRICS or o.timing_dependent else o for o in outcomes]
     # a figure that was never measured (no requests, still failing at the end) is not a timing figure;
     # a fault figure nothing was measured for (no list read during the NLL outage) while its
     # operation ran is the starved machine's, like a steady phase without requests
@@ -134,6 +142,7 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
             if (o.metric in TIMING_METRICS and (o.measured is not None
                                                 or (o.operation in ran and o.metric in STEADY_PHASE_METRICS)))
             or (o.measured is None and (o.metric in FAULT_METRICS or o.unmeasured) and o.operation in ran)
+            or (o.timing_dependent and not o.ok)
             else o for o in outcomes]
 
 

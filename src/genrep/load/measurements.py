@@ -20,7 +20,7 @@ from genrep.load.generator import GeneratorReport, windowed_report
 from genrep.load.history import plot_history, read_history, recovery_time
 from genrep.load.run_result import FaultResult, LoadResult
 from genrep.load.stats import operation_stats, read_stats
-from genrep.load.windows import WindowFigures
+from genrep.load.windows import PRESCRIBE_UNANSWERED, WindowFigures
 
 
 #: Failures this close to the end of the load (seconds) mean the service had not recovered.
@@ -142,6 +142,9 @@ def fault_results(events: list[FaultEvent], contract: LoadContract, figures: Win
                 checks, failed = figures.count("prescribe", after)
                 if checks:  # no check made after the kill: "0 failed" would be a pass nothing measured
                     counts["failed_checks"] = failed
+                    # of those, the ones the client gave up waiting for (a starved generator's doing
+                    # on a saturated machine)
+                    counts["failed_checks_unanswered"] = figures.count(PRESCRIBE_UNANSWERED, after)[0]
                 counts["checks_after"] = checks
             if plan.group == "nll":
                 outage = lambda t: at - w / 2 < t < back + w  # noqa: E731

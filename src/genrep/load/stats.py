@@ -49,6 +49,9 @@ class SlaOutcome:
     inconclusive: str | None = None
     #: why nothing was measured, where the metric's own words would mislead (``describe``)
     unmeasured: str | None = None
+    #: a miss that rests on requests the client gave up waiting for (what a starved generator makes):
+    #: judged like a timing figure on a saturated machine or in a stopped run; said in ``describe``
+    timing_dependent: str | None = None
 
     @property
     def status(self) -> str:
@@ -77,7 +80,8 @@ class SlaOutcome:
             op = ">=" if self.measured >= self.threshold else "<"
             return f"{self.operation} {label}: {self._fmt(self.measured)} {op} {self._fmt(self.threshold)}"
         op = "<=" if self.ok or self.measured <= self.threshold else ">"
-        return f"{self.operation} {label}: {self._fmt(self.measured)} {op} {self._fmt(self.threshold)}"
+        text = f"{self.operation} {label}: {self._fmt(self.measured)} {op} {self._fmt(self.threshold)}"
+        return f"{text} ({self.timing_dependent})" if self.timing_dependent else text
 
     def _fmt(self, value: float) -> str:
         if self.metric == "max_failure_ratio":

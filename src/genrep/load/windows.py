@@ -31,6 +31,9 @@ from genrep.errors import GenrepError
 from genrep.load.stats import OperationStats, percentile
 
 WINDOWS_FILE = "windows.json"
+#: a note per prescription the client gave up waiting for (``workload.unanswered_in_time``): the
+#: failed checks after a Multum kill that a starved generator may have made
+PRESCRIBE_UNANSWERED = "prescribe_unanswered"
 STARTED_FILE = "started.json"  # the master's test-start epoch: t = 0 of the shape, the faults, the phases
 FORMAT = 1
 
