@@ -23,7 +23,7 @@ from genrep.load.contract import load_load_contract
 from genrep.load.journey import JourneyFailed, ReportToPrescription
 from genrep.load.locust_process import HEARTBEAT_LIVENESS, workers_write_no_statistics
 from genrep.load.windows import (PRESCRIBE_UNANSWERED, STARTED_FILE, WINDOWS_FILE, WindowFigures,
-                                 WindowRecorder)
+                                 WindowRecorder, journey_started)
 from genrep.load.workload import (EMPTY, IDENTITY_STOP_EXIT, LIST, UNAVAILABLE, AcceptedLog, HttpRoute, LoadEndpoints,
                                   LoadSettings, Payloads, RequestRefused, ack_problem, exit_code, medication_answer,
                                   operation_cycle, unanswered_in_time)
@@ -399,6 +399,7 @@ class JourneyUser(User):
         name = ReportToPrescription.name
         if _stopped(self, "JOURNEY", name):
             return
+        WINDOWS.note(journey_started(name), time.time())  # begun: it ran, even if it never completes
         start = time.perf_counter()
         exc = None
         try:

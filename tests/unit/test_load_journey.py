@@ -83,6 +83,32 @@ def test_a_journey_is_judged_end_to_end_by_its_own_sla(stats, missed):
     assert all(o.operation == "report_to_prescription" for o in got.values())
 
 
+def test_a_journey_begun_but_never_completed_on_a_saturated_machine_is_inconclusive_never_missed():
+    """A whole task outlasts a starved run: with the machine saturated, a journey some user began
+    (its "started" note) but none completed is the machine's; one nobody began stays a miss, and on
+    a quiet machine a begun journey that never completed is a miss (a task that hangs)."""
+    from dataclasses import replace
+
+    from genrep.load.generator import GeneratorReport, LoadWindow
+    from genrep.load.windows import WindowFigures, WindowRecorder, journey_started
+    busy = GeneratorReport(samples=12, processes=1, mean_cpu_percent=40, max_cpu_percent=60, busy_share=0.0,
+                           limit_percent=90, locust_warnings=0, cpu_count=2, steady=(45.0, 60.0),
+                           windows=tuple(LoadWindow(t=t, end=t + 5.0, generator_cpu=40.0, host_cpu=99.0, load_avg=None,
+                                                    generator_bound=False, host_bound=True)
+                                         for t in (45.0, 50.0, 55.0)))
+    assert busy.inconclusive == "host saturated"
+    begun = replace(_result(None), generator=busy, journeys_started=frozenset({"report_to_prescription"}))
+    assert {o.status for o in _journey_outcomes(begun).values()} == {"inconclusive"}
+    nobody = replace(_result(None), generator=busy)
+    assert {o.status for o in _journey_outcomes(nobody).values()} == {"missed"}
+    quiet = replace(_result(None), journeys_started=frozenset({"report_to_prescription"}))
+    assert {o.status for o in _journey_outcomes(quiet).values()} == {"missed"}
+    # the note the journey user makes, as the runner reads it back
+    rec = WindowRecorder()
+    rec.note(journey_started("report_to_prescription"), 1_800_000_010.0)
+    assert WindowFigures(rec.to_dict(), 1_800_000_000.0).count(journey_started("report_to_prescription"))[0] == 1
+
+
 def test_only_the_profiles_that_run_a_journey_are_judged_by_it():
     r = _result(OperationStats("report_to_prescription", 60, 0, 40.0, 240.0, 400.0, 420.0, 60.0, 4.0))
     r.profile = "steady_day"

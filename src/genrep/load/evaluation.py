@@ -180,12 +180,15 @@ def _stored_beyond_sent_after_a_stop(outcomes: list[SlaOutcome], result: LoadRes
 
 
 def operations_that_ran(result: LoadResult, contract: LoadContract) -> frozenset[str]:
-    """The operations the run exercised: each that made a request, and each of a user class that
+    """The operations the run exercised: each that made a request, each of a user class that
     made one (a short run on a starved machine may pick one task of a user and never reach the
-    other). An operation whose user class made no request at all did not run."""
+    other), and each journey a user began. An operation whose user class made no request at all
+    did not run."""
     made = {name for name, op in result.operations.items() if op.requests}
     users = {contract.operations[name].user for name in made if name in contract.operations}
-    return frozenset(made | {name for name, op in contract.operations.items() if op.user in users})
+    # a journey some user began ran, completed or not (a whole task outlasts a starved run)
+    return frozenset(made | {name for name, op in contract.operations.items() if op.user in users}
+                     | result.journeys_started)
 
 
 def journey_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutcome]:

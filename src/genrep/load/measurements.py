@@ -20,7 +20,7 @@ from genrep.load.generator import GeneratorReport, windowed_report
 from genrep.load.history import plot_history, read_history, recovery_time
 from genrep.load.run_result import FaultResult, LoadResult
 from genrep.load.stats import operation_stats, read_stats
-from genrep.load.windows import PRESCRIBE_UNANSWERED, WindowFigures
+from genrep.load.windows import PRESCRIBE_UNANSWERED, WindowFigures, journey_started
 
 
 #: Failures this close to the end of the load (seconds) mean the service had not recovered.
@@ -98,7 +98,9 @@ def collect_result(run, *, profile_name: str, profile, contract: LoadContract, s
                       stored=stored, generator=generator, plot_path=plot, history_path=run.history_csv,
                       drift=p95_drift(samples), ramp_s=ramp_s, judged=judged, ramp=ramp, steady=steady,
                       excluded=excluded, faults=faults, windows=window_rows(generator, figures, contract, ramp_s),
-                      empty_lists=empty)
+                      empty_lists=empty,
+                      journeys_started=frozenset(j.name for j in contract.journeys_for(profile_name)
+                                                 if figures is not None and figures.count(journey_started(j.name))[0]))
 
 
 def fault_results(events: list[FaultEvent], contract: LoadContract, figures: WindowFigures | None, samples,

@@ -57,6 +57,7 @@ class LoadResult:
     faults: list[FaultResult] = field(default_factory=list)
     windows: list[dict] = field(default_factory=list)  # per generator window: figures and saturation
     empty_lists: int = 0  # medication lists shown empty (the load patient's list is planted)
+    journeys_started: frozenset[str] = frozenset()  # journeys some user began, completed or not
     #: why the run stopped early (Ctrl-C, SIGTERM, a crashed Locust worker); None: it ran to its end
     incomplete: str | None = None
 
@@ -73,6 +74,7 @@ class LoadResult:
         return {"profile": self.profile, "environment": self.environment, "users": self.users,
                 "fault_injected": self.fault, "fault_at_s": self.fault_at_s, "recovery_s": self.recovery_s,
                 "false_no_interactions": self.false_no_interactions, "empty_medication_lists": self.empty_lists,
+                "journeys_started": sorted(self.journeys_started),
                 "duration_s": self.duration_s, "workers": self.workers, "locust_exit_code": self.exit_code,
                 "wall_s": round(self.wall_s, 2), "stats": str(self.stats_path),
                 "history": str(self.history_path or ""), "plot": str(self.plot_path or ""),

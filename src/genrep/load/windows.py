@@ -34,6 +34,13 @@ WINDOWS_FILE = "windows.json"
 #: a note per prescription the client gave up waiting for (``workload.unanswered_in_time``): the
 #: failed checks after a Multum kill that a starved generator may have made
 PRESCRIBE_UNANSWERED = "prescribe_unanswered"
+
+
+def journey_started(journey: str) -> str:
+    """The note a journey user makes when it starts one (``load/users.py`` JourneyUser): a journey
+    that started but never completed ran, and on a saturated machine its missing figures are the
+    machine's (``evaluation.operations_that_ran``)."""
+    return f"{journey} started"
 STARTED_FILE = "started.json"  # the master's test-start epoch: t = 0 of the shape, the faults, the phases
 FORMAT = 1
 
