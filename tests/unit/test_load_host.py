@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 import subprocess
 import sys
 import time
@@ -78,9 +79,14 @@ def test_no_sample_in_the_steady_phase_is_inconclusive_never_not_saturated():
     assert "INCONCLUSIVE: machine not measured in the steady phase" in report.verdict()
     outcomes = evaluate(_result(generator=report), CONTRACT)
     assert sla_verdict(outcomes) == "INCONCLUSIVE"
-    # a steady phase shorter than one window may hold no window's midpoint: that alone says nothing
-    short = _report(_samples(10, own=0.1, other=0.1), steady=(20.0, 24.0), end_s=24.0)
-    assert short.inconclusive is None
+    # a steady phase shorter than one window that a window overlaps was measured, midpoint or not
+    short = _report(_samples(23, own=0.1, other=0.1), steady=(23.0, 24.0), end_s=24.0)
+    assert not short.steady_windows() and short.inconclusive is None
+    # no sample after the test's start at all (the monitor stalled after start-up): not measured either
+    before = [replace(x, epoch=x.epoch - 30.0) for x in _samples(10, own=0.1, other=0.1)]
+    stalled = _report(before)
+    assert not stalled.windows and stalled.inconclusive == HOST_NOT_MEASURED
+    assert "INCONCLUSIVE: machine not measured in the steady phase" in stalled.verdict()
     # and a measured steady phase is judged as before
     assert _report(_samples(40, own=0.3, other=0.1)).inconclusive is None
 

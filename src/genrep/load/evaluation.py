@@ -47,7 +47,7 @@ def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutco
             limit = multum.max_failed_checks_during_failover
             # of the failed checks, those the client gave up waiting for: when the miss rests on them,
             # a saturated machine or a stopped run may have made it (``mark_inconclusive``)
-            unanswered = counts.get("failed_checks_unanswered", 0)
+            unanswered = min(counts.get("failed_checks_unanswered", 0), failed or 0)
             on_timeouts = (f"{unanswered} of them unanswered within the client's timeout"
                            if failed is not None and failed > limit and failed - unanswered <= limit else None)
             # no prescription checked in the whole run: "0 false 'no interactions'" measured nothing
@@ -123,7 +123,9 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
     it measured (false "no interactions", AA not stored ...) stays a miss.
     A correctness miss that rests on requests the client gave up waiting for (``timing_dependent``:
     failed checks after a Multum kill that are within the limit without the unanswered ones) is
-    judged like a timing figure: a starved generator times out requests it never got to read.
+    judged like a timing figure on a saturated machine: a starved generator times out requests it
+    never got to read (a stop makes no timeouts: Ctrl-C ends users mid-request, a lost worker's
+    requests are never reported, so in a stopped run it stays a miss).
     ``ran``: the operations the run exercised (:func:`operations_that_ran`). On a saturated machine
     one of them with no request in the judged (steady) phase, or none around a planned fault (no
     medication list read during the NLL outage), was starved by the machine, not broken:
@@ -134,7 +136,7 @@ def mark_inconclusive(outcomes: list[SlaOutcome], reason: str | None,
     from dataclasses import replace
     if reason.startswith(RUN_INCOMPLETE):
         return [replace(o, ok=False, inconclusive=reason) if o.ok or o.measured is None
-                or o.metric in TIMING_METRICS or o.timing_dependent else o for o in outcomes]
+                or o.metric in TIMING_METRICS else o for o in outcomes]
     # a figure that was never measured (no requests, still failing at the end) is not a timing figure;
     # a fault figure nothing was measured for (no list read during the NLL outage) while its
     # operation ran is the starved machine's, like a steady phase without requests

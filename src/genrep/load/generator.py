@@ -157,16 +157,21 @@ class GeneratorReport:
         if self.remote_workers and self.worker_warnings:
             # no window of theirs was measured here: Locust's word is all there is, for the whole run
             return GENERATOR_SATURATED
+        if self.steady is not None and not self._steady_overlapped():
+            return HOST_NOT_MEASURED  # "0 % of 0 windows saturated" is not "not saturated"
         if not self.windows:
             return GENERATOR_SATURATED if self._old_rule() else None
-        if (self.steady is not None and self.steady[1] - self.steady[0] >= self.window_s
-                and not self.steady_windows()):
-            return HOST_NOT_MEASURED  # "0 % of 0 windows saturated" is not "not saturated"
         if self.generator_bound_share > self.max_bound_share:
             return GENERATOR_SATURATED
         if self.host_bound_share > self.max_bound_share:
             return HOST_SATURATED
         return None
+
+    def _steady_overlapped(self) -> bool:
+        """Whether any measured window overlaps the steady phase (a steady phase shorter than a window
+        may hold no window's midpoint and still have been measured)."""
+        lo, hi = self.steady if self.steady is not None else (0.0, 0.0)
+        return any(w.t < hi and w.end > lo for w in self.windows)
 
     def _old_rule(self) -> bool:
         """Without windows (a report made from the samples alone): busy for most of the run."""
@@ -196,16 +201,16 @@ class GeneratorReport:
                     "above Locust's CPU threshold (its master's log: \"exceeded cpu threshold\"); this machine "
                     "does not measure them, so no window of the run can be trusted to measure the system "
                     "under test")
+        if self.inconclusive == HOST_NOT_MEASURED:
+            return (f"INCONCLUSIVE: {HOST_NOT_MEASURED}: no sample of the load generator or the machine fell in "
+                    f"it ({len(self.windows)} window(s) of {self.window_s:g} s measured, none in the steady "
+                    "phase: a stalled or paused machine), so nothing says the figures measure the system "
+                    "under test")
         if self.samples == 0:
             return "load generator CPU not measured (the run was too short)"
         if self.windows:
             n = len(self.steady_windows())
             reason = self.inconclusive
-            if reason == HOST_NOT_MEASURED:
-                return (f"INCONCLUSIVE: {reason}: no sample of the load generator or the machine fell in it "
-                        f"({len(self.windows)} window(s) of {self.window_s:g} s measured, none in the steady "
-                        "phase: a stalled or paused machine), so nothing says the figures measure the system "
-                        "under test")
             head = (f"INCONCLUSIVE: {reason}: the figures measure the "
                     f"{'load generator' if reason == GENERATOR_SATURATED else 'saturated machine'}, "
                     "not the system under test" if reason else "the load generator and the machine were not saturated")

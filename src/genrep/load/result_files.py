@@ -17,6 +17,7 @@ from genrep.results import writer
 from genrep.results.failure_kinds import failure
 from genrep.load.contract import LoadContract
 from genrep.load.evaluation import sla_verdict
+from genrep.load.generator import HOST_NOT_MEASURED
 from genrep.load.run_result import RUN_INCOMPLETE, LoadResult
 from genrep.load.stats import METRIC_LABELS, MIN_METRICS, SlaOutcome
 
@@ -39,7 +40,8 @@ def write_sla_json(result: LoadResult, outcomes: list[SlaOutcome], contract: Loa
             "run": result.to_dict(),
             "outcomes": [{"operation": o.operation, "requirement": o.requirement, "metric": o.metric,
                           "measured": o.measured, "threshold": o.threshold, "ok": o.ok, "status": o.status,
-                          "inconclusive": o.inconclusive} for o in outcomes]}
+                          "inconclusive": o.inconclusive, "timing_dependent": o.timing_dependent}
+                         for o in outcomes]}
     path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
     return path
 
@@ -61,10 +63,14 @@ def inconclusive_message(o: SlaOutcome) -> str:
     if why.startswith(RUN_INCOMPLETE):
         what = "the run stopped early: what it measured is part of the run, not the load asked for"
         rerun = "rerun it to its end"
+    elif why == HOST_NOT_MEASURED:
+        what = "no sample of the generator or the machine fell in the steady phase (a stalled or paused machine)"
+        rerun = "rerun it"
     else:
         what = (f"the figures measure the {'load generator' if 'generator' in why else 'saturated machine'}, "
                 "not the system under test")
-        rerun = ("rerun with --workers or on more cores" if "generator" in why
+        rerun = ("rerun with more workers (--workers here, or more machines with --expect-workers) or on more "
+                 "cores" if "generator" in why
                  else "rerun on a machine without other work (the windows' foreign_cpu_percent in sla.json)")
     return failure("load_inconclusive", f"{o.describe()}: {what}; {rerun}")
 

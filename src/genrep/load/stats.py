@@ -50,7 +50,7 @@ class SlaOutcome:
     #: why nothing was measured, where the metric's own words would mislead (``describe``)
     unmeasured: str | None = None
     #: a miss that rests on requests the client gave up waiting for (what a starved generator makes):
-    #: judged like a timing figure on a saturated machine or in a stopped run; said in ``describe``
+    #: judged like a timing figure on a saturated machine; said in ``describe``
     timing_dependent: str | None = None
 
     @property

@@ -427,12 +427,16 @@ def ack_problem(raw: bytes, control_id: str) -> str | None:
 
 def unanswered_in_time(status: int, error: BaseException | None, timeouts: tuple[type, ...] = (TimeoutError,)) -> bool:
     """True when a request got no answer within the client's own timeout (status 0 and one of
-    ``timeouts``, the client's timeout errors: Locust's FastHttpUser raises gevent's ``Timeout``,
-    which the Locust side passes, the library never importing gevent), False for an answer or any
-    other failure (a refused or reset connection is the system's). On a quiet machine such a request
-    is the system's failure like any other; on a saturated one the starved generator may have made
-    it: a miss that rests on those is inconclusive there (``evaluation``)."""
-    return status == 0 and error is not None and isinstance(error, timeouts)
+    ``timeouts``, the client's timeout errors), False for an answer or any other failure (a refused or
+    reset connection is the system's). Locust's FastHttpUser never retries (``max_retries`` 0), so
+    geventhttpclient hands back its ``RetriesExceeded`` with the timeout as ``original``: that is
+    looked at too (the Locust side passes gevent's ``Timeout`` among ``timeouts``; the library never
+    imports gevent). On a quiet machine such a request is the system's failure like any other; on a
+    saturated one the starved generator may have made it: a miss that rests on those is inconclusive
+    there (``evaluation``)."""
+    if status != 0 or error is None:
+        return False
+    return isinstance(error, timeouts) or isinstance(getattr(error, "original", None), timeouts)
 
 
 #: what the EHR answers when it cannot read NLL (``integrations.medication_list``: 502, 503, 504)
