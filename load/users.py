@@ -22,7 +22,7 @@ from genrep.errors import IdentityViolation
 from genrep.load.contract import load_load_contract
 from genrep.load.journey import JourneyFailed, ReportToPrescription
 from genrep.load.locust_process import HEARTBEAT_LIVENESS, workers_write_no_statistics
-from genrep.load.windows import (PRESCRIBE_UNANSWERED, STARTED_FILE, WINDOWS_FILE, WindowFigures,
+from genrep.load.windows import (PRESCRIBE_UNANSWERED, STARTED_FILE, WINDOWS_FILE, WORKER_CPU_BOUND, WindowFigures,
                                  WindowRecorder, journey_started)
 from genrep.load.workload import (EMPTY, IDENTITY_STOP_EXIT, LIST, UNAVAILABLE, AcceptedLog, HttpRoute, LoadEndpoints,
                                   LoadSettings, Payloads, RequestRefused, ack_problem, exit_code, medication_answer,
@@ -438,7 +438,21 @@ def _record(request_type, name, response_time, response_length, exception=None, 
 
 @events.report_to_master.add_listener
 def _report_windows(client_id, data, **_kw):
+    # a worker above the generator's CPU limit says so in the window it reports in: on another
+    # machine nothing else measures it (evaluation: those windows are generator-bound)
+    runner = _ENVIRONMENT[0].runner if _ENVIRONMENT else None
+    cpu = getattr(runner, "current_cpu_usage", None)
+    if isinstance(cpu, (int, float)) and cpu > CONTRACT.generator_max_cpu_percent:
+        WINDOWS.note(WORKER_CPU_BOUND, time.time())
     data[WINDOWS_REPORT] = WINDOWS.drain()
+
+
+_ENVIRONMENT: list = []  # this process's Locust environment (events.init): the worker's CPU above
+
+
+@events.init.add_listener
+def _keep_environment(environment, **_kw):
+    _ENVIRONMENT[:] = [environment]
 
 
 @events.worker_report.add_listener

@@ -154,9 +154,6 @@ class GeneratorReport:
     def inconclusive(self) -> str | None:
         """"generator saturated" / "host saturated" when more than ``max_bound_share`` of the
         steady phase was; None otherwise (the figures measure the system under test)."""
-        if self.remote_workers and self.worker_warnings:
-            # no window of theirs was measured here: Locust's word is all there is, for the whole run
-            return GENERATOR_SATURATED
         if self.steady is not None and not self._steady_overlapped():
             return HOST_NOT_MEASURED  # "0 % of 0 windows saturated" is not "not saturated"
         if not self.windows:
@@ -196,11 +193,6 @@ class GeneratorReport:
         return [tuple(x) for x in out]
 
     def verdict(self) -> str:
-        if self.remote_workers and self.worker_warnings:
-            return (f"INCONCLUSIVE: {GENERATOR_SATURATED}: {self.worker_warnings} worker(s) on other machines went "
-                    "above Locust's CPU threshold (its master's log: \"exceeded cpu threshold\"); this machine "
-                    "does not measure them, so no window of the run can be trusted to measure the system "
-                    "under test")
         if self.inconclusive == HOST_NOT_MEASURED:
             return (f"INCONCLUSIVE: {HOST_NOT_MEASURED}: no sample of the load generator or the machine fell in "
                     f"it ({len(self.windows)} window(s) of {self.window_s:g} s measured, none in the steady "
@@ -223,7 +215,9 @@ class GeneratorReport:
                     f"is not measured); mean foreign CPU {fmt(self.foreign_cpu_percent)}, the run's own "
                     f"{fmt(self.own_cpu_percent)} of all cores; busiest Locust process max "
                     f"{self.max_cpu_percent:.0f} %; "
-                    f"{self.locust_warnings} Locust CPU warning(s); {self.processes} process(es))")
+                    f"{self.locust_warnings} Locust CPU warning(s); {self.processes} process(es)"
+                    + (f"; workers on other machines: their own reports above the limit mark their windows, "
+                       f"{self.worker_warnings} CPU warning(s) in the master's log)" if self.remote_workers else ")"))
         head = ("the load generator WAS the bottleneck: the figures measure it, not the system under test"
                 if self.bottleneck else "the load generator was not the bottleneck")
         return (f"{head} (busiest Locust process: mean {self.mean_cpu_percent:.0f} %, max "
@@ -280,7 +274,7 @@ def windowed_report(samples: list[CpuSample], *, t0_epoch: float, window_s: floa
                     host_limit_percent: float, max_bound_share: float, steady: tuple[float, float] | None,
                     end_s: float | None = None, locust_warnings: int = 0, processes: int = 0,
                     host_foreign_limit_percent: float = 25.0, worker_warnings: int = 0,
-                    remote_workers: bool = False) -> GeneratorReport:
+                    remote_workers: bool = False, remote_bound_s: Iterable[float] = ()) -> GeneratorReport:
     """The samples cut into windows of ``window_s`` from ``t0_epoch`` (the test's start; samples
     before it are the start-up, left out), up to ``end_s`` seconds (the end of the run: the stop
     afterwards is left out too). A window's generator CPU is, per process, the mean of its samples
@@ -290,10 +284,13 @@ def windowed_report(samples: list[CpuSample], *, t0_epoch: float, window_s: floa
     samples' CPU seconds (each since the sample before it) as shares of the machine's capacity.
     Host-saturated: foreign CPU above ``host_foreign_limit_percent``; where it was not measured,
     total CPU above ``host_limit_percent``. The pressure never decides alone (the run's own load
-    makes it)."""
+    makes it). ``remote_bound_s``: when (seconds since the test started) a worker on another machine,
+    which no sample here measures, reported its own CPU above the limit (``windows.WORKER_CPU_BOUND``):
+    the window holding it is generator-bound."""
     if window_s <= 0:
         raise ValueError(f"window_s must be more than 0; got {window_s}")
     samples = sorted(samples, key=lambda s: s.epoch)
+    remote_bound = tuple(remote_bound_s)
     pressure: dict[int, tuple[float, float]] = {}  # window -> (stalled us, elapsed us)
     for prev, s in zip(samples, samples[1:]):
         if prev.pressure_us is None or s.pressure_us is None or s.epoch <= prev.epoch:
@@ -335,7 +332,8 @@ def windowed_report(samples: list[CpuSample], *, t0_epoch: float, window_s: floa
                       else host is not None and host > host_limit_percent)
         windows.append(LoadWindow(t=k * window_s, end=(k + 1) * window_s, generator_cpu=gen, host_cpu=host,
                                   load_avg=loads[-1] if loads else None,
-                                  generator_bound=gen is not None and gen > limit_percent,
+                                  generator_bound=(gen is not None and gen > limit_percent)
+                                  or any(k * window_s <= t < (k + 1) * window_s for t in remote_bound),
                                   host_bound=host_bound, cpu_pressure=psi, own_cpu=own, foreign_cpu=foreign,
                                   steal=steal))
     busiest = [max(s.per_process.values()) for s in samples if s.per_process]

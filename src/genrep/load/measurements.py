@@ -20,7 +20,7 @@ from genrep.load.generator import GeneratorReport, windowed_report
 from genrep.load.history import plot_history, read_history, recovery_time
 from genrep.load.run_result import FaultResult, LoadResult
 from genrep.load.stats import operation_stats, read_stats
-from genrep.load.windows import PRESCRIBE_UNANSWERED, WindowFigures, journey_started
+from genrep.load.windows import PRESCRIBE_UNANSWERED, WORKER_CPU_BOUND, WindowFigures, journey_started
 
 
 #: Failures this close to the end of the load (seconds) mean the service had not recovered.
@@ -67,6 +67,9 @@ def collect_result(run, *, profile_name: str, profile, contract: LoadContract, s
                                                  names=_measured_names(contract, profile_name))
     gen = contract.generator
     generator = run.generator
+    # workers on other machines: the windows in which one said it was above the CPU limit
+    remote_bound = (tuple(figures.mid(w) for w in figures.windows(WORKER_CPU_BOUND) if w.count)
+                    if remote_workers and figures is not None else ())
     if run.cpu_samples:
         generator = windowed_report(list(run.cpu_samples), t0_epoch=t0_epoch, window_s=gen.window_s,
                                     limit_percent=gen.max_cpu_percent, host_limit_percent=gen.host_max_cpu_percent,
@@ -76,7 +79,7 @@ def collect_result(run, *, profile_name: str, profile, contract: LoadContract, s
                                     locust_warnings=run.generator.locust_warnings if run.generator else 0,
                                     processes=run.generator.processes if run.generator else 0,
                                     worker_warnings=run.generator.worker_warnings if run.generator else 0,
-                                    remote_workers=remote_workers > 0)
+                                    remote_workers=remote_workers > 0, remote_bound_s=remote_bound)
     elif generator is not None and remote_workers:
         from dataclasses import replace
         generator = replace(generator, remote_workers=True)

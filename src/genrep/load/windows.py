@@ -34,6 +34,10 @@ WINDOWS_FILE = "windows.json"
 #: a note per prescription the client gave up waiting for (``workload.unanswered_in_time``): the
 #: failed checks after a Multum kill that a starved generator may have made
 PRESCRIBE_UNANSWERED = "prescribe_unanswered"
+#: a note a Locust worker makes with each report to its master while its own CPU (Locust's
+#: ``current_cpu_usage``) is above the contract's generator limit: for workers on other machines,
+#: which the runner's monitor never samples, the windows in which the generator was bound
+WORKER_CPU_BOUND = "generator_worker_cpu_bound"
 
 
 def journey_started(journey: str) -> str:
