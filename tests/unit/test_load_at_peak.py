@@ -460,3 +460,23 @@ def test_only_a_client_timeout_is_unanswered_in_time():
     assert not unanswered_in_time(0, ConnectionRefusedError("refused"))  # the system's, whatever the machine
     assert not unanswered_in_time(0, None)
     assert not unanswered_in_time(503, TimeoutError("x"))  # an answer came
+
+
+def test_timeouts_excuse_a_failed_checks_miss_only_where_the_machine_was_saturated_after_the_kill():
+    """The run mostly saturated, but the windows from the Multum kill on quiet: the checks that hung
+    after the kill are the system's (a check hanging on the killed server is the defect itself), a
+    miss even on a run judged saturated overall."""
+    from genrep.load.generator import GeneratorReport, LoadWindow
+
+    def gen(bound_after_kill: bool) -> GeneratorReport:
+        windows = tuple(LoadWindow(t=t, end=t + 5.0, generator_cpu=40.0, host_cpu=99.0, load_avg=None,
+                                   generator_bound=False, host_bound=t < 35.0 or bound_after_kill)
+                        for t in range(0, 60, 5))
+        return GeneratorReport(samples=60, processes=1, mean_cpu_percent=40, max_cpu_percent=60, busy_share=0.0,
+                               limit_percent=90, locust_warnings=0, cpu_count=2, windows=windows, steady=(30.0, 60.0))
+    fault = _fault("failover_under_load", 0.5, failed_checks=6, failed_checks_unanswered=5)
+    ran = frozenset({"prescribe"})
+    for bound_after_kill, status in ((True, "inconclusive"), (False, "missed")):
+        r = _result("failover_under_load", [fault], generator=gen(bound_after_kill))
+        got = _by(evaluate(r, CONTRACT), "PERF-FAILOVER")["max_failed_checks"]
+        assert mark_inconclusive([got], HOST_SATURATED, ran)[0].status == status, bound_after_kill

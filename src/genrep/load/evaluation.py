@@ -45,11 +45,14 @@ def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutco
             multum = load_multum()
             failed = counts.get("failed_checks")
             limit = multum.max_failed_checks_during_failover
-            # of the failed checks, those the client gave up waiting for: when the miss rests on them,
-            # a saturated machine or a stopped run may have made it (``mark_inconclusive``)
+            # of the failed checks, those the client gave up waiting for: when the miss rests on them
+            # and the machine was saturated from the kill on, the starved generator may have made it
+            # (``mark_inconclusive``); with the windows after the kill not saturated it is the system's
+            # (a check that hangs on the killed server: the defect itself)
             unanswered = min(counts.get("failed_checks_unanswered", 0), failed or 0)
             on_timeouts = (f"{unanswered} of them unanswered within the client's timeout"
-                           if failed is not None and failed > limit and failed - unanswered <= limit else None)
+                           if failed is not None and failed > limit and failed - unanswered <= limit
+                           and _saturated_from(result, fault.at_s if fault is not None else None) else None)
             # no prescription checked in the whole run: "0 false 'no interactions'" measured nothing
             false_neg = float(result.false_no_interactions) if _made_requests(result, "prescribe") else None
             outcomes += [
@@ -86,6 +89,19 @@ def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutco
             outcomes += _stored_outcomes(st, rid)
             outcomes.append(_recovery_outcome("send_oru", rid, fault, objectives.max_recovery_s or 0.0))
     return outcomes
+
+
+def _saturated_from(result: LoadResult, at_s: float | None) -> bool:
+    """Whether more than the contract's share (``max_bound_share``) of the generator's windows from
+    ``at_s`` on were generator-bound or host-saturated. No windows (nothing measured): True, the
+    run-level rule alone decides."""
+    gen = result.generator
+    if gen is None or not gen.windows or at_s is None:
+        return True
+    after = [w for w in gen.windows if w.end > at_s and w.t < result.duration_s]
+    if not after:
+        return True
+    return sum(w.generator_bound or w.host_bound for w in after) / len(after) > gen.max_bound_share
 
 
 def _made_requests(result: LoadResult, operation: str) -> bool:
