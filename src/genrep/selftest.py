@@ -195,7 +195,7 @@ def render(outcomes: list[DefectOutcome]) -> str:
     return "\n".join(lines)
 
 
-def run_selftest(*, defects: list[str] | None = None, integration: str | None = None, jobs: int = 2,
+def run_selftest(*, defects: list[str] | None = None, integration: str | None = None, jobs: int = 3,
                  full: bool = False, store: bool = False, echo=print) -> int:
     # load defects (performance-load) are too rare for the functional scenarios: the load tests prove them
     # (tests/e2e/test_load_*.py), so the feature-suite matrix leaves them out unless named

@@ -153,7 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     st.add_argument("--defect", action="append", default=[], metavar="NAME",
                     help="only these defects (repeatable; default: every defect of the feature suite)")
     st.add_argument("--integration", default=None, help="only defects of this integration (e.g. radiology)")
-    st.add_argument("--jobs", type=int, default=2, help="suite runs in parallel")
+    st.add_argument("--jobs", type=int, default=3,
+                    help="suite runs in parallel (default 3: the rows mostly wait; the longest start first)")
     st.add_argument("--full", action="store_true",
                     help="run the whole suite per defect (slower; shows every scenario that catches it)")
     st.add_argument("--store-durations", action="store_true",
