@@ -88,15 +88,25 @@ def test_generator_report_says_bottleneck_when_busy_most_of_the_run():
 
 
 def test_generator_monitor_measures_a_busy_child_process():
-    code = "import time\nend = time.time() + 3\nwhile time.time() < end: pass\n"
+    code = "import time\nend = time.time() + 30\nwhile time.time() < end: pass\n"
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:  # the spinning child gets its core even on a loaded machine (parallel tests, other jobs)
         os.setpriority(os.PRIO_PROCESS, proc.pid, -10)
     except PermissionError:  # not root: the default priority
         pass
+
+    def seen(monitor) -> tuple[int, float]:  # samples of the child so far, and its busiest
+        busy = [max(s.per_process.values()) for s in list(monitor.samples) if s.per_process]
+        return len(busy), max(busy, default=0.0)
+
     try:
         monitor = GeneratorMonitor(proc.pid, limit_percent=50, interval_s=0.25).start()
         time.sleep(2.0)
+        # on a machine busy with other tests the monitor's thread or the child may be starved for a
+        # while (failed once beside a make test): watch on, up to 20 s, until it has seen the child busy
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (seen(monitor)[0] < 4 or seen(monitor)[1] <= 50):
+            time.sleep(0.25)
         report = monitor.stop()
     finally:
         proc.kill()
