@@ -436,6 +436,14 @@ def _record(request_type, name, response_time, response_length, exception=None, 
     WINDOWS.request(name, time.time(), response_time, exception is not None)
 
 
+_ENVIRONMENT: list = []  # this process's Locust environment (events.init): a worker's own CPU below
+
+
+@events.init.add_listener
+def _keep_environment(environment, **_kw):
+    _ENVIRONMENT[:] = [environment]
+
+
 @events.report_to_master.add_listener
 def _report_windows(client_id, data, **_kw):
     # a worker above the generator's CPU limit says so in the window it reports in: on another
@@ -445,14 +453,6 @@ def _report_windows(client_id, data, **_kw):
     if isinstance(cpu, (int, float)) and cpu > CONTRACT.generator_max_cpu_percent:
         WINDOWS.note(WORKER_CPU_BOUND, time.time())
     data[WINDOWS_REPORT] = WINDOWS.drain()
-
-
-_ENVIRONMENT: list = []  # this process's Locust environment (events.init): the worker's CPU above
-
-
-@events.init.add_listener
-def _keep_environment(environment, **_kw):
-    _ENVIRONMENT[:] = [environment]
 
 
 @events.worker_report.add_listener

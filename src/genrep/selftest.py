@@ -90,6 +90,12 @@ def evaluate(defect: Defect | None, results: list[ScenarioResult]) -> DefectOutc
     return out
 
 
+def _matrix_defects() -> list[Defect]:
+    """The defects of the feature-suite matrix: every one but the load defects (performance-load),
+    too rare for the functional scenarios (the load tests prove them, tests/e2e/test_load_*.py)."""
+    return [d for d in DEFECTS.values() if d.integration != "performance-load"]
+
+
 def run_order(names: list[str], durations: dict[str, float]) -> list[str]:
     """``names`` in the order their runs should start: the rows ``durations`` does not know first (a
     new row may be long), then longest first (ties and the unknown in the given order). Started
@@ -138,7 +144,7 @@ def store_durations(outcomes: list["DefectOutcome"], path: Path | None = None) -
     cannot be read is never overwritten (``DurationsUnreadable``): a subset run would replace every
     other row's figure. Written whole to a temporary file, then renamed over the old one."""
     path = path or DURATIONS_FILE
-    rows = {"clean", *(n for n, d in DEFECTS.items() if d.integration != "performance-load")}
+    rows = {"clean", *(d.name for d in _matrix_defects())}
     merged = {k: v for k, v in _read_durations(path).items() if k in rows}
     merged.update({o.name: round(o.seconds, 1) for o in outcomes if o.ok and o.name in rows})
     tmp = path.with_name(path.name + ".tmp")
@@ -197,16 +203,15 @@ def render(outcomes: list[DefectOutcome]) -> str:
 
 def run_selftest(*, defects: list[str] | None = None, integration: str | None = None, jobs: int = 3,
                  full: bool = False, store: bool = False, echo=print) -> int:
-    # load defects (performance-load) are too rare for the functional scenarios: the load tests prove them
-    # (tests/e2e/test_load_*.py), so the feature-suite matrix leaves them out unless named
+    # the load defects are left out unless named (``_matrix_defects``)
     unknown = [d for d in (defects or []) if d not in DEFECTS]
     if unknown:
         echo(f"unknown defect(s): {', '.join(unknown)}; known: {', '.join(sorted(DEFECTS))}")
         return 2
     # a defect named twice is one row (one results folder per row)
-    chosen = [DEFECTS[d] for d in dict.fromkeys(defects)] if defects else [
-        d for d in DEFECTS.values()
-        if (integration is None and d.integration != "performance-load") or d.integration == integration]
+    chosen = ([DEFECTS[d] for d in dict.fromkeys(defects)] if defects
+              else _matrix_defects() if integration is None
+              else [d for d in DEFECTS.values() if d.integration == integration])
     runs: list[Defect | None] = [None, *chosen]
     echo(f"genrep selftest: {len(runs)} suite runs (clean + {len(chosen)} defects), {jobs} at a time")
     out = outputs.claim(REPORTS_DIR / "selftest", what="selftest folder")

@@ -92,16 +92,10 @@ def _fault_outcomes(result: LoadResult, contract: LoadContract) -> list[SlaOutco
 
 
 def _saturated_from(result: LoadResult, at_s: float | None) -> bool:
-    """Whether more than the contract's share (``max_bound_share``) of the generator's windows from
-    ``at_s`` on were generator-bound or host-saturated. No windows (nothing measured): True, the
-    run-level rule alone decides."""
+    """Whether the machine was mostly saturated from ``at_s`` to the run's end (the generator
+    report's windows); True where that was not measured: the run-level rule alone decides."""
     gen = result.generator
-    if gen is None or not gen.windows or at_s is None:
-        return True
-    after = [w for w in gen.windows if w.end > at_s and w.t < result.duration_s]
-    if not after:
-        return True
-    return sum(w.generator_bound or w.host_bound for w in after) / len(after) > gen.max_bound_share
+    return gen is None or at_s is None or gen.saturated_after(at_s, result.duration_s)
 
 
 def _made_requests(result: LoadResult, operation: str) -> bool:

@@ -39,8 +39,8 @@ import psutil
 
 GENERATOR_SATURATED = "generator saturated"
 HOST_SATURATED = "host saturated"
-#: the monitor took no sample in a steady phase at least one window long: nobody can say whether the
-#: figures measure the system (seen under `make test`: the monitor's last window ended 10 s into a
+#: no window the monitor measured overlaps the steady phase: nobody can say whether the figures
+#: measure the system (seen under `make test`: the monitor's last window ended 10 s into a
 #: 30 s run while the machine was 90 % busy with other work and the wall clock jumped 86 s)
 HOST_NOT_MEASURED = "machine not measured in the steady phase"
 
@@ -163,6 +163,15 @@ class GeneratorReport:
         if self.host_bound_share > self.max_bound_share:
             return HOST_SATURATED
         return None
+
+    def saturated_after(self, at_s: float, end_s: float) -> bool:
+        """Whether more than ``max_bound_share`` of the windows from ``at_s`` to ``end_s`` were
+        generator-bound or host-saturated; True with none measured there (the run-level rule
+        alone then decides)."""
+        after = [w for w in self.windows if w.end > at_s and w.t < end_s]
+        if not after:
+            return True
+        return sum(w.generator_bound or w.host_bound for w in after) / len(after) > self.max_bound_share
 
     def _steady_overlapped(self) -> bool:
         """Whether any measured window overlaps the steady phase (a steady phase shorter than a window

@@ -31,6 +31,8 @@ from genrep.errors import GenrepError
 from genrep.load.stats import OperationStats, percentile
 
 WINDOWS_FILE = "windows.json"
+STARTED_FILE = "started.json"  # the master's test-start epoch: t = 0 of the shape, the faults, the phases
+FORMAT = 1
 #: a note per prescription the client gave up waiting for (``workload.unanswered_in_time``): the
 #: failed checks after a Multum kill that a starved generator may have made
 PRESCRIBE_UNANSWERED = "prescribe_unanswered"
@@ -45,8 +47,6 @@ def journey_started(journey: str) -> str:
     that started but never completed ran, and on a saturated machine its missing figures are the
     machine's (``evaluation.operations_that_ran``)."""
     return f"{journey} started"
-STARTED_FILE = "started.json"  # the master's test-start epoch: t = 0 of the shape, the faults, the phases
-FORMAT = 1
 
 
 def bucket(ms: float) -> int:
