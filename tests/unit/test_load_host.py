@@ -83,6 +83,9 @@ def test_no_sample_in_the_steady_phase_is_inconclusive_never_not_saturated():
     # a steady phase shorter than one window that a window overlaps was measured, midpoint or not
     short = _report(_samples(23, own=0.1, other=0.1), steady=(23.0, 24.0), end_s=24.0)
     assert not short.steady_windows() and short.inconclusive is None
+    # the monitor stopped early: one window touches the steady phase, three quarters of it unmeasured
+    edge = _report(_samples(24, own=0.1, other=0.1))  # windows [0, 25), the steady phase [20, 40)
+    assert edge.steady_windows() and edge.inconclusive == HOST_NOT_MEASURED
     # no sample after the test's start at all (the monitor stalled after start-up): not measured either
     before = [replace(x, epoch=x.epoch - 30.0) for x in _samples(10, own=0.1, other=0.1)]
     stalled = _report(before)

@@ -39,8 +39,8 @@ import psutil
 
 GENERATOR_SATURATED = "generator saturated"
 HOST_SATURATED = "host saturated"
-#: no window the monitor measured overlaps the steady phase: nobody can say whether the figures
-#: measure the system (seen under `make test`: the monitor's last window ended 10 s into a
+#: the monitor's windows leave more of the steady phase unmeasured than the windowed rule's share:
+#: nobody can say whether the figures measure the system (seen under `make test`: the monitor's last window ended 10 s into a
 #: 30 s run while the machine was 90 % busy with other work and the wall clock jumped 86 s)
 HOST_NOT_MEASURED = "machine not measured in the steady phase"
 
@@ -154,7 +154,7 @@ class GeneratorReport:
     def inconclusive(self) -> str | None:
         """"generator saturated" / "host saturated" when more than ``max_bound_share`` of the
         steady phase was; None otherwise (the figures measure the system under test)."""
-        if self.steady is not None and not self._steady_overlapped():
+        if self.steady is not None and not self._steady_measured():
             return HOST_NOT_MEASURED  # "0 % of 0 windows saturated" is not "not saturated"
         if not self.windows:
             return GENERATOR_SATURATED if self._old_rule() else None
@@ -173,11 +173,16 @@ class GeneratorReport:
             return True
         return sum(w.generator_bound or w.host_bound for w in after) / len(after) > self.max_bound_share
 
-    def _steady_overlapped(self) -> bool:
-        """Whether any measured window overlaps the steady phase (a steady phase shorter than a window
-        may hold no window's midpoint and still have been measured)."""
+    def _steady_measured(self) -> bool:
+        """Whether the measured windows cover the steady phase but for at most ``max_bound_share`` of
+        it (the windowed rule's own share): a monitor that stopped early, or a window touching only
+        the phase's edge, leaves the rest judged on nothing. A steady phase shorter than a window that
+        one covers was measured, midpoint or not."""
         lo, hi = self.steady if self.steady is not None else (0.0, 0.0)
-        return any(w.t < hi and w.end > lo for w in self.windows)
+        if hi <= lo:
+            return True
+        covered = sum(max(0.0, min(w.end, hi) - max(w.t, lo)) for w in self.windows)
+        return covered / (hi - lo) >= 1.0 - self.max_bound_share
 
     def _old_rule(self) -> bool:
         """Without windows (a report made from the samples alone): busy for most of the run."""
