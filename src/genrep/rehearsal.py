@@ -44,6 +44,7 @@ from genrep.paths import PROJECT_ROOT
 from genrep.errors import GenrepError
 from genrep.text.identities import LATCH_ENV
 from genrep.results.allure import mask_folder, safe_text
+from genrep.sim.tls_dirs import remove_stale_tls_dirs
 from genrep.preflight import BLOCK_AFTER_ENV, OUTAGE_LATCH_ENV, OUTAGE_LATCH_FILE
 
 #: How long the suite gets to tear down (stop its simulators) after SIGTERM before SIGKILL.
@@ -110,6 +111,11 @@ def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), resul
         with _LIVE_LOCK:
             _LIVE.discard(proc)
         pump.join(10)
+        # A suite SIGKILLed (the OOM killer, a grace period run out) before its simulators started
+        # leaves its throw-away TLS folder (private keys) with no process that could remove it: the
+        # simulators remove it only once they run. Its owner is gone now, so it is stale: swept here,
+        # not at the next start (and never a folder whose owner still runs: another run's).
+        remove_stale_tls_dirs(child_env.get("TMPDIR") or None)
     # allure-pytest-bdd writes names, parameters and docstrings from the feature text itself
     mask_folder(results_dir)
     refusal = latch.read_text(encoding="utf-8").strip() if latch.exists() else None

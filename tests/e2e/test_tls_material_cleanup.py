@@ -226,12 +226,33 @@ def test_sim_up_sigkilled_the_simulators_remove_the_keys(tmp_path):
 
 # -- real processes: an interrupted rehearsal (the suite's session fixture owns the folder) ---------
 
-@pytest.mark.parametrize("how", ["Ctrl-C to the harness", "Ctrl-C to the process group", "suite SIGKILLed"])
+def simulators_running(pid: int) -> bool:
+    """Whether process ``pid`` has a virtual EHR among its descendants (forked by its launcher)."""
+    import psutil
+    try:
+        return any("genrep.sim.ehr" in " ".join(p.cmdline()) for p in psutil.Process(pid).children(recursive=True))
+    except psutil.Error:
+        return False
+
+
+def owner_pid(tmp: Path) -> int | None:
+    for d in tls_dirs(tmp):
+        try:
+            return json.loads((d / "owner.json").read_text(encoding="utf-8"))["pid"]
+        except (OSError, ValueError, KeyError):
+            pass
+    return None
+
+
+@pytest.mark.parametrize("how", ["Ctrl-C to the harness", "Ctrl-C to the process group",
+                                 "suite SIGKILLed while starting", "suite SIGKILLed with its simulators running"])
 def test_interrupted_rehearsal_leaves_no_keys(tmp_path, how):
     """Ctrl-C in a terminal signals the whole process group; ``kill -INT`` only the harness (which
     then stops its suite). A suite killed outright (the OOM killer, a grace period run out) cannot
-    clean up: its simulators remove the folder that names it as owner. Either way the folder is gone
-    once the harness has exited."""
+    clean up: its simulators remove the folder that names it as owner, and the harness sweeps the
+    folder of a suite killed before any simulator ran (CI once caught that window: the kill came one
+    second after the keys were written, before the simulators had started). Either way the folder
+    is gone once the harness has exited."""
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     proc = subprocess.Popen([GENREP, "rehearse", "--env", "virtual-tls", "--no-html",
@@ -239,20 +260,29 @@ def test_interrupted_rehearsal_leaves_no_keys(tmp_path, how):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=child_env(tmp), start_new_session=True)
     try:
-        # the suite has started its virtual environment once the CA exists and the EHR runs on it
-        assert wait_until(lambda: any((d / "peer-client.key").exists() for d in tls_dirs(tmp)), timeout=90), \
-            proc.stderr.read() if proc.poll() is not None else "no TLS folder appeared"
-        time.sleep(1.0)
+        if how == "suite SIGKILLed while starting":
+            # the folder names its owner before anything is in it: the earliest moment it can be left
+            assert wait_until(lambda: owner_pid(tmp) is not None, timeout=90, poll=0.01), \
+                proc.stderr.read() if proc.poll() is not None else "no TLS folder appeared"
+        else:
+            # the suite has started its virtual environment once the CA exists and the EHR runs on it
+            assert wait_until(lambda: any((d / "peer-client.key").exists() for d in tls_dirs(tmp))
+                              and simulators_running(owner_pid(tmp) or -1), timeout=90), \
+                proc.stderr.read() if proc.poll() is not None else "no TLS folder and virtual EHR appeared"
+        suite = owner_pid(tmp)
         if how == "Ctrl-C to the harness":
             proc.send_signal(signal.SIGINT)
         elif how == "Ctrl-C to the process group":
             os.killpg(proc.pid, signal.SIGINT)
         else:
-            suite = json.loads((tls_dirs(tmp)[0] / "owner.json").read_text(encoding="utf-8"))["pid"]
             assert suite != proc.pid  # the folder belongs to the suite's process, not the harness
             os.kill(suite, signal.SIGKILL)
         _, err = proc.communicate(timeout=60)
         assert proc.returncode != 0
+        if "SIGKILLed" in how:  # an outside kill is an incomplete run, not a configuration error
+            assert proc.returncode == 4 and "killed by SIGKILL" in err, (proc.returncode, err[-2000:])
+        if how == "suite SIGKILLed while starting":  # the harness's sweep: gone before it exits
+            assert tls_dirs(tmp) == [], f"left behind: {tls_dirs(tmp)}\n{err[-2000:]}"
         # the simulators need their parent-watch interval to notice a suite that was killed
         # a bound against "never", not a speed (10 s was exceeded once on a saturated host)
         assert wait_until(lambda: tls_dirs(tmp) == [], timeout=30), f"left behind: {tls_dirs(tmp)}\n{err[-2000:]}"

@@ -181,6 +181,8 @@ def run_mutation(*, env: str | None = None, operator_names: tuple[str, ...] = ()
                     environment.clear_faults()
             if outcome.identity_refusal:
                 raise GenrepError(f"IDENTITY REFUSED, the run was stopped: {outcome.identity_refusal}")
+            if outcome.returncode < 0:
+                raise GenrepError(f"the feature run was killed by signal {-outcome.returncode} before it ended")
             if outcome.returncode not in (0, 1):
                 tail = "\n".join(outcome.output.strip().splitlines()[-15:])
                 raise GenrepError(f"the feature run ended with pytest exit code {outcome.returncode} "

@@ -21,6 +21,7 @@ import time
 from typing import NoReturn
 
 from genrep.errors import GenrepError
+from genrep.sim.lifecycle import PARENT_ENV
 
 #: How long a simulator killed with SIGKILL may take to be reaped before stop() moves on.
 KILL_WAIT_S = 30.0
@@ -46,6 +47,7 @@ class SimProcess:
         cmd = [sys.executable, "-m", self.module, *self.args]
         env = dict(os.environ if self.env is None else self.env)
         env.pop("GENREP_DEFECTS", None)  # defects are passed explicitly on the command line
+        env[PARENT_ENV] = str(os.getpid())  # its parent, unless its launcher forks it (which names itself)
         # stderr goes to a temporary file, not a pipe: nobody reads a pipe while the simulator
         # runs, so a chatty child (tracebacks, warnings) would fill it and block mid-write.
         self._stderr = tempfile.TemporaryFile()

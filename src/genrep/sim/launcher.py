@@ -55,7 +55,7 @@ import sys
 import threading
 import time
 
-from genrep.sim.lifecycle import HARNESS_ENV
+from genrep.sim.lifecycle import HARNESS_ENV, PARENT_ENV
 
 #: the simulators the launcher imports before it reports ready (every module a virtual environment starts)
 PRELOAD = ("genrep.sim.ehr", "genrep.sim.nll", "genrep.sim.multum", "genrep.sim.multum_lb",
@@ -472,7 +472,7 @@ class Launcher:
         stderr goes to ``stderr_fd``, or with None into the same pipe (``stderr=STDOUT``)."""
         read_fd, write_fd = os.pipe()
         try:
-            env = {**env, HARNESS_ENV: str(os.getpid())}
+            env = {**env, HARNESS_ENV: str(os.getpid()), PARENT_ENV: str(self.pid)}
             reply = self._ask({"op": "spawn", "module": module, "call": call, "argv": argv, "env": env,
                                "cwd": cwd or os.getcwd()},
                               (write_fd, write_fd if stderr_fd is None else stderr_fd))

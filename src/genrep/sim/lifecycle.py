@@ -19,14 +19,24 @@ TLS_DIR_ENV = "GENREP_TLS_DIR"
 #: the harness that started a simulator through the fork launcher (``genrep.sim.launcher``): the
 #: simulator's parent is the launcher, which ends when the harness does; the TLS folder names the harness
 HARNESS_ENV = "GENREP_SIM_HARNESS_PID"
+#: the process that started this simulator (its launcher, or the harness that ran ``python -m``), as
+#: its starter named it: a simulator whose starter died between the fork and its first look at its
+#: parent would otherwise take init (or a subreaper) for its parent and outlive the run
+PARENT_ENV = "GENREP_SIM_PARENT_PID"
 TLS_DIR_PREFIX = "genrep-tls-"
 OWNER_FILE = "owner.json"
 
 
 def install_stop_signals() -> tuple[asyncio.Event, int]:
     """A stop event set by SIGTERM/SIGINT, and the parent pid read NOW: before the ready line, since
-    a parent that dies after it would already be replaced by init (an orphan forever)."""
+    a parent that dies after it would already be replaced by init (an orphan forever). The starter's
+    own word (``GENREP_SIM_PARENT_PID``, taken out of the environment: never inherited further) wins
+    over ``getppid()``: a starter that died before this line leaves a parent that is not it, and the
+    watch stops at once."""
     parent = os.getppid()
+    named = os.environ.pop(PARENT_ENV, "")
+    if named.isdigit():
+        parent = int(named)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
