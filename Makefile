@@ -72,7 +72,7 @@ test: $(STAMP) chromium
 # day-to-day: unit and simulator tests only (about 80 s on 2 cores); `make test` is what CI runs
 test-fast: $(STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest tests/unit tests/sim $(XDIST) -p no:cacheprovider -q $(ARGS)
+	$(BIN)/python -m pytest tests/unit tests/sim -m 'not heavy' $(XDIST) -p no:cacheprovider -q $(ARGS)
 
 selftest: $(STAMP)
 	$(BIN)/genrep selftest

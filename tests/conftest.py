@@ -60,6 +60,7 @@ LONG_FIRST = (
 #: Locust runs whose verdict is a latency SLA (p95/p99, recovery time): one at a time
 SLA_LOAD_RUNS = "sla-load-runs"
 MODULE = "module"  # the test's own file
+SHARED_EHR = "shared-virtual-ehr"
 GROUPS = {
     "tests/e2e/test_load_smoke.py::test_soak_smoke": SLA_LOAD_RUNS,
     "tests/e2e/test_load_smoke.py::test_golive_morning_with_workers_and_a_report_dropped_under_load": SLA_LOAD_RUNS,
@@ -86,6 +87,17 @@ GROUPS = {
     "tests/sim/test_interop_matrix.py": MODULE,
     "tests/sim/test_parity.py": MODULE,
     "tests/e2e/test_rehearse_subset.py": MODULE,
+    "tests/sim/test_ehr_access.py": MODULE,
+    "tests/sim/test_erx.py": MODULE,
+    "tests/sim/test_mutate_outbound.py": MODULE,
+    "tests/sim/test_peer_connection_policy.py": MODULE,
+    "tests/sim/test_referrals.py": MODULE,
+    # the files that use tests/sim/conftest.py's session fixture ``ehr`` (a whole virtual environment):
+    # on one worker it starts once, spread over six it started up to six times
+    **{f"tests/sim/{name}.py": SHARED_EHR for name in (
+        "test_ehr_ack_misaligned", "test_ehr_correct_receiver", "test_ehr_fhir", "test_ehr_mllp",
+        "test_enhanced_ack_mode", "test_inbound_robustness", "test_no_data_lost", "test_readback_representations",
+        "test_sim_process", "test_tls_transport")},
 }
 
 
@@ -128,7 +140,8 @@ def pytest_xdist_make_scheduler(config, log):
 
 # -- where the suite's CPU goes (`make test` is CPU-bound on 2 cores) ------------------------------
 #
-# GENREP_TEST_CPU=FILE appends one JSON line per test: its wall time and the CPU its worker and the
+# GENREP_TEST_CPU=FILE appends one JSON line per test: its wall time, when it started and on which
+# xdist worker (to find a run's tail), and the CPU its worker and the
 # child processes it waited for used meanwhile (simulators, also those the simulator launcher forked,
 # rehearsals, Locust; a child reaped
 # later, e.g. by a module fixture's teardown, counts for the test that reaped it). Measured, not
@@ -152,8 +165,9 @@ def pytest_runtest_protocol(item, nextitem):
         s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
         return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime + launcher.reaped_cpu_s
 
-    wall, used = time.monotonic(), cpu()
+    wall, used, started = time.monotonic(), cpu(), time.time()
     yield
-    row = {"test": item.nodeid, "wall": round(time.monotonic() - wall, 2), "cpu": round(cpu() - used, 2)}
+    row = {"test": item.nodeid, "wall": round(time.monotonic() - wall, 2), "cpu": round(cpu() - used, 2),
+           "start": round(started, 2), "worker": os.environ.get("PYTEST_XDIST_WORKER", "")}
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(row) + "\n")

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from genrep.config.profile import load_profile
 from genrep.explore import PASS_BUDGET, rehearsal_pass
 from genrep.results.reader import read_results
@@ -24,6 +26,7 @@ def _labels(folder) -> list[tuple[str, dict]]:
     return out
 
 
+@pytest.mark.heavy  # a virtual environment and an explore pass: make test runs it, make test-fast does not
 def test_a_clean_virtual_environment_passes_within_the_budget(tmp_path):
     summary = rehearsal_pass(load_profile("virtual", defects=()), tmp_path)
     assert summary.ok and summary.own_environment, "\n".join(summary.lines())
@@ -35,6 +38,7 @@ def test_a_clean_virtual_environment_passes_within_the_budget(tmp_path):
     print("\n".join(summary.lines()))
 
 
+@pytest.mark.heavy  # a virtual environment and an explore pass: make test runs it, make test-fast does not
 def test_a_running_environment_is_used_as_it_is_and_a_defect_is_a_failed_result(tmp_path):
     venv = start_virtual_environment(load_profile("virtual", defects=("radiology-truncation",)))
     try:

@@ -28,6 +28,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import pytest
 import requests
 
 from genrep import hl7
@@ -199,6 +200,7 @@ def _read_back(info: dict, accessions: list[str], text_ids: set[str]):
         return dict(pool.map(one, accessions, timeout=120))
 
 
+@pytest.mark.heavy  # ~14 s of CPU here and as much in the EHR: make test runs it, make test-fast does not
 def test_no_data_lost_under_10000_concurrent_messages(start_ehr, allowlist):
     _profile, info, _sim = start_ehr()
     patient = patient_for(allowlist.pick(0), seed="no-data-lost")

@@ -179,6 +179,7 @@ def _outcomes(results_dir):
     return sorted((r.name, r.status, tuple(r.kinds)) for r in read_results(results_dir))
 
 
+@pytest.mark.heavy  # the feature suite run twice: make test runs it, make test-fast does not
 def test_a_feature_run_gives_the_same_results_forked_and_as_a_new_interpreter(monkeypatch, tmp_path):
     kinds = []
     real = rehearsal._start

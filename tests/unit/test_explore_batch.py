@@ -147,6 +147,7 @@ def test_a_failure_names_the_first_failing_text_and_the_smallest_its_kind_first(
     assert replay["defects"] == ["radiology-truncation"] and replay["seed"] == 1584682569
 
 
+@pytest.mark.heavy  # shrinks for its whole time budget: make test runs it, make test-fast does not
 def test_shrinking_stops_at_its_budget_with_the_smallest_so_far():
     target = StandIn(limit=500, delay=0.05)
     started = time.monotonic()

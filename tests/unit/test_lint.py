@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
+import lint_runner
 import pytest
 
 from genrep.paths import PROJECT_ROOT
@@ -15,8 +14,7 @@ FINDING = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<level>error|warning): (
 
 
 def run_lint(*paths, cwd: Path = PROJECT_ROOT):
-    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "lint", *map(str, paths)], cwd=cwd,
-                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+    proc = lint_runner.run_lint(*paths, cwd=cwd)  # the command, in this process (lint_runner says why)
     findings = [m.groupdict() for m in map(FINDING.match, proc.stdout.splitlines()) if m]
     return proc, findings
 

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import lint_runner
 import pytest
 
 from genrep.paths import PROJECT_ROOT, REPORT_TEXTS_DIR
@@ -138,8 +139,7 @@ def findings(tmp_path_factory):
     folder = tmp_path_factory.mktemp("hints")
     for name, text in PLANTED.items():
         (folder / name).write_text(text, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "lint", "."], cwd=folder,
-                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+    proc = lint_runner.run_lint(".", cwd=folder)  # the command, in this process (lint_runner says why)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     lines = proc.stdout.splitlines()
     assert lines and all(FINDING.match(line) for line in lines), proc.stdout + proc.stderr
@@ -246,6 +246,5 @@ def test_the_repository_features_have_no_findings():
 def test_the_language_line_mistakes_do_not_touch_a_correct_swedish_file(tmp_path: Path):
     text = PLANTED["utan_sprakrad.feature"]
     (tmp_path / "ratt.sv.feature").write_text("# language: sv\n" + text, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "lint", "."], cwd=tmp_path,
-                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+    proc = lint_runner.run_lint(".", cwd=tmp_path)  # the command, in this process (lint_runner says why)
     assert proc.returncode == 0 and not proc.stdout, proc.stdout + proc.stderr

@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import lint_runner
+
 from genrep.paths import PROJECT_ROOT
 
 CLEAN = """\
@@ -20,8 +22,7 @@ Feature: Clean
 
 
 def lint(*args, cwd=PROJECT_ROOT):
-    return subprocess.run([sys.executable, "-m", "genrep.cli", "lint", *map(str, args)], cwd=cwd,
-                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+    return lint_runner.run_lint(*args, cwd=cwd)  # the command, in this process (lint_runner says why)
 
 
 def test_an_empty_feature_file_is_an_error_naming_the_file(tmp_path):

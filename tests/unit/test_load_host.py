@@ -167,6 +167,7 @@ def _cpu(p: subprocess.Popen) -> float:
     return t.user + t.system
 
 
+@pytest.mark.heavy  # CPU burners by design: make test runs it, make test-fast does not
 def test_own_cpu_counts_the_locust_tree_and_the_simulators_not_other_work():
     """The Locust root and a simulator (with a child of its own) are the run's; a spinner beside them
     (a child of this process, as a test's burner is) is not. The spinners run until killed, and the

@@ -87,6 +87,7 @@ def test_generator_report_says_bottleneck_when_busy_most_of_the_run():
     assert not GeneratorReport(0, 0, 0, 0, 0, 90, 0, 2).bottleneck
 
 
+@pytest.mark.heavy  # a CPU burner by design: make test runs it, make test-fast does not
 def test_generator_monitor_measures_a_busy_child_process():
     code = "import time\nend = time.time() + 30\nwhile time.time() < end: pass\n"
     proc = subprocess.Popen([sys.executable, "-c", code])
