@@ -69,10 +69,11 @@ test: $(STAMP) chromium
 	  $(BIN)/python -m pytest tests --collect-only -qq -p no:cacheprovider >/dev/null || true; }
 	$(BIN)/python -m pytest tests $(XDIST) -p no:cacheprovider -q $(ARGS)
 
-# day-to-day: unit and simulator tests only (about 80 s on 2 cores); `make test` is what CI runs
+# day-to-day: unit and simulator tests, not those marked heavy, each property test with half its
+# examples (about 50 s on 2 cores; docs/testing.md, session 11); `make test` is what CI runs, all of them in full
 test-fast: $(STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest tests/unit tests/sim -m 'not heavy' $(XDIST) -p no:cacheprovider -q $(ARGS)
+	GENREP_EXAMPLES_SHARE=0.5 $(BIN)/python -m pytest tests/unit tests/sim -m 'not heavy' $(XDIST) -p no:cacheprovider -q $(ARGS)
 
 selftest: $(STAMP)
 	$(BIN)/genrep selftest

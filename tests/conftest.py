@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pytest
+from support import fewer_examples
 
 from genrep.text import identities
 
@@ -121,6 +122,12 @@ def group_of(nodeid: str) -> str | None:
 
 def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: _rank(item.nodeid))  # stable: the rest keep their order
+    try:
+        fewer_examples(items)  # GENREP_EXAMPLES_SHARE (make test-fast): support.fewer_examples says why
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
 
 
 @pytest.hookimpl(optionalhook=True)

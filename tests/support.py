@@ -7,6 +7,8 @@ touch the work tree (a feature file written for the test, a run whose outputs ar
 where a test shows that nothing (or exactly something) reaches an address.
 ``descendants``: this process's child processes (recursively) but its simulator launcher, which
 lives as long as this process; what is left after a run was left behind.
+``fewer_examples``: ``GENREP_EXAMPLES_SHARE`` (``make test-fast``), each property test with its share
+of the examples it asks for.
 """
 
 from __future__ import annotations
@@ -91,3 +93,40 @@ def descendants() -> set:
 
     from genrep.sim import launcher
     return {p for p in psutil.Process().children(recursive=True) if p.pid != launcher.running_pid()}
+
+
+# -- the day-to-day share of each property test's examples (`make test-fast`) ----------------------
+#
+# GENREP_EXAMPLES_SHARE=S (0 < S <= 1, default 1) runs every Hypothesis test with S of the examples
+# its settings ask for (at least 10). `make test-fast` sets 0.5: its property tests were ~28 s of its
+# ~100 s of CPU, and it is the quick loop, not the gate; `make test` (what CI runs) never sets it, so
+# every property runs in full there. Hypothesis's own settings profiles cannot do this: a test's
+# explicit ``max_examples`` wins over any profile, and most tests here set one. A test asking for
+# fewer than 10 keeps its number.
+
+EXAMPLES_SHARE_ENV = "GENREP_EXAMPLES_SHARE"
+
+
+def fewer_examples(items, environ=None) -> None:
+    """Each Hypothesis test among pytest ``items`` set to run its share of examples (above)."""
+    raw = (os.environ if environ is None else environ).get(EXAMPLES_SHARE_ENV, "").strip()
+    if not raw:
+        return
+    try:
+        share = float(raw)
+    except ValueError:
+        share = -1.0
+    if not 0 < share <= 1:
+        raise ValueError(f"{EXAMPLES_SHARE_ENV}={raw!r}: a share of the examples, above 0 and at most 1")
+    from hypothesis import settings
+
+    done: set[int] = set()
+    for item in items:
+        test = getattr(item, "obj", None)
+        if getattr(test, "hypothesis", None) is None or id(test) in done:  # not a @given test, or seen
+            continue
+        done.add(id(test))
+        # what @settings stores and @given reads at each call (no public way to change it afterwards)
+        old = getattr(test, "_hypothesis_internal_use_settings", None) or settings.default
+        fewer = max(min(10, old.max_examples), round(old.max_examples * share))
+        test._hypothesis_internal_use_settings = settings(old, max_examples=fewer)
