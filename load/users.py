@@ -2,6 +2,11 @@
 
 Run only through `genrep load PROFILE` (a subprocess; it starts the environment and sets the
 GENREP_LOAD_* variables). Weights and think times come from contracts/load.yaml.
+
+Over 500 lines on purpose: the users and the Locust event listeners below share this process's
+state (settings, payloads, the window recorder, the accepted log, the identity stop), made once when
+Locust imports the file; ``load/`` is not a package and every profile imports this one module, so a
+split would pass that state between two top-level modules Locust's path happens to hold.
 """
 
 from __future__ import annotations

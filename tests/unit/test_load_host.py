@@ -20,8 +20,9 @@ import pytest
 
 from genrep.errors import ConfigError
 from genrep.load.contract import OPERATIONS, load_load_contract
-from genrep.load.generator import (GENERATOR_SATURATED, HOST_NOT_MEASURED, HOST_SATURATED, CpuSample, GeneratorMonitor, OwnCpu, foreign_share,
-                                   machine_cpu_times, windowed_report)
+from genrep.load.cpu_sampling import CpuSample, OwnCpu, machine_cpu_times
+from genrep.load.generator import (GENERATOR_SATURATED, HOST_NOT_MEASURED, HOST_SATURATED, GeneratorMonitor, foreign_share,
+                                   windowed_report)
 from genrep.load.locust_process import lost_workers
 from genrep.load.runner import (RUN_INCOMPLETE, LoadResult, StoredResult, _simulator_pids, evaluate,
                                 sla_verdict, write_allure_results, write_incomplete_sla, write_sla_json)

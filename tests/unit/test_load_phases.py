@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from genrep.load.contract import OPERATIONS, load_load_contract
-from genrep.load.generator import (GENERATOR_SATURATED, HOST_SATURATED, CpuSample, read_cpu_pressure_us,
-                                   windowed_report)
+from genrep.load.cpu_sampling import CpuSample, read_cpu_pressure_us
+from genrep.load.generator import GENERATOR_SATURATED, HOST_SATURATED, windowed_report
 from genrep.load.runner import (LoadResult, StoredResult, evaluate, mark_inconclusive, phase_stats, sla_verdict,
                                 write_sla_json)
 from genrep.load.stats import OperationStats, SlaOutcome, percentile

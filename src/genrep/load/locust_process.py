@@ -20,7 +20,8 @@ from pathlib import Path
 from genrep import outputs
 from genrep.paths import PROJECT_ROOT
 from genrep.errors import GenrepError
-from genrep.load.generator import CpuSample, GeneratorMonitor, GeneratorReport
+from genrep.load.cpu_sampling import CpuSample
+from genrep.load.generator import GeneratorMonitor, GeneratorReport
 from genrep.load.history import ProgressReporter, history_path
 from genrep.load.windows import STARTED_FILE, WINDOWS_FILE
 
