@@ -123,6 +123,7 @@ def fewer_examples(items, environ=None) -> None:
     done: set[int] = set()
     for item in items:
         test = getattr(item, "obj", None)
+        test = getattr(test, "__func__", test)  # a test method: its function holds the settings
         if getattr(test, "hypothesis", None) is None or id(test) in done:  # not a @given test, or seen
             continue
         done.add(id(test))

@@ -30,6 +30,7 @@ scenario title, spaces and å, ä, ö included) would run, from the suite's own 
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import subprocess
@@ -114,12 +115,25 @@ def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), resul
         # A suite SIGKILLed (the OOM killer, a grace period run out) before its simulators started
         # leaves its throw-away TLS folder (private keys) with no process that could remove it: the
         # simulators remove it only once they run. Its owner is gone now, so it is stale: swept here,
-        # not at the next start (and never a folder whose owner still runs: another run's).
-        remove_stale_tls_dirs(child_env.get("TMPDIR") or None)
+        # not at the next start (and never a folder whose owner still runs: another run's). With
+        # --workers the folders are the xdist workers', which outlive a killed suite by seconds:
+        # swept again when this process exits.
+        _sweep_tls_dirs(child_env.get("TMPDIR") or None)
     # allure-pytest-bdd writes names, parameters and docstrings from the feature text itself
     mask_folder(results_dir)
     refusal = latch.read_text(encoding="utf-8").strip() if latch.exists() else None
     return RunOutcome(proc.returncode, results_dir, "".join(lines), identity_refusal=refusal)
+
+
+_SWEPT: set[str | None] = set()  # the temporary folders a suite run of this process used: swept at exit
+
+
+def _sweep_tls_dirs(tmp: str | None) -> None:
+    """Remove the stale TLS folders in ``tmp`` now, and again when this process exits."""
+    if not _SWEPT:
+        atexit.register(lambda: [remove_stale_tls_dirs(t) for t in list(_SWEPT)])
+    _SWEPT.add(tmp)
+    remove_stale_tls_dirs(tmp)
 
 
 def _start(cmd: list[str], child_env: dict[str, str]):

@@ -226,9 +226,11 @@ def test_sim_up_sigkilled_the_simulators_remove_the_keys(tmp_path):
 
 # -- real processes: an interrupted rehearsal (the suite's session fixture owns the folder) ---------
 
-def simulators_running(pid: int) -> bool:
+def simulators_running(pid: int | None) -> bool:
     """Whether process ``pid`` has a virtual EHR among its descendants (forked by its launcher)."""
     import psutil
+    if pid is None:
+        return False
     try:
         return any("genrep.sim.ehr" in " ".join(p.cmdline()) for p in psutil.Process(pid).children(recursive=True))
     except psutil.Error:
@@ -267,7 +269,7 @@ def test_interrupted_rehearsal_leaves_no_keys(tmp_path, how):
         else:
             # the suite has started its virtual environment once the CA exists and the EHR runs on it
             assert wait_until(lambda: any((d / "peer-client.key").exists() for d in tls_dirs(tmp))
-                              and simulators_running(owner_pid(tmp) or -1), timeout=90), \
+                              and simulators_running(owner_pid(tmp)), timeout=90), \
                 proc.stderr.read() if proc.poll() is not None else "no TLS folder and virtual EHR appeared"
         suite = owner_pid(tmp)
         if how == "Ctrl-C to the harness":

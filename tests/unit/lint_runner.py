@@ -4,15 +4,17 @@ with a message when the steps or the files cannot be loaded).
 
 Why not the command itself: each run was two new interpreters (``genrep.cli`` starting
 ``python -m steps.lint``), about 0.65 s of CPU, and the unit tests ran it 17 times. The command's own
-path (a subprocess from the project root, its exit code and its output) is still run for real by
-``test_lint_hints.test_the_repository_features_have_no_findings`` and
-``test_lint_refusals.test_errors_only_leaves_warnings_out``.
+path (``run_command``: a subprocess of ``genrep lint`` run from the test's folder, its exit codes 0,
+1 and 2, its findings shown relative to that folder, its summary on stderr) is still run for real
+by ``test_lint.py``'s planted-mistakes fixture and missing-path test and by
+``test_lint_hints.test_the_repository_features_have_no_findings``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,3 +44,10 @@ def run_lint(*paths, cwd: Path) -> LintRun:
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         code = guarded(lambda: steps_lint.main(argv))
     return LintRun(code, out.getvalue(), err.getvalue())
+
+
+def run_command(*paths, cwd: Path) -> LintRun:
+    """``genrep lint PATHS...`` itself, a new process run in folder ``cwd``."""
+    proc = subprocess.run([sys.executable, "-m", "genrep.cli", "lint", *map(str, paths)], cwd=cwd,
+                          capture_output=True, text=True, encoding="utf-8", timeout=120)
+    return LintRun(proc.returncode, proc.stdout, proc.stderr)

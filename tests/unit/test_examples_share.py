@@ -40,3 +40,18 @@ def test_a_share_outside_0_to_1_is_refused(share):
     prop, _ = counted(40)
     with pytest.raises(ValueError, match=EXAMPLES_SHARE_ENV):
         fewer_examples([SimpleNamespace(obj=prop)], {EXAMPLES_SHARE_ENV: share})
+
+
+def test_a_property_method_of_a_test_class_runs_its_share_too():
+    calls = []
+
+    class TestSomething:
+        @settings(max_examples=40, database=None, deadline=None)
+        @given(st.integers())
+        def test_prop(self, n):
+            calls.append(n)
+
+    method = TestSomething().test_prop  # what pytest's item.obj is for a method: a bound method
+    fewer_examples([SimpleNamespace(obj=method)], {EXAMPLES_SHARE_ENV: "0.5"})
+    method()
+    assert len(calls) == 20

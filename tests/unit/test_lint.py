@@ -13,8 +13,9 @@ from genrep.paths import PROJECT_ROOT
 FINDING = re.compile(r"^(?P<file>.+?):(?P<line>\d+): (?P<level>error|warning): (?P<message>.*)$")
 
 
-def run_lint(*paths, cwd: Path = PROJECT_ROOT):
-    proc = lint_runner.run_lint(*paths, cwd=cwd)  # the command, in this process (lint_runner says why)
+def run_lint(*paths, cwd: Path = PROJECT_ROOT, real: bool = False):
+    """The command in this process (lint_runner says why), or with ``real`` the command itself."""
+    proc = (lint_runner.run_command if real else lint_runner.run_lint)(*paths, cwd=cwd)
     findings = [m.groupdict() for m in map(FINDING.match, proc.stdout.splitlines()) if m]
     return proc, findings
 
@@ -145,7 +146,7 @@ def planted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("planted")
     for name, text in PLANTED.items():
         (folder / name).write_text(text, encoding="utf-8")
-    proc, findings = run_lint(".", cwd=folder)
+    proc, findings = run_lint(".", cwd=folder, real=True)  # the command itself: findings, exit 1, another folder
     return proc, findings
 
 
@@ -231,7 +232,7 @@ def test_and_as_first_step_is_reported(tmp_path):
 
 
 def test_missing_path_is_bad_input(tmp_path):
-    proc, _ = run_lint(tmp_path / "nowhere", cwd=tmp_path)
+    proc, _ = run_lint(tmp_path / "nowhere", cwd=tmp_path, real=True)  # the command itself: exit 2
     assert proc.returncode == 2
     assert "no such file or folder" in proc.stderr
 

@@ -181,10 +181,11 @@ def run_mutation(*, env: str | None = None, operator_names: tuple[str, ...] = ()
                     environment.clear_faults()
             if outcome.identity_refusal:
                 raise GenrepError(f"IDENTITY REFUSED, the run was stopped: {outcome.identity_refusal}")
+            tail = "\n".join(outcome.output.strip().splitlines()[-15:])
             if outcome.returncode < 0:
-                raise GenrepError(f"the feature run was killed by signal {-outcome.returncode} before it ended")
+                raise GenrepError(f"the feature run was killed by signal {-outcome.returncode} before it "
+                                  f"ended:\n{tail}")
             if outcome.returncode not in (0, 1):
-                tail = "\n".join(outcome.output.strip().splitlines()[-15:])
                 raise GenrepError(f"the feature run ended with pytest exit code {outcome.returncode} "
                                   f"(collection or configuration error):\n{tail}")
             count, failed = _failures(results)
