@@ -269,7 +269,8 @@ def _check_stored(rad: RadiologyScenario, report: hl7.Report, expected: str, wha
             f"over FHIR within {rad.client.contract.stored_within_seconds} s (AA is not stored)")
     assert len(reports) == 1, f"duplicated: {len(reports)} reports stored for accession {report.accession}"
     stored = reports[0]
-    check = rad.client.check(expected, stored)  # every representation, the conclusion, each other
+    # every representation, the conclusion, each other, and the examination it is for (OBR-4.2)
+    check = rad.client.check(expected, stored, examination=report.title)
     for name, text in check.readings:
         attach_text(f"{name} ({what})", text)
     if check.notes:

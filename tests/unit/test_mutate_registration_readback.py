@@ -1,4 +1,4 @@
-"""The registration read back (``integrations.radiology.check_registration``), the check that lets
+"""The registration read back (``integrations.shown_fields.check_registration``), the check that lets
 the registration operators of ``genrep mutate`` be caught: an ADT goes through an operator, the
 receiving side parses it as the virtual EHR does and serves the Patient as its FHIR API does, and
 the check flags exactly what the operator changed (and nothing on a clean registration)."""
@@ -9,7 +9,7 @@ import pytest
 
 from genrep import hl7
 from genrep.hl7.parse import decode, parse, patient_from
-from genrep.integrations.radiology import check_registration
+from genrep.integrations.shown_fields import check_registration
 from genrep.mutate.message import MLLP_INBOUND, Message
 from genrep.mutate.operators import select
 from genrep.results.failure_kinds import kinds_in, lookup

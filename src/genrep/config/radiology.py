@@ -29,6 +29,7 @@ class RadiologyContract:
     accession_field: str
     accession_max_length: int
     read_back_content_type: str
+    read_back_examination: str  # as_sent | not_compared (genrep.integrations.shown_fields)
     stored_within_seconds: float
     poll_interval_seconds: float
     accepted_codes: tuple[str, ...]
@@ -52,7 +53,7 @@ def load_radiology(path: str | Path | None = None) -> RadiologyContract:
     text = section(d, "text", {"conventions", "default_convention", "comparison"})
     acc = section(d, "accession", {"field", "max_length"})
     rb = section(d, "read_back", {"api", "search", "content_type", "stored_within_seconds",
-                                  "poll_interval_seconds"})
+                                  "poll_interval_seconds", "examination"})
     ack = section(d, "acknowledgement", {"accepted", "refused"})
     from genrep.hl7 import CHARSETS, CONVENTIONS
     charset = require(message, "charset", str, where="message", choices=tuple(CHARSETS))
@@ -86,6 +87,8 @@ def load_radiology(path: str | Path | None = None) -> RadiologyContract:
         accession_field=require(acc, "field", str, where="accession", choices=("OBR-3", "OBR-18", "both")),
         accession_max_length=require(acc, "max_length", int, where="accession"),
         read_back_content_type=require(rb, "content_type", str, where="read_back"),
+        read_back_examination=require(rb, "examination", str, where="read_back", default="as_sent",
+                                      choices=("as_sent", "not_compared")),
         stored_within_seconds=within,
         poll_interval_seconds=poll,
         accepted_codes=tuple(require(ack, "accepted", list, where="acknowledgement")),

@@ -33,7 +33,10 @@ findings, as before), and the representations with each other: two that disagree
 of their own, ``representations_disagree``, naming both and what differs. A representation that
 cannot be read or decoded is ``representation_unreadable``: a finding, never a crash.
 
-A registration is read back too: ``check_registration`` compares the Patient the EHR serves after
+The examination the report is for is compared too (``shown_fields.check_examination``: the code's
+text or display against OBR-4.2), unless the contract says the EHR names it from its own catalogue.
+
+A registration is read back too: ``shown_fields.check_registration`` compares the Patient the EHR serves after
 an ADT with what PID carried (the name as text, so a folded letter or swapped components are
 classified like any lost text; the birth date and sex where the message carried them), so every
 scenario that registers its patient proves the registration, not only its AA.
@@ -50,6 +53,7 @@ from genrep.config.profile import Profile
 from genrep.config.contracts import RadiologyContract
 from genrep.errors import ConnectionClosed, FHIRError, ProtocolError, ReadTimeout, TLSError
 from genrep.transport.fhir import FHIRClient, validate
+from genrep.integrations.shown_fields import check_examination, check_registration, findings, shown_examination
 from genrep.text.fidelity import FidelityResult, TextRules, compare, normalise
 from genrep.transport.endpoints import http_transport_for, mllp_client_for
 from genrep.text.identities import IdentityGuard, RunIds
@@ -116,6 +120,7 @@ class StoredReport:
     representations: list[Representation] = field(default_factory=list, repr=False)
     conclusion: str | None = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list, repr=False)  # what was read and left out, and why
+    examination: str | None = field(default=None, repr=False)  # the code's text or display (shown_examination)
 
 
 @dataclass
@@ -172,15 +177,15 @@ def _closest_passage(sent_flat: str, conclusion_flat: str) -> str:
     return " ".join(sw[start:end])
 
 
-def _findings(result: FidelityResult) -> list[str]:
-    return [f"- [{f.kind}/{f.severity}] {f.message}" for f in result.findings]
 
 
-def check_read_back(sent: str, stored: StoredReport, rules: TextRules | None = None) -> ReadBackCheck:
+def check_read_back(sent: str, stored: StoredReport, rules: TextRules | None = None, *,
+                    examination: str | None = None) -> ReadBackCheck:
     """Compare every representation of ``stored`` with ``sent`` and with each other (see the module
-    docstring); the conclusion as contained in ``sent``. Failures in this order: the text differs
-    from the sent text (per group of representations showing the same text), representations
-    disagree, a representation is unreadable, the conclusion is not in the report."""
+    docstring); the conclusion as contained in ``sent``; the examination shown with ``examination``
+    (OBR-4.2 as sent; None: not compared). Failures in this order: the text differs from the sent
+    text (per group of representations showing the same text), representations disagree, a
+    representation is unreadable, the conclusion is not in the report, the examination changed."""
     rules = rules or TextRules()
     out = ReadBackCheck(notes=list(stored.notes))
     reps = stored.representations
@@ -233,7 +238,7 @@ def check_read_back(sent: str, stored: StoredReport, rules: TextRules | None = N
             out.failures.append(f"{head} (the first shows the sent text; the differences are listed above)")
         else:
             out.failures.append("\n".join([f"{head} (below, 'sent' is {reference[0].label} and 'stored' is "
-                                           f"{members[0].label})", *_findings(d)]))
+                                           f"{members[0].label})", *findings(d)]))
         out.diffs.append((f"Diff {reference[0].label} -> {members[0].label}", d.diff()))
     out.failures += unreadable
     if stored.conclusion is not None and stored.conclusion.strip():
@@ -244,49 +249,19 @@ def check_read_back(sent: str, stored: StoredReport, rules: TextRules | None = N
             out.failures.append("\n".join([
                 f"conclusion_not_in_report: the conclusion the EHR shows is not the report's conclusion paragraph: "
                 f"{', '.join(d.kinds) or 'changed'} (below, 'sent' is the paragraph under the conclusion heading)",
-                *_findings(d)]))
+                *findings(d)]))
         elif not paragraph and not _contains_words(sent_flat, concl_flat):
             d = compare(_closest_passage(sent_flat, concl_flat), concl_flat, rules)
             out.failures.append("\n".join([
                 f"conclusion_not_in_report: the conclusion the EHR shows is not part of the sent text: "
-                f"{', '.join(d.kinds)} (below, 'sent' is the closest passage of the sent text)", *_findings(d)]))
+                f"{', '.join(d.kinds)} (below, 'sent' is the closest passage of the sent text)", *findings(d)]))
+    if examination is not None:
+        failure, note = check_examination(examination, stored.examination, rules)
+        out.failures += [failure] if failure else []
+        out.notes += [note] if note else []
+        if stored.examination is not None:
+            out.readings.append(("Examination read back", stored.examination))
     return out
-
-
-SEXES = {"F": "female", "M": "male"}
-
-
-def check_registration(sent: hl7.Patient, shown: dict, rules: TextRules | None = None) -> list[str]:
-    """What the EHR's Patient resource ``shown`` has that differs from the registration ``sent``
-    (ADT PID): [] when it shows what was registered. Each name part (family, given) is compared as
-    text with the fidelity rules, findings tagged with their classification; the birth date
-    (``wrong_birth_date``) and sex (``wrong_sex``) only where the message carried them (a
-    registration without them leaves the EHR to derive them from the identity: the registration
-    features check that)."""
-    rules = rules or TextRules()
-    problems: list[str] = []
-    name = next((n for n in shown.get("name") or [] if isinstance(n, dict)), {})
-    given = name.get("given") or []
-    got_parts = {"family name": name.get("family") or "",
-                 "given name": " ".join(g for g in given if isinstance(g, str)) if isinstance(given, list) else ""}
-    for label, want in (("family name", sent.family), ("given name", sent.given)):
-        if not want:
-            continue
-        got = got_parts[label]
-        result = compare(want, got, rules)
-        if not result.ok:
-            problems.append("\n".join([f"The {label} the EHR shows is not the one registered (PID-5): sent "
-                                        f"{want!r}, shown {got!r}", *_findings(result)]))
-    if sent.birth_date and len(sent.birth_date) >= 8:
-        bd = sent.birth_date
-        want_birth, got_birth = f"{bd[:4]}-{bd[4:6]}-{bd[6:8]}", shown.get("birthDate")
-        if got_birth != want_birth:
-            problems.append(f"wrong_birth_date: the EHR shows birth date {got_birth or 'none'} for a patient "
-                            f"registered with {want_birth} (PID-7)")
-    if sent.sex in SEXES and shown.get("gender") != SEXES[sent.sex]:
-        problems.append(f"wrong_sex: the EHR shows {shown.get('gender') or 'no sex'} for a patient registered "
-                        f"as {SEXES[sent.sex]} (PID-8)")
-    return problems
 
 
 class RadiologyClient:
@@ -395,7 +370,8 @@ class RadiologyClient:
                             text=next((r.text for r in reps if r.text is not None), ""),
                             version=(res.get("meta") or {}).get("versionId", ""),
                             parent_accession=parent, resource=res, representations=reps,
-                            conclusion=conclusion if isinstance(conclusion, str) else None, notes=notes)
+                            conclusion=conclusion if isinstance(conclusion, str) else None, notes=notes,
+                            examination=shown_examination(res))
 
     def _forms(self, res: dict) -> list[Representation]:
         out: list[Representation] = []
@@ -496,6 +472,10 @@ class RadiologyClient:
     def compare(self, sent_text: str, stored_text: str) -> FidelityResult:
         return compare(sent_text, stored_text, self.contract.text_rules())
 
-    def check(self, sent_text: str, stored: StoredReport) -> ReadBackCheck:
-        """Every representation of ``stored`` against the sent text and each other (contract rules)."""
-        return check_read_back(sent_text, stored, self.contract.text_rules())
+    def check(self, sent_text: str, stored: StoredReport, *, examination: str | None = None) -> ReadBackCheck:
+        """Every representation of ``stored`` against the sent text and each other (contract rules);
+        the examination shown against ``examination`` (OBR-4.2 as sent) unless the contract's
+        ``read_back.examination`` is ``not_compared``."""
+        if self.contract.read_back_examination != "as_sent":
+            examination = None
+        return check_read_back(sent_text, stored, self.contract.text_rules(), examination=examination)

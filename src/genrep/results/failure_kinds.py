@@ -139,6 +139,10 @@ _PREFIXED: tuple[FailureKind, ...] = (
        "a representation in a type genrep does not compare (PDF ...); a failure when no text one exists"),
     _k("conclusion_not_in_report", OTHER_PRODUCT, "high",
        "the report's conclusion is not part of the sent text (changed or shortened summary)"),
+    _k("examination_changed", OTHER_PRODUCT, "high",
+       "the examination the EHR shows for a report (its code's text or display) is not the one sent in OBR-4"),
+    _k("examination_not_compared", OTHER_PRODUCT, "medium",
+       "the report's code shows no examination name (no text, no display): the examination was not compared"),
     # journeys: registration, referral, encounter
     _k("registration_refused", IDENTITY, "high", "the EHR refused a patient registration (ADT)"),
     _k("wrong_birth_date", IDENTITY, "high", "the EHR derives the wrong birth date from the identity"),

@@ -42,6 +42,7 @@ from genrep.mutate.operators.form_url_dropped import FormUrlDropped
 from genrep.mutate.operators.inline_data_dropped import InlineDataDropped
 from genrep.mutate.operators.base64_cut import Base64Cut
 from genrep.mutate.operators.fhir_text_cut import FhirTextCut
+from genrep.mutate.operators.fhir_examination_cut import FhirExaminationCut
 from genrep.mutate.operators.dose_mg_to_g import DoseMgToG
 from genrep.mutate.operators.adt_name_folded import AdtNameFolded
 from genrep.mutate.operators.adt_birth_date_shifted import AdtBirthDateShifted
@@ -88,7 +89,7 @@ OPERATORS: tuple[type[Operator], ...] = (
     # negation, numbers and units
     NegationDropped, BinaryNegationDropped, DecimalCommaToPoint, UnitMmToCm,
     # what the FHIR API serves: JSON strings, inline versus referenced content
-    BinaryTextCut, FormUrlDropped, InlineDataDropped, Base64Cut, FhirTextCut,
+    BinaryTextCut, FormUrlDropped, InlineDataDropped, Base64Cut, FhirTextCut, FhirExaminationCut,
     # other integrations: what the EHR's FHIR API shows of the medication list; registration (ADT)
     DoseMgToG, AdtNameFolded, AdtBirthDateShifted, AdtNameSwapped,
     # the EHR's outbound path to NLL (what NLL answers the EHR): text cuts, lines, characters, elements, failures
