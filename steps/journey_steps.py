@@ -153,8 +153,12 @@ def when_answer_referral(rad, kind, name):
     status = {"ett preliminärt": "P", "ett slutligt": "F", "ett rättat": "C"}.get(kind)
     assert status, f"unknown report kind {kind!r} (ett preliminärt | ett slutligt | ett rättat)"
     accession = rad.report.accession if rad.report is not None else new_accession()
+    order = getattr(rad, "order", None)
+    # the report answers the referral: the examination it names (OBR-4) is the one ordered, as a RIS
+    # sends it (an EHR may show the order's name; the read-back compares the examination too)
+    exam = {"code": order.code, "title": order.title} if order is not None else {}
     rad.report = hl7.Report(accession=accession, text=corpus.load_report(name), status=status,
-                            placer_order=rad.order.placer if getattr(rad, "order", None) else None)
+                            placer_order=order.placer if order is not None else None, **exam)
     rad.versions.append(status)
     ex = _send(rad)
     assert ex.ack and ex.ack.accepted, f"refused: the {status} report got {ex.ack.code}: {ex.ack.text}"

@@ -34,7 +34,7 @@ of their own, ``representations_disagree``, naming both and what differs. A repr
 cannot be read or decoded is ``representation_unreadable``: a finding, never a crash.
 
 The examination the report is for is compared too (``shown_fields.check_examination``: the code's
-text or display against OBR-4.2), unless the contract says the EHR names it from its own catalogue.
+text or a display must be OBR-4.2), unless the contract says the EHR names it from its own catalogue.
 
 A registration is read back too: ``shown_fields.check_registration`` compares the Patient the EHR serves after
 an ADT with what PID carried (the name as text, so a folded letter or swapped components are
@@ -53,7 +53,7 @@ from genrep.config.profile import Profile
 from genrep.config.contracts import RadiologyContract
 from genrep.errors import ConnectionClosed, FHIRError, ProtocolError, ReadTimeout, TLSError
 from genrep.transport.fhir import FHIRClient, validate
-from genrep.integrations.shown_fields import check_examination, check_registration, findings, shown_examination
+from genrep.integrations.shown_fields import check_examination, check_registration, findings, shown_examinations
 from genrep.text.fidelity import FidelityResult, TextRules, compare, normalise
 from genrep.transport.endpoints import http_transport_for, mllp_client_for
 from genrep.text.identities import IdentityGuard, RunIds
@@ -120,7 +120,7 @@ class StoredReport:
     representations: list[Representation] = field(default_factory=list, repr=False)
     conclusion: str | None = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list, repr=False)  # what was read and left out, and why
-    examination: str | None = field(default=None, repr=False)  # the code's text or display (shown_examination)
+    examinations: list[str] = field(default_factory=list, repr=False)  # names its code shows (shown_examinations)
 
 
 @dataclass
@@ -256,11 +256,11 @@ def check_read_back(sent: str, stored: StoredReport, rules: TextRules | None = N
                 f"conclusion_not_in_report: the conclusion the EHR shows is not part of the sent text: "
                 f"{', '.join(d.kinds)} (below, 'sent' is the closest passage of the sent text)", *findings(d)]))
     if examination is not None:
-        failure, note = check_examination(examination, stored.examination, rules)
+        failure, note = check_examination(examination, stored.examinations, rules)
         out.failures += [failure] if failure else []
         out.notes += [note] if note else []
-        if stored.examination is not None:
-            out.readings.append(("Examination read back", stored.examination))
+        if stored.examinations:
+            out.readings.append(("Examination read back", "\n".join(stored.examinations)))
     return out
 
 
@@ -371,7 +371,7 @@ class RadiologyClient:
                             version=(res.get("meta") or {}).get("versionId", ""),
                             parent_accession=parent, resource=res, representations=reps,
                             conclusion=conclusion if isinstance(conclusion, str) else None, notes=notes,
-                            examination=shown_examination(res))
+                            examinations=shown_examinations(res))
 
     def _forms(self, res: dict) -> list[Representation]:
         out: list[Representation] = []

@@ -5,8 +5,8 @@ DiagnosticReport's ``code``, from OBR-4).
 Why the examination: a report read back word for word under a cut or changed examination name
 ("Datortomografi thorax" shown as "Datortomogr", or another examination's name) still passed, and
 a mutation run showed it (a display string cut to 5 characters survived until the conclusion was
-compared too). The name shown is the code's ``text``, else its first coding's ``display``;
-compared as text with the contract's fidelity rules, so a lost letter or a cut is classified like
+compared too). The names shown are the code's ``text`` and its codings' ``display``s; one of them
+must be the name sent, compared as text with the contract's fidelity rules, so a lost letter or a cut is classified like
 any lost text. An EHR that names examinations from its own catalogue instead of OBR-4.2 says so
 in the contract (``read_back.examination: not_compared``); a code with neither text nor display
 is a note, never a pass by silence.
@@ -63,32 +63,31 @@ def check_registration(sent: hl7.Patient, shown: dict, rules: TextRules | None =
     return problems
 
 
-def shown_examination(report: dict) -> str | None:
-    """The examination name a DiagnosticReport shows: ``code.text``, else the first coding's
-    ``display``; None when it has neither."""
+def shown_examinations(report: dict) -> list[str]:
+    """The examination names a DiagnosticReport shows: ``code.text``, then each coding's ``display``
+    (a code may carry a terminology's coding before the sender's own); [] when it has none."""
     code = report.get("code")
     if not isinstance(code, dict):
-        return None
-    text = code.get("text")
-    if isinstance(text, str) and text.strip():
-        return text
-    for coding in code.get("coding") or []:
-        if isinstance(coding, dict) and isinstance(coding.get("display"), str) and coding["display"].strip():
-            return coding["display"]
-    return None
+        return []
+    names = [code.get("text")] + [c.get("display") for c in code.get("coding") or [] if isinstance(c, dict)]
+    return [n for n in names if isinstance(n, str) and n.strip()]
 
 
-def check_examination(sent: str, shown: str | None, rules: TextRules | None = None) -> tuple[str | None, str | None]:
-    """(failure, note) for the examination name ``sent`` (OBR-4.2) against the one the EHR shows:
-    a failure ``examination_changed`` with the fidelity findings when they differ; a note when the
-    report's code shows no name at all (nothing to compare: said, never passed in silence)."""
+def check_examination(sent: str, shown: list[str], rules: TextRules | None = None) -> tuple[str | None, str | None]:
+    """(failure, note) for the examination name ``sent`` (OBR-4.2) against the names the EHR shows:
+    none when one of them is the name sent; else a failure ``examination_changed`` against the first
+    (its fidelity findings as words, so that the failure is filed as a changed examination, not as
+    a changed report text); a note when the code shows no name at all (said, never a silent pass)."""
     if not sent:
         return None, None
-    if shown is None:
+    if not shown:
         return None, ("examination_not_compared: the report's code has no text and no coding display: the "
                       f"examination sent ({sent!r}) was not compared")
-    result = compare(sent, shown, rules or TextRules())
-    if result.ok:
+    rules = rules or TextRules()
+    results = [compare(sent, name, rules) for name in shown]
+    if any(r.ok for r in results):
         return None, None
-    return "\n".join([f"examination_changed: the examination the EHR shows is not the one sent (OBR-4.2): sent "
-                      f"{sent!r}, shown {shown!r}", *findings(result)]), None
+    how = ", ".join(results[0].kinds) or "changed"
+    return (f"examination_changed: the examination the EHR shows is not the one sent (OBR-4.2): sent {sent!r}, "
+            f"shown {' / '.join(map(repr, shown))} ({how}; an EHR that names examinations from its own catalogue: "
+            "contract read_back.examination: not_compared)"), None

@@ -1,6 +1,6 @@
 """What the command line needs to know of mutation analysis before it runs any: the integrations
 that have operators and the target score. A module of its own so that building genrep's argument
-parser (every ``genrep`` command, also ``--help``) does not import the 58 operators and the runner
+parser (every ``genrep`` command, also ``--help``) does not import the operators and the runner
 (~0.17 s of every CLI process). ``genrep.mutate.operators`` checks at import that its operators
 belong to exactly these integrations, in this order."""
 
