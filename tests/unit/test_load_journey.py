@@ -11,6 +11,7 @@ import pytest
 
 from genrep.errors import ConfigError, IdentityViolation, ReadTimeout
 from genrep.load.contract import OPERATIONS, check_requirements, load_load_contract
+from genrep.integrations.radiology import ReadBackCheck
 from genrep.load.journey import JOURNEYS, STEPS, JourneyFailed, ReportToPrescription
 from genrep.load.runner import LoadResult, evaluate, write_failed_run_results
 from genrep.load.stats import OperationStats
@@ -141,10 +142,11 @@ class _Radiology:
 
     def send_order(self, patient, order):
         self.calls.append("referral")
+        self.order = order
         return _ack()
 
     def build_report(self, patient, report):
-        self.accession = report.accession
+        self.accession, self.report = report.accession, report
         return "MSH|..."
 
     def send_message(self, message):
@@ -156,8 +158,11 @@ class _Radiology:
     def read_back(self, accession):
         return ([] if self.broken.get("stored") is False else [SimpleNamespace()]), 0.01
 
-    def check(self, text, stored):
-        return SimpleNamespace(ok=not self.broken.get("truncated"), message="[truncated/high] lost 40 lines")
+    def check(self, text, stored, *, examination=None):
+        # the real result type: a double with another shape once hid that the journey passed the bound
+        # method ``message`` instead of calling it ("read_report: <bound method ...>")
+        self.examination = examination
+        return ReadBackCheck(failures=["[truncated/high] lost 40 lines"] if self.broken.get("truncated") else [])
 
     def close(self):
         pass
@@ -184,6 +189,15 @@ def test_a_clean_journey_times_every_step_and_logs_its_oru():
     took = j.run()
     assert list(took) == list(STEPS) and all(t >= 0 for t in took.values())
     assert j.sent == j.accepted == [j.radiology.accession]  # counted in "AA is stored"
+    # the report answers the referral with the examination ordered, and that is what is read back
+    assert j.radiology.report.title == j.radiology.order.title == j.radiology.examination == "DT thorax"
+
+
+def test_a_failed_read_back_is_the_checks_own_message():
+    j = _journey(_Radiology(truncated=True))
+    with pytest.raises(JourneyFailed) as info:
+        j.run()
+    assert str(info.value) == "read_report: [truncated/high] lost 40 lines"
 
 
 @pytest.mark.parametrize("journey, step, words", [

@@ -91,12 +91,12 @@ class ReportToPrescription:
                 raise JourneyFailed("register", "not_stored: ADT^A04 acknowledged but the patient is not readable")
             patient_id = found["id"]
         accession = new_accession()
+        order = hl7.Order(placer=accession, code="CT-THORAX", title="DT thorax", reason="Andfåddhet, misstänkt lungemboli")
         with step("referral"):
-            _accepted("referral", self.radiology.send_order(
-                self.patient, hl7.Order(placer=accession, code="CT-THORAX", title="DT thorax",
-                                        reason="Andfåddhet, misstänkt lungemboli")))
-        with step("report_arrives"):
-            message = self.radiology.build_report(self.patient, hl7.Report(accession=accession, text=ORU_TEXT))
+            _accepted("referral", self.radiology.send_order(self.patient, order))
+        with step("report_arrives"):  # the report answers the referral: the examination ordered (OBR-4)
+            report = hl7.Report(accession=accession, text=ORU_TEXT, code=order.code, title=order.title)
+            message = self.radiology.build_report(self.patient, report)
             self.on_sent(accession)
             _accepted("report_arrives", self.radiology.send_message(message))
             self.on_accepted(accession)
@@ -104,9 +104,9 @@ class ReportToPrescription:
             reports, _ = self.radiology.read_back(accession)
             if not reports:
                 raise JourneyFailed("read_report", f"not_stored: report {accession} answered AA is not readable")
-            check = self.radiology.check(ORU_TEXT, reports[0])
+            check = self.radiology.check(ORU_TEXT, reports[0], examination=report.title)
             if not check.ok:
-                raise JourneyFailed("read_report", check.message)
+                raise JourneyFailed("read_report", check.message())
         with step("medication_list"):
             shown = self.medications.medication_list(patient_id)
             if not shown.available:
