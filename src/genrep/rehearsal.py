@@ -73,6 +73,17 @@ class RunOutcome:
     output: str  # identities masked, secrets redacted
     identity_refusal: str | None = None  # the run was stopped: a non-allowlisted identity was refused
 
+    @property
+    def killed_by(self) -> str | None:
+        """The signal that killed the suite from outside (``SIGKILL``: the OOM killer, a grace
+        period run out), None when it ended by itself: a killed run is incomplete, not a result."""
+        if self.returncode >= 0:
+            return None
+        try:
+            return signal.Signals(-self.returncode).name
+        except ValueError:
+            return f"signal {-self.returncode}"
+
 
 def run_features(*, env: str | None = None, defects: tuple[str, ...] = (), results_dir: Path,
                  paths: tuple[str, ...] = ("features",), select: str | None = None,
@@ -131,9 +142,14 @@ _SWEPT: set[str | None] = set()  # the temporary folders a suite run of this pro
 def _sweep_tls_dirs(tmp: str | None) -> None:
     """Remove the stale TLS folders in ``tmp`` now, and again when this process exits."""
     if not _SWEPT:
-        atexit.register(lambda: [remove_stale_tls_dirs(t) for t in list(_SWEPT)])
+        atexit.register(_sweep_at_exit)
     _SWEPT.add(tmp)
     remove_stale_tls_dirs(tmp)
+
+
+def _sweep_at_exit() -> None:
+    for tmp in list(_SWEPT):
+        remove_stale_tls_dirs(tmp)
 
 
 def _start(cmd: list[str], child_env: dict[str, str]):

@@ -106,12 +106,8 @@ def _cmd_rehearse(args) -> int:
         print("VERDICT: none (a stopped run gets no GO or NO-GO; remove the number from the feature or "
               "test data, or use an allowlisted test identity)", flush=True)
         return 2
-    if outcome.returncode < 0:  # killed from outside (the OOM killer, a grace period run out): no product finding
-        import signal
-        try:
-            how = signal.Signals(-outcome.returncode).name
-        except ValueError:
-            how = f"signal {-outcome.returncode}"
+    how = outcome.killed_by  # killed from outside (the OOM killer, a grace period run out): no product finding
+    if how:
         print(f"the feature run was killed by {how} before it ended (not a test result: the run is "
               "incomplete)", file=sys.stderr)
         print(f"VERDICT: INCOMPLETE (the feature run was killed by {how})", flush=True)

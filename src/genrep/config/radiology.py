@@ -16,6 +16,11 @@ from genrep.errors import ConfigError
 from genrep.yamlfile import require
 
 
+#: ``read_back.examination``: the examination shown is OBR-4.2 as sent, or the EHR names it from its
+#: own catalogue (``genrep.integrations.shown_fields``)
+EXAMINATION_RULES = ("as_sent", "not_compared")
+
+
 @dataclass(frozen=True)
 class RadiologyContract:
     file: str
@@ -88,7 +93,7 @@ def load_radiology(path: str | Path | None = None) -> RadiologyContract:
         accession_max_length=require(acc, "max_length", int, where="accession"),
         read_back_content_type=require(rb, "content_type", str, where="read_back"),
         read_back_examination=require(rb, "examination", str, where="read_back", default="as_sent",
-                                      choices=("as_sent", "not_compared")),
+                                      choices=EXAMINATION_RULES),
         stored_within_seconds=within,
         poll_interval_seconds=poll,
         accepted_codes=tuple(require(ack, "accepted", list, where="acknowledgement")),

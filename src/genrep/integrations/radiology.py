@@ -177,8 +177,6 @@ def _closest_passage(sent_flat: str, conclusion_flat: str) -> str:
     return " ".join(sw[start:end])
 
 
-
-
 def check_read_back(sent: str, stored: StoredReport, rules: TextRules | None = None, *,
                     examination: str | None = None) -> ReadBackCheck:
     """Compare every representation of ``stored`` with ``sent`` and with each other (see the module

@@ -21,8 +21,6 @@ from genrep import hl7
 from genrep.text.fidelity import FidelityResult, TextRules, compare
 
 SEXES = {"F": "female", "M": "male"}
-#: ``read_back.examination`` in contracts/radiology.yaml
-EXAMINATION_RULES = ("as_sent", "not_compared")
 
 
 def findings(result: FidelityResult) -> list[str]:

@@ -91,7 +91,8 @@ class ReportToPrescription:
                 raise JourneyFailed("register", "not_stored: ADT^A04 acknowledged but the patient is not readable")
             patient_id = found["id"]
         accession = new_accession()
-        order = hl7.Order(placer=accession, code="CT-THORAX", title="DT thorax", reason="Andfåddhet, misstänkt lungemboli")
+        order = hl7.Order(placer=accession, code="CT-THORAX", title="DT thorax",
+                          reason="Andfåddhet, misstänkt lungemboli")
         with step("referral"):
             _accepted("referral", self.radiology.send_order(self.patient, order))
         with step("report_arrives"):  # the report answers the referral: the examination ordered (OBR-4)

@@ -182,9 +182,8 @@ def run_mutation(*, env: str | None = None, operator_names: tuple[str, ...] = ()
             if outcome.identity_refusal:
                 raise GenrepError(f"IDENTITY REFUSED, the run was stopped: {outcome.identity_refusal}")
             tail = "\n".join(outcome.output.strip().splitlines()[-15:])
-            if outcome.returncode < 0:
-                raise GenrepError(f"the feature run was killed by signal {-outcome.returncode} before it "
-                                  f"ended:\n{tail}")
+            if outcome.killed_by:
+                raise GenrepError(f"the feature run was killed by {outcome.killed_by} before it ended:\n{tail}")
             if outcome.returncode not in (0, 1):
                 raise GenrepError(f"the feature run ended with pytest exit code {outcome.returncode} "
                                   f"(collection or configuration error):\n{tail}")

@@ -360,6 +360,17 @@ def resources(obj, kind: str):
     return [d for d in walk(obj) if d.get("resourceType") == kind]
 
 
+def cut_strings(holders, limit: int) -> bool:
+    """Each ``(holder, key)`` whose value is a string longer than ``limit`` cut to ``limit`` characters
+    (a holder that is not a dict is skipped); True when one was cut."""
+    changed = False
+    for holder, key in holders:
+        if isinstance(holder, dict) and isinstance(holder.get(key), str) and len(holder[key]) > limit:
+            holder[key] = holder[key][:limit]
+            changed = True
+    return changed
+
+
 NEGATION = re.compile(r"\b(ingen|inga|inget|ej|inte|icke)\b\s*", re.IGNORECASE)
 
 

@@ -3,7 +3,7 @@ report text, its title and conclusion untouched (``fhir-text-cut-5-chars`` cuts 
 
 from __future__ import annotations
 
-from genrep.mutate.operators.base import JsonOperator, resources
+from genrep.mutate.operators.base import JsonOperator, cut_strings, resources
 
 LIMIT = 5
 
@@ -14,14 +14,9 @@ class FhirExaminationCut(JsonOperator):
                f"to {LIMIT} characters, the report text untouched: \"Röntgen\" -> \"Röntg\"")
 
     def edit(self, obj, rng) -> bool:
-        changed = False
+        holders = []
         for res in resources(obj, "DiagnosticReport"):
             code = res.get("code")
-            if not isinstance(code, dict):
-                continue
-            holders = [(code, "text")] + [(c, "display") for c in code.get("coding") or [] if isinstance(c, dict)]
-            for holder, key in holders:
-                if isinstance(holder.get(key), str) and len(holder[key]) > LIMIT:
-                    holder[key] = holder[key][:LIMIT]
-                    changed = True
-        return changed
+            if isinstance(code, dict):
+                holders += [(code, "text")] + [(c, "display") for c in code.get("coding") or []]
+        return cut_strings(holders, LIMIT)

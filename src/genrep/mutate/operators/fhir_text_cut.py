@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from genrep.mutate.operators.base import JsonOperator, resources
+from genrep.mutate.operators.base import JsonOperator, cut_strings, resources
 
 LIMIT = 5
 
@@ -13,12 +13,8 @@ class FhirTextCut(JsonOperator):
                f"conclusion) are cut to {LIMIT} characters: \"Röntgen\" -> \"Röntg\"")
 
     def edit(self, obj, rng) -> bool:
-        changed = False
+        holders = []
         for res in resources(obj, "DiagnosticReport"):
-            holders = [(res.get("code"), "text"), (res, "conclusion")]
+            holders += [(res.get("code"), "text"), (res, "conclusion")]
             holders += [(f, "title") for f in res.get("presentedForm") or []]
-            for holder, key in holders:
-                if isinstance(holder, dict) and isinstance(holder.get(key), str) and len(holder[key]) > LIMIT:
-                    holder[key] = holder[key][:LIMIT]
-                    changed = True
-        return changed
+        return cut_strings(holders, LIMIT)
