@@ -1,10 +1,10 @@
 """Benchmark diagnostic (``genrep.benchmarks.load``): ``load/users.py``'s ``_MLLPUser._send`` on its own,
 the message building taken out. A ``RisUser`` (``constant(0)``, its single real task
 ``_next_operation`` -> ``send_oru``) whose ``send_oru`` calls the real ``_send`` with
-messages cycling through ORU^R01 messages built once at start by the same library builder
-(``Payloads.oru``: allowlisted identity, guard-checked), like the raw loop's pool. So each request
-is: library ``MLLPClient.send``, ``ack_problem``, a Locust request event; the difference to
-``locust_mllp_user.py`` is the per-message ORU build and identity-guard scan.
+messages cycling through ORU^R01 frames built once at start by the same library builder
+(``Payloads.oru_framed``: allowlisted identity, guard-checked), like the raw loop's pool. So each
+request is: library ``MLLPClient.send_framed``, the ACK check, a Locust request event; the
+difference to ``locust_mllp_user.py`` is the per-message ORU build and its vetting.
 
 (Locust merges a user class's ``tasks`` with its bases', so the task is not replaced: the
 operation it runs is.)"""
@@ -28,7 +28,8 @@ class BenchRisSendUser(users.RisUser):
 
     def on_start(self):
         super().on_start()
-        self._pool = itertools.cycle([users.PAYLOADS.oru(self.mllp.endpoint) for _ in range(POOL)])
+        self._pool = itertools.cycle([users.PAYLOADS.oru_framed(self.mllp.endpoint) for _ in range(POOL)])
 
     def send_oru(self):
-        self._send("send_oru_prebuilt", *next(self._pool))
+        data, request, _accession = next(self._pool)
+        self._send("send_oru_prebuilt", data, request.control_id, request)

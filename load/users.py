@@ -24,6 +24,7 @@ from locust.runners import MasterRunner, WorkerRunner
 from locust.stats import StatsCSVFileWriter
 
 from genrep.errors import IdentityViolation
+from genrep.hl7.ack import AckRequest
 from genrep.load.contract import load_load_contract
 from genrep.load.journey import JourneyFailed, ReportToPrescription
 from genrep.load.locust_process import HEARTBEAT_LIVENESS, workers_write_no_statistics
@@ -279,13 +280,15 @@ class _MLLPUser(_Scheduled, User):
             _stop_for_identity(self, "MLLP", name, exc)
             return None
 
-    def _send(self, name: str, payload: bytes, control_id: str) -> bool:
-        """Send, check the ACK is AA for this message, fire the request event; True when AA."""
+    def _send(self, name: str, payload: bytes, control_id: str, request: AckRequest | None = None) -> bool:
+        """Send, check the ACK is AA for this message, fire the request event; True when AA.
+        With ``request``, ``payload`` is a whole frame built ahead (``Payloads.oru_framed``) and
+        goes out through ``MLLPClient.send_framed``."""
         start = time.perf_counter()
         exc, length = None, 0
         try:
             mllp = self.mllp
-            raw = mllp.send(payload)
+            raw = mllp.send(payload) if request is None else mllp.send_framed(payload, request)
             length = len(raw)
             # the client proved it a plain AA for this very control id (``last_plain_aa``): what
             # ack_problem would say too; anything else is judged by ack_problem
@@ -308,12 +311,12 @@ class RisUser(_MLLPUser):
     wait_time = _think("ris")
 
     def send_oru(self):
-        built = self._built("send_oru", PAYLOADS.oru_with_accession)
+        built = self._built("send_oru", PAYLOADS.oru_framed)
         if built is None:
             return
-        payload, control_id, accession = built
+        data, request, accession = built
         self._log(AcceptedLog.SENT, accession)
-        if self._send("send_oru", payload, control_id):
+        if self._send("send_oru", data, request.control_id, request):
             self._log(AcceptedLog.ACCEPTED, accession)
 
     def _log(self, kind: str, accession: str) -> None:

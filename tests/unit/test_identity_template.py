@@ -184,11 +184,18 @@ def test_the_refusal_latch_is_consulted_on_every_fill():
         template.fill([b"LOABC"])
 
 
-def test_the_load_orus_take_the_fast_path():
+@pytest.mark.parametrize("framed", [False, True], ids=["payload", "frame"])
+def test_the_load_orus_take_the_fast_path(framed):
+    """The RisUser's frames (``oru_framed``: VT and FS CR are template pieces) are vetted by their
+    values as the payloads are, not scanned whole."""
     from genrep.load.workload import Payloads
     payloads = Payloads()
-    payload, control_id, accession = payloads.oru_with_accession("test")
-    template, _slots = payloads._oru_template()
+    if framed:
+        payload, request, accession = payloads.oru_framed("test")
+        control_id = request.control_id
+    else:
+        payload, control_id, accession = payloads.oru_with_accession("test")
+    template, *_ = payloads._oru_template(framed=framed)
     assert template.eligible, template.why_not
     assert template.fast >= 1 and is_vetted(payload, payloads.allowlist)
     assert control_id.encode() in payload and payload.count(accession.encode()) == 2
@@ -201,7 +208,7 @@ def test_a_template_vetted_yesterday_is_scanned_whole_today(monkeypatch):
     from genrep.text import identity_template
     from genrep.load.workload import Payloads
     payloads = Payloads()
-    template, slots = payloads._oru_template()
+    template, slots, *_ = payloads._oru_template(framed=False)
     assert template.eligible
     before = template.fast
     template.fill([b"A1" for _ in slots])

@@ -135,7 +135,7 @@ def test_load_oru_from_the_template_is_exactly_the_builders_message():
     seen = set()
     for _ in range(3):
         payload, control_id, accession = payloads.oru_with_accession("127.0.0.1:2575")
-        ts = time.strftime("%Y%m%d%H%M%S", time.localtime(payloads._template[0]))
+        ts = time.strftime("%Y%m%d%H%M%S", time.localtime(payloads._templates[False][0]))
         expected = hl7.build_oru(payloads.patient, hl7.Report(accession=accession, text=ORU_TEXT),
                                  control_id=control_id, timestamp=ts)
         assert payload == hl7.encode(expected)

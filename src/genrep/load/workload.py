@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 from genrep import hl7
 from genrep.errors import ConfigError, GenrepError
-from genrep.hl7.ack import is_plain_aa
+from genrep.hl7.ack import AckRequest, ack_request, is_plain_aa
 from genrep.text.identities import Allowlist, IdentityGuard, RunIds, TestIdentity
 from genrep.text.identity_template import VettedTemplate
 from genrep.text.testdata import patient_for
@@ -180,6 +180,15 @@ class LoadEndpoints:
                                read_timeout=settings.timeout)
 
 
+def _load_ids() -> tuple[str, str]:
+    """A new control id and accession for a load ORU, letters and digits only (HL7 escaping would
+    change anything else, and the template's fast vetting and ACK request rely on it)."""
+    control_id, accession = new_id("LO"), new_id("LA")
+    if not (control_id.isalnum() and accession.isalnum()):
+        raise ConfigError(f"load ids must be letters and digits: {control_id!r}, {accession!r}")
+    return control_id, accession
+
+
 class Payloads:
     """Builds the outbound messages for the load users; each passes the identity guard.
     ``ack_mode``: the MLLP endpoint's (``LoadEndpoints.ack_mode``), MSH-15/16 of every message."""
@@ -190,7 +199,8 @@ class Payloads:
         self.guard = IdentityGuard(self.allowlist)
         self.patient = patient_for(load_identity(self.allowlist), seed="load")
         self._adt_index = itertools.count()
-        self._template: tuple[int, tuple] | None = None  # (second, (vetted template, slot names))
+        # framed or not -> (second, (vetted template, slot names, MSH-15, MSH-16))
+        self._templates: dict[bool, tuple[int, tuple]] = {}
 
     def check(self, payload: str | bytes, destination: str, kind: str = "") -> None:
         """The load users' one way to the identity guard (URLs, bodies, headers, HL7 messages).
@@ -214,21 +224,34 @@ class Payloads:
         by the identity guard before it is returned: the template once, then each message by its
         values (``identity_template.VettedTemplate``, which proves that equal to scanning the whole
         message, and scans it whole when its preconditions do not hold)."""
-        control_id, accession = new_id("LO"), new_id("LA")
-        if not (control_id.isalnum() and accession.isalnum()):  # HL7 escaping would change them
-            raise ConfigError(f"load ids must be letters and digits: {control_id!r}, {accession!r}")
-        template, slots = self._oru_template()
+        control_id, accession = _load_ids()
+        template, slots, _accept, _application = self._oru_template(framed=False)
         values = {_CONTROL_SLOT: control_id.encode("ascii"), _ACCESSION_SLOT: accession.encode("ascii")}
         # vetted by the guard (by its values, or scanned whole): Payloads.check again would only
         # find this very object in the vetted memo; the transport's guard_outbound does that anyway
         payload = template.fill([values[slot] for slot in slots], destination=destination)
         return payload, control_id, accession
 
-    def _oru_template(self) -> tuple[VettedTemplate, list[str]]:
-        """The second's ORU, encoded (MSH-18 is UTF-8) and cut at its slots: the vetted template
-        and its slot names in order."""
+    def oru_framed(self, destination: str) -> tuple[bytes, AckRequest, str]:
+        """As ``oru_with_accession``, ready for ``MLLPClient.send_framed``: (the whole MLLP frame,
+        its ACK request, the accession). The frame is the template's own fill (VT and FS CR are
+        the template's first and last bytes), vetted as a whole like any fill; the ACK request is
+        the template's MSH-15/16 with this control id, which is what ``ack_request`` reads from the
+        payload (a letters-and-digits MSH-10 is read as it is). The RisUser's path: framing and
+        reading MSH back cost ~4 us a message (docs/performance.md, session 12)."""
+        control_id, accession = _load_ids()
+        template, slots, accept, application = self._oru_template(framed=True)
+        values = {_CONTROL_SLOT: control_id.encode("ascii"), _ACCESSION_SLOT: accession.encode("ascii")}
+        data = template.fill([values[slot] for slot in slots], destination=destination)
+        return data, AckRequest(control_id, accept, application), accession
+
+    def _oru_template(self, *, framed: bool) -> tuple[VettedTemplate, list[str], str, str]:
+        """The second's ORU, encoded (MSH-18 is UTF-8) and cut at its slots (with ``framed``, VT
+        before it and FS CR after it): the vetted template, its slot names in order, and the
+        MSH-15 and MSH-16 it asks for."""
         second = int(time.time())
-        if self._template is None or self._template[0] != second:
+        cached = self._templates.get(framed)
+        if cached is None or cached[0] != second:
             ts = time.strftime("%Y%m%d%H%M%S", time.localtime(second))
             report = hl7.Report(accession=_ACCESSION_SLOT, text=ORU_TEXT)
             text = hl7.build_oru(self.patient, report, control_id=_CONTROL_SLOT, timestamp=ts, ack_mode=self.ack_mode)
@@ -236,8 +259,20 @@ class Payloads:
                 raise ConfigError("the ORU template lost its control id or accession slot")
             pieces = re.split(f"({re.escape(_CONTROL_SLOT)}|{re.escape(_ACCESSION_SLOT)})", text)
             parts = [hl7.encode(piece) if i == 0 else piece.encode("utf-8") for i, piece in enumerate(pieces[::2])]
-            self._template = (second, (VettedTemplate(self.guard, parts), pieces[1::2]))
-        return self._template[1]
+            slots = pieces[1::2]
+            sample = b"".join(part + (b"X1" if k < len(slots) else b"") for k, part in enumerate(parts))
+            request = ack_request(sample)
+            if request is None or request.control_id != "X1":
+                raise ConfigError("the ORU template's MSH-10 cannot be read back")
+            if framed:
+                # the frame's only VT and FS are its ends (what MLLPClient.send_framed takes): none
+                # in the text, none in a letters-and-digits value
+                if any(b"\x0b" in part or b"\x1c" in part for part in parts):
+                    raise ConfigError("the ORU template holds a VT or FS byte: it cannot be framed")
+                parts = [b"\x0b" + parts[0], *parts[1:-1], parts[-1] + b"\x1c\r"] if len(parts) > 1 else parts
+            cached = (second, (VettedTemplate(self.guard, parts), slots, request.accept_ack, request.application_ack))
+            self._templates[framed] = cached
+        return cached[1]
 
     def adt(self, destination: str) -> tuple[bytes, str]:
         """ADT^A04 for the next allowlisted personnummer identity (rotating)."""

@@ -343,8 +343,26 @@ class MLLPClient(AckMatching, LeanAnswer):
         ``ReadTimeout`` when nothing came, ``ConnectionClosed`` when the peer closed first.
         """
         guard_outbound(payload, destination=f"MLLP {self.endpoint}")  # before a byte leaves
-        data = frame(payload)
-        request = ack_request(payload)
+        return self._exchange(frame(payload), ack_request(payload))
+
+    def send_framed(self, data: bytes, request: AckRequest) -> bytes:
+        """``send`` for a message framed ahead of time: ``data`` is the whole frame that leaves, and
+        ``request`` what ``ack_request`` reads from its payload (a load template computes both once
+        per template, not per message: ``load.workload.Payloads.oru_framed``). Everything after
+        that is ``send``'s: the identity guard on the very bytes that leave (a template's fill is
+        in the guard's memo), the answer matched by MSA-2, the connection policy and the resend
+        rule. ``data`` must be exactly one frame whose only VT and FS are its first byte and its
+        last but one (what ``frame`` makes of a payload with neither): anything else is refused."""
+        n = len(data)
+        if (n < 3 or data[0] != 0x0B or data[n - 2:] != b"\x1c\r" or data.find(b"\x0b", 1) >= 0
+                or data.find(b"\x1c", 1) != n - 2):
+            raise HL7Error("send_framed takes exactly one MLLP frame (VT payload FS CR, no other VT "
+                           "or FS): use send() for a payload")
+        guard_outbound(data, destination=f"MLLP {self.endpoint}")  # before a byte leaves
+        return self._exchange(data, request)
+
+    def _exchange(self, data: bytes, request: AckRequest | None) -> bytes:
+        """Write the frame ``data`` and return the answer to ``request`` (``send``'s rules)."""
         if request is not None and request.silent_on_success:
             raise HL7Error(f"message {request.control_id!r} asks for no acknowledgement on success "
                            f"(MSH-15 {request.accept_ack}, MSH-16 {request.application_ack}): send() waits for "
@@ -469,8 +487,11 @@ class MLLPClient(AckMatching, LeanAnswer):
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise TimeoutError
-            self._timeout = remaining
-            sock.settimeout(remaining)
+            # not set again (~0.6 us under gevent) when it already is at most 1 ms over (the one
+            # _write set, for a message's first read): the wait stays bounded, never cut short
+            if not remaining <= (self._timeout or -1.0) < remaining + 0.001:
+                self._timeout = remaining
+                sock.settimeout(remaining)
             data = sock.recv(_RECV_SIZE)
         except TimeoutError as e:
             dec = self._decoder
