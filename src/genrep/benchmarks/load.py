@@ -17,17 +17,19 @@ its own process: a canned AA ACK quoting each message's MSH-10, so the harness's
       MLLP what the bare ``FastHttpUser`` is to FHIR: the same Locust and gevent underneath, so the
       ratio is the harness's own overhead;
   (d) harness: ``RisUser`` itself (``bench/locust_mllp_user.py``), one user, ``constant(0)``:
-      a new ORU per message, ``MLLPClient.send``, ``ack_problem``, a Locust request event.
+      a new framed ORU per message (``Payloads.oru_framed``), ``MLLPClient.send_framed``, the ACK
+      check, a Locust request event, and its log of ORUs sent and answered AA written as in a
+      real run (``GENREP_LOAD_OUT``; before session 12 the bench left it out).
   Floor: (d) at least 0.60 of (c) (see below).
   (c') reported, no floor: the same raw loop as a plain blocking-socket loop in this process, with
       no Locust and no gevent (frame, ``sendall``, ``recv`` until ``FS CR``), cycling through ORU^R01
       messages built by the same library builder (``Payloads.oru``). (c) vs (c') is what gevent's
       cooperative sockets cost any Locust user: not harness overhead, but worth knowing.
   (e) diagnostic, no floor: ``_MLLPUser._send`` alone (``bench/locust_mllp_send.py``): the same
-      user and ``_send`` (``MLLPClient``, ``ack_problem``, request event) with a builder cycling
-      through a pool of ORUs built once at start, like the raw loop's. (d) vs (e) is the cost of
-      building and guard-scanning a new 9.7 KB ORU per message; (e) vs (c) is the cost of the
-      client, the check, the event and gevent.
+      user and ``_send`` (``MLLPClient.send_framed``, the ACK check, request event) with a builder
+      cycling through a pool of frames built once at start, like the raw loop's. (d) vs (e) is the
+      cost of building and vetting a new 9.7 KB ORU per message and of the log; (e) vs (c) is the
+      cost of the client, the check, the event and gevent.
 
 How a rate is measured. Locust paths: ``locust --headless -u N --run-time S`` as a subprocess in
 its own process group (hard timeout S + 60 s, the group killed on timeout or any error), its
@@ -333,7 +335,11 @@ def bench_load(seconds: float = 8.0, rounds: int = 3, users: int = 4, echo=print
         def run(path: str, r: int) -> dict:
             if path == "mllp_raw":
                 return _raw_mllp_loop(mllp_port, pool, run_s)
-            return _run_locust(LOCUSTFILES[path], env, runs_dir / f"round{r + 1}-{path}",
+            out = runs_dir / f"round{r + 1}-{path}"
+            # the RisUser keeps its log of ORUs sent and answered AA as in a real run (the "AA is
+            # stored" check's input: part of what it must do per message)
+            run_env = dict(env, GENREP_LOAD_OUT=str(out / "accepted")) if path == "mllp_harness" else env
+            return _run_locust(LOCUSTFILES[path], run_env, out,
                                users=users if path.startswith("fhir") else 1, run_s=run_s)
 
         results: dict[str, list[dict]] = {p: [] for p in ("fhir_bare", "fhir_harness", "mllp_raw", "mllp_bare",
