@@ -37,7 +37,17 @@ def test_nll_down_at_the_peak_is_said_and_lists_come_back(tmp_path):
     assert [x["operation"] for x in left_out] == ["read_medications"]
     assert sla["run"]["operations"]["read_medications"]["failures"] >= fault["unavailable_answers"]
     judged = sla["run"]["phases"]["steady"]["judged_operations"]["read_medications"]
-    assert judged["failures"] == 0
+    if judged["failures"] and sla["inconclusive"]:
+        # on a machine the product reports saturated, reads are slow: one started just before NLL
+        # went down is answered "unavailable" after it, and counts in the window it started in
+        # (kept). Then the judged figure is never met, and the outage's failures were still left out
+        steady = sla["run"]["phases"]["steady"]["operations"]["read_medications"]
+        assert judged["failures"] < steady["failures"], (judged, steady)
+        (ratio,) = [o for o in sla["outcomes"] if o["operation"] == "read_medications"
+                    and o["metric"] == "max_failure_ratio"]
+        assert ratio["status"] == "inconclusive", ratio
+    else:
+        assert judged["failures"] == 0, judged
 
 
 def test_nll_down_shown_as_an_empty_list_misses_its_own_requirement(tmp_path):

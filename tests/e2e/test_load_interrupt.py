@@ -70,17 +70,29 @@ def test_a_crashed_locust_worker_makes_the_run_incomplete_never_met(tmp_path):
                             env=dict(os.environ, PYTHONIOENCODING="utf-8"))
     lines = []
     try:
+        # kill as early as the run allows: the master has written started.json (its test started,
+        # which it does only once both forked workers have connected). The master needs
+        # HEARTBEAT_LIVENESS (10) missed heartbeats to call the worker missing, and the run is not
+        # cut by the kill (the other worker goes on to the end): waiting for a progress line, which
+        # a saturated host can delay far into the 40 s, left too little of the run to notice it
         deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:  # Locust is really running: a progress line
-            line = proc.stdout.readline()
-            lines.append(line)
-            if "users" in line and "req/s" in line:
+        locusts: list[psutil.Process] = []
+        workers: list[psutil.Process] = []
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                locusts = [p for p in psutil.Process(proc.pid).children(recursive=True)
+                           if "--processes" in " ".join(p.cmdline())]
+                workers = [p for p in locusts if p.ppid() in {q.pid for q in locusts}]
+            except psutil.Error:  # a process ended while looked at: look again
+                pass
+            if (out / "started.json").is_file() and len(workers) == 2:
                 break
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            lines.append(proc.stdout.read())
+        assert (out / "started.json").is_file(), "Locust's test never started:\n" + "".join(lines)
         # `--processes 2`: the master forks its workers, which keep its command line
-        locusts = [p for p in psutil.Process(proc.pid).children(recursive=True)
-                   if "--processes" in " ".join(p.cmdline())]
-        workers = [p for p in locusts if p.ppid() in {q.pid for q in locusts}]
-        assert len(workers) == 2, "".join(lines)
+        assert len(workers) == 2, [" ".join(p.cmdline()) for p in locusts]
         # a free port, never Locust's 5557 (the CLI passed 5557 until session 9: two runs on one
         # host then shared a port, and one run's workers could join the other's master)
         (master,) = set(locusts) - set(workers)

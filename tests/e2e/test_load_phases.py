@@ -43,10 +43,17 @@ def test_golive_ramp_and_steady_phase_apart_with_windows(tmp_path):
     assert first["requests"] < 0.3 * started_by_5s, first
     # a clinician's whole task, end to end, beside the operations
     journey = phases["steady"]["judged_operations"]["report_to_prescription"]
-    assert journey["requests"] >= 1 and journey["failures"] == 0, journey
     outcomes = {o["metric"]: o for o in sla["outcomes"] if o["requirement"] == "PERF-JOURNEY-REPORT-TO-PRESCRIPTION"}
     assert set(outcomes) == {"p95_ms", "p99_ms", "max_failure_ratio"}
     assert outcomes["p95_ms"]["measured"] == journey["p95_ms"]
+    if journey["requests"] == 0:
+        # none finished in the 6 s steady phase: a journey (six steps) outlasts it on a starved
+        # machine. Only where the product says so (generator or host saturated), and then never
+        # met; the journeys still ran and finished, over the whole run, without a failure
+        assert sla["inconclusive"] and {o["status"] for o in outcomes.values()} == {"inconclusive"}, outcomes
+        assert "report_to_prescription" in sla["run"]["journeys_started"], sla["run"]["journeys_started"]
+        journey = sla["run"]["operations"]["report_to_prescription"]
+    assert journey["requests"] >= 1 and journey["failures"] == 0, journey
     stored = sla["run"]["stored"]  # a journey's report counts in "AA is stored" like the RIS users'
     assert stored["accepted_in_journeys"] >= 1 and stored["not_stored"] == 0
     assert (out / "windows.json").is_file() and (out / "started.json").is_file()

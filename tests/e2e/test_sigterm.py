@@ -86,6 +86,9 @@ def cleanup():
             proc.wait(10)
 
 
+# the bounds below (start-up, a first result, the stop) add up to more than the suite's default
+# pytest timeout (120 s): the tests' own checks must be what fails, with their output
+@pytest.mark.timeout(300)
 @pytest.mark.parametrize("sig, code, message", [(signal.SIGTERM, 143, "genrep: stopped by SIGTERM"),
                                                 (signal.SIGINT, 130, "genrep: interrupted (Ctrl-C)")])
 def test_rehearse_stops_the_suite_and_its_simulators(tmp_path, cleanup, sig, code, message):
@@ -93,7 +96,8 @@ def test_rehearse_stops_the_suite_and_its_simulators(tmp_path, cleanup, sig, cod
     proc, log = start(tmp_path, "rehearse", "--results", results, "--no-html")
     cleanup.append(proc)
     procs = wait_for(proc, log, lambda lines: any("genrep.sim.ehr" in line for line in lines))
-    deadline = time.monotonic() + 30  # inside the suite: a scenario has finished
+    # inside the suite: a scenario has finished (a bound against "never"; generous for a saturated CI host)
+    deadline = time.monotonic() + 120
     while not list(results.glob("*-result.json")) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert list(results.glob("*-result.json")), output(log)[-3000:]
@@ -105,6 +109,7 @@ def test_rehearse_stops_the_suite_and_its_simulators(tmp_path, cleanup, sig, cod
     assert "VERDICT" not in text
 
 
+@pytest.mark.timeout(240)
 def test_the_suite_stops_when_rehearse_is_killed(tmp_path, cleanup):
     """Even SIGKILL (no handler runs): the suite notices its harness is gone and tears down."""
     proc, log = start(tmp_path, "rehearse", "--results", tmp_path / "r", "--no-html")
@@ -113,7 +118,7 @@ def test_the_suite_stops_when_rehearse_is_killed(tmp_path, cleanup):
     procs = tree(proc)
     proc.kill()
     proc.wait(10)
-    _, alive = psutil.wait_procs(procs, timeout=30)
+    _, alive = psutil.wait_procs(procs, timeout=60)  # returns as soon as all are gone
     assert not alive, f"outlived a killed genrep: {cmdlines(alive)}"
 
 
@@ -130,6 +135,7 @@ time.sleep(300)
 """
 
 
+@pytest.mark.timeout(240)
 def test_the_suite_watch_alone_stops_it_when_its_harness_is_killed(tmp_path, cleanup):
     """The test above passes as long as the suite stops somehow, and a killed genrep also breaks the
     suite's output pipe (pytest dies writing its next dot). Here the harness is a stand-in whose suite
@@ -154,7 +160,8 @@ def test_the_suite_watch_alone_stops_it_when_its_harness_is_killed(tmp_path, cle
         assert any("genrep.sim.ehr" in line for line in cmdlines(procs)), (tmp_path / "suite.log").read_text()
         middle.kill()
         middle.wait(10)
-        _, alive = psutil.wait_procs(procs, timeout=20)  # the watch looks every 0.5 s; then teardown
+        # the watch looks every 0.5 s; then teardown (60 s: a bound against "never" on a saturated host)
+        _, alive = psutil.wait_procs(procs, timeout=60)
         assert not alive, f"outlived its killed harness: {cmdlines(alive)}"
         # stopped by the watch (its SIGTERM: pytest's interrupted summary), not at the suite's own end
         log = (tmp_path / "suite.log").read_text(encoding="utf-8", errors="replace")
@@ -179,13 +186,18 @@ def test_load_stops_locust_and_the_simulators(tmp_path, cleanup):
     assert "SLA:" not in text
 
 
+@pytest.mark.timeout(240)
 def test_sim_up_stops_its_simulators(tmp_path, cleanup):
     proc, log = start(tmp_path, "sim", "up", "--mllp-port", "0", "--fhir-port", "0")
     cleanup.append(proc)
     wait_for(proc, log, lambda lines: sum("genrep.sim." in line for line in lines) >= 5)
-    deadline = time.monotonic() + 20
+    # the last start-up line: from here on a SIGTERM is sim up's normal end (exit 0); before it, a
+    # SIGTERM interrupts the start (143), so the test must not signal until it has appeared
+    deadline = time.monotonic() + 60
     while "defects:" not in output(log) and time.monotonic() < deadline:
+        assert proc.poll() is None, f"sim up ended early ({proc.returncode}):\n{output(log)}"
         time.sleep(0.2)
+    assert "defects:" in output(log), f"sim up never finished starting:\n{output(log)[-3000:]}"
     procs = tree(proc)
     text = stop_and_check(proc, log, procs, signal.SIGTERM, 0)
     assert "stopped." in text

@@ -15,8 +15,9 @@ import pytest
 
 #: a bound against a hang, not the issue's figure: "exit 2 in under 5 s" and "exit 3 in under 10 s"
 #: are measured by the command on a quiet machine (2.6 s and 5.0 s; docs/robustness.md) - under
-#: `make test`'s 4 workers on 2 cores the same runs took up to 9-11 s, all of it Python start-up
-HANG_BOUND = 30.0
+#: `make test`'s 4 workers on 2 cores the same runs took up to 9-11 s, all of it Python start-up;
+#: CI runs 6 workers on 2 cores. The subprocess timeouts are above it, so the bound is what reports
+HANG_BOUND = 60.0
 
 
 def _profile(tmp_path, mllp_port: int, fhir_port: int) -> str:
@@ -108,7 +109,7 @@ def test_example_profile_without_token_exits_2_within_5_s(tmp_path):
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "genrep.cli", "rehearse", "--env", "example-external",
                            "--results", str(tmp_path / "results")], capture_output=True, text=True,
-                          timeout=60, env=_example_env())
+                          timeout=2 * HANG_BOUND, env=_example_env())
     elapsed = time.monotonic() - t0
     out = proc.stdout[-3000:] + proc.stderr[-2000:]
     assert proc.returncode == 2, out
@@ -128,7 +129,7 @@ def test_unresolvable_hosts_exit_3_within_10_s(tmp_path):
     profile.write_text(text.replace("name: example-external", "name: unresolvable"), encoding="utf-8")
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "genrep.cli", "rehearse", "--env", str(profile),
-                           "--results", str(tmp_path / "results")], capture_output=True, text=True, timeout=60,
+                           "--results", str(tmp_path / "results")], capture_output=True, text=True, timeout=2 * HANG_BOUND,
                           env=_example_env(GENREP_EHR_FHIR_TOKEN="t1", GENREP_EHR_API_TOKEN="t2",
                                            GENREP_NLL_TOKEN="t3"))
     elapsed = time.monotonic() - t0
@@ -145,7 +146,7 @@ def test_unresolvable_hosts_exit_3_within_10_s(tmp_path):
 def test_load_runs_the_preflight_too(tmp_path):
     t0 = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "genrep.cli", "load", "golive_morning", "--env", "example-external",
-                           "--out", str(tmp_path / "load")], capture_output=True, text=True, timeout=60,
+                           "--out", str(tmp_path / "load")], capture_output=True, text=True, timeout=2 * HANG_BOUND,
                           env=_example_env())
     elapsed = time.monotonic() - t0
     assert proc.returncode == 2, proc.stdout[-2000:] + proc.stderr[-2000:]

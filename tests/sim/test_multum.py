@@ -19,7 +19,13 @@ from genrep.sim.process import SimProcess, SimStartError
 
 from .conftest import wait_until
 
-TIMEOUT = 3.0
+# A hang guard for calls that must be answered (a busy CI host can starve any process for seconds);
+# calls whose timeout must fire pass their own short one.
+TIMEOUT = 30.0
+#: how long a healthy process may be starved before a test calls it stuck: "not blocked" bounds stay
+#: far below the hang they guard against
+SLACK = 5.0
+WAIT = 30.0  # wait_until bounds: polled, so the passing case is not slower
 WARFARIN_IBUPROFEN = ["warfarin", "ibuprofen"]
 
 
@@ -99,7 +105,10 @@ def start_lb(servers):
         sim.stop()
 
 
-FAST = ("--probe-interval", "0.1", "--failback-after", "3", "--timeout", "0.5", "--retries", "1")
+# Probes stay fast; the per-attempt timeout is generous, so a probe of a healthy but starved backend
+# is not taken for a failure (a spurious "down" would break the traffic splits and event lists).
+PROBE_TIMEOUT = "5"
+FAST = ("--probe-interval", "0.1", "--failback-after", "3", "--timeout", PROBE_TIMEOUT, "--retries", "1")
 
 
 # -- one server ---------------------------------------------------------------------------------
@@ -204,13 +213,13 @@ def test_fault_hang_times_out_admin_answers(servers):
     t0 = time.monotonic()
     with pytest.raises(requests.exceptions.ReadTimeout):
         check(a["base"], WARFARIN_IBUPROFEN, timeout=0.5)
-    assert time.monotonic() - t0 < 2.0
+    assert time.monotonic() - t0 < 2 * SLACK  # the hang itself never ends
     t0 = time.monotonic()
     assert admin(a, "health")["status"] == "ok"
     assert admin(a, "stats")["mode"] == "hang"
-    assert time.monotonic() - t0 < 1.0
+    assert time.monotonic() - t0 < SLACK  # not held by the hanging service request
     admin(a, "reset")
-    assert check(a["base"], WARFARIN_IBUPROFEN, timeout=2.0).status_code == 200
+    assert check(a["base"], WARFARIN_IBUPROFEN).status_code == 200
 
 
 def test_fault_hang_released_on_reset(servers):
@@ -219,14 +228,14 @@ def test_fault_hang_released_on_reset(servers):
     result = {}
 
     def call():
-        result["r"] = check(a["base"], WARFARIN_IBUPROFEN, timeout=5.0)
+        result["r"] = check(a["base"], WARFARIN_IBUPROFEN)
 
     t = threading.Thread(target=call)
     t.start()
     time.sleep(0.3)
     assert "r" not in result
     admin(a, "reset")
-    t.join(5.0)
+    t.join(TIMEOUT)
     assert result["r"].status_code == 200
 
 
@@ -341,7 +350,8 @@ def test_failover_on_sigkill(servers, start_lb):
 
 def test_retries_are_bounded(servers, start_lb):
     # probes far apart: the request path alone notices the failure
-    lb = start_lb("--policy", "primary-backup", "--probe-interval", "60", "--timeout", "0.5", "--retries", "0")
+    lb = start_lb("--policy", "primary-backup", "--probe-interval", "60", "--timeout", PROBE_TIMEOUT,
+                  "--retries", "0")
     fault(servers["a"], "error503")
     r = check(lb["base"], WARFARIN_IBUPROFEN)
     assert r.status_code == 503, r.text
@@ -365,16 +375,21 @@ def test_both_down_not_performed(servers, start_lb, probe_interval):
 def test_failback_after_n_good_probes(servers, start_lb):
     interval, n = 0.1, 5
     lb = start_lb("--policy", "primary-backup", "--probe-interval", str(interval),
-                  "--failback-after", str(n), "--timeout", "0.5")
+                  "--failback-after", str(n), "--timeout", PROBE_TIMEOUT)
     fault(servers["a"], "stopped")
-    assert wait_until(lambda: not backend(lb, "multum-a")["healthy"], 3.0)
+    assert wait_until(lambda: not backend(lb, "multum-a")["healthy"], WAIT)
     assert check(lb["base"], WARFARIN_IBUPROFEN).headers["X-Multum-Server"] == "multum-b"
     t0 = time.time()
     admin(servers["a"], "reset")
-    # right after recovery: still down, traffic stays on the backup
-    assert backend(lb, "multum-a")["healthy"] is False
-    assert check(lb["base"], WARFARIN_IBUPROFEN).headers["X-Multum-Server"] == "multum-b"
-    assert wait_until(lambda: backend(lb, "multum-a")["healthy"], 5.0)
+    # right after recovery: still down, traffic stays on the backup. Checked only while the answers
+    # came back before n good probes were possible: a starved test would see a legitimate failback
+    # (the "up" event's time below is the check that does not depend on this process's speed).
+    a_now = backend(lb, "multum-a")
+    served_by = check(lb["base"], WARFARIN_IBUPROFEN).headers["X-Multum-Server"]
+    if time.time() - t0 < (n - 1) * interval - 0.05:
+        assert a_now["healthy"] is False
+        assert served_by == "multum-b"
+    assert wait_until(lambda: backend(lb, "multum-a")["healthy"], WAIT)
     events = [e for e in lb_status(lb)["events"] if e["backend"] == "multum-a"]
     assert [e["event"] for e in events] == ["down", "up"]  # no flapping
     up = events[1]
@@ -398,12 +413,18 @@ def test_no_failover_is_the_2024_state(servers, start_lb):
 
 def test_no_failback_stays_down(servers, start_lb):
     lb = start_lb("--policy", "primary-backup", "--no-failback", "--probe-interval", "0.1",
-                  "--failback-after", "2", "--timeout", "0.5")
+                  "--failback-after", "2", "--timeout", PROBE_TIMEOUT)
     fault(servers["a"], "error503")
-    assert wait_until(lambda: not backend(lb, "multum-a")["healthy"], 3.0)
+    assert wait_until(lambda: not backend(lb, "multum-a")["healthy"], WAIT)
     admin(servers["a"], "reset")
-    time.sleep(0.8)
-    a = backend(lb, "multum-a")
+    seen = {}
+
+    def enough_good_probes() -> bool:  # the snapshot that shows failback-after good probes
+        seen["a"] = backend(lb, "multum-a")
+        return seen["a"]["consecutive_ok"] >= 2
+
+    assert wait_until(enough_good_probes, WAIT), seen
+    a = seen["a"]
     assert a["healthy"] is False and a["consecutive_ok"] >= 2
     assert check(lb["base"], WARFARIN_IBUPROFEN).headers["X-Multum-Server"] == "multum-b"
 
@@ -413,7 +434,7 @@ def test_content_versions_differ_flagged(servers, start_lb):
     assert lb_status(lb)["content_versions_differ"] is False
     assert "X-Content-Versions-Differ" not in check(lb["base"], WARFARIN_IBUPROFEN).headers
     fault(servers["a"], "version", version="2024.10")
-    assert wait_until(lambda: lb_status(lb)["content_versions_differ"], 3.0)
+    assert wait_until(lambda: lb_status(lb)["content_versions_differ"], WAIT)
     versions = {b["name"]: b["content_version"] for b in lb_status(lb)["backends"]}
     assert versions == {"multum-a": "2024.10", "multum-b": "2024.11"}
     for _ in range(2):
@@ -421,7 +442,7 @@ def test_content_versions_differ_flagged(servers, start_lb):
         assert r.headers["X-Content-Versions-Differ"] == "true"
         assert r.json()["content_version"] == versions[r.headers["X-Multum-Server"]]
     admin(servers["a"], "reset")
-    assert wait_until(lambda: not lb_status(lb)["content_versions_differ"], 3.0)
+    assert wait_until(lambda: not lb_status(lb)["content_versions_differ"], WAIT)
 
 
 def test_canary_not_liveness(servers, start_lb):
@@ -429,41 +450,51 @@ def test_canary_not_liveness(servers, start_lb):
     lb = start_lb("--policy", "primary-backup", *FAST)
     fault(servers["a"], "partial", check="drug-drug")
     assert requests.get(f"{servers['a']['base']}/health", timeout=TIMEOUT).json()["status"] == "ok"
-    assert wait_until(lambda: not backend(lb, "multum-a")["healthy"], 3.0)
+    assert wait_until(lambda: not backend(lb, "multum-a")["healthy"], WAIT)
     assert "drug-drug" in backend(lb, "multum-a")["last_error"]
 
 
 def test_partial_answer_passed_through(servers, start_lb):
     lb = start_lb("--policy", "primary-backup", *FAST)
     fault(servers["a"], "partial", check="duplication")
+    probes_before = backend(lb, "multum-a")["probes"]
     r = check(lb["base"], ["warfarin", "ibuprofen", "naproxen"])
     assert r.status_code == 200 and r.headers["X-Multum-Server"] == "multum-a"
     assert r.json()["checks"]["duplication"]["status"] == "error"
-    time.sleep(0.3)
+    # a few canary probes have run against the partial answer (counted, not slept for)
+    assert wait_until(lambda: backend(lb, "multum-a")["probes"] >= probes_before + 4, WAIT)
     assert backend(lb, "multum-a")["healthy"] is True
 
 
 def test_lb_responsive_while_backend_hangs(servers, start_lb):
-    lb = start_lb("--policy", "primary-backup", "--probe-interval", "0.1", "--timeout", "1.0")
+    # The attempts on the hanging server last HANG s; every "not blocked" bound below is far under it.
+    # The test ends the hang itself (error503) once it has seen enough, so it never waits HANG out.
+    hang = 30.0
+    lb = start_lb("--policy", "primary-backup", "--probe-interval", "0.1", "--timeout", str(hang))
     fault(servers["a"], "hang")
     probes_before = backend(lb, "multum-b")["probes"]
     result = {}
 
     def call():
-        result["r"] = check(lb["base"], WARFARIN_IBUPROFEN, timeout=5.0)
+        result["r"] = check(lb["base"], WARFARIN_IBUPROFEN, timeout=2 * hang)
 
     t = threading.Thread(target=call)
     t.start()
     try:
+        # the request is held by the hanging server (the LB counts requests, not probes)
+        assert wait_until(lambda: backend(lb, "multum-a")["requests"] >= 1, hang / 2)
         for _ in range(5):
             t0 = time.monotonic()
             lb_status(lb)
-            assert time.monotonic() - t0 < 0.3
+            assert time.monotonic() - t0 < SLACK
             time.sleep(0.1)
+        # probing did not stall behind the hanging server's probe
+        assert wait_until(lambda: backend(lb, "multum-b")["probes"] >= probes_before + 3, SLACK)
+        assert "r" not in result, "the request was answered before the hang ended"
+        fault(servers["a"], "error503")  # end the hang: the LB fails over to the backup
     finally:
-        t.join(5.0)
+        t.join(2 * hang)
     assert result["r"].status_code == 200 and result["r"].headers["X-Multum-Server"] == "multum-b"
-    assert backend(lb, "multum-b")["probes"] >= probes_before + 3  # probing did not stall
 
 
 @pytest.mark.parametrize("args", [["--backend", "nonsense"], ["--backend", "x=http://10.0.0.1:80"],
@@ -492,16 +523,17 @@ def test_await_good_probes_ends_when_the_load_balancer_has_them(servers, start_l
     from genrep.integrations.multum import await_good_probes
     interval, n = 0.1, 4
     lb = start_lb("--policy", "round-robin", "--probe-interval", str(interval), "--failback-after", str(n),
-                  "--timeout", "0.5")
+                  "--timeout", PROBE_TIMEOUT)
     profile = _lb_profile(lb)
     fault(servers["a"], "stopped")
-    assert wait_until(lambda: not backend(lb, "multum-a")["healthy"], 3.0)
+    assert wait_until(lambda: not backend(lb, "multum-a")["healthy"], WAIT)
     assert await_good_probes(profile, n, 0.3) is False  # still down: the bound is waited out
     admin(servers["a"], "reset")
     t0 = time.monotonic()
-    assert await_good_probes(profile, n, 5.0) is True
+    bound = 2 * WAIT
+    assert await_good_probes(profile, n, bound) is True
     waited = time.monotonic() - t0
-    assert (n - 1) * interval - 0.05 <= waited < 3.0, waited
+    assert (n - 1) * interval - 0.05 <= waited < bound / 2, waited  # ended by the probes, not the bound
     a = backend(lb, "multum-a")
     assert a["consecutive_ok"] >= n and a["healthy"] is True
 
@@ -510,10 +542,12 @@ def test_await_content_version_and_no_status_outside_the_virtual_environment(ser
     from genrep.integrations.multum import await_content_version, await_good_probes
     lb = start_lb("--policy", "round-robin", *FAST)
     fault(servers["b"], "version", version="2024.10")
-    assert await_content_version(_lb_profile(lb), "multum-b", "2024.10", 3.0) is True
+    assert await_content_version(_lb_profile(lb), "multum-b", "2024.10", WAIT) is True
     assert lb_status(lb)["content_versions_differ"] is True
-    # an external profile: no status is read, the caller waits its own bound out
+    # an external profile: no status is read, the caller waits its own bound out (False at once:
+    # far under one bound, which it would take to wait either bound out)
+    bound = 2 * WAIT
     t0 = time.monotonic()
-    assert await_good_probes(_lb_profile(lb, "external"), 1, 2.0) is False
-    assert await_content_version(_lb_profile(lb, "external"), "multum-b", "2024.10", 2.0) is False
-    assert time.monotonic() - t0 < 0.5
+    assert await_good_probes(_lb_profile(lb, "external"), 1, bound) is False
+    assert await_content_version(_lb_profile(lb, "external"), "multum-b", "2024.10", bound) is False
+    assert time.monotonic() - t0 < bound / 2

@@ -5,6 +5,7 @@ simulator, each its own process on loopback; faults through the sim fault driver
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 import requests
@@ -23,12 +24,22 @@ CONTRACT = load_referrals()
 KNOWN = CONTRACT.unit("Röntgen SÄS Borås")
 REJECTING = next(u for u in CONTRACT.units if u.answer == "reject")
 
+# A busy CI host can starve any process for seconds. The EHR's bound for one delivery (default
+# 1.5 s) would turn a starved receiver into "receiver-unavailable": the EHRs here get REFERRAL_TIMEOUT,
+# which a hanging receiver still runs into. The contract's feedback bound (4 s, an assumption about the
+# real EHR) would turn a starved EHR's answer into "late": the tests that expect an answer judge it
+# against RELAXED, whose bound is still far under the hang a missing delivery bound would be
+# (silent: never an answer). How the bound classifies is classify()'s unit tests'.
+REFERRAL_TIMEOUT = 5.0
+RELAXED = replace(CONTRACT, within_seconds=4 * REFERRAL_TIMEOUT)
+assert RELAXED.within_seconds > REFERRAL_TIMEOUT + CONTRACT.within_seconds
+
 
 def _environment(*ehr_args: str) -> VirtualEnvironment:
     rx = SimProcess("genrep.sim.referral_receiver", ["--host", "127.0.0.1", "--port", "0", "--admin-port", "0"])
     rx_info = rx.start()
     ehr = SimProcess("genrep.sim.ehr", ["--mllp-port", "0", "--fhir-port", "0", "--referral-url", rx_info["base"],
-                                        *ehr_args])
+                                        "--referral-timeout", str(REFERRAL_TIMEOUT), *ehr_args])
     try:
         info = ehr.start()
     except BaseException:
@@ -61,7 +72,7 @@ def _patient_id(profile) -> str:
 @pytest.fixture(scope="module")
 def env():
     venv = _environment()
-    client = ReferralClient(venv.profile, CONTRACT)
+    client = ReferralClient(venv.profile, RELAXED)
     try:
         yield venv, client, _patient_id(venv.profile)
     finally:
@@ -81,7 +92,7 @@ def test_a_referral_to_a_known_unit_is_delivered_and_received(env):
     _, client, pid = env
     sent = client.send(pid, KNOWN, "Lungröntgen: pneumoni?")
     outcome = client.await_feedback(sent)
-    assert outcome.classification == "delivered" and outcome.elapsed < CONTRACT.within_seconds, outcome.describe()
+    assert outcome.classification == "delivered" and outcome.elapsed < RELAXED.within_seconds, outcome.describe()
     assert expect_delivered(outcome) is None
     received = client.received(sent.request_id)
     assert [r["unit"] for r in received] == [KNOWN.id]
@@ -113,7 +124,8 @@ def test_a_receiver_down_comes_back_failed_in_time_and_delivery_resumes(env, fau
     sent = client.send(pid, KNOWN, "Lungröntgen?")
     outcome = client.await_feedback(sent)
     assert outcome.classification == "failed_with_reason", outcome.describe()
-    assert outcome.reason_code == "receiver-unavailable" and outcome.elapsed <= CONTRACT.within_seconds
+    # in time: a hang is cut at the EHR's delivery bound, far under the feedback bound
+    assert outcome.reason_code == "receiver-unavailable" and outcome.elapsed <= RELAXED.within_seconds
     faults.clear("referral-receiver")
     assert venv.process("referral-receiver").alive
     again = client.await_feedback(client.send(pid, KNOWN, "Lungröntgen?"))
@@ -140,24 +152,31 @@ def test_the_api_refuses_a_referral_with_no_unit_or_an_unknown_patient(env):
     assert sent.refused is not None and client.await_feedback(sent).classification == "failed_with_reason"
 
 
-@pytest.mark.parametrize("defect,expected,kind", [
-    ("referral-silent-failure", "silent", "referral_silent_failure"),
-    ("referral-feedback-late:5", "late", "referral_feedback_late"),
+# The contract's own bound (4 s): the late defect tells the failure 5 s after the receiver's answer, so
+# it cannot come within the bound however fast the host; the late watch after the bound is the
+# contract's 5 s where nothing comes (silent: waited out in full), and generous where the late answer
+# must still be seen (a starved EHR must not turn late into silent).
+@pytest.mark.parametrize("defect,expected,kind,late_watch", [
+    ("referral-silent-failure", "silent", "referral_silent_failure", CONTRACT.observe_late_seconds),
+    ("referral-feedback-late:5", "late", "referral_feedback_late", 30.0),
 ])
-def test_the_defects_are_seen_as_silent_and_late(defect, expected, kind):
+def test_the_defects_are_seen_as_silent_and_late(defect, expected, kind, late_watch):
     venv = _environment("--defect", defect)
-    client = ReferralClient(venv.profile, CONTRACT)
+    watch = replace(CONTRACT, observe_late_seconds=late_watch)
+    delivery, client = ReferralClient(venv.profile, RELAXED), ReferralClient(venv.profile, watch)
     try:
         pid = _patient_id(venv.profile)
-        delivered = client.await_feedback(client.send(pid, KNOWN, "x"))
-        assert delivered.classification == "delivered"  # the defects break only the failure path
+        delivered = delivery.await_feedback(delivery.send(pid, KNOWN, "x"))
+        assert delivered.classification == "delivered", delivered.describe()  # the defects break only the failure path
         start = time.monotonic()
         outcome = client.await_feedback(client.send(pid, CONTRACT.unknown_unit, "x"))
         waited = time.monotonic() - start
         assert outcome.classification == expected, outcome.describe()
         assert expect_failed(outcome, "unit-unknown").startswith(f"{kind}: ")
-        # bounded: never longer than the bound plus the late watch (and one poll)
-        assert waited <= CONTRACT.within_seconds + CONTRACT.observe_late_seconds + 1.5
+        # bounded: never (much) longer than the bound plus the late watch; the slack is for a
+        # starved last poll, far under the hang an unbounded watch of a silent failure would be
+        assert waited <= watch.within_seconds + watch.observe_late_seconds + REFERRAL_TIMEOUT
     finally:
+        delivery.close()
         client.close()
         venv.stop()

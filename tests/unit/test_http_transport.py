@@ -152,17 +152,23 @@ def test_dripping_headers_or_chunks_hit_the_overall_deadline(what, data):
 
 
 def test_a_fast_answer_after_a_slow_one_is_not_cut():
-    """The watchdog of a finished request never touches the next one on the same connection."""
+    """The watchdog of a finished request never touches the next one on the same connection.
+
+    The deadline is 5 s; /b starts 3.5 s after /a and is answered 2 s later, so it is still running
+    when /a's deadline passes (however late the threads run: both waits are at least that long),
+    and it has 3 s of its own deadline to spare for a starved machine."""
     def script(conn, stop):
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         conn.recv(65536)
-        time.sleep(0.6)  # slower than half the deadline, within it
+        time.sleep(2.0)  # /b ends after /a's deadline (3.5 + 2.0 > 5), within its own
         conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok2")
-        time.sleep(0.5)
+        stop.wait(5)
     port, stop, thread = _serve_once(script)
-    transport = HttpTransport(f"http://127.0.0.1:{port}", connect_timeout=0.3, read_timeout=0.7)
-    assert transport.request("GET", "/a").content == b"ok"
-    time.sleep(0.5)
-    assert transport.request("GET", "/b").content == b"ok2"
-    stop.set()
-    thread.join(3)
+    transport = HttpTransport(f"http://127.0.0.1:{port}", connect_timeout=1.0, read_timeout=4.0)
+    try:
+        assert transport.request("GET", "/a").content == b"ok"
+        time.sleep(3.5)
+        assert transport.request("GET", "/b").content == b"ok2"
+    finally:
+        stop.set()
+        thread.join(3)
