@@ -221,6 +221,21 @@ def test_no_matching_ack_by_the_deadline_is_a_classified_error_not_a_hang(short_
         assert not c.connected
 
 
+def test_a_read_timeout_shorter_than_the_grace_is_named_as_the_read_timeout(monkeypatch):
+    """When the read deadline comes before the grace would end, the error names the read timeout.
+    The grace is made long here, so the stray ACK gets the whole (3 s) read timeout to arrive."""
+    monkeypatch.setattr(mllp_answers, "STRAY_GRACE_S", 60.0)
+    with Peer(wrong_id_always) as peer:
+        c = client(peer, read_timeout=3.0)
+        t0 = time.monotonic()
+        with pytest.raises(AckMismatch, match=r"^ack_mismatch: no ACK for control id 'W1' .* within 3.0 s; "
+                                              r"instead 1 answer\(s\) to other messages: AA: an ACK for "
+                                              r"'SOMEONE-ELSE', which this client never sent"):
+            c.send(message("W1"))
+        assert 2.95 <= time.monotonic() - t0 < 3.0 + SLACK
+        assert not c.connected
+
+
 def test_silence_is_still_a_read_timeout():
     with Peer(lambda state, payload: []) as peer:
         with pytest.raises(ReadTimeout, match="no MLLP answer") as ei:
