@@ -9,6 +9,8 @@ import os
 import subprocess
 import sys
 
+from genrep.load.generator import GENERATOR_SATURATED, HOST_SATURATED
+
 USERS, DURATION = 1500, 24.0  # enough journey users (2 of 102 shares) for a few journeys in the steady phase
 
 
@@ -50,7 +52,8 @@ def test_golive_ramp_and_steady_phase_apart_with_windows(tmp_path):
         # none finished in the 6 s steady phase: a journey (six steps) outlasts it on a starved
         # machine. Only where the product says so (generator or host saturated), and then never
         # met; the journeys still ran and finished, over the whole run, without a failure
-        assert sla["inconclusive"] and {o["status"] for o in outcomes.values()} == {"inconclusive"}, outcomes
+        assert sla["inconclusive"] in (GENERATOR_SATURATED, HOST_SATURATED), sla["inconclusive"]
+        assert {o["status"] for o in outcomes.values()} == {"inconclusive"}, outcomes
         assert "report_to_prescription" in sla["run"]["journeys_started"], sla["run"]["journeys_started"]
         journey = sla["run"]["operations"]["report_to_prescription"]
     assert journey["requests"] >= 1 and journey["failures"] == 0, journey

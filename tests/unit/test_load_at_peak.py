@@ -163,12 +163,19 @@ class Recording(FaultDriver):
         self.calls.append(("clear", target, None, time.time()))
 
 
-def test_a_fault_with_for_is_cleared_mid_run_and_timed_from_the_test_start(tmp_path):
+def test_a_fault_with_for_is_cleared_mid_run_and_timed_from_the_test_start(tmp_path, monkeypatch):
+    from test_load_fault_plan import TimerDelays, planned_at
     plans = load_load_contract(with_plan(tmp_path, NLL_PLAN, "      - {target: nll, fault: error503, at: 0.6, for: 0.4}\n")
                                ).faults_for("nll_outage_under_load")
     driver = Recording()
+    timers = TimerDelays(monkeypatch)
     origin = time.time() - 0.3  # Locust's test started 0.3 s ago: the fault comes 0.3 s from now
+    before = time.time()
     schedule = FaultSchedule(plans, driver, duration_s=5.0).start(origin)
+    after = time.time()
+    # planned from the test's start, not from now (the timer's delay; a busy host cannot change it)
+    earliest, latest = planned_at(timers.delays[0], before, after, origin)
+    assert earliest - 1e-6 <= 0.6 <= latest + 1e-6, timers.delays
     deadline = time.monotonic() + 10  # until the mid-run clear came (a starved timer thread is late)
     while ("clear", "nll") not in [c[:2] for c in driver.calls] and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -179,6 +186,9 @@ def test_a_fault_with_for_is_cleared_mid_run_and_timed_from_the_test_start(tmp_p
     # never early; late only by what a starved timer thread may be (generous upper bounds)
     assert 0.5 <= event.injected - origin < 0.6 + 5 and 0.35 <= event.cleared - event.injected < 0.4 + 5
     assert event.back() == event.cleared
+    # cleared 0.4 s after it was injected: the clear's timer, started after the injection
+    assert len(timers.delays) == 2 and timers.delays[1] <= 0.4 + 1e-6
+    assert event.cleared - event.injected >= 0.35
     schedule.raise_errors(completed=True)
 
 

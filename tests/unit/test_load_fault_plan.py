@@ -135,12 +135,42 @@ def plans_of(tmp_path, plan: str):
     return load_load_contract(with_plan(tmp_path, plan)).faults_for("failover_under_load")
 
 
-def test_schedule_injects_at_each_second_and_clears_at_the_end(tmp_path):
+class TimerDelays:
+    """``threading.Timer`` in ``genrep.load.fault_plan``, recording each delay it is given: when a
+    fault is planned is checked from the delays, which a busy host cannot make late."""
+
+    def __init__(self, monkeypatch):
+        import threading
+
+        from genrep.load import fault_plan
+        self.delays: list[float] = []
+        real, delays = threading.Timer, self.delays
+
+        def timer(interval, function, args=None, kwargs=None):
+            delays.append(interval)
+            return real(interval, function, args, kwargs)
+        monkeypatch.setattr(fault_plan.threading, "Timer", timer)
+
+
+def planned_at(delay: float, before: float, after: float, origin: float) -> tuple[float, float]:
+    """The seconds after ``origin`` a timer started between the epochs ``before`` and ``after``
+    with ``delay`` fires at: (earliest, latest)."""
+    return delay + before - origin, delay + after - origin
+
+
+def test_schedule_injects_at_each_second_and_clears_at_the_end(tmp_path, monkeypatch):
     plans = plans_of(tmp_path, "      - {target: nll, fault: slow, at: 0.2, params: {delay: 1}}\n"
                                "      - {target: multum-a, fault: killed, at: 40%}\n")
     driver = Recording()
+    timers = TimerDelays(monkeypatch)
     t0 = time.monotonic()
+    before = time.time()
     schedule = FaultSchedule(plans, driver, duration_s=1.0).start()
+    after = time.time()
+    # each timer planned for its second after the start (0.2 s; 40 % of 1 s), whatever the host's speed
+    for delay, at in zip(timers.delays[:2], (0.2, 0.4)):
+        earliest, latest = planned_at(delay, before, after, schedule.origin)
+        assert earliest - 1e-6 <= at <= latest + 1e-6, (delay, at)
     assert wait_for(lambda: len([c for c in driver.calls if c[0] == "inject"]) == 2)
     schedule.stop()
     injected = [c for c in driver.calls if c[0] == "inject"]

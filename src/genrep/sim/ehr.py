@@ -51,6 +51,11 @@ __all__ = ["ACCESSION_SYSTEM", "ACK_MEMORY", "FHIR_JSON", "PNR_SYSTEM", "STATUS"
            "serve"]
 
 
+#: the bound for one referral delivery when none is given: a down receiver must come back to the
+#: sender as "receiver-unavailable" well inside contracts/referrals.yaml feedback.within_seconds
+REFERRAL_TIMEOUT_S = 1.5
+
+
 class VirtualEHR:
     """One virtual EHR: a ``Store`` shared by the MLLP side (which writes it) and the FHIR API
     (which reads it), the medication and prescribing modules, and the admin routes."""
@@ -60,7 +65,7 @@ class VirtualEHR:
                  nll_url: str | None = None, nll_timeout: float = 3.0,
                  multum_url: str | None = None, multum_timeout: float = 4.0,
                  access: AccessControl | None = None,
-                 referral_url: str | None = None, referral_timeout: float = 1.5,
+                 referral_url: str | None = None, referral_timeout: float = REFERRAL_TIMEOUT_S,
                  erx_cards: dict | None = None, erx_url: str | None = None, erx_timeout: float = 1.5):
         self.defects = defects
         self.access = access  # the access matrix on the API (ehr_access); None: not enforced
@@ -201,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="a user of the EHR and its role (contracts/access.yaml), repeatable; requests naming a "
                          "user are checked against the access matrix")
     ap.add_argument("--referral-url", default=None, help="the referral receiver's base URL (referrals to other units)")
-    ap.add_argument("--referral-timeout", type=float, default=1.5, help="bound for one referral delivery, seconds")
+    ap.add_argument("--referral-timeout", type=float, default=REFERRAL_TIMEOUT_S,
+                    help="bound for one referral delivery, seconds")
     ap.add_argument("--erx-url", default=None, help="the e-prescription receiver's base URL")
     ap.add_argument("--erx-cards", default=None, help="folder of the prescribers' virtual cards (sim.erx_cards)")
     ap.add_argument("--erx-timeout", type=float, default=1.5,
