@@ -147,12 +147,17 @@ class FailoverMeasurement:
     checks: int
     per_server: dict[str, int]
     recovered: bool
+    #: slow answered checks after service was back, each between good ones, not counted in the
+    #: failover time (at most ``FailoverProbe.MAX_BLIPS``; more are a pattern and count)
+    blips: int = 0
 
     def describe(self, objective: float | None = None) -> str:
         ft = "never (no recovery in the window)" if self.failover_seconds is None else f"{self.failover_seconds:.2f} s"
         obj = f" (objective <= {objective:.2f} s)" if objective is not None else ""
+        blips = (f" ({self.blips} of them after service was back, between good checks: not counted in the "
+                 "failover time)") if self.blips else ""
         return (f"failover time {ft}{obj}; {self.checks} checks, {self.failed_checks} failed, "
-                f"{self.slow_checks} slow, {self.false_no_interactions} false 'no interactions'; "
+                f"{self.slow_checks} slow{blips}, {self.false_no_interactions} false 'no interactions'; "
                 f"answered per server: {self.per_server}")
 
 
@@ -207,16 +212,51 @@ class FailoverProbe:
         for s in after:
             if s.ok:
                 per_server[s.result.server or "?"] = per_server.get(s.result.server or "?", 0) + 1
+        blips = self._blips(after, slow_limit)
+        blip_ids = {id(b) for b in blips}
+        counted = [s for s in impacted if id(s) not in blip_ids]
         # recovered: the last part of the window is healthy (at least 3 good checks after the last impact)
-        last_impact = max((s.ended for s in impacted), default=None)
+        last_impact = max((s.ended for s in counted), default=None)
         good_after = [s for s in after if s.ok and (last_impact is None or s.started > last_impact)]
-        recovered = len(good_after) >= 3
+        recovered = len(good_after) >= self.SETTLED
         failover = None
         if recovered:
             failover = 0.0 if last_impact is None else last_impact - fault_at
         return FailoverMeasurement(fault_at - self.t0, failover, sum(1 for s in after if not s.ok),
                                    sum(1 for s in after if s.ok and (s.ended - s.started) > slow_limit),
-                                   false_neg, len(after), per_server, recovered)
+                                   false_neg, len(after), per_server, recovered, len(blips))
+
+    #: good checks in a row that say service is back
+    SETTLED = 3
+    #: slow checks after service was back that a busy machine alone can explain (one stall of the
+    #: probe's process or the EHR's); a second is a pattern (a load balancer sending checks back to
+    #: the dead server now and then) and counts in the failover time
+    MAX_BLIPS = 1
+
+    def _blips(self, after: list[Sample], slow_limit: float) -> list[Sample]:
+        """The slow checks that do not extend the failover time: answered ("checked"), after at
+        least ``SETTLED`` good checks in a row since the last check that counts, and followed by
+        a good one; none when there are more than ``MAX_BLIPS`` such checks.
+
+        Why: a check can be slow because the machine running the harness and the virtual
+        environment was busy for a moment (CI runs them beside other tests), long after the
+        failover was over; taking it as the failover's end turned a clean failover into a
+        missed objective (seen: 3.83 s against 3.00 s, 2 slow checks, 0 failed). A failed check
+        always counts, so does a slow one at the end of the window."""
+        ordered = sorted(after, key=lambda s: s.started)
+        found, good_run = [], 0
+        for i, s in enumerate(ordered):
+            slow = s.ok and (s.ended - s.started) > slow_limit
+            if s.ok and not slow:
+                good_run += 1
+                continue
+            nxt = ordered[i + 1] if i + 1 < len(ordered) else None
+            if (slow and good_run >= self.SETTLED and nxt is not None and nxt.ok
+                    and (nxt.ended - nxt.started) <= slow_limit):
+                found.append(s)
+                continue                   # the good run goes on around the blip
+            good_run = 0
+        return found if len(found) <= self.MAX_BLIPS else []
 
     def timeline(self, bucket: float = 0.5) -> str:
         """Requests per server per time bucket (seconds since the probe started), as CSV."""
