@@ -27,6 +27,10 @@ from genrep.results.allure import attach_text
 from .patient_steps import Subject
 
 OBSERVE_SECONDS = 4.0  # how long the probe watches after a fault (> the failover objective)
+# ... and at most this much longer while the checks have not yet settled (3 good in a row after the
+# last slow or failed one): a busy machine can delay the good checks that show a failover which
+# ended in time; the failover time is still measured from the fault against the same objective
+SETTLE_SECONDS = 3.0
 BASELINE_CHECKS = 10  # normal checks the probe makes before a fault (their median latency is the "slow" baseline)
 
 
@@ -120,6 +124,10 @@ def _baseline(probe: FailoverProbe, bound: float) -> None:
 @given("both Multum servers are healthy")
 @given("båda Multum-servrarna är friska")
 def given_healthy(mul):
+    # the virtual load balancer may still be failing back from an earlier scenario, or a busy
+    # machine may have held a server past a probe: until its status shows both servers healthy
+    # again (bounded; no status to read against a real environment: nothing waited)
+    await_good_probes(mul.environment, mul.contract.failback_after_healthy_probes, 10.0)
     result = mul.client.prescribe(mul.subject.fhir_id, [mul.contract.canary[0]], mul.contract.canary[1])
     assert result.status == "checked", f"environment_not_ready: interaction checks fail before any fault: {result.reason}"
 
@@ -139,7 +147,9 @@ def given_version(mul, target, version):
     # the load balancer learns versions from its probes: three probe intervals at most, less once its
     # status (virtual environment) shows it has learned this one
     wait = mul.contract.probe_interval_seconds * 3
-    _or_wait_out(wait, lambda: await_content_version(mul.environment, target, version, wait))
+    # the status is waited for longer than the three intervals (a busy machine delays the probes;
+    # how fast versions are learned is not what these scenarios judge)
+    _or_wait_out(wait, lambda: await_content_version(mul.environment, target, version, max(wait, 10.0)))
 
 
 @given(parsers.parse('both Multum servers fail their "{check}" check'))
@@ -167,6 +177,9 @@ def when_fault_under_traffic(mul, target, fault):
     mul.inject(target, fault)
     mul.faulted.append(target)
     time.sleep(OBSERVE_SECONDS)
+    settle_by = time.monotonic() + SETTLE_SECONDS
+    while not probe.measure(fault_at).recovered and time.monotonic() < settle_by:
+        time.sleep(0.05)
     probe.stop()
     mul.measurement = probe.measure(fault_at)
     _attach_measurement(mul)
