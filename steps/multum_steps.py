@@ -21,7 +21,7 @@ from pytest_bdd import given, parsers, then, when
 
 from genrep.config.contracts import load_multum
 from genrep.integrations.multum import (CheckResult, FailoverMeasurement, FailoverProbe, PrescribingClient,
-                                        await_content_version, await_good_probes)
+                                        await_content_version, await_good_probes, await_load_balancer)
 from genrep.results.allure import attach_text
 
 from .patient_steps import Subject
@@ -194,8 +194,15 @@ def when_fail_and_recover(mul, target):
     mul.inject(target, "stopped")
     mul.faulted.append(target)
     time.sleep(1.5)
-    mul.faults.clear(target)
+    # down as the load balancer sees it before it recovers (virtual: its status, bounded; a busy
+    # machine can delay the probes that mark it down, and a server never marked down cannot fail back)
+    await_load_balancer(mul.environment, lambda backends: any(
+        b.get("name") == target and b.get("healthy") is False for b in backends), 10.0)
+    # the time just before the clear: a pause of the harness right after it must not make the
+    # load balancer's wait look shorter than it was (an early failback still shows: the clear
+    # itself takes milliseconds)
     mul.cleared_at = time.monotonic()
+    mul.faults.clear(target)
     time.sleep(OBSERVE_SECONDS)
     probe.stop()
     attach_text("Timeline: checks per server per 0.5 s (CSV)", probe.timeline(), kind="text")
