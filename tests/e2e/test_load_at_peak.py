@@ -39,7 +39,7 @@ def test_nll_down_at_the_peak_is_said_and_lists_come_back(tmp_path):
     assert [x["operation"] for x in left_out] == ["read_medications"]
     # left out from the moment NLL went down until the lists came back (its recovery included):
     # whatever the machine's speed, never a narrower interval
-    assert left_out[0]["from_s"] == fault["at_s"], (left_out, fault)
+    assert abs(left_out[0]["from_s"] - fault["at_s"]) <= 0.051, (left_out, fault)  # one decimal against two
     assert left_out[0]["to_s"] >= fault["back_s"] + (fault["recovery_s"] or 0.0) - 0.1, (left_out, fault)
     assert sla["run"]["operations"]["read_medications"]["failures"] >= fault["unavailable_answers"]
     judged = sla["run"]["phases"]["steady"]["judged_operations"]["read_medications"]
