@@ -122,7 +122,8 @@ def test_a_stale_pass_is_flagged_and_verifies_nothing_a_stale_failure_still_fail
     assert code == 1 and v["verdict"] == "NO-GO" and len(v["stale_manual_failures"]) == 1
     assert "Stale manual results" in md
     # 30 days old is not stale yet
-    code, v, _ = gate(clean_run, "--manual", str(manual_csv(tmp_path, row(date=TODAY - dt.timedelta(days=30)))))
+    # (today read here, not at collection: a run across midnight would make it 31 days)
+    code, v, _ = gate(clean_run, "--manual", str(manual_csv(tmp_path, row(date=dt.date.today() - dt.timedelta(days=30)))))
     assert code == 0
 
 
@@ -167,7 +168,7 @@ def test_the_swedish_example_reads_through_its_mapping():
     (HEADER + row(result="godkänd") + "\n", 2, "result", "'godkänd' is not one of passed, failed"),
     (HEADER + row(test_type="smoke test") + "\n", 2, "test_type", "'smoke test' is not one of"),
     (HEADER + row() + "\n" + row(date="30/11/2026") + "\n", 3, "date", "expected a date YYYY-MM-DD"),
-    (HEADER + row(date=TODAY + dt.timedelta(days=1)) + "\n", 2, "date", "after today"),
+    (HEADER + row(date=TODAY + dt.timedelta(days=2)) + "\n", 2, "date", "after today"),  # 2: a run across midnight
     (HEADER + row(result="failed", evidence="") + "\n", 2, "evidence", "a failed result needs its evidence"),
     (HEADER + row(tester="") + "\n", 2, "tester", "empty"),
     (HEADER + row() + ",extra\n", 2, "column 8", "the row has 8 cells, the header 7"),

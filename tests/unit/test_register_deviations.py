@@ -133,7 +133,7 @@ def test_signed_deviation_turns_the_no_go_into_go_with_recorded_deviations(faili
 def test_expired_unsigned_or_tampered_deviation_counts_for_nothing_and_says_so(failing_run, tmp_path, kind, why):
     dev = {"expired": deviation(date=TODAY - dt.timedelta(days=40), expires=TODAY - dt.timedelta(days=1)),
            "unsigned": deviation(signed=False), "tampered": deviation(tamper=True),
-           "future": deviation(date=TODAY + dt.timedelta(days=1))}[kind]
+           "future": deviation(date=TODAY + dt.timedelta(days=2))}[kind]  # 2: still future after a midnight
     code, v, md = gate(failing_run, "--register", str(register_file(tmp_path, dev)))
     assert code == 1 and v["verdict"] == "NO-GO"
     d, = v["register"]["deviations"]
