@@ -26,12 +26,13 @@ from locust.stats import StatsCSVFileWriter
 from genrep.errors import IdentityViolation
 from genrep.hl7.ack import AckRequest
 from genrep.load.contract import load_load_contract
+from genrep.load.http_route import HttpRoute, RequestRefused
 from genrep.load.journey import JourneyFailed, ReportToPrescription
 from genrep.load.locust_process import HEARTBEAT_LIVENESS, workers_write_no_statistics
 from genrep.load.windows import (PRESCRIBE_UNANSWERED, STARTED_FILE, WINDOWS_FILE, WORKER_CPU_BOUND, WindowFigures,
                                  WindowRecorder, journey_started)
-from genrep.load.workload import (EMPTY, IDENTITY_STOP_EXIT, LIST, UNAVAILABLE, AcceptedLog, HttpRoute, LoadEndpoints,
-                                  LoadSettings, Payloads, RequestRefused, ack_problem, exit_code, medication_answer,
+from genrep.load.workload import (EMPTY, IDENTITY_STOP_EXIT, LIST, UNAVAILABLE, AcceptedLog, LoadEndpoints,
+                                  LoadSettings, Payloads, ack_problem, exit_code, medication_answer,
                                   operation_cycle, unanswered_in_time)
 
 CONTRACT = load_load_contract()

@@ -1,4 +1,4 @@
-"""What a load user may send and where (genrep.load.workload.HttpRoute, Payloads): hosts and scheme
+"""What a load user may send and where (genrep.load.http_route.HttpRoute, genrep.load.workload.Payloads): hosts and scheme
 checked before sending, URL, body and constant headers through the identity guard, and every
 redirect a failure naming its target. The Locust side is tested over real sockets in
 tests/e2e/test_load_redirects.py."""
@@ -10,7 +10,8 @@ import json
 import pytest
 
 from genrep.errors import IdentityViolation
-from genrep.load.workload import HttpRoute, Payloads, RequestRefused
+from genrep.load.http_route import HttpRoute, RequestRefused
+from genrep.load.workload import Payloads
 
 # The personnummer package's documentation example: checksum-valid, NOT on the allowlist.
 FOREIGN = "196408233234"

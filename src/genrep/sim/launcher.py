@@ -28,6 +28,9 @@ TLS folder of the harness that is gone, as they do when they were started withou
 A simulator's "harness" for its throw-away TLS folder is the starter, named by
 ``GENREP_SIM_HARNESS_PID`` (the launcher's parent, not the simulator's).
 
+Over 500 lines, kept one module: the starter's side and the launcher's side speak one private
+protocol (the messages, the descriptor passing, the reaping) that is read best in one place.
+
 Another preload (``python -m genrep.sim.launcher FD MODULE...``) makes the same server fork other
 programs: ``genrep.suite_launcher`` preloads pytest and the feature suite's imports, and forks the
 suite runs of ``genrep selftest`` and ``genrep mutate``. A process forked by a server that imported

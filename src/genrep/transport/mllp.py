@@ -30,6 +30,10 @@ socket); two siblings hold the rest and everything public is re-exported here:
 ``transport.mllp_framing`` (``frame``, ``FrameDecoder``: pure bytes) and ``transport.mllp_answers``
 (matching answers to messages: ``AckMatching``, ``SkippedAck``, ``AckMismatch``,
 ``NoApplicationAck``).
+
+Over 500 lines, kept one module: what is left here is one state machine (a connection, its policy,
+the resend rule and the reads that feed the matching), whose methods share the connection's
+state; the pure parts already live in the two siblings and ``mllp_lean``.
 """
 
 from __future__ import annotations
