@@ -32,7 +32,7 @@ from genrep.hl7.model import Ack
 from genrep.hl7.parse import Message, decode, detect_charset, parse
 
 __all__ = ["ACK_CODES", "APPLICATION_CODES", "COMMIT_CODES", "ERROR_CODES", "AckHeader", "AckRequest",
-           "ack_request", "build_ack", "is_plain_aa", "parse_ack", "read_ack_header"]
+           "ack_request", "build_ack", "is_plain_aa", "parse_ack", "plain_ack_msh_end", "read_ack_header"]
 
 ACK_CODES = ("AA", "AE", "AR", "CA", "CE", "CR")
 #: Enhanced mode's commit acknowledgements (the receiver has the message safely) ...
@@ -392,15 +392,27 @@ def read_ack_header(data: bytes) -> AckHeader | None:
     return AckHeader(message_type, code, control_id)
 
 
+def plain_ack_msh_end(raw: bytes) -> int:
+    """Where the MSH line of ``raw`` ends (its first CR) when ``raw`` is an ACK as ``is_plain_aa``
+    needs it: standard delimiters, MSH-9.1 ``ACK``, at least 10 MSH fields, no ERR segment; -1
+    otherwise (also when no CR follows the MSH line: then there is no MSA). The part of the quick
+    test that does not depend on the control id, shared with ``transport.mllp_lean``."""
+    if not raw.startswith(b"MSH|^~\\&|") or b"\rERR|" in raw:
+        return -1
+    end = raw.find(b"\r")
+    if end < 0:
+        return -1
+    fields = raw[:end].split(b"|")
+    if len(fields) < 10 or fields[8].split(b"^")[0] != b"ACK":
+        return -1
+    return end
+
+
 def is_plain_aa(raw: bytes, control_id: str) -> bool:
     """The usual answer, recognised without a full parse (a load user checks thousands a second):
     an ACK (MSH-9 ``ACK``, standard delimiters) whose MSA is exactly ``AA`` and ``control_id``,
     with no ERR segment. False says only "not proven": ``parse_ack`` gives the full verdict."""
-    if not raw.startswith(b"MSH|^~\\&|") or b"\rERR|" in raw:
-        return False
-    end = raw.find(b"\r")
-    fields = raw[:end].split(b"|")
-    if len(fields) < 10 or fields[8].split(b"^")[0] != b"ACK":
+    if plain_ack_msh_end(raw) < 0:
         return False
     msa = b"\rMSA|AA|" + control_id.encode("ascii", "replace")
     at = raw.find(msa)

@@ -206,13 +206,16 @@ class FailoverProbe:
         base = statistics.median([s.ended - s.started for s in before]) if before else 0.05
         slow_limit = max(min_slow, base * slow_factor)
         after = [s for s in self.samples if s.ended >= fault_at]
-        impacted = [s for s in after if not s.ok or (s.ended - s.started) > slow_limit]
+
+        def good(s: Sample) -> bool:  # answered "checked" and not slow
+            return s.ok and (s.ended - s.started) <= slow_limit
+        impacted = [s for s in after if not good(s)]
         false_neg = sum(1 for s in after if s.result.status == "checked" and not s.result.has_interaction(*self.pair))
         per_server: dict[str, int] = {}
         for s in after:
             if s.ok:
                 per_server[s.result.server or "?"] = per_server.get(s.result.server or "?", 0) + 1
-        blips = self._blips(after, slow_limit)
+        blips = self._blips(after, good)
         blip_ids = {id(b) for b in blips}
         counted = [s for s in impacted if id(s) not in blip_ids]
         # recovered: the last part of the window is healthy (at least 3 good checks after the last impact)
@@ -223,7 +226,7 @@ class FailoverProbe:
         if recovered:
             failover = 0.0 if last_impact is None else last_impact - fault_at
         return FailoverMeasurement(fault_at - self.t0, failover, sum(1 for s in after if not s.ok),
-                                   sum(1 for s in after if s.ok and (s.ended - s.started) > slow_limit),
+                                   sum(1 for s in after if s.ok and not good(s)),
                                    false_neg, len(after), per_server, recovered, len(blips))
 
     #: good checks in a row that say service is back
@@ -233,7 +236,7 @@ class FailoverProbe:
     #: the dead server now and then) and counts in the failover time
     MAX_BLIPS = 1
 
-    def _blips(self, after: list[Sample], slow_limit: float) -> list[Sample]:
+    def _blips(self, after: list[Sample], good) -> list[Sample]:
         """The slow checks that do not extend the failover time: answered ("checked"), after at
         least ``SETTLED`` good checks in a row since the last check that counts, and followed by
         a good one; none when there are more than ``MAX_BLIPS`` such checks.
@@ -246,13 +249,11 @@ class FailoverProbe:
         ordered = sorted(after, key=lambda s: s.started)
         found, good_run = [], 0
         for i, s in enumerate(ordered):
-            slow = s.ok and (s.ended - s.started) > slow_limit
-            if s.ok and not slow:
+            if good(s):
                 good_run += 1
                 continue
             nxt = ordered[i + 1] if i + 1 < len(ordered) else None
-            if (slow and good_run >= self.SETTLED and nxt is not None and nxt.ok
-                    and (nxt.ended - nxt.started) <= slow_limit):
+            if s.ok and good_run >= self.SETTLED and nxt is not None and good(nxt):
                 found.append(s)
                 continue                   # the good run goes on around the blip
             good_run = 0

@@ -224,13 +224,8 @@ class Payloads:
         by the identity guard before it is returned: the template once, then each message by its
         values (``identity_template.VettedTemplate``, which proves that equal to scanning the whole
         message, and scans it whole when its preconditions do not hold)."""
-        control_id, accession = _load_ids()
-        template, slots, _accept, _application = self._oru_template(framed=False)
-        values = {_CONTROL_SLOT: control_id.encode("ascii"), _ACCESSION_SLOT: accession.encode("ascii")}
-        # vetted by the guard (by its values, or scanned whole): Payloads.check again would only
-        # find this very object in the vetted memo; the transport's guard_outbound does that anyway
-        payload = template.fill([values[slot] for slot in slots], destination=destination)
-        return payload, control_id, accession
+        payload, request, accession = self._fill_oru(destination, framed=False)
+        return payload, request.control_id, accession
 
     def oru_framed(self, destination: str) -> tuple[bytes, AckRequest, str]:
         """As ``oru_with_accession``, ready for ``MLLPClient.send_framed``: (the whole MLLP frame,
@@ -239,8 +234,14 @@ class Payloads:
         the template's MSH-15/16 with this control id, which is what ``ack_request`` reads from the
         payload (a letters-and-digits MSH-10 is read as it is). The RisUser's path: framing and
         reading MSH back cost ~4 us a message (docs/performance.md, session 12)."""
+        return self._fill_oru(destination, framed=True)
+
+    def _fill_oru(self, destination: str, *, framed: bool) -> tuple[bytes, AckRequest, str]:
+        """The second's template filled with new ids: (bytes, ACK request, accession). Vetted by
+        the guard (by its values, or scanned whole): ``Payloads.check`` again would only find this
+        very object in the vetted memo; the transport's ``guard_outbound`` does that anyway."""
         control_id, accession = _load_ids()
-        template, slots, accept, application = self._oru_template(framed=True)
+        template, slots, accept, application = self._oru_template(framed=framed)
         values = {_CONTROL_SLOT: control_id.encode("ascii"), _ACCESSION_SLOT: accession.encode("ascii")}
         data = template.fill([values[slot] for slot in slots], destination=destination)
         return data, AckRequest(control_id, accept, application), accession
@@ -269,7 +270,7 @@ class Payloads:
                 # in the text, none in a letters-and-digits value
                 if any(b"\x0b" in part or b"\x1c" in part for part in parts):
                     raise ConfigError("the ORU template holds a VT or FS byte: it cannot be framed")
-                parts = [b"\x0b" + parts[0], *parts[1:-1], parts[-1] + b"\x1c\r"] if len(parts) > 1 else parts
+                parts = [b"\x0b" + parts[0], *parts[1:-1], parts[-1] + b"\x1c\r"]  # slots checked above: 3 parts or more
             cached = (second, (VettedTemplate(self.guard, parts), slots, request.accept_ack, request.application_ack))
             self._templates[framed] = cached
         return cached[1]
@@ -316,7 +317,7 @@ class AcceptedLog:
             self._file = open(os.path.join(self.out_dir, f"{self.PREFIX}{os.getpid()}.txt"), "a",  # noqa: SIM115
                               encoding="ascii")
         self._file.write(f"{kind} {accession}\n")
-        if kind == "S":
+        if kind == self.SENT:
             self._file.flush()
 
     def close(self) -> None:

@@ -50,7 +50,7 @@ from genrep.hl7.ack import AckRequest, ack_request, read_ack_header
 from genrep.text.identities import guard_outbound
 from genrep.transport.mllp_answers import (_SKIPPED_KEPT, AckMatching, AckMismatch, NoApplicationAck,
                                            SkippedAck, _batch_requests)
-from genrep.transport.mllp_framing import CR, FS, VT, FrameDecoder, FrameTooLarge, frame
+from genrep.transport.mllp_framing import CR, FS, VT, FrameDecoder, FrameTooLarge, frame, is_one_frame
 from genrep.transport.mllp_lean import LeanAnswer
 
 __all__ = ["VT", "FS", "CR", "frame", "FrameTooLarge", "FrameDecoder", "MLLPClient", "AckMismatch",
@@ -357,9 +357,7 @@ class MLLPClient(AckMatching, LeanAnswer):
         in the guard's memo), the answer matched by MSA-2, the connection policy and the resend
         rule. ``data`` must be exactly one frame whose only VT and FS are its first byte and its
         last but one (what ``frame`` makes of a payload with neither): anything else is refused."""
-        n = len(data)
-        if (n < 3 or data[0] != 0x0B or data[n - 2:] != b"\x1c\r" or data.find(b"\x0b", 1) >= 0
-                or data.find(b"\x1c", 1) != n - 2):
+        if not is_one_frame(data):
             raise HL7Error("send_framed takes exactly one MLLP frame (VT payload FS CR, no other VT "
                            "or FS): use send() for a payload")
         guard_outbound(data, destination=f"MLLP {self.endpoint}")  # before a byte leaves

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from genrep.errors import HL7Error, ProtocolError
 
-__all__ = ["VT", "FS", "CR", "frame", "FrameTooLarge", "FrameDecoder"]
+__all__ = ["VT", "FS", "CR", "frame", "is_one_frame", "FrameTooLarge", "FrameDecoder"]
 
 VT, FS, CR = b"\x0b", b"\x1c", b"\x0d"
 _VT, _FS, _CR = 0x0B, 0x1C, 0x0D
@@ -35,6 +35,16 @@ def frame(payload: bytes) -> bytes:
         raise HL7Error(f"message contains the MLLP end marker 0x1C 0x0D at byte "
                        f"{payload.index(_END)}: it would end the frame early")
     return b"".join((VT, payload, _END))  # one copy of the payload, not two
+
+
+def is_one_frame(data: bytes, max_size: int | None = None) -> bool:
+    """Whether ``data`` is exactly one whole MLLP frame: VT first, its only FS right before the
+    final CR, no other VT, a payload of at most ``max_size`` bytes. The usual read (one answer in
+    one ``recv``) and a frame built ahead (``MLLPClient.send_framed``), told by a few byte scans;
+    ``FrameDecoder.feed`` returns exactly ``data[1:-2]`` for such bytes."""
+    n = len(data)
+    return (n > 2 and data[0] == _VT and data[n - 1] == _CR and data.find(FS, 1) == n - 2
+            and data.find(VT, 1) < 0 and (max_size is None or n - 3 <= max_size))
 
 
 class FrameTooLarge(ProtocolError):
@@ -103,11 +113,8 @@ class FrameDecoder:
         self._backlog = b""
 
     def feed(self, data: bytes) -> list[bytes]:
-        n = len(data)
-        if (not self._in_frame and not self._backlog and n > 2 and data[0] == _VT
-                and data.find(FS, 1) == n - 2 and data[n - 1] == _CR and data.find(VT, 1) < 0
-                and (self.max_size is None or n - 3 <= self.max_size)):
-            return [bytes(data[1:n - 2])]  # the common case: exactly one whole frame in one read
+        if not self._in_frame and not self._backlog and is_one_frame(data, self.max_size):
+            return [bytes(data[1:-2])]  # the common case: exactly one whole frame in one read
         if self._backlog:
             data, self._backlog = self._backlog + bytes(data), b""
         else:
