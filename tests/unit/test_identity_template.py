@@ -214,10 +214,12 @@ def test_a_template_vetted_yesterday_is_scanned_whole_today(monkeypatch):
     template.fill([b"A1" for _ in slots])
     assert template.fast == before + 1
 
-    class Tomorrow(identity_template.date):
-        @classmethod
-        def today(cls):
-            return identity_template.date.fromordinal(super().today().toordinal() + 1)
-    monkeypatch.setattr(identity_template, "date", Tomorrow)
+    from datetime import datetime, timedelta
+    midnight = datetime.combine(identity_template.date.today() + timedelta(days=1), datetime.min.time()).timestamp()
+    assert template._day_ends == midnight
+    monkeypatch.setattr(identity_template.time, "time", lambda: midnight - 0.001)
     template.fill([b"A2" for _ in slots])
-    assert template.fast == before + 1  # not by the rule: scanned whole
+    assert template.fast == before + 2  # the last moment of the day it was vetted on: by the rule
+    monkeypatch.setattr(identity_template.time, "time", lambda: midnight)
+    template.fill([b"A3" for _ in slots])
+    assert template.fast == before + 2  # the next day: not by the rule, scanned whole

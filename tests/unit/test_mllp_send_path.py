@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import select
 import socket
 import threading
 import time
@@ -21,7 +22,7 @@ from genrep.errors import IdentityViolation
 from genrep.load.workload import Payloads, load_identity
 from genrep.text import identities
 from genrep.text.identities import Allowlist, IdentityGuard, TestIdentity
-from genrep.transport.mllp import MLLPClient, _idle_and_open
+from genrep.transport.mllp import MLLPClient, _idle_and_open, _idle_probe_of
 
 # The personnummer package's documentation example: checksum-valid, NOT on the allowlist.
 FOREIGN = "196408233234"
@@ -216,19 +217,23 @@ def _pair():
     return client, peer
 
 
-@pytest.mark.skipif(not hasattr(socket, "TCP_INFO"), reason="the kernel idle check reads TCP_INFO, which only Linux has; elsewhere the send path peeks as before (tested by the other MLLP tests)")
-def test_idle_probe_says_open_only_for_an_established_connection_with_nothing_to_read():
+def _idle(sock) -> bool:
+    return _idle_and_open(_idle_probe_of(sock))
+
+
+@pytest.mark.skipif(not hasattr(select, "poll"), reason="the kernel idle check is a zero-timeout poll, which Windows lacks; there the send path peeks as before (tested by the other MLLP tests)")
+def test_idle_probe_says_open_only_for_an_open_connection_with_nothing_to_read():
     client, peer = _pair()
     try:
-        assert _idle_and_open(client)
+        assert _idle(client)
         peer.sendall(b"x")
         time.sleep(0.05)
-        assert not _idle_and_open(client)                   # something to read: the caller reads it
+        assert not _idle(client)                            # something to read: the caller reads it
         client.recv(1)
-        assert _idle_and_open(client)
+        assert _idle(client)
         peer.close()
         time.sleep(0.05)
-        assert not _idle_and_open(client)                   # FIN from the peer
+        assert not _idle(client)                            # FIN from the peer
     finally:
         client.close()
     client, peer = _pair()
@@ -236,12 +241,43 @@ def test_idle_probe_says_open_only_for_an_established_connection_with_nothing_to
         peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
         peer.close()                                        # RST
         time.sleep(0.05)
-        assert not _idle_and_open(client)
+        assert not _idle(client)
     finally:
         client.close()
     a, b = socket.socketpair()
     with a, b:
-        assert not _idle_and_open(a)                        # not TCP: cannot tell, so read
+        assert _idle(a)                                     # any stream socket: the kernel tells
+        b.close()
+        assert not _idle(a)
+    assert not _idle_and_open(None)                          # no probe (TLS, no poll): cannot tell, so read
+
+
+def test_idle_probe_is_not_made_for_tls():
+    import ssl
+    client, peer = _pair()
+    with client, peer:
+        wrapped = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).wrap_socket(client, server_hostname="localhost", do_handshake_on_connect=False)
+        assert _idle_probe_of(wrapped) is None              # its own buffer may hold what the descriptor does not show
+
+
+def test_idle_probe_uses_the_os_poll_under_gevent_monkey_patching():
+    """Under Locust, select.poll is gevent's cooperative poll (its hub: tens of us a call); the
+    probe asks a gevent already loaded for the OS's own, and imports none itself."""
+    import sys
+    import types
+    from genrep.transport import mllp
+    calls = []
+    fake = types.SimpleNamespace(get_original=lambda module, name: calls.append((module, name)) or select.poll)
+    saved = sys.modules.get("gevent.monkey")
+    sys.modules["gevent.monkey"] = fake
+    try:
+        assert mllp._os_poll() is select.poll
+    finally:
+        if saved is None:
+            del sys.modules["gevent.monkey"]
+        else:
+            sys.modules["gevent.monkey"] = saved
+    assert calls == [("select", "poll")]
 
 
 def test_unasked_data_on_an_idle_connection_is_kept_and_a_close_is_seen():
@@ -264,3 +300,22 @@ def test_unasked_data_on_an_idle_connection_is_kept_and_a_close_is_seen():
         client.close()
     finally:
         srv.close()
+
+
+def test_a_vetted_payload_is_held_until_it_is_sent_and_no_longer(server, transport_guard, payloads):
+    """The transport's choke point lets a vetted payload out unscanned and forgets it: the memo
+    holds what was built and has not left, not the last 256 messages (~2.5 MB of ORUs cycling
+    through the caches). Sent again, it is scanned again, and it is not remembered after that."""
+    oru, _cid, _acc = payloads.oru_with_accession("127.0.0.1")
+    held = identities._VETTED_HELD
+    assert identities.is_vetted(oru) and held >= len(oru)
+    before = transport_guard.checked
+    with MLLPClient("127.0.0.1", server.port, read_timeout=5) as client:
+        client.send(oru)
+        assert transport_guard.checked == before                    # vetted: not scanned
+        assert not identities.is_vetted(oru)
+        assert identities._VETTED_HELD == held - len(oru)
+        client.send(oru)
+        assert transport_guard.checked == before + 1                # sent again: scanned
+        assert not identities.is_vetted(oru)                        # and not remembered
+    assert len(server.received) == 2

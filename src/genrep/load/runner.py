@@ -164,7 +164,7 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
         finally:
             if schedule is not None:
                 schedule.stop()
-        if contract.stored is not None and run.code in (0, 1) and run.interrupted is None:  # before it stops
+        if contract.stored is not None and store_is_judged(run):  # before it stops
             by_journeys = AcceptedLog.read(out_dir, AcceptedLog.JOURNEY)
             accepted = AcceptedLog.read(out_dir) + by_journeys
             sent = AcceptedLog.read(out_dir, AcceptedLog.SENT)
@@ -209,6 +209,14 @@ def run_load(profile_name: str, *, users: int, duration_s: float, workers: int =
     result = collected_or_incomplete(collect, run, out_dir, profile_name, contract)
     result.incomplete = lost_workers(run.log_path)  # a worker crashed: what it measured is not the run's
     return result
+
+
+def store_is_judged(run) -> bool:
+    """Whether the "AA is stored" check may read the users' ORU log (``AcceptedLog``) after ``run``:
+    only after a Locust that ended by itself (exit 0 or 1) and was not interrupted, so that its
+    ``quitting`` listener closed the log and every line is on disk. The log buffers its lines on
+    that promise (a write per message was ~4 us of a load user's time)."""
+    return run.code in (0, 1) and run.interrupted is None
 
 
 def collected_or_incomplete(collect, run, out_dir: Path, profile_name: str, contract: LoadContract) -> LoadResult:
