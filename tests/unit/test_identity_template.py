@@ -223,3 +223,18 @@ def test_a_template_vetted_yesterday_is_scanned_whole_today(monkeypatch):
     monkeypatch.setattr(identity_template.time, "time", lambda: midnight)
     template.fill([b"A3" for _ in slots])
     assert template.fast == before + 2  # the next day: not by the rule, scanned whole
+
+
+def test_every_slot_is_looked_at_and_a_value_repeated_in_a_row_once():
+    """Each slot's value is checked, not only the first: a refused number in the last slot is
+    refused. The same object in two slots in a row (the load ORU's accession) is looked at once,
+    and decides for both."""
+    pieces = [b"MSH|^~\\&|A|B|", b"|", b"|", b"|\r"]
+    ok, template, _ = _decide_fast(pieces, [b"A1", b"B2", FOREIGN.encode()])
+    assert template.eligible and not ok
+    foreign = FOREIGN.encode()
+    ok, _, _ = _decide_fast(pieces, [b"A1", foreign, foreign])
+    assert not ok
+    same = b"ACC000001P01"
+    ok, template, payload = _decide_fast(pieces, [b"A1", same, same])
+    assert ok and template.fast == 1 and payload == b"MSH|^~\\&|A|B|A1|ACC000001P01|ACC000001P01|\r"

@@ -81,6 +81,7 @@ class VettedTemplate:
     def __init__(self, guard: IdentityGuard, pieces: Sequence[bytes]):
         self.guard = guard
         self.pieces = [bytes(p) for p in pieces]
+        self._after = self.pieces[1:]  # the piece after each slot
         self.slots = len(self.pieces) - 1
         allowed = guard.allowlist._numbers
         self._allowed = frozenset(allowed)
@@ -148,10 +149,13 @@ class VettedTemplate:
             raise ValueError(f"the template has {self.slots} slots, got {len(values)} values")
         out = [pieces[0]]
         plain = self.eligible
-        for value, piece in zip(values, pieces[1:]):
-            if plain and not (type(value) is bytes and value.isalnum()
-                              and (_TEN not in value.translate(_DIGITS) or numbers_of(value.decode()) <= self._allowed)):
+        last = None  # a value in two slots in a row (the load ORU's accession) is looked at once
+        for value, piece in zip(values, self._after):
+            if plain and value is not last and not (
+                    type(value) is bytes and value.isalnum()
+                    and (_TEN not in value.translate(_DIGITS) or numbers_of(value.decode()) <= self._allowed)):
                 plain = False
+            last = value
             out.append(value)
             out.append(piece)
         payload = b"".join(out)
