@@ -311,26 +311,34 @@ class RisUser(_MLLPUser):
     weight = USERS["ris"].weight
     wait_time = _think("ris")
 
+    def on_start(self):
+        self._log = _oru_log(self)
+        super().on_start()
+
     def send_oru(self):
         built = self._built("send_oru", PAYLOADS.oru_framed)
         if built is None:
             return
         data, request, accession = built
-        self._log(AcceptedLog.SENT, accession)
+        log = self._log
+        log(accession, AcceptedLog.SENT)
         if self._send("send_oru", data, request.control_id, request):
-            self._log(AcceptedLog.ACCEPTED, accession)
+            log(accession, AcceptedLog.ACCEPTED)
 
-    def _log(self, kind: str, accession: str) -> None:
-        _log_oru(self, kind, accession)
+
+def _oru_log(user):
+    """Where ``user`` logs an ORU sent or answered AA (``log(accession, kind)``), for the runner's
+    "AA is stored" check: this process's log, or on a distributed worker a message to the master,
+    which keeps the one log. Chosen once, not per message."""
+    runner = user.environment.runner
+    if isinstance(runner, WorkerRunner):
+        return lambda accession, kind: runner.send_message(ACCEPTED_MESSAGE, [kind, accession])
+    return ACCEPTED.add
 
 
 def _log_oru(user, kind: str, accession: str) -> None:
     """An ORU sent or answered AA, for the runner's "AA is stored" check."""
-    runner = user.environment.runner
-    if isinstance(runner, WorkerRunner):  # distributed: the master keeps the one log
-        runner.send_message(ACCEPTED_MESSAGE, [kind, accession])
-    else:
-        ACCEPTED.add(accession, kind)
+    _oru_log(user)(accession, kind)
 
 
 class RegistrationUser(_MLLPUser):

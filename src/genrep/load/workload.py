@@ -265,7 +265,11 @@ class Payloads:
         the guard (by its values, or scanned whole): ``Payloads.check`` again would only find this
         very object in the vetted memo; the transport's ``guard_outbound`` does that anyway."""
         control_id, accession = _load_ids()
-        template, slots, accept, application = self._oru_template(framed=framed)
+        cached = self._templates.get(framed)
+        if cached is None or cached[0] != int(time.time()):  # a new second: its template (once)
+            self._oru_template(framed=framed)
+            cached = self._templates[framed]
+        template, _slots, accept, application = cached[1]
         ids = (control_id.encode("ascii"), accession.encode("ascii"))
         data = template.fill([ids[k] for k in self._slot_order[framed]], destination=destination)
         return data, AckRequest(control_id, accept, application), accession

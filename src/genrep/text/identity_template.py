@@ -81,7 +81,8 @@ class VettedTemplate:
     def __init__(self, guard: IdentityGuard, pieces: Sequence[bytes]):
         self.guard = guard
         self.pieces = [bytes(p) for p in pieces]
-        self._after = self.pieces[1:]  # the piece after each slot
+        self._layout: list = [None] * (2 * len(self.pieces) - 1)  # pieces and slots in turn (fill)
+        self._layout[::2] = self.pieces
         self.slots = len(self.pieces) - 1
         allowed = guard.allowlist._numbers
         self._allowed = frozenset(allowed)
@@ -144,20 +145,20 @@ class VettedTemplate:
         ``IdentityViolation`` naming where a refused number sat). The run's refusal latch is
         consulted first, always."""
         stop_if_refused()
-        pieces = self.pieces
         if len(values) != self.slots:
             raise ValueError(f"the template has {self.slots} slots, got {len(values)} values")
-        out = [pieces[0]]
         plain = self.eligible
-        last = None  # a value in two slots in a row (the load ORU's accession) is looked at once
-        for value, piece in zip(values, self._after):
-            if plain and value is not last and not (
-                    type(value) is bytes and value.isalnum()
-                    and (_TEN not in value.translate(_DIGITS) or numbers_of(value.decode()) <= self._allowed)):
-                plain = False
-            last = value
-            out.append(value)
-            out.append(piece)
+        if plain:
+            last = None  # a value in two slots in a row (the load ORU's accession) is looked at once
+            for value in values:
+                if value is not last and not (
+                        type(value) is bytes and value.isalnum()
+                        and (_TEN not in value.translate(_DIGITS) or numbers_of(value.decode()) <= self._allowed)):
+                    plain = False
+                    break
+                last = value
+        out = self._layout.copy()  # the pieces at the even places, the values put in between
+        out[1::2] = values
         payload = b"".join(out)
         allowed = self.guard.allowlist._numbers
         if plain and allowed == self._allowed and time.time() < self._day_ends:

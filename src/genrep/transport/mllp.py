@@ -174,8 +174,10 @@ class MLLPClient(AckMatching, LeanAnswer):
         if resend not in RESEND_POLICIES:
             raise ValueError(f"resend must be one of {', '.join(RESEND_POLICIES)}, got {resend!r}")
         self.host, self.port = host, int(port)
-        # what the identity guard names as the destination, made once (a load user sends
-        # thousands of messages a second: an f-string per message is ~1 us inside a Locust run)
+        # "host:port", and what the identity guard names as the destination, made once (a load
+        # user sends thousands of messages a second: an f-string per message is ~1 us inside a
+        # Locust run)
+        self.endpoint = f"{self.host}:{self.port}"
         self._destination = f"MLLP {self.endpoint}"
         self.name = name  # the profile's endpoint name, for error messages
         self.connect_timeout = float(connect_timeout)
@@ -204,10 +206,6 @@ class MLLPClient(AckMatching, LeanAnswer):
         self._idle_probe = None             # a plain socket's zero-timeout poll (_idle_and_open)
         self._history: OrderedDict[str, str] = OrderedDict()  # control id -> sent|answered|committed
         self._pending: set[str] = set()  # sent in one raw batch and not yet answered (send_raw)
-
-    @property
-    def endpoint(self) -> str:
-        return f"{self.host}:{self.port}"
 
     @property
     def tls(self) -> bool:
