@@ -5,6 +5,7 @@ break the template's fast vetting (anything but letters and digits, or past 20 c
 from __future__ import annotations
 
 import itertools
+import os
 
 import pytest
 
@@ -52,3 +53,37 @@ def test_parts_that_could_break_the_fast_vetting_are_refused(ids):
     ids("ABCDEFGHIJKL", 1)                             # 2 + 12 + 6 + 3 = 23 > 20: new_id would cut it
     with pytest.raises(ConfigError, match="20 characters"):
         workload._load_ids()
+
+
+def test_ids_are_made_a_block_at_a_time_and_a_new_tag_or_pid_drops_the_rest(ids):
+    ids("AAAAAA", 1)
+    source = workload._IDS
+    first = workload._load_ids()
+    assert first == ("LOAAAAAA000001P01", "LAAAAAAA000002P01")
+    assert next(source._seq) == 2 * workload.LOAD_ID_BLOCK + 1     # the block drew its numbers at once
+    assert workload._load_ids() == ("LOAAAAAA000003P01", "LAAAAAAA000004P01")
+    source.tag = "CCCCCC"                                          # RunIds.new() in a forked child
+    assert workload._load_ids()[0].startswith("LOCCCCCC")
+    source.pid = 2
+    assert workload._load_ids()[0].endswith("P02")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork is POSIX only")
+def test_a_forked_child_never_takes_its_parents_ids():
+    """A Locust --processes worker or a suite run forked from a process that already made a block:
+    the child draws a new run tag (RunIds' fork hook), so the parent's block is not used there."""
+    workload._load_ids()                                           # the parent holds a block
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                                   # the child
+        try:
+            os.write(write, "|".join(workload._load_ids()).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as pipe:
+        child = pipe.read().split("|")
+    os.waitpid(pid, 0)
+    parent = workload._load_ids()
+    assert child[0][2:8] != parent[0][2:8]                         # another run tag
+    assert not set(child) & set(parent)
