@@ -10,7 +10,10 @@ The transport's choke point forgets a vetted payload once it has let it out (a p
 vetted until it is sent: ``identities.IdentityGuard.check``, ``sending``), so a pool frame sent
 again would be scanned whole each time (~70 us a message). Each is registered as vetted again
 before it goes, as the template's fill registers every new message: the frames passed the guard
-when they were built at start and, being ``bytes``, cannot have changed since.
+when they were built at start and, being ``bytes``, cannot have changed since. They are
+registered against the allowlist they were checked with (a copy taken at start): were it changed
+since, the guard would not find them vetted and would scan them whole. The refusal latch is
+consulted before anything, as always.
 
 (Locust merges a user class's ``tasks`` with its bases', so the task is not replaced: the
 operation it runs is.)"""
@@ -36,9 +39,10 @@ class BenchRisSendUser(users.RisUser):
 
     def on_start(self):
         super().on_start()
+        self._allowed = set(users.PAYLOADS.guard.allowlist._numbers)  # what the pool was checked with
         self._pool = itertools.cycle([users.PAYLOADS.oru_framed(self.mllp.endpoint) for _ in range(POOL)])
 
     def send_oru(self):
         data, request, _accession = next(self._pool)
-        _remember_vetted(data, users.PAYLOADS.guard.allowlist._numbers)
+        _remember_vetted(data, self._allowed)
         self._send("send_oru_prebuilt", data, request.control_id, request)

@@ -3,7 +3,7 @@
 The runner's "AA is stored" check reads it after the run, and only after a Locust that ended by
 itself (``runner.store_is_judged``), whose ``quitting`` listener closed the log. So lines are
 buffered, written through with the first line ``FLUSH_S`` after the last write-through and at
-``close``; a process killed outright loses at most its last ``FLUSH_S`` of lines.
+``close``; a process killed outright loses the lines added since the last write-through.
 """
 
 from __future__ import annotations

@@ -220,6 +220,9 @@ def test_a_template_vetted_yesterday_is_scanned_whole_today(monkeypatch):
     monkeypatch.setattr(identity_template.time, "time", lambda: midnight - 0.001)
     template.fill([b"A2" for _ in slots])
     assert template.fast == before + 2  # the last moment of the day it was vetted on: by the rule
+    monkeypatch.setattr(identity_template.time, "time", lambda: midnight - 86400 - 0.001)
+    template.fill([b"A4" for _ in slots])
+    assert template.fast == before + 2  # the clock set back to the day before: scanned whole
     monkeypatch.setattr(identity_template.time, "time", lambda: midnight)
     template.fill([b"A3" for _ in slots])
     assert template.fast == before + 2  # the next day: not by the rule, scanned whole
@@ -238,3 +241,25 @@ def test_every_slot_is_looked_at_and_a_value_repeated_in_a_row_once():
     same = b"ACC000001P01"
     ok, template, payload = _decide_fast(pieces, [b"A1", same, same])
     assert ok and template.fast == 1 and payload == b"MSH|^~\\&|A|B|A1|ACC000001P01|ACC000001P01|\r"
+
+
+class _Shifty(list):
+    """A sequence that gives other values the second time it is gone through."""
+
+    def __init__(self, first, then):
+        super().__init__(first)
+        self._then, self._seen = list(then), 0
+
+    def __iter__(self):
+        self._seen += 1
+        return iter(list.__iter__(self) if self._seen == 1 else self._then)
+
+
+def test_what_is_checked_is_what_the_message_holds():
+    """The values are taken once: a sequence that changes between being checked and being put in
+    the message cannot slip a refused number past the template rule."""
+    pieces = [b"MSH|^~\\&|A|B|", b"|", b"|\r"]
+    values = _Shifty([b"A1", b"B2"], [b"A1", FOREIGN.encode()])
+    ok, template, payload = _decide_fast(pieces, values)
+    assert template.eligible
+    assert not ok or FOREIGN.encode() not in payload

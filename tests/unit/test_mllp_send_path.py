@@ -278,6 +278,19 @@ def test_idle_probe_uses_the_os_poll_under_gevent_monkey_patching():
         else:
             sys.modules["gevent.monkey"] = saved
     assert calls == [("select", "poll")]
+    made = []
+    real = mllp._os_poll
+
+    def counted():
+        made.append(1)
+        return real()
+    client, peer = _pair()
+    with client, peer:
+        saved_os_poll, mllp._os_poll = mllp._os_poll, counted
+        try:
+            assert _idle(client) and made == [1]               # the probe is made from the OS's poll
+        finally:
+            mllp._os_poll = saved_os_poll
 
 
 def test_unasked_data_on_an_idle_connection_is_kept_and_a_close_is_seen():

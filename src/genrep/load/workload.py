@@ -183,7 +183,8 @@ class LoadEndpoints:
 def _load_ids() -> tuple[str, str]:
     """A new control id and accession for a load ORU, letters and digits only (HL7 escaping would
     change anything else, and the template's fast vetting and ACK request rely on it): exactly
-    what ``new_id("LO")`` then ``new_id("LA")`` give, in the same order.
+    what ``new_id("LO")`` then ``new_id("LA")`` give (numbers drawn from the same counter as
+    ``new_id``'s, so never the same as its ids).
 
     Made ``_LOAD_ID_BLOCK`` pairs at a time for the whole process (every load user of it takes the
     next pair), their fixed parts made and checked once per run tag and process. Ids carry no time,
@@ -192,9 +193,13 @@ def _load_ids() -> tuple[str, str]:
     inside a Locust run; in a block ~0.3 us a pair (genrep bench load, session 13)."""
     ids = _IDS
     block = _LOAD_ID_BLOCK
-    if not block or _LOAD_ID_OWNER[0] is not ids or _LOAD_ID_OWNER[1] is not ids.tag or _LOAD_ID_OWNER[2] != ids.pid:
+    while True:
+        if _LOAD_ID_OWNER[0] is ids and _LOAD_ID_OWNER[1] is ids.tag and _LOAD_ID_OWNER[2] == ids.pid:
+            try:
+                return block.pop()  # atomic: two threads never take the same pair
+            except IndexError:      # used up (maybe by another thread since): a new block
+                pass
         _new_load_id_block(ids)
-    return block.pop()
 
 
 def _new_load_id_block(ids) -> None:
@@ -345,7 +350,9 @@ class AcceptedLog:
     ``close``, which the Locust process's ``quitting`` listener calls. A write per message cost a load user ~4 us inside a Locust run (genrep bench
     load, session 13), and what it protected is never judged: the runner reads this log only after
     a Locust that ended by itself (exit 0 or 1, not interrupted: ``load.runner``), whose log is
-    closed. A process killed outright loses at most its last ``FLUSH_S`` of lines; what is left
+    closed. A process killed outright loses the lines added since the last write-through: those
+    of its last ``FLUSH_S``, or, when no line came for longer (users blocked on a silent peer),
+    what the buffer holds (at most its 8 KB: a full buffer writes itself through). What is left
     still says what was sent until then."""
 
     SENT, ACCEPTED = "S", "A"

@@ -89,9 +89,11 @@ class VettedTemplate:
         # a 10-digit number's century follows today's date (identity_scan.full_date): the vetting holds
         # for the day it was made on, and a fill on another day is scanned whole
         self._day = date.today()
-        # the first instant of the next local day, as an epoch: ``time.time() < self._day_ends`` is
-        # "still the day it was vetted on" for one clock read (``date.today()`` per fill cost a
-        # Locust user ~2 us, genrep bench load, session 13)
+        # the day's first instant and the next day's, as epochs: ``_day_starts <= time.time() <
+        # _day_ends`` is "still the day it was vetted on" (also after the clock is set back) for one
+        # clock read (``date.today()`` per fill cost a Locust user ~2 us, genrep bench load,
+        # session 13)
+        self._day_starts = datetime.combine(self._day, datetime.min.time()).timestamp()
         self._day_ends = datetime.combine(self._day + timedelta(days=1), datetime.min.time()).timestamp()
         self.why_not = self._vet()
         self.eligible = self.why_not == ""
@@ -147,21 +149,21 @@ class VettedTemplate:
         stop_if_refused()
         if len(values) != self.slots:
             raise ValueError(f"the template has {self.slots} slots, got {len(values)} values")
+        out = self._layout.copy()  # the pieces at the even places, the values put in between
+        out[1::2] = values         # taken once: what is checked below is what the message holds
         plain = self.eligible
         if plain:
             last = None  # a value in two slots in a row (the load ORU's accession) is looked at once
-            for value in values:
+            for value in out[1::2]:
                 if value is not last and not (
                         type(value) is bytes and value.isalnum()
                         and (_TEN not in value.translate(_DIGITS) or numbers_of(value.decode()) <= self._allowed)):
                     plain = False
                     break
                 last = value
-        out = self._layout.copy()  # the pieces at the even places, the values put in between
-        out[1::2] = values
         payload = b"".join(out)
         allowed = self.guard.allowlist._numbers
-        if plain and allowed == self._allowed and time.time() < self._day_ends:
+        if plain and allowed == self._allowed and self._day_starts <= time.time() < self._day_ends:
             self.fast += 1
             self.guard.checked += 1  # vetted (by its values), as a scan would count it
             _remember_vetted(payload, allowed)
