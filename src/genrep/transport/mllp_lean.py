@@ -74,7 +74,9 @@ class LeanAnswer:
             self._received += len(data)
             self._answers += 1
             self._pending.discard(wanted)
-            self._note(wanted, "answered")
+            # _note(wanted, "answered"): the id was noted "sent" by this message's write, the last
+            # note on this client, so it is the history's last entry already (no move, no trim)
+            self._history[wanted] = "answered"
             self.last_plain_aa = wanted
             return payload
         frames = self._ingest(data)        # the same bytes, as the full path's first read takes them
