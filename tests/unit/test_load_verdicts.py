@@ -207,3 +207,16 @@ def test_reports_sent_but_not_answered_at_the_end_may_be_stored():
     st = StoredResult(accepted=547, stored_before=1, stored_after=551, sampled=50, sample_missing=[], sent=550)
     got = _by_metric(evaluate(_result(stored=st), CONTRACT), "PERF-STORED")
     assert got["max_not_stored"].ok and st.to_dict()["stored_beyond_sent"] == 0
+
+
+def test_the_locust_gate_warning_only_where_both_judge_the_same_figures():
+    """Locust's own gate knows no fault windows: on a fault profile it judged the planned fault's
+    failures and missed on every clean run, and the warning said so each time. It warns only when
+    the runner set nothing aside, and never on an inconclusive verdict."""
+    from genrep.cli.performance import gate_disagrees
+    fault_window = [("send_oru", 24.0, 27.0, "radiology listener restarted")]
+    assert gate_disagrees(1, "MET", [])
+    assert gate_disagrees(0, "MISSED", [])
+    assert not gate_disagrees(0, "MET", []) and not gate_disagrees(1, "MISSED", [])
+    assert not gate_disagrees(1, "MET", fault_window)
+    assert not gate_disagrees(1, "INCONCLUSIVE", [])

@@ -89,7 +89,7 @@ def _cmd_load(args) -> int:
     from genrep.load.runner import sla_verdict
     verdict = sla_verdict(outcomes)  # MET | MISSED | INCONCLUSIVE (a real miss stays a miss)
     met = verdict == "MET"
-    if verdict != "INCONCLUSIVE" and (result.exit_code == 0) != met:
+    if gate_disagrees(result.exit_code, verdict, result.excluded):
         print(f"genrep: WARNING: Locust's own SLA gate exited {result.exit_code}, the JSON statistics "
               f"say {'met' if met else 'missed'}; the JSON statistics decide", file=sys.stderr)
     if verdict == "INCONCLUSIVE":  # neither met nor a product defect: not verified (exit 4, like INCOMPLETE)
@@ -97,3 +97,14 @@ def _cmd_load(args) -> int:
         return 4
     print(f"SLA: {verdict}")
     return 0 if met else 1
+
+
+def gate_disagrees(locust_exit: int, verdict: str, excluded) -> bool:
+    """Whether Locust's own SLA gate (``load/users.py``, for a Locust started by hand) and the
+    runner's verdict disagree in a way worth a warning. Not when the runner left fault windows out
+    (``excluded``): the gate cannot know them and judges the planned fault's failures too, so it
+    missed on every clean fault profile run (a warning nobody should learn to ignore); not when the
+    verdict is INCONCLUSIVE."""
+    if verdict == "INCONCLUSIVE" or excluded:
+        return False
+    return (locust_exit == 0) != (verdict == "MET")
