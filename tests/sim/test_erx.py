@@ -140,3 +140,15 @@ def test_each_defect_shows(cards, defect, check):
     finally:
         client.close()
         venv.stop()
+
+
+def test_the_ehrs_default_send_bound_fits_inside_the_contracts_answer_bound():
+    """The EHR's default bound for one delivery to the e-prescription receiver (the one the
+    rehearsal runs with) leaves a send answered well inside contracts/erx.yaml within_seconds,
+    with room for the prescriber; one constant, also the module's and the command line's."""
+    import inspect
+    from genrep.sim import ehr, ehr_erx
+    contract = load_erx()
+    assert ehr_erx.ERX_TIMEOUT_S <= contract.within_seconds / 2, (ehr_erx.ERX_TIMEOUT_S, contract.within_seconds)
+    assert inspect.signature(ehr.VirtualEHR).parameters["erx_timeout"].default == ehr_erx.ERX_TIMEOUT_S
+    assert inspect.signature(ehr_erx.ErxModule).parameters["timeout"].default == ehr_erx.ERX_TIMEOUT_S

@@ -36,13 +36,13 @@ from aiohttp import web
 from genrep.errors import ConfigError
 from genrep.sim.defects import DEFECTS, parse_defects
 from genrep.sim.ehr_access import AccessControl, parse_users
-from genrep.sim.ehr_erx import ErxModule
+from genrep.sim.ehr_erx import ERX_TIMEOUT_S, ErxModule
 from genrep.sim.ehr_fhir import ACCESSION_SYSTEM, FHIR_JSON, PNR_SYSTEM, STATUS, FHIRApi, outcome
 from genrep.sim.ehr_fingerprint import NodeFingerprint, multum_url_for
 from genrep.sim.ehr_medications import MedicationModule
 from genrep.sim.ehr_mllp import MLLPInbound, MLLPProtocol
 from genrep.sim.ehr_prescribing import PrescribingModule
-from genrep.sim.ehr_referrals import ReferralModule
+from genrep.sim.ehr_referrals import REFERRAL_TIMEOUT_S, ReferralModule
 from genrep.sim.ehr_store import ACK_MEMORY, ClinicalMessages, EHRReportRecord, Store, derive_demographics
 from genrep.sim.lifecycle import install_stop_signals, run_until_stopped
 
@@ -50,10 +50,6 @@ __all__ = ["ACCESSION_SYSTEM", "ACK_MEMORY", "FHIR_JSON", "PNR_SYSTEM", "STATUS"
            "MLLPProtocol", "Store", "VirtualEHR", "derive_demographics", "fhir_auth_middleware", "main",
            "serve"]
 
-
-#: the bound for one referral delivery when none is given: a down receiver must come back to the
-#: sender as "receiver-unavailable" well inside contracts/referrals.yaml feedback.within_seconds
-REFERRAL_TIMEOUT_S = 1.5
 
 
 class VirtualEHR:
@@ -66,7 +62,7 @@ class VirtualEHR:
                  multum_url: str | None = None, multum_timeout: float = 4.0,
                  access: AccessControl | None = None,
                  referral_url: str | None = None, referral_timeout: float = REFERRAL_TIMEOUT_S,
-                 erx_cards: dict | None = None, erx_url: str | None = None, erx_timeout: float = 1.5):
+                 erx_cards: dict | None = None, erx_url: str | None = None, erx_timeout: float = ERX_TIMEOUT_S):
         self.defects = defects
         self.access = access  # the access matrix on the API (ehr_access); None: not enforced
         self.store = Store()
@@ -210,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="bound for one referral delivery, seconds")
     ap.add_argument("--erx-url", default=None, help="the e-prescription receiver's base URL")
     ap.add_argument("--erx-cards", default=None, help="folder of the prescribers' virtual cards (sim.erx_cards)")
-    ap.add_argument("--erx-timeout", type=float, default=1.5,
+    ap.add_argument("--erx-timeout", type=float, default=ERX_TIMEOUT_S,
                     help="bound for one e-prescription send, seconds (the receiver answers in milliseconds; "
                          "as --referral-timeout)")
     ap.add_argument("--node", default="node-a", help="this node's name in its configuration fingerprint")

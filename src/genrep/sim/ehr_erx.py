@@ -82,9 +82,14 @@ def _bad(status: int, text: str) -> web.Response:
         content_type="application/fhir+json")
 
 
+#: the bound for one delivery to the e-prescription receiver when none is given: a send must be
+#: answered (sent, failed or refused) well inside contracts/erx.yaml within_seconds
+ERX_TIMEOUT_S = 1.5
+
+
 class ErxModule(OutboundSession):
     def __init__(self, store: Store, cards: dict, receiver_url: str | None, defects: dict, *,
-                 timeout: float = 1.5):
+                 timeout: float = ERX_TIMEOUT_S):
         self.store = store
         self.cards = cards  # prescriber HSA-id -> [erx_cards.Card]
         self.receiver_url = receiver_url.rstrip("/") if receiver_url else None

@@ -45,8 +45,13 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
+#: the bound for one referral delivery when none is given: a down receiver must come back to the
+#: sender as "receiver-unavailable" well inside contracts/referrals.yaml feedback.within_seconds
+REFERRAL_TIMEOUT_S = 1.5
+
+
 class ReferralModule(OutboundSession):
-    def __init__(self, store: Store, receiver_url: str | None, defects: dict, *, timeout: float = 1.5):
+    def __init__(self, store: Store, receiver_url: str | None, defects: dict, *, timeout: float = REFERRAL_TIMEOUT_S):
         self.store = store
         self.receiver_url = receiver_url.rstrip("/") if receiver_url else None
         self.defects = defects
