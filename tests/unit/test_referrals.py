@@ -131,3 +131,63 @@ def test_expect_delivered_names_a_registered_kind(observations, kind):
     message = expect_delivered(classify(observations, C))
     assert (message is None) if kind is None else (kinds_in(message)[0] == kind and kind in KINDS)
     assert expect_delivered(classify([], C, error="HTTP 500")).startswith("referral_api_error: ")
+
+
+# -- late by the harness's clock only: timing not confirmed, never a pass, never a defect ----------------
+
+def _answer(at: float, server_s, status: str = "received", code: str = "", text: str = ""):
+    return [Observation(0.5, "in-progress"), Observation(at, status, code, text, server_s)]
+
+
+@pytest.mark.parametrize("at,server_s,expected", [
+    (C.within_seconds + 0.5, 1.2, "late_unconfirmed"),        # the EHR's own clock: on time
+    (C.within_seconds + 0.5, C.within_seconds, "late_unconfirmed"),
+    (C.within_seconds + 0.5, C.within_seconds + 0.01, "late"),  # late by both clocks
+    (C.within_seconds + 0.5, None, "late"),                   # no timestamps: the harness's clock decides
+    (1.0, C.within_seconds + 5, "delivered"),                 # seen in time: the harness is trusted
+])
+def test_late_is_unconfirmed_only_when_the_ehrs_own_timestamps_put_the_answer_within(at, server_s, expected):
+    assert classify(_answer(at, server_s), C).classification == expected
+
+
+def test_unconfirmed_timing_is_timing_unconfirmed_but_a_wrong_answer_stays_a_defect():
+    late = C.within_seconds + 0.5
+    delivered = classify(_answer(late, 1.0), C)
+    assert kinds_in(expect_delivered(delivered)) == ["timing_unconfirmed"]
+    assert "1.00 s by the EHR's own Task timestamps" in expect_delivered(delivered)
+    told = classify(_answer(late, 1.0, "rejected", "receiver-unavailable", "down"), C)
+    assert kinds_in(expect_failed(told, "receiver-unavailable")) == ["timing_unconfirmed"]
+    assert kinds_in(expect_failed(told, "unit-unknown")) == ["referral_wrong_reason"]
+    assert kinds_in(expect_delivered(told)) == ["referral_not_delivered"]
+    bare = classify(_answer(late, 1.0, "rejected"), C)
+    assert kinds_in(expect_failed(bare, "receiver-unavailable")) == ["referral_reason_missing"]
+    wrongly = classify(_answer(late, 1.0), C)
+    assert kinds_in(expect_failed(wrongly, "receiver-unavailable")) == ["referral_wrongly_delivered"]
+
+
+@pytest.mark.parametrize("task,seconds", [
+    ({"authoredOn": "2026-12-01T10:00:00.000+00:00", "lastModified": "2026-12-01T10:00:01.250+00:00"}, 1.25),
+    ({"authoredOn": "2026-12-01T10:00:00Z", "lastModified": "2026-12-01T11:00:02+01:00"}, 2.0),
+    ({"authoredOn": "2026-12-01T10:00:00Z"}, None),
+    ({"authoredOn": "2026-12-01T10:00:00", "lastModified": "2026-12-01T10:00:01"}, None),   # no zone
+    ({"authoredOn": "2026-12-01T10:00:05Z", "lastModified": "2026-12-01T10:00:01Z"}, None),  # backwards
+    ({"authoredOn": "yesterday", "lastModified": "2026-12-01T10:00:01Z"}, None),
+    ({"authoredOn": None, "lastModified": 5}, None),
+])
+def test_the_ehrs_own_span_is_read_from_the_task(task, seconds):
+    from genrep.integrations.referrals import task_seconds
+    assert task_seconds(task) == seconds
+
+
+def test_the_gate_counts_unconfirmed_timing_as_not_verified_never_as_a_defect():
+    from genrep.config.contracts import load_catalogue
+    from genrep.results.gate import decide
+    from genrep.results.reader import ScenarioResult
+    catalogue = load_catalogue()
+    rid = next(r for r in catalogue if r.startswith("REF-"))
+    message = expect_delivered(classify(_answer(C.within_seconds + 0.5, 1.0), C))
+    results = [ScenarioResult(name="late by the harness", full_name="x", status="failed", message=message,
+                              requirements=[rid], history_id="x")]
+    verdict = decide(results, catalogue)
+    assert verdict.status == "INCOMPLETE" and not verdict.failures and not verdict.defect_candidates, verdict.reasons
+    assert any("timing not confirmed (the harness saw the answer only after" in g.describe() for g in verdict.missing)

@@ -13,6 +13,12 @@ says what the sender was told:
   EHR refused the referral at once with an OperationOutcome (its reason as the answer);
 - ``failed_without_reason``: failed within the bound, but the reason is missing;
 - ``late``: the answer came, after the bound (within the extra watch);
+- ``late_unconfirmed``: the harness saw the answer after the bound, but the EHR's own Task
+  timestamps (``lastModified`` against ``authoredOn``) put it within: the harness was too slow to
+  judge (a busy host, a poll that came just after the bound). Never a pass and never a product
+  defect: ``timing_unconfirmed``, which keeps the run from GO (``results.gate_decision``). An EHR
+  that backdated its timestamps gets this, not a pass; one without them is judged on the harness's
+  clock alone (``late``);
 - ``silent``: no answer at all (still pending, "sent") when the watch ended: the 2024 defect;
 - ``error``: the EHR's API answered something else (HTTP error, not FHIR, no Task).
 
@@ -24,23 +30,27 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from genrep.config.profile import Profile
 from genrep.config.referrals import ReferralContract, ReferralUnit
 from genrep.errors import ProtocolError
 from genrep.transport.endpoints import http_transport_for
 
-CLASSES = ("delivered", "failed_with_reason", "failed_without_reason", "late", "silent", "error")
+CLASSES = ("delivered", "failed_with_reason", "failed_without_reason", "late", "late_unconfirmed", "silent", "error")
 FHIR_JSON = "application/fhir+json"
 
 
 @dataclass
 class Observation:
-    """One read of the delivery Task: seconds since the send, its status and reason (code, text)."""
+    """One read of the delivery Task: seconds since the send, its status and reason (code, text), and
+    ``server_s``: seconds from the Task's ``authoredOn`` to its ``lastModified`` by the EHR's own
+    clock (None when it gives neither, or they cannot be read)."""
     at: float
     status: str
     reason_code: str = ""
     reason_text: str = ""
+    server_s: float | None = None
 
 
 @dataclass
@@ -67,9 +77,12 @@ class ReferralOutcome:
     bound: float
     observations: list[Observation] = field(default_factory=list)
     detail: str = ""
+    server_s: float | None = None     # the answer by the EHR's own Task timestamps (None: not given)
 
     def describe(self) -> str:
         when = "no answer" if self.elapsed is None else f"answered after {self.elapsed:.2f} s"
+        if self.elapsed is not None and self.server_s is not None:
+            when += f", {self.server_s:.2f} s by the EHR's own Task timestamps"
         reason = f", reason {self.reason_code or '(no code)'}: {self.reason_text or '(no text)'}" \
             if self.status_class == "failed" else ""
         seen = " -> ".join(dict.fromkeys(o.status for o in self.observations)) or "nothing"
@@ -98,7 +111,9 @@ def classify(observations: list[Observation], contract: ReferralContract, *,
                                None, bound, list(observations), detail)
     klass = contract.status_class(answer.status)
     if answer.at > bound:
-        classification = "late"
+        # late by the harness's clock; by the EHR's own as well, or it gives none: late
+        on_time_by_ehr = answer.server_s is not None and answer.server_s <= bound
+        classification = "late_unconfirmed" if on_time_by_ehr else "late"
     elif klass == "delivered":
         classification = "delivered"
     elif answer.reason_code or answer.reason_text:
@@ -106,7 +121,22 @@ def classify(observations: list[Observation], contract: ReferralContract, *,
     else:
         classification = "failed_without_reason"
     return ReferralOutcome(classification, answer.status, klass, answer.reason_code, answer.reason_text,
-                           answer.at, bound, list(observations))
+                           answer.at, bound, list(observations), server_s=answer.server_s)
+
+
+def task_seconds(task: dict) -> float | None:
+    """Seconds from a Task's ``authoredOn`` to its ``lastModified``, by the EHR's clock (FHIR
+    dateTimes with a time zone); None when either is missing, unreadable or without a zone, or the
+    span is negative."""
+    try:
+        start = datetime.fromisoformat(str(task["authoredOn"]))
+        end = datetime.fromisoformat(str(task["lastModified"]))
+    except (KeyError, TypeError, ValueError):
+        return None
+    if start.tzinfo is None or end.tzinfo is None:
+        return None
+    span = (end - start).total_seconds()
+    return span if span >= 0 else None
 
 
 def _operation_outcome(body) -> tuple[str, str]:
@@ -193,7 +223,8 @@ class ReferralClient:
         codings = [c for c in reason.get("coding", []) if isinstance(c, dict)] if isinstance(reason.get("coding"), list) else []
         code = next((c.get("code", "") for c in codings if c.get("system") == self.contract.reason_system), "")
         code = code or next((c.get("code", "") for c in codings), "")
-        return Observation(at, str(task.get("status", "")), str(code), str(reason.get("text", "") or ""))
+        return Observation(at, str(task.get("status", "")), str(code), str(reason.get("text", "") or ""),
+                           task_seconds(task))
 
     def await_feedback(self, sent: SentReferral) -> ReferralOutcome:
         """Poll the delivery Task until it answers (delivered or failed) or the watch ends: the bound
@@ -247,6 +278,8 @@ def expect_delivered(outcome: ReferralOutcome) -> str | None:
         return f"referral_api_error: {outcome.describe()}"
     if c == "late" and outcome.status_class == "delivered":
         return f"referral_feedback_late: delivered, but the sender was told only after the bound: {outcome.describe()}"
+    if c == "late_unconfirmed" and outcome.status_class == "delivered":
+        return _unconfirmed(outcome)
     return f"referral_not_delivered: a referral to a unit that takes referrals was not delivered: {outcome.describe()}"
 
 
@@ -263,8 +296,16 @@ def expect_failed(outcome: ReferralOutcome, reason: str) -> str | None:
                 f"told within {outcome.bound:g} s (+ the late watch): {outcome.describe()}")
     if c == "late":
         return f"referral_feedback_late: told failed only after the bound of {outcome.bound:g} s: {outcome.describe()}"
-    if c == "failed_without_reason":
+    if c == "failed_without_reason" or (c == "late_unconfirmed" and not (outcome.reason_code or outcome.reason_text)):
         return f"referral_reason_missing: told failed, but not why (expected {reason}): {outcome.describe()}"
     if outcome.reason_code != reason:
         return f"referral_wrong_reason: expected reason {reason}: {outcome.describe()}"
+    if c == "late_unconfirmed":  # right answer, right reason: only its timing could not be judged
+        return _unconfirmed(outcome)
     return None
+
+
+def _unconfirmed(outcome: ReferralOutcome) -> str:
+    return (f"timing_unconfirmed: the harness saw the answer only after the bound of {outcome.bound:g} s, but the "
+            f"EHR's own Task timestamps put it within: the harness was too slow to judge (a busy host?); not "
+            f"verified, not a defect: {outcome.describe()}")

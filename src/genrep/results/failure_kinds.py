@@ -236,6 +236,9 @@ _PREFIXED: tuple[FailureKind, ...] = (
     _k("load_run_failed", TEST_DEFECTS, "high", "the load profile did not complete: its requirements are untested"),
     _k("load_inconclusive", TEST_DEFECTS, "high", "the figures measure a saturated generator or host, not the "
        "system: inconclusive (or the run stopped early); its requirements are not verified, never a product defect"),
+    _k("timing_unconfirmed", TEST_DEFECTS, "high", "a time bound the harness saw missed, which the system's "
+       "own timestamps say was met: the harness was too slow to judge (a busy host); not verified, never a "
+       "product defect, and the run cannot be GO"),
     _k("cert_invalid", CERTIFICATES, "critical", "a certificate is expired, untrusted, for another name or unusable"),
     _k("cert_expiring", CERTIFICATES, "high", "a certificate expires within the agreed days"),
     _k("cert_unreachable", UNREACHABLE, "high", "a TLS endpoint could not be reached to check its certificate"),

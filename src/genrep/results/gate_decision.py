@@ -28,6 +28,16 @@ DEFAULT_THRESHOLDS: dict[str, dict[str, int]] = {
 }
 
 
+#: failure kinds that verified nothing and are no product defect (never GO), and how a gap says so
+INCONCLUSIVE_KINDS = {"load_inconclusive": "load figures inconclusive",
+                      "timing_unconfirmed": "timing not confirmed"}
+
+
+def _inconclusive_kind(result: ScenarioResult) -> str:
+    """The first inconclusive kind of a result's failure, or ""."""
+    return next((k for k in INCONCLUSIVE_KINDS if k in result.kinds), "")
+
+
 def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
            thresholds: dict[str, dict[str, int]] | None = None,
            integrations: set[str] | None = None, *, every_requirement_verified: bool = True,
@@ -50,9 +60,10 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
     unavailable = [r for r in results if r.failed and "environment_unavailable" in r.kinds]
     results = [r for r in results if not (r.failed and "environment_unavailable" in r.kinds)]
     # nor are load figures that measure a saturated generator or host, or a run stopped early
-    # (load_inconclusive): not verified (never GO), never a product defect; the profile did run
-    inconclusive = [r for r in results if r.failed and "load_inconclusive" in r.kinds]
-    results = [r for r in results if not (r.failed and "load_inconclusive" in r.kinds)]
+    # (load_inconclusive), or a time bound the harness saw missed that the system's own timestamps
+    # say was met (timing_unconfirmed): not verified (never GO), never a product defect; they ran
+    inconclusive = [r for r in results if r.failed and _inconclusive_kind(r)]
+    results = [r for r in results if not (r.failed and _inconclusive_kind(r))]
     failures: list[str] = []  # each one makes it NO-GO
     notes: list[str] = []  # reported, but within the programme's allowance
     results, stale_notes = _judge_age(results, today, manual_max_age_days)
@@ -63,7 +74,7 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
     unknown = sorted({rid for r in results for rid in r.requirements if rid not in catalogue})
     if unknown:
         failures.append(f"scenarios tagged with unknown requirement ids: {', '.join(unknown)}")
-    if not results and not unavailable:
+    if not results and not unavailable and not inconclusive:  # those ran: gaps below, not "nothing ran"
         failures.append("no scenario results: nothing was verified")
     exercised = integrations if integrations is not None else {
         catalogue[rid].integration for r in results for rid in r.requirements if rid in catalogue}
@@ -145,8 +156,8 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
     gaps = scope_gaps(results + inconclusive, catalogue, scope, statuses) if scope is not None else []
     gaps += manual_gaps(results, scope)
     gaps += [Gap("scenario", r.name, "verified nothing, environment unavailable (" + _unavailable_reason(r) + ")") for r in unavailable]
-    gaps += [Gap("scenario", r.name, "verified nothing, load figures inconclusive ("
-                 + (r.message.splitlines() or [""])[0].removeprefix("load_inconclusive: ")[:240] + ")")
+    gaps += [Gap("scenario", r.name, f"verified nothing, {INCONCLUSIVE_KINDS[_inconclusive_kind(r)]} ("
+                 + (r.message.splitlines() or [""])[0].removeprefix(f"{_inconclusive_kind(r)}: ")[:240] + ")")
              for r in inconclusive]
     never_ran = {g.name for g in gaps if g.kind == "integration"}
     for rid, rs in statuses.items():
