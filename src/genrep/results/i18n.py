@@ -193,6 +193,8 @@ SENTENCES: list[tuple[str, str]] = [
      "scenario {name} verifierade ingenting, miljön var inte tillgänglig ({reason})"),
     ("scenario {=name} verified nothing, load figures inconclusive ({=reason})",
      "scenario {name} verifierade ingenting, lastmätningens siffror går inte att bedöma ({reason})"),
+    ("scenario {=name} verified nothing, timing not confirmed ({=reason})",
+     "scenario {name} verifierade ingenting, tidsgränsen kunde inte bekräftas ({reason})"),
     ("{gap} (waived by --accept-partial {=part})", "{gap} (undantaget med --accept-partial {part})"),
     ("{gap} (accepted as partial: --accept-partial {=part})", "{gap} (accepterat som delvis: --accept-partial {part})"),
     # manual results
