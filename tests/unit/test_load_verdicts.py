@@ -219,4 +219,5 @@ def test_the_locust_gate_warning_only_where_both_judge_the_same_figures():
     assert gate_disagrees(0, "MISSED", [])
     assert not gate_disagrees(0, "MET", []) and not gate_disagrees(1, "MISSED", [])
     assert not gate_disagrees(1, "MET", fault_window)
+    assert gate_disagrees(0, "MISSED", fault_window)            # the gate met, the runner missed: still said
     assert not gate_disagrees(1, "INCONCLUSIVE", [])

@@ -150,6 +150,29 @@ def test_late_is_unconfirmed_only_when_the_ehrs_own_timestamps_put_the_answer_wi
     assert classify(_answer(at, server_s), C).classification == expected
 
 
+def test_a_read_begun_after_the_bound_that_still_saw_it_pending_proves_it_late():
+    """However slow the harness, a read that began after the bound was answered after it: "still
+    pending" then is late, whatever the EHR's timestamps say (a lastModified that never moves, a
+    Task made late, a sender's view behind the backend, or timestamps written wrongly)."""
+    bound = C.within_seconds
+    seen = [Observation(0.5, "in-progress", began=0.4), Observation(bound + 0.3, "in-progress", began=bound + 0.1),
+            Observation(bound + 0.6, "received", server_s=0.0, began=bound + 0.4)]
+    assert classify(seen, C).classification == "late"
+    before = [Observation(bound - 0.1, "in-progress", began=bound - 0.2),   # began in time: a slow host's
+              Observation(bound + 2.0, "received", server_s=1.0, began=bound - 0.05)]
+    assert classify(before, C).classification == "late_unconfirmed"
+
+
+def test_a_read_of_the_task_carries_the_ehrs_span_and_when_it_began():
+    from genrep.integrations.referrals import ReferralClient
+    client = ReferralClient.__new__(ReferralClient)
+    client.contract = C
+    task = {"status": "received", "authoredOn": "2026-12-01T10:00:00.000+00:00",
+            "lastModified": "2026-12-01T10:00:01.500+00:00"}
+    obs = client._observe(task, 4.4, 4.1)
+    assert (obs.at, obs.began, obs.server_s, obs.status) == (4.4, 4.1, 1.5, "received")
+
+
 def test_unconfirmed_timing_is_timing_unconfirmed_but_a_wrong_answer_stays_a_defect():
     late = C.within_seconds + 0.5
     delivered = classify(_answer(late, 1.0), C)
@@ -167,7 +190,8 @@ def test_unconfirmed_timing_is_timing_unconfirmed_but_a_wrong_answer_stays_a_def
 
 @pytest.mark.parametrize("task,seconds", [
     ({"authoredOn": "2026-12-01T10:00:00.000+00:00", "lastModified": "2026-12-01T10:00:01.250+00:00"}, 1.25),
-    ({"authoredOn": "2026-12-01T10:00:00Z", "lastModified": "2026-12-01T11:00:02+01:00"}, 2.0),
+    ({"authoredOn": "2026-12-01T10:00:00Z", "lastModified": "2026-12-01T11:00:02+01:00"}, 3.0),  # whole s: +1
+    ({"authoredOn": "2026-12-01T10:00:00.5Z", "lastModified": "2026-12-01T10:00:02Z"}, 2.5),
     ({"authoredOn": "2026-12-01T10:00:00Z"}, None),
     ({"authoredOn": "2026-12-01T10:00:00", "lastModified": "2026-12-01T10:00:01"}, None),   # no zone
     ({"authoredOn": "2026-12-01T10:00:05Z", "lastModified": "2026-12-01T10:00:01Z"}, None),  # backwards
@@ -191,3 +215,16 @@ def test_the_gate_counts_unconfirmed_timing_as_not_verified_never_as_a_defect():
     verdict = decide(results, catalogue)
     assert verdict.status == "INCOMPLETE" and not verdict.failures and not verdict.defect_candidates, verdict.reasons
     assert any("timing not confirmed (the harness saw the answer only after" in g.describe() for g in verdict.missing)
+    # the same scenario also saying a defect is a defect (only "timing not confirmed" alone is not)
+    both = ScenarioResult(name="late and not received", full_name="y", status="failed", requirements=[rid],
+                          message=message + "\nreferral_not_received: the receiving unit has nothing", history_id="y")
+    assert decide([both], catalogue).status == "NO-GO"
+    # Allure files it as not verified, not under "Other product defects" (it is raised as "failed")
+    import re
+    from genrep.results.failure_kinds import TIMING_UNCONFIRMED, allure_categories
+    filed = next(c["name"] for c in allure_categories() if "failed" in c["matchedStatuses"]
+                 and ("messageRegex" not in c or re.fullmatch(c["messageRegex"], message, re.S)))
+    assert filed == TIMING_UNCONFIRMED
+    from genrep.results.i18n import tr
+    gap = next(g.describe() for g in verdict.missing if "timing not confirmed" in g.describe())
+    assert "tidsgränsen kunde inte bekräftas" in tr("sv", gap)                  # the Swedish scorecard says it too

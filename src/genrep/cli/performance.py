@@ -101,10 +101,13 @@ def _cmd_load(args) -> int:
 
 def gate_disagrees(locust_exit: int, verdict: str, excluded) -> bool:
     """Whether Locust's own SLA gate (``load/users.py``, for a Locust started by hand) and the
-    runner's verdict disagree in a way worth a warning. Not when the runner left fault windows out
-    (``excluded``): the gate cannot know them and judges the planned fault's failures too, so it
-    missed on every clean fault profile run (a warning nobody should learn to ignore); not when the
-    verdict is INCONCLUSIVE."""
-    if verdict == "INCONCLUSIVE" or excluded:
+    runner's verdict disagree in a way worth a warning. Not the gate missing what the runner met
+    after leaving fault windows out (``excluded``): the gate cannot know them and judges the
+    planned fault's failures too, so it missed on every clean fault profile run (a warning nobody
+    should learn to ignore). The other way round (the gate met, the runner missed) still warns,
+    and nothing does when the verdict is INCONCLUSIVE."""
+    if verdict == "INCONCLUSIVE":
+        return False
+    if excluded and locust_exit != 0 and verdict == "MET":
         return False
     return (locust_exit == 0) != (verdict == "MET")

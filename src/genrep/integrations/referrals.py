@@ -14,11 +14,15 @@ says what the sender was told:
 - ``failed_without_reason``: failed within the bound, but the reason is missing;
 - ``late``: the answer came, after the bound (within the extra watch);
 - ``late_unconfirmed``: the harness saw the answer after the bound, but the EHR's own Task
-  timestamps (``lastModified`` against ``authoredOn``) put it within: the harness was too slow to
-  judge (a busy host, a poll that came just after the bound). Never a pass and never a product
-  defect: ``timing_unconfirmed``, which keeps the run from GO (``results.gate_decision``). An EHR
-  that backdated its timestamps gets this, not a pass; one without them is judged on the harness's
-  clock alone (``late``);
+  timestamps (``lastModified`` against ``authoredOn``) put it within, and no read that *began* after
+  the bound still showed it pending: the harness was too slow to judge (a busy host). Never a pass
+  and never a product defect: ``timing_unconfirmed``, which keeps the run from GO
+  (``results.gate_decision``). A read that began after the bound and still saw it pending proves
+  it late whatever the timestamps say (the EHR answered it after the bound: a slow harness only
+  begins reads later), so an EHR whose ``lastModified`` does not move, whose Task comes late or
+  whose sender's view lags its backend is ``late`` as soon as the harness polled in time. An EHR
+  that backdated its timestamps gets "unconfirmed", not a pass; one without them is judged on the
+  harness's clock alone (``late``). Timestamps without a fraction of a second count 1 s longer;
 - ``silent``: no answer at all (still pending, "sent") when the watch ended: the 2024 defect;
 - ``error``: the EHR's API answered something else (HTTP error, not FHIR, no Task).
 
@@ -43,14 +47,16 @@ FHIR_JSON = "application/fhir+json"
 
 @dataclass
 class Observation:
-    """One read of the delivery Task: seconds since the send, its status and reason (code, text), and
-    ``server_s``: seconds from the Task's ``authoredOn`` to its ``lastModified`` by the EHR's own
-    clock (None when it gives neither, or they cannot be read)."""
+    """One read of the delivery Task: seconds since the send when it returned, its status and reason
+    (code, text); ``server_s``: seconds from the Task's ``authoredOn`` to its ``lastModified`` by
+    the EHR's own clock (None when it gives neither, or they cannot be read); ``began``: seconds
+    since the send when the read began (None: not known)."""
     at: float
     status: str
     reason_code: str = ""
     reason_text: str = ""
     server_s: float | None = None
+    began: float | None = None
 
 
 @dataclass
@@ -103,7 +109,9 @@ def classify(observations: list[Observation], contract: ReferralContract, *,
         return ReferralOutcome(klass, f"HTTP {status}", "failed", code, text, 0.0, bound, [],
                                "refused at once by the EHR")
     last = observations[-1] if observations else None
-    answer = next((o for o in observations if contract.status_class(o.status) in ("delivered", "failed")), None)
+    first = next((i for i, o in enumerate(observations) if contract.status_class(o.status) in ("delivered", "failed")),
+                 None)
+    answer = None if first is None else observations[first]
     if answer is None:
         unknown = next((o for o in observations if contract.status_class(o.status) is None), None)
         detail = f"status {unknown.status!r} is not in the contract" if unknown else ""
@@ -111,9 +119,13 @@ def classify(observations: list[Observation], contract: ReferralContract, *,
                                None, bound, list(observations), detail)
     klass = contract.status_class(answer.status)
     if answer.at > bound:
-        # late by the harness's clock; by the EHR's own as well, or it gives none: late
+        # late by the harness's clock; by the EHR's own as well, or it gives none, or a read that
+        # began after the bound still saw it pending (proof, however slow the harness): late
         on_time_by_ehr = answer.server_s is not None and answer.server_s <= bound
-        classification = "late_unconfirmed" if on_time_by_ehr else "late"
+        pending_after_bound = any(o.began is not None and o.began > bound
+                                  and contract.status_class(o.status) not in ("delivered", "failed")
+                                  for o in observations[:first])
+        classification = "late_unconfirmed" if on_time_by_ehr and not pending_after_bound else "late"
     elif klass == "delivered":
         classification = "delivered"
     elif answer.reason_code or answer.reason_text:
@@ -129,14 +141,23 @@ def task_seconds(task: dict) -> float | None:
     dateTimes with a time zone); None when either is missing, unreadable or without a zone, or the
     span is negative."""
     try:
-        start = datetime.fromisoformat(str(task["authoredOn"]))
-        end = datetime.fromisoformat(str(task["lastModified"]))
+        written = str(task["authoredOn"]), str(task["lastModified"])
+        start, end = (datetime.fromisoformat(w) for w in written)
     except (KeyError, TypeError, ValueError):
         return None
     if start.tzinfo is None or end.tzinfo is None:
         return None
     span = (end - start).total_seconds()
-    return span if span >= 0 else None
+    if span < 0:
+        return None
+    # whole seconds (no fraction written): the real span may be up to 1 s longer
+    return span if all(_has_fraction(w) for w in written) else span + 1.0
+
+
+def _has_fraction(written: str) -> bool:
+    """Whether an ISO dateTime carries a fraction of a second (``...:05.250+00:00``)."""
+    time_part = written.partition("T")[2]
+    return "." in time_part or "," in time_part
 
 
 def _operation_outcome(body) -> tuple[str, str]:
@@ -218,13 +239,13 @@ class ReferralClient:
         tasks = [t for t in entries if isinstance(t, dict) and t.get("resourceType") == "Task"]
         return tasks[0] if tasks else None
 
-    def _observe(self, task: dict, at: float) -> Observation:
+    def _observe(self, task: dict, at: float, began: float | None = None) -> Observation:
         reason = task.get("statusReason") if isinstance(task.get("statusReason"), dict) else {}
         codings = [c for c in reason.get("coding", []) if isinstance(c, dict)] if isinstance(reason.get("coding"), list) else []
         code = next((c.get("code", "") for c in codings if c.get("system") == self.contract.reason_system), "")
         code = code or next((c.get("code", "") for c in codings), "")
         return Observation(at, str(task.get("status", "")), str(code), str(reason.get("text", "") or ""),
-                           task_seconds(task))
+                           task_seconds(task), began)
 
     def await_feedback(self, sent: SentReferral) -> ReferralOutcome:
         """Poll the delivery Task until it answers (delivered or failed) or the watch ends: the bound
@@ -235,6 +256,7 @@ class ReferralClient:
         deadline = sent.sent_at + c.within_seconds + c.observe_late_seconds
         observations: list[Observation] = []
         while True:
+            began = time.monotonic() - sent.sent_at
             try:
                 task = self.read_task(sent.request_id)
             except ProtocolError as exc:
@@ -245,7 +267,7 @@ class ReferralClient:
                     return classify(observations, c, error=f"no Task for ServiceRequest/{sent.request_id} "
                                                            f"after {at:.1f} s: its delivery cannot be followed")
             else:
-                obs = self._observe(task, at)
+                obs = self._observe(task, at, began)
                 observations.append(obs)
                 if c.status_class(obs.status) in ("delivered", "failed"):
                     break

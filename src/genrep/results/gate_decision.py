@@ -34,8 +34,15 @@ INCONCLUSIVE_KINDS = {"load_inconclusive": "load figures inconclusive",
 
 
 def _inconclusive_kind(result: ScenarioResult) -> str:
-    """The first inconclusive kind of a result's failure, or ""."""
-    return next((k for k in INCONCLUSIVE_KINDS if k in result.kinds), "")
+    """The inconclusive kind a result's failure is, or "". A load result is inconclusive when it
+    says so (its figures measure the host, whatever they missed); a timing not confirmed only when
+    it is all the failure says: a defect named beside it is still a defect."""
+    kinds = result.kinds
+    if "load_inconclusive" in kinds:
+        return "load_inconclusive"
+    if kinds and all(k == "timing_unconfirmed" for k in kinds):
+        return "timing_unconfirmed"
+    return ""
 
 
 def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
