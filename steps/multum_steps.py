@@ -28,7 +28,8 @@ from .patient_steps import Subject
 
 OBSERVE_SECONDS = 4.0  # how long the probe watches after a fault (> the failover objective)
 # ... and at most this much longer while the checks have not yet settled (3 good in a row after the
-# last slow or failed one): a busy machine can delay the good checks that show a failover which
+# last slow or failed one) and no failed check after the objective has decided it already
+# (FailoverProbe.settle): a busy machine can delay the good checks that show a failover which
 # ended in time; the failover time is still measured from the fault against the same objective
 SETTLE_SECONDS = 3.0
 BASELINE_CHECKS = 10  # normal checks the probe makes before a fault (their median latency is the "slow" baseline)
@@ -177,9 +178,7 @@ def when_fault_under_traffic(mul, target, fault):
     mul.inject(target, fault)
     mul.faulted.append(target)
     time.sleep(OBSERVE_SECONDS)
-    settle_by = time.monotonic() + SETTLE_SECONDS
-    while not probe.measure(fault_at).recovered and time.monotonic() < settle_by:
-        time.sleep(0.05)
+    probe.settle(fault_at, mul.contract.max_failover_seconds, SETTLE_SECONDS)
     probe.stop()
     mul.measurement = probe.measure(fault_at)
     _attach_measurement(mul)

@@ -348,3 +348,47 @@ def test_a_slow_check_before_service_was_settled_counts():
     samples = healthy(T0, FAULT) + [hung] + later + healthy(FAULT + 2.2, FAULT + 3.0, ("multum-b",))
     m = probe_with(samples).measure(FAULT)
     assert m.blips == 0 and m.failover_seconds == pytest.approx(later[-1].ended - FAULT)
+
+
+# -- settle: watching on after the window, only while it can still tell something --------------------
+
+class _Clock:
+    def __init__(self, t: float = 0.0):
+        self.t, self.sleeps = t, 0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.t += s
+        self.sleeps += 1
+
+
+def test_settle_stops_at_once_when_a_failed_check_after_the_objective_decided_it():
+    failing = [sample(FAULT + 0.05 + 0.1 * i, "not-performed") for i in range(40)]  # 4 s, never failed over
+    probe = probe_with(healthy(T0, FAULT) + failing)
+    clock = _Clock()
+    m = probe.settle(FAULT, 3.0, 3.0, clock=clock, sleep=clock.sleep)
+    assert clock.sleeps == 0 and not m.recovered and m.last_failed_s > 3.0
+
+
+def test_settle_waits_for_good_checks_while_the_failover_can_still_be_in_time():
+    bad = [sample(FAULT + 0.05, "not-performed"), sample(FAULT + 0.15, "error")]   # over at 0.17 s
+    probe = probe_with(healthy(T0, FAULT) + bad)
+    clock = _Clock()
+    late_good = iter(healthy(FAULT + 4.0, FAULT + 4.5, servers=("multum-b",)))     # a busy machine's delay
+
+    def sleep(s: float) -> None:
+        clock.sleep(s)
+        probe.samples.append(next(late_good))
+    m = probe.settle(FAULT, 3.0, 3.0, clock=clock, sleep=sleep)
+    assert m.recovered and m.failover_seconds == pytest.approx(bad[-1].ended - FAULT)
+    assert clock.sleeps == FailoverProbe.SETTLED
+
+
+def test_settle_gives_up_after_its_time_and_says_not_recovered():
+    bad = [sample(FAULT + 0.05, "error")]
+    probe = probe_with(healthy(T0, FAULT) + bad)
+    clock = _Clock()
+    m = probe.settle(FAULT, 3.0, 1.0, poll_s=0.25, clock=clock, sleep=clock.sleep)
+    assert not m.recovered and clock.sleeps == 4 and m.last_failed_s == pytest.approx(bad[0].ended - FAULT)

@@ -150,6 +150,9 @@ class FailoverMeasurement:
     #: slow answered checks after service was back, each between good ones, not counted in the
     #: failover time (at most ``FailoverProbe.MAX_BLIPS``; more are a pattern and count)
     blips: int = 0
+    #: seconds from the fault to the end of the last failed check (None: none failed); a failed
+    #: check always counts, so past the objective this decides a missed failover already
+    last_failed_s: float | None = None
 
     def describe(self, objective: float | None = None) -> str:
         ft = "never (no recovery in the window)" if self.failover_seconds is None else f"{self.failover_seconds:.2f} s"
@@ -225,9 +228,25 @@ class FailoverProbe:
         failover = None
         if recovered:
             failover = 0.0 if last_impact is None else last_impact - fault_at
+        last_failed = max((s.ended for s in after if not s.ok), default=None)
         return FailoverMeasurement(fault_at - self.t0, failover, sum(1 for s in after if not s.ok),
                                    sum(1 for s in after if s.ok and not good(s)),
-                                   false_neg, len(after), per_server, recovered, len(blips))
+                                   false_neg, len(after), per_server, recovered, len(blips),
+                                   None if last_failed is None else last_failed - fault_at)
+
+    def settle(self, fault_at: float, objective_s: float, settle_s: float, *, poll_s: float = 0.05,
+               clock=time.monotonic, sleep=time.sleep) -> FailoverMeasurement:
+        """After the observation window, watch up to ``settle_s`` more while the checks have not
+        settled (``SETTLED`` good in a row after the last one that counts): a busy machine can delay
+        the good checks that show a failover which ended in time. Not while a failed check after
+        ``objective_s`` has decided the failover missed already (a server never failed over: the
+        extra wait told nothing and cost every such scenario ``settle_s``). The measurement then."""
+        until = clock() + settle_s
+        while True:
+            m = self.measure(fault_at)
+            if m.recovered or (m.last_failed_s is not None and m.last_failed_s > objective_s) or clock() >= until:
+                return m
+            sleep(poll_s)
 
     #: good checks in a row that say service is back
     SETTLED = 3
