@@ -187,7 +187,7 @@ def _load_ids() -> tuple[str, str]:
     ``new_id``'s, so never the same as its ids).
 
     Made ``_LOAD_ID_BLOCK`` pairs at a time for the whole process (every load user of it takes the
-    next pair), their fixed parts made and checked once per run tag and process. Ids carry no time,
+    next pair), their fixed parts made and checked once a block. Ids carry no time,
     so a pair made a while before it is used is as good; a block made before a fork (a new run tag
     and pid in the child) or for another id source is never used. One pair per message cost ~2.5 us
     inside a Locust run; in a block ~0.3 us a pair (genrep bench load, session 13)."""
@@ -203,10 +203,7 @@ def _load_ids() -> tuple[str, str]:
 
 
 def _new_load_id_block(ids) -> None:
-    parts = _LOAD_ID_PARTS
-    if parts[0] != (ids.tag, ids.pid):
-        parts = _load_id_parts()
-    _key, control, accession, tail = parts
+    control, accession, tail = _load_id_parts(ids)
     nxt = ids.next
     pairs = [(f"{control}{nxt() % 1_000_000:06d}{tail}", f"{accession}{nxt() % 1_000_000:06d}{tail}")
              for _ in range(LOAD_ID_BLOCK)]
@@ -215,22 +212,19 @@ def _new_load_id_block(ids) -> None:
     _LOAD_ID_OWNER[:] = [ids, ids.tag, ids.pid]
 
 
-def _load_id_parts() -> tuple:
-    """(key, control id head, accession head, tail) for the current run tag and process: checked
-    letters and digits, and ``new_id``'s 20-character cut not reached (both heads are as long)."""
-    global _LOAD_ID_PARTS
-    tag, pid = _IDS.tag, _IDS.pid
+def _load_id_parts(ids) -> tuple[str, str, str]:
+    """(control id head, accession head, tail) for ``ids``' run tag and process: checked letters
+    and digits, and ``new_id``'s 20-character cut not reached (both heads are as long)."""
+    tag, pid = ids.tag, ids.pid
     control, accession, tail = f"LO{tag}", f"LA{tag}", f"P{pid % 100:02d}"
     if not (control.isalnum() and accession.isalnum() and tail.isalnum()):
         raise ConfigError(f"load ids must be letters and digits: {control!r}, {accession!r}, {tail!r}")
     if len(control) + 6 + len(tail) > 20:
         raise ConfigError(f"load ids must fit 20 characters: run tag {tag!r} is too long")
-    _LOAD_ID_PARTS = ((tag, pid), control, accession, tail)
-    return _LOAD_ID_PARTS
+    return control, accession, tail
 
 
 LOAD_ID_BLOCK = 64
-_LOAD_ID_PARTS: tuple = ((None, None), "", "", "")
 _LOAD_ID_BLOCK: list[tuple[str, str]] = []   # the next pairs, last one first
 _LOAD_ID_OWNER: list = [None, None, None]     # the id source, run tag and pid they were made from
 
@@ -247,7 +241,6 @@ class Payloads:
         self._adt_index = itertools.count()
         # framed or not -> (second, (vetted template, slot names, MSH-15, MSH-16))
         self._templates: dict[bool, tuple[int, tuple]] = {}
-        self._slot_order: dict[bool, tuple[int, ...]] = {}
 
     def check(self, payload: str | bytes, destination: str, kind: str = "") -> None:
         """The load users' one way to the identity guard (URLs, bodies, headers, HL7 messages).
@@ -292,15 +285,15 @@ class Payloads:
         if cached is None or cached[0] != int(time.time()):  # a new second: its template (once)
             self._oru_template(framed=framed)
             cached = self._templates[framed]
-        template, _slots, accept, application = cached[1]
+        template, _slots, accept, application, order = cached[1]
         ids = (control_id.encode("ascii"), accession.encode("ascii"))
-        data = template.fill([ids[k] for k in self._slot_order[framed]], destination=destination)
+        data = template.fill([ids[k] for k in order], destination=destination)
         return data, AckRequest(control_id, accept, application), accession
 
-    def _oru_template(self, *, framed: bool) -> tuple[VettedTemplate, list[str], str, str]:
+    def _oru_template(self, *, framed: bool) -> tuple[VettedTemplate, list[str], str, str, tuple[int, ...]]:
         """The second's ORU, encoded (MSH-18 is UTF-8) and cut at its slots (with ``framed``, VT
-        before it and FS CR after it): the vetted template, its slot names in order, and the
-        MSH-15 and MSH-16 it asks for."""
+        before it and FS CR after it): the vetted template, its slot names in order, the MSH-15
+        and MSH-16 it asks for, and each slot's value as an index into (control id, accession)."""
         second = int(time.time())
         cached = self._templates.get(framed)
         if cached is None or cached[0] != second:
@@ -322,10 +315,11 @@ class Payloads:
                 if any(b"\x0b" in part or b"\x1c" in part for part in parts):
                     raise ConfigError("the ORU template holds a VT or FS byte: it cannot be framed")
                 parts = [b"\x0b" + parts[0], *parts[1:-1], parts[-1] + b"\x1c\r"]  # slots checked above: 3 parts or more
-            cached = (second, (VettedTemplate(self.guard, parts), slots, request.accept_ack, request.application_ack))
-            self._templates[framed] = cached
             # each slot's value as an index into (control id, accession): no dict per message
-            self._slot_order[framed] = tuple(0 if slot == _CONTROL_SLOT else 1 for slot in slots)
+            order = tuple(0 if slot == _CONTROL_SLOT else 1 for slot in slots)
+            cached = (second, (VettedTemplate(self.guard, parts), slots, request.accept_ack,
+                               request.application_ack, order))
+            self._templates[framed] = cached
         return cached[1]
 
     def adt(self, destination: str) -> tuple[bytes, str]:
@@ -347,10 +341,10 @@ class AcceptedLog:
 
     Lines are buffered: they are written through to the kernel with the first line added
     ``FLUSH_S`` or more after the last write-through (checked as lines are added: no timer) and at
-    ``close``, which the Locust process's ``quitting`` listener calls. A write per message cost a load user ~4 us inside a Locust run (genrep bench
-    load, session 13), and what it protected is never judged: the runner reads this log only after
-    a Locust that ended by itself (exit 0 or 1, not interrupted: ``load.runner``), whose log is
-    closed. A process killed outright loses the lines added since the last write-through: those
+    ``close``, which the Locust process's ``quitting`` listener calls. A write per message cost a
+    load user ~4 us inside a Locust run (genrep bench load, session 13), and what it protected is
+    never judged: the runner reads this log only after a Locust that ended by itself
+    (``load.runner.store_is_judged``), whose log is closed. A process killed outright loses the lines added since the last write-through: those
     of its last ``FLUSH_S``, or, when no line came for longer (users blocked on a silent peer),
     what the buffer holds (at most its 8 KB: a full buffer writes itself through). What is left
     still says what was sent until then."""

@@ -69,8 +69,9 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
     # nor are load figures that measure a saturated generator or host, or a run stopped early
     # (load_inconclusive), or a time bound the harness saw missed that the system's own timestamps
     # say was met (timing_unconfirmed): not verified (never GO), never a product defect; they ran
-    inconclusive = [r for r in results if r.failed and _inconclusive_kind(r)]
-    results = [r for r in results if not (r.failed and _inconclusive_kind(r))]
+    inconclusive_kind = {id(r): kind for r in results if r.failed and (kind := _inconclusive_kind(r))}
+    inconclusive = [r for r in results if id(r) in inconclusive_kind]
+    results = [r for r in results if id(r) not in inconclusive_kind]
     failures: list[str] = []  # each one makes it NO-GO
     notes: list[str] = []  # reported, but within the programme's allowance
     results, stale_notes = _judge_age(results, today, manual_max_age_days)
@@ -163,9 +164,9 @@ def decide(results: list[ScenarioResult], catalogue: dict[str, Requirement],
     gaps = scope_gaps(results + inconclusive, catalogue, scope, statuses) if scope is not None else []
     gaps += manual_gaps(results, scope)
     gaps += [Gap("scenario", r.name, "verified nothing, environment unavailable (" + _unavailable_reason(r) + ")") for r in unavailable]
-    gaps += [Gap("scenario", r.name, f"verified nothing, {INCONCLUSIVE_KINDS[_inconclusive_kind(r)]} ("
-                 + (r.message.splitlines() or [""])[0].removeprefix(f"{_inconclusive_kind(r)}: ")[:240] + ")")
-             for r in inconclusive]
+    gaps += [Gap("scenario", r.name, f"verified nothing, {INCONCLUSIVE_KINDS[kind]} ("
+                 + (r.message.splitlines() or [""])[0].removeprefix(f"{kind}: ")[:240] + ")")
+             for r in inconclusive for kind in (inconclusive_kind[id(r)],)]
     never_ran = {g.name for g in gaps if g.kind == "integration"}
     for rid, rs in statuses.items():
         req = rs.requirement

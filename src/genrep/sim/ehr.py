@@ -51,7 +51,6 @@ __all__ = ["ACCESSION_SYSTEM", "ACK_MEMORY", "FHIR_JSON", "PNR_SYSTEM", "STATUS"
            "serve"]
 
 
-
 class VirtualEHR:
     """One virtual EHR: a ``Store`` shared by the MLLP side (which writes it) and the FHIR API
     (which reads it), the medication and prescribing modules, and the admin routes."""

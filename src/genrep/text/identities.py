@@ -297,9 +297,7 @@ def _remember_vetted(payload: object, allowed: set[str]) -> None:
         return                     # a URL or a header: scanning it again costs less than remembering it
     vetted = _VETTED
     try:
-        old = vetted.pop(id(payload), None)
-        if old is not None:
-            _VETTED_HELD -= len(old[0])
+        _forget_vetted(payload)
         while vetted and (len(vetted) >= _VETTED_KEPT or _VETTED_HELD + size > _VETTED_MAX_HELD):
             _VETTED_HELD -= len(vetted.pop(next(iter(vetted)))[0])
     except (RuntimeError, StopIteration, KeyError):  # another thread changed it meanwhile: start afresh

@@ -261,7 +261,7 @@ class MLLPClient(AckMatching, LeanAnswer):
             raise ProtocolError(f"cannot set up the connection to MLLP endpoint {ep}: {e}") from e
         self._sock = sock
         self._timeout = self.connect_timeout
-        self._idle_probe = _idle_probe_of(sock) if self.ssl_context is None else None
+        self._idle_probe = _idle_probe_of(sock)
         self._decoder = FrameDecoder(self.max_frame)
         self._ready.clear()
         self._pending.clear()
