@@ -182,7 +182,6 @@ def test_the_defects_are_seen_as_silent_and_late(defect, expected, kind, late_wa
         venv.stop()
 
 
-
 def test_the_ehrs_default_delivery_bound_fits_inside_the_contracts_feedback_bound():
     """The tests above give the EHR a longer delivery bound (a starved receiver is not a defect
     there); the rehearsal runs the EHR with its default, which must leave a down receiver's

@@ -228,10 +228,10 @@ def test_a_template_vetted_yesterday_is_scanned_whole_today(monkeypatch):
     assert template.fast == before + 2  # the next day: not by the rule, scanned whole
 
 
-def test_every_slot_is_looked_at_and_a_value_repeated_in_a_row_once():
+def test_every_slot_is_looked_at_and_a_value_repeated_in_a_row_decides_for_both():
     """Each slot's value is checked, not only the first: a refused number in the last slot is
-    refused. The same object in two slots in a row (the load ORU's accession) is looked at once,
-    and decides for both."""
+    refused. The same object in two slots in a row (the load ORU's accession) decides for both:
+    refused in both, or the fill vetted by the rule."""
     pieces = [b"MSH|^~\\&|A|B|", b"|", b"|", b"|\r"]
     ok, template, _ = _decide_fast(pieces, [b"A1", b"B2", FOREIGN.encode()])
     assert template.eligible and not ok

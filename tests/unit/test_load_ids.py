@@ -76,14 +76,18 @@ def test_a_forked_child_never_takes_its_parents_ids():
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:                                                   # the child
+        code = 1                                                   # anything raised: the parent sees it
         try:
             os.write(write, "|".join(workload._load_ids()).encode())
+            code = 0
         finally:
-            os._exit(0)
+            os._exit(code)
     os.close(write)
     with os.fdopen(read) as pipe:
         child = pipe.read().split("|")
-    os.waitpid(pid, 0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert len(child) == 2 and all(len(i) == 17 for i in child), child  # the child made its ids
     parent = workload._load_ids()
     assert child[0][2:8] != parent[0][2:8]                         # another run tag
     assert not set(child) & set(parent)

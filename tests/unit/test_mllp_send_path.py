@@ -260,7 +260,8 @@ def test_idle_probe_is_not_made_for_tls():
         assert _idle_probe_of(wrapped) is None              # its own buffer may hold what the descriptor does not show
 
 
-def test_idle_probe_uses_the_os_poll_under_gevent_monkey_patching():
+@pytest.mark.skipif(not hasattr(select, "poll"), reason="the kernel idle check is a zero-timeout poll, which Windows lacks")
+def test_idle_probe_uses_the_os_poll_under_gevent_monkey_patching(monkeypatch):
     """Under Locust, select.poll is gevent's cooperative poll (its hub: tens of us a call); the
     probe asks a gevent already loaded for the OS's own, and imports none itself."""
     import sys
@@ -268,15 +269,9 @@ def test_idle_probe_uses_the_os_poll_under_gevent_monkey_patching():
     from genrep.transport import mllp
     calls = []
     fake = types.SimpleNamespace(get_original=lambda module, name: calls.append((module, name)) or select.poll)
-    saved = sys.modules.get("gevent.monkey")
-    sys.modules["gevent.monkey"] = fake
-    try:
+    with monkeypatch.context() as patched:
+        patched.setitem(sys.modules, "gevent.monkey", fake)
         assert mllp._os_poll() is select.poll
-    finally:
-        if saved is None:
-            del sys.modules["gevent.monkey"]
-        else:
-            sys.modules["gevent.monkey"] = saved
     assert calls == [("select", "poll")]
     made = []
     real = mllp._os_poll
@@ -286,11 +281,8 @@ def test_idle_probe_uses_the_os_poll_under_gevent_monkey_patching():
         return real()
     client, peer = _pair()
     with client, peer:
-        saved_os_poll, mllp._os_poll = mllp._os_poll, counted
-        try:
-            assert _idle(client) and made == [1]               # the probe is made from the OS's poll
-        finally:
-            mllp._os_poll = saved_os_poll
+        monkeypatch.setattr(mllp, "_os_poll", counted)
+        assert _idle(client) and made == [1]               # the probe is made from the OS's poll
 
 
 def test_unasked_data_on_an_idle_connection_is_kept_and_a_close_is_seen():
