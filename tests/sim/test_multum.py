@@ -230,9 +230,12 @@ def test_fault_hang_released_on_reset(servers):
     def call():
         result["r"] = check(a["base"], WARFARIN_IBUPROFEN)
 
+    before = admin(a, "stats")["requests"]
     t = threading.Thread(target=call)
     t.start()
-    time.sleep(0.3)
+    # the request has reached the server and hangs there (a sleep could end before it arrived, and
+    # the reset would then release nothing)
+    assert wait_until(lambda: admin(a, "stats")["requests"] > before, WAIT)
     assert "r" not in result
     admin(a, "reset")
     t.join(TIMEOUT)

@@ -334,9 +334,12 @@ def test_hung_request_is_answered_when_the_mode_changes(nll):
     import threading
     admin(nll, "fault", {"mode": "hang"})
     result = {}
+    before = admin(nll, "health", method="GET")["requests"]
     t = threading.Thread(target=lambda: result.setdefault("r", get(nll, "$ping", timeout=(5.0, 30.0))))
     t.start()
-    time.sleep(0.3)
+    # the request has reached NLL and hangs there (a sleep could end before it arrived, and the
+    # mode change would then release nothing)
+    assert wait_until(lambda: admin(nll, "health", method="GET")["requests"] > before, 30.0)
     assert "r" not in result
     admin(nll, "fault", {"mode": "none"})
     t.join(30.0)
